@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# One file, two roles.  Inside a kernel build (the project linked into a
+# tree, or "make -C $KDIR M=$PWD") KERNELRELEASE is set and this is a
+# Kbuild file.  Otherwise it is the user's entry point.
+
+ifneq ($(KERNELRELEASE),)
+
+obj-$(CONFIG_UAFAULT_KUNIT_TEST) += kunit/
+
+else
+
+HARNESS := $(CURDIR)/harness/uafault
+# The kernel build tree "make modules" (M=) builds against.
+KDIR ?= /lib/modules/$(shell uname -r)/build
+
+.PHONY: all run test setup doctor kunit kunit-x86_64 modules clean
+
+all: run
+
+# Fresh Debian 12 -> packages, kernel source, link, KUnit suites in UML.
+run: setup
+	$(HARNESS) kunit --arch um
+
+# The whole test suite: harness unit tests, UML and x86_64 KUnit runs.
+test: setup
+	$(HARNESS) test
+
+setup:
+	$(HARNESS) setup
+
+doctor:
+	$(HARNESS) doctor
+
+kunit:
+	$(HARNESS) kunit --arch um
+
+kunit-x86_64:
+	$(HARNESS) kunit --arch x86_64
+
+# Out-of-tree build of the suites as uafault_kunit.ko against KDIR, whose
+# config must have KUNIT enabled.
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_UAFAULT_KUNIT_TEST=m modules
+
+clean:
+	@if [ -n "$(KDIR)" ] && [ -f "$(KDIR)/Makefile" ]; then \
+		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+
+endif

@@ -1,0 +1,126 @@
+"""The entry point as a user runs it: exit codes and messages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import BENCH, make_fake_tree, run_cli
+
+from uafault_harness.errors import ExitCode
+from uafault_harness.requirements import TOOLS
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["kunit", "--arch", "arm64"], "invalid choice: 'arm64'"),
+    (["kunit", "--jobs", "0"], "--jobs must be > 0"),
+    (["kunit", "--jobs", "-3"], "--jobs must be > 0"),
+    (["kunit", "--jobs", "many"], "--jobs must be a whole number"),
+    (["kunit", "--timeout", "0"], "--timeout must be > 0"),
+    (["kunit", "--timeout", "1.5"], "--timeout must be a whole number"),
+    (["test", "--jobs", "0"], "--jobs must be > 0"),
+    (["frobnicate"], "invalid choice"),
+    ([], "required"),
+])
+def test_bad_usage_exits_2(args: list[str], needle: str, isolated_env: dict[str, str]) -> None:
+    proc = run_cli(args, isolated_env)
+    assert proc.returncode == ExitCode.USAGE
+    assert needle in proc.stderr
+
+
+def test_unknown_run_id(isolated_env: dict[str, str]) -> None:
+    proc = run_cli(["results", "19990101T000000Z"], isolated_env)
+    assert proc.returncode == ExitCode.NO_SUCH_RUN
+    assert "no run '19990101T000000Z'" in proc.stderr
+
+
+def test_bad_ksrc_exits_bad_tree(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    proc = run_cli(["kunit"], {**isolated_env, "KSRC": str(tmp_path / "nope")})
+    assert proc.returncode == ExitCode.BAD_TREE
+    assert "is not a usable kernel tree" in proc.stderr
+
+
+def test_kunit_on_unlinked_ksrc_asks_for_link(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    tree = make_fake_tree(tmp_path / "linux")
+    proc = run_cli(["kunit", "--arch", "um"], {**isolated_env, "KSRC": str(tree)})
+    assert proc.returncode == ExitCode.MISSING_PREREQ
+    assert "run: harness/uafault link" in proc.stderr
+    assert not os.path.lexists(tree / "lib/uafault")
+
+
+def test_kunit_without_tree_asks_for_setup(isolated_env: dict[str, str]) -> None:
+    proc = run_cli(["kunit"], isolated_env)
+    assert proc.returncode == ExitCode.MISSING_PREREQ
+    assert "harness/uafault setup" in proc.stderr
+
+
+def test_link_unlink_via_cli(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    tree = make_fake_tree(tmp_path / "linux")
+    before = (tree / "lib/Makefile").read_bytes()
+    env = {**isolated_env, "KSRC": str(tree)}
+    first = run_cli(["link"], env)
+    assert first.returncode == 0 and "symlinked" in first.stdout
+    again = run_cli(["link"], env)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert run_cli(["unlink"], env).returncode == 0
+    assert (tree / "lib/Makefile").read_bytes() == before
+
+
+def _path_without(tmp_path: Path, hidden: str) -> str:
+    """A PATH holding every tool doctor looks for except `hidden`."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in TOOLS:
+        found = shutil.which(tool.name)
+        if found and tool.name != hidden:
+            (bindir / tool.name).symlink_to(found)
+    return str(bindir)
+
+
+def test_doctor_reports_hidden_qemu(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    env = {**isolated_env, "PATH": _path_without(tmp_path, "qemu-system-x86_64")}
+    proc = run_cli(["doctor"], env)
+    assert proc.returncode == ExitCode.MISSING_PREREQ
+    lines = proc.stdout.splitlines()
+    qemu = next(l for l in lines if " qemu-system-x86_64:" in l)
+    assert qemu.startswith("MISSING")
+    assert qemu.endswith("fix: apt-get install -y qemu-system-x86")
+    if shutil.which("gcc"):
+        assert next(l for l in lines if " gcc:" in l).startswith("ok")
+    assert any(l.startswith("info") and "/dev/kvm" in l and "TCG" in l for l in lines)
+
+
+def test_x86_64_kunit_needs_qemu(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    tree = make_fake_tree(tmp_path / "linux")
+    env = {**isolated_env, "KSRC": str(tree), "PATH": _path_without(tmp_path, "qemu-system-x86_64")}
+    assert run_cli(["link"], env).returncode == 0
+    proc = run_cli(["kunit", "--arch", "x86_64"], env)
+    assert proc.returncode == ExitCode.MISSING_PREREQ
+    assert "apt-get install -y qemu-system-x86" in proc.stderr
+
+
+def test_bench_dry_run_prints_commands_and_changes_nothing(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    tree = make_fake_tree(tmp_path / "linux")
+    env = {**isolated_env, "KSRC": str(tree)}
+    build = tmp_path / "cache" / "build"
+    build.mkdir(parents=True)
+    proc = run_cli(["--dry-run", "--arch", "x86_64", "--jobs", "2"], env, script=BENCH)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for step in ("config", "build", "exec"):
+        assert f"kunit.py {step} " in out
+    assert "rm -rf " + str(build) in out
+    assert "touch " in out and "/kunit/" in out
+    assert "'--qemu_args=-cpu max -smp 2'" in out and "--jobs=2" in out
+    assert "CONFIG_USERCOPY_KUNIT_TEST=y" in out
+    assert "bench-usercopy" in out
+    assert "kunit.py config" in out and "--arch=um" not in out
+    assert list(build.iterdir()) == []
+    assert not os.path.lexists(tree / "lib/uafault")
+
+
+def test_bench_help() -> None:
+    proc = run_cli(["--help"], dict(os.environ), script=BENCH)
+    assert proc.returncode == 0 and "--dry-run" in proc.stdout

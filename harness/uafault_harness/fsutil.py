@@ -1,0 +1,61 @@
+"""Crash-safe file primitives: a run killed at any moment leaves either the
+old or the new file, never half of one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def _temp_sibling(path: Path) -> Path:
+    # Same directory, so os.replace() is a rename within one filesystem.
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = _temp_sibling(path)
+    try:
+        if path.exists():
+            shutil.copymode(path, tmp)
+        else:
+            os.chmod(tmp, 0o644)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_copy(src: Path, dst: Path) -> None:
+    tmp = _temp_sibling(dst)
+    try:
+        shutil.copyfile(src, tmp)
+        # mkstemp creates 0600; artefacts are meant to be shared.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_symlink(target: str | Path, link: Path) -> None:
+    """Create or re-point `link` so readers never see it missing."""
+    tmp = link.parent / f".{link.name}.tmp-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

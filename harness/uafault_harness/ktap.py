@@ -1,0 +1,96 @@
+"""KTAP extraction and counting, delegated to the tree's own kunit_parser
+so we read results exactly as kunit.py does."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterable, Iterator
+
+from .errors import ExitCode, HarnessError
+from .results import Counts
+
+
+def load_kunit_parser(kunit_tool_dir: Path) -> ModuleType:
+    parser_py = kunit_tool_dir / "kunit_parser.py"
+    if not parser_py.is_file():
+        raise HarnessError(ExitCode.BAD_TREE, f"{parser_py} not found; is this a kernel tree?")
+    loaded = sys.modules.get("kunit_parser")
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == parser_py.resolve():
+        return loaded
+    # kunit_parser imports its siblings by bare name, so its directory must
+    # be importable; drop copies from another tree so the pair matches.
+    for name in ("kunit_parser", "kunit_printer"):
+        sys.modules.pop(name, None)
+    if str(kunit_tool_dir) not in sys.path:
+        sys.path.insert(0, str(kunit_tool_dir))
+    return importlib.import_module("kunit_parser")
+
+
+@contextlib.contextmanager
+def _quiet_parser(parser: ModuleType) -> Iterator[io.StringIO]:
+    """kunit.py has already printed the results; the second parse we do
+    for counting must not print them again."""
+    printer_mod = sys.modules["kunit_printer"]
+    sink = io.StringIO()
+    saved = parser.stdout
+    parser.stdout = printer_mod.Printer(sink)
+    try:
+        yield sink
+    finally:
+        parser.stdout = saved
+
+
+@dataclass
+class ParsedRun:
+    ktap_lines: list[str]
+    counts: Counts
+    suites: dict[str, Counts] = field(default_factory=dict)
+    parse_errors: int = 0
+    # kunit_parser's verdict for the whole run, e.g. SUCCESS or NO_TESTS.
+    status: str = ""
+
+
+def _leaves(test: Any) -> Iterator[Any]:
+    # Parameterised cases are tests with subtests; their parameters are
+    # the leaves and each one counts as a case.
+    if not test.subtests:
+        yield test
+        return
+    for sub in test.subtests:
+        yield from _leaves(sub)
+
+
+def _count_leaves(parser: ModuleType, test: Any) -> Counts:
+    raw = parser.TestCounts()
+    for leaf in _leaves(test):
+        raw.add_status(leaf.status)
+    return Counts(passed=raw.passed, failed=raw.failed, skipped=raw.skipped, crashed=raw.crashed)
+
+
+def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path) -> ParsedRun:
+    parser = load_kunit_parser(kunit_tool_dir)
+    lines = list(console_lines)
+    with _quiet_parser(parser):
+        ktap = list(parser.extract_tap_lines(lines))
+        root = parser.parse_run_tests(lines)
+    counts = Counts()
+    suites: dict[str, Counts] = {}
+    # An unparsable run yields a root with no subtests; counting it as a
+    # leaf would invent a crashed "test".
+    for suite in root.subtests:
+        suite_counts = _count_leaves(parser, suite)
+        suites[suite.name] = suite_counts
+        counts.add(suite_counts)
+    return ParsedRun(
+        ktap_lines=ktap,
+        counts=counts,
+        suites=suites,
+        parse_errors=int(root.counts.errors),
+        status=str(root.status.name),
+    )

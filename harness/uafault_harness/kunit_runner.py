@@ -1,0 +1,224 @@
+"""Drive the tree's own kunit.py (config, build, exec as separate steps so a
+build failure is never mistaken for a test failure) and turn its output
+into stored artefacts and a LayerResult."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import fsutil, ktap
+from .procutil import stream_command
+from .errors import ExitCode, HarnessError
+from .link import LinkState, link, link_state
+from .paths import Layout
+from .profiles import ARCH_PROFILES, ArchProfile
+from .requirements import apt_install_command, find_tool, tool_named
+from .results import LayerResult, write_layer, SUMMARY_NAME
+from .source import require_tree
+
+DEFAULT_TIMEOUT = 1800
+# kunit.py writes the raw kernel console here, inside the build dir.
+CONSOLE_LOG_NAME = "test.log"
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@dataclass(frozen=True)
+class KunitRequest:
+    arch: str
+    jobs: int
+    timeout: int = DEFAULT_TIMEOUT
+    filter_glob: str = ""
+
+    @property
+    def profile(self) -> ArchProfile:
+        return ARCH_PROFILES[self.arch]
+
+
+def uafault_kunitconfigs(layout: Layout, profile: ArchProfile) -> list[Path]:
+    # A directory: kunit.py reads its .kunitconfig.
+    return [layout.kunit_dir] + [layout.project / p for p in profile.extra_kunitconfigs]
+
+
+def kunit_py_command(
+    layout: Layout,
+    step: str,
+    profile: ArchProfile,
+    build_dir: Path,
+    kunitconfigs: list[Path],
+    *,
+    jobs: int | None = None,
+    timeout: int | None = None,
+    json_path: Path | None = None,
+    filter_glob: str = "",
+) -> list[str]:
+    cmd = [sys.executable, str(layout.kunit_py), step]
+    cmd += [f"--kunitconfig={p}" for p in kunitconfigs]
+    cmd += [f"--build_dir={build_dir}", f"--arch={profile.name}"]
+    if profile.qemu_args:
+        cmd.append(f"--qemu_args={profile.qemu_args}")
+    if jobs is not None:
+        cmd.append(f"--jobs={jobs}")
+    if timeout is not None:
+        cmd.append(f"--timeout={timeout}")
+    if json_path is not None:
+        cmd.append(f"--json={json_path}")
+    if filter_glob:
+        cmd.append(filter_glob)
+    return cmd
+
+
+def ensure_linked(layout: Layout) -> None:
+    """The suites only build if the tree sources lib/uafault."""
+    require_tree(layout)
+    state = link_state(layout.tree, layout.project)
+    if state is LinkState.LINKED:
+        return
+    if state is LinkState.BLOCKED:
+        raise HarnessError(
+            ExitCode.BAD_TREE,
+            f"{layout.tree}/lib/uafault exists and is not a symlink; move it away and run: harness/uafault link",
+        )
+    if layout.user_tree:
+        raise HarnessError(
+            ExitCode.MISSING_PREREQ,
+            f"the project is not linked into KSRC tree {layout.tree} ({state.value}); "
+            "run: harness/uafault link",
+        )
+    for change in link(layout.tree, layout.project):
+        print(f"link: {change}")
+
+
+def require_runtime_tools(profile: ArchProfile) -> None:
+    for name in profile.runtime_tools:
+        tool = tool_named(name)
+        if find_tool(tool) is None:
+            raise HarnessError(
+                ExitCode.MISSING_PREREQ,
+                f"{name} not found on PATH (needed for --arch={profile.name}); "
+                f"fix: {apt_install_command([tool.package])}",
+            )
+
+
+def preflight(layout: Layout, profile: ArchProfile) -> None:
+    ensure_linked(layout)
+    require_runtime_tools(profile)
+
+
+def _policy_applies(suite: str, filter_glob: str) -> bool:
+    if not filter_glob:
+        return True
+    return fnmatch.fnmatchcase(suite, filter_glob.split(".", 1)[0])
+
+
+def policy_violations(parsed: ktap.ParsedRun, profile: ArchProfile, filter_glob: str = "") -> list[str]:
+    violations: list[str] = []
+    for suite in profile.required_suites:
+        if not _policy_applies(suite, filter_glob):
+            continue
+        counts = parsed.suites.get(suite)
+        if counts is None:
+            violations.append(f"suite {suite} did not run on {profile.name}")
+        elif counts.skipped:
+            what = "SMAP cases were skipped" if suite == "uafault_smap" else f"{suite} cases were skipped"
+            violations.append(
+                f"{what} ({counts.skipped} of {counts.total} in suite {suite}); "
+                f"on {profile.name} every case of {suite} must run"
+            )
+    return violations
+
+
+def judge(parsed: ktap.ParsedRun, violations: list[str], exec_rc: int) -> tuple[ExitCode, str]:
+    c = parsed.counts
+    if not parsed.ktap_lines:
+        return ExitCode.RUN_FAILED, "no KTAP output: the kernel ran no tests (or crashed before them)"
+    if c.total == 0:
+        return ExitCode.RUN_FAILED, "no tests ran"
+    if c.crashed:
+        return ExitCode.RUN_FAILED, f"{c.crashed} case(s) crashed"
+    if c.failed:
+        return ExitCode.TEST_FAILED, f"{c.failed} case(s) failed"
+    if violations:
+        return ExitCode.TEST_FAILED, "; ".join(violations)
+    if exec_rc != 0:
+        return ExitCode.RUN_FAILED, f"kunit.py exec exited {exec_rc} although every case passed"
+    return ExitCode.OK, f"{c.passed} passed, {c.skipped} skipped"
+
+
+def _finish_json(part: Path, final: Path) -> None:
+    if part.exists():
+        os.replace(part, final)
+
+
+def _analyse_console(
+    layout: Layout, request: KunitRequest, out_dir: Path, console: Path, exec_rc: int
+) -> LayerResult:
+    layer = f"kunit {request.arch}"
+    fsutil.atomic_copy(console, out_dir / "console.log")
+    text = console.read_text(errors="backslashreplace")
+    parsed = ktap.parse_console(text.splitlines(), layout.kunit_tool_dir)
+    fsutil.atomic_write_text(out_dir / "ktap.txt", "".join(line + "\n" for line in parsed.ktap_lines))
+    violations = policy_violations(parsed, request.profile, request.filter_glob)
+    code, message = judge(parsed, violations, exec_rc)
+    return LayerResult(
+        layer=layer, exit_code=code, message=message, counts=parsed.counts, suites=parsed.suites,
+        details={"policy_violations": violations, "parse_errors": parsed.parse_errors,
+                 "parser_status": parsed.status, "kunit_py_exec_exit": exec_rc},
+    )
+
+
+def run_kunit_layer(layout: Layout, request: KunitRequest, run_dir: Path) -> LayerResult:
+    """Run one arch and store its artefacts under run_dir/<arch>/."""
+    profile = request.profile
+    out_dir = run_dir / request.arch
+    out_dir.mkdir(parents=True, exist_ok=True)
+    build_dir = layout.build_dir(request.arch)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    configs = uafault_kunitconfigs(layout, profile)
+    json_part = out_dir / "kunit.json.part"
+    steps: list[tuple[str, list[str]]] = [
+        ("config", kunit_py_command(layout, "config", profile, build_dir, configs)),
+        ("build", kunit_py_command(layout, "build", profile, build_dir, configs, jobs=request.jobs)),
+        ("exec", kunit_py_command(layout, "exec", profile, build_dir, configs, timeout=request.timeout,
+                                  json_path=json_part, filter_glob=request.filter_glob)),
+    ]
+    console = build_dir / CONSOLE_LOG_NAME
+    out_part = out_dir / "kunit.out.part"
+    details: dict[str, object] = {"tree": str(layout.tree), "build_dir": str(build_dir),
+                                  "filter_glob": request.filter_glob}
+    result: LayerResult | None = None
+    exec_started = 0.0
+    try:
+        with open(out_part, "w") as log:
+            for step, cmd in steps:
+                print(f"[uafault] kunit.py {step} ({request.arch})", flush=True)
+                if step == "exec":
+                    exec_started = time.time()
+                rc = stream_command(cmd, layout.tree, log)
+                if step != "exec" and rc != 0:
+                    result = LayerResult(f"kunit {request.arch}", ExitCode.BUILD_FAILED,
+                                         f"kunit.py {step} failed (exit {rc}); see {out_dir / 'kunit.out'}")
+                    break
+                if step == "exec":
+                    # A test.log older than this exec is from an earlier run.
+                    if not console.exists() or console.stat().st_mtime < exec_started - 1:
+                        result = LayerResult(f"kunit {request.arch}", ExitCode.RUN_FAILED,
+                                             f"kernel produced no console log ({console}); kunit.py exec exited {rc}")
+                    else:
+                        result = _analyse_console(layout, request, out_dir, console, rc)
+    finally:
+        # Keep whatever was captured, even on Ctrl-C.
+        if out_part.exists():
+            os.replace(out_part, out_dir / "kunit.out")
+        _finish_json(json_part, out_dir / "kunit.json")
+    assert result is not None
+    result.details = {**details, **result.details}
+    write_layer(out_dir / SUMMARY_NAME, result)
+    return result

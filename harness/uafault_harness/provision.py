@@ -1,0 +1,69 @@
+"""`setup`: packages, kernel source, link -- each step a no-op when done."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+
+from .errors import ExitCode, HarnessError
+from .link import link
+from .paths import DEBIAN_SOURCE_PACKAGE, Layout
+from .requirements import apt_install_command, installed_package_version, missing_packages, source_tarball
+from .source import ensure_source
+
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+
+
+def _privilege_prefix() -> list[str] | None:
+    if os.geteuid() == 0:
+        return []
+    if shutil.which("sudo"):
+        return ["sudo", "env", *(f"{k}={v}" for k, v in APT_ENV.items())]
+    return None
+
+
+def install_packages(packages: list[str]) -> None:
+    prefix = _privilege_prefix()
+    if prefix is None:
+        raise HarnessError(
+            ExitCode.MISSING_PREREQ,
+            f"missing packages {' '.join(packages)} and no root/sudo to install them; as root run:\n"
+            f"  apt-get update && DEBIAN_FRONTEND=noninteractive {apt_install_command(packages)}",
+        )
+    env = {**os.environ, **APT_ENV}
+    for cmd in (prefix + ["apt-get", "update"], prefix + ["apt-get", "install", "-y", *packages]):
+        print(f"setup: running {shlex.join(cmd)}", flush=True)
+        if subprocess.run(cmd, env=env, check=False).returncode != 0:
+            raise HarnessError(ExitCode.MISSING_PREREQ, f"{shlex.join(cmd)} failed")
+
+
+def setup(layout: Layout, install: bool) -> ExitCode:
+    changed = False
+    code = ExitCode.OK
+    missing = missing_packages()
+    if not missing:
+        print("setup: all Debian packages installed")
+    elif install:
+        install_packages(missing)
+        changed = True
+    else:
+        print(f"setup: missing packages (not installing): {' '.join(missing)}\n"
+              f"  fix: {apt_install_command(missing)}")
+        code = ExitCode.MISSING_PREREQ
+
+    before = layout.stamp.read_bytes() if layout.stamp.exists() else None
+    message = ensure_source(layout, source_tarball(), installed_package_version(DEBIAN_SOURCE_PACKAGE))
+    print(f"setup: {message}")
+    changed |= (layout.stamp.read_bytes() if layout.stamp.exists() else None) != before
+
+    link_changes = link(layout.tree, layout.project)
+    for change in link_changes:
+        print(f"setup: {change}")
+    if not link_changes:
+        print(f"setup: project already linked into {layout.tree}")
+    changed |= bool(link_changes)
+
+    print("setup: done" if changed else "setup: everything already in place; nothing changed")
+    return code

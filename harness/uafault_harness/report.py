@@ -1,0 +1,70 @@
+"""Human-readable views of LayerResults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .profiles import ARCHES
+from .pytest_layer import JUNIT_NAME, layer_from_junit
+from .results import SUMMARY_NAME, Counts, LayerResult, read_layer
+
+
+def totals(layers: list[LayerResult]) -> Counts:
+    total = Counts()
+    for layer in layers:
+        total.add(layer.counts)
+    return total
+
+
+def totals_line(layers: list[LayerResult]) -> str:
+    """The last line of `uafault test`; a crash is a failure here."""
+    t = totals(layers)
+    return f"{t.passed} passed, {t.failed + t.crashed} failed, {t.skipped} skipped"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        # Numbers right-aligned so columns of counts line up; text left.
+        cells = [c.rjust(w) if c.isdigit() else c.ljust(w) for c, w in zip(row, widths)]
+        return "  ".join(cells).rstrip()
+
+    return [fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows]
+
+
+def layer_table(layers: list[LayerResult]) -> str:
+    rows = [[l.layer, l.outcome, str(l.counts.passed), str(l.counts.failed),
+             str(l.counts.skipped), str(l.counts.crashed)] for l in layers]
+    lines = _table(["layer", "outcome", "passed", "failed", "skipped", "crashed"], rows)
+    for l in layers:
+        if l.exit_code != 0:
+            lines.append(f"{l.layer}: {l.message}")
+    return "\n".join(lines)
+
+
+def suite_table(layer: LayerResult) -> str:
+    rows = [[name, str(c.passed), str(c.failed), str(c.skipped), str(c.crashed)]
+            for name, c in sorted(layer.suites.items())]
+    return "\n".join(_table([f"{layer.layer} suite", "passed", "failed", "skipped", "crashed"], rows))
+
+
+def load_run_layers(run_dir: Path) -> list[LayerResult]:
+    layers: list[LayerResult] = []
+    if (run_dir / JUNIT_NAME).is_file():
+        layers.append(layer_from_junit(run_dir / JUNIT_NAME))
+    for arch in ARCHES:
+        summary = run_dir / arch / SUMMARY_NAME
+        if summary.is_file():
+            layers.append(read_layer(summary))
+    return layers
+
+
+def run_report(run_dir: Path) -> str:
+    layers = load_run_layers(run_dir)
+    if not layers:
+        return f"run {run_dir.name}: no completed layers"
+    parts = [f"run {run_dir.name} ({run_dir})", layer_table(layers)]
+    parts += [suite_table(l) for l in layers if l.suites]
+    parts.append(totals_line(layers))
+    return "\n\n".join(parts)

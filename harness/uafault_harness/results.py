@@ -1,0 +1,136 @@
+"""Run directories and the per-layer summaries stored in them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import fsutil
+from .errors import ExitCode, HarnessError
+
+LATEST = "latest"
+SUMMARY_NAME = "summary.json"
+RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+
+
+@dataclass
+class Counts:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    crashed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.skipped + self.crashed
+
+    def add(self, other: Counts) -> None:
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.crashed += other.crashed
+
+
+@dataclass
+class LayerResult:
+    """One layer (pytest, kunit-um, kunit-x86_64) of a run."""
+
+    layer: str
+    exit_code: ExitCode
+    message: str
+    counts: Counts = field(default_factory=Counts)
+    suites: dict[str, Counts] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        return self.exit_code.name.lower()
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["exit_code"] = int(self.exit_code)
+        data["outcome"] = self.outcome
+        data["counts"]["total"] = self.counts.total
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> LayerResult:
+        def counts(raw: object) -> Counts:
+            assert isinstance(raw, dict)
+            return Counts(**{k: int(raw.get(k, 0)) for k in ("passed", "failed", "skipped", "crashed")})
+
+        suites = data.get("suites") or {}
+        assert isinstance(suites, dict)
+        details = data.get("details") or {}
+        assert isinstance(details, dict)
+        return cls(
+            layer=str(data["layer"]),
+            exit_code=ExitCode(int(data["exit_code"])),  # type: ignore[call-overload]
+            message=str(data.get("message", "")),
+            counts=counts(data.get("counts", {})),
+            suites={str(k): counts(v) for k, v in suites.items()},
+            details=details,
+        )
+
+
+def write_layer(path: Path, result: LayerResult) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.atomic_write_text(path, json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+
+
+def read_layer(path: Path) -> LayerResult:
+    return LayerResult.from_json(json.loads(path.read_text()))
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def create_run_dir(results_root: Path, now: dt.datetime | None = None) -> Path:
+    """mkdir is the claim: two runs in the same second get -1, -2, ..."""
+    results_root.mkdir(parents=True, exist_ok=True)
+    base = new_run_id(now)
+    suffix = 0
+    while True:
+        run_id = base if suffix == 0 else f"{base}-{suffix}"
+        run_dir = results_root / run_id
+        try:
+            run_dir.mkdir()
+        except FileExistsError:
+            suffix += 1
+            continue
+        fsutil.atomic_symlink(run_id, results_root / LATEST)
+        return run_dir
+
+
+def list_runs(results_root: Path) -> list[str]:
+    if not results_root.is_dir():
+        return []
+    return sorted(p.name for p in results_root.iterdir() if p.is_dir() and RUN_ID_RE.match(p.name))
+
+
+def find_run(results_root: Path, run: str | None) -> Path:
+    name = run or LATEST
+    if "/" in name or name in ("", ".", ".."):
+        raise HarnessError(ExitCode.USAGE, f"bad run id {name!r}: expected e.g. 20250101T120000Z or 'latest'")
+    path = results_root / name
+    if not path.is_dir():
+        known = list_runs(results_root)
+        hint = f" Known runs: {', '.join(known[-5:])}" if known else " No runs stored yet."
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"no run {name!r} in {results_root}.{hint}")
+    return path.resolve()
+
+
+def layer_dir(run_dir: Path, layer: str) -> Path:
+    path = run_dir / layer
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolved_run_id(run_dir: Path) -> str:
+    return os.path.basename(run_dir.resolve())

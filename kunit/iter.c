@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uafault_iter: iov_iter over user memory with a fault in it.  One user
+ * buffer (import_ubuf) through copy_from_iter/copy_to_iter, three iovec
+ * segments (kernel-held, or imported from user space with import_iovec),
+ * and iov_iter_extract_pages, which pins.  Partial results are exact: an
+ * iterator's count must drop by exactly what was reported.
+ */
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "uafault_kunit.h"
+
+#define KERNEL_SEED	77
+
+/* copy_{from,to}_iter over one user buffer. */
+struct ubuf_case {
+	bool to_iter;
+	struct uafault_layout layout;
+};
+
+static void ubuf_case_name(const struct ubuf_case *c, char *desc)
+{
+	int n = scnprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s ",
+			  c->to_iter ? "copy_to_iter" : "copy_from_iter");
+
+	uafault_layout_name(&c->layout, desc + n, KUNIT_PARAM_DESC_SIZE - n);
+}
+
+UAFAULT_PARAM_TABLE(ubuf, struct ubuf_case, 96, ubuf_case_name);
+
+static void ubuf_copy_test(struct kunit *test)
+{
+	const struct ubuf_case *c = test->param_value;
+	struct uafault_umem m;
+	struct iov_iter iter;
+	size_t reach, done, i;
+	u8 *kbuf;
+
+	uafault_umem_setup(test, &m, &c->layout, 1);
+	kbuf = uafault_kbuf(test, m.len);
+	reach = uafault_umem_reach(&m, c->to_iter);
+	KUNIT_ASSERT_EQ(test, import_ubuf(c->to_iter ? ITER_DEST : ITER_SOURCE,
+					  (void __user *)m.addr, m.len, &iter),
+			0);
+
+	if (c->to_iter) {
+		for (i = 0; i < m.len; i++)
+			kbuf[i] = uafault_pattern(i, KERNEL_SEED);
+		done = copy_to_iter(kbuf, m.len, &iter);
+	} else {
+		done = copy_from_iter(kbuf, m.len, &iter);
+	}
+
+	uafault_expect_bound(test, m.len, m.len - done, reach);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), m.len - done);
+	if (c->to_iter) {
+		uafault_expect_user_write(&m, kbuf, done, reach);
+		uafault_expect_guards(test, kbuf, m.len);
+	} else {
+		/* Unlike copy_from_user(), copy_from_iter() leaves the rest. */
+		uafault_expect_kbuf_read(&m, kbuf, done, false);
+	}
+}
+
+/*
+ * Three segments, one per page of a 3-page mapping, each SEG_LEN bytes at
+ * SEG_OFF into its page.  A hole takes out a whole segment, so the copy
+ * must stop exactly after the segments before it.
+ */
+#define NR_SEGS		3
+#define SEG_OFF		100
+#define SEG_LEN		1000
+
+enum iovec_source { IOVEC_KERNEL, IOVEC_USER, IOVEC_USER_UNMAPPED };
+
+struct iovec_case {
+	bool to_iter;
+	u8 source;
+	s8 hole;
+};
+
+static const char * const iovec_sources[] = {
+	[IOVEC_KERNEL]		= "kernel iovec",
+	[IOVEC_USER]		= "import_iovec",
+	[IOVEC_USER_UNMAPPED]	= "import_iovec from unmapped array",
+};
+
+static void iovec_case_name(const struct iovec_case *c, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s %s hole=%d",
+		 c->to_iter ? "copy_to_iter" : "copy_from_iter",
+		 iovec_sources[c->source], c->hole);
+}
+
+UAFAULT_PARAM_TABLE(iovec, struct iovec_case, 32, iovec_case_name);
+
+static void fill_iovecs(struct iovec *iov, unsigned long base)
+{
+	unsigned int k;
+
+	for (k = 0; k < NR_SEGS; k++) {
+		iov[k].iov_base = (void __user *)(base + k * PAGE_SIZE +
+						  SEG_OFF);
+		iov[k].iov_len = SEG_LEN;
+	}
+}
+
+/* Builds the iterator the way the case says; false if that must fail. */
+static bool iovec_iter(struct kunit *test, const struct iovec_case *c,
+		       unsigned long base, struct iov_iter *iter)
+{
+	struct iovec *kiov = kunit_kcalloc(test, NR_SEGS, sizeof(*kiov),
+					   GFP_KERNEL);
+	/* The iterator keeps pointing at it: it must outlive this call. */
+	struct iovec *iov = kunit_kcalloc(test, UIO_FASTIOV, sizeof(*iov),
+					  GFP_KERNEL);
+	int dir = c->to_iter ? ITER_DEST : ITER_SOURCE;
+	unsigned long uvec;
+	ssize_t ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, kiov);
+	KUNIT_ASSERT_NOT_NULL(test, iov);
+	fill_iovecs(kiov, base);
+	if (c->source == IOVEC_KERNEL) {
+		iov_iter_init(iter, dir, kiov, NR_SEGS, NR_SEGS * SEG_LEN);
+		return true;
+	}
+
+	uvec = uafault_mmap(test, PAGE_SIZE, PROT_READ | PROT_WRITE);
+	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)uvec, kiov,
+					   NR_SEGS * sizeof(*kiov)), 0);
+	if (c->source == IOVEC_USER_UNMAPPED)
+		uafault_plant(test, uvec, UAFAULT_UNMAPPED);
+
+	ret = import_iovec(dir, (const struct iovec __user *)uvec, NR_SEGS,
+			   UIO_FASTIOV, &iov, iter);
+	if (c->source == IOVEC_USER_UNMAPPED) {
+		KUNIT_EXPECT_EQ(test, ret, -EFAULT);
+		return false;
+	}
+	KUNIT_ASSERT_EQ(test, ret, NR_SEGS * SEG_LEN);
+	/* Fits the fast array: nothing was allocated to free. */
+	KUNIT_ASSERT_NULL(test, iov);
+	return true;
+}
+
+static void iovec_copy_test(struct kunit *test)
+{
+	const struct iovec_case *c = test->param_value;
+	struct uafault_layout l = {
+		.npages = NR_SEGS, .hole = c->hole, .fault = UAFAULT_UNMAPPED,
+	};
+	size_t want, done, total = NR_SEGS * SEG_LEN, i, k;
+	struct uafault_umem m;
+	struct iov_iter iter;
+	u8 *kbuf, *user;
+
+	/*
+	 * Build the iterator before planting the hole: the iovec array's own
+	 * mapping would otherwise land in the hole.
+	 */
+	uafault_umem_map(test, &m, &l, 1);
+	kbuf = uafault_kbuf(test, total);
+	if (!iovec_iter(test, c, m.base, &iter))
+		return;
+	uafault_umem_arm(&m);
+	want = (c->hole < 0 ? NR_SEGS : c->hole) * SEG_LEN;
+
+	if (c->to_iter) {
+		for (i = 0; i < total; i++)
+			kbuf[i] = uafault_pattern(i, KERNEL_SEED);
+		done = copy_to_iter(kbuf, total, &iter);
+	} else {
+		done = copy_from_iter(kbuf, total, &iter);
+	}
+	KUNIT_ASSERT_EQ(test, done, want);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), total - done);
+	uafault_expect_guards(test, kbuf, total);
+
+	/* Segment k of the kernel buffer against page k of the mapping. */
+	user = c->to_iter ? uafault_umem_snapshot(&m) : m.before;
+	for (k = 0; k < done / SEG_LEN; k++) {
+		KUNIT_EXPECT_EQ_MSG(test,
+				    memcmp(kbuf + k * SEG_LEN,
+					   user + k * PAGE_SIZE + SEG_OFF,
+					   SEG_LEN), 0, "segment %zu", k);
+	}
+	if (!c->to_iter)
+		KUNIT_EXPECT_TRUE(test, !memchr_inv(kbuf + done, UAFAULT_POISON,
+						    total - done));
+}
+
+/* iov_iter_extract_pages() on a user buffer pins with FOLL_PIN. */
+struct extract_case {
+	bool dest;	/* ITER_DEST: the pages will be written (FOLL_WRITE) */
+	struct uafault_layout layout;
+};
+
+static void extract_case_name(const struct extract_case *c, char *desc)
+{
+	int n = scnprintf(desc, KUNIT_PARAM_DESC_SIZE, "extract %s ",
+			  c->dest ? "ITER_DEST" : "ITER_SOURCE");
+
+	uafault_layout_name(&c->layout, desc + n, KUNIT_PARAM_DESC_SIZE - n);
+}
+
+UAFAULT_PARAM_TABLE(extract, struct extract_case, 48, extract_case_name);
+
+static void extract_pages_test(struct kunit *test)
+{
+	const struct extract_case *c = test->param_value;
+	struct page *pages[UAFAULT_MAX_PAGES], **pp = pages;
+	size_t reach, want, offset, i;
+	long balance = uafault_pin_balance();
+	struct uafault_umem m;
+	struct iov_iter iter;
+	ssize_t got;
+
+	uafault_umem_setup(test, &m, &c->layout, 1);
+	reach = uafault_umem_reach(&m, c->dest);
+	/* Pinning is page by page: a page that faults anywhere is not pinned. */
+	want = reach == m.len ? m.len :
+	       (m.layout->hole * PAGE_SIZE > m.layout->offset ?
+		m.layout->hole * PAGE_SIZE - m.layout->offset : 0);
+	KUNIT_ASSERT_EQ(test, import_ubuf(c->dest ? ITER_DEST : ITER_SOURCE,
+					  (void __user *)m.addr, m.len, &iter),
+			0);
+	KUNIT_ASSERT_TRUE(test, iov_iter_extract_will_pin(&iter));
+
+	got = iov_iter_extract_pages(&iter, &pp, m.len, UAFAULT_MAX_PAGES, 0,
+				     &offset);
+	if (!want) {
+		KUNIT_EXPECT_EQ(test, got, -EFAULT);
+		KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), m.len);
+		KUNIT_EXPECT_EQ(test, uafault_pin_balance(), balance);
+		return;
+	}
+	KUNIT_ASSERT_EQ(test, got, want);
+	KUNIT_EXPECT_EQ(test, offset, m.layout->offset);
+	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), m.len - want);
+
+	for (i = 0; i < want; i++) {
+		size_t pos = offset + i;
+		u8 *kaddr = kmap_local_page(pages[pos / PAGE_SIZE]);
+		u8 seen = kaddr[pos % PAGE_SIZE];
+
+		kunmap_local(kaddr);
+		if (seen != uafault_umem_byte(&m, i)) {
+			KUNIT_FAIL(test, "pinned byte %zu is %#x, user has %#x",
+				   i, seen, uafault_umem_byte(&m, i));
+			break;
+		}
+	}
+	unpin_user_pages(pages, DIV_ROUND_UP(offset + want, PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, uafault_pin_balance(), balance);
+}
+
+static int iter_suite_init(struct kunit_suite *suite)
+{
+	static const u8 faults[] = { UAFAULT_UNMAPPED, UAFAULT_READ_ONLY };
+	static const u8 pin_faults[] = {
+		UAFAULT_UNMAPPED, UAFAULT_PROT_NONE, UAFAULT_READ_ONLY,
+	};
+	static const u16 offsets[] = { 0, 1, PAGE_SIZE - 1 };
+	unsigned int op, npages, f, o;
+	int hole;
+
+	for (op = 0; op < 2; op++)
+	for (npages = 2; npages <= UAFAULT_MAX_PAGES; npages++)
+	for (hole = -1; hole < (int)npages; hole++)
+	for (f = 0; f < (hole < 0 ? 1 : ARRAY_SIZE(faults)); f++)
+	for (o = 0; o < ARRAY_SIZE(offsets); o++) {
+		struct ubuf_case *c = ubuf_add();
+
+		if (!c)
+			return -ENOSPC;
+		c->to_iter = op;
+		c->layout = (struct uafault_layout) {
+			.npages = npages, .hole = hole,
+			.fault = hole < 0 ? UAFAULT_NONE : faults[f],
+			.offset = offsets[o],
+		};
+	}
+
+	for (op = 0; op < 2; op++) {
+		struct iovec_case *c;
+
+		for (f = IOVEC_KERNEL; f <= IOVEC_USER; f++)
+			for (hole = -1; hole < NR_SEGS; hole++) {
+				c = iovec_add();
+				if (!c)
+					return -ENOSPC;
+				*c = (struct iovec_case) { op, f, hole };
+			}
+		c = iovec_add();
+		if (!c)
+			return -ENOSPC;
+		*c = (struct iovec_case) { op, IOVEC_USER_UNMAPPED, -1 };
+	}
+
+	for (op = 0; op < 2; op++)
+	for (hole = -1; hole < UAFAULT_MAX_PAGES; hole++)
+	for (f = 0; f < (hole < 0 ? 1 : ARRAY_SIZE(pin_faults)); f++)
+	for (o = 0; o < 2; o++) {
+		struct extract_case *c = extract_add();
+
+		if (!c)
+			return -ENOSPC;
+		c->dest = op;
+		c->layout = (struct uafault_layout) {
+			.npages = UAFAULT_MAX_PAGES, .hole = hole,
+			.fault = hole < 0 ? UAFAULT_NONE : pin_faults[f],
+			.offset = o ? 100 : 0,
+		};
+	}
+	return 0;
+}
+
+static struct kunit_case iter_test_cases[] = {
+	KUNIT_CASE_PARAM(ubuf_copy_test, ubuf_gen_params),
+	KUNIT_CASE_PARAM(iovec_copy_test, iovec_gen_params),
+	KUNIT_CASE_PARAM(extract_pages_test, extract_gen_params),
+	{}
+};
+
+static struct kunit_suite uafault_iter_suite = {
+	.name = "uafault_iter",
+	.suite_init = iter_suite_init,
+	.test_cases = iter_test_cases,
+};
+
+kunit_test_suite(uafault_iter_suite);
