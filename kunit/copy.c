@@ -42,12 +42,7 @@ static const struct copy_op copy_ops[] = {
 	{ "clear_user",		true,	run_clear_user },
 };
 
-struct copy_case {
-	u8 op;
-	struct uafault_layout layout;
-};
-
-static void copy_case_name(const struct copy_case *c, char *desc)
+static void copy_case_name(const struct uafault_case *c, char *desc)
 {
 	int n = scnprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s ",
 			  copy_ops[c->op].name);
@@ -56,7 +51,7 @@ static void copy_case_name(const struct copy_case *c, char *desc)
 }
 
 /* 3 ops x 21 fault plans x 4 offsets x 2 trims, less the empty ranges. */
-UAFAULT_PARAM_TABLE(copy_range, struct copy_case, 512, copy_case_name);
+UAFAULT_LAYOUT_TABLE(copy_range, 512, copy_case_name);
 
 static const u16 copy_offsets[] = { 0, 1, PAGE_SIZE - 8, PAGE_SIZE - 1 };
 static const u16 copy_trims[] = { 0, 3 };
@@ -64,32 +59,9 @@ static const u8 hole_faults[] = {
 	UAFAULT_UNMAPPED, UAFAULT_PROT_NONE, UAFAULT_READ_ONLY,
 };
 
-static int add_copy_cases(u8 op, u8 npages, s8 hole, u8 fault)
-{
-	unsigned int o, t;
-
-	for (o = 0; o < ARRAY_SIZE(copy_offsets); o++) {
-		for (t = 0; t < ARRAY_SIZE(copy_trims); t++) {
-			struct copy_case *c;
-
-			if (copy_offsets[o] + copy_trims[t] >= npages * PAGE_SIZE)
-				continue;
-			c = copy_range_add();
-			if (!c)
-				return -ENOSPC;
-			c->op = op;
-			c->layout = (struct uafault_layout) {
-				.npages = npages, .hole = hole, .fault = fault,
-				.offset = copy_offsets[o], .trim = copy_trims[t],
-			};
-		}
-	}
-	return 0;
-}
-
 static void copy_range_test(struct kunit *test)
 {
-	const struct copy_case *c = test->param_value;
+	const struct uafault_case *c = test->param_value;
 	const struct copy_op *op = &copy_ops[c->op];
 	struct uafault_umem m;
 	size_t reach, done, i;
@@ -219,10 +191,18 @@ static int sized_get_user(unsigned long addr, u8 size, u8 *out)
 	} while (0)
 
 	switch (size) {
-	case 1: GET_SIZED(u8); break;
-	case 2: GET_SIZED(u16); break;
-	case 4: GET_SIZED(u32); break;
-	case 8: GET_SIZED(u64); break;
+	case 1:
+		GET_SIZED(u8);
+		break;
+	case 2:
+		GET_SIZED(u16);
+		break;
+	case 4:
+		GET_SIZED(u32);
+		break;
+	case 8:
+		GET_SIZED(u64);
+		break;
 	}
 #undef GET_SIZED
 	return ret;
@@ -239,10 +219,18 @@ static int sized_put_user(unsigned long addr, u8 size, const u8 *in)
 	} while (0)
 
 	switch (size) {
-	case 1: PUT_SIZED(u8); break;
-	case 2: PUT_SIZED(u16); break;
-	case 4: PUT_SIZED(u32); break;
-	case 8: PUT_SIZED(u64); break;
+	case 1:
+		PUT_SIZED(u8);
+		break;
+	case 2:
+		PUT_SIZED(u16);
+		break;
+	case 4:
+		PUT_SIZED(u32);
+		break;
+	case 8:
+		PUT_SIZED(u64);
+		break;
 	}
 #undef PUT_SIZED
 	return ret;
@@ -305,48 +293,50 @@ static void getput_test(struct kunit *test)
 				  uafault_umem_reach(&m, true));
 }
 
-static int copy_suite_init(struct kunit_suite *suite)
+static int add_getput_cases(bool put, u8 size)
 {
-	static const u8 sizes[] = { 1, 2, 4, 8 };
-	u8 op, npages, f, s, p;
-	s8 hole;
-	int ret;
+	const s16 pos[] = { -(s16)PAGE_SIZE, -size, -size / 2, 0 };
+	struct getput_case *c;
+	unsigned int p, f;
 
-	for (op = 0; op < ARRAY_SIZE(copy_ops); op++) {
-		for (npages = 1; npages <= UAFAULT_MAX_PAGES; npages++) {
-			ret = add_copy_cases(op, npages, -1, UAFAULT_NONE);
-			for (hole = 0; !ret && hole < npages; hole++)
-				for (f = 0; !ret && f < ARRAY_SIZE(hole_faults); f++)
-					ret = add_copy_cases(op, npages, hole,
-							     hole_faults[f]);
-			if (ret)
-				return ret;
-		}
-	}
-
-	for (op = 0; op < 2; op++) {
-		for (s = 0; s < ARRAY_SIZE(sizes); s++) {
-			const s16 pos[] = {
-				-(s16)PAGE_SIZE, -sizes[s], -sizes[s] / 2, 0,
+	for (p = 0; p < ARRAY_SIZE(pos); p++) {
+		if (p == 2 && size == 1)
+			continue;	/* a byte cannot straddle */
+		for (f = 0; f < UAFAULT_NR_FAULTS; f++) {
+			c = getput_add();
+			if (!c)
+				return -ENOSPC;
+			*c = (struct getput_case) {
+				.put = put, .size = size, .pos = pos[p],
+				.fault = f,
 			};
-
-			for (p = 0; p < ARRAY_SIZE(pos); p++) {
-				if (sizes[s] == 1 && pos[p] == 0 && p == 2)
-					continue;	/* same as pos 0 */
-				for (f = 0; f < UAFAULT_NR_FAULTS; f++) {
-					struct getput_case *c = getput_add();
-
-					if (!c)
-						return -ENOSPC;
-					*c = (struct getput_case) {
-						.put = op, .size = sizes[s],
-						.pos = pos[p], .fault = f,
-					};
-				}
-			}
 		}
 	}
 	return 0;
+}
+
+static int copy_suite_init(struct kunit_suite *suite)
+{
+	static const u8 sizes[] = { 1, 2, 4, 8 };
+	unsigned int op, t, s;
+	int ret = 0;
+	u8 npages;
+
+	for (op = 0; op < ARRAY_SIZE(copy_ops) && !ret; op++) {
+		for (npages = 1; npages <= UAFAULT_MAX_PAGES && !ret; npages++) {
+			for (t = 0; t < ARRAY_SIZE(copy_trims) && !ret; t++)
+				ret = copy_range_add_layouts(op, 0, npages,
+							     hole_faults,
+							     ARRAY_SIZE(hole_faults),
+							     copy_offsets,
+							     ARRAY_SIZE(copy_offsets),
+							     copy_trims[t]);
+		}
+	}
+	for (op = 0; op < 2 && !ret; op++)
+		for (s = 0; s < ARRAY_SIZE(sizes) && !ret; s++)
+			ret = add_getput_cases(op, sizes[s]);
+	return ret;
 }
 
 static struct kunit_case copy_test_cases[] = {

@@ -78,23 +78,17 @@ static const struct gup_api gup_apis[] = {
 	{ "pin_user_pages_fast",	true,	run_pin_user_pages_fast },
 };
 
-struct gup_case {
-	u8 api;
-	unsigned int flags;
-	struct uafault_layout layout;
-};
-
-static void gup_case_name(const struct gup_case *c, char *desc)
+static void gup_case_name(const struct uafault_case *c, char *desc)
 {
 	int n = scnprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s%s%s ",
-			  gup_apis[c->api].name,
+			  gup_apis[c->op].name,
 			  c->flags & FOLL_WRITE ? " WRITE" : "",
 			  c->flags & FOLL_LONGTERM ? " LONGTERM" : "");
 
 	uafault_layout_name(&c->layout, desc + n, KUNIT_PARAM_DESC_SIZE - n);
 }
 
-UAFAULT_PARAM_TABLE(gup, struct gup_case, 192, gup_case_name);
+UAFAULT_LAYOUT_TABLE(gup, 192, gup_case_name);
 
 static void release_pages_of(const struct gup_api *api, struct page **pages,
 			     long n, bool dirty)
@@ -173,8 +167,8 @@ static u8 *dma_roundtrip(struct kunit *test, const struct uafault_umem *m,
 
 static void gup_test(struct kunit *test)
 {
-	const struct gup_case *c = test->param_value;
-	const struct gup_api *api = &gup_apis[c->api];
+	const struct uafault_case *c = test->param_value;
+	const struct gup_api *api = &gup_apis[c->op];
 	bool write = c->flags & FOLL_WRITE;
 	struct page *pages[UAFAULT_MAX_PAGES];
 	long balance = uafault_pin_balance();
@@ -227,29 +221,22 @@ static int gup_suite_init(struct kunit_suite *suite)
 	static const u8 faults[] = {
 		UAFAULT_UNMAPPED, UAFAULT_PROT_NONE, UAFAULT_READ_ONLY,
 	};
-	unsigned int a, fl, f;
-	int hole;
+	static const u16 offset0[] = { 0 };
+	unsigned int a, fl;
+	int ret = 0;
 
-	for (a = 0; a < ARRAY_SIZE(gup_apis); a++)
-	for (fl = 0; fl < ARRAY_SIZE(flag_sets); fl++) {
-		/* FOLL_LONGTERM is only valid with FOLL_PIN. */
-		if (!gup_apis[a].pins && (flag_sets[fl] & FOLL_LONGTERM))
-			continue;
-		for (hole = -1; hole < UAFAULT_MAX_PAGES; hole++)
-		for (f = 0; f < (hole < 0 ? 1 : ARRAY_SIZE(faults)); f++) {
-			struct gup_case *c = gup_add();
-
-			if (!c)
-				return -ENOSPC;
-			c->api = a;
-			c->flags = flag_sets[fl];
-			c->layout = (struct uafault_layout) {
-				.npages = UAFAULT_MAX_PAGES, .hole = hole,
-				.fault = hole < 0 ? UAFAULT_NONE : faults[f],
-			};
+	for (a = 0; a < ARRAY_SIZE(gup_apis) && !ret; a++) {
+		for (fl = 0; fl < ARRAY_SIZE(flag_sets) && !ret; fl++) {
+			/* FOLL_LONGTERM is only valid with FOLL_PIN. */
+			if (!gup_apis[a].pins && (flag_sets[fl] & FOLL_LONGTERM))
+				continue;
+			ret = gup_add_layouts(a, flag_sets[fl],
+					      UAFAULT_MAX_PAGES, faults,
+					      ARRAY_SIZE(faults), offset0,
+					      ARRAY_SIZE(offset0), 0);
 		}
 	}
-	return 0;
+	return ret;
 }
 
 static struct kunit_case gup_test_cases[] = {

@@ -17,25 +17,21 @@
 
 #define KERNEL_SEED	77
 
-/* copy_{from,to}_iter over one user buffer. */
-struct ubuf_case {
-	bool to_iter;
-	struct uafault_layout layout;
-};
-
-static void ubuf_case_name(const struct ubuf_case *c, char *desc)
+/* copy_{from,to}_iter over one user buffer; op 1 is copy_to_iter. */
+static void ubuf_case_name(const struct uafault_case *c, char *desc)
 {
 	int n = scnprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s ",
-			  c->to_iter ? "copy_to_iter" : "copy_from_iter");
+			  c->op ? "copy_to_iter" : "copy_from_iter");
 
 	uafault_layout_name(&c->layout, desc + n, KUNIT_PARAM_DESC_SIZE - n);
 }
 
-UAFAULT_PARAM_TABLE(ubuf, struct ubuf_case, 96, ubuf_case_name);
+UAFAULT_LAYOUT_TABLE(ubuf, 96, ubuf_case_name);
 
 static void ubuf_copy_test(struct kunit *test)
 {
-	const struct ubuf_case *c = test->param_value;
+	const struct uafault_case *c = test->param_value;
+	bool to_iter = c->op;
 	struct uafault_umem m;
 	struct iov_iter iter;
 	size_t reach, done, i;
@@ -43,12 +39,12 @@ static void ubuf_copy_test(struct kunit *test)
 
 	uafault_umem_setup(test, &m, &c->layout, 1);
 	kbuf = uafault_kbuf(test, m.len);
-	reach = uafault_umem_reach(&m, c->to_iter);
-	KUNIT_ASSERT_EQ(test, import_ubuf(c->to_iter ? ITER_DEST : ITER_SOURCE,
+	reach = uafault_umem_reach(&m, to_iter);
+	KUNIT_ASSERT_EQ(test, import_ubuf(to_iter ? ITER_DEST : ITER_SOURCE,
 					  (void __user *)m.addr, m.len, &iter),
 			0);
 
-	if (c->to_iter) {
+	if (to_iter) {
 		for (i = 0; i < m.len; i++)
 			kbuf[i] = uafault_pattern(i, KERNEL_SEED);
 		done = copy_to_iter(kbuf, m.len, &iter);
@@ -58,7 +54,7 @@ static void ubuf_copy_test(struct kunit *test)
 
 	uafault_expect_bound(test, m.len, m.len - done, reach);
 	KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), m.len - done);
-	if (c->to_iter) {
+	if (to_iter) {
 		uafault_expect_user_write(&m, kbuf, done, reach);
 		uafault_expect_guards(test, kbuf, m.len);
 	} else {
@@ -195,25 +191,24 @@ static void iovec_copy_test(struct kunit *test)
 						    total - done));
 }
 
-/* iov_iter_extract_pages() on a user buffer pins with FOLL_PIN. */
-struct extract_case {
-	bool dest;	/* ITER_DEST: the pages will be written (FOLL_WRITE) */
-	struct uafault_layout layout;
-};
-
-static void extract_case_name(const struct extract_case *c, char *desc)
+/*
+ * iov_iter_extract_pages() on a user buffer pins with FOLL_PIN; op 1 is
+ * ITER_DEST, whose pages will be written (FOLL_WRITE).
+ */
+static void extract_case_name(const struct uafault_case *c, char *desc)
 {
 	int n = scnprintf(desc, KUNIT_PARAM_DESC_SIZE, "extract %s ",
-			  c->dest ? "ITER_DEST" : "ITER_SOURCE");
+			  c->op ? "ITER_DEST" : "ITER_SOURCE");
 
 	uafault_layout_name(&c->layout, desc + n, KUNIT_PARAM_DESC_SIZE - n);
 }
 
-UAFAULT_PARAM_TABLE(extract, struct extract_case, 48, extract_case_name);
+UAFAULT_LAYOUT_TABLE(extract, 48, extract_case_name);
 
 static void extract_pages_test(struct kunit *test)
 {
-	const struct extract_case *c = test->param_value;
+	const struct uafault_case *c = test->param_value;
+	bool dest = c->op;
 	struct page *pages[UAFAULT_MAX_PAGES], **pp = pages;
 	size_t reach, want, offset, i;
 	long balance = uafault_pin_balance();
@@ -222,12 +217,12 @@ static void extract_pages_test(struct kunit *test)
 	ssize_t got;
 
 	uafault_umem_setup(test, &m, &c->layout, 1);
-	reach = uafault_umem_reach(&m, c->dest);
+	reach = uafault_umem_reach(&m, dest);
 	/* Pinning is page by page: a page that faults anywhere is not pinned. */
 	want = reach == m.len ? m.len :
 	       (m.layout->hole * PAGE_SIZE > m.layout->offset ?
 		m.layout->hole * PAGE_SIZE - m.layout->offset : 0);
-	KUNIT_ASSERT_EQ(test, import_ubuf(c->dest ? ITER_DEST : ITER_SOURCE,
+	KUNIT_ASSERT_EQ(test, import_ubuf(dest ? ITER_DEST : ITER_SOURCE,
 					  (void __user *)m.addr, m.len, &iter),
 			0);
 	KUNIT_ASSERT_TRUE(test, iov_iter_extract_will_pin(&iter));
@@ -260,6 +255,25 @@ static void extract_pages_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, uafault_pin_balance(), balance);
 }
 
+static int add_iovec_cases(bool to_iter)
+{
+	struct iovec_case *c;
+	unsigned int source;
+	int hole;
+
+	for (source = IOVEC_KERNEL; source <= IOVEC_USER_UNMAPPED; source++) {
+		/* An unreadable iovec array fails before any segment. */
+		for (hole = -1; hole < (source == IOVEC_USER_UNMAPPED ? 0 :
+							    NR_SEGS); hole++) {
+			c = iovec_add();
+			if (!c)
+				return -ENOSPC;
+			*c = (struct iovec_case) { to_iter, source, hole };
+		}
+	}
+	return 0;
+}
+
 static int iter_suite_init(struct kunit_suite *suite)
 {
 	static const u8 faults[] = { UAFAULT_UNMAPPED, UAFAULT_READ_ONLY };
@@ -267,58 +281,26 @@ static int iter_suite_init(struct kunit_suite *suite)
 		UAFAULT_UNMAPPED, UAFAULT_PROT_NONE, UAFAULT_READ_ONLY,
 	};
 	static const u16 offsets[] = { 0, 1, PAGE_SIZE - 1 };
-	unsigned int op, npages, f, o;
-	int hole;
+	static const u16 pin_offsets[] = { 0, 100 };
+	unsigned int op;
+	int ret = 0;
+	u8 npages;
 
-	for (op = 0; op < 2; op++)
-	for (npages = 2; npages <= UAFAULT_MAX_PAGES; npages++)
-	for (hole = -1; hole < (int)npages; hole++)
-	for (f = 0; f < (hole < 0 ? 1 : ARRAY_SIZE(faults)); f++)
-	for (o = 0; o < ARRAY_SIZE(offsets); o++) {
-		struct ubuf_case *c = ubuf_add();
-
-		if (!c)
-			return -ENOSPC;
-		c->to_iter = op;
-		c->layout = (struct uafault_layout) {
-			.npages = npages, .hole = hole,
-			.fault = hole < 0 ? UAFAULT_NONE : faults[f],
-			.offset = offsets[o],
-		};
+	for (op = 0; op < 2 && !ret; op++) {
+		for (npages = 2; npages <= UAFAULT_MAX_PAGES && !ret; npages++)
+			ret = ubuf_add_layouts(op, 0, npages, faults,
+					       ARRAY_SIZE(faults), offsets,
+					       ARRAY_SIZE(offsets), 0);
+		if (!ret)
+			ret = add_iovec_cases(op);
+		if (!ret)
+			ret = extract_add_layouts(op, 0, UAFAULT_MAX_PAGES,
+						  pin_faults,
+						  ARRAY_SIZE(pin_faults),
+						  pin_offsets,
+						  ARRAY_SIZE(pin_offsets), 0);
 	}
-
-	for (op = 0; op < 2; op++) {
-		struct iovec_case *c;
-
-		for (f = IOVEC_KERNEL; f <= IOVEC_USER; f++)
-			for (hole = -1; hole < NR_SEGS; hole++) {
-				c = iovec_add();
-				if (!c)
-					return -ENOSPC;
-				*c = (struct iovec_case) { op, f, hole };
-			}
-		c = iovec_add();
-		if (!c)
-			return -ENOSPC;
-		*c = (struct iovec_case) { op, IOVEC_USER_UNMAPPED, -1 };
-	}
-
-	for (op = 0; op < 2; op++)
-	for (hole = -1; hole < UAFAULT_MAX_PAGES; hole++)
-	for (f = 0; f < (hole < 0 ? 1 : ARRAY_SIZE(pin_faults)); f++)
-	for (o = 0; o < 2; o++) {
-		struct extract_case *c = extract_add();
-
-		if (!c)
-			return -ENOSPC;
-		c->dest = op;
-		c->layout = (struct uafault_layout) {
-			.npages = UAFAULT_MAX_PAGES, .hole = hole,
-			.fault = hole < 0 ? UAFAULT_NONE : pin_faults[f],
-			.offset = o ? 100 : 0,
-		};
-	}
-	return 0;
+	return ret;
 }
 
 static struct kunit_case iter_test_cases[] = {

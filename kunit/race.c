@@ -464,15 +464,17 @@ static int race_suite_init(struct kunit_suite *suite)
 {
 	static const u16 offsets[] = { 0, 100 };
 	unsigned int a, act, o;
+	struct race_case *c;
 
-	for (a = 0; a < RACE_NR_ACCESSES; a++)
-	for (act = 0; act < RACE_NR_ACTIONS; act++)
-	for (o = 0; o < ARRAY_SIZE(offsets); o++) {
-		struct race_case *c = race_add();
-
-		if (!c)
-			return -ENOSPC;
-		*c = (struct race_case) { a, act, offsets[o] };
+	for (a = 0; a < RACE_NR_ACCESSES; a++) {
+		for (act = 0; act < RACE_NR_ACTIONS; act++) {
+			for (o = 0; o < ARRAY_SIZE(offsets); o++) {
+				c = race_add();
+				if (!c)
+					return -ENOSPC;
+				*c = (struct race_case) { a, act, offsets[o] };
+			}
+		}
 	}
 	return 0;
 }

@@ -208,18 +208,13 @@ static int add_string_case(bool strnlen, u8 fault, u16 room, u16 len,
 	return 0;
 }
 
-static int string_suite_init(struct kunit_suite *suite)
+/* Counts below, at and above the string and the fault, for each NUL. */
+static int add_string_cases(bool strnlen, u8 fault, u16 room)
 {
-	static const u16 rooms[] = { 1, 7, 8, 100 };
-	static const u8 faults[] = { UAFAULT_NONE, UAFAULT_UNMAPPED };
-	unsigned int op, f, r, w, k;
+	unsigned int w, k;
 	int ret = 0;
 
-	for (op = 0; op < 2; op++)
-	for (f = 0; f < ARRAY_SIZE(faults); f++)
-	for (r = 0; r < ARRAY_SIZE(rooms); r++)
-	for (w = NUL_BEFORE; w <= NUL_PAST; w++) {
-		u16 room = rooms[r];
+	for (w = NUL_BEFORE; w <= NUL_PAST && !ret; w++) {
 		u16 len = w == NUL_BEFORE ? room - 1 :
 			  w == NUL_AT ? room : room + 5;
 		const u16 counts[] = {
@@ -229,13 +224,25 @@ static int string_suite_init(struct kunit_suite *suite)
 		for (k = 0; k < ARRAY_SIZE(counts) && !ret; k++) {
 			if (!counts[k])
 				continue;	/* count 0 is a no-op */
-			ret = add_string_case(op, faults[f], room, len,
+			ret = add_string_case(strnlen, fault, room, len,
 					      counts[k]);
 		}
-		if (ret)
-			return ret;
 	}
-	return 0;
+	return ret;
+}
+
+static int string_suite_init(struct kunit_suite *suite)
+{
+	static const u16 rooms[] = { 1, 7, 8, 100 };
+	static const u8 faults[] = { UAFAULT_NONE, UAFAULT_UNMAPPED };
+	unsigned int op, f, r;
+	int ret = 0;
+
+	for (op = 0; op < 2 && !ret; op++)
+		for (f = 0; f < ARRAY_SIZE(faults) && !ret; f++)
+			for (r = 0; r < ARRAY_SIZE(rooms) && !ret; r++)
+				ret = add_string_cases(op, faults[f], rooms[r]);
+	return ret;
 }
 
 static struct kunit_case string_test_cases[] = {

@@ -16,6 +16,8 @@
 #define UAFAULT_GUARD		16
 /* Pages of the largest mapping a layout describes. */
 #define UAFAULT_MAX_PAGES	3
+/* Most layouts one uafault_layouts() call makes: plans x offsets. */
+#define UAFAULT_MAX_LAYOUTS	64
 
 /**
  * enum uafault_fault - what is wrong with the page of a range that faults
@@ -70,6 +72,18 @@ struct uafault_umem {
 	u8 *before;
 };
 
+/**
+ * struct uafault_case - one access over one layout
+ * @op: which access, an index into the suite's own table
+ * @flags: the access's flags (FOLL_*), if it takes any
+ * @layout: the user memory it runs on
+ */
+struct uafault_case {
+	u8 op;
+	unsigned int flags;
+	struct uafault_layout layout;
+};
+
 /*
  * Parameter tables too large to write out: a static array filled by the
  * suite's .suite_init from small dimension tables, and a generator that
@@ -95,6 +109,32 @@ static const void *name##_gen_params(const void *prev, char *desc)	\
 }
 
 /*
+ * A table of &struct uafault_case, and name##_add_layouts() to add one
+ * access over every layout uafault_layouts() makes.
+ */
+#define UAFAULT_LAYOUT_TABLE(name, max, describe)			\
+UAFAULT_PARAM_TABLE(name, struct uafault_case, max, describe)		\
+static int name##_add_layouts(u8 op, unsigned int flags, u8 npages,	\
+			      const u8 *faults, unsigned int nfaults,	\
+			      const u16 *offsets, unsigned int noffsets,	\
+			      u16 trim)					\
+{									\
+	struct uafault_layout l[UAFAULT_MAX_LAYOUTS];			\
+	int n = uafault_layouts(l, ARRAY_SIZE(l), npages, faults,	\
+				nfaults, offsets, noffsets, trim);	\
+	struct uafault_case *c;						\
+	int i;								\
+									\
+	for (i = 0; i < n; i++) {					\
+		c = name##_add();					\
+		if (!c)							\
+			return -ENOSPC;					\
+		*c = (struct uafault_case) { op, flags, l[i] };		\
+	}								\
+	return n < 0 ? n : 0;						\
+}
+
+/*
  * An architecture that knowingly departs from the documented contract.
  * The case then asserts the departure exactly, so that a fix shows up as
  * a failure (and this call is removed), and says so in the log.
@@ -110,6 +150,9 @@ static inline bool uafault_deviates(struct kunit *test, bool applies,
 const char *uafault_fault_name(enum uafault_fault fault);
 bool uafault_fault_blocks(enum uafault_fault fault, bool write);
 u8 uafault_pattern(size_t index, u8 seed);
+int uafault_layouts(struct uafault_layout *out, unsigned int max, u8 npages,
+		    const u8 *faults, unsigned int nfaults, const u16 *offsets,
+		    unsigned int noffsets, u16 trim);
 int uafault_layout_name(const struct uafault_layout *l, char *buf,
 			size_t size);
 

@@ -64,6 +64,48 @@ int uafault_layout_name(const struct uafault_layout *l, char *buf, size_t size)
 			 l->offset, l->trim);
 }
 
+/**
+ * uafault_layouts() - every fault plan of @npages pages at every offset
+ * @out: where to put the layouts
+ * @max: room in @out
+ * @npages: pages in each mapping
+ * @faults: fault kinds to plant, each at every page in turn
+ * @nfaults: entries in @faults
+ * @offsets: range starts to try with each plan
+ * @noffsets: entries in @offsets
+ * @trim: bytes of the mapping left after each range
+ *
+ * The fault-free layout comes first; ranges that would be empty are left
+ * out.
+ *
+ * Return: the number of layouts written, or -ENOSPC.
+ */
+int uafault_layouts(struct uafault_layout *out, unsigned int max, u8 npages,
+		    const u8 *faults, unsigned int nfaults, const u16 *offsets,
+		    unsigned int noffsets, u16 trim)
+{
+	unsigned int n = 0, f, o;
+	int hole;
+
+	for (hole = -1; hole < npages; hole++) {
+		for (f = 0; f < (hole < 0 ? 1 : nfaults); f++) {
+			for (o = 0; o < noffsets; o++) {
+				if (offsets[o] + trim >= npages * PAGE_SIZE)
+					continue;
+				if (n >= max)
+					return -ENOSPC;
+				out[n++] = (struct uafault_layout) {
+					.npages = npages, .hole = hole,
+					.fault = hole < 0 ? UAFAULT_NONE :
+							    faults[f],
+					.offset = offsets[o], .trim = trim,
+				};
+			}
+		}
+	}
+	return n;
+}
+
 /*
  * kunit_vm_mmap() only catches a zero return: an -errno comes back as a
  * huge "address", so check it against TASK_SIZE here.
