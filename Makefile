@@ -7,6 +7,7 @@
 ifneq ($(KERNELRELEASE),)
 
 obj-$(CONFIG_UAFAULT_KUNIT_TEST) += kunit/
+obj-$(CONFIG_UAFAULT) += module/
 
 else
 
@@ -14,7 +15,7 @@ HARNESS := $(CURDIR)/harness/uafault
 # The kernel build tree "make modules" (M=) builds against.
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
-.PHONY: all run test setup doctor kunit kunit-x86_64 modules clean
+.PHONY: all run test setup doctor kunit kunit-x86_64 modules guest guest-artefacts clean
 
 all: run
 
@@ -42,6 +43,22 @@ kunit-x86_64:
 # config must have KUNIT enabled.
 modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_UAFAULT_KUNIT_TEST=m modules
+
+# The QEMU guest layer: guest kernel, uafault.ko, the agent, one boot.
+guest: setup
+	$(HARNESS) guest
+
+# uafault.ko, the example module and the in-guest programs, built against
+# KDIR (a guest kernel build dir).  Kbuild writes objects next to the
+# sources, so the harness points MODSRC at a copy of module/ per kernel
+# and AGENT_OUT at a directory of that kernel's own.
+MODSRC ?= $(CURDIR)/module
+AGENT_OUT ?= $(CURDIR)/harness/agent
+guest-artefacts:
+	$(MAKE) -C $(KDIR) M=$(MODSRC) modules
+	$(MAKE) -C $(KDIR) M=$(MODSRC)/example \
+		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
+	$(MAKE) -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT)
 
 clean:
 	@if [ -n "$(KDIR)" ] && [ -f "$(KDIR)/Makefile" ]; then \

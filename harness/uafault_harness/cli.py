@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Callable, Sequence
 
 from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
+from .guest_build import build_guest_kernel
+from .guest_runner import GUEST_LAYER_DIR, GuestRequest, guest_preflight, run_guest_layer
 from .kunit_runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
 from .link import link, unlink
 from .paths import Layout, resolve_layout
 from .profiles import ARCH_PROFILES, ARCHES
+from .qemu import DEFAULT_SILENCE_TIMEOUT
+from .qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
 from .pytest_layer import run_pytest_layer
 from .results import LayerResult, create_run_dir, find_run
 from .source import require_tree
@@ -30,11 +35,42 @@ def positive_int(what: str) -> Callable[[str], int]:
     return parse
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
+def shell_words(text: str) -> str:
+    """Checked here so bad quoting is a usage error, not a crash later."""
+    try:
+        shlex.split(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_jobs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=positive_int("--jobs"), default=default_jobs(),
                         help="parallel make jobs (default: CPUs available, %(default)s)")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    add_jobs_option(parser)
     parser.add_argument("--timeout", type=positive_int("--timeout"), default=DEFAULT_TIMEOUT,
                         help="seconds allowed for the kernel to run the tests (default %(default)s)")
+
+
+def add_guest_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kasan", action="store_true", help="boot the KASAN guest kernel")
+    parser.add_argument("--allow-crash", action="store_true",
+                        help="let the agent run the targets that oops on purpose (SMAP)")
+    parser.add_argument("--timeout", type=positive_int("--timeout"), default=GUEST_DEFAULT_TIMEOUT,
+                        help="seconds the whole boot may take (default %(default)s)")
+    parser.add_argument("--silence-timeout", type=positive_int("--silence-timeout"),
+                        default=DEFAULT_SILENCE_TIMEOUT,
+                        help="seconds without console output before the guest counts as hung "
+                             "(default %(default)s)")
+    parser.add_argument("--kvm", action="store_true",
+                        help="use KVM if a probe boot works (never by default: nested KVM hangs here)")
+    parser.add_argument("--fuzz-calls", type=positive_int("--fuzz-calls"), default=0, metavar="N",
+                        help="also run the ioctl fuzzer for N calls (one more suite)")
+    parser.add_argument("--agent-args", type=shell_words, default="", metavar="ARGS",
+                        help="extra uafault-agent arguments, shell-quoted, e.g. \"--targets 'copy*'\"")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,9 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     p.add_argument("filter_glob", nargs="?", default="", help="suite[.test] glob, e.g. 'uafault_copy*'")
 
-    p = sub.add_parser("test", help="pytest + KUnit um + KUnit x86_64 in one run")
+    p = sub.add_parser("guest-build", help="build (or reuse) the x86_64 guest kernel for the agent")
+    p.add_argument("--kasan", action="store_true", help="add configs/guest-kasan.config (own build dir)")
+    p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
+    add_jobs_option(p)
+
+    p = sub.add_parser("guest", help="run the agent and uafault.ko on the guest kernel under QEMU")
+    add_guest_options(p)
+    add_jobs_option(p)
+
+    p = sub.add_parser("test", help="pytest + KUnit um + KUnit x86_64 + guest in one run")
     p.add_argument("--skip-x86_64", action="store_true")
     p.add_argument("--skip-pytest", action="store_true")
+    p.add_argument("--skip-guest", action="store_true", help="leave out the QEMU guest layer")
     add_run_options(p)
 
     sub.add_parser("doctor", help="check every prerequisite and print the fix")
@@ -88,17 +134,45 @@ def cmd_kunit(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return result.exit_code
 
 
+def cmd_guest_build(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    build_guest_kernel(layout, args.kasan, args.jobs, dry_run=args.dry_run)
+    return ExitCode.OK
+
+
+def guest_request(args: argparse.Namespace) -> GuestRequest:
+    return GuestRequest(kasan=args.kasan, allow_crash=args.allow_crash, timeout=args.timeout,
+                        silence_timeout=args.silence_timeout, kvm=args.kvm,
+                        agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls)
+
+
+def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    request = guest_request(args)
+    guest_preflight(layout)
+    run_dir = create_run_dir(layout.results_root)
+    result = run_guest_layer(layout, request, run_dir)
+    if result.suites:
+        print()
+        print(report.suite_table(result))
+    _print_layers([result], str(run_dir / GUEST_LAYER_DIR))
+    return result.exit_code
+
+
 def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
     arches = [a for a in ARCHES if not (a == "x86_64" and args.skip_x86_64)]
     # Fail before spending minutes on pytest if a kernel layer cannot run.
     for arch in arches:
         preflight(layout, ARCH_PROFILES[arch])
+    if not args.skip_guest:
+        guest_preflight(layout)
     run_dir = create_run_dir(layout.results_root)
     layers: list[LayerResult] = []
     if not args.skip_pytest:
         layers.append(run_pytest_layer(layout, run_dir))
     for arch in arches:
         layers.append(run_kunit_layer(layout, KunitRequest(arch, args.jobs, args.timeout), run_dir))
+    if not args.skip_guest:
+        # --timeout is the KUnit runs'; the guest keeps its own watchdog defaults.
+        layers.append(run_guest_layer(layout, GuestRequest(jobs=args.jobs), run_dir))
     _print_layers(layers, str(run_dir))
     return worst([l.exit_code for l in layers])
 
@@ -137,6 +211,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "unlink": cmd_unlink,
     "kunit": cmd_kunit,
     "test": cmd_test,
+    "guest-build": cmd_guest_build,
+    "guest": cmd_guest,
     "results": cmd_results,
 }
 

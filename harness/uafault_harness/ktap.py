@@ -16,20 +16,39 @@ from .errors import ExitCode, HarnessError
 from .results import Counts
 
 
+# kunit_tool modules we load; they import each other by bare name, so all
+# of them must come from the same tree.
+_TOOL_MODULES: tuple[str, ...] = ("kunit_parser", "kunit_printer", "kunit_json")
+
+
+def _load_tool_module(kunit_tool_dir: Path, name: str) -> ModuleType:
+    path = kunit_tool_dir / f"{name}.py"
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path.resolve():
+        return loaded
+    # Drop copies from another tree so the set matches.
+    for other in _TOOL_MODULES:
+        sys.modules.pop(other, None)
+    if str(kunit_tool_dir) not in sys.path:
+        sys.path.insert(0, str(kunit_tool_dir))
+    return importlib.import_module(name)
+
+
 def load_kunit_parser(kunit_tool_dir: Path) -> ModuleType:
     parser_py = kunit_tool_dir / "kunit_parser.py"
     if not parser_py.is_file():
         raise HarnessError(ExitCode.BAD_TREE, f"{parser_py} not found; is this a kernel tree?")
-    loaded = sys.modules.get("kunit_parser")
-    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == parser_py.resolve():
-        return loaded
-    # kunit_parser imports its siblings by bare name, so its directory must
-    # be importable; drop copies from another tree so the pair matches.
-    for name in ("kunit_parser", "kunit_printer"):
-        sys.modules.pop(name, None)
-    if str(kunit_tool_dir) not in sys.path:
-        sys.path.insert(0, str(kunit_tool_dir))
-    return importlib.import_module("kunit_parser")
+    return _load_tool_module(kunit_tool_dir, "kunit_parser")
+
+
+def load_kunit_json(kunit_tool_dir: Path) -> ModuleType | None:
+    """The tree's kunit_json (kunit.py --json), or None if it has none."""
+    if not (kunit_tool_dir / "kunit_json.py").is_file():
+        return None
+    module = _load_tool_module(kunit_tool_dir, "kunit_json")
+    # kunit_json imported kunit_parser by bare name: it must be this tree's.
+    parser = load_kunit_parser(kunit_tool_dir)
+    return module if getattr(module, "Test", None) is parser.Test else None
 
 
 @contextlib.contextmanager
@@ -54,6 +73,8 @@ class ParsedRun:
     parse_errors: int = 0
     # kunit_parser's verdict for the whole run, e.g. SUCCESS or NO_TESTS.
     status: str = ""
+    # kunit_parser's Test tree, for kunit_json and per-case lookups.
+    root: Any = field(default=None, repr=False, compare=False)
 
 
 def _leaves(test: Any) -> Iterator[Any]:
@@ -93,4 +114,5 @@ def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path) -> ParsedR
         suites=suites,
         parse_errors=int(root.counts.errors),
         status=str(root.status.name),
+        root=root,
     )

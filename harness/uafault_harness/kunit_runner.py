@@ -17,7 +17,7 @@ from .errors import ExitCode, HarnessError
 from .link import LinkState, link, link_state
 from .paths import Layout
 from .profiles import ARCH_PROFILES, ArchProfile
-from .requirements import apt_install_command, find_tool, tool_named
+from .requirements import require_tools
 from .results import LayerResult, write_layer, SUMMARY_NAME
 from .source import require_tree
 
@@ -97,14 +97,7 @@ def ensure_linked(layout: Layout) -> None:
 
 
 def require_runtime_tools(profile: ArchProfile) -> None:
-    for name in profile.runtime_tools:
-        tool = tool_named(name)
-        if find_tool(tool) is None:
-            raise HarnessError(
-                ExitCode.MISSING_PREREQ,
-                f"{name} not found on PATH (needed for --arch={profile.name}); "
-                f"fix: {apt_install_command([tool.package])}",
-            )
+    require_tools(profile.runtime_tools, f"for --arch={profile.name}")
 
 
 def preflight(layout: Layout, profile: ArchProfile) -> None:

@@ -21,6 +21,8 @@ CACHE_TREE_NAME = DEBIAN_SOURCE_PACKAGE
 SOURCE_STAMP_NAME = ".uafault-source"
 KUNIT_TOOL_RELPATH = Path("tools/testing/kunit")
 KUNIT_PY_RELPATH = KUNIT_TOOL_RELPATH / "kunit.py"
+# The guest kernel is x86_64 only: SMAP and the QEMU machine are x86.
+GUEST_ARCH = "x86_64"
 # What makes a directory usable as a kernel tree for us.
 TREE_MARKERS: tuple[Path, ...] = (Path("Makefile"), KUNIT_PY_RELPATH)
 
@@ -74,11 +76,15 @@ class Layout:
     def stamp(self) -> Path:
         return self.tree / SOURCE_STAMP_NAME
 
-    def build_dir(self, arch: str, flavour: str = "kunit") -> Path:
-        name = f"{flavour}-{arch}"
+    def build_dir(self, arch: str, flavour: str = "kunit", variant: str = "") -> Path:
+        name = f"{flavour}-{arch}" + (f"-{variant}" if variant else "")
         if self.user_tree:
             name = f"{_build_dir_prefix(self.tree)}-{name}"
         return self.cache / "build" / name
+
+    def guest_build_dir(self, kasan: bool) -> Path:
+        """The guest kernel's build dir, shared by guest-build and guest."""
+        return self.build_dir(GUEST_ARCH, "guest", "kasan" if kasan else "")
 
 
 def resolve_layout(env: Mapping[str, str] | None = None, project: Path = PROJECT_ROOT) -> Layout:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from .errors import ExitCode, HarnessError
 from .paths import DEBIAN_SOURCE_PACKAGE, DEBIAN_SOURCE_TARBALL
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
@@ -45,7 +46,15 @@ TOOLS: tuple[Tool, ...] = (
     Tool("qemu-system-x86_64", "qemu-system-x86"),
     Tool("busybox", "busybox-static", fallback=Path("/bin/busybox")),
     Tool("pahole", "pahole"),
+    # The guest layer: shared libraries of the agent, the KVM probe's timeout.
+    Tool("ldd", "libc-bin"),
+    Tool("timeout", "coreutils"),
 )
+
+# What make needs to build a kernel (the guest kernel; kunit.py checks its own).
+KERNEL_BUILD_TOOLS: tuple[str, ...] = ("gcc", "make", "flex", "bison", "bc", "perl")
+# What the guest layer needs beyond a built kernel.
+GUEST_RUNTIME_TOOLS: tuple[str, ...] = ("qemu-system-x86_64", "busybox", "cpio", "ldd", "timeout")
 
 HEADERS: tuple[Header, ...] = (
     Header(Path("/usr/include/libelf.h"), "libelf-dev"),
@@ -80,6 +89,20 @@ def find_tool(tool: Tool, env: Mapping[str, str] | None = None) -> Path | None:
 
 def tool_named(name: str) -> Tool:
     return next(t for t in TOOLS if t.name == name)
+
+
+def require_tools(names: tuple[str, ...], why: str, env: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Each tool's path, or MISSING_PREREQ naming the package to install."""
+    found: dict[str, Path] = {}
+    for name in names:
+        tool = tool_named(name)
+        path = find_tool(tool, env)
+        if path is None:
+            raise HarnessError(ExitCode.MISSING_PREREQ,
+                               f"{name} not found on PATH (needed {why}); "
+                               f"fix: {apt_install_command([tool.package])}")
+        found[name] = path
+    return found
 
 
 def package_installed(package: str) -> bool:

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * uafault-agent: runs in the QEMU guest, loads uafault.ko with libkmod,
+ * prepares real user memory for each fault kind, calls each target through
+ * /dev/uafault and checks the result against an oracle derived from the
+ * fault plan.  Output is KTAP on stdout.
+ */
+#ifndef UAFAULT_AGENT_H
+#define UAFAULT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../../module/uafault.h"
+
+#define __printf(a, b)	__attribute__((__format__(printf, a, b)))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define PAGE		4096UL
+#define MAX_PAGES	8
+#define MSG_LEN		4096
+
+/* How a target's result relates to the bytes it could reach. */
+enum semantics {
+	SEM_COPY,	/* done within the raw_copy bound; csum of done bytes */
+	SEM_PIN,	/* page granular: exactly the pages before the fault */
+	SEM_STRING_LEN,	/* strncpy_from_user: length of the string */
+	SEM_STRING_SIZE,/* strnlen_user: length including the NUL */
+	SEM_ZEROED,	/* check_zeroed_user on a zeroed range */
+	SEM_STRUCT,	/* copy_struct_from_user, ksize 64, zero tail */
+	SEM_FIXED8,	/* get_user/put_user of a u64: all or nothing */
+	SEM_CRASH,	/* oopses on purpose */
+};
+
+struct target {
+	char name[UAFAULT_NAME_LEN];
+	char owner[UAFAULT_NAME_LEN];
+	unsigned int flags;
+	enum semantics sem;
+};
+
+enum fault { F_NONE, F_UNMAPPED, F_PROT_NONE, F_READ_ONLY };
+
+/* A user range and the fault planted in it. */
+struct plan {
+	unsigned int npages;
+	int hole;		/* page with the fault, -1 for none */
+	enum fault fault;
+	size_t offset;		/* range start from the mapping start */
+	size_t len;
+};
+
+struct umem {
+	struct plan plan;
+	unsigned char *base;
+	size_t map_len;
+	unsigned char *addr;
+	unsigned char *before;	/* readable bytes before the run */
+	bool readable[MAX_PAGES];
+};
+
+/* One case's verdict and what explains it. */
+struct verdict {
+	bool failed;
+	bool skipped;
+	char msg[MSG_LEN];
+	size_t used;
+};
+
+struct agent {
+	int dev;
+	int kmsg;
+	struct target *targets;
+	unsigned int ntargets;
+	bool allow_crash;
+	unsigned int seed;
+	unsigned int rounds;
+	const char *target_glob;
+	const char *fault_list;
+	const char *fuzzer;	/* uafault-fuzz, run as one more suite */
+	unsigned int fuzz_calls;
+};
+
+/* umem.c: user memory, the fault plan and the oracle */
+int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
+	       unsigned int seed);
+void umem_snapshot(struct umem *m, unsigned char *buf);
+void umem_free(struct umem *m);
+size_t plan_reach(const struct plan *p, bool write);
+bool target_writes(const struct target *t);
+void check_result(struct verdict *v, const struct umem *m,
+		  const struct target *t, const struct uafault_run *r,
+		  size_t reach);
+void note(struct verdict *v, const char *fmt, ...)
+	__printf(2, 3);
+void fail(struct verdict *v, const char *fmt, ...)
+	__printf(2, 3);
+
+/* agent.c: the device, the kernel log and the pin counters */
+int run_target(const struct agent *a, const struct target *t, void *addr,
+	       size_t len, struct uafault_run *r);
+long pin_balance(void);
+void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
+		bool *oopsed);
+
+/* faults.c: one function per fault kind */
+struct fault_kind {
+	const char *name;
+	void (*run)(const struct agent *a, const struct target *t,
+		    struct verdict *v);
+	bool crash_only;	/* runs only for crashing targets */
+};
+
+extern const struct fault_kind fault_kinds[];
+extern const unsigned int nr_fault_kinds;
+
+#endif

@@ -1,0 +1,663 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The fault kinds: one function each, and the table that names them.
+ * Each prepares real user memory, runs the target through /dev/uafault
+ * and hands the result to the oracle (umem.c) with the reach the fault
+ * plan allows.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define RANGE_PAGES	3
+#define SWAP_PAGES	8
+
+static void describe_plan(struct verdict *v, const struct plan *p)
+{
+	static const char * const names[] = {
+		"none", "unmapped", "prot_none", "read_only",
+	};
+
+	note(v, "# plan: pages=%u hole=%d:%s offset=%zu len=%zu\n",
+	     p->npages, p->hole, names[p->fault], p->offset, p->len);
+}
+
+/* The range of a plan: 8 bytes for get/put_user, else to the mapping end. */
+static void place(struct plan *p, const struct target *t, size_t offset)
+{
+	p->offset = offset;
+	p->len = t->sem == SEM_FIXED8 ? 8 : p->npages * PAGE - offset;
+}
+
+static void check_pins(struct verdict *v, long balance)
+{
+	long now = pin_balance();
+
+	if (now != balance)
+		fail(v, "pin balance %ld -> %ld: pins leaked", balance, now);
+}
+
+/* Runs the target once on a freshly laid out plan and checks it. */
+static void run_plan(const struct agent *a, const struct target *t,
+		     struct verdict *v, const struct plan *p)
+{
+	long balance = pin_balance();
+	struct uafault_run r;
+	struct verdict one = { 0 };
+	struct umem m;
+	int err;
+
+	err = umem_setup(&m, p, t, a->seed);
+	if (err) {
+		fail(&one, "setting up user memory: %s", strerror(-err));
+	} else {
+		err = run_target(a, t, m.addr, p->len, &r);
+		if (err)
+			fail(&one, "ioctl refused: %s", strerror(-err));
+		else
+			check_result(&one, &m, t, &r,
+				     plan_reach(p, target_writes(t)));
+	}
+	umem_free(&m);
+	check_pins(&one, balance);
+	kmsg_check(a, &one, false, NULL);
+	if (one.failed) {
+		describe_plan(v, p);
+		note(v, "%s", one.msg);
+		v->failed = true;
+	}
+}
+
+/* Every position of one fault kind in a 3-page range. */
+static void hole_kind(const struct agent *a, const struct target *t,
+		      struct verdict *v, enum fault fault)
+{
+	static const size_t offsets[] = { 0, 100 };
+	struct plan p = { .npages = RANGE_PAGES, .fault = fault };
+	unsigned int runs = 0;
+	size_t o;
+
+	for (p.hole = 0; p.hole < RANGE_PAGES; p.hole++) {
+		for (o = 0; o < 2; o++) {
+			/* get/put_user: in the hole, and straddling into it. */
+			if (t->sem == SEM_FIXED8)
+				place(&p, t, p.hole * PAGE - (o && p.hole ? 4 : 0));
+			else
+				place(&p, t, offsets[o]);
+			run_plan(a, t, v, &p);
+			runs++;
+		}
+	}
+	note(v, "# %u placements\n", runs);
+}
+
+static void fault_none(const struct agent *a, const struct target *t,
+		       struct verdict *v)
+{
+	static const size_t offsets[] = { 0, 1, PAGE - 1 };
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	size_t o;
+
+	for (o = 0; o < 3; o++) {
+		place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 * o : offsets[o]);
+		run_plan(a, t, v, &p);
+	}
+}
+
+static void fault_unmapped(const struct agent *a, const struct target *t,
+			   struct verdict *v)
+{
+	hole_kind(a, t, v, F_UNMAPPED);
+}
+
+static void fault_prot_none(const struct agent *a, const struct target *t,
+			    struct verdict *v)
+{
+	hole_kind(a, t, v, F_PROT_NONE);
+}
+
+static void fault_read_only(const struct agent *a, const struct target *t,
+			    struct verdict *v)
+{
+	hole_kind(a, t, v, F_READ_ONLY);
+}
+
+/* Bits 63 (present) and 62 (swapped) of a /proc/self/pagemap entry. */
+static unsigned int count_swapped(const unsigned char *addr, size_t npages)
+{
+	unsigned int swapped = 0;
+	uint64_t entry;
+	size_t i;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	for (i = 0; i < npages; i++) {
+		off_t off = ((uintptr_t)addr / PAGE + i) * sizeof(entry);
+
+		if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
+			break;
+		swapped += !(entry >> 63 & 1) && (entry >> 62 & 1);
+	}
+	close(fd);
+	return swapped;
+}
+
+static bool swap_is_on(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
+/*
+ * The whole range swapped out to zram before the call, proven page by
+ * page by pagemap; the target must bring every byte back.
+ */
+static void fault_swapped(const struct agent *a, const struct target *t,
+			  struct verdict *v)
+{
+	struct plan p = { .npages = SWAP_PAGES, .hole = -1 };
+	long balance = pin_balance();
+	struct uafault_run r;
+	unsigned int swapped = 0, tries;
+	struct umem m;
+	int err;
+
+	if (!swap_is_on()) {
+		fail(v, "no swap device is on in the guest");
+		return;
+	}
+	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	err = umem_setup(&m, &p, t, a->seed);
+	if (err) {
+		fail(v, "setting up user memory: %s", strerror(-err));
+		return;
+	}
+	for (tries = 0; tries < 10 && swapped < SWAP_PAGES; tries++) {
+		madvise(m.base, m.map_len, MADV_PAGEOUT);
+		swapped = count_swapped(m.base, SWAP_PAGES);
+	}
+	note(v, "# pagemap: %u of %u pages swapped out before the call\n",
+	     swapped, SWAP_PAGES);
+	if (swapped < SWAP_PAGES) {
+		fail(v, "MADV_PAGEOUT left %u of %u pages resident",
+		     SWAP_PAGES - swapped, SWAP_PAGES);
+	} else {
+		err = run_target(a, t, m.addr, p.len, &r);
+		if (err)
+			fail(v, "ioctl refused: %s", strerror(-err));
+		else
+			check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+	}
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/* What the userfaultfd handler does to the rest of the range. */
+struct uffd_race {
+	int uffd;
+	unsigned char *trap;	/* the missing page the target faults on */
+	unsigned char *rest;	/* the page after it */
+	const unsigned char *fill;	/* what the trap page resolves to */
+	bool protect;		/* PROT_NONE the rest, else munmap it */
+	bool raced;
+	int err;
+};
+
+static void *uffd_handler(void *arg)
+{
+	struct uffd_race *race = arg;
+	struct pollfd pfd = { .fd = race->uffd, .events = POLLIN };
+	struct uffdio_copy copy = { 0 };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 10000) != 1 ||
+	    read(race->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT) {
+		race->err = ETIMEDOUT;
+		return NULL;
+	}
+	/* The target is parked in the fault: change the mapping under it. */
+	if (race->protect ? mprotect(race->rest, PAGE, PROT_NONE) :
+			    munmap(race->rest, PAGE))
+		race->err = errno;
+	race->raced = true;
+	copy.dst = (uintptr_t)race->trap;
+	copy.src = (uintptr_t)race->fill;
+	copy.len = PAGE;
+	if (ioctl(race->uffd, UFFDIO_COPY, &copy) && !race->err)
+		race->err = errno;
+	return NULL;
+}
+
+static int uffd_register(unsigned char *page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)page, .len = PAGE },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * Deterministic munmap race: page 1 of three is missing and registered
+ * with userfaultfd; when the target faults on it, the handler thread
+ * munmaps (or PROT_NONEs) page 2, then resolves page 1.  The target must
+ * end with exactly what a range whose page 2 faults allows.
+ */
+static void uffd_kind(const struct agent *a, const struct target *t,
+		      struct verdict *v, bool protect)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct uffd_race race = { .protect = protect };
+	long balance = pin_balance();
+	struct uafault_run r;
+	pthread_t thread;
+	struct umem m;
+	int err;
+
+	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 100);
+	err = umem_setup(&m, &p, t, a->seed);
+	if (err) {
+		fail(v, "setting up user memory: %s", strerror(-err));
+		return;
+	}
+	race.trap = m.base + PAGE;
+	race.rest = m.base + 2 * PAGE;
+	race.fill = m.before + PAGE;
+	madvise(race.trap, PAGE, MADV_DONTNEED);
+	race.uffd = uffd_register(race.trap);
+	if (race.uffd < 0) {
+		fail(v, "userfaultfd: %s", strerror(-race.uffd));
+		umem_free(&m);
+		return;
+	}
+	pthread_create(&thread, NULL, uffd_handler, &race);
+	err = run_target(a, t, m.addr, p.len, &r);
+	pthread_join(thread, NULL);
+	close(race.uffd);
+
+	/* From here on the plan is the one the race left behind. */
+	m.plan.hole = 2;
+	m.plan.fault = protect ? F_PROT_NONE : F_UNMAPPED;
+	m.readable[2] = false;
+	if (race.err)
+		fail(v, "uffd handler: %s", strerror(race.err));
+	else if (!race.raced)
+		fail(v, "the target never faulted on the userfaultfd page");
+	if (err)
+		fail(v, "ioctl refused: %s", strerror(-err));
+	else
+		check_result(v, &m, t, &r, plan_reach(&m.plan, target_writes(t)));
+	if (v->failed)
+		describe_plan(v, &m.plan);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+static void fault_uffd_munmap(const struct agent *a, const struct target *t,
+			      struct verdict *v)
+{
+	uffd_kind(a, t, v, false);
+}
+
+static void fault_uffd_mprotect(const struct agent *a, const struct target *t,
+				struct verdict *v)
+{
+	uffd_kind(a, t, v, true);
+}
+
+/* Stochastic: page 1 vanishes and comes back, refilled, in a loop. */
+struct churn {
+	unsigned char *page;
+	const unsigned char *fill;
+	bool stop;	/* __atomic: set by the main thread */
+	unsigned long rounds;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn *ch = arg;
+
+	while (!__atomic_load_n(&ch->stop, __ATOMIC_RELAXED)) {
+		unsigned char *fresh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (fresh == MAP_FAILED)
+			break;
+		memcpy(fresh, ch->fill, PAGE);
+		munmap(ch->page, PAGE);
+		/* mremap puts the filled page in at once: never half full. */
+		if (mremap(fresh, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   ch->page) == MAP_FAILED)
+			break;
+		ch->rounds++;
+	}
+	return NULL;
+}
+
+static void fault_stochastic(const struct agent *a, const struct target *t,
+			     struct verdict *v)
+{
+	struct plan p = { .npages = 2, .hole = -1 };
+	long balance = pin_balance();
+	unsigned int round, partial = 0;
+	struct churn ch = { 0 };
+	struct uafault_run r;
+	pthread_t thread;
+	struct umem m;
+	int err;
+
+	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	err = umem_setup(&m, &p, t, a->seed);
+	if (err) {
+		fail(v, "setting up user memory: %s", strerror(-err));
+		return;
+	}
+	ch.page = m.base + PAGE;
+	ch.fill = m.before + PAGE;
+	pthread_create(&thread, NULL, churn_thread, &ch);
+	for (round = 0; round < a->rounds && !v->failed; round++) {
+		uint64_t csum;
+
+		err = run_target(a, t, m.addr, p.len, &r);
+		if (err) {
+			fail(v, "round %u: ioctl refused: %s", round,
+			     strerror(-err));
+			break;
+		}
+		if (r.done > p.len + (t->sem == SEM_STRING_SIZE) ||
+		    (r.ret && r.ret != -EFAULT)) {
+			fail(v, "round %u: ret %lld done %llu of %zu", round,
+			     (long long)r.ret, (unsigned long long)r.done,
+			     p.len);
+			break;
+		}
+		partial += r.ret != 0;
+		/* Page 1 only ever holds its own bytes: a read must see them. */
+		if (t->flags & UAFAULT_TF_READ && t->sem != SEM_ZEROED &&
+		    t->sem != SEM_STRING_SIZE && r.done <= p.len) {
+			csum = uafault_csum(UAFAULT_CSUM_INIT, m.before + p.offset,
+					    r.done);
+			if (csum != r.csum)
+				fail(v, "round %u: csum of %llu bytes read differs",
+				     round, (unsigned long long)r.done);
+		}
+	}
+	__atomic_store_n(&ch.stop, true, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	note(v, "# %u rounds, %u partial, page remapped %lu times\n", round,
+	     partial, ch.rounds);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/*
+ * After fork the range is shared copy-on-write.  The child overwrites its
+ * copy; the target then runs in the parent and must see (or write) the
+ * parent's bytes only, and the child must still see its own.
+ */
+static void fault_fork_cow(const struct agent *a, const struct target *t,
+			   struct verdict *v)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	long balance = pin_balance();
+	int to_child[2], to_parent[2], status;
+	struct uafault_run r;
+	struct umem m;
+	char token;
+	pid_t pid;
+	int err;
+
+	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	err = umem_setup(&m, &p, t, a->seed);
+	if (err || pipe(to_child) || pipe(to_parent)) {
+		fail(v, "setting up: %s", strerror(err ? -err : errno));
+		umem_free(&m);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		size_t i;
+
+		for (i = 0; i < m.map_len; i++)
+			m.base[i] = (unsigned char)~m.before[i];
+		if (write(to_parent[1], "w", 1) != 1 ||
+		    read(to_child[0], &token, 1) != 1)
+			_exit(2);
+		for (i = 0; i < m.map_len; i++)
+			if (m.base[i] != (unsigned char)~m.before[i])
+				_exit(1);
+		_exit(0);
+	}
+	if (pid < 0 || read(to_parent[0], &token, 1) != 1) {
+		fail(v, "fork: %s", strerror(errno));
+	} else {
+		err = run_target(a, t, m.addr, p.len, &r);
+		if (err)
+			fail(v, "ioctl refused: %s", strerror(-err));
+		else
+			check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+		if (write(to_child[1], "c", 1) != 1 ||
+		    waitpid(pid, &status, 0) != pid)
+			fail(v, "lost the child: %s", strerror(errno));
+		else if (!WIFEXITED(status) || WEXITSTATUS(status))
+			fail(v, "the child's copy changed (status %#x): COW broken",
+			     status);
+	}
+	close(to_child[0]);
+	close(to_child[1]);
+	close(to_parent[0]);
+	close(to_parent[1]);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/* MADV_DONTNEED drops the pages: the target must see fresh zero pages. */
+static void fault_dontneed(const struct agent *a, const struct target *t,
+			   struct verdict *v)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	long balance = pin_balance();
+	struct uafault_run r;
+	struct umem m;
+	int err;
+
+	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	err = umem_setup(&m, &p, t, a->seed);
+	if (!err && madvise(m.base, m.map_len, MADV_DONTNEED))
+		err = -errno;
+	if (err) {
+		fail(v, "setting up: %s", strerror(-err));
+	} else {
+		umem_snapshot(&m, m.before);
+		err = run_target(a, t, m.addr, p.len, &r);
+		if (err)
+			fail(v, "ioctl refused: %s", strerror(-err));
+		else
+			check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+	}
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+static int fail_nth_set(int fd, unsigned int nth)
+{
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%u", nth);
+
+	return pwrite(fd, buf, n, 0) == n ? 0 : -errno;
+}
+
+/*
+ * Reads back what is left of fail-nth.  The read's own copy_to_user is a
+ * site too: EFAULT means one was left, which it consumed.
+ */
+static long fail_nth_left(int fd)
+{
+	char buf[16] = { 0 };
+
+	if (pread(fd, buf, sizeof(buf) - 1, 0) < 0)
+		return errno == EFAULT ? 1 : -errno;
+	return strtol(buf, NULL, 10);
+}
+
+/*
+ * fail-nth = 1, 2, ... until the call no longer consumes it.  Every
+ * injected step must end cleanly: the ioctl refuses with EFAULT/ENOMEM
+ * (its own argument copies) or the target reports an error, nothing done
+ * past what it reports, no pin leaked, no kernel report.
+ */
+static void fault_fail_nth(const struct agent *a, const struct target *t,
+			   struct verdict *v)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	unsigned int nth, refused = 0, reported = 0;
+	long balance = pin_balance(), left = 0;
+	struct uafault_run r;
+	struct umem m;
+	int fd, err;
+
+	fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (fd < 0) {
+		fail(v, "/proc/thread-self/fail-nth: %s", strerror(errno));
+		return;
+	}
+	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	for (nth = 1; nth < 64; nth++) {
+		err = umem_setup(&m, &p, t, a->seed);
+		if (err || fail_nth_set(fd, nth)) {
+			fail(v, "setting up step %u", nth);
+			umem_free(&m);
+			break;
+		}
+		err = run_target(a, t, m.addr, p.len, &r);
+		left = fail_nth_left(fd);
+		fail_nth_set(fd, 0);
+		if (left != 0) {
+			/* Not consumed: a clean run, which must be right. */
+			if (err)
+				fail(v, "clean run refused: %s", strerror(-err));
+			else
+				check_result(v, &m, t, &r, p.len);
+			umem_free(&m);
+			break;
+		}
+		if (err) {
+			refused++;
+			if (err != -EFAULT && err != -ENOMEM)
+				fail(v, "site %u: ioctl failed with %s", nth,
+				     strerror(-err));
+		} else {
+			reported++;
+			if (r.ret > 0 || r.done > p.len + 1)
+				fail(v, "site %u: ret %lld done %llu", nth,
+				     (long long)r.ret,
+				     (unsigned long long)r.done);
+		}
+		umem_free(&m);
+		check_pins(v, balance);
+		kmsg_check(a, v, false, NULL);
+		if (v->failed)
+			break;
+	}
+	close(fd);
+	note(v, "# %u fault sites: %u refused by the ioctl, %u reported by the target\n",
+	     nth - 1, refused, reported);
+	/* The ioctl copies its argument in and the result out: two sites. */
+	if (nth - 1 < 2 && !v->failed)
+		fail(v, "only %u fault sites found; the ioctl alone has two",
+		     nth - 1);
+}
+
+/*
+ * The raw user dereference, in a child: under SMAP the child must die of
+ * the oops, the kernel log must show a permissions-violation page fault,
+ * and the agent goes on.
+ */
+static void fault_smap(const struct agent *a, const struct target *t,
+		       struct verdict *v)
+{
+	struct plan p = { .npages = 1, .hole = -1 };
+	bool oopsed = false;
+	struct uafault_run r;
+	struct umem m;
+	int status;
+	pid_t pid;
+
+	printf("    # uafault-expect-oops: %s.smap\n", t->name);
+	fflush(stdout);
+	place(&p, t, 0);
+	if (umem_setup(&m, &p, t, a->seed)) {
+		fail(v, "setting up user memory");
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		_exit(run_target(a, t, m.addr, p.len, &r) ? 2 : 0);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+		fail(v, "fork/wait: %s", strerror(errno));
+	} else if (!WIFSIGNALED(status)) {
+		fail(v, "the raw dereference did not oops (child exit %d): no SMAP?",
+		     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	kmsg_check(a, v, true, &oopsed);
+	if (!oopsed)
+		fail(v, "no oops in the kernel log");
+	else if (!strstr(v->msg, "permissions violation"))
+		fail(v, "the oops is not a permissions violation (SMAP)");
+	umem_free(&m);
+}
+
+const struct fault_kind fault_kinds[] = {
+	{ "none",		fault_none,		false },
+	{ "unmapped",		fault_unmapped,		false },
+	{ "prot_none",		fault_prot_none,	false },
+	{ "read_only",		fault_read_only,	false },
+	{ "swapped",		fault_swapped,		false },
+	{ "uffd_munmap",	fault_uffd_munmap,	false },
+	{ "uffd_mprotect",	fault_uffd_mprotect,	false },
+	{ "stochastic_munmap",	fault_stochastic,	false },
+	{ "fork_cow",		fault_fork_cow,		false },
+	{ "dontneed",		fault_dontneed,		false },
+	{ "fail_nth",		fault_fail_nth,		false },
+	{ "smap",		fault_smap,		true },
+};
+
+const unsigned int nr_fault_kinds = ARRAY_SIZE(fault_kinds);

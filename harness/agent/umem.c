@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User memory laid out by a fault plan, and the oracle: what a target may
+ * report for a range, derived from where the first faulting byte lies.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "agent.h"
+
+void note(struct verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (v->used >= sizeof(v->msg) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(v->msg + v->used, sizeof(v->msg) - v->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		v->used += (size_t)n < sizeof(v->msg) - v->used ?
+			   (size_t)n : sizeof(v->msg) - v->used - 1;
+}
+
+void fail(struct verdict *v, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	v->failed = true;
+	note(v, "%s\n", line);
+}
+
+/* Never 0, so a string has exactly the NUL we plant. */
+static unsigned char pattern(size_t i, unsigned int seed)
+{
+	return (unsigned char)((i * 7 + seed) % 251 + 1);
+}
+
+bool target_writes(const struct target *t)
+{
+	return t->flags & UAFAULT_TF_WRITE;
+}
+
+static bool blocks(enum fault f, bool write)
+{
+	return f == F_UNMAPPED || f == F_PROT_NONE ||
+	       (f == F_READ_ONLY && write);
+}
+
+size_t plan_reach(const struct plan *p, bool write)
+{
+	size_t hole_start;
+
+	if (p->hole < 0 || !blocks(p->fault, write))
+		return p->len;
+	hole_start = (size_t)p->hole * PAGE;
+	if (hole_start <= p->offset)
+		return 0;
+	return hole_start - p->offset < p->len ? hole_start - p->offset :
+						 p->len;
+}
+
+/* The bytes of the range each semantics needs: a NUL, zeroes, or pattern. */
+static void shape_range(unsigned char *r, size_t len, enum semantics sem)
+{
+	switch (sem) {
+	case SEM_STRING_LEN:
+	case SEM_STRING_SIZE:
+		r[len - 1] = 0;
+		break;
+	case SEM_ZEROED:
+		memset(r, 0, len);
+		break;
+	case SEM_STRUCT:
+		if (len > 64)
+			memset(r + 64, 0, len - 64);
+		break;
+	default:
+		break;
+	}
+}
+
+void umem_snapshot(struct umem *m, unsigned char *buf)
+{
+	unsigned int pg;
+
+	for (pg = 0; pg < m->plan.npages; pg++)
+		if (m->readable[pg])
+			memcpy(buf + pg * PAGE, m->base + pg * PAGE, PAGE);
+}
+
+int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
+	       unsigned int seed)
+{
+	size_t i;
+	int prot;
+
+	memset(m, 0, sizeof(*m));
+	m->plan = *p;
+	m->map_len = p->npages * PAGE;
+	m->base = mmap(NULL, m->map_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m->base == MAP_FAILED)
+		return -errno;
+	m->addr = m->base + p->offset;
+	m->before = calloc(1, m->map_len);
+	if (!m->before)
+		return -ENOMEM;
+	for (i = 0; i < m->map_len; i++)
+		m->base[i] = pattern(i, seed);
+	shape_range(m->addr, p->len, t->sem);
+
+	for (i = 0; i < p->npages; i++)
+		m->readable[i] = true;
+	if (p->hole >= 0) {
+		unsigned char *page = m->base + (size_t)p->hole * PAGE;
+
+		if (p->fault == F_UNMAPPED) {
+			if (munmap(page, PAGE))
+				return -errno;
+		} else {
+			prot = p->fault == F_READ_ONLY ? PROT_READ : PROT_NONE;
+			if (mprotect(page, PAGE, prot))
+				return -errno;
+		}
+		m->readable[p->hole] = !blocks(p->fault, false);
+	}
+	umem_snapshot(m, m->before);
+	return 0;
+}
+
+void umem_free(struct umem *m)
+{
+	if (m->base && m->base != MAP_FAILED)
+		munmap(m->base, m->map_len);
+	free(m->before);
+	m->base = NULL;
+	m->before = NULL;
+}
+
+/* What the result must say, given the reach; per semantics. */
+struct expect {
+	bool exact;		/* done must equal want; else the copy bound */
+	size_t want;
+	long ret;		/* expected ret when @exact */
+	bool csum;		/* check the csum over done bytes */
+};
+
+/* Index of the first byte of the range equal (or not) to 0, or len. */
+static size_t scan(const struct umem *m, size_t from, bool want_zero)
+{
+	const unsigned char *r = m->before + m->plan.offset;
+	size_t i;
+
+	for (i = from; i < m->plan.len; i++)
+		if ((r[i] == 0) == want_zero)
+			return i;
+	return m->plan.len;
+}
+
+static void expect_exact(struct expect *e, size_t want, long ret)
+{
+	e->want = want;
+	e->ret = ret;
+}
+
+/*
+ * The string, zero and struct oracles read the range's bytes as the run
+ * found them (a fork or MADV_DONTNEED case may have changed them) and ask
+ * which comes first: the byte that decides, the fault, or the end.
+ */
+static struct expect expect_for(const struct umem *m, const struct target *t,
+				size_t reach)
+{
+	const struct plan *p = &m->plan;
+	struct expect e = { .exact = true, .csum = true };
+	size_t len = p->len, pages, nul, nonzero, head;
+
+	switch (t->sem) {
+	case SEM_PIN:
+		/* Whole pages before the fault; done covers them in the range. */
+		pages = (p->offset + reach) / PAGE;
+		if (reach == len)
+			expect_exact(&e, len, 0);
+		else if (pages * PAGE > p->offset)
+			expect_exact(&e, pages * PAGE - p->offset, -EFAULT);
+		else
+			expect_exact(&e, 0, -EFAULT);
+		break;
+	case SEM_STRING_LEN:
+	case SEM_STRING_SIZE:
+		nul = scan(m, 0, true);
+		if (nul < len && nul < reach)
+			expect_exact(&e, nul + (t->sem == SEM_STRING_SIZE), 0);
+		else if (reach == len)	/* no NUL: count, or "too long" */
+			expect_exact(&e, len + (t->sem == SEM_STRING_SIZE), 0);
+		else
+			expect_exact(&e, 0, -EFAULT);
+		break;
+	case SEM_ZEROED:
+		nonzero = scan(m, 0, false);
+		e.csum = false;
+		if (nonzero >= len && reach == len)
+			expect_exact(&e, len, 0);
+		else if (nonzero < reach)
+			expect_exact(&e, 0, 0);
+		else
+			expect_exact(&e, 0, -EFAULT);
+		break;
+	case SEM_STRUCT:
+		/* The tail beyond ksize must be zero; it is checked first. */
+		head = len < 64 ? len : 64;
+		nonzero = len > 64 ? scan(m, 64, false) : len;
+		if (nonzero < len && nonzero < reach)
+			expect_exact(&e, 0, -E2BIG);
+		else if (reach < len)
+			expect_exact(&e, 0, -EFAULT);
+		else
+			expect_exact(&e, head, 0);
+		break;
+	case SEM_FIXED8:
+		expect_exact(&e, reach >= 8 ? 8 : 0, reach >= 8 ? 0 : -EFAULT);
+		break;
+	default:
+		e.exact = false;
+		expect_exact(&e, reach, reach == len ? 0 : -EFAULT);
+		break;
+	}
+	return e;
+}
+
+/*
+ * raw_copy_{from,to}_user() may stop short of the fault, never past it,
+ * and may report nothing only when nothing could be copied.
+ */
+static void check_done(struct verdict *v, const struct umem *m,
+		       const struct uafault_run *r, const struct expect *e,
+		       size_t reach)
+{
+	size_t len = m->plan.len;
+
+	if (e->exact) {
+		if (r->done != e->want || r->ret != e->ret)
+			fail(v, "ret %lld done %llu, expected ret %ld done %zu (reach %zu of %zu)",
+			     (long long)r->ret, (unsigned long long)r->done,
+			     e->ret, e->want, reach, len);
+		return;
+	}
+	if (r->done > reach)
+		fail(v, "done %llu is past the fault at %zu",
+		     (unsigned long long)r->done, reach);
+	else if (reach && !r->done)
+		fail(v, "nothing done although %zu bytes were reachable",
+		     reach);
+	else if (reach == len && r->done != len)
+		fail(v, "done %llu of %zu with no fault",
+		     (unsigned long long)r->done, len);
+	if (r->ret != (r->done == len ? 0 : -EFAULT))
+		fail(v, "ret %lld with done %llu of %zu",
+		     (long long)r->ret, (unsigned long long)r->done, len);
+}
+
+void check_result(struct verdict *v, const struct umem *m,
+		  const struct target *t, const struct uafault_run *r,
+		  size_t reach)
+{
+	const struct plan *p = &m->plan;
+	struct expect e = expect_for(m, t, reach);
+	bool writes = target_writes(t);
+	unsigned char *after = calloc(1, m->map_len);
+	size_t i, done = r->done;
+	uint64_t csum;
+
+	if (!after) {
+		fail(v, "out of memory");
+		return;
+	}
+	check_done(v, m, r, &e, reach);
+	umem_snapshot((struct umem *)m, after);
+	if (e.csum && t->sem != SEM_STRING_SIZE && done <= p->len) {
+		const unsigned char *seen = writes ? after : m->before;
+
+		csum = uafault_csum(UAFAULT_CSUM_INIT, seen + p->offset, done);
+		if (csum != r->csum)
+			fail(v, "kernel csum %#llx of %zu bytes, user has %#llx",
+			     (unsigned long long)r->csum, done,
+			     (unsigned long long)csum);
+	}
+	/* Nothing outside what the target may write changes. */
+	for (i = 0; i < m->map_len; i++) {
+		bool mayw = writes && i >= p->offset && i < p->offset + reach;
+
+		if (!m->readable[i / PAGE] || mayw || after[i] == m->before[i])
+			continue;
+		fail(v, "byte %zu of the mapping changed (%#x -> %#x)", i,
+		     m->before[i], after[i]);
+		break;
+	}
+	free(after);
+}

@@ -1,0 +1,133 @@
+"""Console attribution, crash titles and the guest layer's verdict, on
+synthetic consoles (no QEMU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import guest_samples as samples
+import pytest
+
+from uafault_harness.errors import ExitCode
+from uafault_harness.guest_console import ConsoleTracker, normalise_title, split_interleaved
+from uafault_harness.guest_runner import analyse
+from uafault_harness.qemu import RunOutcome, Verdict
+from uafault_harness.results import Counts
+
+EXITED = RunOutcome(Verdict.EXITED, "QEMU exited 0", 0, 12.5)
+
+
+@pytest.mark.parametrize("line, title", [
+    ("BUG: unable to handle page fault for address: 00007ffd12345000",
+     "BUG: unable to handle page fault for address"),
+    ("BUG: kernel NULL pointer dereference, address: 0000000000000000", "BUG: kernel NULL pointer dereference"),
+    ("BUG: KASAN: slab-out-of-bounds in uafault_copy_run+0x12/0x40 [uafault]",
+     "BUG: KASAN: slab-out-of-bounds in uafault_copy_run"),
+    ("BUG: KASAN: use-after-free in copy_page_from_iter+0x2a/0x90", "BUG: KASAN: use-after-free in copy_page_from_iter"),
+    ("WARNING: CPU: 1 PID: 77 at mm/gup.c:2211 pin_user_pages+0x5a/0x80", "WARNING in pin_user_pages"),
+    ("WARNING: CPU: 0 PID: 1 at lib/iov_iter.c:99 iov_iter_extract_pages+0x1/0x2 [uafault]",
+     "WARNING in iov_iter_extract_pages"),
+    ("WARNING: possible circular locking dependency detected", "WARNING: possible circular locking dependency detected"),
+    ("Oops: 0000 [#1] PREEMPT SMP NOPTI", "Oops"),
+    ("Oops: Oops: 0002 [#1] PREEMPT SMP KASAN NOPTI", "Oops"),
+    ("general protection fault, probably for non-canonical address 0xdffffc0000000000: 0000 [#1] PREEMPT SMP KASAN",
+     "general protection fault, probably for non-canonical address"),
+    ("general protection fault: 0000 [#1] SMP", "general protection fault"),
+    ("INFO: task uafault-agent:123 blocked for more than 122 seconds.", "INFO: task uafault-agent blocked"),
+    ("UBSAN: array-index-out-of-bounds in lib/foo.c:12:3", "UBSAN: array-index-out-of-bounds in lib/foo.c"),
+    ("Kernel panic - not syncing: Fatal exception", "Kernel panic - not syncing: Fatal exception"),
+    ("Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009",
+     "Kernel panic - not syncing: Attempted to kill init!"),
+    ("BUG: sleeping function called from invalid context at mm/gup.c:123",
+     "BUG: sleeping function called from invalid context at mm/gup.c"),
+    ("BUG: scheduling while atomic: uafault-agent/123/0x00000002", "BUG: scheduling while atomic"),
+    ("BUG: Bad page state in process uafault-agent  pfn:1234a", "BUG: Bad page state in process uafault-agent"),
+])
+def test_crash_titles_are_normalised(line: str, title: str) -> None:
+    assert normalise_title(line) == title
+    # Two occurrences of one bug get one title whatever the addresses.
+    assert normalise_title(line.replace("1", "7").replace("12", "34")) == title
+
+
+def test_printk_in_the_middle_of_a_user_line_is_split() -> None:
+    assert split_interleaved("    ok 1 sm[    4.200000] uafault: done") == ["    ok 1 sm", "[    4.200000] uafault: done"]
+    assert split_interleaved("[    1.000000] a [    2.000000] b") == ["[    1.000000] a [    2.000000] b"]
+    assert split_interleaved("    ok 2 x") == ["    ok 2 x"]
+
+
+def test_reports_are_attributed_to_the_case_in_flight() -> None:
+    tracker = ConsoleTracker().feed_all(samples.KTAP_WITH_REPORTS.splitlines())
+    warning, oops = tracker.reports
+    assert (warning.title, warning.case, warning.expected) == (
+        "WARNING in pin_user_pages", "copy_from_user.prot_none", False)
+    assert warning.excerpt[0].endswith("at mm/gup.c:2211 pin_user_pages+0x5a/0x80")
+    assert warning.excerpt[-1].endswith("---[ end trace 0000000000000000 ]---")
+    # One oops is one report, though BUG: and Oops: both start one.
+    assert (oops.title, oops.case, oops.expected) == (
+        "BUG: unable to handle page fault for address", "smap_read.smap", True)
+    assert len(oops.excerpt) == 4
+    assert tracker.unexpected_reports == [warning]
+    assert tracker.agent_started and tracker.agent_exit == 0 and tracker.powered_down
+    # The printk cut "ok 1 smap" in two; the agent's line is whole again.
+    assert "    ok 1 smap" in tracker.agent_lines
+    assert not any(l.startswith("[") for l in tracker.user_lines)
+    assert tracker.agent_lines[-1] == "ok 2 smap_read"
+
+
+def test_report_before_any_case_belongs_to_boot() -> None:
+    tracker = ConsoleTracker()
+    tracker.feed("[    0.5] BUG: sleeping function called from invalid context at kernel/foo.c:12", 0.5)
+    tracker.feed("    # uafault-case: a.b", 7.25)
+    assert tracker.reports[0].case is None and not tracker.reports[0].expected
+    assert tracker.first_case_seconds == 7.25
+
+
+def test_agent_text_quoting_a_report_word_is_not_a_report() -> None:
+    tracker = ConsoleTracker()
+    tracker.feed("    # uafault-case: a.b")
+    tracker.feed("    # expected no WARNING: in dmesg, got one")
+    tracker.feed("BUG: printed by user space, not the kernel")
+    assert tracker.reports == []
+
+
+def test_unexpected_report_fails_the_layer_and_charges_the_case(kunit_tool_dir: Path, tmp_path: Path) -> None:
+    tracker = ConsoleTracker().feed_all(samples.KTAP_WITH_REPORTS.splitlines())
+    result = analyse("guest x86_64", tracker, EXITED, kunit_tool_dir, tmp_path)
+    assert result.exit_code is ExitCode.RUN_FAILED
+    assert "'WARNING in pin_user_pages' during copy_from_user.prot_none" in result.message
+    # KTAP said ok, the kernel said otherwise: counted as crashed, not passed.
+    assert result.suites == {"copy_from_user": Counts(passed=1, crashed=1), "smap_read": Counts(passed=1)}
+    assert result.counts == Counts(passed=2, crashed=1)
+    assert result.details["cases_charged_with_reports"] == ["copy_from_user.prot_none"]
+    reports = result.details["kernel_reports"]
+    assert isinstance(reports, list) and [r["expected"] for r in reports] == [False, True]
+    ktap_txt = (tmp_path / "ktap.txt").read_text()
+    assert ktap_txt.startswith("KTAP version 1\n1..2\n") and "[    3." not in ktap_txt
+    assert "uafault-init" not in ktap_txt
+
+
+def test_expected_oops_only_passes(kunit_tool_dir: Path, tmp_path: Path) -> None:
+    tracker = ConsoleTracker()
+    for n, line in enumerate(samples.KTAP_EXPECTED_ONLY.splitlines()):
+        tracker.feed(line, 1.0 + n)
+    result = analyse("guest x86_64", tracker, EXITED, kunit_tool_dir, tmp_path)
+    assert result.exit_code is ExitCode.OK, result.message
+    assert result.message == "3 passed, 0 skipped, 1 expected oops report(s)"
+    assert result.counts == Counts(passed=3)
+    assert result.details["boot_to_first_case_seconds"] is not None
+    if (kunit_tool_dir / "kunit_json.py").is_file():
+        data = json.loads((tmp_path / "kunit.json").read_text())
+        assert [g["name"] for g in data["sub_groups"]] == ["copy_from_user", "smap_read"]
+        assert data["sub_groups"][0]["test_cases"][1] == {"name": "prot_none", "status": "PASS"}
+
+
+def test_timeout_and_missing_exit_marker_are_run_failures(kunit_tool_dir: Path, tmp_path: Path) -> None:
+    lines = samples.KTAP_EXPECTED_ONLY.splitlines()
+    cut = next(i for i, l in enumerate(lines) if "# uafault-case: smap_read.smap" in l)
+    tracker = ConsoleTracker().feed_all(lines[:cut + 1])
+    timeout = RunOutcome(Verdict.TIMEOUT, "silence timeout: no console output for 300 s", None, 400.0)
+    result = analyse("guest x86_64", tracker, timeout, kunit_tool_dir, tmp_path)
+    assert result.exit_code is ExitCode.RUN_FAILED
+    assert result.message.startswith("TIMEOUT: silence timeout") and "smap_read.smap" in result.message
+    assert result.details["verdict"] == "timeout"

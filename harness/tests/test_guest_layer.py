@@ -1,0 +1,123 @@
+"""The guest layer end to end with a fake QEMU, a cached fake kernel and fake
+artefacts: artefacts on disk, the verdict, and `test`/`results` totals."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import guest_samples as samples
+import pytest
+from conftest import copy_kunit_parser, layout_for
+
+from uafault_harness.errors import ExitCode
+from uafault_harness.guest_build import config_text, expected_stamp, guest_kernel
+from uafault_harness.guest_runner import GuestRequest, artefacts_for, run_guest_layer
+from uafault_harness.paths import Layout
+from uafault_harness.report import run_report
+from uafault_harness.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
+from uafault_harness.results import Counts, create_run_dir, read_layer
+
+pytestmark = pytest.mark.skipif(
+    any(find_tool(tool_named(t)) is None for t in GUEST_RUNTIME_TOOLS if t != "qemu-system-x86_64"),
+    reason="needs busybox-static, cpio, ldd and timeout",
+)
+
+FAKE_QEMU = r'''#!/usr/bin/env python3
+import json, os, sys
+with open(os.environ["FAKE_QEMU_LOG"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\n")
+sys.stdout.write(open(os.environ["FAKE_QEMU_CONSOLE"]).read().replace("\n", "\r\n"))
+'''
+
+# Records its arguments and exits $FAKE_MAKE_RC (0 unless set).
+FAKE_MAKE = r'''#!/bin/sh
+echo "$@" >> "$FAKE_MAKE_LOG"
+exit "${FAKE_MAKE_RC:-0}"
+'''
+
+
+@pytest.fixture
+def layout(tmp_path: Path, fake_tree: Path, fake_project: Path, kunit_tool_dir: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Layout:
+    copy_kunit_parser(kunit_tool_dir, fake_tree)
+    (fake_project / "configs" / "guest.config").write_text("CONFIG_SMP=y\n")
+    (fake_tree / ".uafault-source").write_text("6.12.117-1~deb12u1\n")
+    layout = layout_for(fake_tree, fake_project, tmp_path / "cache", user_tree=False)
+    # A guest kernel that guest-build considers up to date.
+    kernel = guest_kernel(layout, kasan=False)
+    kernel.bzimage.parent.mkdir(parents=True)
+    kernel.bzimage.write_text("kernel")
+    stamp = expected_stamp(layout, kernel, config_text(layout, kernel))
+    kernel.stamp.write_text(f"{stamp}\n")
+    (fake_project / "module" / "example").mkdir(parents=True)
+    (fake_project / "module" / "main.c").write_text("/* module */\n")
+    (fake_project / "module" / "example" / "Makefile").write_text("obj-m += example.o\n")
+    # What an earlier `make guest-artefacts` left for this kernel.
+    artefacts = artefacts_for(kernel)
+    for module in artefacts.modules:
+        module.parent.mkdir(parents=True, exist_ok=True)
+        module.write_bytes(b"\x7fELF module")
+    shutil.copy("/bin/true", artefacts.agent)
+    shutil.copy("/bin/true", artefacts.fuzzer)
+    bindir = tmp_path / "fakebin"
+    bindir.mkdir()
+    for name, text in (("qemu-system-x86_64", FAKE_QEMU), ("make", FAKE_MAKE)):
+        (bindir / name).write_text(text)
+        (bindir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_QEMU_LOG", str(tmp_path / "qemu.log"))
+    monkeypatch.setenv("FAKE_MAKE_LOG", str(tmp_path / "make.log"))
+    console = tmp_path / "console.txt"
+    console.write_text(samples.KTAP_EXPECTED_ONLY)
+    monkeypatch.setenv("FAKE_QEMU_CONSOLE", str(console))
+    return layout
+
+
+def test_guest_layer_stores_artefacts_and_passes(layout: Layout, tmp_path: Path) -> None:
+    run_dir = create_run_dir(layout.results_root)
+    result = run_guest_layer(layout, GuestRequest(allow_crash=True, agent_args="--seed 3"), run_dir)
+    assert result.exit_code is ExitCode.OK, result.message
+    out = run_dir / "guest"
+    assert {"console.log", "ktap.txt", "summary.json", "initramfs.cpio.gz"} <= {p.name for p in out.iterdir()}
+    assert (out / "console.log").read_text() == samples.KTAP_EXPECTED_ONLY
+    assert read_layer(out / "summary.json") == result
+    assert result.suites == {"copy_from_user": Counts(passed=2), "smap_read": Counts(passed=1)}
+    assert result.details["accel"] == "tcg"
+    [argv] = [json.loads(l) for l in (tmp_path / "qemu.log").read_text().splitlines()]
+    assert "-enable-kvm" not in argv and argv[argv.index("-accel") + 1] == "tcg"
+    assert argv[argv.index("-kernel") + 1] == str(guest_kernel(layout, False).bzimage)
+    # --allow-crash keeps the guest alive through the expected oops.
+    assert "oops=panic" not in argv[-1]
+    # make ran once, for the artefacts only, on a copy of module/ that
+    # lives in this kernel's build dir.
+    kernel = guest_kernel(layout, False)
+    modsrc = kernel.build_dir / "uafault-artefacts" / "module"
+    [make_args] = (tmp_path / "make.log").read_text().splitlines()
+    assert make_args.split() == ["-C", str(layout.project), "-j1", "guest-artefacts", f"KDIR={kernel.build_dir}",
+                                 f"MODSRC={modsrc}", f"AGENT_OUT={modsrc.parent}"]
+    assert (modsrc / "main.c").read_text() == "/* module */\n"
+    assert (modsrc / "example" / "Makefile").is_file()
+    assert "3 passed, 0 failed, 0 skipped" == run_report(run_dir).splitlines()[-1]
+    assert "guest x86_64" in run_report(run_dir)
+
+
+def test_failed_artefact_build_is_a_build_failure(layout: Layout, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MAKE_RC", "2")
+    run_dir = create_run_dir(layout.results_root)
+    result = run_guest_layer(layout, GuestRequest(), run_dir)
+    assert result.exit_code is ExitCode.BUILD_FAILED
+    assert "guest-artefacts" in result.message and "exit 2" in result.message
+    assert read_layer(run_dir / "guest" / "summary.json").exit_code is ExitCode.BUILD_FAILED
+    assert not (tmp_path / "qemu.log").exists()
+
+
+def test_artefact_left_missing_is_a_build_failure(layout: Layout, tmp_path: Path) -> None:
+    artefacts_for(guest_kernel(layout, False)).agent.unlink()
+    result = run_guest_layer(layout, GuestRequest(), create_run_dir(layout.results_root))
+    assert result.exit_code is ExitCode.BUILD_FAILED
+    assert "uafault-agent" in result.message
+    assert not (tmp_path / "qemu.log").exists()

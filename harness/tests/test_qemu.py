@@ -1,0 +1,104 @@
+"""The QEMU runner against fake "qemu" programs: watchdog verdicts, the
+console kept on disk, and KVM only on request."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from uafault_harness.guest_console import ConsoleTracker
+from uafault_harness.guest_runner import select_accel
+from uafault_harness.qemu import Verdict, Watchdog, kernel_append, qemu_command, run_console
+
+# Prints lines, then behaves as told: exits, hangs silently, or chatters forever.
+FAKE_QEMU = r'''
+import sys, time
+mode = sys.argv[1]
+for line in ["SeaBIOS", "[    0.000000] Linux version 6.12.117", "uafault-init: agent start",
+             "KTAP version 1", "1..1", "    # uafault-case: s.c"]:
+    print(line, end="\r\n", flush=True)
+if mode == "hang":
+    time.sleep(60)
+elif mode == "chatter":
+    while True:
+        print("[    1.000000] still here", flush=True)
+        time.sleep(0.1)
+elif mode == "no-poweroff":
+    print("uafault-init: agent exit 0", flush=True)
+    time.sleep(60)
+else:
+    sys.stdout.write("    ok 1 c\nok 1 s\nuafault-init: agent exit 0\npartial last line")
+'''
+
+
+@pytest.fixture
+def fake_qemu(tmp_path: Path) -> Path:
+    script = tmp_path / "fake_qemu.py"
+    script.write_text(FAKE_QEMU)
+    return script
+
+
+def _run(fake_qemu: Path, tmp_path: Path, mode: str, watchdog: Watchdog):  # type: ignore[no-untyped-def]
+    tracker = ConsoleTracker()
+    echo = io.StringIO()
+    log = tmp_path / "console.log"
+    started = time.monotonic()
+    outcome = run_console([sys.executable, str(fake_qemu), mode], log, tracker.feed,
+                          lambda: tracker.agent_exit is not None, watchdog, echo)
+    return outcome, tracker, log, echo, time.monotonic() - started
+
+
+def test_silent_guest_is_killed_with_timeout_and_console_kept(fake_qemu: Path, tmp_path: Path) -> None:
+    outcome, tracker, log, echo, took = _run(fake_qemu, tmp_path, "hang", Watchdog(overall=30, silence=1.5))
+    assert outcome.verdict is Verdict.TIMEOUT and "silence timeout" in outcome.reason
+    assert took < 10
+    kept = log.read_text().splitlines()
+    assert kept[-1] == "    # uafault-case: s.c" and "\r" not in log.read_text()
+    assert echo.getvalue().splitlines() == kept
+    assert tracker.case == "s.c" and tracker.first_case_seconds is not None
+
+
+def test_overall_timeout_fires_although_the_guest_chatters(fake_qemu: Path, tmp_path: Path) -> None:
+    outcome, _, log, _, took = _run(fake_qemu, tmp_path, "chatter", Watchdog(overall=1.5, silence=30))
+    assert outcome.verdict is Verdict.TIMEOUT and "overall timeout" in outcome.reason
+    assert took < 10 and "still here" in log.read_text()
+
+
+def test_guest_that_exits_keeps_every_line(fake_qemu: Path, tmp_path: Path) -> None:
+    outcome, tracker, log, _, _ = _run(fake_qemu, tmp_path, "exit", Watchdog(overall=30, silence=30))
+    assert outcome.verdict is Verdict.EXITED and outcome.returncode == 0
+    assert tracker.agent_exit == 0
+    assert log.read_text().endswith("uafault-init: agent exit 0\npartial last line\n")
+
+
+def test_guest_that_does_not_power_off_is_stopped(fake_qemu: Path, tmp_path: Path) -> None:
+    outcome, tracker, _, _, took = _run(fake_qemu, tmp_path, "no-poweroff",
+                                        Watchdog(overall=30, silence=30, grace=1))
+    assert outcome.verdict is Verdict.HALTED and tracker.agent_exit == 0
+    assert took < 10
+
+
+def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
+    tcg = qemu_command(Path("/usr/bin/qemu-system-x86_64"), tmp_path / "bzImage", tmp_path / "i.cpio.gz",
+                       kernel_append(allow_crash=False), kvm=False)
+    assert "-enable-kvm" not in tcg and tcg[tcg.index("-accel") + 1] == "tcg"
+    assert not any("kvm" in arg for arg in tcg)
+    for a, b in (("-cpu", "max"), ("-smp", "2"), ("-m", "1024"), ("-initrd", str(tmp_path / "i.cpio.gz"))):
+        assert tcg[tcg.index(a) + 1] == b
+    assert "-nographic" in tcg and "-no-reboot" in tcg
+    assert tcg[-2:] == ["-append", "console=ttyS0 panic=-1 oops=panic"]
+    kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)
+    assert "-enable-kvm" in kvm and "-initrd" not in kvm and kvm[-1] == "console=ttyS0 panic=-1 x=1"
+
+
+def test_kvm_is_never_probed_without_the_flag(tmp_path: Path) -> None:
+    def probe(*_: Path) -> tuple[bool, str]:
+        raise AssertionError("KVM probed without --kvm")
+
+    assert select_accel(False, Path("q"), Path("timeout"), tmp_path, probe)[0] is False
+    assert select_accel(True, Path("q"), Path("timeout"), tmp_path, lambda *_: (False, "hung"))[0] is False
+    assert select_accel(True, Path("q"), Path("timeout"), tmp_path, lambda *_: (True, "ok")) == (True, "ok; using KVM")

@@ -1,0 +1,164 @@
+"""`guest-build`: the x86_64 guest kernel the agent runs on, built from the
+same tree as the KUnit runs into a build dir of its own.
+
+The recipe is deliberately the plain one, so a hand build gives the same
+result:  cp configs/guest.config B/.config;
+make -C TREE O=B ARCH=x86_64 olddefconfig; make -C TREE O=B ARCH=x86_64 -jN all"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import fsutil
+from .errors import ExitCode, HarnessError
+from .paths import GUEST_ARCH, Layout
+from .procutil import stream_command
+from .requirements import KERNEL_BUILD_TOOLS, require_tools
+from .source import read_stamp, require_tree
+
+GUEST_FRAGMENT = Path("configs/guest.config")
+KASAN_FRAGMENT = Path("configs/guest-kasan.config")
+BZIMAGE_RELPATH = Path("arch/x86/boot/bzImage")
+STAMP_NAME = ".uafault-guest-stamp"
+# Part of the stamp: changing the recipe below must invalidate old builds.
+RECIPE_VERSION = "guest-build v1: olddefconfig, all"
+# `all` because the guest config has CONFIG_MODULES=y: it builds bzImage,
+# the in-tree modules and what out-of-tree (M=) module builds need.
+BUILD_TARGETS: tuple[str, ...] = ("all",)
+_WANTED_OPTION = re.compile(r"^(CONFIG_\w+)=([ym])$")
+
+
+@dataclass(frozen=True)
+class GuestKernel:
+    build_dir: Path
+    kasan: bool
+    fragments: tuple[Path, ...]
+
+    @property
+    def bzimage(self) -> Path:
+        return self.build_dir / BZIMAGE_RELPATH
+
+    @property
+    def dotconfig(self) -> Path:
+        return self.build_dir / ".config"
+
+    @property
+    def stamp(self) -> Path:
+        return self.build_dir / STAMP_NAME
+
+
+def guest_kernel(layout: Layout, kasan: bool) -> GuestKernel:
+    fragments = (GUEST_FRAGMENT, KASAN_FRAGMENT) if kasan else (GUEST_FRAGMENT,)
+    return GuestKernel(layout.guest_build_dir(kasan), kasan, fragments)
+
+
+def config_text(layout: Layout, kernel: GuestKernel) -> str:
+    """The fragments concatenated, byte for byte what `cp`/`cat` give."""
+    parts: list[str] = []
+    for fragment in kernel.fragments:
+        path = layout.project / fragment
+        try:
+            parts.append(path.read_text())
+        except FileNotFoundError:
+            raise HarnessError(ExitCode.MISSING_PREREQ, f"config fragment {path} is missing") from None
+    return "".join(parts)
+
+
+def wanted_options(fragment_text: str) -> list[str]:
+    """The `CONFIG_X=y/m` lines the resulting .config must keep."""
+    return [line.strip() for line in fragment_text.splitlines() if _WANTED_OPTION.match(line.strip())]
+
+
+def missing_options(wanted: list[str], dotconfig_text: str) -> list[str]:
+    have = {line.strip() for line in dotconfig_text.splitlines()}
+    return [option for option in wanted if option not in have]
+
+
+def make_command(layout: Layout, kernel: GuestKernel, *targets: str, jobs: int | None = None) -> list[str]:
+    cmd = ["make", "-C", str(layout.tree), f"O={kernel.build_dir}", f"ARCH={GUEST_ARCH}"]
+    if jobs is not None:
+        cmd.append(f"-j{jobs}")
+    return cmd + list(targets)
+
+
+def expected_stamp(layout: Layout, kernel: GuestKernel, fragment_text: str) -> str | None:
+    """None when the tree has no source stamp: then nothing tells us the
+    sources are unchanged, so make (which is incremental) always runs."""
+    source = read_stamp(layout.stamp)
+    if source is None:
+        return None
+    digest = hashlib.sha256()
+    for part in (RECIPE_VERSION, str(layout.tree), fragment_text, source):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def is_up_to_date(kernel: GuestKernel, stamp: str | None) -> bool:
+    return stamp is not None and kernel.bzimage.is_file() and read_stamp(kernel.stamp) == stamp
+
+
+def dry_run_script(layout: Layout, kernel: GuestKernel, jobs: int) -> list[str]:
+    """The shell equivalent of build_guest_kernel, for --dry-run."""
+    sources = " ".join(shlex.quote(str(layout.project / f)) for f in kernel.fragments)
+    dest = shlex.quote(str(kernel.dotconfig))
+    copy = f"cp {sources} {dest}" if len(kernel.fragments) == 1 else f"cat {sources} > {dest}"
+    return [
+        f"mkdir -p {shlex.quote(str(kernel.build_dir))}",
+        copy,
+        shlex.join(make_command(layout, kernel, "olddefconfig")),
+        "# then: every CONFIG_X=y/m line of the fragments must be in .config",
+        shlex.join(make_command(layout, kernel, *BUILD_TARGETS, jobs=jobs)),
+        f"# then: write {kernel.stamp}",
+    ]
+
+
+def build_guest_kernel(layout: Layout, kasan: bool, jobs: int, dry_run: bool = False) -> GuestKernel:
+    """Build (or reuse) the guest kernel; raises HarnessError on failure."""
+    require_tree(layout)
+    kernel = guest_kernel(layout, kasan)
+    text = config_text(layout, kernel)
+    stamp = expected_stamp(layout, kernel, text)
+    if is_up_to_date(kernel, stamp):
+        print(f"guest-build: {kernel.bzimage} is up to date (stamp matches); not rebuilding", flush=True)
+        return kernel
+    if stamp is None:
+        print(f"guest-build: {layout.stamp} missing: cannot tell if sources changed, running make", flush=True)
+    if dry_run:
+        print("guest-build: dry run; would run:")
+        for line in dry_run_script(layout, kernel, jobs):
+            print(f"  {line}")
+        return kernel
+    require_tools(KERNEL_BUILD_TOOLS, "to build the guest kernel")
+    kernel.build_dir.mkdir(parents=True, exist_ok=True)
+    # A build interrupted from here on must not look finished next time.
+    kernel.stamp.unlink(missing_ok=True)
+    fsutil.atomic_write_text(kernel.dotconfig, text)
+    _make(layout, kernel, ["olddefconfig"], None, "olddefconfig")
+    missing = missing_options(wanted_options(text), kernel.dotconfig.read_text())
+    if missing:
+        raise HarnessError(
+            ExitCode.BUILD_FAILED,
+            "Not all Kconfig options of " + " + ".join(map(str, kernel.fragments))
+            + f" were in the generated {kernel.dotconfig}.\n"
+            "This is probably due to unsatisfied dependencies.\n"
+            "Missing: " + ", ".join(missing),
+        )
+    _make(layout, kernel, list(BUILD_TARGETS), jobs, "build")
+    if not kernel.bzimage.is_file():
+        raise HarnessError(ExitCode.BUILD_FAILED, f"make succeeded but {kernel.bzimage} is missing")
+    if stamp is not None:
+        fsutil.atomic_write_text(kernel.stamp, stamp + "\n")
+    print(f"guest-build: built {kernel.bzimage}", flush=True)
+    return kernel
+
+
+def _make(layout: Layout, kernel: GuestKernel, targets: list[str], jobs: int | None, what: str) -> None:
+    cmd = make_command(layout, kernel, *targets, jobs=jobs)
+    print(f"[uafault] {shlex.join(cmd)}", flush=True)
+    rc = stream_command(cmd, layout.tree, None)
+    if rc != 0:
+        raise HarnessError(ExitCode.BUILD_FAILED, f"guest kernel {what} failed (make exited {rc})")

@@ -1,0 +1,196 @@
+"""Reading the guest's serial console: which agent case is in flight, which
+kernel reports appeared and to which case they belong, and the agent's own
+output (its KTAP) separated from the kernel's.
+
+The console carries two writers: the kernel (every line prefixed with a
+printk timestamp, CONFIG_PRINTK_TIME=y in configs/guest.config) and user
+space (/init and the agent, no prefix).  That prefix is what tells them
+apart."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+# Printed by the /init that initramfs.py generates.
+INIT_AGENT_START = "uafault-init: agent start"
+INIT_AGENT_EXIT = "uafault-init: agent exit"
+# Printed by harness/agent before each case / before a case meant to oops.
+CASE_MARKER = "# uafault-case:"
+EXPECT_OOPS_MARKER = "# uafault-expect-oops:"
+# The kernel's last words once /init runs `poweroff -f`.
+POWER_DOWN = "reboot: Power down"
+
+# "[   12.345678]" plus an optional caller id "[  T123]" / "[    C1]".
+_PRINTK_PREFIX = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?")
+_PRINTK_ANYWHERE = re.compile(r"\[\s*\d+\.\d{6}\]")
+_CASE_RE = re.compile(r"^\s*" + re.escape(CASE_MARKER) + r"\s*(\S+)")
+_EXPECT_RE = re.compile(r"^\s*" + re.escape(EXPECT_OOPS_MARKER) + r"\s*(\S+)")
+_EXIT_RE = re.compile(r"^" + re.escape(INIT_AGENT_EXIT) + r"\s+(-?\d+)")
+_RESULT_RE = re.compile(r"^\s*(?:not )?ok \d+ (\S+)")
+
+# Anchored at the start of the kernel message, so an agent diagnostic that
+# merely quotes one of these words is never taken for a report.
+REPORT_START = re.compile(
+    r"^(?:BUG:|WARNING:|Oops:|KASAN:|UBSAN:|possible circular locking"
+    r"|INFO: task .* blocked|general protection fault|Kernel panic)"
+)
+# Lines that close a report; the next start line is a new report.
+_REPORT_END = re.compile(r"^(?:---\[ end |={20,}$)")
+# Keep excerpts bounded: a lockdep splat can run to hundreds of lines.
+MAX_EXCERPT_LINES = 60
+
+# Title normalisation, syzkaller style: one title per bug, whatever the
+# addresses, pids, timestamps and line numbers of this occurrence.  The
+# first matching rule wins; the generic clean-up runs after it.
+_TITLE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^WARNING: CPU: \d+ PID: \d+ at \S+ (\w[\w.]*)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?.*"),
+     r"WARNING in \1"),
+    (re.compile(r"^INFO: task (.+?):\d+ blocked for more than \d+ seconds.*"), r"INFO: task \1 blocked"),
+    (re.compile(r"^(BUG: scheduling while atomic):.*"), r"\1"),
+    (re.compile(r"^(BUG: Bad page state in process \S+).*"), r"\1"),
+    (re.compile(r"^(Kernel panic - not syncing: Attempted to kill init!).*"), r"\1"),
+)
+_TITLE_CLEANUP: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(\w)\+0x[0-9a-f]+/0x[0-9a-f]+"), r"\1"),  # func+0x12/0x40
+    (re.compile(r"\s+\[[\w-]+\]$"), ""),  # trailing [module]
+    (re.compile(r"\s*\[#\d+\].*$"), ""),  # Oops: 0000 [#1] PREEMPT SMP ...
+    (re.compile(r"(\.[ch]|\.rs|\.S):\d+(?::\d+)?"), r"\1"),  # file.c:123:4
+    (re.compile(r"\b(?:CPU|PID|pid|pfn|cpu):\s*[0-9a-fx]+"), ""),
+    (re.compile(r"\b(for address):?\s*(?:0x)?[0-9a-f]+\b"), r"\1"),
+    (re.compile(r",\s*address:?\s*(?:0x)?[0-9a-f]+\b"), ""),
+    (re.compile(r"(?:,|:)?\s*\b0x[0-9a-f]+\b"), ""),
+    (re.compile(r"(?:,|:)?\s*\b[0-9a-f]{4,16}\b(?=\W|$)"), ""),
+    (re.compile(r"\s+"), " "),
+)
+
+
+def strip_printk_prefix(line: str) -> str | None:
+    """The message of a kernel console line, or None for a user-space line."""
+    m = _PRINTK_PREFIX.match(line)
+    return line[m.end():] if m else None
+
+
+def split_interleaved(line: str) -> list[str]:
+    """A printk that lands in the middle of a user-space write shows up as
+    `    ok 3 fo[   12.3] BUG: ...`; split it so neither half is lost to
+    the other writer's parser."""
+    m = _PRINTK_ANYWHERE.search(line, 1)
+    if m is None or strip_printk_prefix(line) is not None:
+        return [line]
+    return [line[:m.start()]] + split_interleaved(line[m.start():])
+
+
+def normalise_title(message: str) -> str:
+    # 6.12 prints "Oops: Oops: 0000 [#1]"; it is still one oops.
+    text = re.sub(r"^(?:Oops:\s*)+", "Oops: ", message.strip())
+    for pattern, repl in _TITLE_RULES:
+        if pattern.match(text):
+            text = pattern.sub(repl, text)
+            break
+    for pattern, repl in _TITLE_CLEANUP:
+        text = pattern.sub(repl, text)
+    return text.strip().rstrip(":,.").strip()
+
+
+@dataclass
+class KernelReport:
+    title: str
+    # "<suite>.<case>" from the last `# uafault-case:` line, None before any.
+    case: str | None
+    # The agent announced this case would oops.
+    expected: bool
+    # The case had already printed its result: the report came after it.
+    after_case_result: bool
+    line_no: int
+    seconds: float | None
+    excerpt: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class ConsoleTracker:
+    """Fed one console line at a time, live or from a stored log."""
+
+    line_count: int = 0
+    case: str | None = None
+    case_done: bool = False
+    first_case_seconds: float | None = None
+    expected_oops: set[str] = field(default_factory=set)
+    reports: list[KernelReport] = field(default_factory=list)
+    agent_started: bool = False
+    agent_exit: int | None = None
+    powered_down: bool = False
+    # User-space lines only: /init's markers and the agent's output.
+    user_lines: list[str] = field(default_factory=list)
+    # Index in user_lines of /init's exit marker: the agent's output ends there.
+    agent_end: int | None = None
+    _open: KernelReport | None = None
+    # A user line a printk cut in two; its rest is the next user line.
+    _partial: str = ""
+
+    def feed(self, raw: str, seconds: float | None = None) -> None:
+        pieces = split_interleaved(raw.rstrip("\r\n").replace("\r", ""))
+        for i, piece in enumerate(pieces):
+            self.line_count += 1
+            message = strip_printk_prefix(piece)
+            if message is not None:
+                self._kernel_line(piece, message, seconds)
+            elif i + 1 < len(pieces):
+                self._partial += piece
+            else:
+                line, self._partial = self._partial + piece, ""
+                self._user_line(line, seconds)
+
+    def feed_all(self, lines: Iterable[str]) -> ConsoleTracker:
+        for line in lines:
+            self.feed(line)
+        return self
+
+    @property
+    def agent_lines(self) -> list[str]:
+        """What the agent printed (with the boot noise before it, which the
+        KTAP extraction skips), without /init's exit marker after it."""
+        return self.user_lines[:self.agent_end]
+
+    @property
+    def unexpected_reports(self) -> list[KernelReport]:
+        return [r for r in self.reports if not r.expected]
+
+    def _user_line(self, line: str, seconds: float | None) -> None:
+        self.user_lines.append(line)
+        if m := _CASE_RE.match(line):
+            self.case, self.case_done = m.group(1), False
+            if self.first_case_seconds is None:
+                self.first_case_seconds = seconds
+        elif m := _EXPECT_RE.match(line):
+            self.expected_oops.add(m.group(1))
+        elif (m := _RESULT_RE.match(line)) and self.case and self.case.endswith("." + m.group(1)):
+            self.case_done = True
+        elif line.startswith(INIT_AGENT_START):
+            self.agent_started = True
+        elif m := _EXIT_RE.match(line):
+            self.agent_exit = int(m.group(1))
+            self.agent_end = len(self.user_lines) - 1
+
+    def _kernel_line(self, line: str, message: str, seconds: float | None) -> None:
+        if message.startswith(POWER_DOWN):
+            self.powered_down = True
+        report = self._open
+        if report is not None:
+            report.excerpt.append(line)
+            if _REPORT_END.match(message) or len(report.excerpt) >= MAX_EXCERPT_LINES:
+                self._open = None
+            return
+        if REPORT_START.match(message):
+            report = KernelReport(
+                title=normalise_title(message), case=self.case,
+                expected=self.case is not None and self.case in self.expected_oops,
+                after_case_result=self.case_done, line_no=self.line_count,
+                seconds=seconds, excerpt=[line],
+            )
+            self.reports.append(report)
+            self._open = report

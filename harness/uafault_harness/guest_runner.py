@@ -1,0 +1,281 @@
+"""The guest layer: the agent and uafault.ko on a real x86_64 kernel under
+QEMU.  Builds (or reuses) the guest kernel, packs the initramfs, boots it,
+then reads the console into a LayerResult and artefacts under
+<run dir>/guest/."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import fsutil, ktap
+from .errors import ExitCode, HarnessError
+from .guest_build import GuestKernel, build_guest_kernel
+from .guest_console import ConsoleTracker, KernelReport
+from .initramfs import GUEST_FUZZER, INITRAMFS_NAME, InitramfsSpec, build_initramfs, guest_module_path
+from .paths import GUEST_ARCH, Layout
+from .procutil import stream_command
+from .qemu import (
+    DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, kernel_append, probe_kvm,
+    qemu_command, run_console,
+)
+from .requirements import GUEST_RUNTIME_TOOLS, require_tools
+from .results import LayerResult, SUMMARY_NAME, write_layer
+from .source import require_tree
+
+GUEST_LAYER_DIR = "guest"
+CONSOLE_NAME = "console.log"
+KTAP_NAME = "ktap.txt"
+KUNIT_JSON_NAME = "kunit.json"
+# Where a guest kernel's artefacts are built: inside its build dir, so a
+# KASAN kernel never loads modules built for the plain one.
+ARTEFACTS_DIRNAME = "uafault-artefacts"
+MODULE_SRC = Path("module")
+# uafault.ko first: the agent passes allow_crash to the first module only.
+MODULE_RELPATHS: tuple[Path, ...] = (Path("uafault.ko"), Path("example/uafault_example.ko"))
+AGENT_NAME = "uafault-agent"
+FUZZER_NAME = "uafault-fuzz"
+# Top-level make target that builds the modules and the agent against KDIR.
+ARTEFACTS_TARGET = "guest-artefacts"
+AGENT_ALLOW_CRASH = "--allow-crash"
+# Only these are copied: Kbuild's own products in a stale copy stay put.
+_MODULE_SOURCE_SUFFIXES = (".c", ".h")
+_MODULE_SOURCE_NAMES = ("Makefile", "Kbuild")
+
+KvmProbe = Callable[[Path, Path, Path], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class GuestRequest:
+    kasan: bool = False
+    allow_crash: bool = False
+    timeout: int = DEFAULT_TIMEOUT
+    silence_timeout: int = DEFAULT_SILENCE_TIMEOUT
+    kvm: bool = False
+    agent_args: str = ""
+    jobs: int = 1
+    # Calls of the ioctl fuzzer, run as one more suite; 0 leaves it out.
+    fuzz_calls: int = 0
+
+    @property
+    def layer(self) -> str:
+        return f"guest {GUEST_ARCH}" + (" kasan" if self.kasan else "")
+
+
+@dataclass(frozen=True)
+class GuestArtefacts:
+    modules: tuple[Path, ...]
+    agent: Path
+    fuzzer: Path
+
+
+def artefacts_for(kernel: GuestKernel) -> GuestArtefacts:
+    out = kernel.build_dir / ARTEFACTS_DIRNAME
+    return GuestArtefacts(modules=tuple(out / MODULE_SRC / p for p in MODULE_RELPATHS),
+                          agent=out / AGENT_NAME, fuzzer=out / FUZZER_NAME)
+
+
+def sync_module_sources(src: Path, dst: Path) -> None:
+    """Copy module/ (sources and Makefiles only) to dst.  copy2 keeps
+    mtimes, so an unchanged file does not make Kbuild rebuild."""
+    for path in sorted(src.rglob("*")):
+        if not path.is_file():
+            continue
+        if path.suffix not in _MODULE_SOURCE_SUFFIXES and path.name not in _MODULE_SOURCE_NAMES:
+            continue
+        target = dst / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and target.stat().st_mtime_ns == path.stat().st_mtime_ns \
+                and target.read_bytes() == path.read_bytes():
+            continue
+        shutil.copy2(path, target)
+
+
+def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArtefacts:
+    """uafault.ko, the example module and the agent for this kernel, via
+    `make guest-artefacts`; make decides what is out of date."""
+    artefacts = artefacts_for(kernel)
+    modsrc = kernel.build_dir / ARTEFACTS_DIRNAME / MODULE_SRC
+    sync_module_sources(layout.project / MODULE_SRC, modsrc)
+    cmd = ["make", "-C", str(layout.project), f"-j{jobs}", ARTEFACTS_TARGET, f"KDIR={kernel.build_dir}",
+           f"MODSRC={modsrc}", f"AGENT_OUT={artefacts.agent.parent}"]
+    print(f"[uafault] {shlex.join(cmd)}", flush=True)
+    rc = stream_command(cmd, layout.project, None)
+    if rc != 0:
+        raise HarnessError(ExitCode.BUILD_FAILED, f"`{shlex.join(cmd)}` failed (exit {rc})")
+    missing = [p for p in (*artefacts.modules, artefacts.agent, artefacts.fuzzer) if not p.is_file()]
+    if missing:
+        raise HarnessError(ExitCode.BUILD_FAILED,
+                           f"`{shlex.join(cmd)}` succeeded but left no " + ", ".join(map(str, missing)))
+    return artefacts
+
+
+def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, ...]:
+    argv: list[str] = []
+    for module in artefacts.modules:
+        argv += ["--module", guest_module_path(module)]
+    if request.allow_crash:
+        argv.append(AGENT_ALLOW_CRASH)
+    if request.fuzz_calls:
+        argv += ["--fuzzer", GUEST_FUZZER, "--fuzz-calls", str(request.fuzz_calls)]
+    return tuple(argv + shlex.split(request.agent_args))
+
+
+def select_accel(want_kvm: bool, qemu: Path, timeout_bin: Path, bzimage: Path,
+                 probe: KvmProbe = probe_kvm) -> tuple[bool, str]:
+    """KVM only when asked for and a probe boot proves it works."""
+    if not want_kvm:
+        return False, "TCG (KVM is used only with --kvm)"
+    ok, why = probe(qemu, timeout_bin, bzimage)
+    return ok, why + ("; using KVM" if ok else "; using TCG")
+
+
+def _case_status(root: Any, suite: str, case: str) -> str | None:
+    for s in getattr(root, "subtests", []):
+        if s.name == suite:
+            for c in s.subtests:
+                if c.name == case:
+                    return str(c.status.name)
+    return None
+
+
+def charge_reports(parsed: ktap.ParsedRun, reports: list[KernelReport]) -> list[str]:
+    """A case that printed `ok` but made the kernel report a bug did not
+    pass: move it to crashed, so the totals line agrees with the verdict."""
+    charged: list[str] = []
+    for case in dict.fromkeys(r.case for r in reports if r.case):
+        suite, _, name = case.partition(".")
+        counts = parsed.suites.get(suite)
+        status = _case_status(parsed.root, suite, name)
+        if counts is None:
+            continue
+        if status == "SUCCESS" and counts.passed:
+            counts.passed -= 1
+            parsed.counts.passed -= 1
+        elif status == "SKIPPED" and counts.skipped:
+            counts.skipped -= 1
+            parsed.counts.skipped -= 1
+        else:
+            continue
+        counts.crashed += 1
+        parsed.counts.crashed += 1
+        charged.append(case)
+    return charged
+
+
+def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOutcome) -> tuple[ExitCode, str]:
+    c = parsed.counts
+    unexpected = tracker.unexpected_reports
+    if outcome.verdict is Verdict.TIMEOUT:
+        return ExitCode.RUN_FAILED, f"TIMEOUT: {outcome.reason}; case in flight: {tracker.case or 'none'}"
+    if unexpected:
+        first = unexpected[0]
+        return ExitCode.RUN_FAILED, (f"{len(unexpected)} kernel report(s); first: {first.title!r} "
+                                     f"during {first.case or 'boot'}")
+    if not parsed.ktap_lines:
+        return ExitCode.RUN_FAILED, f"no KTAP output from the agent (agent exit {tracker.agent_exit})"
+    if c.total == 0:
+        return ExitCode.RUN_FAILED, "no cases ran"
+    if c.crashed:
+        return ExitCode.RUN_FAILED, f"{c.crashed} case(s) crashed"
+    if c.failed:
+        return ExitCode.TEST_FAILED, f"{c.failed} case(s) failed"
+    if tracker.agent_exit is None:
+        return ExitCode.RUN_FAILED, "the agent never finished (no exit marker on the console)"
+    if tracker.agent_exit != 0:
+        return ExitCode.RUN_FAILED, f"the agent exited {tracker.agent_exit} although every case passed"
+    expected = len(tracker.reports)
+    return ExitCode.OK, f"{c.passed} passed, {c.skipped} skipped" + (
+        f", {expected} expected oops report(s)" if expected else "")
+
+
+def _write_kunit_json(parsed: ktap.ParsedRun, kunit_tool_dir: Path, out: Path, kernel: GuestKernel | None) -> bool:
+    module = ktap.load_kunit_json(kunit_tool_dir)
+    if module is None or parsed.root is None:
+        return False
+    metadata = module.Metadata(arch=GUEST_ARCH,
+                               def_config=" + ".join(map(str, kernel.fragments)) if kernel else "",
+                               build_dir=str(kernel.build_dir) if kernel else "")
+    fsutil.atomic_write_text(out, module.get_json_result(parsed.root, metadata) + "\n")
+    return True
+
+
+def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool_dir: Path,
+            out_dir: Path, kernel: GuestKernel | None = None) -> LayerResult:
+    """Console -> artefacts and verdict; needs no QEMU."""
+    parsed = ktap.parse_console(tracker.agent_lines, kunit_tool_dir)
+    fsutil.atomic_write_text(out_dir / KTAP_NAME, "".join(line + "\n" for line in parsed.ktap_lines))
+    wrote_json = _write_kunit_json(parsed, kunit_tool_dir, out_dir / KUNIT_JSON_NAME, kernel)
+    charged = charge_reports(parsed, tracker.unexpected_reports)
+    code, message = judge_guest(parsed, tracker, outcome)
+    details: dict[str, object] = {
+        "verdict": outcome.verdict.value,
+        "verdict_reason": outcome.reason,
+        "qemu_exit": outcome.returncode,
+        "qemu_wall_seconds": round(outcome.wall_seconds, 3),
+        "boot_to_first_case_seconds": (None if tracker.first_case_seconds is None
+                                       else round(tracker.first_case_seconds, 3)),
+        "agent_started": tracker.agent_started,
+        "agent_exit": tracker.agent_exit,
+        "case_in_flight_at_end": tracker.case,
+        "kernel_reports": [r.to_json() for r in tracker.reports],
+        "cases_charged_with_reports": charged,
+        "expected_oops_cases": sorted(tracker.expected_oops),
+        "parse_errors": parsed.parse_errors,
+        "parser_status": parsed.status,
+        "kunit_json": wrote_json,
+    }
+    return LayerResult(layer=layer, exit_code=code, message=message, counts=parsed.counts,
+                       suites=parsed.suites, details=details)
+
+
+def guest_preflight(layout: Layout) -> None:
+    """What `test` checks before spending minutes on the other layers."""
+    require_tree(layout)
+    require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
+
+
+def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe) -> LayerResult:
+    tools = require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
+    kernel = build_guest_kernel(layout, request.kasan, request.jobs)
+    artefacts = build_artefacts(layout, kernel, request.jobs)
+    initrd = build_initramfs(
+        InitramfsSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer,
+                      modules=artefacts.modules,
+                      agent_args=agent_argv(artefacts, request)),
+        out_dir / INITRAMFS_NAME, cpio=str(tools["cpio"]))
+    kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
+                                   kernel.bzimage, probe)
+    cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
+                       kernel_append(request.allow_crash), kvm)
+    print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
+    tracker = ConsoleTracker()
+    outcome = run_console(cmd, out_dir / CONSOLE_NAME, tracker.feed,
+                          lambda: tracker.agent_exit is not None or tracker.powered_down,
+                          Watchdog(request.timeout, request.silence_timeout), sys.stdout)
+    result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, kernel)
+    result.details = {"qemu_command": cmd, "accel": "kvm" if kvm else "tcg", "accel_note": accel_note,
+                      "bzimage": str(kernel.bzimage), **result.details}
+    return result
+
+
+def run_guest_layer(layout: Layout, request: GuestRequest, run_dir: Path,
+                    probe: KvmProbe = probe_kvm) -> LayerResult:
+    """Run the layer and store it under run_dir/guest/; a build or
+    prerequisite failure becomes the layer's result, so `test` still totals."""
+    out_dir = run_dir / GUEST_LAYER_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        result = _boot(layout, request, out_dir, probe)
+    except HarnessError as exc:
+        result = LayerResult(request.layer, exc.code, str(exc))
+    result.details = {"kasan": request.kasan, "allow_crash": request.allow_crash,
+                      "layer_wall_seconds": round(time.monotonic() - started, 3), **result.details}
+    write_layer(out_dir / SUMMARY_NAME, result)
+    return result

@@ -1,0 +1,159 @@
+"""Booting the guest under QEMU with a watchdog, streaming its serial
+console line by line to the terminal, a log file and a callback."""
+
+from __future__ import annotations
+
+import enum
+import os
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable
+
+# TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
+# the race cases two CPUs.
+QEMU_BASE_ARGS: tuple[str, ...] = (
+    "-machine", "q35", "-cpu", "max", "-smp", "2", "-m", "1024",
+    "-nographic", "-no-reboot",
+)
+# panic=-1 reboots at once on a panic, which -no-reboot turns into QEMU
+# exiting: a dead guest ends the run instead of waiting for the watchdog.
+BASE_APPEND = "console=ttyS0 panic=-1"
+# Without --allow-crash any oops is a bug: panic so the run stops on the
+# first one instead of continuing on a kernel in an unknown state.  With it,
+# the SMAP target oopses on purpose and the guest must survive that.
+OOPS_PANIC = "oops=panic"
+DEFAULT_TIMEOUT = 900
+DEFAULT_SILENCE_TIMEOUT = 300
+# After the agent's exit marker the guest only has to power off.
+POWEROFF_GRACE = 30
+KVM_PROBE_TIMEOUT = 20
+
+
+class Verdict(enum.Enum):
+    EXITED = "exited"        # QEMU ended by itself (poweroff, panic=-1)
+    HALTED = "halted"        # the guest finished but QEMU stayed; we stopped it
+    TIMEOUT = "timeout"      # the watchdog killed QEMU
+
+
+@dataclass(frozen=True)
+class Watchdog:
+    overall: float = DEFAULT_TIMEOUT
+    silence: float = DEFAULT_SILENCE_TIMEOUT
+    grace: float = POWEROFF_GRACE
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    verdict: Verdict
+    reason: str
+    returncode: int | None
+    wall_seconds: float
+
+
+def kernel_append(allow_crash: bool, extra: str = "") -> str:
+    parts = [BASE_APPEND] + ([] if allow_crash else [OOPS_PANIC]) + ([extra] if extra else [])
+    return " ".join(parts)
+
+
+def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool) -> list[str]:
+    # TCG unless asked otherwise: /dev/kvm exists on these hosts but nested
+    # KVM hangs or aborts, so it is never picked implicitly.
+    accel = ["-enable-kvm"] if kvm else ["-accel", "tcg"]
+    cmd = [str(qemu), *QEMU_BASE_ARGS, *accel, "-kernel", str(bzimage)]
+    if initrd is not None:
+        cmd += ["-initrd", str(initrd)]
+    return cmd + ["-append", append]
+
+
+def probe_kvm(qemu: Path, timeout_bin: Path, bzimage: Path) -> tuple[bool, str]:
+    """Boot the kernel with no initrd under KVM: it panics for want of a
+    root fs and panic=-1 ends QEMU.  Only that, in time, counts as working."""
+    cmd = [str(timeout_bin), "-k", "5", str(KVM_PROBE_TIMEOUT),
+           *qemu_command(qemu, bzimage, None, BASE_APPEND, kvm=True)]
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          errors="backslashreplace", check=False)
+    if proc.returncode == 0 and "Kernel panic" in proc.stdout:
+        return True, "KVM probe boot reached the kernel and exited"
+    if proc.returncode in (124, 137):
+        return False, f"KVM probe boot hung (killed after {KVM_PROBE_TIMEOUT} s)"
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return False, f"KVM probe boot failed (exit {proc.returncode}: {tail})"
+
+
+def run_console(
+    cmd: list[str],
+    console_log: Path,
+    on_line: Callable[[str, float], None],
+    finished: Callable[[], bool],
+    watchdog: Watchdog,
+    echo: IO[str] | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunOutcome:
+    """Run QEMU until it exits or the watchdog fires.  Every console line is
+    appended and flushed to console_log before anything else sees it, so a
+    killed run keeps everything that was printed."""
+    start = clock()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    sel = selectors.DefaultSelector()
+    sel.register(fd, selectors.EVENT_READ)
+    pending = b""
+    last_output = start
+    done_at: float | None = None
+    stop: tuple[Verdict, str] | None = None
+    try:
+        with open(console_log, "w", encoding="utf-8", errors="backslashreplace") as log:
+            def emit(raw: bytes, now: float) -> None:
+                line = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+                log.write(line + "\n")
+                log.flush()
+                if echo is not None:
+                    echo.write(line + "\n")
+                    echo.flush()
+                on_line(line, now - start)
+
+            while True:
+                now = clock()
+                if done_at is None and finished():
+                    done_at = now
+                deadlines = [(start + watchdog.overall, Verdict.TIMEOUT,
+                              f"overall timeout: QEMU still running after {watchdog.overall:g} s"),
+                             (last_output + watchdog.silence, Verdict.TIMEOUT,
+                              f"silence timeout: no console output for {watchdog.silence:g} s")]
+                if done_at is not None:
+                    deadlines.append((done_at + watchdog.grace, Verdict.HALTED,
+                                      f"the guest finished but QEMU did not exit within {watchdog.grace:g} s"))
+                deadline, verdict, reason = min(deadlines, key=lambda d: d[0])
+                if now >= deadline:
+                    stop = (verdict, reason)
+                    break
+                if not sel.select(timeout=deadline - now):
+                    continue
+                chunk = os.read(fd, 65536)
+                now = clock()
+                if not chunk:
+                    break
+                last_output = now
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for raw in lines:
+                    emit(raw, now)
+            if pending:
+                emit(pending, clock())
+    finally:
+        sel.close()
+        if proc.poll() is None:
+            # Its own session: the group is QEMU and nothing of anyone else's.
+            os.killpg(proc.pid, signal.SIGKILL)
+        rc = proc.wait()
+        proc.stdout.close()
+    wall = clock() - start
+    if stop is not None:
+        return RunOutcome(stop[0], stop[1], rc, wall)
+    return RunOutcome(Verdict.EXITED, f"QEMU exited {rc}", rc, wall)

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uafault_example: driver code, the way a user's own driver has it,
+ * registered as uafault targets so /dev/uafault can run it on ranges
+ * with faults planted in them.
+ *
+ * example_ioctl_copy_in (READ): a driver ioctl whose argument is a
+ * header followed by a payload.  It copies the header in, checks its
+ * length field against the size of the argument, and copies that much
+ * payload.  @ret is the handler's return (-EINVAL for a bad length field,
+ * -EFAULT); on success @done covers header and payload and @csum both.
+ *
+ * example_pin_buffer (WRITE|PIN): a driver filling a user buffer it pins
+ * whole.  pin_user_pages_fast(FOLL_WRITE) on every page of the range;
+ * fewer pages than asked unpins them and fails with -EFAULT, @done = 0;
+ * otherwise it writes uafault_fill() bytes over the range through
+ * kmap_local_page() and unpins dirty.
+ */
+#include <linux/highmem.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "../uafault_target.h"
+
+#define EXAMPLE_MAX_PAYLOAD	(16 * 4096)
+
+/* What the example driver's ioctl takes: a header, then the payload. */
+struct example_hdr {
+	__u32 op;
+	__u32 len;
+};
+
+/* The driver's ioctl handler, as it would be. */
+static long example_ioctl_copy_in(void __user *arg, size_t argsz,
+				  u64 *csum)
+{
+	struct example_hdr hdr;
+	void *payload;
+
+	if (argsz < sizeof(hdr))
+		return -EINVAL;
+	if (copy_from_user(&hdr, arg, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.len > EXAMPLE_MAX_PAYLOAD || hdr.len > argsz - sizeof(hdr))
+		return -EINVAL;
+
+	payload = memdup_user(arg + sizeof(hdr), hdr.len);
+	if (IS_ERR(payload))
+		return PTR_ERR(payload);
+
+	*csum = uafault_csum(*csum, &hdr, sizeof(hdr));
+	*csum = uafault_csum(*csum, payload, hdr.len);
+	kfree(payload);
+	return sizeof(hdr) + hdr.len;
+}
+
+static int example_run_copy_in(struct uafault_ctx *ctx)
+{
+	u64 csum = ctx->csum;
+	long rc;
+
+	rc = example_ioctl_copy_in(uafault_ctx_uptr(ctx), ctx->len, &csum);
+	if (rc < 0) {
+		ctx->ret = rc;
+		return 0;
+	}
+	ctx->done = rc;
+	ctx->csum = csum;
+	return 0;
+}
+
+static int example_run_pin_buffer(struct uafault_ctx *ctx)
+{
+	unsigned long off = offset_in_page(ctx->addr);
+	unsigned long nr = DIV_ROUND_UP(off + ctx->len, PAGE_SIZE);
+	struct page **pages;
+	size_t pos, n, j;
+	long i, rc;
+	u8 *kaddr, b;
+
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+
+	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, FOLL_WRITE, pages);
+	if (rc < 0 || (unsigned long)rc < nr) {
+		if (rc > 0)
+			unpin_user_pages(pages, rc);
+		ctx->ret = rc < 0 ? rc : -EFAULT;
+		goto out;
+	}
+	ctx->pinned = rc;
+
+	for (i = 0, pos = 0; pos < ctx->len; i++, pos += n, off = 0) {
+		n = min(PAGE_SIZE - off, ctx->len - pos);
+		kaddr = kmap_local_page(pages[i]);
+		for (j = 0; j < n; j++) {
+			b = uafault_fill(ctx->seed, pos + j);
+			kaddr[off + j] = b;
+			ctx->csum = uafault_csum(ctx->csum, &b, 1);
+		}
+		kunmap_local(kaddr);
+		flush_dcache_page(pages[i]);
+	}
+	ctx->done = ctx->len;
+	unpin_user_pages_dirty_lock(pages, rc, true);
+out:
+	kvfree(pages);
+	return 0;
+}
+
+static struct uafault_target example_targets[] = {
+	{
+		.name = "example_ioctl_copy_in",
+		.flags = UAFAULT_TF_READ,
+		.run = example_run_copy_in,
+		.owner = THIS_MODULE,
+	},
+	{
+		.name = "example_pin_buffer",
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.run = example_run_pin_buffer,
+		.owner = THIS_MODULE,
+	},
+};
+
+static int __init example_init(void)
+{
+	int i, err;
+
+	for (i = 0; i < ARRAY_SIZE(example_targets); i++) {
+		err = uafault_register_target(&example_targets[i]);
+		if (err) {
+			while (i--)
+				uafault_unregister_target(&example_targets[i]);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void __exit example_exit(void)
+{
+	int i = ARRAY_SIZE(example_targets);
+
+	while (i--)
+		uafault_unregister_target(&example_targets[i]);
+}
+
+module_init(example_init);
+module_exit(example_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("uafault");
+MODULE_DESCRIPTION("Example driver code registered as uafault targets");

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uafault built-in targets for get_user_pages() and pin_user_pages()
+ * (the GUP core in mm/), and the page-array helpers the DMA targets share.
+ *
+ * Each target asks for every page the range touches, starting at
+ * addr & PAGE_MASK.  @pinned is the pages the API returned; @done the
+ * bytes of the range those pages cover; @ret the API's negative errno,
+ * or -EFAULT when it returned fewer pages than asked (0 included).  A
+ * reading target checksums the covered bytes through kmap_local_page();
+ * a writing one stores uafault_fill() bytes there and releases the pages
+ * dirty.
+ */
+#include <linux/highmem.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+/**
+ * uafault_npages() - pages a run's range touches
+ * @ctx: the run
+ *
+ * Return: pages from @ctx->addr & PAGE_MASK to the range's last byte, at
+ * most %UAFAULT_MAX_PAGES.
+ */
+unsigned long uafault_npages(const struct uafault_ctx *ctx)
+{
+	return DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len, PAGE_SIZE);
+}
+
+/**
+ * uafault_alloc_pages() - allocate a page array for a run
+ * @nr: entries, from uafault_npages()
+ *
+ * Return: the array, to kvfree(), or NULL.
+ */
+struct page **uafault_alloc_pages(unsigned long nr)
+{
+	if (WARN_ON_ONCE(nr > UAFAULT_MAX_PAGES))
+		return NULL;
+	return kvmalloc_array(nr, sizeof(struct page *), GFP_KERNEL);
+}
+
+/**
+ * uafault_pin_result() - record what a GUP call returned
+ * @ctx: the run
+ * @rc: the call's return: pages, or a negative errno
+ * @nr: pages asked for
+ *
+ * Sets @ctx->pinned, @ctx->done (range bytes covered) and @ctx->ret.
+ */
+void uafault_pin_result(struct uafault_ctx *ctx, long rc, unsigned long nr)
+{
+	if (rc < 0) {
+		ctx->ret = rc;
+		return;
+	}
+	ctx->pinned = rc;
+	ctx->ret = (unsigned long)rc < nr ? -EFAULT : 0;
+	if (rc)
+		ctx->done = min_t(size_t, ctx->len,
+				  rc * PAGE_SIZE - offset_in_page(ctx->addr));
+}
+
+/* Read (checksum) or write the @ctx->done bytes covered by @pages. */
+static void uafault_pages_access(struct uafault_ctx *ctx, struct page **pages,
+				 bool write)
+{
+	size_t off = offset_in_page(ctx->addr);
+	size_t pos, n;
+	u8 *kaddr;
+
+	for (pos = 0; pos < ctx->done; pos += n, off = 0, pages++) {
+		n = min(PAGE_SIZE - off, ctx->done - pos);
+		kaddr = kmap_local_page(*pages);
+		if (write) {
+			uafault_fill_buf(kaddr + off, ctx->seed, pos, n);
+			flush_dcache_page(*pages);
+			ctx->csum = uafault_csum_fill(ctx->csum, ctx->seed,
+						      pos, n);
+		} else {
+			ctx->csum = uafault_csum(ctx->csum, kaddr + off, n);
+		}
+		kunmap_local(kaddr);
+	}
+}
+
+/* The APIs under test, in one shape. */
+typedef long (*uafault_gup_fn)(unsigned long start, unsigned long nr,
+			       unsigned int gup_flags, struct page **pages);
+
+static long uafault_gup_fast(unsigned long start, unsigned long nr,
+			     unsigned int gup_flags, struct page **pages)
+{
+	return get_user_pages_fast(start, nr, gup_flags, pages);
+}
+
+static long uafault_pin_fast(unsigned long start, unsigned long nr,
+			     unsigned int gup_flags, struct page **pages)
+{
+	return pin_user_pages_fast(start, nr, gup_flags, pages);
+}
+
+/* pin_user_pages() with mmap_lock held for read, as drivers call it. */
+static long uafault_pin_locked(unsigned long start, unsigned long nr,
+			       unsigned int gup_flags, struct page **pages)
+{
+	struct mm_struct *mm = current->mm;
+	long rc;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	rc = pin_user_pages(start, nr, gup_flags, pages);
+	mmap_read_unlock(mm);
+	return rc;
+}
+
+static long uafault_pin_unlocked(unsigned long start, unsigned long nr,
+				 unsigned int gup_flags, struct page **pages)
+{
+	return pin_user_pages_unlocked(start, nr, pages, gup_flags);
+}
+
+static int uafault_gup_run(struct uafault_ctx *ctx, uafault_gup_fn gup,
+			   unsigned int gup_flags, bool pin)
+{
+	bool write = gup_flags & FOLL_WRITE;
+	unsigned long nr = uafault_npages(ctx);
+	struct page **pages;
+	long rc, i;
+
+	pages = uafault_alloc_pages(nr);
+	if (!pages)
+		return -ENOMEM;
+
+	rc = gup(ctx->addr & PAGE_MASK, nr, gup_flags, pages);
+	uafault_pin_result(ctx, rc, nr);
+	if (rc > 0) {
+		uafault_pages_access(ctx, pages, write);
+		if (!pin)
+			for (i = 0; i < rc; i++)
+				put_page(pages[i]);
+		else if (write)
+			unpin_user_pages_dirty_lock(pages, rc, true);
+		else
+			unpin_user_pages(pages, rc);
+	}
+	kvfree(pages);
+	return 0;
+}
+
+static int uafault_get_user_pages_fast(struct uafault_ctx *ctx)
+{
+	return uafault_gup_run(ctx, uafault_gup_fast, 0, false);
+}
+
+static int uafault_pin_user_pages_fast(struct uafault_ctx *ctx)
+{
+	return uafault_gup_run(ctx, uafault_pin_fast, 0, true);
+}
+
+static int uafault_pin_user_pages_fast_write(struct uafault_ctx *ctx)
+{
+	return uafault_gup_run(ctx, uafault_pin_fast, FOLL_WRITE, true);
+}
+
+static int uafault_pin_user_pages_longterm(struct uafault_ctx *ctx)
+{
+	return uafault_gup_run(ctx, uafault_pin_locked, FOLL_LONGTERM, true);
+}
+
+static int uafault_pin_user_pages_unlocked(struct uafault_ctx *ctx)
+{
+	return uafault_gup_run(ctx, uafault_pin_unlocked, 0, true);
+}
+
+#define UAFAULT_GUP_TARGET(_name, _flags)			\
+	{							\
+		.name = #_name,					\
+		.flags = (_flags) | UAFAULT_TF_PIN,		\
+		.run = uafault_##_name,				\
+		.owner = THIS_MODULE,				\
+	}
+
+static struct uafault_target uafault_gup_targets[] = {
+	UAFAULT_GUP_TARGET(get_user_pages_fast, UAFAULT_TF_READ),
+	UAFAULT_GUP_TARGET(pin_user_pages_fast, UAFAULT_TF_READ),
+	UAFAULT_GUP_TARGET(pin_user_pages_fast_write, UAFAULT_TF_WRITE),
+	UAFAULT_GUP_TARGET(pin_user_pages_longterm, UAFAULT_TF_READ),
+	UAFAULT_GUP_TARGET(pin_user_pages_unlocked, UAFAULT_TF_READ),
+};
+
+int uafault_gup_init(void)
+{
+	return uafault_register_targets(uafault_gup_targets,
+					ARRAY_SIZE(uafault_gup_targets));
+}
+
+void uafault_gup_exit(void)
+{
+	uafault_unregister_targets(uafault_gup_targets,
+				   ARRAY_SIZE(uafault_gup_targets));
+}

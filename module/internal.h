@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * uafault.ko internals shared by its files: the built-in target tables
+ * and the helpers they have in common.
+ */
+#ifndef _UAFAULT_INTERNAL_H
+#define _UAFAULT_INTERNAL_H
+
+#include <linux/mm_types.h>
+#include <linux/types.h>
+
+#include "uafault_target.h"
+
+/* Most pages a range of at most UAFAULT_MAX_LEN bytes can touch. */
+#define UAFAULT_MAX_PAGES	(UAFAULT_MAX_LEN / PAGE_SIZE + 1)
+
+/* main.c */
+int uafault_register_targets(struct uafault_target *t, size_t n);
+void uafault_unregister_targets(struct uafault_target *t, size_t n);
+
+/* uaccess.c */
+int uafault_uaccess_init(void);
+void uafault_uaccess_exit(void);
+int uafault_crash_init(void);
+void uafault_crash_exit(void);
+void uafault_fill_buf(u8 *buf, u32 seed, size_t start, size_t n);
+u64 uafault_csum_fill(u64 hash, u32 seed, size_t start, size_t n);
+u64 uafault_csum_zero(u64 hash, size_t n);
+
+/* gup.c */
+int uafault_gup_init(void);
+void uafault_gup_exit(void);
+unsigned long uafault_npages(const struct uafault_ctx *ctx);
+struct page **uafault_alloc_pages(unsigned long nr);
+void uafault_pin_result(struct uafault_ctx *ctx, long rc, unsigned long nr);
+
+/* dma.c */
+int uafault_dma_init(void);
+void uafault_dma_exit(void);
+
+#endif /* _UAFAULT_INTERNAL_H */

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * uafault target API: how kernel code (uafault.ko itself, or a user's own
+ * driver module) registers a target that /dev/uafault lists and runs.
+ *
+ * A target is one small function that takes a user range the way driver
+ * code does (copy_from_user(), pin_user_pages(), ...) and reports what the
+ * user-access API said: @ret, @done, @pinned and @csum in &struct
+ * uafault_ctx.  Faults in the range are results, never errors of run().
+ */
+#ifndef _UAFAULT_TARGET_H
+#define _UAFAULT_TARGET_H
+
+#include <linux/compiler.h>
+#include <linux/list.h>
+#include <linux/types.h>
+
+#include "uafault.h"
+
+struct module;
+
+/**
+ * struct uafault_ctx - one run of a target
+ * @addr: in: first byte of the user range; addr + len does not overflow
+ * @len: in: bytes in the range, 1 to %UAFAULT_MAX_LEN (the target's
+ *	 @fixed_len if it has one)
+ * @seed: in: seed of the bytes a writing target stores, uafault_fill()
+ * @ret: out: 0, or the negative errno the user-access API returned
+ * @done: out: bytes the API reported done (copied, cleared, string
+ *	  length, bytes of the range covered by pinned pages)
+ * @pinned: out: pages pinned (pinning targets)
+ * @csum: out: uafault_csum() of the @done bytes read or written; it starts
+ *	  at %UAFAULT_CSUM_INIT, so a target that checksums nothing leaves it
+ *
+ * All out fields start at zero, except @csum.
+ */
+struct uafault_ctx {
+	unsigned long addr;
+	size_t len;
+	u32 seed;
+	long ret;
+	size_t done;
+	unsigned long pinned;
+	u64 csum;
+};
+
+/**
+ * struct uafault_target - a registered target
+ * @name: unique name, 1 to %UAFAULT_NAME_LEN - 1 printable characters
+ * @flags: %UAFAULT_TF_* bits describing what @run does to the range
+ * @fixed_len: 0 for any length, or the one length the target accepts;
+ *	       %UAFAULT_IOC_RUN fails with %EINVAL for any other
+ * @run: runs the target on @ctx.  Returns 0 when it ran (the outcome,
+ *	 faults included, is in @ctx), or a negative errno when it could
+ *	 not run at all (out of memory), which the ioctl returns.  Called
+ *	 in process context, without locks held, from the task that owns
+ *	 the range.
+ * @owner: the module that holds @run, normally %THIS_MODULE
+ * @list: private to uafault
+ */
+struct uafault_target {
+	const char *name;
+	unsigned int flags;
+	size_t fixed_len;
+	int (*run)(struct uafault_ctx *ctx);
+	struct module *owner;
+	struct list_head list;
+};
+
+/**
+ * uafault_ctx_uptr() - the user range of @ctx as a user pointer
+ * @ctx: the run
+ *
+ * Return: @ctx->addr as a ``void __user *``.
+ */
+static inline void __user *uafault_ctx_uptr(const struct uafault_ctx *ctx)
+{
+	return (void __user *)ctx->addr;
+}
+
+int uafault_register_target(struct uafault_target *t);
+void uafault_unregister_target(struct uafault_target *t);
+
+#endif /* _UAFAULT_TARGET_H */
