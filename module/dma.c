@@ -159,12 +159,14 @@ static struct uafault_target uafault_dma_targets[] = {
 	{
 		.name = "pin_dma_write",
 		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.result = UAFAULT_RES_PAGES,
 		.run = uafault_pin_dma_write,
 		.owner = THIS_MODULE,
 	},
 	{
 		.name = "pin_dma_read",
 		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN,
+		.result = UAFAULT_RES_PAGES,
 		.run = uafault_pin_dma_read,
 		.owner = THIS_MODULE,
 	},

@@ -181,6 +181,7 @@ static int uafault_pin_user_pages_unlocked(struct uafault_ctx *ctx)
 	{							\
 		.name = #_name,					\
 		.flags = (_flags) | UAFAULT_TF_PIN,		\
+		.result = UAFAULT_RES_PAGES,			\
 		.run = uafault_##_name,				\
 		.owner = THIS_MODULE,				\
 	}
@@ -189,7 +190,8 @@ static struct uafault_target uafault_gup_targets[] = {
 	UAFAULT_GUP_TARGET(get_user_pages_fast, UAFAULT_TF_READ),
 	UAFAULT_GUP_TARGET(pin_user_pages_fast, UAFAULT_TF_READ),
 	UAFAULT_GUP_TARGET(pin_user_pages_fast_write, UAFAULT_TF_WRITE),
-	UAFAULT_GUP_TARGET(pin_user_pages_longterm, UAFAULT_TF_READ),
+	UAFAULT_GUP_TARGET(pin_user_pages_longterm,
+			   UAFAULT_TF_READ | UAFAULT_TF_NOWAIT),
 	UAFAULT_GUP_TARGET(pin_user_pages_unlocked, UAFAULT_TF_READ),
 };
 

@@ -34,6 +34,15 @@ unsigned long uafault_npages(const struct uafault_ctx *ctx);
 struct page **uafault_alloc_pages(unsigned long nr);
 void uafault_pin_result(struct uafault_ctx *ctx, long rc, unsigned long nr);
 
+/* hold.c */
+struct uafault_hold;
+struct uafault_hold *uafault_hold_alloc(void);
+void uafault_hold_free(struct uafault_hold *h);
+long uafault_ioctl_pin(struct uafault_hold *h, struct uafault_pin __user *uarg);
+long uafault_ioctl_pin_read(struct uafault_hold *h,
+			    struct uafault_pin __user *uarg);
+long uafault_ioctl_unpin(struct uafault_hold *h);
+
 /* dma.c */
 int uafault_dma_init(void);
 void uafault_dma_exit(void);

@@ -70,14 +70,16 @@ static struct uafault_target *uafault_find(const char *name)
  * %UAFAULT_TF_CRASH is only accepted when uafault was loaded with
  * allow_crash=1.
  *
- * Return: 0; -%EINVAL for a bad name, flags, fixed_len or no run();
+ * Return: 0; -%EINVAL for a bad name, flags, result, fixed_len or no
+ * run();
  * -%EPERM for a crashing target without allow_crash; -%EEXIST when a
  * target of that name is already registered.
  */
 int uafault_register_target(struct uafault_target *t)
 {
 	if (!t || !t->run || !uafault_name_ok(t->name) ||
-	    (t->flags & ~UAFAULT_TF_ALL) || t->fixed_len > UAFAULT_MAX_LEN)
+	    (t->flags & ~UAFAULT_TF_ALL) || t->result >= UAFAULT_RES_MAX ||
+	    t->fixed_len > UAFAULT_MAX_LEN)
 		return -EINVAL;
 	if ((t->flags & UAFAULT_TF_CRASH) && !allow_crash)
 		return -EPERM;
@@ -164,6 +166,8 @@ static long uafault_ioctl_target(struct uafault_target_info __user *uarg)
 			if (i++ != info.index)
 				continue;
 			info.flags = t->flags;
+			info.result = t->result;
+			info.fixed_len = t->fixed_len;
 			strscpy(info.name, t->name);
 			strscpy(info.owner,
 				t->owner ? module_name(t->owner) : "kernel");
@@ -250,9 +254,16 @@ static long uafault_ioctl_run(struct uafault_run __user *uarg)
 static long uafault_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
+	struct uafault_hold *hold = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
 	switch (cmd) {
+	case UAFAULT_IOC_PIN:
+		return uafault_ioctl_pin(hold, uarg);
+	case UAFAULT_IOC_PIN_READ:
+		return uafault_ioctl_pin_read(hold, uarg);
+	case UAFAULT_IOC_UNPIN:
+		return uafault_ioctl_unpin(hold);
 	case UAFAULT_IOC_VERSION:
 		return uafault_ioctl_version(uarg);
 	case UAFAULT_IOC_TARGET:
@@ -264,8 +275,23 @@ static long uafault_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/* Each open file may hold one pin (hold.c); closing it releases the pin. */
+static int uafault_open(struct inode *inode, struct file *file)
+{
+	file->private_data = uafault_hold_alloc();
+	return file->private_data ? 0 : -ENOMEM;
+}
+
+static int uafault_release(struct inode *inode, struct file *file)
+{
+	uafault_hold_free(file->private_data);
+	return 0;
+}
+
 static const struct file_operations uafault_fops = {
 	.owner = THIS_MODULE,
+	.open = uafault_open,
+	.release = uafault_release,
 	.unlocked_ioctl = uafault_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,

@@ -18,9 +18,6 @@
 
 #include "internal.h"
 
-/* Size of the kernel struct copy_struct_from_user() copies into. */
-#define UAFAULT_KSIZE	64
-
 /**
  * uafault_fill_buf() - fill a buffer with the bytes a writing target stores
  * @buf: the buffer
@@ -198,13 +195,13 @@ static int uafault_check_zeroed_user(struct uafault_ctx *ctx)
 }
 
 /*
- * ksize = UAFAULT_KSIZE, usize = len.  @ret is what the API returned
+ * ksize = UAFAULT_STRUCT_KSIZE, usize = len.  @ret is what the API returned
  * (-E2BIG for a non-zero tail past ksize, -EFAULT, 0); on success @done =
  * min(ksize, len) and @csum covers those bytes.
  */
 static int uafault_copy_struct_from_user(struct uafault_ctx *ctx)
 {
-	u8 kbuf[UAFAULT_KSIZE];
+	u8 kbuf[UAFAULT_STRUCT_KSIZE];
 
 	ctx->ret = copy_struct_from_user(kbuf, sizeof(kbuf),
 					 uafault_ctx_uptr(ctx), ctx->len);
@@ -268,32 +265,34 @@ static int uafault_raw_deref(struct uafault_ctx *ctx)
 	return 0;
 }
 
-#define UAFAULT_TARGET(_name, _flags, _len)		\
+#define UAFAULT_TARGET(_name, _flags, _result, _len)	\
 	{						\
 		.name = #_name,				\
 		.flags = _flags,			\
+		.result = UAFAULT_RES_##_result,	\
 		.fixed_len = _len,			\
 		.run = uafault_##_name,			\
 		.owner = THIS_MODULE,			\
 	}
 
 static struct uafault_target uafault_uaccess_targets[] = {
-	UAFAULT_TARGET(copy_from_user, UAFAULT_TF_READ, 0),
-	UAFAULT_TARGET(copy_to_user, UAFAULT_TF_WRITE, 0),
-	UAFAULT_TARGET(clear_user, UAFAULT_TF_WRITE, 0),
-	UAFAULT_TARGET(get_user, UAFAULT_TF_READ, sizeof(u64)),
-	UAFAULT_TARGET(put_user, UAFAULT_TF_WRITE, sizeof(u64)),
+	UAFAULT_TARGET(copy_from_user, UAFAULT_TF_READ, COPY, 0),
+	UAFAULT_TARGET(copy_to_user, UAFAULT_TF_WRITE, COPY, 0),
+	UAFAULT_TARGET(clear_user, UAFAULT_TF_WRITE, COPY, 0),
+	UAFAULT_TARGET(get_user, UAFAULT_TF_READ, ALL, sizeof(u64)),
+	UAFAULT_TARGET(put_user, UAFAULT_TF_WRITE, ALL, sizeof(u64)),
 	UAFAULT_TARGET(strncpy_from_user,
-		       UAFAULT_TF_READ | UAFAULT_TF_STRING, 0),
-	UAFAULT_TARGET(strnlen_user, UAFAULT_TF_READ | UAFAULT_TF_STRING, 0),
-	UAFAULT_TARGET(check_zeroed_user, UAFAULT_TF_READ, 0),
-	UAFAULT_TARGET(copy_struct_from_user, UAFAULT_TF_READ, 0),
-	UAFAULT_TARGET(copy_from_iter, UAFAULT_TF_READ, 0),
-	UAFAULT_TARGET(copy_to_iter, UAFAULT_TF_WRITE, 0),
+		       UAFAULT_TF_READ | UAFAULT_TF_STRING, STRLEN, 0),
+	UAFAULT_TARGET(strnlen_user,
+		       UAFAULT_TF_READ | UAFAULT_TF_STRING, STRSIZE, 0),
+	UAFAULT_TARGET(check_zeroed_user, UAFAULT_TF_READ, ZEROED, 0),
+	UAFAULT_TARGET(copy_struct_from_user, UAFAULT_TF_READ, STRUCT, 0),
+	UAFAULT_TARGET(copy_from_iter, UAFAULT_TF_READ, COPY, 0),
+	UAFAULT_TARGET(copy_to_iter, UAFAULT_TF_WRITE, COPY, 0),
 };
 
 static struct uafault_target uafault_crash_targets[] = {
-	UAFAULT_TARGET(raw_deref, UAFAULT_TF_READ | UAFAULT_TF_CRASH, 0),
+	UAFAULT_TARGET(raw_deref, UAFAULT_TF_READ | UAFAULT_TF_CRASH, COPY, 0),
 };
 
 int uafault_uaccess_init(void)

@@ -30,7 +30,47 @@
 #define UAFAULT_TF_PIN		(1U << 2)	/* pins its pages */
 #define UAFAULT_TF_STRING	(1U << 3)	/* stops at a NUL */
 #define UAFAULT_TF_CRASH	(1U << 4)	/* oopses on purpose (SMAP) */
-#define UAFAULT_TF_ALL		((1U << 5) - 1)
+/*
+ * Calls GUP with mmap_lock held and no way to drop it, so a page that
+ * userfaultfd would have to supply is a fault (-EFAULT), never a wait.
+ */
+#define UAFAULT_TF_NOWAIT	(1U << 5)
+#define UAFAULT_TF_ALL		((1U << 6) - 1)
+
+/* Size of the kernel struct a %UAFAULT_RES_STRUCT target copies into. */
+#define UAFAULT_STRUCT_KSIZE	64
+
+/**
+ * enum uafault_result - what a target's @done and @ret mean
+ * @UAFAULT_RES_COPY: bytes copied, up to the first byte that faults; the
+ *	copy may stop short of the fault as raw_copy_{from,to}_user() may,
+ *	but not at 0 when bytes were reachable; @ret -%EFAULT when short
+ * @UAFAULT_RES_PAGES: the bytes of the range in the whole pages before
+ *	the first page that faults (GUP); @ret -%EFAULT when short
+ * @UAFAULT_RES_ALL: all or nothing: @done is the whole range, or 0 with
+ *	@ret -%EFAULT (driver code that fails a short copy)
+ * @UAFAULT_RES_STRLEN: strncpy_from_user() with count = len: the string
+ *	length, or len when no NUL is within it; @ret -%EFAULT on a fault
+ *	before the NUL
+ * @UAFAULT_RES_STRSIZE: strnlen_user() with count = len: the length with
+ *	its NUL, len + 1 when no NUL is within it; @ret -%EFAULT for 0
+ * @UAFAULT_RES_ZEROED: check_zeroed_user(): @done is len when the range
+ *	is all zero, 0 when it is not
+ * @UAFAULT_RES_STRUCT: copy_struct_from_user() into
+ *	%UAFAULT_STRUCT_KSIZE bytes: min(ksize, len) on success, @ret
+ *	-%E2BIG for a non-zero byte past ksize
+ * @UAFAULT_RES_MAX: number of kinds
+ */
+enum uafault_result {
+	UAFAULT_RES_COPY,
+	UAFAULT_RES_PAGES,
+	UAFAULT_RES_ALL,
+	UAFAULT_RES_STRLEN,
+	UAFAULT_RES_STRSIZE,
+	UAFAULT_RES_ZEROED,
+	UAFAULT_RES_STRUCT,
+	UAFAULT_RES_MAX,
+};
 
 /**
  * struct uafault_version - answer of %UAFAULT_IOC_VERSION
@@ -52,12 +92,16 @@ struct uafault_version {
  * @flags: out: %UAFAULT_TF_* bits
  * @name: out: the target's name, NUL-terminated
  * @owner: out: name of the module that registered it, NUL-terminated
+ * @result: out: &enum uafault_result, how to read a run's outcome
+ * @fixed_len: out: the one length the target accepts, or 0 for any
  */
 struct uafault_target_info {
 	__u32 index;
 	__u32 flags;
 	char name[UAFAULT_NAME_LEN];
 	char owner[UAFAULT_NAME_LEN];
+	__u32 result;
+	__u32 fixed_len;
 };
 
 /**
@@ -92,10 +136,49 @@ struct uafault_run {
 	__u64 ns;
 };
 
+/* struct uafault_pin.flags */
+#define UAFAULT_PIN_WRITE	(1U << 0)	/* FOLL_WRITE */
+#define UAFAULT_PIN_LONGTERM	(1U << 1)	/* FOLL_LONGTERM */
+#define UAFAULT_PIN_ALL		((1U << 2) - 1)
+
+/**
+ * struct uafault_pin - argument of %UAFAULT_IOC_PIN and %UAFAULT_IOC_PIN_READ
+ * @addr: in (PIN): first byte of the user range
+ * @len: in (PIN): bytes in the range, 1 to %UAFAULT_MAX_LEN
+ * @flags: in (PIN): %UAFAULT_PIN_* bits
+ * @reserved: in (PIN): zero
+ * @ret: out (PIN): 0 when every page the range touches is now held;
+ *	 pin_user_pages_fast()'s negative errno, or -%EFAULT when it pinned
+ *	 fewer pages (those are released at once and nothing is held)
+ * @pinned: out: pages held
+ * @csum: out: uafault_csum() of the range as the held pages hold it
+ *	  now, read through the kernel's mapping of those pages
+ *
+ * A pin held across system calls, like mm/gup_test.c's
+ * PIN_LONGTERM_TEST_*: %UAFAULT_IOC_PIN takes it (one per open file,
+ * %EBUSY for a second), %UAFAULT_IOC_PIN_READ reads the held pages again
+ * after the process forked, wrote or dropped its mapping, and
+ * %UAFAULT_IOC_UNPIN (or closing the file) releases it.  READ and UNPIN
+ * without a held pin fail with %ENOENT; bad @len, @flags or @reserved
+ * with %EINVAL.
+ */
+struct uafault_pin {
+	__u64 addr;
+	__u64 len;
+	__u32 flags;
+	__u32 reserved;
+	__s64 ret;
+	__u64 pinned;
+	__u64 csum;
+};
+
 #define UAFAULT_IOC_MAGIC	'U'
 #define UAFAULT_IOC_VERSION	_IOR(UAFAULT_IOC_MAGIC, 0, struct uafault_version)
 #define UAFAULT_IOC_TARGET	_IOWR(UAFAULT_IOC_MAGIC, 1, struct uafault_target_info)
 #define UAFAULT_IOC_RUN		_IOWR(UAFAULT_IOC_MAGIC, 2, struct uafault_run)
+#define UAFAULT_IOC_PIN		_IOWR(UAFAULT_IOC_MAGIC, 3, struct uafault_pin)
+#define UAFAULT_IOC_PIN_READ	_IOWR(UAFAULT_IOC_MAGIC, 4, struct uafault_pin)
+#define UAFAULT_IOC_UNPIN	_IO(UAFAULT_IOC_MAGIC, 5)
 
 /*
  * The byte a writing target stores at offset @i of the range, and the

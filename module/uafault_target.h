@@ -48,6 +48,7 @@ struct uafault_ctx {
  * struct uafault_target - a registered target
  * @name: unique name, 1 to %UAFAULT_NAME_LEN - 1 printable characters
  * @flags: %UAFAULT_TF_* bits describing what @run does to the range
+ * @result: &enum uafault_result: what @run reports in @done and @ret
  * @fixed_len: 0 for any length, or the one length the target accepts;
  *	       %UAFAULT_IOC_RUN fails with %EINVAL for any other
  * @run: runs the target on @ctx.  Returns 0 when it ran (the outcome,
@@ -61,6 +62,7 @@ struct uafault_ctx {
 struct uafault_target {
 	const char *name;
 	unsigned int flags;
+	enum uafault_result result;
 	size_t fixed_len;
 	int (*run)(struct uafault_ctx *ctx);
 	struct module *owner;

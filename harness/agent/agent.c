@@ -24,31 +24,6 @@
 
 enum { EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP };
 
-/* Targets whose results follow other rules than a plain copy or pin. */
-static const struct {
-	const char *name;
-	enum semantics sem;
-} named_semantics[] = {
-	{ "strncpy_from_user",		SEM_STRING_LEN },
-	{ "strnlen_user",		SEM_STRING_SIZE },
-	{ "check_zeroed_user",		SEM_ZEROED },
-	{ "copy_struct_from_user",	SEM_STRUCT },
-	{ "get_user",			SEM_FIXED8 },
-	{ "put_user",			SEM_FIXED8 },
-};
-
-static enum semantics semantics_of(const struct target *t)
-{
-	size_t i;
-
-	if (t->flags & UAFAULT_TF_CRASH)
-		return SEM_CRASH;
-	for (i = 0; i < ARRAY_SIZE(named_semantics); i++)
-		if (!strcmp(t->name, named_semantics[i].name))
-			return named_semantics[i].sem;
-	return t->flags & UAFAULT_TF_PIN ? SEM_PIN : SEM_COPY;
-}
-
 int run_target(const struct agent *a, const struct target *t, void *addr,
 	       size_t len, struct uafault_run *r)
 {
@@ -79,11 +54,26 @@ static long vmstat_value(const char *key)
 	return value;
 }
 
-/* Pins taken minus pins released since boot. */
+/*
+ * Pins taken minus pins released since boot, or PIN_BALANCE_UNKNOWN.
+ * The counters are per-CPU first: without the fold stat_refresh does,
+ * /proc/vmstat lags behind by whatever each CPU has not yet flushed.
+ */
 long pin_balance(void)
 {
-	return vmstat_value("nr_foll_pin_acquired") -
-	       vmstat_value("nr_foll_pin_released");
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	long acquired, released;
+	bool folded;
+
+	if (fd < 0)
+		return PIN_BALANCE_UNKNOWN;
+	folded = write(fd, "1", 1) == 1;
+	close(fd);
+	acquired = vmstat_value("nr_foll_pin_acquired");
+	released = vmstat_value("nr_foll_pin_released");
+	if (!folded || acquired < 0 || released < 0)
+		return PIN_BALANCE_UNKNOWN;
+	return acquired - released;
 }
 
 /* Kernel reports that fail a case unless it expected an oops. */
@@ -203,7 +193,13 @@ static int list_targets(struct agent *a)
 		t->name[sizeof(t->name) - 1] = 0;
 		t->owner[sizeof(t->owner) - 1] = 0;
 		t->flags = info.flags;
-		t->sem = semantics_of(t);
+		t->fixed_len = info.fixed_len;
+		if (info.result >= UAFAULT_RES_MAX) {
+			fprintf(stderr, "uafault-agent: target %s: unknown result kind %u\n",
+				t->name, info.result);
+			return -EPROTO;
+		}
+		t->result = info.result;
 		a->ntargets++;
 	}
 	return 0;
@@ -228,7 +224,7 @@ static bool fault_selected(const struct agent *a, const char *name)
 
 static bool kind_applies(const struct fault_kind *k, const struct target *t)
 {
-	return k->crash_only == (t->sem == SEM_CRASH);
+	return k->crash_only == target_crashes(t);
 }
 
 /* Prints the verdict's notes as KTAP diagnostics at @indent. */
@@ -515,12 +511,12 @@ int main(int argc, char **argv)
 	printf("KTAP version 1\n1..%u\n", a.ntargets + !!a.fuzz_calls);
 	k = 0;
 	for (i = 0; i < a.ntargets; i++)
-		if (a.targets[i].sem != SEM_CRASH && !run_suite(&a, &a.targets[i], ++k))
+		if (!target_crashes(&a.targets[i]) && !run_suite(&a, &a.targets[i], ++k))
 			status = EXIT_FAIL;
 	if (a.fuzz_calls && !run_fuzz_suite(&a, ++k))
 		status = EXIT_FAIL;
 	for (i = 0; i < a.ntargets; i++)
-		if (a.targets[i].sem == SEM_CRASH && !run_suite(&a, &a.targets[i], ++k))
+		if (target_crashes(&a.targets[i]) && !run_suite(&a, &a.targets[i], ++k))
 			status = EXIT_FAIL;
 
 	close(a.dev);

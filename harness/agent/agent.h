@@ -8,6 +8,7 @@
 #ifndef UAFAULT_AGENT_H
 #define UAFAULT_AGENT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,24 +22,19 @@
 #define MAX_PAGES	8
 #define MSG_LEN		4096
 
-/* How a target's result relates to the bytes it could reach. */
-enum semantics {
-	SEM_COPY,	/* done within the raw_copy bound; csum of done bytes */
-	SEM_PIN,	/* page granular: exactly the pages before the fault */
-	SEM_STRING_LEN,	/* strncpy_from_user: length of the string */
-	SEM_STRING_SIZE,/* strnlen_user: length including the NUL */
-	SEM_ZEROED,	/* check_zeroed_user on a zeroed range */
-	SEM_STRUCT,	/* copy_struct_from_user, ksize 64, zero tail */
-	SEM_FIXED8,	/* get_user/put_user of a u64: all or nothing */
-	SEM_CRASH,	/* oopses on purpose */
-};
-
+/* A target as UAFAULT_IOC_TARGET describes it. */
 struct target {
 	char name[UAFAULT_NAME_LEN];
 	char owner[UAFAULT_NAME_LEN];
-	unsigned int flags;
-	enum semantics sem;
+	unsigned int flags;		/* UAFAULT_TF_* */
+	enum uafault_result result;
+	size_t fixed_len;
 };
+
+static inline bool target_crashes(const struct target *t)
+{
+	return t->flags & UAFAULT_TF_CRASH;
+}
 
 enum fault { F_NONE, F_UNMAPPED, F_PROT_NONE, F_READ_ONLY };
 
@@ -100,6 +96,7 @@ void fail(struct verdict *v, const char *fmt, ...)
 /* agent.c: the device, the kernel log and the pin counters */
 int run_target(const struct agent *a, const struct target *t, void *addr,
 	       size_t len, struct uafault_run *r);
+#define PIN_BALANCE_UNKNOWN	LONG_MIN
 long pin_balance(void);
 void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
 		bool *oopsed);

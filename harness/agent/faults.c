@@ -34,18 +34,29 @@ static void describe_plan(struct verdict *v, const struct plan *p)
 	     p->npages, p->hole, names[p->fault], p->offset, p->len);
 }
 
-/* The range of a plan: 8 bytes for get/put_user, else to the mapping end. */
+/* The range of a plan: a fixed-length target's length, else to the end. */
 static void place(struct plan *p, const struct target *t, size_t offset)
 {
 	p->offset = offset;
-	p->len = t->sem == SEM_FIXED8 ? 8 : p->npages * PAGE - offset;
+	p->len = t->fixed_len ? t->fixed_len : p->npages * PAGE - offset;
+}
+
+/*
+ * Where a kind's range starts: at @offset, or for a fixed-length target
+ * (get_user, put_user) straddling the boundary into page 1.
+ */
+static size_t start_at(const struct target *t, size_t offset)
+{
+	return t->fixed_len ? PAGE - t->fixed_len / 2 : offset;
 }
 
 static void check_pins(struct verdict *v, long balance)
 {
 	long now = pin_balance();
 
-	if (now != balance)
+	if (balance == PIN_BALANCE_UNKNOWN || now == PIN_BALANCE_UNKNOWN)
+		fail(v, "cannot read the pin counters (/proc/sys/vm/stat_refresh, /proc/vmstat)");
+	else if (now != balance)
 		fail(v, "pin balance %ld -> %ld: pins leaked", balance, now);
 }
 
@@ -91,9 +102,10 @@ static void hole_kind(const struct agent *a, const struct target *t,
 
 	for (p.hole = 0; p.hole < RANGE_PAGES; p.hole++) {
 		for (o = 0; o < 2; o++) {
-			/* get/put_user: in the hole, and straddling into it. */
-			if (t->sem == SEM_FIXED8)
-				place(&p, t, p.hole * PAGE - (o && p.hole ? 4 : 0));
+			/* Fixed length: in the hole, and straddling into it. */
+			if (t->fixed_len)
+				place(&p, t, p.hole * PAGE -
+					     (o && p.hole ? t->fixed_len / 2 : 0));
 			else
 				place(&p, t, offsets[o]);
 			run_plan(a, t, v, &p);
@@ -111,7 +123,8 @@ static void fault_none(const struct agent *a, const struct target *t,
 	size_t o;
 
 	for (o = 0; o < 3; o++) {
-		place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 * o : offsets[o]);
+		place(&p, t, t->fixed_len ? PAGE - t->fixed_len / 2 * o :
+				     offsets[o]);
 		run_plan(a, t, v, &p);
 	}
 }
@@ -187,7 +200,7 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 		fail(v, "no swap device is on in the guest");
 		return;
 	}
-	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	place(&p, t, start_at(t, 0));
 	err = umem_setup(&m, &p, t, a->seed);
 	if (err) {
 		fail(v, "setting up user memory: %s", strerror(-err));
@@ -217,6 +230,7 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 /* What the userfaultfd handler does to the rest of the range. */
 struct uffd_race {
 	int uffd;
+	int stop[2];		/* written once the target has returned */
 	unsigned char *trap;	/* the missing page the target faults on */
 	unsigned char *rest;	/* the page after it */
 	const unsigned char *fill;	/* what the trap page resolves to */
@@ -228,12 +242,20 @@ struct uffd_race {
 static void *uffd_handler(void *arg)
 {
 	struct uffd_race *race = arg;
-	struct pollfd pfd = { .fd = race->uffd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = race->uffd, .events = POLLIN },
+		{ .fd = race->stop[0], .events = POLLIN },
+	};
 	struct uffdio_copy copy = { 0 };
 	struct uffd_msg msg;
 
-	if (poll(&pfd, 1, 10000) != 1 ||
-	    read(race->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+	if (poll(pfd, 2, 10000) < 1) {
+		race->err = ETIMEDOUT;
+		return NULL;
+	}
+	if (!(pfd[0].revents & POLLIN))
+		return NULL;	/* the target returned without a fault */
+	if (read(race->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
 	    msg.event != UFFD_EVENT_PAGEFAULT) {
 		race->err = ETIMEDOUT;
 		return NULL;
@@ -275,7 +297,9 @@ static int uffd_register(unsigned char *page)
  * Deterministic munmap race: page 1 of three is missing and registered
  * with userfaultfd; when the target faults on it, the handler thread
  * munmaps (or PROT_NONEs) page 2, then resolves page 1.  The target must
- * end with exactly what a range whose page 2 faults allows.
+ * end with exactly what a range whose page 2 faults allows.  A
+ * UAFAULT_TF_NOWAIT target cannot wait for the handler: for it page 1 is
+ * a fault, and nothing may race.
  */
 static void uffd_kind(const struct agent *a, const struct target *t,
 		      struct verdict *v, bool protect)
@@ -288,7 +312,7 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	struct umem m;
 	int err;
 
-	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 100);
+	place(&p, t, start_at(t, 100));
 	err = umem_setup(&m, &p, t, a->seed);
 	if (err) {
 		fail(v, "setting up user memory: %s", strerror(-err));
@@ -304,19 +328,37 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 		umem_free(&m);
 		return;
 	}
+	if (pipe(race.stop)) {
+		fail(v, "pipe: %s", strerror(errno));
+		close(race.uffd);
+		umem_free(&m);
+		return;
+	}
 	pthread_create(&thread, NULL, uffd_handler, &race);
 	err = run_target(a, t, m.addr, p.len, &r);
+	if (write(race.stop[1], "s", 1) != 1)
+		fail(v, "waking the uffd handler: %s", strerror(errno));
 	pthread_join(thread, NULL);
 	close(race.uffd);
+	close(race.stop[0]);
+	close(race.stop[1]);
 
 	/* From here on the plan is the one the race left behind. */
-	m.plan.hole = 2;
-	m.plan.fault = protect ? F_PROT_NONE : F_UNMAPPED;
-	m.readable[2] = false;
+	if (t->flags & UAFAULT_TF_NOWAIT) {
+		m.plan.hole = 1;
+		m.plan.fault = F_UNMAPPED;
+		m.readable[1] = false;
+		if (race.raced)
+			fail(v, "a NOWAIT target waited for userfaultfd");
+	} else {
+		m.plan.hole = 2;
+		m.plan.fault = protect ? F_PROT_NONE : F_UNMAPPED;
+		m.readable[2] = false;
+		if (!race.raced && !race.err)
+			fail(v, "the target never faulted on the userfaultfd page");
+	}
 	if (race.err)
 		fail(v, "uffd handler: %s", strerror(race.err));
-	else if (!race.raced)
-		fail(v, "the target never faulted on the userfaultfd page");
 	if (err)
 		fail(v, "ioctl refused: %s", strerror(-err));
 	else
@@ -381,7 +423,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 	struct umem m;
 	int err;
 
-	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	place(&p, t, start_at(t, 0));
 	err = umem_setup(&m, &p, t, a->seed);
 	if (err) {
 		fail(v, "setting up user memory: %s", strerror(-err));
@@ -399,7 +441,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 			     strerror(-err));
 			break;
 		}
-		if (r.done > p.len + (t->sem == SEM_STRING_SIZE) ||
+		if (r.done > p.len + (t->result == UAFAULT_RES_STRSIZE) ||
 		    (r.ret && r.ret != -EFAULT)) {
 			fail(v, "round %u: ret %lld done %llu of %zu", round,
 			     (long long)r.ret, (unsigned long long)r.done,
@@ -408,8 +450,8 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 		}
 		partial += r.ret != 0;
 		/* Page 1 only ever holds its own bytes: a read must see them. */
-		if (t->flags & UAFAULT_TF_READ && t->sem != SEM_ZEROED &&
-		    t->sem != SEM_STRING_SIZE && r.done <= p.len) {
+		if (t->flags & UAFAULT_TF_READ && t->result != UAFAULT_RES_ZEROED &&
+		    t->result != UAFAULT_RES_STRSIZE && r.done <= p.len) {
 			csum = uafault_csum(UAFAULT_CSUM_INIT, m.before + p.offset,
 					    r.done);
 			if (csum != r.csum)
@@ -427,9 +469,53 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 }
 
 /*
- * After fork the range is shared copy-on-write.  The child overwrites its
- * copy; the target then runs in the parent and must see (or write) the
- * parent's bytes only, and the child must still see its own.
+ * A pin held across the calls that follow (UAFAULT_IOC_PIN): read-only,
+ * the way a driver pins a buffer the device only reads.  Every page of
+ * the range must be held.
+ */
+static bool hold_pin(const struct agent *a, const struct umem *m,
+		     struct verdict *v)
+{
+	struct uafault_pin pin = {
+		.addr = (uintptr_t)m->addr,
+		.len = m->plan.len,
+	};
+
+	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin)) {
+		fail(v, "UAFAULT_IOC_PIN: %s", strerror(errno));
+		return false;
+	}
+	if (pin.ret) {
+		fail(v, "holding a pin on the range: %s",
+		     strerror((int)-pin.ret));
+		return false;
+	}
+	return true;
+}
+
+/* The held pages must hold @want now; then the pin is released. */
+static void check_held(const struct agent *a, struct verdict *v,
+		       const unsigned char *want, size_t len, const char *why)
+{
+	struct uafault_pin pin = { 0 };
+	uint64_t csum = uafault_csum(UAFAULT_CSUM_INIT, want, len);
+
+	if (ioctl(a->dev, UAFAULT_IOC_PIN_READ, &pin))
+		fail(v, "UAFAULT_IOC_PIN_READ: %s", strerror(errno));
+	else if (pin.csum != csum)
+		fail(v, "the pinned pages do not hold %s", why);
+	if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
+		fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+}
+
+/*
+ * CVE-2020-29374's shape.  A read-only pin is taken, then the process
+ * forks and the range is shared copy-on-write; the child overwrites its
+ * copy.  The target then runs in the parent and must see (or write) the
+ * parent's bytes only; the parent writes the range once more, and the
+ * pinned pages must hold exactly what the parent sees: never the child's
+ * bytes, never a page the parent no longer maps.  The child must still
+ * see its own bytes.
  */
 static void fault_fork_cow(const struct agent *a, const struct target *t,
 			   struct verdict *v)
@@ -441,19 +527,22 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	struct umem m;
 	char token;
 	pid_t pid;
+	size_t i;
 	int err;
 
-	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	place(&p, t, start_at(t, 0));
 	err = umem_setup(&m, &p, t, a->seed);
 	if (err || pipe(to_child) || pipe(to_parent)) {
 		fail(v, "setting up: %s", strerror(err ? -err : errno));
 		umem_free(&m);
 		return;
 	}
+	if (!hold_pin(a, &m, v)) {
+		umem_free(&m);
+		return;
+	}
 	pid = fork();
 	if (pid == 0) {
-		size_t i;
-
 		for (i = 0; i < m.map_len; i++)
 			m.base[i] = (unsigned char)~m.before[i];
 		if (write(to_parent[1], "w", 1) != 1 ||
@@ -472,6 +561,10 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 			fail(v, "ioctl refused: %s", strerror(-err));
 		else
 			check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+		for (i = 0; i < p.len; i++)
+			m.addr[i] ^= 0x5a;
+		check_held(a, v, m.addr, p.len,
+			   "what the parent wrote after fork");
 		if (write(to_child[1], "c", 1) != 1 ||
 		    waitpid(pid, &status, 0) != pid)
 			fail(v, "lost the child: %s", strerror(errno));
@@ -479,6 +572,8 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 			fail(v, "the child's copy changed (status %#x): COW broken",
 			     status);
 	}
+	if (pid < 0)
+		ioctl(a->dev, UAFAULT_IOC_UNPIN);
 	close(to_child[0]);
 	close(to_child[1]);
 	close(to_parent[0]);
@@ -488,30 +583,45 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	kmsg_check(a, v, false, NULL);
 }
 
-/* MADV_DONTNEED drops the pages: the target must see fresh zero pages. */
+/*
+ * MADV_DONTNEED under a held pin: the process gets fresh zero pages and
+ * the target must see (or write) those; the pinned pages keep the bytes
+ * they had, and releasing the pin leaks nothing.
+ */
 static void fault_dontneed(const struct agent *a, const struct target *t,
 			   struct verdict *v)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
 	struct uafault_run r;
+	unsigned char *old;
 	struct umem m;
 	int err;
 
-	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	place(&p, t, start_at(t, 0));
 	err = umem_setup(&m, &p, t, a->seed);
-	if (!err && madvise(m.base, m.map_len, MADV_DONTNEED))
-		err = -errno;
-	if (err) {
-		fail(v, "setting up: %s", strerror(-err));
-	} else {
-		umem_snapshot(&m, m.before);
-		err = run_target(a, t, m.addr, p.len, &r);
-		if (err)
-			fail(v, "ioctl refused: %s", strerror(-err));
-		else
-			check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+	old = malloc(p.len);
+	if (err || !old) {
+		fail(v, "setting up: %s", strerror(err ? -err : ENOMEM));
+		goto out;
 	}
+	memcpy(old, m.addr, p.len);
+	if (!hold_pin(a, &m, v))
+		goto out;
+	if (madvise(m.base, m.map_len, MADV_DONTNEED)) {
+		fail(v, "MADV_DONTNEED: %s", strerror(errno));
+		ioctl(a->dev, UAFAULT_IOC_UNPIN);
+		goto out;
+	}
+	umem_snapshot(&m, m.before);
+	err = run_target(a, t, m.addr, p.len, &r);
+	if (err)
+		fail(v, "ioctl refused: %s", strerror(-err));
+	else
+		check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+	check_held(a, v, old, p.len, "the bytes from before MADV_DONTNEED");
+out:
+	free(old);
 	umem_free(&m);
 	check_pins(v, balance);
 	kmsg_check(a, v, false, NULL);
@@ -559,7 +669,7 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 		fail(v, "/proc/thread-self/fail-nth: %s", strerror(errno));
 		return;
 	}
-	place(&p, t, t->sem == SEM_FIXED8 ? PAGE - 4 : 0);
+	place(&p, t, start_at(t, 0));
 	for (nth = 1; nth < 64; nth++) {
 		err = umem_setup(&m, &p, t, a->seed);
 		if (err || fail_nth_set(fd, nth)) {

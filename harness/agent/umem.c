@@ -69,19 +69,20 @@ size_t plan_reach(const struct plan *p, bool write)
 }
 
 /* The bytes of the range each semantics needs: a NUL, zeroes, or pattern. */
-static void shape_range(unsigned char *r, size_t len, enum semantics sem)
+static void shape_range(unsigned char *r, size_t len, enum uafault_result result)
 {
-	switch (sem) {
-	case SEM_STRING_LEN:
-	case SEM_STRING_SIZE:
+	switch (result) {
+	case UAFAULT_RES_STRLEN:
+	case UAFAULT_RES_STRSIZE:
 		r[len - 1] = 0;
 		break;
-	case SEM_ZEROED:
+	case UAFAULT_RES_ZEROED:
 		memset(r, 0, len);
 		break;
-	case SEM_STRUCT:
-		if (len > 64)
-			memset(r + 64, 0, len - 64);
+	case UAFAULT_RES_STRUCT:
+		if (len > UAFAULT_STRUCT_KSIZE)
+			memset(r + UAFAULT_STRUCT_KSIZE, 0,
+			       len - UAFAULT_STRUCT_KSIZE);
 		break;
 	default:
 		break;
@@ -116,7 +117,7 @@ int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
 		return -ENOMEM;
 	for (i = 0; i < m->map_len; i++)
 		m->base[i] = pattern(i, seed);
-	shape_range(m->addr, p->len, t->sem);
+	shape_range(m->addr, p->len, t->result);
 
 	for (i = 0; i < p->npages; i++)
 		m->readable[i] = true;
@@ -184,8 +185,8 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 	struct expect e = { .exact = true, .csum = true };
 	size_t len = p->len, pages, nul, nonzero, head;
 
-	switch (t->sem) {
-	case SEM_PIN:
+	switch (t->result) {
+	case UAFAULT_RES_PAGES:
 		/* Whole pages before the fault; done covers them in the range. */
 		pages = (p->offset + reach) / PAGE;
 		if (reach == len)
@@ -195,17 +196,17 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		else
 			expect_exact(&e, 0, -EFAULT);
 		break;
-	case SEM_STRING_LEN:
-	case SEM_STRING_SIZE:
+	case UAFAULT_RES_STRLEN:
+	case UAFAULT_RES_STRSIZE:
 		nul = scan(m, 0, true);
 		if (nul < len && nul < reach)
-			expect_exact(&e, nul + (t->sem == SEM_STRING_SIZE), 0);
+			expect_exact(&e, nul + (t->result == UAFAULT_RES_STRSIZE), 0);
 		else if (reach == len)	/* no NUL: count, or "too long" */
-			expect_exact(&e, len + (t->sem == SEM_STRING_SIZE), 0);
+			expect_exact(&e, len + (t->result == UAFAULT_RES_STRSIZE), 0);
 		else
 			expect_exact(&e, 0, -EFAULT);
 		break;
-	case SEM_ZEROED:
+	case UAFAULT_RES_ZEROED:
 		nonzero = scan(m, 0, false);
 		e.csum = false;
 		if (nonzero >= len && reach == len)
@@ -215,10 +216,10 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		else
 			expect_exact(&e, 0, -EFAULT);
 		break;
-	case SEM_STRUCT:
+	case UAFAULT_RES_STRUCT:
 		/* The tail beyond ksize must be zero; it is checked first. */
-		head = len < 64 ? len : 64;
-		nonzero = len > 64 ? scan(m, 64, false) : len;
+		head = len < UAFAULT_STRUCT_KSIZE ? len : UAFAULT_STRUCT_KSIZE;
+		nonzero = len > head ? scan(m, head, false) : len;
 		if (nonzero < len && nonzero < reach)
 			expect_exact(&e, 0, -E2BIG);
 		else if (reach < len)
@@ -226,8 +227,9 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		else
 			expect_exact(&e, head, 0);
 		break;
-	case SEM_FIXED8:
-		expect_exact(&e, reach >= 8 ? 8 : 0, reach >= 8 ? 0 : -EFAULT);
+	case UAFAULT_RES_ALL:
+		expect_exact(&e, reach == len ? len : 0,
+			     reach == len ? 0 : -EFAULT);
 		break;
 	default:
 		e.exact = false;
@@ -285,7 +287,7 @@ void check_result(struct verdict *v, const struct umem *m,
 	}
 	check_done(v, m, r, &e, reach);
 	umem_snapshot((struct umem *)m, after);
-	if (e.csum && t->sem != SEM_STRING_SIZE && done <= p->len) {
+	if (e.csum && t->result != UAFAULT_RES_STRSIZE && done <= p->len) {
 		const unsigned char *seen = writes ? after : m->before;
 
 		csum = uafault_csum(UAFAULT_CSUM_INIT, seen + p->offset, done);

@@ -3,6 +3,7 @@ artefacts: artefacts on disk, the verdict, and `test`/`results` totals."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -121,3 +122,12 @@ def test_artefact_left_missing_is_a_build_failure(layout: Layout, tmp_path: Path
     assert result.exit_code is ExitCode.BUILD_FAILED
     assert "uafault-agent" in result.message
     assert not (tmp_path / "qemu.log").exists()
+
+
+def test_fuzz_calls_reach_the_agent_command_line(layout: Layout, tmp_path: Path) -> None:
+    run_dir = create_run_dir(layout.results_root)
+    run_guest_layer(layout, GuestRequest(fuzz_calls=1234), run_dir)
+    init = gzip.decompress((run_dir / "guest" / "initramfs.cpio.gz").read_bytes())
+    line = next(l for l in init.decode(errors="replace").splitlines() if l.startswith("/bin/uafault-agent"))
+    assert "--fuzzer /bin/uafault-fuzz --fuzz-calls 1234" in line
+    assert "--allow-crash" not in line

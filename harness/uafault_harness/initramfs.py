@@ -25,6 +25,8 @@ GUEST_MODULE_DIR = "/lib/modules"
 INIT_APPLETS: tuple[str, ...] = (
     "sh", "mount", "mkdir", "cat", "echo", "poweroff", "mkswap", "swapon", "sleep", "ls", "dmesg",
 )
+# The fault-injection attributes configs/guest.config enables (debugfs).
+FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc")
 # zram0 exists at boot with CONFIG_ZRAM=y (num_devices defaults to 1).
 ZRAM_SWAP_SIZE = "64M"
 # Mount points that must exist before /init can mount anything.
@@ -60,6 +62,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
+# fail-nth steps are many: one line per injected fault, no stack dump.
+for attr in {" ".join(FAULT_ATTRS)}; do
+    echo 1 > /sys/kernel/debug/$attr/verbose 2>/dev/null
+done
 # Swap on zram so the agent's MADV_PAGEOUT really swaps user pages out.
 if echo {ZRAM_SWAP_SIZE} > /sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
     echo "uafault-init: zram swap on"

@@ -4,17 +4,17 @@
  * registered as uafault targets so /dev/uafault can run it on ranges
  * with faults planted in them.
  *
- * example_ioctl_copy_in (READ): a driver ioctl whose argument is a
- * header followed by a payload.  It copies the header in, checks its
- * length field against the size of the argument, and copies that much
- * payload.  @ret is the handler's return (-EINVAL for a bad length field,
- * -EFAULT); on success @done covers header and payload and @csum both.
+ * example_ioctl_copy_in (READ, all or nothing): a driver ioctl whose
+ * argument is a header followed by a payload that fills the rest of it.
+ * It copies the header in and duplicates the payload with
+ * vmemdup_user().  Any short copy fails the whole call with -EFAULT; on
+ * success @done covers header and payload and @csum both.
  *
- * example_pin_buffer (WRITE|PIN): a driver filling a user buffer it pins
- * whole.  pin_user_pages_fast(FOLL_WRITE) on every page of the range;
- * fewer pages than asked unpins them and fails with -EFAULT, @done = 0;
- * otherwise it writes uafault_fill() bytes over the range through
- * kmap_local_page() and unpins dirty.
+ * example_pin_buffer (WRITE|PIN, all or nothing): a driver filling a user
+ * buffer it pins whole.  pin_user_pages_fast(FOLL_WRITE) on every page of
+ * the range; fewer pages than asked unpins them and fails with -EFAULT,
+ * @done = 0; otherwise it writes uafault_fill() bytes over the range
+ * through kmap_local_page() and unpins dirty.
  */
 #include <linux/highmem.h>
 #include <linux/minmax.h>
@@ -26,12 +26,10 @@
 
 #include "../uafault_target.h"
 
-#define EXAMPLE_MAX_PAYLOAD	(16 * 4096)
-
 /* What the example driver's ioctl takes: a header, then the payload. */
 struct example_hdr {
 	__u32 op;
-	__u32 len;
+	__u32 flags;
 };
 
 /* The driver's ioctl handler, as it would be. */
@@ -39,23 +37,23 @@ static long example_ioctl_copy_in(void __user *arg, size_t argsz,
 				  u64 *csum)
 {
 	struct example_hdr hdr;
+	size_t len;
 	void *payload;
 
 	if (argsz < sizeof(hdr))
 		return -EINVAL;
 	if (copy_from_user(&hdr, arg, sizeof(hdr)))
 		return -EFAULT;
-	if (hdr.len > EXAMPLE_MAX_PAYLOAD || hdr.len > argsz - sizeof(hdr))
-		return -EINVAL;
+	len = argsz - sizeof(hdr);
 
-	payload = memdup_user(arg + sizeof(hdr), hdr.len);
+	payload = vmemdup_user(arg + sizeof(hdr), len);
 	if (IS_ERR(payload))
 		return PTR_ERR(payload);
 
 	*csum = uafault_csum(*csum, &hdr, sizeof(hdr));
-	*csum = uafault_csum(*csum, payload, hdr.len);
-	kfree(payload);
-	return sizeof(hdr) + hdr.len;
+	*csum = uafault_csum(*csum, payload, len);
+	kvfree(payload);
+	return argsz;
 }
 
 static int example_run_copy_in(struct uafault_ctx *ctx)
@@ -117,12 +115,14 @@ static struct uafault_target example_targets[] = {
 	{
 		.name = "example_ioctl_copy_in",
 		.flags = UAFAULT_TF_READ,
+		.result = UAFAULT_RES_ALL,
 		.run = example_run_copy_in,
 		.owner = THIS_MODULE,
 	},
 	{
 		.name = "example_pin_buffer",
 		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.result = UAFAULT_RES_ALL,
 		.run = example_run_pin_buffer,
 		.owner = THIS_MODULE,
 	},

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A pin held across system calls (UAFAULT_IOC_PIN, _PIN_READ, _UNPIN):
+ * what a driver does when it pins a user buffer at setup and lets the
+ * device at it later.  Between the calls the process can fork, write or
+ * MADV_DONTNEED its range, and the agent checks that the held pages still
+ * hold what the GUP contract says (CVE-2020-29374: a read-only pin must
+ * not end up on a page the pinning process no longer maps).
+ */
+#include <linux/cleanup.h>
+#include <linux/highmem.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "internal.h"
+
+/* One per open /dev/uafault. */
+struct uafault_hold {
+	struct mutex lock;
+	struct page **pages;	/* NULL: nothing held */
+	unsigned long npages;
+	unsigned long addr;
+	size_t len;
+	u32 flags;	/* UAFAULT_PIN_* */
+};
+
+struct uafault_hold *uafault_hold_alloc(void)
+{
+	struct uafault_hold *h = kzalloc(sizeof(*h), GFP_KERNEL);
+
+	if (h)
+		mutex_init(&h->lock);
+	return h;
+}
+
+static void uafault_hold_drop(struct uafault_hold *h)
+{
+	lockdep_assert_held(&h->lock);
+	if (!h->pages)
+		return;
+	if (h->flags & UAFAULT_PIN_WRITE)
+		unpin_user_pages_dirty_lock(h->pages, h->npages, true);
+	else
+		unpin_user_pages(h->pages, h->npages);
+	kvfree(h->pages);
+	h->pages = NULL;
+	h->npages = 0;
+}
+
+void uafault_hold_free(struct uafault_hold *h)
+{
+	scoped_guard(mutex, &h->lock)
+		uafault_hold_drop(h);
+	mutex_destroy(&h->lock);
+	kfree(h);
+}
+
+/* Checksum the held range through the kernel's mapping of its pages. */
+static u64 uafault_hold_csum(const struct uafault_hold *h)
+{
+	size_t off = offset_in_page(h->addr), pos, n;
+	u64 csum = UAFAULT_CSUM_INIT;
+	unsigned long i = 0;
+	u8 *kaddr;
+
+	for (pos = 0; pos < h->len; pos += n, off = 0, i++) {
+		n = min(PAGE_SIZE - off, h->len - pos);
+		kaddr = kmap_local_page(h->pages[i]);
+		csum = uafault_csum(csum, kaddr + off, n);
+		kunmap_local(kaddr);
+	}
+	return csum;
+}
+
+static int uafault_pin_check(const struct uafault_pin *pin)
+{
+	u64 end;
+
+	if (pin->flags & ~UAFAULT_PIN_ALL || pin->reserved)
+		return -EINVAL;
+	if (!pin->len || pin->len > UAFAULT_MAX_LEN)
+		return -EINVAL;
+	if (pin->addr != (unsigned long)pin->addr ||
+	    check_add_overflow(pin->addr, pin->len, &end))
+		return -EINVAL;
+	return 0;
+}
+
+static unsigned int uafault_pin_gup_flags(u32 flags)
+{
+	return (flags & UAFAULT_PIN_WRITE ? FOLL_WRITE : 0) |
+	       (flags & UAFAULT_PIN_LONGTERM ? FOLL_LONGTERM : 0);
+}
+
+/* Pin the whole range or nothing; @pin->ret says which. */
+static int uafault_hold_pin(struct uafault_hold *h, struct uafault_pin *pin)
+{
+	unsigned long nr = DIV_ROUND_UP(offset_in_page(pin->addr) + pin->len,
+					PAGE_SIZE);
+	struct page **pages;
+	long rc;
+
+	lockdep_assert_held(&h->lock);
+	if (h->pages)
+		return -EBUSY;
+	pages = uafault_alloc_pages(nr);
+	if (!pages)
+		return -ENOMEM;
+	rc = pin_user_pages_fast(pin->addr & PAGE_MASK, nr,
+				 uafault_pin_gup_flags(pin->flags), pages);
+	if (rc < 0 || (unsigned long)rc < nr) {
+		if (rc > 0)
+			unpin_user_pages(pages, rc);
+		kvfree(pages);
+		pin->ret = rc < 0 ? rc : -EFAULT;
+		return 0;
+	}
+	h->pages = pages;
+	h->npages = nr;
+	h->addr = pin->addr;
+	h->len = pin->len;
+	h->flags = pin->flags;
+	pin->ret = 0;
+	pin->pinned = nr;
+	pin->csum = uafault_hold_csum(h);
+	return 0;
+}
+
+long uafault_ioctl_pin(struct uafault_hold *h, struct uafault_pin __user *uarg)
+{
+	struct uafault_pin pin;
+	int err;
+
+	if (copy_from_user(&pin, uarg, sizeof(pin)))
+		return -EFAULT;
+	err = uafault_pin_check(&pin);
+	if (err)
+		return err;
+	pin.ret = 0;
+	pin.pinned = 0;
+	pin.csum = UAFAULT_CSUM_INIT;
+	scoped_guard(mutex, &h->lock) {
+		err = uafault_hold_pin(h, &pin);
+		if (err)
+			return err;
+	}
+	return copy_to_user(uarg, &pin, sizeof(pin)) ? -EFAULT : 0;
+}
+
+long uafault_ioctl_pin_read(struct uafault_hold *h,
+			    struct uafault_pin __user *uarg)
+{
+	struct uafault_pin pin = { .ret = 0 };
+
+	scoped_guard(mutex, &h->lock) {
+		if (!h->pages)
+			return -ENOENT;
+		pin.addr = h->addr;
+		pin.len = h->len;
+		pin.flags = h->flags;
+		pin.pinned = h->npages;
+		pin.csum = uafault_hold_csum(h);
+	}
+	return copy_to_user(uarg, &pin, sizeof(pin)) ? -EFAULT : 0;
+}
+
+long uafault_ioctl_unpin(struct uafault_hold *h)
+{
+	guard(mutex)(&h->lock);
+	if (!h->pages)
+		return -ENOENT;
+	uafault_hold_drop(h);
+	return 0;
+}
