@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,9 +25,13 @@
 
 enum { EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP };
 
+/* Target runs so far, for the scenarios-per-second figure. */
+static unsigned long target_runs;
+
 int run_target(const struct agent *a, const struct target *t, void *addr,
 	       size_t len, struct uafault_run *r)
 {
+	target_runs++;
 	memset(r, 0, sizeof(*r));
 	snprintf(r->name, sizeof(r->name), "%s", t->name);
 	r->addr = (uintptr_t)addr;
@@ -289,6 +294,49 @@ static bool run_suite(const struct agent *a, const struct target *t,
 	return !failed;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The bench's baseline: the same ioctl on every target, @calls times
+ * each, on one mapped range with no fault planted and nothing checked.
+ */
+static void bare_loop(const struct agent *a, unsigned int calls)
+{
+	size_t map_len = 3 * PAGE;
+	unsigned long done = 0;
+	struct uafault_run r;
+	unsigned char *base;
+	unsigned int i, k;
+	double start;
+
+	base = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (base == MAP_FAILED) {
+		printf("# uafault-bare: mmap: %s\n", strerror(errno));
+		return;
+	}
+	memset(base, 0, map_len);
+	start = now_seconds();
+	for (i = 0; i < a->ntargets; i++) {
+		const struct target *t = &a->targets[i];
+		size_t len = t->fixed_len ? t->fixed_len : map_len;
+
+		if (target_crashes(t))
+			continue;
+		for (k = 0; k < calls; k++, done++)
+			run_target(a, t, base, len, &r);
+	}
+	printf("# uafault-bare: calls=%lu seconds=%.3f\n", done,
+	       now_seconds() - start);
+	munmap(base, map_len);
+}
+
 /* Runs the fuzzer, its stdout and stderr into a pipe we drain. */
 static int fuzz_spawn(const struct agent *a, int *out)
 {
@@ -367,6 +415,7 @@ static void print_usage(FILE *f)
 		"  --rounds N      iterations of the stochastic race (default 200)\n"
 		"  --fuzzer PATH   uafault-fuzz, for --fuzz-calls\n"
 		"  --fuzz-calls N  run the ioctl fuzzer for N calls as one more suite\n"
+		"  --bare-calls N  then time N unchecked runs of each target (bench)\n"
 		"  --list-faults   print the fault kinds and exit\n");
 }
 
@@ -398,6 +447,7 @@ int main(int argc, char **argv)
 		{ "list-faults", no_argument, NULL, 'l' },
 		{ "fuzzer", required_argument, NULL, 'z' },
 		{ "fuzz-calls", required_argument, NULL, 'n' },
+		{ "bare-calls", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -409,6 +459,8 @@ int main(int argc, char **argv)
 	char *paths[MAX_MODULES];
 	struct kmod_ctx *ctx = NULL;
 	int nmods = 0, opt, status = EXIT_PASS, err;
+	unsigned int bare_calls = 0;
+	double start;
 	unsigned int i, k;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -443,6 +495,10 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_uint(optarg, "--fuzz-calls", &a.fuzz_calls))
+				return EXIT_USAGE;
+			break;
+		case 'b':
+			if (parse_uint(optarg, "--bare-calls", &bare_calls))
 				return EXIT_USAGE;
 			break;
 		case 'l':
@@ -510,9 +566,14 @@ int main(int argc, char **argv)
 	/* The crashing target oopses: its suite runs last. */
 	printf("KTAP version 1\n1..%u\n", a.ntargets + !!a.fuzz_calls);
 	k = 0;
+	start = now_seconds();
 	for (i = 0; i < a.ntargets; i++)
 		if (!target_crashes(&a.targets[i]) && !run_suite(&a, &a.targets[i], ++k))
 			status = EXIT_FAIL;
+	printf("# uafault-stats: scenarios=%lu seconds=%.3f\n", target_runs,
+	       now_seconds() - start);
+	if (bare_calls)
+		bare_loop(&a, bare_calls);
 	if (a.fuzz_calls && !run_fuzz_suite(&a, ++k))
 		status = EXIT_FAIL;
 	for (i = 0; i < a.ntargets; i++)

@@ -87,7 +87,11 @@ def test_init_script() -> None:
     start = lines.index(f'echo "{INIT_AGENT_START}"')
     assert lines[start + 1] == "/bin/uafault-agent --module /lib/modules/uafault.ko --targets 'copy *'"
     assert lines[start + 2:] == ["rc=$?", f'echo "{INIT_AGENT_EXIT} $rc"', "poweroff -f"]
+    # Fault injection says one line per injected fault, no stack dump.
+    assert "for attr in fail_usercopy failslab fail_page_alloc; do" in lines
+    assert "    echo 1 > /sys/kernel/debug/$attr/verbose 2>/dev/null" in lines
     # The applets /init calls are the ones installed.
-    used = {l.split()[0] for l in lines if l and not l.startswith(("#", "/", "rc=", "exec", "if", "else", "fi"))}
+    shell_words = ("#", "/", "rc=", "exec", "if", "else", "fi", "for", "done")
+    used = {l.split()[0] for l in lines if l.strip() and not l.lstrip().startswith(shell_words)}
     assert used <= set(INIT_APPLETS)
     assert subprocess.run(["sh", "-n"], input=text.encode(), check=False).returncode == 0

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
 from .guest_build import build_guest_kernel
-from .guest_runner import GUEST_LAYER_DIR, GuestRequest, guest_preflight, run_guest_layer
+from .guest_runner import TEST_FUZZ_CALLS, GuestRequest, guest_preflight, run_guest_layer
 from .kunit_runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
 from .link import link, unlink
 from .paths import Layout, resolve_layout
@@ -153,8 +153,16 @@ def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
     if result.suites:
         print()
         print(report.suite_table(result))
-    _print_layers([result], str(run_dir / GUEST_LAYER_DIR))
+    _print_layers([result], str(run_dir / request.layer_dir))
     return result.exit_code
+
+
+def test_guest_requests(jobs: int) -> list[GuestRequest]:
+    """What `test` boots: every fault kind on every target, SMAP included
+    (it oopses last, on purpose), then the ioctl fuzzer and the fault
+    kinds again under KASAN, where nothing may oops."""
+    return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS),
+            GuestRequest(jobs=jobs, kasan=True, fuzz_calls=TEST_FUZZ_CALLS)]
 
 
 def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -171,8 +179,9 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
     for arch in arches:
         layers.append(run_kunit_layer(layout, KunitRequest(arch, args.jobs, args.timeout), run_dir))
     if not args.skip_guest:
-        # --timeout is the KUnit runs'; the guest keeps its own watchdog defaults.
-        layers.append(run_guest_layer(layout, GuestRequest(jobs=args.jobs), run_dir))
+        # --timeout is the KUnit runs'; the guests keep their own watchdogs.
+        for request in test_guest_requests(args.jobs):
+            layers.append(run_guest_layer(layout, request, run_dir))
     _print_layers(layers, str(run_dir))
     return worst([l.exit_code for l in layers])
 

@@ -29,6 +29,11 @@ from .results import LayerResult, SUMMARY_NAME, write_layer
 from .source import require_tree
 
 GUEST_LAYER_DIR = "guest"
+# Every guest layer's directory under a run dir, plain first.
+GUEST_LAYER_DIRS: tuple[str, ...] = (GUEST_LAYER_DIR, f"{GUEST_LAYER_DIR}-kasan")
+# `test` runs the ioctl fuzzer this long in each guest layer (issue: >= 100k
+# calls under KASAN); a few seconds under TCG.
+TEST_FUZZ_CALLS = 100_000
 CONSOLE_NAME = "console.log"
 KTAP_NAME = "ktap.txt"
 KUNIT_JSON_NAME = "kunit.json"
@@ -65,6 +70,10 @@ class GuestRequest:
     @property
     def layer(self) -> str:
         return f"guest {GUEST_ARCH}" + (" kasan" if self.kasan else "")
+
+    @property
+    def layer_dir(self) -> str:
+        return GUEST_LAYER_DIRS[self.kasan]
 
 
 @dataclass(frozen=True)
@@ -266,9 +275,9 @@ def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe)
 
 def run_guest_layer(layout: Layout, request: GuestRequest, run_dir: Path,
                     probe: KvmProbe = probe_kvm) -> LayerResult:
-    """Run the layer and store it under run_dir/guest/; a build or
+    """Run the layer and store it under run_dir/guest[-kasan]/; a build or
     prerequisite failure becomes the layer's result, so `test` still totals."""
-    out_dir = run_dir / GUEST_LAYER_DIR
+    out_dir = run_dir / request.layer_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:

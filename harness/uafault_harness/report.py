@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .guest_runner import GUEST_LAYER_DIR
+from .guest_runner import GUEST_LAYER_DIRS
 from .profiles import ARCHES
 from .pytest_layer import JUNIT_NAME, layer_from_junit
 from .results import SUMMARY_NAME, Counts, LayerResult, read_layer
@@ -54,7 +54,7 @@ def load_run_layers(run_dir: Path) -> list[LayerResult]:
     layers: list[LayerResult] = []
     if (run_dir / JUNIT_NAME).is_file():
         layers.append(layer_from_junit(run_dir / JUNIT_NAME))
-    for name in (*ARCHES, GUEST_LAYER_DIR):
+    for name in (*ARCHES, *GUEST_LAYER_DIRS):
         summary = run_dir / name / SUMMARY_NAME
         if summary.is_file():
             layers.append(read_layer(summary))
