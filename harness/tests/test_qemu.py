@@ -30,6 +30,10 @@ elif mode == "chatter":
 elif mode == "no-poweroff":
     print("uafault-init: agent exit 0", flush=True)
     time.sleep(60)
+elif mode == "halted":
+    print("uafault-init: agent exit 0", flush=True)
+    print("[   12.972926] reboot: Power off not available: System halted instead", flush=True)
+    time.sleep(60)
 else:
     sys.stdout.write("    ok 1 c\nok 1 s\nuafault-init: agent exit 0\npartial last line")
 '''
@@ -48,7 +52,8 @@ def _run(fake_qemu: Path, tmp_path: Path, mode: str, watchdog: Watchdog):  # typ
     log = tmp_path / "console.log"
     started = time.monotonic()
     outcome = run_console([sys.executable, str(fake_qemu), mode], log, tracker.feed,
-                          lambda: tracker.agent_exit is not None, watchdog, echo)
+                          lambda: tracker.agent_exit is not None, watchdog, echo,
+                          halted=lambda: tracker.powered_down)
     return outcome, tracker, log, echo, time.monotonic() - started
 
 
@@ -80,6 +85,14 @@ def test_guest_that_does_not_power_off_is_stopped(fake_qemu: Path, tmp_path: Pat
                                         Watchdog(overall=30, silence=30, grace=1))
     assert outcome.verdict is Verdict.HALTED and tracker.agent_exit == 0
     assert took < 10
+
+
+def test_guest_kernel_that_halts_is_stopped_without_the_grace(fake_qemu: Path, tmp_path: Path) -> None:
+    outcome, tracker, log, _, took = _run(fake_qemu, tmp_path, "halted",
+                                          Watchdog(overall=30, silence=30, grace=20))
+    assert outcome.verdict is Verdict.HALTED and "halted" in outcome.reason
+    assert tracker.agent_exit == 0 and tracker.powered_down
+    assert took < 10 and log.read_text().splitlines()[-1].endswith("System halted instead")
 
 
 def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:

@@ -265,8 +265,9 @@ def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe)
     print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
     outcome = run_console(cmd, out_dir / CONSOLE_NAME, tracker.feed,
-                          lambda: tracker.agent_exit is not None or tracker.powered_down,
-                          Watchdog(request.timeout, request.silence_timeout), sys.stdout)
+                          lambda: tracker.agent_exit is not None,
+                          Watchdog(request.timeout, request.silence_timeout), sys.stdout,
+                          halted=lambda: tracker.powered_down)
     result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, kernel)
     result.details = {"qemu_command": cmd, "accel": "kvm" if kvm else "tcg", "accel_note": accel_note,
                       "bzimage": str(kernel.bzimage), **result.details}

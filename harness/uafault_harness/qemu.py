@@ -92,8 +92,10 @@ def run_console(
     watchdog: Watchdog,
     echo: IO[str] | None,
     clock: Callable[[], float] = time.monotonic,
+    halted: Callable[[], bool] = lambda: False,
 ) -> RunOutcome:
-    """Run QEMU until it exits or the watchdog fires.  Every console line is
+    """Run QEMU until it exits, the guest has halted (halted(): nothing
+    more can come, so QEMU is stopped at once) or the watchdog fires.  Every console line is
     appended and flushed to console_log before anything else sees it, so a
     killed run keeps everything that was printed."""
     start = clock()
@@ -120,6 +122,9 @@ def run_console(
 
             while True:
                 now = clock()
+                if halted():
+                    stop = (Verdict.HALTED, "the guest kernel halted; QEMU stopped")
+                    break
                 if done_at is None and finished():
                     done_at = now
                 deadlines = [(start + watchdog.overall, Verdict.TIMEOUT,
