@@ -12,7 +12,6 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
-#include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -78,16 +77,9 @@ static u64 uafault_hold_csum(const struct uafault_hold *h)
 
 static int uafault_pin_check(const struct uafault_pin *pin)
 {
-	u64 end;
-
 	if (pin->flags & ~UAFAULT_PIN_ALL || pin->reserved)
 		return -EINVAL;
-	if (!pin->len || pin->len > UAFAULT_MAX_LEN)
-		return -EINVAL;
-	if (pin->addr != (unsigned long)pin->addr ||
-	    check_add_overflow(pin->addr, pin->len, &end))
-		return -EINVAL;
-	return 0;
+	return uafault_range_ok(pin->addr, pin->len) ? 0 : -EINVAL;
 }
 
 static unsigned int uafault_pin_gup_flags(u32 flags)

@@ -15,6 +15,7 @@
 #define UAFAULT_MAX_PAGES	(UAFAULT_MAX_LEN / PAGE_SIZE + 1)
 
 /* main.c */
+bool uafault_range_ok(u64 addr, u64 len);
 int uafault_register_targets(struct uafault_target *t, size_t n);
 void uafault_unregister_targets(struct uafault_target *t, size_t n);
 

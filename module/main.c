@@ -180,19 +180,30 @@ static long uafault_ioctl_target(struct uafault_target_info __user *uarg)
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-/* The argument checks that need no target: see struct uafault_run. */
-static int uafault_check_run(const struct uafault_run *run)
+/**
+ * uafault_range_ok() - check a user range an ioctl names
+ * @addr: first byte, as the caller passed it
+ * @len: bytes
+ *
+ * Return: true when @len is 1 to %UAFAULT_MAX_LEN and the range fits an
+ * unsigned long without wrapping.  Whether it is mapped is not checked:
+ * faults are what the targets are run for.
+ */
+bool uafault_range_ok(u64 addr, u64 len)
 {
 	u64 end;
 
+	return len && len <= UAFAULT_MAX_LEN &&
+	       addr == (unsigned long)addr &&
+	       !check_add_overflow(addr, len, &end);
+}
+
+/* The argument checks that need no target: see struct uafault_run. */
+static int uafault_check_run(const struct uafault_run *run)
+{
 	if (strnlen(run->name, sizeof(run->name)) == sizeof(run->name))
 		return -EINVAL;
-	if (run->flags)
-		return -EINVAL;
-	if (!run->len || run->len > UAFAULT_MAX_LEN)
-		return -EINVAL;
-	if (run->addr != (unsigned long)run->addr ||
-	    check_add_overflow(run->addr, run->len, &end))
+	if (run->flags || !uafault_range_ok(run->addr, run->len))
 		return -EINVAL;
 	return 0;
 }

@@ -182,6 +182,11 @@ static int list_targets(struct agent *a)
 			ver.abi, UAFAULT_ABI_VERSION);
 		return -EPROTO;
 	}
+	if (!!(ver.flags & UAFAULT_MOD_ALLOW_CRASH) != a->allow_crash) {
+		fprintf(stderr, "uafault-agent: module allow_crash=%d, asked for %d\n",
+			!!(ver.flags & UAFAULT_MOD_ALLOW_CRASH), a->allow_crash);
+		return -EPROTO;
+	}
 	a->targets = calloc(ver.ntargets, sizeof(*a->targets));
 	if (!a->targets && ver.ntargets)
 		return -ENOMEM;
@@ -205,6 +210,12 @@ static int list_targets(struct agent *a)
 			return -EPROTO;
 		}
 		t->result = info.result;
+		/* Without allow_crash the module must offer nothing that oopses. */
+		if (target_crashes(t) && !a->allow_crash) {
+			fprintf(stderr, "uafault-agent: crashing target %s offered without allow_crash\n",
+				t->name);
+			return -EPROTO;
+		}
 		a->ntargets++;
 	}
 	return 0;

@@ -4,8 +4,9 @@
  *
  *   uafault-fuzz [-n CALLS] [-s SEED]
  *
- * Random command numbers, the three real commands with well-formed,
- * random-byte, truncated and unreadable arguments, random target names
+ * Random command numbers, the real commands (list, run, hold a pin, read
+ * it, release it) with well-formed, random-byte, truncated and
+ * unreadable arguments, random target names
  * (listed ones, garbage, unterminated), and random ranges: in a scratch
  * arena with read-only, PROT_NONE, unmapped and doubly mapped shared
  * pages, NULL, kernel, non-canonical, misaligned and huge addresses,
@@ -291,12 +292,13 @@ static unsigned int random_cmd(void)
 {
 	static const unsigned int real[] = {
 		UAFAULT_IOC_VERSION, UAFAULT_IOC_TARGET, UAFAULT_IOC_RUN,
+		UAFAULT_IOC_PIN, UAFAULT_IOC_PIN_READ, UAFAULT_IOC_UNPIN,
 	};
 	unsigned int cmd;
 
 	switch (below(4)) {
 	case 0:		/* a real command with a wrong size or direction */
-		cmd = real[below(3)];
+		cmd = real[below(ARRAY_SIZE(real))];
 		if (chance(1, 2))
 			return _IOC(below(4), _IOC_TYPE(cmd), _IOC_NR(cmd),
 				    _IOC_SIZE(cmd));
@@ -352,6 +354,24 @@ static void fill_run(struct uafault_run *r)
 		memset(r->name, 0, sizeof(r->name));
 }
 
+/* A pin to hold: mostly in the arena, any flags now and then. */
+static void fill_pin(struct uafault_pin *pin)
+{
+	memset(pin, 0, sizeof(*pin));
+	if (chance(1, 8)) {
+		random_bytes(pin, sizeof(*pin));
+	} else {
+		pin->addr = chance(3, 4) ? arena_addr() : bad_addr();
+		pin->len = pick_len();
+		pin->flags = chance(1, 8) ? (uint32_t)rnd() :
+			     (uint32_t)below(UAFAULT_PIN_ALL + 1);
+		pin->reserved = chance(1, 16) ? (uint32_t)rnd() : 0;
+	}
+	if (pin->addr < (uint64_t)(uintptr_t)arena ||
+	    pin->addr >= (uint64_t)(uintptr_t)arena + ARENA_PAGES * PG)
+		pin->addr = clamp_outside(pin->addr);
+}
+
 static void count(int rc)
 {
 	if (rc == 0) {
@@ -379,6 +399,7 @@ static void one_call(int fd)
 		struct uafault_version v;
 		struct uafault_target_info t;
 		struct uafault_run r;
+		struct uafault_pin pin;
 		unsigned char raw[512];
 	} u;
 	unsigned int cmd;
@@ -386,7 +407,7 @@ static void one_call(int fd)
 	uint64_t arg;
 	size_t size;
 
-	switch (below(10)) {
+	switch (below(13)) {
 	case 0:
 		cmd = UAFAULT_IOC_VERSION;
 		break;
@@ -397,6 +418,15 @@ static void one_call(int fd)
 	case 3:
 		cmd = random_cmd();
 		break;
+	case 4:
+		cmd = UAFAULT_IOC_PIN;
+		break;
+	case 5:
+		cmd = UAFAULT_IOC_PIN_READ;
+		break;
+	case 6:
+		cmd = UAFAULT_IOC_UNPIN;
+		break;
 	default:
 		cmd = UAFAULT_IOC_RUN;
 		break;
@@ -405,7 +435,9 @@ static void one_call(int fd)
 	memset(&u, 0, sizeof(u));
 	size = cmd == UAFAULT_IOC_VERSION ? sizeof(u.v) :
 	       cmd == UAFAULT_IOC_TARGET ? sizeof(u.t) :
-	       cmd == UAFAULT_IOC_RUN ? sizeof(u.r) : sizeof(u.raw);
+	       cmd == UAFAULT_IOC_RUN ? sizeof(u.r) :
+	       cmd == UAFAULT_IOC_PIN || cmd == UAFAULT_IOC_PIN_READ ?
+	       sizeof(u.pin) : sizeof(u.raw);
 	p = pick_arg(size < PG / 2 ? size : PG / 2, &arg);
 
 	if (cmd == UAFAULT_IOC_TARGET) {
@@ -416,7 +448,13 @@ static void one_call(int fd)
 				    (uint32_t)rnd();
 	} else if (cmd == UAFAULT_IOC_RUN) {
 		fill_run(&u.r);
-	} else if (cmd != UAFAULT_IOC_VERSION) {
+	} else if (cmd == UAFAULT_IOC_PIN) {
+		fill_pin(&u.pin);
+	} else if (cmd == UAFAULT_IOC_UNPIN) {
+		arg = chance(1, 2) ? 0 : rnd();	/* _IO: the argument is unused */
+		p = NULL;
+	} else if (cmd != UAFAULT_IOC_VERSION &&
+		   cmd != UAFAULT_IOC_PIN_READ) {
 		/* Random command: random bytes, but never a crash run. */
 		random_bytes(u.raw, sizeof(u.raw));
 		memset(u.raw, 0, UAFAULT_NAME_LEN);
