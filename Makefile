@@ -51,14 +51,16 @@ guest: setup
 # uafault.ko, the example module and the in-guest programs, built against
 # KDIR (a guest kernel build dir).  Kbuild writes objects next to the
 # sources, so the harness points MODSRC at a copy of module/ per kernel
-# and AGENT_OUT at a directory of that kernel's own.
+# and AGENT_OUT at a directory of that kernel's own.  The agent is always
+# rebuilt (-B, about a second): its sources may come from another checkout
+# with older mtimes than the binaries there.
 MODSRC ?= $(CURDIR)/module
 AGENT_OUT ?= $(CURDIR)/harness/agent
 guest-artefacts:
 	$(MAKE) -C $(KDIR) M=$(MODSRC) modules
 	$(MAKE) -C $(KDIR) M=$(MODSRC)/example \
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
-	$(MAKE) -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT)
+	$(MAKE) -B -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT)
 
 clean:
 	@if [ -n "$(KDIR)" ] && [ -f "$(KDIR)/Makefile" ]; then \

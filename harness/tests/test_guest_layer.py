@@ -15,7 +15,7 @@ from conftest import copy_kunit_parser, layout_for
 
 from uafault_harness.errors import ExitCode
 from uafault_harness.guest_build import config_text, expected_stamp, guest_kernel
-from uafault_harness.guest_runner import GuestRequest, artefacts_for, run_guest_layer
+from uafault_harness.guest_runner import GuestRequest, artefacts_for, run_guest_layer, sync_module_sources
 from uafault_harness.paths import Layout
 from uafault_harness.report import run_report
 from uafault_harness.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
@@ -131,3 +131,23 @@ def test_fuzz_calls_reach_the_agent_command_line(layout: Layout, tmp_path: Path)
     line = next(l for l in init.decode(errors="replace").splitlines() if l.startswith("/bin/uafault-agent"))
     assert "--fuzzer /bin/uafault-fuzz --fuzz-calls 1234" in line
     assert "--allow-crash" not in line
+
+
+def test_module_sync_leaves_same_bytes_and_renews_changed_ones(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "example").mkdir(parents=True)
+    (src / "main.c").write_text("same\n")
+    (src / "example" / "ex.c").write_text("new\n")
+    (src / "main.o").write_text("object\n")
+    (dst / "example").mkdir(parents=True)
+    (dst / "main.c").write_text("same\n")
+    (dst / "example" / "ex.c").write_text("old\n")
+    # The sources look older than what was built from the copy before.
+    for path in (src / "main.c", src / "example" / "ex.c"):
+        os.utime(path, (1_000_000, 1_000_000))
+    os.utime(dst / "main.c", (2_000_000, 2_000_000))
+    sync_module_sources(src, dst)
+    assert (dst / "main.c").stat().st_mtime == 2_000_000
+    assert (dst / "example" / "ex.c").read_text() == "new\n"
+    assert (dst / "example" / "ex.c").stat().st_mtime > 2_000_000
+    assert not (dst / "main.o").exists()

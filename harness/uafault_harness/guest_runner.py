@@ -90,8 +90,10 @@ def artefacts_for(kernel: GuestKernel) -> GuestArtefacts:
 
 
 def sync_module_sources(src: Path, dst: Path) -> None:
-    """Copy module/ (sources and Makefiles only) to dst.  copy2 keeps
-    mtimes, so an unchanged file does not make Kbuild rebuild."""
+    """Copy module/ (sources and Makefiles only) to dst.  A file whose
+    bytes are already there is left alone, so Kbuild rebuilds nothing for
+    it; a changed one is written anew and so is newer than any object,
+    whichever checkout (with whatever mtimes) it came from."""
     for path in sorted(src.rglob("*")):
         if not path.is_file():
             continue
@@ -99,10 +101,9 @@ def sync_module_sources(src: Path, dst: Path) -> None:
             continue
         target = dst / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and target.stat().st_mtime_ns == path.stat().st_mtime_ns \
-                and target.read_bytes() == path.read_bytes():
+        if target.is_file() and target.read_bytes() == path.read_bytes():
             continue
-        shutil.copy2(path, target)
+        shutil.copyfile(path, target)
 
 
 def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArtefacts:
