@@ -268,7 +268,7 @@ static unsigned int count_kinds(const struct agent *a, const struct target *t)
 }
 
 /* One target is one KTAP suite; one fault kind is one case. */
-static bool run_suite(const struct agent *a, const struct target *t,
+static bool run_suite(struct agent *a, const struct target *t,
 		      unsigned int number)
 {
 	unsigned int k, n = 0, pass = 0, failed = 0, skip = 0;
@@ -282,7 +282,9 @@ static bool run_suite(const struct agent *a, const struct target *t,
 		if (!kind_applies(kind, t) || !fault_selected(a, kind->name))
 			continue;
 		n++;
-		printf("    # uafault-case: %s.%s\n", t->name, kind->name);
+		snprintf(a->case_name, sizeof(a->case_name), "%s.%s", t->name,
+			 kind->name);
+		printf("    # uafault-case: %s\n", a->case_name);
 		fflush(stdout);
 		kmsg_check(a, &v, false, NULL);	/* drop older records */
 		v = (struct verdict){ 0 };
@@ -414,6 +416,118 @@ static bool run_fuzz_suite(const struct agent *a, unsigned int number)
 	return !v.failed;
 }
 
+/* One line of a --cases file. */
+struct campaign_case {
+	char id[64];
+	char target[UAFAULT_NAME_LEN];
+	char fault[32];
+	unsigned long size;
+	long offset;
+	unsigned int seed;
+};
+
+static const struct fault_kind *find_kind(const char *name)
+{
+	unsigned int k;
+
+	for (k = 0; k < nr_fault_kinds; k++)
+		if (!strcmp(fault_kinds[k].name, name))
+			return &fault_kinds[k];
+	return NULL;
+}
+
+static const struct target *find_target(const struct agent *a,
+					const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->ntargets; i++)
+		if (!strcmp(a->targets[i].name, name))
+			return &a->targets[i];
+	return NULL;
+}
+
+/* "ID TARGET FAULT SIZE OFFSET SEED"; size 0 and offset -1: the kind's. */
+static bool parse_case(const char *line, struct campaign_case *c)
+{
+	char tail;
+
+	return sscanf(line, "%63s %47s %31s %lu %ld %u %c", c->id, c->target,
+		      c->fault, &c->size, &c->offset, &c->seed, &tail) == 6 &&
+	       c->size <= (MAX_PAGES - 1) * PAGE && c->offset < (long)PAGE &&
+	       c->offset >= -1;
+}
+
+/* Runs one campaign case; its verdict is one top-level KTAP line. */
+static bool run_case(const struct agent *base, const struct campaign_case *c,
+		     unsigned int number)
+{
+	const struct fault_kind *kind = find_kind(c->fault);
+	const struct target *t = find_target(base, c->target);
+	struct agent a = *base;
+	struct verdict v = { 0 };
+
+	snprintf(a.case_name, sizeof(a.case_name), "campaign.%s", c->id);
+	printf("# uafault-case: %s\n", a.case_name);
+	fflush(stdout);
+	kmsg_check(&a, &v, false, NULL);	/* drop older records */
+	v = (struct verdict){ 0 };
+	a.size = c->size;
+	a.offset = c->offset;
+	a.seed = c->seed;
+	if (!kind)
+		fail(&v, "unknown fault kind %s", c->fault);
+	else if (!t)
+		fail(&v, "no target %s is registered", c->target);
+	else if (!kind_applies(kind, t))
+		fail(&v, "fault kind %s does not apply to %s", c->fault,
+		     c->target);
+	else
+		kind->run(&a, t, &v);
+	print_notes(&v, "");
+	if (v.skipped && !v.failed)
+		printf("ok %u %s # SKIP\n", number, c->id);
+	else
+		printf("%sok %u %s\n", v.failed ? "not " : "", number, c->id);
+	fflush(stdout);
+	return !v.failed;
+}
+
+/*
+ * --cases FILE: the campaign runner's batch, one case a line, each run
+ * and reported by its id, in file order.
+ */
+static int run_cases(const struct agent *a, const char *path)
+{
+	struct campaign_case c;
+	unsigned int n = 0, lines = 0;
+	bool ok = true;
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "uafault-agent: %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	while (fgets(line, sizeof(line), f))
+		lines += line[0] != '#' && line[0] != '\n';
+	rewind(f);
+	printf("KTAP version 1\n1..%u\n", lines);
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (!parse_case(line, &c)) {
+			fprintf(stderr, "uafault-agent: %s:%u: bad case line\n",
+				path, n + 1);
+			fclose(f);
+			return EXIT_USAGE;
+		}
+		ok &= run_case(a, &c, ++n);
+	}
+	fclose(f);
+	return ok ? EXIT_PASS : EXIT_FAIL;
+}
+
 static void print_usage(FILE *f)
 {
 	fprintf(f,
@@ -427,7 +541,12 @@ static void print_usage(FILE *f)
 		"  --fuzzer PATH   uafault-fuzz, for --fuzz-calls\n"
 		"  --fuzz-calls N  run the ioctl fuzzer for N calls as one more suite\n"
 		"  --bare-calls N  then time N unchecked runs of each target (bench)\n"
-		"  --list-faults   print the fault kinds and exit\n");
+		"  --size N        range length for every fault kind (default: theirs)\n"
+		"  --offset N      range start in its first page (default: theirs)\n"
+		"  --cases FILE    run these campaign cases instead, one a line:\n"
+		"                  ID TARGET FAULT SIZE OFFSET SEED\n"
+		"  --list-faults   print the fault kinds (\"NAME [crash]\") and exit\n"
+		"  --list-targets  print the targets (\"NAME OWNER FLAGS\") and exit\n");
 }
 
 static int parse_uint(const char *arg, const char *what, unsigned int *out)
@@ -456,21 +575,27 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "list-faults", no_argument, NULL, 'l' },
+		{ "list-targets", no_argument, NULL, 'L' },
 		{ "fuzzer", required_argument, NULL, 'z' },
 		{ "fuzz-calls", required_argument, NULL, 'n' },
 		{ "bare-calls", required_argument, NULL, 'b' },
+		{ "size", required_argument, NULL, 'S' },
+		{ "offset", required_argument, NULL, 'O' },
+		{ "cases", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct agent a = {
-		.dev = -1, .kmsg = -1, .seed = 1, .rounds = 200,
+		.dev = -1, .kmsg = -1, .seed = 1, .rounds = 200, .offset = -1,
 		.target_glob = "*",
 	};
 	struct kmod_module *mods[MAX_MODULES];
 	char *paths[MAX_MODULES];
 	struct kmod_ctx *ctx = NULL;
 	int nmods = 0, opt, status = EXIT_PASS, err;
-	unsigned int bare_calls = 0;
+	unsigned int bare_calls = 0, value;
+	const char *cases = NULL;
+	bool list_only = false;
 	double start;
 	unsigned int i, k;
 
@@ -512,9 +637,28 @@ int main(int argc, char **argv)
 			if (parse_uint(optarg, "--bare-calls", &bare_calls))
 				return EXIT_USAGE;
 			break;
+		case 'S':
+			if (parse_uint(optarg, "--size", &value) ||
+			    value > (MAX_PAGES - 1) * PAGE)
+				return EXIT_USAGE;
+			a.size = value;
+			break;
+		case 'O':
+			if (parse_uint(optarg, "--offset", &value) ||
+			    value >= PAGE)
+				return EXIT_USAGE;
+			a.offset = value;
+			break;
+		case 'C':
+			cases = optarg;
+			break;
+		case 'L':
+			list_only = true;
+			break;
 		case 'l':
 			for (k = 0; k < nr_fault_kinds; k++)
-				printf("%s\n", fault_kinds[k].name);
+				printf("%s%s\n", fault_kinds[k].name,
+				       fault_kinds[k].crash_only ? " crash" : "");
 			return EXIT_PASS;
 		case 'h':
 			print_usage(stdout);
@@ -574,6 +718,16 @@ int main(int argc, char **argv)
 	if (a.kmsg >= 0)
 		lseek(a.kmsg, 0, SEEK_END);
 
+	if (list_only) {
+		for (i = 0; i < a.ntargets; i++)
+			printf("uafault-target: %s %s %#x\n", a.targets[i].name,
+			       a.targets[i].owner, a.targets[i].flags);
+		goto out;
+	}
+	if (cases) {
+		status = run_cases(&a, cases);
+		goto out;
+	}
 	/* The crashing target oopses: its suite runs last. */
 	printf("KTAP version 1\n1..%u\n", a.ntargets + !!a.fuzz_calls);
 	k = 0;
@@ -591,6 +745,7 @@ int main(int argc, char **argv)
 		if (target_crashes(&a.targets[i]) && !run_suite(&a, &a.targets[i], ++k))
 			status = EXIT_FAIL;
 
+out:
 	close(a.dev);
 	if (a.kmsg >= 0)
 		close(a.kmsg);

@@ -76,6 +76,9 @@ struct agent {
 	const char *fault_list;
 	const char *fuzzer;	/* uafault-fuzz, run as one more suite */
 	unsigned int fuzz_calls;
+	size_t size;		/* range length for every kind, 0: theirs */
+	long offset;		/* range start in page 0, -1: the kind's */
+	char case_name[128];	/* the case in flight, as the console names it */
 };
 
 /* umem.c: user memory, the fault plan and the oracle */

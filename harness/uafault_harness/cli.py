@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
+from .campaign_layer import run_campaign_layer
+from .campaign_runner import CampaignRequest, run_campaign
+from .campaign_spec import parse_duration
 from .guest_build import build_guest_kernel
 from .guest_runner import TEST_FUZZ_CALLS, GuestRequest, guest_preflight, run_guest_layer
 from .kunit_runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
@@ -42,6 +46,13 @@ def shell_words(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def duration(text: str) -> int:
+    seconds = parse_duration(text)
+    if not seconds:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 30m or 2h")
+    return seconds
 
 
 def add_jobs_option(parser: argparse.ArgumentParser) -> None:
@@ -101,10 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_guest_options(p)
     add_jobs_option(p)
 
+    p = sub.add_parser("campaign", help="run a campaign file's cases in guests, verdicts kept in results/uafault.db")
+    p.add_argument("spec", type=Path, help="configs/campaigns/*.toml")
+    p.add_argument("--budget", type=duration, default=None,
+                   help="stop starting boots after this long, e.g. 30m (default: the file's)")
+    p.add_argument("--resume", metavar="RUN", help="finish run RUN of this file; finished cases are not rerun")
+    add_jobs_option(p)
+
     p = sub.add_parser("test", help="pytest + KUnit um + KUnit x86_64 + guest in one run")
     p.add_argument("--skip-x86_64", action="store_true")
     p.add_argument("--skip-pytest", action="store_true")
-    p.add_argument("--skip-guest", action="store_true", help="leave out the QEMU guest layer")
+    p.add_argument("--skip-guest", action="store_true", help="leave out the QEMU guest and campaign layers")
     add_run_options(p)
 
     sub.add_parser("doctor", help="check every prerequisite and print the fix")
@@ -157,6 +175,13 @@ def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return result.exit_code
 
 
+def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    require_tree(layout)
+    code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, args.budget, args.resume))
+    print(f"campaign: {message}")
+    return code
+
+
 def test_guest_requests(jobs: int) -> list[GuestRequest]:
     """What `test` boots: every fault kind on every target, SMAP included
     (it oopses last, on purpose), then the ioctl fuzzer and the fault
@@ -182,6 +207,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         # --timeout is the KUnit runs'; the guests keep their own watchdogs.
         for request in test_guest_requests(args.jobs):
             layers.append(run_guest_layer(layout, request, run_dir))
+        layers.append(run_campaign_layer(layout, run_dir, args.jobs))
     _print_layers(layers, str(run_dir))
     return worst([l.exit_code for l in layers])
 
@@ -222,6 +248,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "test": cmd_test,
     "guest-build": cmd_guest_build,
     "guest": cmd_guest,
+    "campaign": cmd_campaign,
     "results": cmd_results,
 }
 

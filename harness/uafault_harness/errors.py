@@ -16,12 +16,15 @@ class ExitCode(enum.IntEnum):
     RUN_FAILED = 5
     BAD_TREE = 6
     NO_SUCH_RUN = 7
+    # A campaign or repro file is malformed: the message says file:line: key.
+    BAD_CONFIG = 8
 
 
 # When several layers fail, report the one that needs attention first:
 # an environment problem hides everything after it.
 _SEVERITY: tuple[ExitCode, ...] = (
     ExitCode.BAD_TREE,
+    ExitCode.BAD_CONFIG,
     ExitCode.MISSING_PREREQ,
     ExitCode.BUILD_FAILED,
     ExitCode.RUN_FAILED,

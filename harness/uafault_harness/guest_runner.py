@@ -250,14 +250,31 @@ def guest_preflight(layout: Layout) -> None:
     require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
 
 
-def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe) -> LayerResult:
+@dataclass(frozen=True)
+class PreparedGuest:
+    """A guest kernel with its artefacts, ready to boot any number of times."""
+    tools: dict[str, Path]
+    kernel: GuestKernel
+    artefacts: GuestArtefacts
+
+
+def prepare_guest(layout: Layout, kasan: bool, jobs: int) -> PreparedGuest:
     tools = require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
-    kernel = build_guest_kernel(layout, request.kasan, request.jobs)
-    artefacts = build_artefacts(layout, kernel, request.jobs)
+    kernel = build_guest_kernel(layout, kasan, jobs)
+    return PreparedGuest(tools, kernel, build_artefacts(layout, kernel, jobs))
+
+
+def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
+               files: tuple[tuple[str, str], ...] = (),
+               on_line: Callable[[ConsoleTracker, str], None] | None = None,
+               echo: bool = True) -> tuple[ConsoleTracker, RunOutcome, dict[str, object]]:
+    """One boot: initramfs with the agent and request's arguments (plus
+    files), QEMU under the watchdog.  on_line sees each console line after
+    the tracker has."""
+    tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
     initrd = build_initramfs(
         InitramfsSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer,
-                      modules=artefacts.modules,
-                      agent_args=agent_argv(artefacts, request)),
+                      modules=artefacts.modules, agent_args=agent_argv(artefacts, request), files=files),
         out_dir / INITRAMFS_NAME, cpio=str(tools["cpio"]))
     kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
                                    kernel.bzimage, probe)
@@ -265,13 +282,25 @@ def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe)
                        kernel_append(request.allow_crash), kvm)
     print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
-    outcome = run_console(cmd, out_dir / CONSOLE_NAME, tracker.feed,
-                          lambda: tracker.agent_exit is not None,
-                          Watchdog(request.timeout, request.silence_timeout), sys.stdout,
+
+    def feed(line: str, seconds: float) -> None:
+        tracker.feed(line, seconds)
+        if on_line is not None:
+            on_line(tracker, line)
+
+    outcome = run_console(cmd, out_dir / CONSOLE_NAME, feed, lambda: tracker.agent_exit is not None,
+                          Watchdog(request.timeout, request.silence_timeout), sys.stdout if echo else None,
                           halted=lambda: tracker.powered_down)
-    result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, kernel)
-    result.details = {"qemu_command": cmd, "accel": "kvm" if kvm else "tcg", "accel_note": accel_note,
-                      "bzimage": str(kernel.bzimage), **result.details}
+    details: dict[str, object] = {"qemu_command": cmd, "accel": "kvm" if kvm else "tcg",
+                                  "accel_note": accel_note, "bzimage": str(kernel.bzimage)}
+    return tracker, outcome, details
+
+
+def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe) -> LayerResult:
+    guest = prepare_guest(layout, request.kasan, request.jobs)
+    tracker, outcome, details = boot_guest(guest, request, out_dir, probe)
+    result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, guest.kernel)
+    result.details = {**details, **result.details}
     return result
 
 

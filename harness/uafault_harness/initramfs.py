@@ -44,6 +44,8 @@ class InitramfsSpec:
     agent_args: tuple[str, ...] = ()
     fuzzer: Path | None = None
     modules: tuple[Path, ...] = ()
+    # Guest path -> contents, e.g. a campaign batch's case list.
+    files: tuple[tuple[str, str], ...] = ()
 
 
 def guest_module_path(module: Path) -> str:
@@ -126,6 +128,10 @@ def stage(spec: InitramfsSpec, staging: Path) -> None:
         if not module.is_file():
             raise HarnessError(ExitCode.MISSING_PREREQ, f"module {module} is missing")
         _install(module, staging, guest_module_path(module), 0o644)
+    for guest_path, text in spec.files:
+        dst = staging / guest_path.lstrip("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(text)
     init = staging / "init"
     init.write_text(render_init(spec.agent_args))
     init.chmod(0o755)

@@ -3,6 +3,7 @@ console line by line to the terminal, a log file and a callback."""
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import os
 import selectors
@@ -31,6 +32,7 @@ DEFAULT_SILENCE_TIMEOUT = 300
 # After the agent's exit marker the guest only has to power off.
 POWEROFF_GRACE = 30
 KVM_PROBE_TIMEOUT = 20
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class Verdict(enum.Enum):
@@ -52,6 +54,14 @@ class RunOutcome:
     reason: str
     returncode: int | None
     wall_seconds: float
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the harness dies, so a killed
+    harness (kill -9, a CI timeout) leaves no QEMU behind; a halted guest's
+    QEMU would otherwise spin forever."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def kernel_append(allow_crash: bool, extra: str = "") -> str:
@@ -100,7 +110,7 @@ def run_console(
     killed run keeps everything that was printed."""
     start = clock()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     sel = selectors.DefaultSelector()

@@ -1,0 +1,102 @@
+"""The campaign layer of `test`: the smoke campaign, killed with SIGKILL
+part-way and resumed, must end with exactly one verdict per planned case.
+Runs the real CLI in a subprocess, as a user (or a CI timeout) would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .campaign_store import DB_NAME
+from .errors import ExitCode
+from .paths import Layout
+from .results import Counts, LayerResult, SUMMARY_NAME, write_layer
+
+SMOKE = Path("configs/campaigns/smoke.toml")
+LAYER_DIR = "campaign"
+# Verdicts to wait for before the kill: well into the first boot's batch.
+KILL_AFTER = 20
+WAIT_LIMIT = 900
+ENTRY_POINT = Path("harness/uafault")
+
+
+def _newest_run(db: Path, since: str) -> tuple[str, int] | None:
+    if not db.is_file():
+        return None
+    with sqlite3.connect(db) as con:
+        row = con.execute("SELECT r.run_id, (SELECT count(*) FROM verdicts v WHERE v.run_id = r.run_id) "
+                          "FROM runs r WHERE r.run_id >= ? AND r.campaign = 'smoke' "
+                          "ORDER BY r.run_id DESC LIMIT 1", (since,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _tally(db: Path, run_id: str) -> tuple[int, int, dict[str, int]]:
+    with sqlite3.connect(db) as con:
+        planned = con.execute("SELECT count(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]
+        rows = con.execute("SELECT case_id, count(*) FROM verdicts WHERE run_id = ? GROUP BY case_id",
+                           (run_id,)).fetchall()
+        by_verdict = dict(con.execute("SELECT verdict, count(*) FROM verdicts WHERE run_id = ? GROUP BY verdict",
+                                      (run_id,)).fetchall())
+    doubled = sum(1 for _, n in rows if n != 1)
+    return planned, len(rows) - doubled, {**by_verdict, "doubled": doubled}
+
+
+def _counts(by_verdict: dict[str, int]) -> Counts:
+    return Counts(passed=by_verdict.get("PASS", 0) + by_verdict.get("XFAIL", 0),
+                  failed=by_verdict.get("FAIL", 0) + by_verdict.get("XPASS", 0),
+                  skipped=by_verdict.get("SKIP", 0),
+                  crashed=by_verdict.get("CRASH", 0) + by_verdict.get("TIMEOUT", 0))
+
+
+def run_campaign_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
+    out = run_dir / LAYER_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    db = layout.results_root / DB_NAME
+    since = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 1))
+    cmd = [sys.executable, str(layout.project / ENTRY_POINT), "campaign", str(layout.project / SMOKE),
+           "--jobs", str(jobs)]
+    log = out / "campaign.log"
+    result = _killed_and_resumed(layout, cmd, db, since, log)
+    write_layer(out / SUMMARY_NAME, result)
+    return result
+
+
+def _killed_and_resumed(layout: Layout, cmd: list[str], db: Path, since: str, log: Path) -> LayerResult:
+    layer = "campaign smoke"
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=layout.project, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + WAIT_LIMIT
+        run = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            run = _newest_run(db, since)
+            if run is not None and run[1] >= KILL_AFTER:
+                break
+            time.sleep(0.5)
+        if proc.poll() is not None or run is None:
+            proc.wait()
+            return LayerResult(layer, ExitCode.RUN_FAILED,
+                               f"the campaign ended (exit {proc.returncode}) before {KILL_AFTER} verdicts; see {log}")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        run_id, before = run[0], _newest_run(db, since)[1]  # type: ignore[index]
+        f.write(f"\n=== killed with SIGKILL after {before} verdicts; resuming {run_id} ===\n")
+        f.flush()
+        rc = subprocess.run(cmd + ["--resume", run_id], cwd=layout.project, stdout=f, stderr=subprocess.STDOUT,
+                            check=False, timeout=WAIT_LIMIT).returncode
+    planned, once, by_verdict = _tally(db, run_id)
+    counts = _counts(by_verdict)
+    details: dict[str, object] = {"run_id": run_id, "killed_after": before, "planned": planned,
+                                  "verdicts": by_verdict, "resume_exit": rc, "log": str(log)}
+    if by_verdict["doubled"] or once != planned:
+        return LayerResult(layer, ExitCode.RUN_FAILED,
+                           f"run {run_id}: {planned} planned, {once} with one verdict, "
+                           f"{by_verdict['doubled']} with more", counts, details=details)
+    code = ExitCode.OK if rc == 0 and not counts.failed and not counts.crashed else ExitCode.TEST_FAILED
+    return LayerResult(layer, code, f"run {run_id}: killed after {before} verdicts, resumed, "
+                       f"{planned} planned = {once} verdicts", counts, details=details)

@@ -1,0 +1,236 @@
+"""`campaign FILE`: plan a campaign's cases, run them in batches (one guest
+boot each), survive guest crashes and hangs, and keep every verdict in
+the SQLite history as soon as it is known.
+
+A batch is a list of cases handed to the agent (--cases); the console
+says which case is in flight, so when the guest dies or hangs that case is
+recorded as CRASH or TIMEOUT (with the kernel's report title) and the next
+boot goes on with the case after it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .campaign_spec import Campaign, Case, expand, load_campaign, select_targets
+from .campaign_store import DB_NAME, RunInfo, Store, Verdict
+from .errors import ExitCode, HarnessError
+from .guest_build import config_text, guest_kernel
+from .guest_console import ConsoleTracker
+from .guest_runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
+from .paths import Layout
+from .qemu import RunOutcome
+from .qemu import Verdict as BootVerdict
+from .source import read_stamp
+
+CAMPAIGN_DIR = "campaigns"
+GUEST_CASES = "/cases.txt"
+_RESULT = re.compile(r"^(not )?ok \d+ (\S+)(\s+# SKIP)?")
+_TARGET = re.compile(r"^uafault-target: (\S+) (\S+) (0x[0-9a-f]+|0)$")
+CASE_PREFIX = "campaign."
+TF_CRASH = 1 << 4  # module/uafault.h UAFAULT_TF_CRASH
+EXCERPT_LINES = 40
+
+
+@dataclass
+class Progress:
+    total: int
+    done: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self, verdict: Verdict) -> str:
+        self.done += 1
+        self.counts[verdict.verdict] = self.counts.get(verdict.verdict, 0) + 1
+        rate = self.done / max(time.monotonic() - self.started, 1e-9)
+        title = f" [{verdict.title}]" if verdict.title else ""
+        return (f"[campaign] {self.done}/{self.total} {verdict.verdict} {verdict.case_id}{title} "
+                f"({rate:.1f}/s, ETA {(self.total - self.done) / rate:.0f}s)")
+
+
+def fault_kinds(agent: Path) -> tuple[tuple[str, ...], set[str]]:
+    """The agent's fault kinds, and which of them are for crashing targets:
+    asked of the agent binary itself (it runs on the host for this)."""
+    proc = subprocess.run([str(agent), "--list-faults"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HarnessError(ExitCode.RUN_FAILED, f"{agent} --list-faults failed: {proc.stderr.strip()}")
+    kinds, crash = [], set()
+    for line in proc.stdout.splitlines():
+        name, _, flag = line.partition(" ")
+        kinds.append(name)
+        if flag == "crash":
+            crash.add(name)
+    return tuple(kinds), crash
+
+
+def list_targets(guest: PreparedGuest, out_dir: Path) -> tuple[list[str], set[str]]:
+    """One boot with allow_crash, so every target (and which ones crash) is seen."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    request = GuestRequest(allow_crash=True, agent_args="--list-targets")
+    tracker, outcome, _ = boot_guest(guest, request, out_dir, echo=False)
+    names, crashing = [], set()
+    for line in tracker.user_lines:
+        if m := _TARGET.match(line):
+            names.append(m.group(1))
+            if int(m.group(3), 16) & TF_CRASH:
+                crashing.add(m.group(1))
+    if tracker.agent_exit != 0 or not names:
+        raise HarnessError(ExitCode.RUN_FAILED, f"listing the targets failed ({outcome.reason}, agent exit "
+                           f"{tracker.agent_exit}); see {out_dir / CONSOLE_NAME}")
+    return names, crashing
+
+
+def config_digest(layout: Layout, campaign: Campaign) -> str:
+    digest = hashlib.sha256()
+    for variant in campaign.variants:
+        digest.update(config_text(layout, guest_kernel(layout, variant == "kasan")).encode())
+    return digest.hexdigest()
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def batches(cases: list[Case], crashing: set[str], size: int) -> list[tuple[bool, list[Case]]]:
+    """(allow_crash, cases) per boot: per variant, the ordinary cases first,
+    then the ones that oops on purpose, in boots of their own."""
+    out: list[tuple[bool, list[Case]]] = []
+    for variant in dict.fromkeys(c.variant for c in cases):
+        for crash in (False, True):
+            group = [c for c in cases if c.variant == variant and (c.target in crashing) == crash]
+            out += [(crash, group[i:i + size]) for i in range(0, len(group), size)]
+    return out
+
+
+def _excerpt(tracker: ConsoleTracker, case_id: str) -> tuple[str, str]:
+    reports = [r for r in tracker.reports if r.case == CASE_PREFIX + case_id and not r.expected]
+    if not reports:
+        return "", ""
+    return reports[0].title, "\n".join(reports[0].excerpt[:EXCERPT_LINES])
+
+
+def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float) -> Verdict | None:
+    """The case the guest was running when it died or hung, if any."""
+    if tracker.case is None or tracker.case_done or not tracker.case.startswith(CASE_PREFIX):
+        return None
+    case_id = tracker.case[len(CASE_PREFIX):]
+    title, excerpt = _excerpt(tracker, case_id)
+    if outcome.verdict is BootVerdict.TIMEOUT:
+        return Verdict(case_id, "TIMEOUT", title or outcome.reason, seconds, excerpt)
+    return Verdict(case_id, "CRASH", title or f"guest died: {outcome.reason}", seconds, excerpt)
+
+
+def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
+              out_dir: Path, progress: Progress, timeout: int) -> set[str]:
+    """One boot; returns the ids of the cases that got a verdict."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_id = {c.case_id: c for c in cases}
+    recorded: set[str] = set()
+    case_started = [time.monotonic()]
+
+    def on_line(tracker: ConsoleTracker, line: str) -> None:
+        if line.lstrip().startswith("# uafault-case:"):
+            case_started[0] = time.monotonic()
+            return
+        m = _RESULT.match(line)
+        if m is None or m.group(2) not in by_id or m.group(2) in recorded:
+            return
+        case_id = m.group(2)
+        title, excerpt = _excerpt(tracker, case_id)
+        verdict = "CRASH" if title else "SKIP" if m.group(3) else "FAIL" if m.group(1) else "PASS"
+        v = Verdict(case_id, verdict, title, time.monotonic() - case_started[0], excerpt)
+        store.record(run_id, v)
+        recorded.add(case_id)
+        print(progress.line(v), flush=True)
+
+    request = GuestRequest(allow_crash=allow_crash, kasan=cases[0].variant == "kasan", timeout=timeout,
+                           silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES}")
+    text = "".join(c.agent_line() + "\n" for c in cases)
+    tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),),
+                                     on_line=on_line, echo=False)
+    dead = _died_in_flight(tracker, outcome, time.monotonic() - case_started[0])
+    if dead is not None and dead.case_id in by_id and dead.case_id not in recorded:
+        store.record(run_id, dead)
+        recorded.add(dead.case_id)
+        print(progress.line(dead) + f" (console: {out_dir / CONSOLE_NAME})", flush=True)
+    return recorded
+
+
+@dataclass(frozen=True)
+class CampaignRequest:
+    spec: Path
+    jobs: int
+    budget_seconds: int | None = None
+    resume: str | None = None
+    # Seconds one boot (one batch) may take.
+    batch_timeout: int = 1800
+
+
+def run_campaign(layout: Layout, request: CampaignRequest) -> tuple[ExitCode, str]:
+    store = Store(layout.results_root / DB_NAME)
+    try:
+        return _run(layout, request, store)
+    finally:
+        store.close()
+
+
+def _run(layout: Layout, request: CampaignRequest, store: Store) -> tuple[ExitCode, str]:
+    started = time.monotonic()
+    plain = prepare_guest(layout, False, request.jobs)
+    kinds, crash_kinds = fault_kinds(plain.artefacts.agent)
+    campaign = load_campaign(request.spec, kinds)
+    if request.resume:
+        info = store.run_info(request.resume)
+        if info.spec_digest != campaign.digest:
+            raise HarnessError(ExitCode.USAGE, f"{request.spec} changed since run {info.run_id} was planned; "
+                               "resume it with the file it was planned from")
+        run_id, cases = info.run_id, store.planned(info.run_id)
+    else:
+        run_id = new_run_id()
+        names, crashing = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets")
+        cases = expand(campaign, select_targets(campaign, names, crashing), crashing, crash_kinds)
+        store.create_run(RunInfo(run_id, campaign.name, str(request.spec), campaign.digest),
+                         read_stamp(layout.stamp) or "unknown", config_digest(layout, campaign), cases)
+    crashing_targets = {c.target for c in cases if c.fault in crash_kinds}
+    done = store.verdicts(run_id)
+    left = [c for c in cases if c.case_id not in done]
+    print(f"[campaign] run {run_id}: {len(cases)} cases planned, {len(done)} done, {len(left)} to run", flush=True)
+    progress = Progress(len(left))
+    budget = request.budget_seconds or campaign.budget_seconds
+    guests = {False: plain}
+    out_root = layout.results_root / CAMPAIGN_DIR / run_id
+    boot = len(list(out_root.glob("boot-*")))
+    pending = batches(left, crashing_targets, campaign.batch)
+    while pending:
+        if time.monotonic() - started > budget:
+            return ExitCode.RUN_FAILED, (f"budget of {budget}s spent with cases left; "
+                                         f"continue with: harness/uafault campaign {request.spec} --resume {run_id}")
+        allow_crash, batch = pending.pop(0)
+        kasan = batch[0].variant == "kasan"
+        if kasan not in guests:
+            guests[kasan] = prepare_guest(layout, kasan, request.jobs)
+        boot += 1
+        got = run_batch(guests[kasan], store, run_id, allow_crash, batch, out_root / f"boot-{boot:04d}",
+                        progress, request.batch_timeout)
+        if not got:
+            raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of its {len(batch)} cases; see "
+                               f"{out_root / f'boot-{boot:04d}' / CONSOLE_NAME}")
+        rest = [c for c in batch if c.case_id not in got]
+        if rest:
+            # The guest died or hung part-way: the rest goes into the next boot.
+            pending.insert(0, (allow_crash, rest))
+    verdicts = store.verdicts(run_id)
+    counts: dict[str, int] = {}
+    for v in verdicts.values():
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    bad = sum(n for k, n in counts.items() if k in ("FAIL", "CRASH", "TIMEOUT", "XPASS"))
+    print(f"[campaign] run {run_id}: {summary}", flush=True)
+    passed = counts.get("PASS", 0) + counts.get("XFAIL", 0)
+    print(f"{passed} passed, {bad} failed, {counts.get('SKIP', 0)} skipped", flush=True)
+    return (ExitCode.TEST_FAILED if bad else ExitCode.OK), f"run {run_id}: {summary}"

@@ -1,0 +1,218 @@
+"""Campaign files (configs/campaigns/*.toml): reading, checking and
+expanding them into an ordered list of cases with stable ids.
+
+A file has one [campaign] table:
+
+    name = "smoke"
+    variants = ["plain"]            # guest kernels: plain, kasan
+    targets = ["copy_*", "pin_*"]   # globs over the module's target list
+    faults = ["none", "unmapped"]   # the agent's fault kinds
+    sizes = [0, 64]                 # range bytes; 0: the fault kind's own
+    offsets = [-1, 1]               # start in the first page; -1: the kind's
+    seeds = [1]
+    repetitions = 1                 # runs of each case (stochastic races)
+    budget = "10m"                  # stop starting batches after this
+    batch = 50                      # cases per guest boot
+
+Expansion is variants x targets x faults x sizes x offsets x seeds x
+repetitions in that order, each list in file order and targets in the
+module's order, so the same file and target list give the same cases."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ExitCode, HarnessError
+
+VARIANTS: tuple[str, ...] = ("plain", "kasan")
+# harness/agent/agent.c: the range may span at most MAX_PAGES - 1 pages.
+MAX_SIZE = 7 * 4096
+PAGE = 4096
+_DURATION = re.compile(r"^(\d+)([smh])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+class SpecError(HarnessError):
+    def __init__(self, path: Path, line: int | None, key: str, message: str) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(ExitCode.BAD_CONFIG, f"{where}: {key}: {message}")
+
+
+@dataclass(frozen=True)
+class Campaign:
+    path: Path
+    name: str
+    variants: tuple[str, ...]
+    targets: tuple[str, ...]
+    faults: tuple[str, ...]
+    sizes: tuple[int, ...]
+    offsets: tuple[int, ...]
+    seeds: tuple[int, ...]
+    repetitions: int
+    budget_seconds: int
+    batch: int
+    # sha256 of the file's bytes: a resumed run must plan from the same file.
+    digest: str
+
+
+@dataclass(frozen=True)
+class Case:
+    index: int
+    variant: str
+    target: str
+    fault: str
+    size: int
+    offset: int
+    seed: int
+    rep: int
+
+    @property
+    def case_id(self) -> str:
+        """Stable across runs and machines: a function of the parameters."""
+        key = f"{self.variant}/{self.target}/{self.fault}/{self.size}/{self.offset}/{self.seed}/{self.rep}"
+        return f"{self.target}.{self.fault}.{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+    def agent_line(self) -> str:
+        """A line of the agent's --cases file."""
+        return f"{self.case_id} {self.target} {self.fault} {self.size} {self.offset} {self.seed}"
+
+
+def parse_duration(text: str) -> int | None:
+    m = _DURATION.match(text.strip())
+    return int(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def key_line(text: str, key: str) -> int | None:
+    """Line of `key = ...` in the [campaign] table (tomllib keeps no
+    positions; the file is small and flat)."""
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+class _Checker:
+    def __init__(self, path: Path, text: str, table: dict[str, Any]) -> None:
+        self.path, self.text, self.table = path, text, table
+
+    def error(self, key: str, message: str) -> SpecError:
+        return SpecError(self.path, key_line(self.text, key), key, message)
+
+    def strings(self, key: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = self.table.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise self.error(key, "must be a non-empty list of strings")
+        for v in value:
+            if allowed is not None and v not in allowed:
+                raise self.error(key, f"unknown value {v!r}; known: {', '.join(allowed)}")
+        return tuple(value)
+
+    def ints(self, key: str, low: int, high: int, default: list[int]) -> tuple[int, ...]:
+        value = self.table.get(key, default)
+        if not isinstance(value, list) or not value or not all(type(v) is int for v in value):
+            raise self.error(key, "must be a non-empty list of integers")
+        for v in value:
+            if not low <= v <= high:
+                raise self.error(key, f"{v} is out of range {low}..{high}")
+        return tuple(value)
+
+    def int(self, key: str, low: int, high: int, default: int) -> int:
+        value = self.table.get(key, default)
+        if type(value) is not int or not low <= value <= high:
+            raise self.error(key, f"must be an integer in {low}..{high}")
+        return value
+
+
+KNOWN_KEYS = ("name", "variants", "targets", "faults", "sizes", "offsets", "seeds", "repetitions",
+              "budget", "batch")
+
+
+def load_campaign(path: Path, fault_kinds: tuple[str, ...]) -> Campaign:
+    """Read and check a campaign file; every error names file:line: key."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise HarnessError(ExitCode.BAD_CONFIG, f"{path}: cannot read: {exc.strerror}") from None
+    text = raw.decode(errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # Its message ends "(at line L, column C)".
+        raise HarnessError(ExitCode.BAD_CONFIG, f"{path}: not valid TOML: {exc}") from None
+    for key in data:
+        if key != "campaign":
+            raise SpecError(path, key_line(text, key) or _table_line(text, key), key,
+                            "unknown table or key; everything goes under [campaign]")
+    table = data.get("campaign")
+    if not isinstance(table, dict):
+        raise SpecError(path, None, "campaign", "the file has no [campaign] table")
+    check = _Checker(path, text, table)
+    for key in table:
+        if key not in KNOWN_KEYS:
+            raise check.error(key, f"unknown key; known: {', '.join(KNOWN_KEYS)}")
+    name = table.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[\w.-]+", name):
+        raise check.error("name", "must be a name of letters, digits, '.', '_' or '-'")
+    budget_text = table.get("budget", "30m")
+    budget = parse_duration(budget_text) if isinstance(budget_text, str) else None
+    if not budget:
+        raise check.error("budget", "must be a duration like \"90s\", \"30m\" or \"2h\"")
+    return Campaign(
+        path=path, name=name,
+        variants=check.strings("variants", VARIANTS),
+        targets=check.strings("targets"),
+        faults=check.strings("faults", fault_kinds),
+        sizes=check.ints("sizes", 0, MAX_SIZE, [0]),
+        offsets=check.ints("offsets", -1, PAGE - 1, [-1]),
+        seeds=check.ints("seeds", 0, 2**31 - 1, [1]),
+        repetitions=check.int("repetitions", 1, 1000, 1),
+        budget_seconds=budget,
+        batch=check.int("batch", 1, 10_000, 50),
+        digest=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def _table_line(text: str, name: str) -> int | None:
+    pattern = re.compile(rf"^\s*\[+\s*{re.escape(name)}\s*\]")
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+def select_targets(campaign: Campaign, available: list[str], crashing: set[str]) -> list[str]:
+    """Targets the globs match, in the module's order; a glob that matches
+    nothing is an error (a typo would otherwise test nothing, silently).
+    Crashing targets are only taken when a glob names one exactly."""
+    chosen: list[str] = []
+    for glob in campaign.targets:
+        hits = [t for t in available if fnmatch.fnmatchcase(t, glob) and (t not in crashing or t == glob)]
+        if not hits:
+            raise SpecError(campaign.path, key_line(campaign.path.read_text(errors="replace"), "targets"),
+                            "targets", f"{glob!r} matches none of: {', '.join(available)}")
+        chosen += [t for t in hits if t not in chosen]
+    return [t for t in available if t in chosen]
+
+
+def expand(campaign: Campaign, targets: list[str], crashing: set[str], crash_faults: set[str]) -> list[Case]:
+    """The cases, in order; a fault kind meant for crashing targets (SMAP)
+    pairs only with those, every other kind only with the rest."""
+    cases: list[Case] = []
+    for variant in campaign.variants:
+        for target in targets:
+            for fault in campaign.faults:
+                if (fault in crash_faults) != (target in crashing):
+                    continue
+                for size in campaign.sizes:
+                    for offset in campaign.offsets:
+                        for seed in campaign.seeds:
+                            for rep in range(campaign.repetitions):
+                                cases.append(Case(len(cases), variant, target, fault, size, offset, seed, rep))
+    return cases
