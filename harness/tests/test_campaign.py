@@ -1,0 +1,136 @@
+"""Campaign files, their expansion, the SQLite history and batching."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from uafault_harness.campaign_runner import batches
+from uafault_harness.campaign_spec import Case, expand, load_campaign, select_targets
+from uafault_harness.campaign_store import RunInfo, Store, Verdict
+from uafault_harness.errors import ExitCode, HarnessError
+from uafault_harness.paths import PROJECT_ROOT
+
+KINDS = ("none", "unmapped", "uffd_munmap", "fork_cow", "smap")
+CRASH_KINDS = {"smap"}
+TARGETS = ["copy_from_user", "copy_to_user", "get_user", "pin_dma_write", "raw_deref", "example_pin_buffer"]
+CRASHING = {"raw_deref"}
+
+GOOD = """\
+# a comment
+[campaign]
+name = "t"
+variants = ["plain", "kasan"]
+targets = ["copy_*", "raw_deref"]
+faults = ["none", "smap"]
+sizes = [0, 64]
+offsets = [-1]
+seeds = [1, 2]
+repetitions = 2
+budget = "2m"
+batch = 3
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def test_expansion_is_ordered_deterministic_and_ids_are_stable(tmp_path: Path) -> None:
+    campaign = load_campaign(write(tmp_path, GOOD), KINDS)
+    assert campaign.budget_seconds == 120 and campaign.batch == 3
+    targets = select_targets(campaign, TARGETS, CRASHING)
+    assert targets == ["copy_from_user", "copy_to_user", "raw_deref"]
+    cases = expand(campaign, targets, CRASHING, CRASH_KINDS)
+    # 2 variants x (2 copy targets x none + raw_deref x smap) x 2 sizes x 2 seeds x 2 reps
+    assert len(cases) == 2 * 3 * 2 * 2 * 2
+    assert [c.index for c in cases] == list(range(len(cases)))
+    assert all((c.fault == "smap") == (c.target == "raw_deref") for c in cases)
+    assert len({c.case_id for c in cases}) == len(cases)
+    again = expand(load_campaign(write(tmp_path, GOOD), KINDS), targets, CRASHING, CRASH_KINDS)
+    assert [c.case_id for c in again] == [c.case_id for c in cases]
+    # An id names the parameters, not the position: a shorter plan keeps it.
+    first = cases[0]
+    assert first.case_id == Case(99, first.variant, first.target, first.fault, first.size, first.offset,
+                                 first.seed, first.rep).case_id
+    assert first.agent_line() == f"{first.case_id} copy_from_user none 0 -1 1"
+
+
+@pytest.mark.parametrize("change, line, key", [
+    (('faults = ["none", "smap"]', 'faults = ["none", "smapp"]'), 6, "faults"),
+    (('batch = 3', 'batch = 0'), 12, "batch"),
+    (('budget = "2m"', 'budget = "soon"'), 11, "budget"),
+    (('sizes = [0, 64]', 'sizes = [0, 999999]'), 7, "sizes"),
+    (('offsets = [-1]', 'offsets = ["x"]'), 8, "offsets"),
+    (('variants = ["plain", "kasan"]', 'variants = ["ubsan"]'), 4, "variants"),
+    (('seeds = [1, 2]', 'seeds = [1, 2]\nrepeats = 3'), 10, "repeats"),
+])
+def test_errors_name_file_line_and_key(tmp_path: Path, change: tuple[str, str], line: int, key: str) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(HarnessError) as err:
+        load_campaign(path, KINDS)
+    assert err.value.code is ExitCode.BAD_CONFIG
+    assert str(err.value).startswith(f"{path}:{line}: {key}: ")
+
+
+def test_bad_toml_and_missing_table_are_config_errors(tmp_path: Path) -> None:
+    for text, words in (("[campaign\n", "not valid TOML"), ("x = 1\n", "x: unknown table or key"),
+                        ("", "no [campaign] table")):
+        with pytest.raises(HarnessError) as err:
+            load_campaign(write(tmp_path, text), KINDS)
+        assert err.value.code is ExitCode.BAD_CONFIG and words in str(err.value)
+
+
+def test_a_glob_matching_nothing_is_an_error_and_crashers_need_their_name(tmp_path: Path) -> None:
+    campaign = load_campaign(write(tmp_path, GOOD.replace('"copy_*", "raw_deref"', '"*"')), KINDS)
+    assert "raw_deref" not in select_targets(campaign, TARGETS, CRASHING)
+    campaign = load_campaign(write(tmp_path, GOOD.replace('"copy_*"', '"cpy_*"')), KINDS)
+    with pytest.raises(HarnessError, match=r"c.toml:5: targets: 'cpy_\*' matches none"):
+        select_targets(campaign, TARGETS, CRASHING)
+
+
+def test_shipped_campaigns_load(tmp_path: Path) -> None:
+    for name in ("smoke", "nightly"):
+        campaign = load_campaign(PROJECT_ROOT / "configs" / "campaigns" / f"{name}.toml",
+                                 KINDS + ("prot_none", "read_only", "swapped", "uffd_mprotect",
+                                          "stochastic_munmap", "dontneed", "fail_nth"))
+        assert campaign.name == name
+
+
+def _cases(n: int) -> list[Case]:
+    return [Case(i, "plain", "copy_from_user", "none", i, -1, 1, 0) for i in range(n)]
+
+
+def test_store_keeps_the_plan_and_one_verdict_per_case(tmp_path: Path) -> None:
+    db = tmp_path / "u.db"
+    store = Store(db)
+    cases = _cases(5)
+    store.create_run(RunInfo("R1", "t", "c.toml", "d"), "6.12", "cfg", cases)
+    store.record("R1", Verdict(cases[0].case_id, "PASS", seconds=0.5))
+    store.record("R1", Verdict(cases[1].case_id, "CRASH", "BUG: x", 1.0, "excerpt"))
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record("R1", Verdict(cases[0].case_id, "FAIL"))
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record("R1", Verdict("not-planned", "PASS"))
+    store.close()
+    # What another process sees after this one is gone: committed verdicts.
+    again = Store(db)
+    assert again.planned("R1") == cases
+    assert set(again.verdicts("R1")) == {cases[0].case_id, cases[1].case_id}
+    assert again.verdicts("R1")[cases[1].case_id].title == "BUG: x"
+    assert again.run_info("R1").spec_digest == "d"
+    with pytest.raises(HarnessError) as err:
+        again.run_info("R2")
+    assert err.value.code is ExitCode.NO_SUCH_RUN
+
+
+def test_batches_keep_order_and_put_crashers_in_boots_of_their_own() -> None:
+    cases = [Case(0, "plain", "raw_deref", "smap", 0, -1, 1, 0)] + _cases(5)
+    cases += [Case(9, "kasan", "copy_to_user", "none", 0, -1, 1, 0)]
+    got = batches(cases, {"raw_deref"}, 2)
+    assert [(crash, [c.index for c in b]) for crash, b in got] == [
+        (False, [0, 1]), (False, [2, 3]), (False, [4]), (True, [0]), (False, [9])]
