@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from uafault_harness.campaign_runner import batches
 from uafault_harness.campaign_spec import Case, expand, load_campaign, select_targets
@@ -134,3 +135,11 @@ def test_batches_keep_order_and_put_crashers_in_boots_of_their_own() -> None:
     got = batches(cases, {"raw_deref"}, 2)
     assert [(crash, [c.index for c in b]) for crash, b in got] == [
         (False, [0, 1]), (False, [2, 3]), (False, [4]), (True, [0]), (False, [9])]
+
+
+def test_cli_refuses_a_bad_file_before_building_anything(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    path = write(tmp_path, GOOD.replace("batch = 3", "batch = -1"))
+    proc = run_cli(["campaign", str(path)], isolated_env)
+    assert proc.returncode == ExitCode.BAD_CONFIG
+    assert f"{path}:12: batch: must be an integer in 1..10000" in proc.stderr
+    assert not (tmp_path / "cache").exists()

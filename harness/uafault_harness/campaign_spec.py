@@ -134,8 +134,10 @@ KNOWN_KEYS = ("name", "variants", "targets", "faults", "sizes", "offsets", "seed
               "budget", "batch")
 
 
-def load_campaign(path: Path, fault_kinds: tuple[str, ...]) -> Campaign:
-    """Read and check a campaign file; every error names file:line: key."""
+def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None) -> Campaign:
+    """Read and check a campaign file; every error names file:line: key.
+    fault_kinds None checks everything but the fault names (before the
+    agent that knows them is built)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -12,7 +12,7 @@ from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
 from .campaign_layer import run_campaign_layer
 from .campaign_runner import CampaignRequest, run_campaign
-from .campaign_spec import parse_duration
+from .campaign_spec import load_campaign, parse_duration
 from .guest_build import build_guest_kernel
 from .guest_runner import TEST_FUZZ_CALLS, GuestRequest, guest_preflight, run_guest_layer
 from .kunit_runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
@@ -176,6 +176,8 @@ def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
 
 
 def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    # A bad file fails now, not after minutes of building the guest.
+    load_campaign(args.spec, None)
     require_tree(layout)
     code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, args.budget, args.resume))
     print(f"campaign: {message}")
