@@ -288,7 +288,7 @@ static bool run_suite(struct agent *a, const struct target *t,
 		fflush(stdout);
 		kmsg_check(a, &v, false, NULL);	/* drop older records */
 		v = (struct verdict){ 0 };
-		kind->run(a, t, &v);
+		kind->run(a, t, &v, kind->arg);
 		print_notes(&v, "    ");
 		if (v.skipped && !v.failed) {
 			printf("    ok %u %s # SKIP\n", n, kind->name);
@@ -483,7 +483,7 @@ static bool run_case(const struct agent *base, const struct campaign_case *c,
 		fail(&v, "fault kind %s does not apply to %s", c->fault,
 		     c->target);
 	else
-		kind->run(&a, t, &v);
+		kind->run(&a, t, &v, kind->arg);
 	print_notes(&v, "");
 	if (v.skipped && !v.failed)
 		printf("ok %u %s # SKIP\n", number, c->id);

@@ -108,7 +108,8 @@ void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
 struct fault_kind {
 	const char *name;
 	void (*run)(const struct agent *a, const struct target *t,
-		    struct verdict *v);
+		    struct verdict *v, int arg);
+	int arg;		/* the variant of run: which fault, ... */
 	bool crash_only;	/* runs only for crashing targets */
 };
 

@@ -110,7 +110,7 @@ static void run_plan(const struct agent *a, const struct target *t,
 
 /* Every position of one fault kind in a 3-page range. */
 static void hole_kind(const struct agent *a, const struct target *t,
-		      struct verdict *v, enum fault fault)
+		      struct verdict *v, int fault)
 {
 	static const size_t offsets[] = { 0, 100 };
 	struct plan p = { .npages = RANGE_PAGES, .fault = fault };
@@ -135,7 +135,7 @@ static void hole_kind(const struct agent *a, const struct target *t,
 }
 
 static void fault_none(const struct agent *a, const struct target *t,
-		       struct verdict *v)
+		       struct verdict *v, int arg)
 {
 	static const size_t offsets[] = { 0, 1, PAGE - 1 };
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
@@ -148,24 +148,6 @@ static void fault_none(const struct agent *a, const struct target *t,
 				     offsets[o]);
 		run_plan(a, t, v, &p);
 	}
-}
-
-static void fault_unmapped(const struct agent *a, const struct target *t,
-			   struct verdict *v)
-{
-	hole_kind(a, t, v, F_UNMAPPED);
-}
-
-static void fault_prot_none(const struct agent *a, const struct target *t,
-			    struct verdict *v)
-{
-	hole_kind(a, t, v, F_PROT_NONE);
-}
-
-static void fault_read_only(const struct agent *a, const struct target *t,
-			    struct verdict *v)
-{
-	hole_kind(a, t, v, F_READ_ONLY);
 }
 
 /* Bits 63 (present) and 62 (swapped) of a /proc/self/pagemap entry. */
@@ -208,7 +190,7 @@ static bool swap_is_on(void)
  * page by pagemap; the target must bring every byte back.
  */
 static void fault_swapped(const struct agent *a, const struct target *t,
-			  struct verdict *v)
+			  struct verdict *v, int arg)
 {
 	struct plan p = { .npages = SWAP_PAGES, .hole = -1 };
 	long balance = pin_balance();
@@ -323,7 +305,7 @@ static int uffd_register(unsigned char *page)
  * a fault, and nothing may race.
  */
 static void uffd_kind(const struct agent *a, const struct target *t,
-		      struct verdict *v, bool protect)
+		      struct verdict *v, int protect)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct uffd_race race = { .protect = protect };
@@ -396,18 +378,6 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	kmsg_check(a, v, false, NULL);
 }
 
-static void fault_uffd_munmap(const struct agent *a, const struct target *t,
-			      struct verdict *v)
-{
-	uffd_kind(a, t, v, false);
-}
-
-static void fault_uffd_mprotect(const struct agent *a, const struct target *t,
-				struct verdict *v)
-{
-	uffd_kind(a, t, v, true);
-}
-
 /* Stochastic: page 1 vanishes and comes back, refilled, in a loop. */
 struct churn {
 	unsigned char *page;
@@ -438,7 +408,7 @@ static void *churn_thread(void *arg)
 }
 
 static void fault_stochastic(const struct agent *a, const struct target *t,
-			     struct verdict *v)
+			     struct verdict *v, int arg)
 {
 	struct plan p = { .npages = 2, .hole = -1 };
 	long balance = pin_balance();
@@ -544,7 +514,7 @@ static void check_held(const struct agent *a, struct verdict *v,
  * see its own bytes.
  */
 static void fault_fork_cow(const struct agent *a, const struct target *t,
-			   struct verdict *v)
+			   struct verdict *v, int arg)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
@@ -615,7 +585,7 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
  * they had, and releasing the pin leaks nothing.
  */
 static void fault_dontneed(const struct agent *a, const struct target *t,
-			   struct verdict *v)
+			   struct verdict *v, int arg)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
@@ -681,7 +651,7 @@ static long fail_nth_left(int fd)
  * past what it reports, no pin leaked, no kernel report.
  */
 static void fault_fail_nth(const struct agent *a, const struct target *t,
-			   struct verdict *v)
+			   struct verdict *v, int arg)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	unsigned int nth, refused = 0, reported = 0;
@@ -748,7 +718,7 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
  * and the agent goes on.
  */
 static void fault_smap(const struct agent *a, const struct target *t,
-		       struct verdict *v)
+		       struct verdict *v, int arg)
 {
 	struct plan p = { .npages = 1, .hole = -1 };
 	bool oopsed = false;
@@ -782,18 +752,18 @@ static void fault_smap(const struct agent *a, const struct target *t,
 }
 
 const struct fault_kind fault_kinds[] = {
-	{ "none",		fault_none,		false },
-	{ "unmapped",		fault_unmapped,		false },
-	{ "prot_none",		fault_prot_none,	false },
-	{ "read_only",		fault_read_only,	false },
-	{ "swapped",		fault_swapped,		false },
-	{ "uffd_munmap",	fault_uffd_munmap,	false },
-	{ "uffd_mprotect",	fault_uffd_mprotect,	false },
-	{ "stochastic_munmap",	fault_stochastic,	false },
-	{ "fork_cow",		fault_fork_cow,		false },
-	{ "dontneed",		fault_dontneed,		false },
-	{ "fail_nth",		fault_fail_nth,		false },
-	{ "smap",		fault_smap,		true },
+	{ "none",		fault_none,		0,		false },
+	{ "unmapped",		hole_kind,		F_UNMAPPED,	false },
+	{ "prot_none",		hole_kind,		F_PROT_NONE,	false },
+	{ "read_only",		hole_kind,		F_READ_ONLY,	false },
+	{ "swapped",		fault_swapped,		0,		false },
+	{ "uffd_munmap",	uffd_kind,		false,		false },
+	{ "uffd_mprotect",	uffd_kind,		true,		false },
+	{ "stochastic_munmap",	fault_stochastic,	0,		false },
+	{ "fork_cow",		fault_fork_cow,		0,		false },
+	{ "dontneed",		fault_dontneed,		0,		false },
+	{ "fail_nth",		fault_fail_nth,		0,		false },
+	{ "smap",		fault_smap,		0,		true },
 };
 
 const unsigned int nr_fault_kinds = ARRAY_SIZE(fault_kinds);
