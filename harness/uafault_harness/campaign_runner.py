@@ -173,13 +173,21 @@ class CampaignRequest:
 
 def run_campaign(layout: Layout, request: CampaignRequest) -> tuple[ExitCode, str]:
     store = Store(layout.results_root / DB_NAME)
+    run: list[str] = []
     try:
-        return _run(layout, request, store)
+        return _run(layout, request, store, run)
+    except KeyboardInterrupt:
+        # Every finished case is already committed; say how to go on.
+        if run:
+            print(f"\n[campaign] interrupted; finished cases are kept. Resume with:\n"
+                  f"  harness/uafault campaign {request.spec} --resume {run[0]}", flush=True)
+        raise
     finally:
         store.close()
 
 
-def _run(layout: Layout, request: CampaignRequest, store: Store) -> tuple[ExitCode, str]:
+def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str]) -> tuple[ExitCode, str]:
+    """run receives the run id as soon as there is one (for Ctrl-C)."""
     started = time.monotonic()
     plain = prepare_guest(layout, False, request.jobs)
     kinds, crash_kinds = fault_kinds(plain.artefacts.agent)
@@ -196,6 +204,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store) -> tuple[ExitCo
         cases = expand(campaign, select_targets(campaign, names, crashing), crashing, crash_kinds)
         store.create_run(RunInfo(run_id, campaign.name, str(request.spec), campaign.digest),
                          read_stamp(layout.stamp) or "unknown", config_digest(layout, campaign), cases)
+    run.append(run_id)
     crashing_targets = {c.target for c in cases if c.fault in crash_kinds}
     done = store.verdicts(run_id)
     left = [c for c in cases if c.case_id not in done]
