@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from uafault_harness.campaign_runner import batches
+from uafault_harness.campaign_runner import Progress, batches
 from uafault_harness.campaign_spec import Case, expand, load_campaign, select_targets
 from uafault_harness.campaign_store import RunInfo, Store, Verdict
 from uafault_harness.errors import ExitCode, HarnessError
@@ -143,3 +143,18 @@ def test_cli_refuses_a_bad_file_before_building_anything(tmp_path: Path, isolate
     assert proc.returncode == ExitCode.BAD_CONFIG
     assert f"{path}:12: batch: must be an integer in 1..10000" in proc.stderr
     assert not (tmp_path / "cache").exists()
+
+
+def test_progress_is_a_log_line_off_a_terminal_and_one_status_line_on_it(capsys: pytest.CaptureFixture[str]) -> None:
+    log = Progress(3, tty=False)
+    log.show(Verdict("a.none.1", "PASS"))
+    log.show(Verdict("b.none.2", "CRASH", "BUG: bad"))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("[campaign] PASS a.none.1 (1/3, ")
+    assert out[1].startswith("[campaign] CRASH b.none.2 [BUG: bad] (2/3, ")
+    tty = Progress(3, tty=True)
+    tty.show(Verdict("a.none.1", "PASS"))
+    tty.show(Verdict("b.none.2", "CRASH", "BUG: bad"))
+    out = capsys.readouterr().out
+    assert "PASS a.none.1" not in out and "\r\033[K[campaign] CRASH b.none.2 [BUG: bad]\n" in out
+    assert out.rsplit("\r\033[K", 1)[1].startswith("2/3 ") and "failures 1" in out and "BUG: bad x1" in out

@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,18 +41,33 @@ EXCERPT_LINES = 40
 
 @dataclass
 class Progress:
+    """On a terminal one status line, rewritten in place, with a line of its
+    own for every verdict that is not PASS/SKIP; elsewhere a log line each."""
     total: int
+    tty: bool = field(default_factory=sys.stdout.isatty)
     done: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    titles: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
-    def line(self, verdict: Verdict) -> str:
+    def show(self, verdict: Verdict, suffix: str = "") -> None:
         self.done += 1
         self.counts[verdict.verdict] = self.counts.get(verdict.verdict, 0) + 1
+        if verdict.title:
+            self.titles[verdict.title] = self.titles.get(verdict.title, 0) + 1
         rate = self.done / max(time.monotonic() - self.started, 1e-9)
+        eta = f"ETA {(self.total - self.done) / rate:.0f}s"
         title = f" [{verdict.title}]" if verdict.title else ""
-        return (f"[campaign] {self.done}/{self.total} {verdict.verdict} {verdict.case_id}{title} "
-                f"({rate:.1f}/s, ETA {(self.total - self.done) / rate:.0f}s)")
+        line = f"[campaign] {verdict.verdict} {verdict.case_id}{title}{suffix}"
+        if not self.tty:
+            print(f"{line} ({self.done}/{self.total}, {rate:.1f}/s, {eta})", flush=True)
+            return
+        bad = sum(n for k, n in self.counts.items() if k not in ("PASS", "SKIP", "XFAIL"))
+        if verdict.verdict not in ("PASS", "SKIP", "XFAIL"):
+            print(f"\r\033[K{line}", flush=True)
+        crashes = "; ".join(f"{t} x{n}" for t, n in list(self.titles.items())[-2:])
+        status = f"{self.done}/{self.total}  {rate:.1f}/s  {eta}  failures {bad}" + (f"  {crashes}" if crashes else "")
+        print(f"\r\033[K{status[:shutil.get_terminal_size().columns - 1]}", end="", flush=True)
 
 
 def fault_kinds(agent: Path) -> tuple[tuple[str, ...], set[str]]:
@@ -146,7 +163,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
         v = Verdict(case_id, verdict, title, time.monotonic() - case_started[0], excerpt)
         store.record(run_id, v)
         recorded.add(case_id)
-        print(progress.line(v), flush=True)
+        progress.show(v)
 
     request = GuestRequest(allow_crash=allow_crash, kasan=cases[0].variant == "kasan", timeout=timeout,
                            silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES}")
@@ -157,7 +174,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     if dead is not None and dead.case_id in by_id and dead.case_id not in recorded:
         store.record(run_id, dead)
         recorded.add(dead.case_id)
-        print(progress.line(dead) + f" (console: {out_dir / CONSOLE_NAME})", flush=True)
+        progress.show(dead, f" (console: {out_dir / CONSOLE_NAME})")
     return recorded
 
 
@@ -233,6 +250,8 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
         if rest:
             # The guest died or hung part-way: the rest goes into the next boot.
             pending.insert(0, (allow_crash, rest))
+    if progress.tty:
+        print(flush=True)
     verdicts = store.verdicts(run_id)
     counts: dict[str, int] = {}
     for v in verdicts.values():
