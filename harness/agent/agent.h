@@ -16,7 +16,6 @@
 
 #include "../../module/uafault.h"
 
-#define __printf(a, b)	__attribute__((__format__(printf, a, b)))
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define PAGE		4096UL
 #define MAX_PAGES	8
@@ -91,10 +90,8 @@ bool target_writes(const struct target *t);
 void check_result(struct verdict *v, const struct umem *m,
 		  const struct target *t, const struct uafault_run *r,
 		  size_t reach);
-void note(struct verdict *v, const char *fmt, ...)
-	__printf(2, 3);
-void fail(struct verdict *v, const char *fmt, ...)
-	__printf(2, 3);
+[[gnu::format(printf, 2, 3)]] void note(struct verdict *v, const char *fmt, ...);
+[[gnu::format(printf, 2, 3)]] void fail(struct verdict *v, const char *fmt, ...);
 
 /* agent.c: the device, the kernel log and the pin counters */
 int run_target(const struct agent *a, const struct target *t, void *addr,
