@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +50,13 @@ class Progress:
     counts: dict[str, int] = field(default_factory=dict)
     titles: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def show(self, verdict: Verdict, suffix: str = "") -> None:
+        with self._lock:
+            self._show(verdict, suffix)
+
+    def _show(self, verdict: Verdict, suffix: str) -> None:
         self.done += 1
         self.counts[verdict.verdict] = self.counts.get(verdict.verdict, 0) + 1
         if verdict.title:
@@ -178,11 +184,47 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     return recorded
 
 
+class BatchQueue:
+    """The batches still to boot, shared by the guests running at once."""
+
+    def __init__(self, pending: list[tuple[bool, list[Case]]], deadline: float, boots: int) -> None:
+        self._pending = pending
+        self._deadline = deadline
+        self._boots = boots
+        self._lock = threading.Lock()
+        self.error: HarnessError | None = None
+        self.out_of_budget = False
+
+    def take(self) -> tuple[int, bool, list[Case]] | None:
+        """(boot number, allow_crash, cases), or None: nothing left, the
+        budget is spent or another guest failed."""
+        with self._lock:
+            if self.error is not None or not self._pending:
+                return None
+            if time.monotonic() > self._deadline:
+                self.out_of_budget = True
+                return None
+            self._boots += 1
+            allow_crash, cases = self._pending.pop(0)
+            return self._boots, allow_crash, cases
+
+    def put_back(self, allow_crash: bool, cases: list[Case]) -> None:
+        if cases:
+            with self._lock:
+                self._pending.insert(0, (allow_crash, cases))
+
+    def fail(self, error: HarnessError) -> None:
+        with self._lock:
+            self.error = self.error or error
+
+
 @dataclass(frozen=True)
 class CampaignRequest:
     spec: Path
     jobs: int
     budget_seconds: int | None = None
+    # Guests booted at once, each taking the next batch.
+    guests: int = 1
     resume: str | None = None
     # Seconds one boot (one batch) may take.
     batch_timeout: int = 1800
@@ -229,27 +271,42 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     progress = Progress(len(left))
     budget = request.budget_seconds or campaign.budget_seconds
     guests = {False: plain}
+    for kasan in sorted({c.variant == "kasan" for c in left} - {False}):
+        guests[kasan] = prepare_guest(layout, kasan, request.jobs)
     out_root = layout.results_root / CAMPAIGN_DIR / run_id
-    boot = len(list(out_root.glob("boot-*")))
-    pending = batches(left, crashing_targets, campaign.batch)
-    while pending:
-        if time.monotonic() - started > budget:
-            return ExitCode.RUN_FAILED, (f"budget of {budget}s spent with cases left; "
-                                         f"continue with: harness/uafault campaign {request.spec} --resume {run_id}")
-        allow_crash, batch = pending.pop(0)
-        kasan = batch[0].variant == "kasan"
-        if kasan not in guests:
-            guests[kasan] = prepare_guest(layout, kasan, request.jobs)
-        boot += 1
-        got = run_batch(guests[kasan], store, run_id, allow_crash, batch, out_root / f"boot-{boot:04d}",
-                        progress, request.batch_timeout)
-        if not got:
-            raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of its {len(batch)} cases; see "
-                               f"{out_root / f'boot-{boot:04d}' / CONSOLE_NAME}")
-        rest = [c for c in batch if c.case_id not in got]
-        if rest:
-            # The guest died or hung part-way: the rest goes into the next boot.
-            pending.insert(0, (allow_crash, rest))
+    queue = BatchQueue(batches(left, crashing_targets, campaign.batch), started + budget,
+                       len(list(out_root.glob("boot-*"))))
+
+    def worker() -> None:
+        while (job := queue.take()) is not None:
+            boot, allow_crash, batch = job
+            out_dir = out_root / f"boot-{boot:04d}"
+            try:
+                got = run_batch(guests[batch[0].variant == "kasan"], store, run_id, allow_crash, batch, out_dir,
+                                progress, request.batch_timeout)
+            except HarnessError as exc:
+                queue.fail(exc)
+                return
+            if not got:
+                queue.fail(HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of its {len(batch)} cases; "
+                                        f"see {out_dir / CONSOLE_NAME}"))
+                return
+            # A guest that died or hung part-way: the rest goes to the next boot.
+            queue.put_back(allow_crash, [c for c in batch if c.case_id not in got])
+
+    # Daemon threads: on Ctrl-C the process ends, and PR_SET_PDEATHSIG
+    # takes each guest's QEMU with it.
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(request.guests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.5)
+    if queue.error is not None:
+        raise queue.error
+    if queue.out_of_budget:
+        return ExitCode.RUN_FAILED, (f"budget of {budget}s spent with cases left; "
+                                     f"continue with: harness/uafault campaign {request.spec} --resume {run_id}")
     if progress.tty:
         print(flush=True)
     verdicts = store.verdicts(run_id)

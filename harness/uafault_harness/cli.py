@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=duration, default=None,
                    help="stop starting boots after this long, e.g. 30m (default: the file's)")
     p.add_argument("--resume", metavar="RUN", help="finish run RUN of this file; finished cases are not rerun")
+    p.add_argument("-j", "--guests", type=positive_int("-j"), default=1, metavar="N",
+                   help="guests booted at once, each taking the next batch (default 1)")
     add_jobs_option(p)
 
     p = sub.add_parser("test", help="pytest + KUnit um + KUnit x86_64 + guest in one run")
@@ -179,7 +181,8 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
     # A bad file fails now, not after minutes of building the guest.
     load_campaign(args.spec, None)
     require_tree(layout)
-    code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, args.budget, args.resume))
+    code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, budget_seconds=args.budget,
+                                                       resume=args.resume, guests=args.guests))
     print(f"campaign: {message}")
     return code
 

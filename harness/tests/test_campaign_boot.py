@@ -1,0 +1,91 @@
+"""A campaign batch against a fake QEMU that plays the agent's console for
+the cases in its initramfs: verdicts land in the store as they appear, and
+a guest that dies in a case leaves that case CRASH (with the report's
+title) and the rest for the next boot."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from uafault_harness.campaign_runner import Progress, run_batch
+from uafault_harness.campaign_spec import Case
+from uafault_harness.campaign_store import RunInfo, Store
+from uafault_harness.guest_build import GuestKernel
+from uafault_harness.guest_runner import GuestArtefacts, PreparedGuest
+from uafault_harness.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
+
+pytestmark = pytest.mark.skipif(
+    any(find_tool(tool_named(t)) is None for t in ("busybox", "cpio", "ldd")),
+    reason="needs busybox-static, cpio and ldd",
+)
+
+# Reads cases.txt out of the (newc, gzipped) initramfs and plays the agent:
+# a target named "crashy" oopses and the kernel panics (oops=panic).
+FAKE_QEMU = r'''#!/usr/bin/env python3
+import gzip, sys
+data = gzip.decompress(open(sys.argv[sys.argv.index("-initrd") + 1], "rb").read())
+pos, cases = 0, ""
+while pos < len(data):
+    namesize, filesize = int(data[pos+94:pos+102], 16), int(data[pos+54:pos+62], 16)
+    name = data[pos+110:pos+110+namesize-1].decode()
+    pos = (pos + 110 + namesize + 3) & ~3
+    if name == "cases.txt":
+        cases = data[pos:pos+filesize].decode()
+    pos = (pos + filesize + 3) & ~3
+    if name == "TRAILER!!!":
+        break
+out = sys.stdout
+out.write("[    1.000000] Run /init as init process\nuafault-init: agent start\nKTAP version 1\n")
+for n, line in enumerate(cases.splitlines(), 1):
+    case_id, target = line.split()[:2]
+    out.write(f"# uafault-case: campaign.{case_id}\n")
+    if target == "crashy":
+        out.write("[    2.000000] BUG: unable to handle page fault for address: 00007f0000001000\n")
+        out.write("[    2.000001] #PF: supervisor read access in kernel mode\n")
+        out.write("[    2.000002] Kernel panic - not syncing: Fatal exception\n")
+        sys.exit(0)
+    out.write(f"ok {n} {case_id}\n")
+out.write("uafault-init: agent exit 0\n[    3.000000] reboot: Power down\n")
+'''
+
+
+@pytest.fixture
+def guest(tmp_path: Path) -> PreparedGuest:
+    qemu = tmp_path / "qemu-system-x86_64"
+    qemu.write_text(FAKE_QEMU.replace("/usr/bin/env python3", sys.executable, 1))
+    qemu.chmod(0o755)
+    agent = tmp_path / "uafault-agent"
+    shutil.copy("/bin/true", agent)
+    module = tmp_path / "uafault.ko"
+    module.write_bytes(b"\x7fELF")
+    tools = {name: find_tool(tool_named(name)) for name in GUEST_RUNTIME_TOOLS if name != "qemu-system-x86_64"}
+    tools["qemu-system-x86_64"] = qemu
+    kernel = GuestKernel(tmp_path / "build", False, ())
+    return PreparedGuest(tools, kernel, GuestArtefacts((module,), agent, agent))  # type: ignore[arg-type]
+
+
+def test_a_crash_is_recorded_and_the_rest_is_left_for_the_next_boot(guest: PreparedGuest, tmp_path: Path) -> None:
+    cases = [Case(i, "plain", target, "none", 0, -1, 1, 0)
+             for i, target in enumerate(("copy_from_user", "crashy", "copy_to_user"))]
+    store = Store(tmp_path / "u.db")
+    store.create_run(RunInfo("R", "t", "c.toml", "d"), "6.12", "cfg", cases)
+    progress = Progress(3, tty=False)
+    got = run_batch(guest, store, "R", False, cases, tmp_path / "boot-0001", progress, timeout=60)
+    assert got == {cases[0].case_id, cases[1].case_id}
+    verdicts = store.verdicts("R")
+    assert verdicts[cases[0].case_id].verdict == "PASS"
+    crash = verdicts[cases[1].case_id]
+    assert crash.verdict == "CRASH" and crash.title == "BUG: unable to handle page fault for address"
+    assert "#PF: supervisor read access" in crash.excerpt
+    # The next boot gets only what is left, and finishes it.
+    got = run_batch(guest, store, "R", False, [cases[2]], tmp_path / "boot-0002", progress, timeout=60)
+    assert got == {cases[2].case_id}
+    assert {v.verdict for v in store.verdicts("R").values()} == {"PASS", "CRASH"}
+    assert len(store.verdicts("R")) == 3
+    initrd = gzip.decompress((tmp_path / "boot-0002" / "initramfs.cpio.gz").read_bytes())
+    assert cases[2].agent_line().encode() in initrd and cases[0].case_id.encode() not in initrd
