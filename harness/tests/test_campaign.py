@@ -9,8 +9,8 @@ import pytest
 from conftest import run_cli
 
 from uafault_harness.campaign_runner import Progress, batches
-from uafault_harness.campaign_spec import Case, expand, load_campaign, select_targets
-from uafault_harness.campaign_store import RunInfo, Store, Verdict
+from uafault_harness.campaign_spec import Case, expand, load_campaign, parse_shard, select_targets, shard
+from uafault_harness.campaign_store import RunInfo, Store, Verdict, merge_into
 from uafault_harness.errors import ExitCode, HarnessError
 from uafault_harness.paths import PROJECT_ROOT
 
@@ -158,3 +158,34 @@ def test_progress_is_a_log_line_off_a_terminal_and_one_status_line_on_it(capsys:
     out = capsys.readouterr().out
     assert "PASS a.none.1" not in out and "\r\033[K[campaign] CRASH b.none.2 [BUG: bad]\n" in out
     assert out.rsplit("\r\033[K", 1)[1].startswith("2/3 ") and "failures 1" in out and "BUG: bad x1" in out
+
+
+def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    campaign = load_campaign(write(tmp_path, GOOD), KINDS)
+    plan = expand(campaign, select_targets(campaign, TARGETS, CRASHING), CRASHING, CRASH_KINDS)
+    verdict_of = {c.case_id: ("PASS" if c.index % 3 else "FAIL") for c in plan}
+    dbs = []
+    for i in (1, 2):
+        part = shard(plan, i, 2)
+        assert part == shard(plan, i, 2) and 0 < len(part) < len(plan)
+        store = Store(tmp_path / f"shard{i}.db")
+        store.create_run(RunInfo(f"R-s{i}of2", "t", "c.toml", "d"), "6.12", "cfg", part)
+        for c in part:
+            store.record(f"R-s{i}of2", Verdict(c.case_id, verdict_of[c.case_id]))
+        store.close()
+        dbs.append(tmp_path / f"shard{i}.db")
+    into = tmp_path / "all.db"
+    proc = run_cli(["merge", "--into", str(into), *map(str, dbs)], isolated_env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(plan)} cases" in proc.stdout
+    # Merging again adds nothing.
+    assert merge_into(into, dbs) == {"runs": 0, "cases": 0, "verdicts": 0}
+    merged = Store(into)
+    got = {**merged.verdicts("R-s1of2"), **merged.verdicts("R-s2of2")}
+    assert {k: v.verdict for k, v in got.items()} == verdict_of
+    assert sorted(merged.planned("R-s1of2") + merged.planned("R-s2of2"), key=lambda c: c.index) == plan
+
+
+def test_shard_argument() -> None:
+    assert parse_shard("2/3") == (2, 3)
+    assert parse_shard("0/3") is None and parse_shard("4/3") is None and parse_shard("a/b") is None

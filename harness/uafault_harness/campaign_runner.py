@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .campaign_spec import Campaign, Case, expand, load_campaign, select_targets
+from .campaign_spec import Campaign, Case, expand, load_campaign, select_targets, shard
 from .campaign_store import DB_NAME, RunInfo, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_build import config_text, guest_kernel
@@ -225,6 +225,8 @@ class CampaignRequest:
     budget_seconds: int | None = None
     # Guests booted at once, each taking the next batch.
     guests: int = 1
+    # (i, N): plan only the i-th of N deterministic slices (1-based).
+    shard: tuple[int, int] | None = None
     resume: str | None = None
     # Seconds one boot (one batch) may take.
     batch_timeout: int = 1800
@@ -258,9 +260,11 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
                                "resume it with the file it was planned from")
         run_id, cases = info.run_id, store.planned(info.run_id)
     else:
-        run_id = new_run_id()
+        run_id = new_run_id() + (f"-s{request.shard[0]}of{request.shard[1]}" if request.shard else "")
         names, crashing = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets")
         cases = expand(campaign, select_targets(campaign, names, crashing), crashing, crash_kinds)
+        if request.shard:
+            cases = shard(cases, *request.shard)
         store.create_run(RunInfo(run_id, campaign.name, str(request.spec), campaign.digest),
                          read_stamp(layout.stamp) or "unknown", config_digest(layout, campaign), cases)
     run.append(run_id)

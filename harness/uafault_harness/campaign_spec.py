@@ -218,3 +218,17 @@ def expand(campaign: Campaign, targets: list[str], crashing: set[str], crash_fau
                             for rep in range(campaign.repetitions):
                                 cases.append(Case(len(cases), variant, target, fault, size, offset, seed, rep))
     return cases
+
+
+def shard(cases: list[Case], index: int, count: int) -> list[Case]:
+    """Shard index of count (1-based): every count-th case of the plan,
+    keeping each case's id and index, so shards merged are the whole plan."""
+    return [c for c in cases if c.index % count == index - 1]
+
+
+def parse_shard(text: str) -> tuple[int, int] | None:
+    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not m:
+        return None
+    index, count = int(m.group(1)), int(m.group(2))
+    return (index, count) if 1 <= index <= count else None

@@ -135,6 +135,32 @@ class Store:
         return _Tx(self.db, self._lock)
 
 
+def merge_into(dest: Path, sources: list[Path]) -> dict[str, int]:
+    """Fold campaign databases (shards run on other machines) into dest.
+    Runs, plans and verdicts are copied as they are; a row already in dest
+    (the same run merged twice) is kept, not doubled.  Returns rows added
+    per table."""
+    store = Store(dest)
+    added = {"runs": 0, "cases": 0, "verdicts": 0}
+    try:
+        for source in sources:
+            if not source.is_file():
+                raise HarnessError(ExitCode.USAGE, f"{source}: no such database")
+            if source.resolve() == dest.resolve():
+                raise HarnessError(ExitCode.USAGE, f"{source}: cannot merge a database into itself")
+            store.db.execute("ATTACH DATABASE ? AS src", (str(source),))
+            try:
+                with store._transaction():
+                    for table in added:
+                        cur = store.db.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM src.{table}")
+                        added[table] += cur.rowcount
+            finally:
+                store.db.execute("DETACH DATABASE src")
+    finally:
+        store.close()
+    return added
+
+
 class _Tx:
     def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self.db = db

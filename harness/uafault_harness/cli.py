@@ -12,7 +12,8 @@ from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
 from .campaign_layer import run_campaign_layer
 from .campaign_runner import CampaignRequest, run_campaign
-from .campaign_spec import load_campaign, parse_duration
+from .campaign_spec import load_campaign, parse_duration, parse_shard
+from .campaign_store import DB_NAME, merge_into
 from .guest_build import build_guest_kernel
 from .guest_runner import TEST_FUZZ_CALLS, GuestRequest, guest_preflight, run_guest_layer
 from .kunit_runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
@@ -46,6 +47,13 @@ def shell_words(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    parsed = parse_shard(text)
+    if parsed is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N with 1 <= I <= N")
+    return parsed
 
 
 def duration(text: str) -> int:
@@ -117,9 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=duration, default=None,
                    help="stop starting boots after this long, e.g. 30m (default: the file's)")
     p.add_argument("--resume", metavar="RUN", help="finish run RUN of this file; finished cases are not rerun")
+    p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N",
+                   help="plan only slice I of N (1-based), for N machines; fold the databases with merge")
     p.add_argument("-j", "--guests", type=positive_int("-j"), default=1, metavar="N",
                    help="guests booted at once, each taking the next batch (default 1)")
     add_jobs_option(p)
+
+    p = sub.add_parser("merge", help="fold campaign databases (e.g. shards from other machines) into one")
+    p.add_argument("sources", type=Path, nargs="+", help="uafault.db files to fold in")
+    p.add_argument("--into", type=Path, default=None, help="the database to fold into (default results/uafault.db)")
 
     p = sub.add_parser("test", help="pytest + KUnit um + KUnit x86_64 + guest in one run")
     p.add_argument("--skip-x86_64", action="store_true")
@@ -182,9 +196,17 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
     load_campaign(args.spec, None)
     require_tree(layout)
     code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, budget_seconds=args.budget,
-                                                       resume=args.resume, guests=args.guests))
+                                                       resume=args.resume, guests=args.guests,
+                                                       shard=args.shard))
     print(f"campaign: {message}")
     return code
+
+
+def cmd_merge(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    dest = args.into or layout.results_root / DB_NAME
+    added = merge_into(dest, args.sources)
+    print(f"merge: into {dest}: " + ", ".join(f"{n} {table}" for table, n in added.items()) + " added")
+    return ExitCode.OK
 
 
 def test_guest_requests(jobs: int) -> list[GuestRequest]:
@@ -254,6 +276,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "guest-build": cmd_guest_build,
     "guest": cmd_guest,
     "campaign": cmd_campaign,
+    "merge": cmd_merge,
     "results": cmd_results,
 }
 
