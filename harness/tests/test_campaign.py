@@ -9,7 +9,9 @@ import pytest
 from conftest import run_cli
 
 from uafault_harness.campaign_runner import Progress, batches
-from uafault_harness.campaign_spec import Case, expand, load_campaign, parse_shard, select_targets, shard
+from uafault_harness.campaign_spec import (
+    Case, expand, expected_verdict, load_campaign, load_known_issues, parse_shard, select_targets, shard,
+)
 from uafault_harness.campaign_store import RunInfo, Store, Verdict, merge_into
 from uafault_harness.errors import ExitCode, HarnessError
 from uafault_harness.paths import PROJECT_ROOT
@@ -189,3 +191,24 @@ def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict
 def test_shard_argument() -> None:
     assert parse_shard("2/3") == (2, 3)
     assert parse_shard("0/3") is None and parse_shard("4/3") is None and parse_shard("a/b") is None
+
+
+def test_known_issues_turn_failures_into_xfail_and_passes_into_xpass(tmp_path: Path) -> None:
+    path = tmp_path / "known.toml"
+    path.write_text('# bugs\n[[issue]]\ntarget = "variant_*"\nfault = "fork_*"\nreason = "CVE-2020-29374"\n')
+    known = load_known_issues(path)
+    hit = Case(0, "plain", "variant_ro_pin", "fork_cow", 0, -1, 1, 0)
+    miss = Case(1, "plain", "variant_ro_pin", "none", 0, -1, 1, 0)
+    assert expected_verdict("FAIL", hit, known) == ("XFAIL", "CVE-2020-29374")
+    assert expected_verdict("CRASH", hit, known)[0] == "XFAIL"
+    assert expected_verdict("PASS", hit, known)[0] == "XPASS"
+    assert expected_verdict("SKIP", hit, known)[0] == "SKIP"
+    assert expected_verdict("FAIL", miss, known) == ("FAIL", "")
+    assert load_known_issues(tmp_path / "none.toml") == ()
+    path.write_text('[[issue]]\ntarget = "x"\nreason = "y"\n\n[[issue]]\ntarget = "x"\nfualt = "y"\n')
+    with pytest.raises(HarnessError, match=r"known.toml:5: fualt: issue 2"):
+        load_known_issues(path)
+
+
+def test_shipped_known_issues_load() -> None:
+    assert isinstance(load_known_issues(PROJECT_ROOT / "configs" / "known-issues.toml"), tuple)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign_runner import Progress, run_batch
-from uafault_harness.campaign_spec import Case
+from uafault_harness.campaign_spec import Case, KnownIssue
 from uafault_harness.campaign_store import RunInfo, Store
 from uafault_harness.guest_build import GuestKernel
 from uafault_harness.guest_runner import GuestArtefacts, PreparedGuest
@@ -89,3 +89,12 @@ def test_a_crash_is_recorded_and_the_rest_is_left_for_the_next_boot(guest: Prepa
     assert len(store.verdicts("R")) == 3
     initrd = gzip.decompress((tmp_path / "boot-0002" / "initramfs.cpio.gz").read_bytes())
     assert cases[2].agent_line().encode() in initrd and cases[0].case_id.encode() not in initrd
+
+
+def test_a_known_crash_is_xfail(guest: PreparedGuest, tmp_path: Path) -> None:
+    cases = [Case(0, "plain", "crashy", "none", 0, -1, 1, 0)]
+    store = Store(tmp_path / "u.db")
+    store.create_run(RunInfo("R", "t", "c.toml", "d"), "6.12", "cfg", cases)
+    known = (KnownIssue("*", "crashy", "*", "a known oops"),)
+    run_batch(guest, store, "R", False, cases, tmp_path / "boot", Progress(1, tty=False), 60, known)
+    assert store.verdicts("R")[cases[0].case_id].verdict == "XFAIL"

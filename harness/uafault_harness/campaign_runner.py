@@ -17,10 +17,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .campaign_spec import Campaign, Case, expand, load_campaign, select_targets, shard
+from .campaign_spec import (
+    KNOWN_ISSUES, Campaign, Case, KnownIssue, expand, expected_verdict, load_campaign, load_known_issues,
+    select_targets, shard,
+)
 from .campaign_store import DB_NAME, RunInfo, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_build import config_text, guest_kernel
@@ -149,7 +152,8 @@ def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float
 
 
 def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
-              out_dir: Path, progress: Progress, timeout: int) -> set[str]:
+              out_dir: Path, progress: Progress, timeout: int,
+              known: tuple[KnownIssue, ...] = ()) -> set[str]:
     """One boot; returns the ids of the cases that got a verdict."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {c.case_id: c for c in cases}
@@ -165,8 +169,9 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
             return
         case_id = m.group(2)
         title, excerpt = _excerpt(tracker, case_id)
-        verdict = "CRASH" if title else "SKIP" if m.group(3) else "FAIL" if m.group(1) else "PASS"
-        v = Verdict(case_id, verdict, title, time.monotonic() - case_started[0], excerpt)
+        raw = "CRASH" if title else "SKIP" if m.group(3) else "FAIL" if m.group(1) else "PASS"
+        verdict, reason = expected_verdict(raw, by_id[case_id], known)
+        v = Verdict(case_id, verdict, title or reason, time.monotonic() - case_started[0], excerpt)
         store.record(run_id, v)
         recorded.add(case_id)
         progress.show(v)
@@ -178,6 +183,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
                                      on_line=on_line, echo=False)
     dead = _died_in_flight(tracker, outcome, time.monotonic() - case_started[0])
     if dead is not None and dead.case_id in by_id and dead.case_id not in recorded:
+        dead = replace(dead, verdict=expected_verdict(dead.verdict, by_id[dead.case_id], known)[0])
         store.record(run_id, dead)
         recorded.add(dead.case_id)
         progress.show(dead, f" (console: {out_dir / CONSOLE_NAME})")
@@ -253,6 +259,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     plain = prepare_guest(layout, False, request.jobs)
     kinds, crash_kinds = fault_kinds(plain.artefacts.agent)
     campaign = load_campaign(request.spec, kinds)
+    known = load_known_issues(layout.project / KNOWN_ISSUES)
     if request.resume:
         info = store.run_info(request.resume)
         if info.spec_digest != campaign.digest:
@@ -287,7 +294,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             out_dir = out_root / f"boot-{boot:04d}"
             try:
                 got = run_batch(guests[batch[0].variant == "kasan"], store, run_id, allow_crash, batch, out_dir,
-                                progress, request.batch_timeout)
+                                progress, request.batch_timeout, known)
             except HarnessError as exc:
                 queue.fail(exc)
                 return

@@ -232,3 +232,67 @@ def parse_shard(text: str) -> tuple[int, int] | None:
         return None
     index, count = int(m.group(1)), int(m.group(2))
     return (index, count) if 1 <= index <= count else None
+
+
+KNOWN_ISSUES = Path("configs/known-issues.toml")
+_ISSUE_KEYS = ("variant", "target", "fault", "reason")
+
+
+@dataclass(frozen=True)
+class KnownIssue:
+    variant: str
+    target: str
+    fault: str
+    reason: str
+
+    def matches(self, case: Case) -> bool:
+        return all(fnmatch.fnmatchcase(value, glob) for value, glob in
+                   ((case.variant, self.variant), (case.target, self.target), (case.fault, self.fault)))
+
+
+def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
+    """[[issue]] tables: globs over variant, target and fault (default "*")
+    and the reason, which should name the bug.  A missing file is no issues."""
+    if not path.is_file():
+        return ()
+    text = path.read_text(errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise HarnessError(ExitCode.BAD_CONFIG, f"{path}: not valid TOML: {exc}") from None
+    issues = data.get("issue", [])
+    if set(data) - {"issue"} or not isinstance(issues, list):
+        raise SpecError(path, None, "issue", "the file holds [[issue]] tables only")
+    out: list[KnownIssue] = []
+    for number, issue in enumerate(issues, 1):
+        where = _nth_table_line(text, "issue", number)
+        for key, value in issue.items():
+            if key not in _ISSUE_KEYS or not isinstance(value, str) or not value:
+                raise SpecError(path, where, key, f"issue {number}: keys are {', '.join(_ISSUE_KEYS)}, "
+                                "each a non-empty string")
+        if "reason" not in issue or "target" not in issue:
+            raise SpecError(path, where, "reason" if "reason" not in issue else "target",
+                            f"issue {number}: target and reason are required")
+        out.append(KnownIssue(issue.get("variant", "*"), issue["target"], issue.get("fault", "*"),
+                              issue["reason"]))
+    return tuple(out)
+
+
+def _nth_table_line(text: str, name: str, n: int) -> int | None:
+    pattern = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
+    seen = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            seen += 1
+            if seen == n:
+                return number
+    return None
+
+
+def expected_verdict(raw: str, case: Case, known: tuple[KnownIssue, ...]) -> tuple[str, str]:
+    """A known issue turns a failure into XFAIL and a pass into XPASS (the
+    bug is gone: take it off the list).  Returns (verdict, reason)."""
+    issue = next((i for i in known if i.matches(case)), None)
+    if issue is None or raw == "SKIP":
+        return raw, ""
+    return ("XPASS" if raw == "PASS" else "XFAIL"), issue.reason
