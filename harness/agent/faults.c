@@ -316,8 +316,8 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	int err;
 
 	place(a, &p, t, start_at(t, 100));
-	if (p.offset + p.len <= 2 * PAGE) {
-		note(v, "# the range ends before page 2, which the race removes\n");
+	if (p.offset + p.len <= PAGE) {
+		note(v, "# the range ends before page 1, the userfaultfd page\n");
 		v->skipped = true;
 		return;
 	}
