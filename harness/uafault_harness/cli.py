@@ -11,7 +11,8 @@ from typing import Callable, Sequence
 from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
 from .campaign_layer import run_campaign_layer
-from .campaign_runner import CampaignRequest, run_campaign
+from .campaign_report import render as render_report
+from .campaign_runner import CAMPAIGN_DIR, CampaignRequest, run_campaign
 from .campaign_spec import load_campaign, parse_duration, parse_shard
 from .campaign_store import DB_NAME, merge_into
 from .guest_build import build_guest_kernel
@@ -131,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="guests booted at once, each taking the next batch (default 1)")
     add_jobs_option(p)
 
+    p = sub.add_parser("report", help="a campaign run as one self-contained HTML file")
+    p.add_argument("run", nargs="?", default=None, help="campaign run id (default: the newest)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where to write it (default results/campaigns/RUN/report.html)")
+
     p = sub.add_parser("merge", help="fold campaign databases (e.g. shards from other machines) into one")
     p.add_argument("sources", type=Path, nargs="+", help="uafault.db files to fold in")
     p.add_argument("--into", type=Path, default=None, help="the database to fold into (default results/uafault.db)")
@@ -200,6 +206,15 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
                                                        shard=args.shard))
     print(f"campaign: {message}")
     return code
+
+
+def cmd_report(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    run_id, page = render_report(layout.results_root / DB_NAME, args.run)
+    out = args.out or layout.results_root / CAMPAIGN_DIR / run_id / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page)
+    print(f"report: {out}")
+    return ExitCode.OK
 
 
 def cmd_merge(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -277,6 +292,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "guest": cmd_guest,
     "campaign": cmd_campaign,
     "merge": cmd_merge,
+    "report": cmd_report,
     "results": cmd_results,
 }
 

@@ -1,0 +1,90 @@
+"""The campaign report: matrix, titles, plots and the diff, from a store
+filled by hand, checked through the DOM."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from uafault_harness.campaign_report import render
+from uafault_harness.campaign_spec import Case
+from uafault_harness.campaign_store import RunInfo, Store, Verdict
+from uafault_harness.errors import ExitCode, HarnessError
+
+
+class Dom(HTMLParser):
+    """Elements as (tag, attrs, text) in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str], str]] = []
+        self._open: list[int] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, {k: v or "" for k, v in attrs}, ""))
+        self._open.append(len(self.elements) - 1)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            i = self._open[-1]
+            tag, attrs, text = self.elements[i]
+            self.elements[i] = (tag, attrs, text + data)
+
+    def find(self, tag: str, cls: str = "") -> list[tuple[str, dict[str, str], str]]:
+        return [e for e in self.elements if e[0] == tag and (not cls or cls in e[1].get("class", "").split())]
+
+
+CASES = [Case(i, "plain", t, f, 0, -1, 1, rep) for i, (t, f, rep) in enumerate(
+    [("copy_from_user", "none", 0), ("copy_from_user", "unmapped", 0), ("pin_dma_write", "none", 0),
+     ("pin_dma_write", "none", 1)])]
+
+
+def fill(store: Store, run_id: str, verdicts: list[tuple[str, str]]) -> None:
+    store.create_run(RunInfo(run_id, "smoke", "smoke.toml", "d"), "6.12.117", "cfgdigest", CASES)
+    for case, (verdict, title) in zip(CASES, verdicts):
+        store.record(run_id, Verdict(case.case_id, verdict, title, 0.5))
+
+
+def test_report_shows_matrix_titles_plots_and_diff(tmp_path: Path) -> None:
+    db = tmp_path / "u.db"
+    store = Store(db)
+    fill(store, "20260101T000000Z", [("PASS", ""), ("CRASH", "BUG: old"), ("PASS", ""), ("PASS", "")])
+    fill(store, "20260102T000000Z", [("FAIL", ""), ("PASS", ""), ("PASS", ""), ("CRASH", "BUG: flaky")])
+    store.close()
+    run_id, page = render(db, None)
+    assert run_id == "20260102T000000Z"
+    dom = Dom()
+    dom.feed(page)
+    cells = dom.find("td", "cell")
+    assert [(c[1]["class"], c[2]) for c in cells] == [
+        ("cell fail", "1 FAIL"), ("cell pass", "1 PASS"), ("cell crash", "1 CRASH 1 PASS")]
+    titles = [e[2] for e in dom.find("td")]
+    assert "BUG: old" in titles and "BUG: flaky" in titles
+    svgs = dom.find("svg", "plot")
+    # Two plots, one bar per run in each.
+    assert len(svgs) == 2 and len(dom.find("rect", "bar")) == 4
+    lists = {e[1]["class"].split()[1]: e for e in dom.find("ul", "diff")}
+    assert set(lists) == {"new-failures", "fixed", "flaky"}
+    items = [e[2] for e in dom.find("li")]
+    assert CASES[0].case_id in items and CASES[3].case_id in items  # new failures
+    assert CASES[1].case_id in items  # fixed
+    assert "pin_dma_write.none size=0 offset=-1 seed=1 (plain)" in items  # flaky across reps
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_report_of_an_unknown_run_is_no_such_run(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError) as err:
+        render(tmp_path / "none.db", None)
+    assert err.value.code is ExitCode.NO_SUCH_RUN
+    store = Store(tmp_path / "u.db")
+    fill(store, "R1", [("PASS", "")] * 4)
+    store.close()
+    with pytest.raises(HarnessError) as err:
+        render(tmp_path / "u.db", "R2")
+    assert err.value.code is ExitCode.NO_SUCH_RUN

@@ -1,0 +1,173 @@
+"""`report [RUN]`: one self-contained HTML file for a campaign run (inline
+CSS and SVG, no network): the target x fault matrix, crash titles with
+counts and first/last run seen, cases/s and duration per run of the same
+campaign as plots, and the diff against the previous run: new failures,
+fixed, flaky (repetitions that disagree)."""
+
+from __future__ import annotations
+
+import html
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ExitCode, HarnessError
+
+BAD = ("CRASH", "TIMEOUT", "FAIL", "XPASS")
+# Worst first: a cell takes the colour of its worst verdict.
+ORDER = ("CRASH", "TIMEOUT", "FAIL", "XPASS", "XFAIL", "PASS", "SKIP")
+COLOURS = {"CRASH": "#c0392b", "TIMEOUT": "#e67e22", "FAIL": "#e74c3c", "XPASS": "#8e44ad",
+           "XFAIL": "#95a5a6", "PASS": "#27ae60", "SKIP": "#d5dbdb"}
+
+
+@dataclass(frozen=True)
+class Row:
+    case_id: str
+    variant: str
+    target: str
+    fault: str
+    size: int
+    offset: int
+    seed: int
+    rep: int
+    verdict: str
+    title: str
+    seconds: float
+
+    @property
+    def params(self) -> tuple[object, ...]:
+        """The case without its repetition: what flakiness compares."""
+        return (self.variant, self.target, self.fault, self.size, self.offset, self.seed)
+
+
+def _rows(db: sqlite3.Connection, run_id: str) -> list[Row]:
+    return [Row(*r) for r in db.execute(
+        "SELECT c.case_id, variant, target, fault, size, offset, seed, rep, verdict, title, seconds "
+        "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
+        "WHERE c.run_id = ? ORDER BY c.idx", (run_id,))]
+
+
+def newest_run(db: sqlite3.Connection) -> str:
+    row = db.execute("SELECT run_id FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+    if row is None:
+        raise HarnessError(ExitCode.NO_SUCH_RUN, "no campaign run in the database yet")
+    return str(row[0])
+
+
+def _svg_bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
+    width, height, pad = 640, 200, 40
+    top = max(values, default=0) or 1
+    bar = (width - 2 * pad) / max(len(values), 1)
+    parts = [f'<svg class="plot" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" '
+             f'role="img" aria-label="{html.escape(title)}">',
+             f'<text x="{pad}" y="16" font-size="13">{html.escape(title)}</text>',
+             f'<line x1="{pad}" y1="{height}" x2="{width - pad}" y2="{height}" stroke="#555"/>']
+    for i, (label, value) in enumerate(zip(labels, values)):
+        h = (height - 30) * value / top
+        x = pad + i * bar + bar * 0.1
+        parts.append(f'<rect class="bar" x="{x:.1f}" y="{height - h:.1f}" width="{bar * 0.8:.1f}" '
+                     f'height="{h:.1f}" fill="#2980b9"><title>{html.escape(label)}: {value:.2f} {unit}</title></rect>')
+        parts.append(f'<text x="{x:.1f}" y="{height - h - 4:.1f}" font-size="10">{value:.1f}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{height + 14}" font-size="9">{html.escape(label[-9:])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _matrix(rows: list[Row]) -> str:
+    targets = list(dict.fromkeys(r.target for r in rows))
+    faults = list(dict.fromkeys(r.fault for r in rows))
+    cells: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        cells[r.target, r.fault][r.verdict] += 1
+    out = ['<table class="matrix"><tr><th>target \\ fault</th>']
+    out += [f"<th>{html.escape(f)}</th>" for f in faults] + ["</tr>"]
+    for t in targets:
+        out.append(f"<tr><th>{html.escape(t)}</th>")
+        for f in faults:
+            c = cells.get((t, f))
+            if not c:
+                out.append('<td class="none"></td>')
+                continue
+            worst = next(v for v in ORDER if c[v])
+            text = " ".join(f"{n} {v}" for v, n in sorted(c.items(), key=lambda kv: ORDER.index(kv[0])))
+            out.append(f'<td class="cell {worst.lower()}" style="background:{COLOURS[worst]}" '
+                       f'title="{html.escape(text)}">{html.escape(text)}</td>')
+        out.append("</tr>")
+    return "".join(out) + "</table>"
+
+
+def _titles(db: sqlite3.Connection, campaign: str) -> str:
+    rows = db.execute("SELECT v.title, count(*), min(v.run_id), max(v.run_id) FROM verdicts v "
+                      "JOIN runs r ON r.run_id = v.run_id WHERE r.campaign = ? AND v.verdict IN "
+                      "('CRASH', 'TIMEOUT', 'XFAIL') AND v.title != '' GROUP BY v.title ORDER BY 2 DESC",
+                      (campaign,)).fetchall()
+    if not rows:
+        return '<p class="empty">No crash titles in any run of this campaign.</p>'
+    body = "".join(f"<tr><td>{html.escape(t)}</td><td>{n}</td><td>{a}</td><td>{b}</td></tr>" for t, n, a, b in rows)
+    return f'<table class="titles"><tr><th>title</th><th>count</th><th>first seen</th><th>last seen</th></tr>{body}</table>'
+
+
+def diff(current: list[Row], previous: list[Row]) -> dict[str, list[str]]:
+    before = {r.case_id: r.verdict for r in previous}
+    by_params: dict[tuple[object, ...], set[str]] = defaultdict(set)
+    for r in current:
+        by_params[r.params].add("bad" if r.verdict in BAD else r.verdict)
+    return {
+        "new failures": [r.case_id for r in current if r.verdict in BAD and before.get(r.case_id) not in BAD],
+        "fixed": [r.case_id for r in current if r.verdict not in BAD and before.get(r.case_id) in BAD],
+        "flaky": sorted(f"{t}.{f} size={sz} offset={off} seed={seed} ({var})"
+                        for (var, t, f, sz, off, seed), v in by_params.items() if "bad" in v and len(v) > 1),
+    }
+
+
+def render(db_path: Path, run_id: str | None) -> tuple[str, str]:
+    """(run_id, html) of a stored campaign run."""
+    if not db_path.is_file():
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"{db_path}: no campaign database; run a campaign first")
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        run_id = run_id or newest_run(db)
+        info = db.execute("SELECT campaign, started, source_version, config_digest FROM runs WHERE run_id = ?",
+                          (run_id,)).fetchone()
+        if info is None:
+            raise HarnessError(ExitCode.NO_SUCH_RUN, f"no campaign run {run_id!r} in {db_path}")
+        campaign, started, source, config = info
+        rows = _rows(db, run_id)
+        planned = db.execute("SELECT count(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]
+        runs = [r[0] for r in db.execute("SELECT run_id FROM runs WHERE campaign = ? AND run_id <= ? "
+                                         "ORDER BY run_id", (campaign, run_id))]
+        history = [_rows(db, r) for r in runs]
+        titles = _titles(db, campaign)
+    finally:
+        db.close()
+    counts = Counter(r.verdict for r in rows)
+    rates = [len(h) / max(sum(r.seconds for r in h), 1e-9) for h in history]
+    minutes = [sum(r.seconds for r in h) / 60 for h in history]
+    changes = diff(rows, history[-2] if len(history) > 1 else [])
+    previous = runs[-2] if len(runs) > 1 else "none"
+    diff_html = "".join(
+        f'<h3>{html.escape(k)} ({len(v)})</h3><ul class="diff {k.replace(" ", "-")}">'
+        + "".join(f"<li>{html.escape(x)}</li>" for x in v) + "</ul>" for k, v in changes.items())
+    summary = ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: ORDER.index(kv[0])))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>uafault {html.escape(campaign)} {run_id}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+th, td {{ border: 1px solid #bbb; padding: 3px 6px; font-size: 12px; }}
+td.cell {{ color: #fff; text-align: center; }}
+.plot {{ display: block; margin: 0.5em 0; }}
+</style></head><body>
+<h1>uafault campaign <span id="campaign">{html.escape(campaign)}</span>, run <span id="run">{run_id}</span></h1>
+<p id="summary">{len(rows)} of {planned} planned cases have a verdict: {html.escape(summary)}.
+Started {html.escape(started)}; source {html.escape(source)}; guest config {html.escape(config[:12])}.</p>
+<h2>Target x fault</h2>{_matrix(rows)}
+<h2>Crash titles (all runs of {html.escape(campaign)})</h2>{titles}
+<h2>Per run</h2>
+{_svg_bars("cases per second of guest time", runs, rates, "cases/s")}
+{_svg_bars("guest minutes per run", runs, minutes, "min")}
+<h2>Against the previous run ({html.escape(previous)})</h2>{diff_html}
+</body></html>
+"""
+    return run_id, page
