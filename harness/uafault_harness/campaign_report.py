@@ -143,7 +143,7 @@ def render(db_path: Path, run_id: str | None) -> tuple[str, str]:
         db.close()
     counts = Counter(r.verdict for r in rows)
     rates = [len(h) / max(sum(r.seconds for r in h), 1e-9) for h in history]
-    minutes = [sum(r.seconds for r in h) / 60 for h in history]
+    seconds = [sum(r.seconds for r in h) for h in history]
     changes = diff(rows, history[-2] if len(history) > 1 else [])
     previous = runs[-2] if len(runs) > 1 else "none"
     diff_html = "".join(
@@ -166,7 +166,7 @@ Started {html.escape(started)}; source {html.escape(source)}; guest config {html
 <h2>Crash titles (all runs of {html.escape(campaign)})</h2>{titles}
 <h2>Per run</h2>
 {_svg_bars("cases per second of guest time", runs, rates, "cases/s")}
-{_svg_bars("guest minutes per run", runs, minutes, "min")}
+{_svg_bars("guest seconds per run (sum of case durations)", runs, seconds, "s")}
 <h2>Against the previous run ({html.escape(previous)})</h2>{diff_html}
 </body></html>
 """

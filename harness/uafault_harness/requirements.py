@@ -49,6 +49,8 @@ TOOLS: tuple[Tool, ...] = (
     # The guest layer: shared libraries of the agent, the KVM probe's timeout.
     Tool("ldd", "libc-bin"),
     Tool("timeout", "coreutils"),
+    # The campaign report's browser test renders it headless.
+    Tool("chromium", "chromium"),
 )
 
 # What make needs to build a kernel (the guest kernel; kunit.py checks its own).
