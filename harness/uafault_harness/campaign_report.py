@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from .campaign_spec import Case
 from .errors import ExitCode, HarnessError
 
 BAD = ("CRASH", "TIMEOUT", "FAIL", "XPASS")
@@ -23,27 +24,34 @@ COLOURS = {"CRASH": "#c0392b", "TIMEOUT": "#e67e22", "FAIL": "#e74c3c", "XPASS":
 
 @dataclass(frozen=True)
 class Row:
-    case_id: str
-    variant: str
-    target: str
-    fault: str
-    size: int
-    offset: int
-    seed: int
-    rep: int
+    """A planned case and its verdict."""
+    case: Case
     verdict: str
     title: str
     seconds: float
 
     @property
+    def case_id(self) -> str:
+        return self.case.case_id
+
+    @property
+    def target(self) -> str:
+        return self.case.target
+
+    @property
+    def fault(self) -> str:
+        return self.case.fault
+
+    @property
     def params(self) -> tuple[object, ...]:
         """The case without its repetition: what flakiness compares."""
-        return (self.variant, self.target, self.fault, self.size, self.offset, self.seed)
+        c = self.case
+        return (c.variant, c.target, c.fault, c.size, c.offset, c.seed)
 
 
 def _rows(db: sqlite3.Connection, run_id: str) -> list[Row]:
-    return [Row(*r) for r in db.execute(
-        "SELECT c.case_id, variant, target, fault, size, offset, seed, rep, verdict, title, seconds "
+    return [Row(Case(*r[:8]), *r[8:]) for r in db.execute(
+        "SELECT idx, variant, target, fault, size, offset, seed, rep, verdict, title, seconds "
         "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
         "WHERE c.run_id = ? ORDER BY c.idx", (run_id,))]
 
