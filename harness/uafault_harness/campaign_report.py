@@ -49,7 +49,7 @@ class Row:
         return (c.variant, c.target, c.fault, c.size, c.offset, c.seed)
 
 
-def _rows(db: sqlite3.Connection, run_id: str) -> list[Row]:
+def rows_of(db: sqlite3.Connection, run_id: str) -> list[Row]:
     return [Row(Case(*r[:8]), *r[8:]) for r in db.execute(
         "SELECT idx, variant, target, fault, size, offset, seed, rep, verdict, title, seconds "
         "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
@@ -141,11 +141,11 @@ def render(db_path: Path, run_id: str | None) -> tuple[str, str]:
         if info is None:
             raise HarnessError(ExitCode.NO_SUCH_RUN, f"no campaign run {run_id!r} in {db_path}")
         campaign, started, source, config = info
-        rows = _rows(db, run_id)
+        rows = rows_of(db, run_id)
         planned = db.execute("SELECT count(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]
         runs = [r[0] for r in db.execute("SELECT run_id FROM runs WHERE campaign = ? AND run_id <= ? "
                                          "ORDER BY run_id", (campaign, run_id))]
-        history = [_rows(db, r) for r in runs]
+        history = [rows_of(db, r) for r in runs]
         titles = _titles(db, campaign)
     finally:
         db.close()

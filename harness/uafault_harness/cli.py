@@ -11,6 +11,8 @@ from typing import Callable, Sequence
 from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
 from .campaign_layer import run_campaign_layer
+from .campaign_export import FORMATS as EXPORT_FORMATS
+from .campaign_export import export as export_run
 from .campaign_report import render as render_report
 from .campaign_runner import CAMPAIGN_DIR, CampaignRequest, run_campaign
 from .campaign_spec import load_campaign, parse_duration, parse_shard
@@ -137,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None,
                    help="where to write it (default results/campaigns/RUN/report.html)")
 
+    p = sub.add_parser("export", help="a campaign run as KTAP, kunit.py-style JSON or KCIDB JSON")
+    p.add_argument("run", nargs="?", default=None, help="campaign run id (default: the newest)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
+    p.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
+
     p = sub.add_parser("merge", help="fold campaign databases (e.g. shards from other machines) into one")
     p.add_argument("sources", type=Path, nargs="+", help="uafault.db files to fold in")
     p.add_argument("--into", type=Path, default=None, help="the database to fold into (default results/uafault.db)")
@@ -217,6 +224,16 @@ def cmd_report(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_export(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    _, text = export_run(layout.results_root / DB_NAME, args.run, args.format)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text)
+        print(f"export: {args.out}")
+    return ExitCode.OK
+
+
 def cmd_merge(args: argparse.Namespace, layout: Layout) -> ExitCode:
     dest = args.into or layout.results_root / DB_NAME
     added = merge_into(dest, args.sources)
@@ -293,6 +310,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "campaign": cmd_campaign,
     "merge": cmd_merge,
     "report": cmd_report,
+    "export": cmd_export,
     "results": cmd_results,
 }
 

@@ -1,0 +1,101 @@
+"""`export [RUN] --format ktap|kunit-json|kcidb`: a campaign run in the
+formats other tools read: KTAP (one suite per target), kunit.py's --json
+shape, and KCIDB v4 (checkouts / builds / tests) for KernelCI."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+
+from .campaign_report import Row, newest_run, rows_of
+from .errors import ExitCode, HarnessError
+
+FORMATS: tuple[str, ...] = ("ktap", "kunit-json", "kcidb")
+ORIGIN = "uafault"
+GUEST_ARCH = "x86_64"
+# KCIDB has no CRASH or XFAIL: a crash is a FAIL (its title in misc), an
+# expected failure a FAIL that is waived, a timeout an ERROR.
+KCIDB_STATUS = {"PASS": "PASS", "FAIL": "FAIL", "CRASH": "FAIL", "TIMEOUT": "ERROR", "SKIP": "SKIP",
+                "XFAIL": "FAIL", "XPASS": "PASS"}
+KUNIT_STATUS = {"PASS": "PASS", "FAIL": "FAIL", "CRASH": "ERROR", "TIMEOUT": "ERROR", "SKIP": "SKIP",
+                "XFAIL": "PASS", "XPASS": "FAIL"}
+
+
+def _by_target(rows: list[Row]) -> dict[str, list[Row]]:
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[r.target].append(r)
+    return groups
+
+
+def to_ktap(rows: list[Row]) -> str:
+    groups = _by_target(rows)
+    out = ["KTAP version 1", f"1..{len(groups)}"]
+    for n, (target, cases) in enumerate(groups.items(), 1):
+        out += ["    KTAP version 1", f"    # Subtest: {target}", f"    1..{len(cases)}"]
+        for i, r in enumerate(cases, 1):
+            if r.title:
+                out.append(f"    # {r.case_id}: {r.verdict}: {r.title}")
+            ok = r.verdict in ("PASS", "SKIP", "XFAIL")
+            directive = " # SKIP" if r.verdict == "SKIP" else " # XFAIL" if r.verdict == "XFAIL" else ""
+            out.append(f"    {'ok' if ok else 'not ok'} {i} {r.case_id}{directive}")
+        bad = any(r.verdict not in ("PASS", "SKIP", "XFAIL") for r in cases)
+        out.append(f"{'not ok' if bad else 'ok'} {n} {target}")
+    return "\n".join(out) + "\n"
+
+
+def to_kunit_json(rows: list[Row], run_id: str) -> dict[str, object]:
+    return {
+        "name": "uafault campaign", "arch": GUEST_ARCH, "defconfig": "configs/guest.config",
+        "build_environment": run_id, "lab_name": None, "kernel": None, "job": None, "git_branch": None,
+        "test_cases": [],
+        "sub_groups": [{"name": target, "sub_groups": [],
+                        "test_cases": [{"name": r.case_id, "status": KUNIT_STATUS[r.verdict]} for r in cases]}
+                       for target, cases in _by_target(rows).items()],
+    }
+
+
+def to_kcidb(rows: list[Row], run_id: str, source_version: str, config_digest: str) -> dict[str, object]:
+    checkout = f"{ORIGIN}:{run_id}"
+    variants = list(dict.fromkeys(r.case.variant for r in rows))
+    builds = [{"id": f"{checkout}:{v}", "checkout_id": checkout, "origin": ORIGIN, "architecture": GUEST_ARCH,
+               "config_name": v, "valid": True, "misc": {"config_digest": config_digest}} for v in variants]
+    tests = []
+    for r in rows:
+        test: dict[str, object] = {
+            "id": f"{checkout}:{r.case_id}", "build_id": f"{checkout}:{r.case.variant}", "origin": ORIGIN,
+            "path": f"uafault.{r.target}.{r.fault}", "status": KCIDB_STATUS[r.verdict],
+            "waived": r.verdict == "XFAIL", "duration": round(r.seconds, 3),
+            "misc": {"verdict": r.verdict, "size": r.case.size, "offset": r.case.offset, "seed": r.case.seed,
+                     "rep": r.case.rep},
+        }
+        if r.title:
+            test["misc"]["title"] = r.title  # type: ignore[index]
+        tests.append(test)
+    return {"version": {"major": 4, "minor": 3},
+            "checkouts": [{"id": checkout, "origin": ORIGIN, "valid": True,
+                           "misc": {"source_version": source_version}}],
+            "builds": builds, "tests": tests}
+
+
+def export(db_path: Path, run_id: str | None, fmt: str) -> tuple[str, str]:
+    """(run_id, text) of a stored campaign run in format fmt."""
+    if fmt not in FORMATS:
+        raise HarnessError(ExitCode.USAGE, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if not db_path.is_file():
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"{db_path}: no campaign database; run a campaign first")
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        run_id = run_id or newest_run(db)
+        info = db.execute("SELECT source_version, config_digest FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if info is None:
+            raise HarnessError(ExitCode.NO_SUCH_RUN, f"no campaign run {run_id!r} in {db_path}")
+        rows = rows_of(db, run_id)
+    finally:
+        db.close()
+    if fmt == "ktap":
+        return run_id, to_ktap(rows)
+    data = to_kunit_json(rows, run_id) if fmt == "kunit-json" else to_kcidb(rows, run_id, *info)
+    return run_id, json.dumps(data, indent=1) + "\n"
