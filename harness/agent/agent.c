@@ -546,7 +546,7 @@ static void print_usage(FILE *f)
 		"  --cases FILE    run these campaign cases instead, one a line:\n"
 		"                  ID TARGET FAULT SIZE OFFSET SEED\n"
 		"  --list-faults   print the fault kinds (\"NAME [crash]\") and exit\n"
-		"  --list-targets  print the targets (\"NAME OWNER FLAGS\") and exit\n");
+		"  --list-targets  print the targets (\"NAME OWNER [crash]\") and exit\n");
 }
 
 static int parse_uint(const char *arg, const char *what, unsigned int *out)
@@ -720,8 +720,9 @@ int main(int argc, char **argv)
 
 	if (list_only) {
 		for (i = 0; i < a.ntargets; i++)
-			printf("uafault-target: %s %s %#x\n", a.targets[i].name,
-			       a.targets[i].owner, a.targets[i].flags);
+			printf("uafault-target: %s %s%s\n", a.targets[i].name,
+			       a.targets[i].owner,
+			       target_crashes(&a.targets[i]) ? " crash" : "");
 		goto out;
 	}
 	if (cases) {

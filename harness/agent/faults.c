@@ -77,27 +77,37 @@ static void check_pins(struct verdict *v, long balance)
 		fail(v, "pin balance %ld -> %ld: pins leaked", balance, now);
 }
 
+/*
+ * Runs the target on @m's range as it is now and hands the result to the
+ * oracle with the reach @m's plan allows.
+ */
+static void run_checked(const struct agent *a, const struct target *t,
+			struct verdict *v, struct umem *m)
+{
+	struct uafault_run r;
+	int err = run_target(a, t, m->addr, m->plan.len, &r);
+
+	if (err)
+		fail(v, "ioctl refused: %s", strerror(-err));
+	else
+		check_result(v, m, t, &r,
+			     plan_reach(&m->plan, target_writes(t)));
+}
+
 /* Runs the target once on a freshly laid out plan and checks it. */
 static void run_plan(const struct agent *a, const struct target *t,
 		     struct verdict *v, const struct plan *p)
 {
 	long balance = pin_balance();
-	struct uafault_run r;
 	struct verdict one = { 0 };
 	struct umem m;
 	int err;
 
 	err = umem_setup(&m, p, t, a->seed);
-	if (err) {
+	if (err)
 		fail(&one, "setting up user memory: %s", strerror(-err));
-	} else {
-		err = run_target(a, t, m.addr, p->len, &r);
-		if (err)
-			fail(&one, "ioctl refused: %s", strerror(-err));
-		else
-			check_result(&one, &m, t, &r,
-				     plan_reach(p, target_writes(t)));
-	}
+	else
+		run_checked(a, t, &one, &m);
 	umem_free(&m);
 	check_pins(&one, balance);
 	kmsg_check(a, &one, false, NULL);
@@ -194,7 +204,6 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 {
 	struct plan p = { .npages = SWAP_PAGES, .hole = -1 };
 	long balance = pin_balance();
-	struct uafault_run r;
 	unsigned int swapped = 0, tries;
 	struct umem m;
 	int err;
@@ -219,11 +228,7 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 		fail(v, "MADV_PAGEOUT left %u of %u pages resident",
 		     SWAP_PAGES - swapped, SWAP_PAGES);
 	} else {
-		err = run_target(a, t, m.addr, p.len, &r);
-		if (err)
-			fail(v, "ioctl refused: %s", strerror(-err));
-		else
-			check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+		run_checked(a, t, v, &m);
 	}
 	umem_free(&m);
 	check_pins(v, balance);
@@ -519,7 +524,6 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
 	int to_child[2], to_parent[2], status;
-	struct uafault_run r;
 	struct umem m;
 	char token;
 	pid_t pid;
@@ -552,11 +556,7 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	if (pid < 0 || read(to_parent[0], &token, 1) != 1) {
 		fail(v, "fork: %s", strerror(errno));
 	} else {
-		err = run_target(a, t, m.addr, p.len, &r);
-		if (err)
-			fail(v, "ioctl refused: %s", strerror(-err));
-		else
-			check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+		run_checked(a, t, v, &m);
 		for (i = 0; i < p.len; i++)
 			m.addr[i] ^= 0x5a;
 		check_held(a, v, m.addr, p.len,
@@ -589,7 +589,6 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
-	struct uafault_run r;
 	unsigned char *old;
 	struct umem m;
 	int err;
@@ -610,11 +609,7 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 		goto out;
 	}
 	umem_snapshot(&m, m.before);
-	err = run_target(a, t, m.addr, p.len, &r);
-	if (err)
-		fail(v, "ioctl refused: %s", strerror(-err));
-	else
-		check_result(v, &m, t, &r, plan_reach(&p, target_writes(t)));
+	run_checked(a, t, v, &m);
 	check_held(a, v, old, p.len, "the bytes from before MADV_DONTNEED");
 out:
 	free(old);

@@ -169,16 +169,20 @@ def _print_layers(layers: list[LayerResult], run_dir_text: str) -> None:
     print(report.totals_line(layers))
 
 
+def _print_layer(result: LayerResult, out_dir: Path) -> ExitCode:
+    """A one-layer command's table and totals; its exit code."""
+    if result.suites:
+        print()
+        print(report.suite_table(result))
+    _print_layers([result], str(out_dir))
+    return result.exit_code
+
+
 def cmd_kunit(args: argparse.Namespace, layout: Layout) -> ExitCode:
     request = KunitRequest(arch=args.arch, jobs=args.jobs, timeout=args.timeout, filter_glob=args.filter_glob)
     preflight(layout, request.profile)
     run_dir = create_run_dir(layout.results_root)
-    result = run_kunit_layer(layout, request, run_dir)
-    if result.suites:
-        print()
-        print(report.suite_table(result))
-    _print_layers([result], str(run_dir / args.arch))
-    return result.exit_code
+    return _print_layer(run_kunit_layer(layout, request, run_dir), run_dir / args.arch)
 
 
 def cmd_guest_build(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -196,12 +200,7 @@ def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
     request = guest_request(args)
     guest_preflight(layout)
     run_dir = create_run_dir(layout.results_root)
-    result = run_guest_layer(layout, request, run_dir)
-    if result.suites:
-        print()
-        print(report.suite_table(result))
-    _print_layers([result], str(run_dir / request.layer_dir))
-    return result.exit_code
+    return _print_layer(run_guest_layer(layout, request, run_dir), run_dir / request.layer_dir)
 
 
 def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:

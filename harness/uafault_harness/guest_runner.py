@@ -187,14 +187,9 @@ def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOut
         first = unexpected[0]
         return ExitCode.RUN_FAILED, (f"{len(unexpected)} kernel report(s); first: {first.title!r} "
                                      f"during {first.case or 'boot'}")
-    if not parsed.ktap_lines:
-        return ExitCode.RUN_FAILED, f"no KTAP output from the agent (agent exit {tracker.agent_exit})"
-    if c.total == 0:
-        return ExitCode.RUN_FAILED, "no cases ran"
-    if c.crashed:
-        return ExitCode.RUN_FAILED, f"{c.crashed} case(s) crashed"
-    if c.failed:
-        return ExitCode.TEST_FAILED, f"{c.failed} case(s) failed"
+    verdict = ktap.judge_cases(parsed, f"no KTAP output from the agent (agent exit {tracker.agent_exit})")
+    if verdict is not None:
+        return verdict
     if tracker.agent_exit is None:
         return ExitCode.RUN_FAILED, "the agent never finished (no exit marker on the console)"
     if tracker.agent_exit != 0:

@@ -116,3 +116,19 @@ def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path) -> ParsedR
         status=str(root.status.name),
         root=root,
     )
+
+
+def judge_cases(parsed: ParsedRun, no_ktap: str) -> tuple[ExitCode, str] | None:
+    """The verdict the parsed cases alone give (no KTAP, none ran, a crash,
+    a failure), or None when every case passed or skipped; each layer adds
+    its own checks after this."""
+    c = parsed.counts
+    if not parsed.ktap_lines:
+        return ExitCode.RUN_FAILED, no_ktap
+    if c.total == 0:
+        return ExitCode.RUN_FAILED, "no cases ran"
+    if c.crashed:
+        return ExitCode.RUN_FAILED, f"{c.crashed} case(s) crashed"
+    if c.failed:
+        return ExitCode.TEST_FAILED, f"{c.failed} case(s) failed"
+    return None

@@ -130,14 +130,9 @@ def policy_violations(parsed: ktap.ParsedRun, profile: ArchProfile, filter_glob:
 
 def judge(parsed: ktap.ParsedRun, violations: list[str], exec_rc: int) -> tuple[ExitCode, str]:
     c = parsed.counts
-    if not parsed.ktap_lines:
-        return ExitCode.RUN_FAILED, "no KTAP output: the kernel ran no tests (or crashed before them)"
-    if c.total == 0:
-        return ExitCode.RUN_FAILED, "no tests ran"
-    if c.crashed:
-        return ExitCode.RUN_FAILED, f"{c.crashed} case(s) crashed"
-    if c.failed:
-        return ExitCode.TEST_FAILED, f"{c.failed} case(s) failed"
+    verdict = ktap.judge_cases(parsed, "no KTAP output: the kernel ran no tests (or crashed before them)")
+    if verdict is not None:
+        return verdict
     if violations:
         return ExitCode.TEST_FAILED, "; ".join(violations)
     if exec_rc != 0:
