@@ -162,18 +162,21 @@ def test_progress_is_a_log_line_off_a_terminal_and_one_status_line_on_it(capsys:
     assert out.rsplit("\r\033[K", 1)[1].startswith("2/3 ") and "failures 1" in out and "BUG: bad x1" in out
 
 
-def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+@pytest.mark.parametrize("run_ids", [("R-s1of2", "R-s2of2"), ("nightly-7", "nightly-7")],
+                         ids=["own-ids", "one-run-id"])
+def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict[str, str],
+                                              run_ids: tuple[str, str]) -> None:
     campaign = load_campaign(write(tmp_path, GOOD), KINDS)
     plan = expand(campaign, select_targets(campaign, TARGETS, CRASHING), CRASHING, CRASH_KINDS)
     verdict_of = {c.case_id: ("PASS" if c.index % 3 else "FAIL") for c in plan}
     dbs = []
-    for i in (1, 2):
+    for i, run_id in enumerate(run_ids, 1):
         part = shard(plan, i, 2)
         assert part == shard(plan, i, 2) and 0 < len(part) < len(plan)
         store = Store(tmp_path / f"shard{i}.db")
-        store.create_run(RunInfo(f"R-s{i}of2", "t", "c.toml", "d"), "6.12", "cfg", part)
+        store.create_run(RunInfo(run_id, "t", "c.toml", "d"), "6.12", "cfg", part)
         for c in part:
-            store.record(f"R-s{i}of2", Verdict(c.case_id, verdict_of[c.case_id]))
+            store.record(run_id, Verdict(c.case_id, verdict_of[c.case_id]))
         store.close()
         dbs.append(tmp_path / f"shard{i}.db")
     into = tmp_path / "all.db"
@@ -183,9 +186,10 @@ def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict
     # Merging again adds nothing.
     assert merge_into(into, dbs) == {"runs": 0, "cases": 0, "verdicts": 0}
     merged = Store(into)
-    got = {**merged.verdicts("R-s1of2"), **merged.verdicts("R-s2of2")}
+    runs = sorted(set(run_ids))
+    got = {k: v for r in runs for k, v in merged.verdicts(r).items()}
     assert {k: v.verdict for k, v in got.items()} == verdict_of
-    assert sorted(merged.planned("R-s1of2") + merged.planned("R-s2of2"), key=lambda c: c.index) == plan
+    assert sorted((c for r in runs for c in merged.planned(r)), key=lambda c: c.index) == plan
 
 
 def test_shard_argument() -> None:

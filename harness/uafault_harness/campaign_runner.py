@@ -234,6 +234,8 @@ class CampaignRequest:
     # (i, N): plan only the i-th of N deterministic slices (1-based).
     shard: tuple[int, int] | None = None
     resume: str | None = None
+    # The new run's id; shards planned under one id merge into one run.
+    run_id: str | None = None
     # Seconds one boot (one batch) may take.
     batch_timeout: int = 1800
 
@@ -267,7 +269,12 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
                                "resume it with the file it was planned from")
         run_id, cases = info.run_id, store.planned(info.run_id)
     else:
-        run_id = new_run_id() + (f"-s{request.shard[0]}of{request.shard[1]}" if request.shard else "")
+        if request.run_id is not None:
+            run_id = request.run_id
+            if store.has_run(run_id):
+                raise HarnessError(ExitCode.USAGE, f"run {run_id} exists; finish it with --resume {run_id}")
+        else:
+            run_id = new_run_id() + (f"-s{request.shard[0]}of{request.shard[1]}" if request.shard else "")
         names, crashing = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets")
         cases = expand(campaign, select_targets(campaign, names, crashing), crashing, crash_kinds)
         if request.shard:

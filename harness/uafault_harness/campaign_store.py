@@ -8,6 +8,7 @@ exactly which cases are left."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from .campaign_spec import Case
 from .errors import ExitCode, HarnessError
 
 DB_NAME = "uafault.db"
+# A run id: also a directory name under results/campaigns/.
+RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 VERDICTS: tuple[str, ...] = ("PASS", "FAIL", "CRASH", "TIMEOUT", "SKIP", "XFAIL", "XPASS")
 
 SCHEMA = """
@@ -102,6 +105,9 @@ class Store:
                 "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(info.run_id, c.case_id, c.index, c.variant, c.target, c.fault, c.size, c.offset, c.seed,
                   c.rep) for c in cases])
+
+    def has_run(self, run_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
 
     def run_info(self, run_id: str) -> RunInfo:
         row = self.db.execute("SELECT run_id, campaign, spec_path, spec_digest FROM runs WHERE run_id = ?",

@@ -16,7 +16,7 @@ from .campaign_export import export as export_run
 from .campaign_report import render as render_report
 from .campaign_runner import CAMPAIGN_DIR, CampaignRequest, run_campaign
 from .campaign_spec import load_campaign, parse_duration, parse_shard
-from .campaign_store import DB_NAME, merge_into
+from .campaign_store import DB_NAME, RUN_ID, merge_into
 from .guest_build import build_guest_kernel
 from .guest_runner import TEST_FUZZ_CALLS, GuestRequest, guest_preflight, run_guest_layer
 from .kunit_runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
@@ -57,6 +57,12 @@ def shard_arg(text: str) -> tuple[int, int]:
     if parsed is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not I/N with 1 <= I <= N")
     return parsed
+
+
+def run_id_arg(text: str) -> str:
+    if not RUN_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"--run-id {text!r}: use 1-64 letters, digits, '.', '_' or '-'")
+    return text
 
 
 def duration(text: str) -> int:
@@ -130,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN", help="finish run RUN of this file; finished cases are not rerun")
     p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N",
                    help="plan only slice I of N (1-based), for N machines; fold the databases with merge")
+    p.add_argument("--run-id", type=run_id_arg, default=None, metavar="ID",
+                   help="name the run (default: the UTC time); shards given one ID merge into one run")
     p.add_argument("-j", "--guests", type=positive_int("-j"), default=1, metavar="N",
                    help="guests booted at once, each taking the next batch (default 1)")
     add_jobs_option(p)
@@ -209,7 +217,7 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
     require_tree(layout)
     code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, budget_seconds=args.budget,
                                                        resume=args.resume, guests=args.guests,
-                                                       shard=args.shard))
+                                                       shard=args.shard, run_id=args.run_id))
     print(f"campaign: {message}")
     return code
 

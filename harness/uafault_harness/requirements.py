@@ -65,12 +65,14 @@ HEADERS: tuple[Header, ...] = (
 )
 
 PYTEST_PACKAGE = "python3-pytest"
+# The CI-config tests read configs/ci/*.yml.
+YAML_PACKAGE = "python3-yaml"
 
 DEBIAN_PACKAGES: tuple[str, ...] = tuple(
     dict.fromkeys(
         [t.package for t in TOOLS]
         + [h.package for h in HEADERS]
-        + [PYTEST_PACKAGE, DEBIAN_SOURCE_PACKAGE]
+        + [PYTEST_PACKAGE, YAML_PACKAGE, DEBIAN_SOURCE_PACKAGE]
     )
 )
 
