@@ -106,6 +106,10 @@ class Store:
                 [(info.run_id, c.case_id, c.index, c.variant, c.target, c.fault, c.size, c.offset, c.seed,
                   c.rep) for c in cases])
 
+    def run_ids(self) -> list[str]:
+        """Every run, oldest first (ids made from the UTC time sort by it)."""
+        return [row[0] for row in self.db.execute("SELECT run_id FROM runs ORDER BY run_id")]
+
     def has_run(self, run_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
 

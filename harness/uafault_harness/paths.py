@@ -55,6 +55,9 @@ class Layout:
     # True when the tree came from $KSRC: we never unpack over, or silently
     # modify, a tree the user owns.
     user_tree: bool
+    # Where runs and the campaign database live: results/ of the project, or
+    # $UAFAULT_RESULTS (benchmarks keep their runs out of the history).
+    results: Path | None = None
 
     @property
     def kunit_dir(self) -> Path:
@@ -62,7 +65,7 @@ class Layout:
 
     @property
     def results_root(self) -> Path:
-        return self.project / "results"
+        return self.results if self.results is not None else self.project / "results"
 
     @property
     def kunit_py(self) -> Path:
@@ -90,6 +93,7 @@ class Layout:
 def resolve_layout(env: Mapping[str, str] | None = None, project: Path = PROJECT_ROOT) -> Layout:
     env = os.environ if env is None else env
     cache = cache_root(env)
+    results = Path(env["UAFAULT_RESULTS"]).expanduser().resolve() if env.get("UAFAULT_RESULTS") else None
     ksrc = env.get("KSRC")
     if ksrc:
         tree = Path(ksrc).expanduser()
@@ -102,5 +106,6 @@ def resolve_layout(env: Mapping[str, str] | None = None, project: Path = PROJECT
                 + ". Point KSRC at a kernel source tree, or unset it to use "
                 f"the Debian {DEBIAN_SOURCE_PACKAGE} tree in {cache}.",
             )
-        return Layout(project=project, cache=cache, tree=tree.resolve(), user_tree=True)
-    return Layout(project=project, cache=cache, tree=cache / CACHE_TREE_NAME, user_tree=False)
+        return Layout(project=project, cache=cache, tree=tree.resolve(), user_tree=True,
+                      results=results)
+    return Layout(project=project, cache=cache, tree=cache / CACHE_TREE_NAME, user_tree=False, results=results)
