@@ -60,6 +60,8 @@ guest-artefacts:
 	$(MAKE) -C $(KDIR) M=$(MODSRC) modules
 	$(MAKE) -C $(KDIR) M=$(MODSRC)/example \
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
+	$(MAKE) -C $(KDIR) M=$(MODSRC)/variants \
+		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
 	$(MAKE) -B -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT)
 
 clean:

@@ -82,6 +82,12 @@ static int uafault_pin_check(const struct uafault_pin *pin)
 	return uafault_range_ok(pin->addr, pin->len) ? 0 : -EINVAL;
 }
 
+/* Held pages are lowmem on every arch the guest runs (x86_64). */
+static u64 uafault_hold_kaddr(const struct uafault_hold *h)
+{
+	return (uintptr_t)page_address(h->pages[0]) + offset_in_page(h->addr);
+}
+
 static unsigned int uafault_pin_gup_flags(u32 flags)
 {
 	return (flags & UAFAULT_PIN_WRITE ? FOLL_WRITE : 0) |
@@ -119,6 +125,7 @@ static int uafault_hold_pin(struct uafault_hold *h, struct uafault_pin *pin)
 	pin->ret = 0;
 	pin->pinned = nr;
 	pin->csum = uafault_hold_csum(h);
+	pin->kaddr = uafault_hold_kaddr(h);
 	return 0;
 }
 
@@ -135,6 +142,7 @@ long uafault_ioctl_pin(struct uafault_hold *h, struct uafault_pin __user *uarg)
 	pin.ret = 0;
 	pin.pinned = 0;
 	pin.csum = UAFAULT_CSUM_INIT;
+	pin.kaddr = 0;
 	scoped_guard(mutex, &h->lock) {
 		err = uafault_hold_pin(h, &pin);
 		if (err)
@@ -156,6 +164,7 @@ long uafault_ioctl_pin_read(struct uafault_hold *h,
 		pin.flags = h->flags;
 		pin.pinned = h->npages;
 		pin.csum = uafault_hold_csum(h);
+		pin.kaddr = uafault_hold_kaddr(h);
 	}
 	return copy_to_user(uarg, &pin, sizeof(pin)) ? -EFAULT : 0;
 }

@@ -226,6 +226,23 @@ static struct uafault_target *uafault_get_target(const struct uafault_run *run)
 	return t;
 }
 
+/*
+ * The stack a target's frames are about to take, filled with a known byte:
+ * kernel code that copies out stack bytes it never set (struct padding)
+ * then leaks this, which the agent sees, rather than whatever happened to
+ * be there, zero included.  The guest kernel has no stack auto-init.
+ */
+#define UAFAULT_STACK_POISON		0xa5
+#define UAFAULT_STACK_POISON_BYTES	1024
+
+static noinline void uafault_poison_stack(void)
+{
+	u8 buf[UAFAULT_STACK_POISON_BYTES];
+
+	memset(buf, UAFAULT_STACK_POISON, sizeof(buf));
+	barrier_data(buf);
+}
+
 static long uafault_ioctl_run(struct uafault_run __user *uarg)
 {
 	struct uafault_ctx ctx = { .csum = UAFAULT_CSUM_INIT };
@@ -249,6 +266,7 @@ static long uafault_ioctl_run(struct uafault_run __user *uarg)
 	ctx.seed = run.seed;
 	owner = t->owner;
 	start = ktime_get_ns();
+	uafault_poison_stack();
 	err = t->run(&ctx);
 	run.ns = ktime_get_ns() - start;
 	module_put(owner);

@@ -13,7 +13,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define UAFAULT_ABI_VERSION	1
+#define UAFAULT_ABI_VERSION	2
 #define UAFAULT_DEVICE		"/dev/uafault"
 
 /* Longest target name, with its NUL. */
@@ -26,7 +26,7 @@
 
 /* struct uafault_target_info.flags: what a target does to the range. */
 #define UAFAULT_TF_READ		(1U << 0)	/* reads it (csum: bytes read) */
-#define UAFAULT_TF_WRITE	(1U << 1)	/* writes uafault_fill() bytes */
+#define UAFAULT_TF_WRITE	(1U << 1)	/* writes uafault_fill() bytes or 0 */
 #define UAFAULT_TF_PIN		(1U << 2)	/* pins its pages */
 #define UAFAULT_TF_STRING	(1U << 3)	/* stops at a NUL */
 #define UAFAULT_TF_CRASH	(1U << 4)	/* oopses on purpose (SMAP) */
@@ -153,6 +153,11 @@ struct uafault_run {
  * @pinned: out: pages held
  * @csum: out: uafault_csum() of the range as the held pages hold it
  *	  now, read through the kernel's mapping of those pages
+ * @kaddr: out: the kernel's (direct-map) address of the first byte of
+ *	   the range, in the first held page: a kernel address whose bytes
+ *	   the caller can see, to pass as a "user" pointer that every
+ *	   target must refuse (a test device, mode 0600, so this kernel
+ *	   pointer goes to root only)
  *
  * A pin held across system calls, like mm/gup_test.c's
  * PIN_LONGTERM_TEST_*: %UAFAULT_IOC_PIN takes it (one per open file,
@@ -170,6 +175,7 @@ struct uafault_pin {
 	__s64 ret;
 	__u64 pinned;
 	__u64 csum;
+	__u64 kaddr;
 };
 
 #define UAFAULT_IOC_MAGIC	'U'

@@ -128,12 +128,12 @@ void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
 			note(v, "# kernel (expected): %s\n", text);
 			continue;
 		}
-		fail(v, "kernel report: %s", text);
+		fail(v, "[kmsg] kernel report: %s", text);
 	}
 }
 
-static int load_modules(struct kmod_ctx *ctx, char **paths, int n,
-			bool allow_crash, struct kmod_module **mods)
+static int load_modules(struct kmod_ctx *ctx, char **paths, char **params,
+			int n, bool allow_crash, struct kmod_module **mods)
 {
 	int i, err;
 
@@ -147,7 +147,7 @@ static int load_modules(struct kmod_ctx *ctx, char **paths, int n,
 		/* Only the first module, uafault.ko, takes allow_crash. */
 		err = kmod_module_insert_module(mods[i], 0,
 						!i && allow_crash ?
-						"allow_crash=1" : NULL);
+						"allow_crash=1" : params[i]);
 		if (err < 0 && err != -EEXIST) {
 			fprintf(stderr, "uafault-agent: insert %s: %s\n",
 				paths[i], strerror(-err));
@@ -533,6 +533,7 @@ static void print_usage(FILE *f)
 	fprintf(f,
 		"usage: uafault-agent --module PATH [--module PATH]... [options]\n"
 		"  --module PATH   load this module (the first is uafault.ko)\n"
+		"  --module-params STR  load the last --module with these parameters\n"
 		"  --allow-crash   load uafault.ko with allow_crash=1 (SMAP target)\n"
 		"  --targets GLOB  only targets matching GLOB (default *)\n"
 		"  --faults LIST   only these fault kinds, comma separated\n"
@@ -569,6 +570,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "module", required_argument, NULL, 'm' },
+		{ "module-params", required_argument, NULL, 'p' },
 		{ "allow-crash", no_argument, NULL, 'c' },
 		{ "targets", required_argument, NULL, 't' },
 		{ "faults", required_argument, NULL, 'f' },
@@ -590,7 +592,7 @@ int main(int argc, char **argv)
 		.target_glob = "*",
 	};
 	struct kmod_module *mods[MAX_MODULES];
-	char *paths[MAX_MODULES];
+	char *paths[MAX_MODULES], *params[MAX_MODULES] = { NULL };
 	struct kmod_ctx *ctx = NULL;
 	int nmods = 0, opt, status = EXIT_PASS, err;
 	unsigned int bare_calls = 0, value;
@@ -608,6 +610,13 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			paths[nmods++] = optarg;
+			break;
+		case 'p':
+			if (!nmods) {
+				fprintf(stderr, "uafault-agent: --module-params needs a --module before it\n");
+				return EXIT_USAGE;
+			}
+			params[nmods - 1] = optarg;
 			break;
 		case 'c':
 			a.allow_crash = true;
@@ -701,7 +710,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uafault-agent: kmod_new failed\n");
 		return EXIT_SETUP;
 	}
-	err = load_modules(ctx, paths, nmods, a.allow_crash, mods);
+	err = load_modules(ctx, paths, params, nmods, a.allow_crash, mods);
 	if (err) {
 		kmod_unref(ctx);
 		return EXIT_SETUP;

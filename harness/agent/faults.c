@@ -74,7 +74,7 @@ static void check_pins(struct verdict *v, long balance)
 	if (balance == PIN_BALANCE_UNKNOWN || now == PIN_BALANCE_UNKNOWN)
 		fail(v, "cannot read the pin counters (/proc/sys/vm/stat_refresh, /proc/vmstat)");
 	else if (now != balance)
-		fail(v, "pin balance %ld -> %ld: pins leaked", balance, now);
+		fail(v, "[pins] pin balance %ld -> %ld: pins leaked", balance, now);
 }
 
 /*
@@ -362,7 +362,7 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 		m.plan.fault = F_UNMAPPED;
 		m.readable[1] = false;
 		if (race.raced)
-			fail(v, "a NOWAIT target waited for userfaultfd");
+			fail(v, "[result] a NOWAIT target waited for userfaultfd");
 	} else {
 		m.plan.hole = 2;
 		m.plan.fault = protect ? F_PROT_NONE : F_UNMAPPED;
@@ -444,7 +444,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 		}
 		if (r.done > p.len + (t->result == UAFAULT_RES_STRSIZE) ||
 		    (r.ret && r.ret != -EFAULT)) {
-			fail(v, "round %u: ret %lld done %llu of %zu", round,
+			fail(v, "[result] round %u: ret %lld done %llu of %zu", round,
 			     (long long)r.ret, (unsigned long long)r.done,
 			     p.len);
 			break;
@@ -456,7 +456,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 			csum = uafault_csum(UAFAULT_CSUM_INIT, m.before + p.offset,
 					    r.done);
 			if (csum != r.csum)
-				fail(v, "round %u: csum of %llu bytes read differs",
+				fail(v, "[csum] round %u: csum of %llu bytes read differs",
 				     round, (unsigned long long)r.done);
 		}
 	}
@@ -504,7 +504,7 @@ static void check_held(const struct agent *a, struct verdict *v,
 	if (ioctl(a->dev, UAFAULT_IOC_PIN_READ, &pin))
 		fail(v, "UAFAULT_IOC_PIN_READ: %s", strerror(errno));
 	else if (pin.csum != csum)
-		fail(v, "the pinned pages do not hold %s", why);
+		fail(v, "[pinned-contents] the pinned pages do not hold %s", why);
 	if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
 		fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
 }
@@ -565,7 +565,7 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 		    waitpid(pid, &status, 0) != pid)
 			fail(v, "lost the child: %s", strerror(errno));
 		else if (!WIFEXITED(status) || WEXITSTATUS(status))
-			fail(v, "the child's copy changed (status %#x): COW broken",
+			fail(v, "[cow] the child's copy changed (status %#x): COW broken",
 			     status);
 	}
 	if (pid < 0)
@@ -688,7 +688,7 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 		} else {
 			reported++;
 			if (r.ret > 0 || r.done > p.len + 1)
-				fail(v, "site %u: ret %lld done %llu", nth,
+				fail(v, "[result] site %u: ret %lld done %llu", nth,
 				     (long long)r.ret,
 				     (unsigned long long)r.done);
 		}
@@ -746,6 +746,61 @@ static void fault_smap(const struct agent *a, const struct target *t,
 	umem_free(&m);
 }
 
+/*
+ * A kernel address as the "user" range: the direct-map alias of a page of
+ * the agent's, held by UAFAULT_IOC_PIN so it stays put.  Every target must
+ * refuse it (-EFAULT, nothing done or pinned) and leave the page as it
+ * was: one that skips access_ok() reads or writes kernel memory, here
+ * harmlessly the page the agent watches (CVE-2017-5123's shape).  The
+ * range stays inside the page: the next page's alias is not ours.
+ */
+static void fault_kernel_alias(const struct agent *a, const struct target *t,
+			       struct verdict *v, int arg)
+{
+	struct plan p = { .npages = 1, .hole = -1 };
+	struct uafault_pin pin = { .len = PAGE, .flags = UAFAULT_PIN_WRITE };
+	long balance = pin_balance();
+	struct uafault_run r;
+	struct umem m;
+	int err;
+
+	place(a, &p, t, 100);
+	if (p.npages > 1) {
+		note(v, "# the range leaves the one page whose alias is ours\n");
+		v->skipped = true;
+		return;
+	}
+	err = umem_setup(&m, &p, t, a->seed);
+	if (err) {
+		fail(v, "setting up user memory: %s", strerror(-err));
+		goto out;
+	}
+	pin.addr = (uintptr_t)m.base;
+	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin) || pin.ret) {
+		fail(v, "holding the page: %s",
+		     strerror(pin.ret ? (int)-pin.ret : errno));
+		goto out;
+	}
+	note(v, "# kernel alias %#llx of user %p\n",
+	     (unsigned long long)pin.kaddr + p.offset, (void *)m.addr);
+	err = run_target(a, t, (void *)(uintptr_t)(pin.kaddr + p.offset),
+			 p.len, &r);
+	if (err)
+		fail(v, "ioctl refused: %s", strerror(-err));
+	else if (r.ret != -EFAULT || r.done || r.pinned)
+		fail(v, "[kernel-address] a kernel address was taken as user memory: ret %lld done %llu pinned %llu, expected -EFAULT and nothing done",
+		     (long long)r.ret, (unsigned long long)r.done,
+		     (unsigned long long)r.pinned);
+	if (memcmp(m.base, m.before, PAGE))
+		fail(v, "[kernel-address] the page behind the kernel address changed");
+	if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
+		fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+out:
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
 const struct fault_kind fault_kinds[] = {
 	{ "none",		fault_none,		0,		false },
 	{ "unmapped",		hole_kind,		F_UNMAPPED,	false },
@@ -758,6 +813,7 @@ const struct fault_kind fault_kinds[] = {
 	{ "fork_cow",		fault_fork_cow,		0,		false },
 	{ "dontneed",		fault_dontneed,		0,		false },
 	{ "fail_nth",		fault_fail_nth,		0,		false },
+	{ "kernel_alias",	fault_kernel_alias,	0,		false },
 	{ "smap",		fault_smap,		0,		true },
 };
 

@@ -251,23 +251,42 @@ static void check_done(struct verdict *v, const struct umem *m,
 
 	if (e->exact) {
 		if (r->done != e->want || r->ret != e->ret)
-			fail(v, "ret %lld done %llu, expected ret %ld done %zu (reach %zu of %zu)",
+			fail(v, "[result] ret %lld done %llu, expected ret %ld done %zu (reach %zu of %zu)",
 			     (long long)r->ret, (unsigned long long)r->done,
 			     e->ret, e->want, reach, len);
 		return;
 	}
 	if (r->done > reach)
-		fail(v, "done %llu is past the fault at %zu",
+		fail(v, "[result] done %llu is past the fault at %zu",
 		     (unsigned long long)r->done, reach);
 	else if (reach && !r->done)
-		fail(v, "nothing done although %zu bytes were reachable",
+		fail(v, "[result] nothing done although %zu bytes were reachable",
 		     reach);
 	else if (reach == len && r->done != len)
-		fail(v, "done %llu of %zu with no fault",
+		fail(v, "[result] done %llu of %zu with no fault",
 		     (unsigned long long)r->done, len);
 	if (r->ret != (r->done == len ? 0 : -EFAULT))
-		fail(v, "ret %lld with done %llu of %zu",
+		fail(v, "[result] ret %lld with done %llu of %zu",
 		     (long long)r->ret, (unsigned long long)r->done, len);
+}
+
+/*
+ * A writing target stores uafault_fill() bytes, or zeroes (clear_user,
+ * padding it cleared); any other byte is kernel memory it never
+ * initialised, leaking out (CVE-2016-4482's padding).
+ */
+static void check_stored(struct verdict *v, const unsigned char *r,
+			 size_t done, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < done; i++) {
+		if (r[i] == 0 || r[i] == uafault_fill(seed, i))
+			continue;
+		fail(v, "[stored-bytes] byte %zu written as %#x: neither uafault_fill() (%#x) nor 0, kernel memory leaked",
+		     i, r[i], uafault_fill(seed, i));
+		return;
+	}
 }
 
 void check_result(struct verdict *v, const struct umem *m,
@@ -292,17 +311,19 @@ void check_result(struct verdict *v, const struct umem *m,
 
 		csum = uafault_csum(UAFAULT_CSUM_INIT, seen + p->offset, done);
 		if (csum != r->csum)
-			fail(v, "kernel csum %#llx of %zu bytes, user has %#llx",
+			fail(v, "[csum] kernel csum %#llx of %zu bytes, user has %#llx",
 			     (unsigned long long)r->csum, done,
 			     (unsigned long long)csum);
 	}
+	if (writes && done <= p->len)
+		check_stored(v, after + p->offset, done, r->seed);
 	/* Nothing outside what the target may write changes. */
 	for (i = 0; i < m->map_len; i++) {
 		bool mayw = writes && i >= p->offset && i < p->offset + reach;
 
 		if (!m->readable[i / PAGE] || mayw || after[i] == m->before[i])
 			continue;
-		fail(v, "byte %zu of the mapping changed (%#x -> %#x)", i,
+		fail(v, "[unchanged] byte %zu of the mapping changed (%#x -> %#x)", i,
 		     m->before[i], after[i]);
 		break;
 	}

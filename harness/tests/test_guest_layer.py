@@ -58,7 +58,7 @@ def layout(tmp_path: Path, fake_tree: Path, fake_project: Path, kunit_tool_dir: 
     (fake_project / "module" / "example" / "Makefile").write_text("obj-m += example.o\n")
     # What an earlier `make guest-artefacts` left for this kernel.
     artefacts = artefacts_for(kernel)
-    for module in artefacts.modules:
+    for module in (*artefacts.modules, artefacts.variants):
         module.parent.mkdir(parents=True, exist_ok=True)
         module.write_bytes(b"\x7fELF module")
     shutil.copy("/bin/true", artefacts.agent)

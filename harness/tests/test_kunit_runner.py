@@ -10,7 +10,8 @@ import pytest
 from conftest import copy_kunit_parser, layout_for
 
 from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.kunit_runner import KunitRequest, ensure_linked, run_kunit_layer
+from uafault_harness.kunit_runner import KunitRequest, run_kunit_layer
+from uafault_harness.link import ensure_linked
 from uafault_harness.link import link
 from uafault_harness.paths import KUNIT_PY_RELPATH, Layout
 from uafault_harness.results import create_run_dir, read_layer

@@ -37,6 +37,8 @@ from .source import read_stamp
 CAMPAIGN_DIR = "campaigns"
 GUEST_CASES = "/cases.txt"
 _RESULT = re.compile(r"^(not )?ok \d+ (\S+)(\s+# SKIP)?")
+# An oracle's complaint in the agent's notes: "# [oracle] message".
+_ORACLE_NOTE = re.compile(r"^\s*# (\[[\w-]+\] .*)$")
 # harness/agent --list-targets: "uafault-target: NAME OWNER [crash]".
 _TARGET = re.compile(r"^uafault-target: (\S+) (\S+)( crash)?$")
 CASE_PREFIX = "campaign."
@@ -94,10 +96,11 @@ def fault_kinds(agent: Path) -> tuple[tuple[str, ...], set[str]]:
     return tuple(kinds), crash
 
 
-def list_targets(guest: PreparedGuest, out_dir: Path) -> tuple[list[str], set[str]]:
-    """One boot with allow_crash, so every target (and which ones crash) is seen."""
+def list_targets(guest: PreparedGuest, out_dir: Path, variants: bool = False) -> tuple[list[str], set[str]]:
+    """One boot with allow_crash, so every target (and which ones crash) is seen;
+    with the buggy-variant catalogue loaded when the campaign asks for it."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    request = GuestRequest(allow_crash=True, agent_args="--list-targets")
+    request = GuestRequest(allow_crash=True, agent_args="--list-targets", variants=variants)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, echo=False)
     names, crashing = [], set()
     for line in tracker.user_lines:
@@ -153,16 +156,24 @@ def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float
 
 def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
               out_dir: Path, progress: Progress, timeout: int,
-              known: tuple[KnownIssue, ...] = ()) -> set[str]:
-    """One boot; returns the ids of the cases that got a verdict."""
+              known: tuple[KnownIssue, ...] = (), variants: bool = False, agent_args: str = "") -> set[str]:
+    """One boot; returns the ids of the cases that got a verdict.  agent_args
+    go to the agent after the cases (e.g. --rounds for a repro)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {c.case_id: c for c in cases}
     recorded: set[str] = set()
     case_started = [time.monotonic()]
+    # The first oracle complaint of the case running now.
+    complaint = [""]
 
     def on_line(tracker: ConsoleTracker, line: str) -> None:
         if line.lstrip().startswith("# uafault-case:"):
             case_started[0] = time.monotonic()
+            complaint[0] = ""
+            return
+        note = _ORACLE_NOTE.match(line)
+        if note is not None:
+            complaint[0] = complaint[0] or note.group(1)[:300]
             return
         m = _RESULT.match(line)
         if m is None or m.group(2) not in by_id or m.group(2) in recorded:
@@ -171,13 +182,14 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
         title, excerpt = _excerpt(tracker, case_id)
         raw = "CRASH" if title else "SKIP" if m.group(3) else "FAIL" if m.group(1) else "PASS"
         verdict, reason = expected_verdict(raw, by_id[case_id], known)
-        v = Verdict(case_id, verdict, title or reason, time.monotonic() - case_started[0], excerpt)
+        v = Verdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - case_started[0], excerpt)
         store.record(run_id, v)
         recorded.add(case_id)
         progress.show(v)
 
     request = GuestRequest(allow_crash=allow_crash, kasan=cases[0].variant == "kasan", timeout=timeout,
-                           silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES}")
+                           silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES} {agent_args}".strip(),
+                           variants=variants)
     text = "".join(c.agent_line() + "\n" for c in cases)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),),
                                      on_line=on_line, echo=False)
@@ -275,7 +287,8 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
                 raise HarnessError(ExitCode.USAGE, f"run {run_id} exists; finish it with --resume {run_id}")
         else:
             run_id = new_run_id() + (f"-s{request.shard[0]}of{request.shard[1]}" if request.shard else "")
-        names, crashing = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets")
+        names, crashing = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets",
+                                       campaign.load_variants)
         cases = expand(campaign, select_targets(campaign, names, crashing), crashing, crash_kinds)
         if request.shard:
             cases = shard(cases, *request.shard)
@@ -301,7 +314,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             out_dir = out_root / f"boot-{boot:04d}"
             try:
                 got = run_batch(guests[batch[0].variant == "kasan"], store, run_id, allow_crash, batch, out_dir,
-                                progress, request.batch_timeout, known)
+                                progress, request.batch_timeout, known, campaign.load_variants)
             except HarnessError as exc:
                 queue.fail(exc)
                 return

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
-from .campaign_layer import run_campaign_layer
+from .campaign_layer import run_campaign_layer, run_variants_layer
 from .campaign_export import FORMATS as EXPORT_FORMATS
 from .campaign_export import export as export_run
 from .campaign_report import render as render_report
@@ -27,7 +27,9 @@ from .qemu import DEFAULT_SILENCE_TIMEOUT
 from .qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
 from .pytest_layer import run_pytest_layer
 from .results import LayerResult, create_run_dir, find_run
+from .repro import describe, load_repro, run_repro
 from .source import require_tree
+from .variant_matrix import detection as variant_detection
 
 
 def positive_int(what: str) -> Callable[[str], int]:
@@ -142,10 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="guests booted at once, each taking the next batch (default 1)")
     add_jobs_option(p)
 
+    p = sub.add_parser("repro", help="replay a repro config's case N times: REPRODUCED k/N (exit 0), "
+                       "NOT REPRODUCED (exit 1), or an error (exit 2)")
+    p.add_argument("file", type=Path, help="configs/repro/*.toml")
+    p.add_argument("--runs", type=positive_int("--runs"), default=None, help="runs (default: the file's)")
+    add_jobs_option(p)
+
     p = sub.add_parser("report", help="a campaign run as one self-contained HTML file")
     p.add_argument("run", nargs="?", default=None, help="campaign run id (default: the newest)")
     p.add_argument("--out", type=Path, default=None,
                    help="where to write it (default results/campaigns/RUN/report.html)")
+    p.add_argument("--variants", action="store_true",
+                   help="print the buggy-variant detection matrix instead (default run: the newest with variants); "
+                        "exit 0 only if every variant was caught and every twin passed")
 
     p = sub.add_parser("export", help="a campaign run as KTAP, kunit.py-style JSON or KCIDB JSON")
     p.add_argument("run", nargs="?", default=None, help="campaign run id (default: the newest)")
@@ -222,7 +233,20 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return code
 
 
+def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    repro = load_repro(args.file)
+    require_tree(layout)
+    result = run_repro(layout, repro, args.runs, args.jobs)
+    print(f"repro: {args.file}: runs in {result.out_dir}")
+    print(describe(repro, result))
+    return ExitCode.OK if result.ok else ExitCode.TEST_FAILED
+
+
 def cmd_report(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    if args.variants:
+        code, text = variant_detection(layout.results_root / DB_NAME, args.run)
+        sys.stdout.write(text)
+        return code
     run_id, page = render_report(layout.results_root / DB_NAME, args.run)
     out = args.out or layout.results_root / CAMPAIGN_DIR / run_id / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -274,6 +298,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         for request in test_guest_requests(args.jobs):
             layers.append(run_guest_layer(layout, request, run_dir))
         layers.append(run_campaign_layer(layout, run_dir, args.jobs))
+        layers.append(run_variants_layer(layout, run_dir, args.jobs))
     _print_layers(layers, str(run_dir))
     return worst([l.exit_code for l in layers])
 
@@ -306,6 +331,8 @@ def cmd_results(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK
 
 
+ERRORS_ARE_USAGE = ("repro",)
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "setup": cmd_setup,
     "link": cmd_link,
@@ -317,6 +344,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "campaign": cmd_campaign,
     "merge": cmd_merge,
     "report": cmd_report,
+    "repro": cmd_repro,
     "export": cmd_export,
     "results": cmd_results,
 }
@@ -331,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(COMMANDS[args.command](args, resolve_layout()))
     except HarnessError as exc:
         print(f"uafault: error: {exc}", file=sys.stderr)
-        return int(exc.code)
+        # repro's contract: 0 reproduced, 1 not reproduced, 2 any error.
+        return int(ExitCode.USAGE if args.command in ERRORS_ARE_USAGE else exc.code)
     except KeyboardInterrupt:
         print("uafault: interrupted; completed artefacts were kept", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import fsutil
 from .errors import ExitCode, HarnessError
+from .link import ensure_linked
 from .paths import GUEST_ARCH, Layout
 from .procutil import stream_command
 from .requirements import KERNEL_BUILD_TOOLS, require_tools
@@ -133,6 +134,7 @@ def build_guest_kernel(layout: Layout, kasan: bool, jobs: int, dry_run: bool = F
             print(f"  {line}")
         return kernel
     require_tools(KERNEL_BUILD_TOOLS, "to build the guest kernel")
+    ensure_linked(layout)
     kernel.build_dir.mkdir(parents=True, exist_ok=True)
     # A build interrupted from here on must not look finished next time.
     kernel.stamp.unlink(missing_ok=True)

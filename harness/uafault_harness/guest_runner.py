@@ -43,6 +43,10 @@ ARTEFACTS_DIRNAME = "uafault-artefacts"
 MODULE_SRC = Path("module")
 # uafault.ko first: the agent passes allow_crash to the first module only.
 MODULE_RELPATHS: tuple[Path, ...] = (Path("uafault.ko"), Path("example/uafault_example.ko"))
+# The buggy-variant catalogue: loaded only when asked for (it taints), with
+# the variant that oopses under SMAP registered too.
+VARIANTS_RELPATH = Path("variants/uafault_variants.ko")
+VARIANTS_PARAMS = "allow_oops=1"
 AGENT_NAME = "uafault-agent"
 FUZZER_NAME = "uafault-fuzz"
 # Top-level make target that builds the modules and the agent against KDIR.
@@ -66,6 +70,8 @@ class GuestRequest:
     jobs: int = 1
     # Calls of the ioctl fuzzer, run as one more suite; 0 leaves it out.
     fuzz_calls: int = 0
+    # Load the buggy-variant catalogue (module/variants/) too.
+    variants: bool = False
 
     @property
     def layer(self) -> str:
@@ -79,14 +85,20 @@ class GuestRequest:
 @dataclass(frozen=True)
 class GuestArtefacts:
     modules: tuple[Path, ...]
+    variants: Path
     agent: Path
     fuzzer: Path
+
+    def loaded(self, request: GuestRequest) -> tuple[Path, ...]:
+        """The modules a boot for request loads, in order."""
+        return self.modules + ((self.variants,) if request.variants else ())
 
 
 def artefacts_for(kernel: GuestKernel) -> GuestArtefacts:
     out = kernel.build_dir / ARTEFACTS_DIRNAME
     return GuestArtefacts(modules=tuple(out / MODULE_SRC / p for p in MODULE_RELPATHS),
-                          agent=out / AGENT_NAME, fuzzer=out / FUZZER_NAME)
+                          variants=out / MODULE_SRC / VARIANTS_RELPATH, agent=out / AGENT_NAME,
+                          fuzzer=out / FUZZER_NAME)
 
 
 def sync_module_sources(src: Path, dst: Path) -> None:
@@ -118,7 +130,8 @@ def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArte
     rc = stream_command(cmd, layout.project, None)
     if rc != 0:
         raise HarnessError(ExitCode.BUILD_FAILED, f"`{shlex.join(cmd)}` failed (exit {rc})")
-    missing = [p for p in (*artefacts.modules, artefacts.agent, artefacts.fuzzer) if not p.is_file()]
+    missing = [p for p in (*artefacts.modules, artefacts.variants, artefacts.agent, artefacts.fuzzer)
+               if not p.is_file()]
     if missing:
         raise HarnessError(ExitCode.BUILD_FAILED,
                            f"`{shlex.join(cmd)}` succeeded but left no " + ", ".join(map(str, missing)))
@@ -127,8 +140,10 @@ def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArte
 
 def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, ...]:
     argv: list[str] = []
-    for module in artefacts.modules:
+    for module in artefacts.loaded(request):
         argv += ["--module", guest_module_path(module)]
+        if module == artefacts.variants:
+            argv += ["--module-params", VARIANTS_PARAMS]
     if request.allow_crash:
         argv.append(AGENT_ALLOW_CRASH)
     if request.fuzz_calls:
@@ -269,7 +284,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
     initrd = build_initramfs(
         InitramfsSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer,
-                      modules=artefacts.modules, agent_args=agent_argv(artefacts, request), files=files),
+                      modules=artefacts.loaded(request), agent_args=agent_argv(artefacts, request), files=files),
         out_dir / INITRAMFS_NAME, cpio=str(tools["cpio"]))
     kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
                                    kernel.bzimage, probe)

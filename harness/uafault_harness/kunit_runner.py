@@ -13,13 +13,12 @@ from pathlib import Path
 
 from . import fsutil, ktap
 from .procutil import stream_command
-from .errors import ExitCode, HarnessError
-from .link import LinkState, link, link_state
+from .errors import ExitCode
+from .link import ensure_linked
 from .paths import Layout
 from .profiles import ARCH_PROFILES, ArchProfile
 from .requirements import require_tools
 from .results import LayerResult, write_layer, SUMMARY_NAME
-from .source import require_tree
 
 DEFAULT_TIMEOUT = 1800
 # kunit.py writes the raw kernel console here, inside the build dir.
@@ -73,27 +72,6 @@ def kunit_py_command(
     if filter_glob:
         cmd.append(filter_glob)
     return cmd
-
-
-def ensure_linked(layout: Layout) -> None:
-    """The suites only build if the tree sources lib/uafault."""
-    require_tree(layout)
-    state = link_state(layout.tree, layout.project)
-    if state is LinkState.LINKED:
-        return
-    if state is LinkState.BLOCKED:
-        raise HarnessError(
-            ExitCode.BAD_TREE,
-            f"{layout.tree}/lib/uafault exists and is not a symlink; move it away and run: harness/uafault link",
-        )
-    if layout.user_tree:
-        raise HarnessError(
-            ExitCode.MISSING_PREREQ,
-            f"the project is not linked into KSRC tree {layout.tree} ({state.value}); "
-            "run: harness/uafault link",
-        )
-    for change in link(layout.tree, layout.project):
-        print(f"link: {change}")
 
 
 def require_runtime_tools(profile: ArchProfile) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from . import fsutil
 from .errors import ExitCode, HarnessError
+from .paths import Layout
+from .source import require_tree
 
 LINK_MARKER = "# uafault-link: added by harness/uafault setup; undo with harness/uafault unlink"
 SYMLINK_RELPATH = Path("lib/uafault")
@@ -117,3 +119,25 @@ def unlink(tree: Path, project: Path) -> list[str]:
         link_path.unlink()
         changes.append(f"removed symlink {link_path}")
     return changes
+
+
+def ensure_linked(layout: Layout) -> None:
+    """The suites and the guest kernel only configure if the tree sources
+    lib/uafault: link it, or re-point a link left by another checkout."""
+    require_tree(layout)
+    state = link_state(layout.tree, layout.project)
+    if state is LinkState.LINKED:
+        return
+    if state is LinkState.BLOCKED:
+        raise HarnessError(
+            ExitCode.BAD_TREE,
+            f"{layout.tree}/lib/uafault exists and is not a symlink; move it away and run: harness/uafault link",
+        )
+    if layout.user_tree:
+        raise HarnessError(
+            ExitCode.MISSING_PREREQ,
+            f"the project is not linked into KSRC tree {layout.tree} ({state.value}); "
+            "run: harness/uafault link",
+        )
+    for change in link(layout.tree, layout.project):
+        print(f"link: {change}")

@@ -1,0 +1,167 @@
+"""`repro FILE [--runs N]`: replay one failing case, N times, from a repro
+config (configs/repro/*.toml), and say whether it reproduced.
+
+A repro config names the guest kernel, the modules, the target, the fault
+plan (kind, size, offset, seed, rounds of a stochastic race), the number
+of runs, how many must reproduce, and what reproducing means: a verdict
+(FAIL, CRASH, TIMEOUT) and a text its title must contain (an oracle tag
+such as "[pins]", or a kernel report title).  The runs go through the
+campaign machinery: one case per run, batches in guest boots, a crash
+recorded and the next boot going on."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .campaign_runner import Progress, fault_kinds, new_run_id, run_batch
+from .campaign_spec import EXTRA_MODULES, MAX_SIZE, PAGE, VARIANTS, Case, SpecError, read_table
+from .campaign_store import RunInfo, Store, Verdict
+from .errors import ExitCode, HarnessError
+from .guest_runner import prepare_guest
+from .paths import Layout
+from .source import read_stamp
+
+REPRO_DIR = "repro"
+KEYS = ("kernel", "modules", "target", "fault", "size", "offset", "seed", "rounds", "runs", "threshold",
+        "expect", "title")
+EXPECTABLE = ("FAIL", "CRASH", "TIMEOUT")
+# A FAIL counts only with an oracle's complaint ("[oracle] ..."): a case the
+# agent could not even set up (no such target) is not the bug.
+_ORACLE_TITLE = re.compile(r"^\[[\w-]+\] ")
+_TARGET = re.compile(r"[\w.-]{1,47}")
+BOOT_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class Repro:
+    path: Path
+    kernel: str
+    modules: tuple[str, ...]
+    target: str
+    fault: str
+    size: int
+    offset: int
+    seed: int
+    # Iterations of a stochastic race (agent --rounds); 0: the agent's default.
+    rounds: int
+    runs: int
+    threshold: int
+    expect: str
+    title: str
+    digest: str
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def load_variants(self) -> bool:
+        return "variants" in self.modules
+
+    def cases(self, runs: int) -> list[Case]:
+        """One case per run: the same plan, told apart by rep."""
+        return [Case(i, self.kernel, self.target, self.fault, self.size, self.offset, self.seed, i + 1)
+                for i in range(runs)]
+
+    def reproduced(self, v: Verdict) -> bool:
+        if v.verdict != self.expect or self.title not in v.title:
+            return False
+        return v.verdict != "FAIL" or bool(_ORACLE_TITLE.match(v.title))
+
+    def needed(self, runs: int) -> int:
+        """The threshold for runs runs: the file's, scaled when --runs differs."""
+        return max(1, math.ceil(self.threshold * runs / self.runs))
+
+    def to_toml(self, comment: str = "") -> str:
+        lines = [f"# {line}".rstrip() for line in comment.splitlines()]
+        lines += ["[repro]", f'kernel = "{self.kernel}"',
+                  "modules = [" + ", ".join(f'"{m}"' for m in self.modules) + "]",
+                  f'target = "{self.target}"', f'fault = "{self.fault}"',
+                  f"size = {self.size}", f"offset = {self.offset}", f"seed = {self.seed}"]
+        if self.rounds:
+            lines.append(f"rounds = {self.rounds}")
+        lines += [f"runs = {self.runs}", f"threshold = {self.threshold}", f'expect = "{self.expect}"',
+                  f"title = {toml_string(self.title)}"]
+        return "\n".join(lines) + "\n"
+
+
+def toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
+    """Read and check a repro config; errors name file:line: key."""
+    raw, check = read_table(path, "repro", KEYS)
+    target = check.string("target")
+    if not _TARGET.fullmatch(target):
+        raise check.error("target", "must be a target name (letters, digits, '_', '.', '-')")
+    runs = check.int("runs", 1, 1000, 1)
+    repro = Repro(
+        path=path, kernel=check.string("kernel", VARIANTS, "plain"),
+        modules=check.strings("modules", EXTRA_MODULES, default=[]),
+        target=target, fault=check.string("fault", fault_kinds),
+        size=check.int("size", 0, MAX_SIZE, 0), offset=check.int("offset", -1, PAGE - 1, -1),
+        seed=check.int("seed", 0, 2**31 - 1, 1), rounds=check.int("rounds", 0, 1_000_000, 0),
+        runs=runs, threshold=check.int("threshold", 1, runs, runs),
+        expect=check.string("expect", EXPECTABLE), title=check.string("title", None, ""),
+        digest=hashlib.sha256(raw).hexdigest())
+    return repro
+
+
+@dataclass(frozen=True)
+class ReproResult:
+    reproduced: int
+    runs: int
+    needed: int
+    verdicts: dict[str, Verdict]
+    out_dir: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.reproduced >= self.needed
+
+
+def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> ReproResult:
+    runs = runs or repro.runs
+    guest = prepare_guest(layout, repro.kernel == "kasan", jobs)
+    kinds, crash_kinds = fault_kinds(guest.artefacts.agent)
+    if repro.fault not in kinds:
+        text = repro.path.read_text(errors="replace")
+        line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith("fault")), None)
+        raise SpecError(repro.path, line, "fault", f"unknown fault kind {repro.fault!r}; known: {', '.join(kinds)}")
+    run_id = new_run_id()
+    out = layout.results_root / REPRO_DIR / f"{repro.name}-{run_id}"
+    out.mkdir(parents=True, exist_ok=True)
+    cases = repro.cases(runs)
+    store = Store(out / "repro.db")
+    try:
+        store.create_run(RunInfo(run_id, f"repro-{repro.name}", str(repro.path), repro.digest),
+                         read_stamp(layout.stamp) or "unknown", "", cases)
+        progress = Progress(len(cases))
+        left, boot = cases, 0
+        extra = f"--rounds {repro.rounds}" if repro.rounds else ""
+        # Each boot runs at least one case, so runs boots always suffice.
+        while left and boot < runs:
+            got = run_batch(guest, store, run_id, repro.fault in crash_kinds, left, out / f"boot-{boot:04d}",
+                            progress, BOOT_TIMEOUT, (), repro.load_variants, extra)
+            boot += 1
+            if not got:
+                raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of the runs; see {out}/boot-{boot - 1:04d}")
+            left = [c for c in left if c.case_id not in got]
+        verdicts = store.verdicts(run_id)
+    finally:
+        store.close()
+    hits = sum(repro.reproduced(v) for v in verdicts.values())
+    return ReproResult(hits, runs, repro.needed(runs), verdicts, out)
+
+
+def describe(repro: Repro, result: ReproResult) -> str:
+    if result.ok:
+        return f"REPRODUCED {result.reproduced}/{result.runs}"
+    seen = sorted({f"{v.verdict} {v.title}".strip() for v in result.verdicts.values()})
+    return (f"NOT REPRODUCED ({result.reproduced}/{result.runs}, {result.needed} needed; wanted {repro.expect}"
+            + (f" with {repro.title!r}" if repro.title else "") + "; got " + "; ".join(seen[:3]) + ")")

@@ -1,0 +1,115 @@
+"""`report --variants [RUN]`: the detection matrix of the buggy-variant
+catalogue (module/variants/).  For each shape, which fault kinds caught
+variant_<shape> and with which oracle, and what twin_<shape>, its correct
+twin, got.  The harness is proven only when every variant was caught and
+no twin was flagged."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .campaign_report import Row, rows_of
+from .errors import ExitCode, HarnessError
+
+TWIN, VARIANT = "twin_", "variant_"
+# What a caught variant's case may end as; a twin's must all be good.
+CAUGHT = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
+GOOD = ("PASS", "SKIP")
+# The agent starts an oracle's complaint with its name: "[oracle] ...".
+_ORACLE = re.compile(r"^\[([\w-]+)\]")
+
+
+def oracle_of(row: Row) -> str:
+    """Which check caught a case: the agent's oracle tag, or the kernel's
+    report (an oops or a KASAN/WARN report) by its title."""
+    m = _ORACLE.match(row.title)
+    if m:
+        return m.group(1)
+    if row.verdict == "TIMEOUT":
+        return "watchdog"
+    return f"kernel: {row.title}" if row.title else "unknown"
+
+
+@dataclass
+class Shape:
+    name: str
+    # fault kind -> oracle -> cases it caught
+    caught: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    variant_cases: int = 0
+    twin: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    twin_flags: list[str] = field(default_factory=list)
+
+    @property
+    def is_caught(self) -> bool:
+        return bool(self.caught)
+
+    @property
+    def twin_flagged(self) -> bool:
+        return bool(self.twin_flags)
+
+
+def shapes_of(rows: list[Row]) -> list[Shape]:
+    shapes: dict[str, Shape] = {}
+    for row in rows:
+        for prefix in (TWIN, VARIANT):
+            if row.target.startswith(prefix):
+                shape = shapes.setdefault(row.target[len(prefix):], Shape(row.target[len(prefix):]))
+                break
+        else:
+            continue
+        if prefix == VARIANT:
+            shape.variant_cases += 1
+            if row.verdict in CAUGHT:
+                shape.caught[row.fault][oracle_of(row)] += 1
+        else:
+            shape.twin[row.verdict] += 1
+            if row.verdict not in GOOD:
+                shape.twin_flags.append(f"{row.fault}: {row.verdict} {row.title}".rstrip())
+    return sorted(shapes.values(), key=lambda s: s.name)
+
+
+def newest_variants_run(db: sqlite3.Connection) -> str:
+    row = db.execute("SELECT c.run_id FROM cases c WHERE c.target LIKE 'variant\\_%' ESCAPE '\\' "
+                     "ORDER BY c.run_id DESC LIMIT 1").fetchone()
+    if row is None:
+        raise HarnessError(ExitCode.NO_SUCH_RUN, "no campaign run with variant_* targets in the database; "
+                           "run: harness/uafault campaign configs/campaigns/variants.toml")
+    return str(row[0])
+
+
+def render(shapes: list[Shape], run_id: str) -> str:
+    lines = [f"detection matrix of run {run_id}: variant_<shape> must be caught, twin_<shape> must pass", ""]
+    width = max((len(s.name) for s in shapes), default=5)
+    lines.append(f"{'shape':<{width}}  {'variant caught by (fault: oracle x cases)':<64}  twin")
+    for s in shapes:
+        caught = "; ".join(f"{fault}: " + ", ".join(f"{o} x{n}" for o, n in sorted(oracles.items()))
+                           for fault, oracles in sorted(s.caught.items()))
+        if not s.is_caught:
+            caught = f"NOT CAUGHT in {s.variant_cases} cases"
+        twin = ", ".join(f"{v} {n}" for v, n in sorted(s.twin.items())) or "not run"
+        if s.twin_flagged:
+            twin = f"FLAGGED ({twin}): {s.twin_flags[0]}"
+        lines.append(f"{s.name:<{width}}  {caught:<64}  {twin}")
+    caught = sum(s.is_caught for s in shapes)
+    flagged = sum(s.twin_flagged or not s.twin for s in shapes)
+    pct = 100 * caught // len(shapes) if shapes else 0
+    lines += ["", f"{caught}/{len(shapes)} variants caught ({pct}%), {flagged} twins flagged or not run"]
+    return "\n".join(lines) + "\n"
+
+
+def detection(db_path: Path, run_id: str | None) -> tuple[ExitCode, str]:
+    """(OK when every variant was caught and every twin passed, the text)."""
+    if not db_path.is_file():
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"{db_path}: no campaign database yet")
+    with sqlite3.connect(db_path) as db:
+        run = run_id or newest_variants_run(db)
+        rows = rows_of(db, run)
+    shapes = shapes_of(rows)
+    if not shapes:
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"run {run} has no twin_*/variant_* verdicts")
+    ok = all(s.is_caught and s.twin and not s.twin_flagged for s in shapes)
+    return (ExitCode.OK if ok else ExitCode.TEST_FAILED), render(shapes, run)

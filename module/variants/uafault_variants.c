@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uafault_variants: a catalogue of buggy driver code, each bug modelled on
+ * a real kernel bug, next to its correct twin.  Both run the same function;
+ * the only difference is the bug, switched on by @bug.  They register as
+ * "twin_<shape>" and "variant_<shape>" through the public API
+ * (../uafault_target.h), as a user's driver would, so the harness has to
+ * catch every variant with its fault kinds and oracles, and pass every
+ * twin.  Load it only to test the harness: it taints the kernel.
+ *
+ * allow_oops=1 also registers the variant that oopses under SMAP (a raw
+ * dereference of a user pointer).  It is not flagged UAFAULT_TF_CRASH: the
+ * oops is its bug, which the harness must find outside any expected-oops
+ * protocol.
+ */
+#include <linux/highmem.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/stddef.h>
+#include <linux/uaccess.h>
+
+#include "../uafault_target.h"
+
+static bool allow_oops;
+module_param(allow_oops, bool, 0444);
+MODULE_PARM_DESC(allow_oops,
+		 "Register the variant that oopses under SMAP (raw user dereference)");
+
+/*
+ * uafault calls run(ctx) with no word on which of a pair it is: each shape
+ * gets two small functions that say it.
+ */
+#define TWIN_AND_VARIANT(shape)					\
+	static int twin_##shape(struct uafault_ctx *ctx)		\
+	{								\
+		return shape(ctx, false);				\
+	}								\
+	static int variant_##shape(struct uafault_ctx *ctx)		\
+	{								\
+		return shape(ctx, true);				\
+	}
+
+/* A run that failed as a whole: @ret, nothing done. */
+static int variant_failed(struct uafault_ctx *ctx, long ret)
+{
+	ctx->ret = ret;
+	ctx->done = 0;
+	return 0;
+}
+
+/*
+ * CVE-2017-5123 (waitid(), 4.13; fixed by 96ca579a1ecc): unsafe_put_user()
+ * into a user pointer nobody had passed through access_ok(), so a kernel
+ * address was written.  Here __put_user(), which has the same contract.
+ */
+static int put_user_unchecked(struct uafault_ctx *ctx, bool bug)
+{
+	u64 __user *p = uafault_ctx_uptr(ctx);
+	u8 bytes[sizeof(u64)];
+	u64 val;
+	int i;
+
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = uafault_fill(ctx->seed, i);
+	memcpy(&val, bytes, sizeof(val));
+	if (bug)
+		ctx->ret = __put_user(val, p);
+	else
+		ctx->ret = put_user(val, p);
+	if (ctx->ret)
+		return 0;
+	ctx->done = sizeof(val);
+	ctx->csum = uafault_csum(ctx->csum, bytes, sizeof(bytes));
+	return 0;
+}
+
+TWIN_AND_VARIANT(put_user_unchecked)
+
+/*
+ * CVE-2018-20669 (i915 execbuffer, fixed in 5.0-rc1): an unsafe_get_user()
+ * block opened without access_ok(), so the "user" range could be kernel
+ * memory.  The twin opens it with user_read_access_begin(), which checks.
+ */
+static int user_read_unchecked(struct uafault_ctx *ctx, bool bug)
+{
+	const u8 __user *p = uafault_ctx_uptr(ctx);
+	u64 csum = ctx->csum;
+	size_t i;
+	u8 b;
+
+	if (bug)
+		__uaccess_begin_nospec();
+	else if (!user_read_access_begin(p, ctx->len))
+		return variant_failed(ctx, -EFAULT);
+	for (i = 0; i < ctx->len; i++) {
+		unsafe_get_user(b, p + i, efault);
+		csum = uafault_csum(csum, &b, 1);
+	}
+	user_read_access_end();
+	ctx->done = ctx->len;
+	ctx->csum = csum;
+	return 0;
+efault:
+	user_read_access_end();
+	return variant_failed(ctx, -EFAULT);
+}
+
+TWIN_AND_VARIANT(user_read_unchecked)
+
+/*
+ * A short copy ignored (many drivers): copy_from_user()'s count of bytes
+ * left is dropped, and the kernel goes on with a buffer whose tail it
+ * never filled.
+ */
+static int short_copy_ignored(struct uafault_ctx *ctx, bool bug)
+{
+	u8 *buf = kmalloc(ctx->len, GFP_KERNEL);
+	unsigned long left;
+
+	if (!buf)
+		return -ENOMEM;
+	left = copy_from_user(buf, uafault_ctx_uptr(ctx), ctx->len);
+	if (left && !bug) {
+		kfree(buf);
+		return variant_failed(ctx, -EFAULT);
+	}
+	ctx->done = ctx->len;
+	ctx->csum = uafault_csum(ctx->csum, buf, ctx->len);
+	kfree(buf);
+	return 0;
+}
+
+TWIN_AND_VARIANT(short_copy_ignored)
+
+/* The reply of a driver ioctl: padding after @status and after @count. */
+struct variant_reply {
+	u8 status;
+	u32 handle;
+	u16 count;
+	u64 cookie;
+};
+
+static void fill_field(void *field, size_t size, size_t at, u32 seed)
+{
+	u8 *p = field;
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		p[i] = uafault_fill(seed, at + i);
+}
+
+#define FILL_FIELD(rep, f, seed) \
+	fill_field(&(rep)->f, sizeof((rep)->f), \
+		   offsetof(struct variant_reply, f), seed)
+
+/*
+ * CVE-2016-4482 (usbdevfs connectinfo, fixed in 4.6): a stack struct
+ * filled field by field and copied out whole, padding and all.  The twin
+ * clears it first.  What leaks is whatever the stack held (uafault.ko
+ * poisons it before each run, and the guest has no stack auto-init).
+ */
+static int struct_padding(struct uafault_ctx *ctx, bool bug)
+{
+	struct variant_reply rep;
+
+	if (!bug)
+		memset(&rep, 0, sizeof(rep));
+	FILL_FIELD(&rep, status, ctx->seed);
+	FILL_FIELD(&rep, handle, ctx->seed);
+	FILL_FIELD(&rep, count, ctx->seed);
+	FILL_FIELD(&rep, cookie, ctx->seed);
+	if (copy_to_user(uafault_ctx_uptr(ctx), &rep, sizeof(rep)))
+		return variant_failed(ctx, -EFAULT);
+	ctx->done = sizeof(rep);
+	ctx->csum = uafault_csum(ctx->csum, &rep, sizeof(rep));
+	return 0;
+}
+
+TWIN_AND_VARIANT(struct_padding)
+
+/* The checksum of @len bytes from @off in @pages, read as a device would. */
+static u64 csum_pages(struct page **pages, unsigned long off, size_t len,
+		      u64 csum)
+{
+	size_t n;
+	u8 *kaddr;
+
+	for (; len; pages++, len -= n, off = 0) {
+		n = min(PAGE_SIZE - off, len);
+		kaddr = kmap_local_page(*pages);
+		csum = uafault_csum(csum, kaddr + off, n);
+		kunmap_local(kaddr);
+	}
+	return csum;
+}
+
+/*
+ * A pin leaked on an error path (the shape behind many GUP conversions):
+ * a driver that needs the whole buffer pins it, gets fewer pages than it
+ * asked for and returns -EFAULT without releasing the ones it got.
+ */
+static int pin_leak_on_error(struct uafault_ctx *ctx, bool bug)
+{
+	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
+					PAGE_SIZE);
+	struct page **pages;
+	long rc;
+
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, 0, pages);
+	if (rc < 0 || (unsigned long)rc < nr) {
+		if (rc > 0 && !bug)
+			unpin_user_pages(pages, rc);
+		kvfree(pages);
+		return variant_failed(ctx, rc < 0 ? rc : -EFAULT);
+	}
+	ctx->pinned = rc;
+	ctx->done = ctx->len;
+	ctx->csum = csum_pages(pages, offset_in_page(ctx->addr), ctx->len,
+			       ctx->csum);
+	unpin_user_pages(pages, rc);
+	kvfree(pages);
+	return 0;
+}
+
+TWIN_AND_VARIANT(pin_leak_on_error)
+
+/*
+ * A raw dereference of a user pointer: what SMAP exists to stop.  The
+ * twin uses get_user(); the variant reads through the pointer and oopses
+ * on any x86_64 with SMAP.
+ */
+static int raw_deref(struct uafault_ctx *ctx, bool bug)
+{
+	u64 __user *p = uafault_ctx_uptr(ctx);
+	u64 val;
+
+	if (bug)
+		val = *(u64 __force *)p;
+	else if (get_user(val, p))
+		return variant_failed(ctx, -EFAULT);
+	ctx->done = sizeof(val);
+	ctx->csum = uafault_csum(ctx->csum, &val, sizeof(val));
+	return 0;
+}
+
+TWIN_AND_VARIANT(raw_deref)
+
+/* One shape: its pair of functions and what both declare to uafault. */
+struct variant_shape {
+	const char *name;
+	int (*twin)(struct uafault_ctx *ctx);
+	int (*variant)(struct uafault_ctx *ctx);
+	unsigned int flags;
+	enum uafault_result result;
+	size_t fixed_len;
+	bool oopses;		/* registered only with allow_oops=1 */
+};
+
+#define SHAPE(_name, _flags, _result, _len, _oopses) {		\
+		.name = #_name,					\
+		.twin = twin_##_name,				\
+		.variant = variant_##_name,			\
+		.flags = _flags,				\
+		.result = UAFAULT_RES_##_result,		\
+		.fixed_len = _len,				\
+		.oopses = _oopses,				\
+	}
+
+static const struct variant_shape shapes[] = {
+	SHAPE(put_user_unchecked, UAFAULT_TF_WRITE, ALL, sizeof(u64), false),
+	SHAPE(user_read_unchecked, UAFAULT_TF_READ, ALL, 0, false),
+	SHAPE(short_copy_ignored, UAFAULT_TF_READ, ALL, 0, false),
+	SHAPE(struct_padding, UAFAULT_TF_WRITE, ALL,
+	      sizeof(struct variant_reply), false),
+	SHAPE(pin_leak_on_error, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
+	      false),
+	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
+};
+
+/* Registered targets: twin_<shape> and variant_<shape> for each shape. */
+static struct variant_pair {
+	char names[2][UAFAULT_NAME_LEN];
+	struct uafault_target targets[2];
+	bool registered;
+} pairs[ARRAY_SIZE(shapes)];
+
+static void pair_init(struct variant_pair *pair,
+		      const struct variant_shape *shape)
+{
+	static const char * const prefix[2] = { "twin", "variant" };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(pair->names[i], UAFAULT_NAME_LEN, "%s_%s", prefix[i],
+			 shape->name);
+		pair->targets[i] = (struct uafault_target) {
+			.name = pair->names[i],
+			.flags = shape->flags,
+			.result = shape->result,
+			.fixed_len = shape->fixed_len,
+			.run = i ? shape->variant : shape->twin,
+			.owner = THIS_MODULE,
+		};
+	}
+}
+
+static int pair_register(struct variant_pair *pair)
+{
+	int err = uafault_register_target(&pair->targets[0]);
+
+	if (err)
+		return err;
+	err = uafault_register_target(&pair->targets[1]);
+	if (err) {
+		uafault_unregister_target(&pair->targets[0]);
+		return err;
+	}
+	pair->registered = true;
+	return 0;
+}
+
+static void variants_unregister(void)
+{
+	int i = ARRAY_SIZE(pairs);
+
+	while (i--) {
+		if (!pairs[i].registered)
+			continue;
+		uafault_unregister_target(&pairs[i].targets[1]);
+		uafault_unregister_target(&pairs[i].targets[0]);
+		pairs[i].registered = false;
+	}
+}
+
+static int __init variants_init(void)
+{
+	int i, err;
+
+	/* Buggy code on purpose: a kernel that ran it is not to be trusted. */
+	add_taint(TAINT_USER, LOCKDEP_STILL_OK);
+	pr_warn("buggy variants registered%s, kernel tainted\n",
+		allow_oops ? " (with the one that oopses)" : "");
+	for (i = 0; i < ARRAY_SIZE(shapes); i++) {
+		if (shapes[i].oopses && !allow_oops)
+			continue;
+		pair_init(&pairs[i], &shapes[i]);
+		err = pair_register(&pairs[i]);
+		if (err) {
+			variants_unregister();
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void __exit variants_exit(void)
+{
+	variants_unregister();
+}
+
+module_init(variants_init);
+module_exit(variants_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("uafault");
+MODULE_DESCRIPTION("Buggy variants of driver code, modelled on real bugs, and their correct twins");
