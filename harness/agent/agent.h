@@ -78,6 +78,8 @@ struct agent {
 	size_t size;		/* range length for every kind, 0: theirs */
 	long offset;		/* range start in page 0, -1: the kind's */
 	char case_name[128];	/* the case in flight, as the console names it */
+	/* A reproducer: take the module's allow_crash as it is. */
+	bool take_module_mode;
 };
 
 /* umem.c: user memory, the fault plan and the oracle */
@@ -93,13 +95,30 @@ void check_result(struct verdict *v, const struct umem *m,
 [[gnu::format(printf, 2, 3)]] void note(struct verdict *v, const char *fmt, ...);
 [[gnu::format(printf, 2, 3)]] void fail(struct verdict *v, const char *fmt, ...);
 
-/* agent.c: the device, the kernel log and the pin counters */
+/* device.c: the device, the kernel log, the pin counters, one case */
+/* One line of a --cases file. */
+struct campaign_case {
+	char id[64];
+	char target[UAFAULT_NAME_LEN];
+	char fault[32];
+	unsigned long size;
+	long offset;
+	unsigned int seed;
+};
+
+extern unsigned long target_runs;
+int open_device(struct agent *a);
+int read_targets(struct agent *a);
 int run_target(const struct agent *a, const struct target *t, void *addr,
 	       size_t len, struct uafault_run *r);
 #define PIN_BALANCE_UNKNOWN	LONG_MIN
 long pin_balance(void);
 void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
 		bool *oopsed);
+void print_notes(const struct verdict *v, const char *indent);
+bool parse_case(const char *line, struct campaign_case *c);
+bool run_case(const struct agent *base, const struct campaign_case *c,
+	      unsigned int number);
 
 /* faults.c: one function per fault kind */
 struct fault_kind {
@@ -112,5 +131,8 @@ struct fault_kind {
 
 extern const struct fault_kind fault_kinds[];
 extern const unsigned int nr_fault_kinds;
+bool kind_applies(const struct fault_kind *k, const struct target *t);
+const struct fault_kind *find_kind(const char *name);
+const struct target *find_target(const struct agent *a, const char *name);
 
 #endif

@@ -8,6 +8,7 @@ timeout) would."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -26,6 +27,10 @@ SMOKE = Path("configs/campaigns/smoke.toml")
 VARIANTS = Path("configs/campaigns/variants.toml")
 LAYER_DIR = "campaign"
 VARIANTS_LAYER_DIR = "campaign-variants"
+REPRO_CONFIGS = Path("configs/repro")
+REPRO_LAYER_DIR = "repro"
+MINIMIZE_LAYER_DIR = "minimize"
+_REPRODUCED = re.compile(r"^REPRODUCED (\d+)/(\d+)$", re.M)
 # The variant that oopses under SMAP: its cases must be CRASH with a title.
 OOPSING_VARIANT = "variant_raw_deref"
 # Verdicts to wait for before the kill: well into the first boot's batch.
@@ -161,3 +166,86 @@ def _judge_variants(db: Path, run_id: str, rc: int, log: Path) -> LayerResult:
         return LayerResult(layer, code, f"run {run_id}: {matrix.splitlines()[-1]}", counts, details=details)
     return LayerResult(layer, ExitCode.OK, f"run {run_id}: {matrix.splitlines()[-1]}; {len(crashed)} oopses "
                        f"recorded as CRASH, {planned} cases, one verdict each", counts, details=details)
+
+
+def run_repro_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
+    """Every shipped repro config, through the real CLI: each must print
+    REPRODUCED k/N and exit 0."""
+    layer = "repro"
+    out = run_dir / REPRO_LAYER_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    configs = sorted((layout.project / REPRO_CONFIGS).glob("*.toml"))
+    counts, failures, lines = Counts(), [], []
+    for config in configs:
+        log = out / f"{config.stem}.log"
+        with open(log, "w") as f:
+            rc = subprocess.run([sys.executable, str(layout.project / ENTRY_POINT), "repro", str(config),
+                                 "--jobs", str(jobs)], cwd=layout.project, stdout=f, stderr=subprocess.STDOUT,
+                                check=False, timeout=WAIT_LIMIT).returncode
+        text = log.read_text(errors="replace")
+        said = (_REPRODUCED.search(text) or re.search(r"^NOT REPRODUCED.*$", text, re.M))
+        lines.append(f"{config.name}: exit {rc}, {said.group(0) if said else 'no verdict'}")
+        if rc == 0 and _REPRODUCED.search(text):
+            counts.passed += 1
+        else:
+            counts.failed += 1
+            failures.append(f"{config.name} (exit {rc}; see {log})")
+    details: dict[str, object] = {"configs": lines}
+    if not configs:
+        result = LayerResult(layer, ExitCode.RUN_FAILED, f"no repro configs in {REPRO_CONFIGS}", counts)
+    elif failures:
+        result = LayerResult(layer, ExitCode.TEST_FAILED, "not reproduced: " + ", ".join(failures), counts,
+                             details=details)
+    else:
+        result = LayerResult(layer, ExitCode.OK, f"{counts.passed} repro configs reproduced", counts,
+                             details=details)
+    write_layer(out / SUMMARY_NAME, result)
+    return result
+
+
+def _first_failure(db: Path, run_id: str) -> str | None:
+    """The first case of the run that failed (a known issue's XFAIL included)."""
+    with sqlite3.connect(db) as con:
+        row = con.execute("SELECT c.case_id FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND "
+                          "v.case_id = c.case_id WHERE c.run_id = ? AND v.verdict IN ('FAIL', 'XFAIL') "
+                          "AND v.title LIKE '[%' ORDER BY c.idx LIMIT 1", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
+def run_minimize_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | None) -> LayerResult:
+    """minimize on the smoke run's first failing case: the config it writes
+    must reproduce through `repro`, and its C reproducer must give the same
+    verdict (minimize checks that in a guest itself)."""
+    layer = "minimize"
+    out = run_dir / MINIMIZE_LAYER_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    db = layout.results_root / DB_NAME
+    case = _first_failure(db, run_id) if run_id else None
+    if case is None:
+        result = LayerResult(layer, ExitCode.RUN_FAILED, f"no failing case in smoke run {run_id} to minimise")
+        write_layer(out / SUMMARY_NAME, result)
+        return result
+    entry = [sys.executable, str(layout.project / ENTRY_POINT)]
+    log = out / "minimize.log"
+    with open(log, "w") as f:
+        rc = subprocess.run([*entry, "minimize", run_id, case, "--out", str(out), "--jobs", str(jobs)],
+                            cwd=layout.project, stdout=f, stderr=subprocess.STDOUT, check=False,
+                            timeout=WAIT_LIMIT).returncode
+    configs = sorted(out.glob("*.toml"))
+    checks = {"minimize exit 0 (C reproducer: same verdict)": rc == 0,
+              "one repro config and one C file written": len(configs) == 1 and configs[0].with_suffix(".c").is_file()}
+    if len(configs) == 1:
+        with open(out / "repro.log", "w") as f:
+            rrc = subprocess.run([*entry, "repro", str(configs[0]), "--jobs", str(jobs)], cwd=layout.project,
+                                 stdout=f, stderr=subprocess.STDOUT, check=False, timeout=WAIT_LIMIT).returncode
+        checks["repro of the minimised config: REPRODUCED"] = (
+            rrc == 0 and _REPRODUCED.search((out / "repro.log").read_text()) is not None)
+    counts = Counts(passed=sum(checks.values()), failed=len(checks) - sum(checks.values()))
+    details: dict[str, object] = {"run_id": run_id, "case": case, "checks": checks, "log": str(log)}
+    bad = [name for name, ok in checks.items() if not ok]
+    result = LayerResult(layer, ExitCode.TEST_FAILED if bad else ExitCode.OK,
+                         (f"{case}: failed: " + "; ".join(bad) + f" (see {out})") if bad else
+                         f"{case} of run {run_id} minimised to {configs[0].name}; repro and the C reproducer agree",
+                         counts, details=details)
+    write_layer(out / SUMMARY_NAME, result)
+    return result

@@ -156,9 +156,11 @@ def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float
 
 def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
               out_dir: Path, progress: Progress, timeout: int,
-              known: tuple[KnownIssue, ...] = (), variants: bool = False, agent_args: str = "") -> set[str]:
+              known: tuple[KnownIssue, ...] = (), variants: bool = False, agent_args: str = "",
+              programs: tuple[tuple[str, Path], ...] = ()) -> set[str]:
     """One boot; returns the ids of the cases that got a verdict.  agent_args
-    go to the agent after the cases (e.g. --rounds for a repro)."""
+    go to the agent after the cases (e.g. --rounds for a repro, or --exec
+    of one of the programs, a C reproducer that runs the case itself)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {c.case_id: c for c in cases}
     recorded: set[str] = set()
@@ -191,7 +193,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
                            silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES} {agent_args}".strip(),
                            variants=variants)
     text = "".join(c.agent_line() + "\n" for c in cases)
-    tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),),
+    tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),), programs=programs,
                                      on_line=on_line, echo=False)
     dead = _died_in_flight(tracker, outcome, time.monotonic() - case_started[0])
     if dead is not None and dead.case_id in by_id and dead.case_id not in recorded:

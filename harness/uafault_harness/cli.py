@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from . import doctor, provision, report
 from .errors import ExitCode, HarnessError, worst
-from .campaign_layer import run_campaign_layer, run_variants_layer
+from .campaign_layer import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
 from .campaign_export import FORMATS as EXPORT_FORMATS
 from .campaign_export import export as export_run
 from .campaign_report import render as render_report
@@ -27,6 +27,7 @@ from .qemu import DEFAULT_SILENCE_TIMEOUT
 from .qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
 from .pytest_layer import run_pytest_layer
 from .results import LayerResult, create_run_dir, find_run
+from .minimize import NotReproduced, minimize
 from .repro import describe, load_repro, run_repro
 from .source import require_tree
 from .variant_matrix import detection as variant_detection
@@ -150,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=positive_int("--runs"), default=None, help="runs (default: the file's)")
     add_jobs_option(p)
 
+    p = sub.add_parser("minimize", help="turn a failing campaign case into the smallest repro config and a "
+                       "standalone C reproducer (exit 0 done, 1 does not reproduce, 2 error)")
+    p.add_argument("run", help="campaign run id")
+    p.add_argument("case", help="case id, e.g. variant_pin_leak_on_error.unmapped.0123456789")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where the .toml and .c go (default results/repro/minimized/RUN)")
+    p.add_argument("--runs", type=positive_int("--runs"), default=1,
+                   help="runs per attempt, all of which must reproduce (default 1)")
+    add_jobs_option(p)
+
     p = sub.add_parser("report", help="a campaign run as one self-contained HTML file")
     p.add_argument("run", nargs="?", default=None, help="campaign run id (default: the newest)")
     p.add_argument("--out", type=Path, default=None,
@@ -242,6 +253,22 @@ def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK if result.ok else ExitCode.TEST_FAILED
 
 
+def cmd_minimize(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    require_tree(layout)
+    try:
+        done = minimize(layout, args.run, args.case, args.jobs, args.out, args.runs)
+    except NotReproduced as exc:
+        print(f"minimize: NOT REPRODUCED: {exc}")
+        return ExitCode.TEST_FAILED
+    print(f"minimize: repro config {done.config} (harness/uafault repro {done.config})")
+    c_said = f"{done.c_verdict.verdict} {done.c_verdict.title}".strip()
+    if not done.c_reproduced:
+        print(f"minimize: C reproducer {done.source} gave {c_said!r}, not the same verdict")
+        return ExitCode.TEST_FAILED
+    print(f"minimize: C reproducer {done.source}: same verdict in the guest ({c_said})")
+    return ExitCode.OK
+
+
 def cmd_report(args: argparse.Namespace, layout: Layout) -> ExitCode:
     if args.variants:
         code, text = variant_detection(layout.results_root / DB_NAME, args.run)
@@ -297,8 +324,11 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         # --timeout is the KUnit runs'; the guests keep their own watchdogs.
         for request in test_guest_requests(args.jobs):
             layers.append(run_guest_layer(layout, request, run_dir))
-        layers.append(run_campaign_layer(layout, run_dir, args.jobs))
+        smoke = run_campaign_layer(layout, run_dir, args.jobs)
+        layers.append(smoke)
+        layers.append(run_minimize_layer(layout, run_dir, args.jobs, smoke.details.get("run_id")))  # type: ignore[arg-type]
         layers.append(run_variants_layer(layout, run_dir, args.jobs))
+        layers.append(run_repro_layer(layout, run_dir, args.jobs))
     _print_layers(layers, str(run_dir))
     return worst([l.exit_code for l in layers])
 
@@ -331,7 +361,7 @@ def cmd_results(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK
 
 
-ERRORS_ARE_USAGE = ("repro",)
+ERRORS_ARE_USAGE = ("repro", "minimize")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "setup": cmd_setup,
@@ -345,6 +375,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "merge": cmd_merge,
     "report": cmd_report,
     "repro": cmd_repro,
+    "minimize": cmd_minimize,
     "export": cmd_export,
     "results": cmd_results,
 }

@@ -276,15 +276,17 @@ def prepare_guest(layout: Layout, kasan: bool, jobs: int) -> PreparedGuest:
 
 def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
                files: tuple[tuple[str, str], ...] = (),
+               programs: tuple[tuple[str, Path], ...] = (),
                on_line: Callable[[ConsoleTracker, str], None] | None = None,
                echo: bool = True) -> tuple[ConsoleTracker, RunOutcome, dict[str, object]]:
     """One boot: initramfs with the agent and request's arguments (plus
-    files), QEMU under the watchdog.  on_line sees each console line after
+    files and programs), QEMU under the watchdog.  on_line sees each console line after
     the tracker has."""
     tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
     initrd = build_initramfs(
         InitramfsSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer,
-                      modules=artefacts.loaded(request), agent_args=agent_argv(artefacts, request), files=files),
+                      modules=artefacts.loaded(request), agent_args=agent_argv(artefacts, request), files=files,
+                      programs=programs),
         out_dir / INITRAMFS_NAME, cpio=str(tools["cpio"]))
     kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
                                    kernel.bzimage, probe)

@@ -46,6 +46,9 @@ class InitramfsSpec:
     modules: tuple[Path, ...] = ()
     # Guest path -> contents, e.g. a campaign batch's case list.
     files: tuple[tuple[str, str], ...] = ()
+    # Guest path -> host program (with its shared libraries), e.g. a C
+    # reproducer the agent runs with --exec.
+    programs: tuple[tuple[str, Path], ...] = ()
 
 
 def guest_module_path(module: Path) -> str:
@@ -128,6 +131,8 @@ def stage(spec: InitramfsSpec, staging: Path) -> None:
         if not module.is_file():
             raise HarnessError(ExitCode.MISSING_PREREQ, f"module {module} is missing")
         _install(module, staging, guest_module_path(module), 0o644)
+    for guest_path, program in spec.programs:
+        _install_program(program, staging, guest_path)
     for guest_path, text in spec.files:
         dst = staging / guest_path.lstrip("/")
         dst.parent.mkdir(parents=True, exist_ok=True)

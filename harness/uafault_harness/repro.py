@@ -21,9 +21,8 @@ from .campaign_runner import Progress, fault_kinds, new_run_id, run_batch
 from .campaign_spec import EXTRA_MODULES, MAX_SIZE, PAGE, VARIANTS, Case, SpecError, read_table
 from .campaign_store import RunInfo, Store, Verdict
 from .errors import ExitCode, HarnessError
-from .guest_runner import prepare_guest
+from .guest_runner import PreparedGuest, prepare_guest
 from .paths import Layout
-from .source import read_stamp
 
 REPRO_DIR = "repro"
 KEYS = ("kernel", "modules", "target", "fault", "size", "offset", "seed", "rounds", "runs", "threshold",
@@ -34,6 +33,8 @@ EXPECTABLE = ("FAIL", "CRASH", "TIMEOUT")
 _ORACLE_TITLE = re.compile(r"^\[[\w-]+\] ")
 _TARGET = re.compile(r"[\w.-]{1,47}")
 BOOT_TIMEOUT = 600
+# Where a C reproducer sits in the guest.
+GUEST_REPRO = "/bin/uafault-repro"
 
 
 @dataclass(frozen=True)
@@ -126,28 +127,37 @@ class ReproResult:
 
 
 def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> ReproResult:
-    runs = runs or repro.runs
     guest = prepare_guest(layout, repro.kernel == "kasan", jobs)
     kinds, crash_kinds = fault_kinds(guest.artefacts.agent)
     if repro.fault not in kinds:
         text = repro.path.read_text(errors="replace")
         line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith("fault")), None)
         raise SpecError(repro.path, line, "fault", f"unknown fault kind {repro.fault!r}; known: {', '.join(kinds)}")
-    run_id = new_run_id()
-    out = layout.results_root / REPRO_DIR / f"{repro.name}-{run_id}"
+    out = layout.results_root / REPRO_DIR / f"{repro.name}-{new_run_id()}"
+    return replay(guest, crash_kinds, repro, runs or repro.runs, out)
+
+
+def replay(guest: PreparedGuest, crash_kinds: set[str], repro: Repro, runs: int, out: Path,
+           program: Path | None = None) -> ReproResult:
+    """Run repro's case runs times in as many boots as it takes (a crash
+    ends a boot).  With program, a C reproducer of the case, each boot
+    runs that instead of the agent's own cases."""
     out.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id()
     cases = repro.cases(runs)
     store = Store(out / "repro.db")
     try:
-        store.create_run(RunInfo(run_id, f"repro-{repro.name}", str(repro.path), repro.digest),
-                         read_stamp(layout.stamp) or "unknown", "", cases)
+        store.create_run(RunInfo(run_id, f"repro-{repro.name}", str(repro.path), repro.digest), "", "", cases)
         progress = Progress(len(cases))
         left, boot = cases, 0
-        extra = f"--rounds {repro.rounds}" if repro.rounds else ""
+        args = f"--rounds {repro.rounds}" if repro.rounds else ""
+        programs: tuple[tuple[str, Path], ...] = ()
+        if program is not None:
+            programs, args = ((GUEST_REPRO, program),), f"--exec {GUEST_REPRO}"
         # Each boot runs at least one case, so runs boots always suffice.
         while left and boot < runs:
             got = run_batch(guest, store, run_id, repro.fault in crash_kinds, left, out / f"boot-{boot:04d}",
-                            progress, BOOT_TIMEOUT, (), repro.load_variants, extra)
+                            progress, BOOT_TIMEOUT, (), repro.load_variants, args, programs)
             boot += 1
             if not got:
                 raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of the runs; see {out}/boot-{boot - 1:04d}")

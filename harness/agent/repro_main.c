@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * main() of a standalone reproducer.  harness/uafault minimize writes one
+ * C file: the uapi header, agent.h, device.c, umem.c, faults.c and this,
+ * with the case baked in as REPRO_CASE and REPRO_ROUNDS.  It runs with
+ * uafault.ko (and the module of the target) already loaded, opens
+ * /dev/uafault, runs the case once and prints it the way the agent's
+ * --cases does.  Exit status: 0 the case passed, 1 it failed, 3 the
+ * device could not be set up.
+ */
+#include <stdlib.h>
+
+#include "agent.h"
+
+/* The Makefile builds this file as it is, to keep it compiling. */
+#ifndef REPRO_CASE
+#define REPRO_CASE	{ "copy_from_user.none.0", "copy_from_user", "none", 0, -1, 1 }
+#define REPRO_ROUNDS	200
+#endif
+
+int main(void)
+{
+	struct campaign_case c = REPRO_CASE;
+	struct agent a = {
+		.dev = -1, .kmsg = -1, .seed = c.seed, .rounds = REPRO_ROUNDS,
+		.offset = -1, .target_glob = "*", .take_module_mode = true,
+	};
+	bool passed;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (open_device(&a))
+		return 3;
+	printf("KTAP version 1\n1..1\n");
+	passed = run_case(&a, &c, 1);
+	free(a.targets);
+	return passed ? 0 : 1;
+}

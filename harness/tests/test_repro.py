@@ -1,0 +1,135 @@
+"""Repro configs: loading, what counts as reproduced, and the CLI's exit
+contract (0 reproduced, 1 not, 2 error)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from test_campaign import agent_fault_kinds
+
+from uafault_harness.campaign_store import Verdict
+from uafault_harness.errors import ExitCode, HarnessError
+from uafault_harness.minimize import c_reproducer, compile_c, shrink, signature
+from uafault_harness.paths import PROJECT_ROOT, resolve_layout
+from uafault_harness.repro import Repro, load_repro
+
+GOOD = """\
+# a comment
+[repro]
+kernel = "plain"
+modules = ["variants"]
+target = "variant_pin_leak_on_error"
+fault = "unmapped"
+offset = 5
+runs = 4
+threshold = 2
+expect = "FAIL"
+title = "[pins]"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "r.toml"
+    path.write_text(text)
+    return path
+
+
+def test_one_shipped_repro_per_variant_and_each_loads() -> None:
+    source = (PROJECT_ROOT / "module" / "variants" / "uafault_variants.c").read_text()
+    shapes = sorted(re.findall(r"^\s*SHAPE\((\w+),", source, re.M))
+    configs = sorted((PROJECT_ROOT / "configs" / "repro").glob("*.toml"))
+    assert [c.stem for c in configs] == shapes
+    for config in configs:
+        repro = load_repro(config, agent_fault_kinds())
+        assert repro.target == f"variant_{config.stem}" and repro.load_variants
+        assert repro.title, f"{config}: say what reproducing looks like"
+
+
+@pytest.mark.parametrize("change, line, key", [
+    (('expect = "FAIL"', 'expect = "PASS"'), 10, "expect"),
+    (('threshold = 2', 'threshold = 5'), 9, "threshold"),
+    (('offset = 5', 'offset = 5000'), 7, "offset"),
+    (('target = "variant_pin_leak_on_error"', 'target = "a b"'), 5, "target"),
+    (('fault = "unmapped"', 'fault = "unmaped"'), 6, "fault"),
+    (('title = "[pins]"', 'title = "[pins]"\nruns_ = 1'), 12, "runs_"),
+])
+def test_errors_name_file_line_and_key(tmp_path: Path, change: tuple[str, str], line: int, key: str) -> None:
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(HarnessError) as err:
+        load_repro(path, agent_fault_kinds())
+    assert err.value.code is ExitCode.BAD_CONFIG
+    assert str(err.value).startswith(f"{path}:{line}: {key}: ")
+
+
+def test_what_counts_as_reproduced(tmp_path: Path) -> None:
+    repro = load_repro(write(tmp_path, GOOD))
+    assert repro.reproduced(Verdict("c", "FAIL", "[pins] pin balance 3 -> 4: pins leaked"))
+    # Another oracle, no oracle (the agent could not set the case up), or a pass: no.
+    assert not repro.reproduced(Verdict("c", "FAIL", "[result] ret 0 done 100"))
+    assert not repro.reproduced(Verdict("c", "FAIL", ""))
+    assert not repro.reproduced(Verdict("c", "PASS", ""))
+    crash = load_repro(write(tmp_path, GOOD.replace('"FAIL"', '"CRASH"').replace('"[pins]"', '"BUG: unable"')))
+    assert crash.reproduced(Verdict("c", "CRASH", "BUG: unable to handle page fault for address"))
+    assert not crash.reproduced(Verdict("c", "CRASH", "KASAN: use-after-free Read in x"))
+    # The threshold scales with --runs.
+    assert (repro.needed(4), repro.needed(8), repro.needed(1)) == (2, 4, 1)
+
+
+def test_written_config_reads_back_the_same(tmp_path: Path) -> None:
+    repro = load_repro(write(tmp_path, GOOD.replace('title = "[pins]"', 'title = "a \\"q\\" b"')))
+    again = write(tmp_path, repro.to_toml("minimised from run R, case C"))
+    back = load_repro(again)
+    assert (back.target, back.fault, back.offset, back.runs, back.threshold, back.title, back.modules) == \
+        (repro.target, repro.fault, repro.offset, repro.runs, repro.threshold, repro.title, repro.modules)
+
+
+def test_cli_errors_exit_2(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    path = write(tmp_path, GOOD.replace('expect = "FAIL"', 'expect = "PASS"'))
+    proc = run_cli(["repro", str(path)], isolated_env)
+    assert proc.returncode == 2 and f"{path}:10: expect:" in proc.stderr
+    proc = run_cli(["repro", str(tmp_path / "missing.toml")], isolated_env)
+    assert proc.returncode == 2 and "cannot read" in proc.stderr
+
+
+def test_c_reproducer_is_one_file_that_builds_static(tmp_path: Path) -> None:
+    repro = load_repro(write(tmp_path, GOOD))
+    source = tmp_path / "repro.c"
+    source.write_text(c_reproducer(resolve_layout(), repro, "header line"))
+    text = source.read_text()
+    assert '#include "' not in text
+    case = repro.cases(1)[0]
+    assert f'"{case.case_id}", "variant_pin_leak_on_error", "unmapped", 0, 5, 1' in text
+    compile_c(source, tmp_path / "repro")
+    ldd = subprocess.run(["ldd", str(tmp_path / "repro")], capture_output=True, text=True)
+    assert "not a dynamic executable" in ldd.stdout + ldd.stderr
+    # Without the module it says so and exits 3 (the device could not be set up).
+    proc = subprocess.run([str(tmp_path / "repro")], capture_output=True, text=True)
+    assert proc.returncode == 3 and "/dev/uafault" in proc.stderr
+
+
+def test_signature_of_stored_failures() -> None:
+    assert signature(Verdict("c", "XFAIL", "[pins] pin balance 1 -> 2: pins leaked")) == ("FAIL", "[pins]")
+    assert signature(Verdict("c", "CRASH", "BUG: unable to handle page fault for address")) == \
+        ("CRASH", "BUG: unable to handle page fault for address")
+    assert signature(Verdict("c", "XFAIL", "KASAN: slab-out-of-bounds Read in x"))[0] == "CRASH"
+    with pytest.raises(HarnessError):
+        signature(Verdict("c", "PASS", ""))
+
+
+def test_shrink_keeps_only_steps_that_reproduce(tmp_path: Path) -> None:
+    start = load_repro(write(tmp_path, GOOD))
+    tried = []
+
+    def reproduces(r: Repro) -> bool:
+        tried.append((r.fault, r.size, r.offset))
+        # The bug needs the hole and at least 8 bytes; any start will do.
+        return r.fault == "unmapped" and (r.size == 0 or r.size >= 8)
+
+    smallest, steps = shrink(start, reproduces, lambda _: None)
+    assert (smallest.fault, smallest.size, smallest.offset) == ("unmapped", 8, 0)
+    assert tried[0] == ("none", 0, 5) and ("unmapped", 1, 5) in tried
+    assert steps[0].startswith("drop the fault: nothing smaller")

@@ -1,0 +1,204 @@
+"""`minimize RUN CASE`: a failing campaign case turned into the smallest
+repro config that still fails the same way, and a standalone C
+reproducer of it.
+
+Each step tries a simpler plan (no fault at all, fewer race rounds, a
+smaller range, a start at the page boundary) and keeps it only if the case
+still reproduces: the same verdict, and for a FAIL the same oracle.  The C
+reproducer is the agent's own case runner joined into one file with the
+case baked in, so it plants the fault and checks the outcome exactly as
+the campaign did; minimize compiles it with `cc -static` and runs it in a
+guest with only the modules loaded, and it must give the same verdict."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .campaign_runner import fault_kinds
+from .campaign_spec import Case, load_campaign
+from .campaign_store import DB_NAME, Store, Verdict
+from .errors import ExitCode, HarnessError
+from .guest_runner import prepare_guest
+from .paths import Layout
+from .repro import REPRO_DIR, Repro, replay
+
+# The agent's pieces a reproducer is made of, in order (harness/agent's
+# Makefile builds the same set as uafault-repro).
+C_SOURCES: tuple[str, ...] = ("module/uafault.h", "harness/agent/agent.h", "harness/agent/device.c",
+                              "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/repro_main.c")
+_LOCAL_INCLUDE = re.compile(r'^#include "[^"]+"\n', re.M)
+_SPDX = re.compile(r"^(//|/\*) SPDX-License-Identifier:.*\n", re.M)
+_ORACLE = re.compile(r"^(\[[\w-]+\])")
+CC_COMMAND = ("cc", "-static", "-O2", "-pthread")
+# Smaller plans to try, smallest first; a step stops at the first that reproduces.
+SIZES = (1, 8, 64, 512, 4096)
+ROUNDS = (1, 10, 50, 100)
+STOCHASTIC_FAULTS = ("stochastic_munmap",)
+AGENT_DEFAULT_ROUNDS = 200
+FAILED = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
+
+
+def signature(verdict: Verdict) -> tuple[str, str]:
+    """What reproducing a stored failure means: (verdict, title text).  An
+    XFAIL is a failure a known issue expected; its title says which kind."""
+    oracle = _ORACLE.match(verdict.title)
+    if verdict.verdict in ("FAIL", "XFAIL") and oracle:
+        return "FAIL", oracle.group(1)
+    if verdict.verdict == "TIMEOUT":
+        return "TIMEOUT", ""
+    if verdict.verdict in ("CRASH", "XFAIL") and verdict.title:
+        return "CRASH", verdict.title
+    raise HarnessError(ExitCode.USAGE, f"case {verdict.case_id} ended {verdict.verdict} "
+                       f"{verdict.title!r}: no failure to minimise")
+
+
+def stored_case(layout: Layout, run_id: str, case_id: str) -> tuple[Case, Verdict, tuple[str, ...]]:
+    """The case, its verdict and the modules its campaign loaded."""
+    db = layout.results_root / DB_NAME
+    if not db.is_file():
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"{db}: no campaign database yet")
+    store = Store(db)
+    try:
+        info = store.run_info(run_id)
+        case = next((c for c in store.planned(run_id) if c.case_id == case_id), None)
+        verdict = store.verdicts(run_id).get(case_id)
+    finally:
+        store.close()
+    if case is None:
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"run {run_id} planned no case {case_id}")
+    if verdict is None:
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"case {case_id} of run {run_id} has no verdict yet")
+    spec = Path(info.spec_path)
+    if not spec.is_absolute():
+        spec = layout.project / spec
+    return case, verdict, load_campaign(spec, None).modules
+
+
+def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
+    """One C file: the agent's case runner with repro's case baked in."""
+    case = repro.cases(1)[0]
+    parts = [
+        "// SPDX-License-Identifier: GPL-2.0\n/*\n" + "".join(f" * {line}".rstrip() + "\n"
+                                                          for line in header.splitlines()) + " */\n",
+        "#define _GNU_SOURCE\n",
+        f'#define REPRO_CASE\t{{ "{case.case_id}", "{case.target}", "{case.fault}", '
+        f"{case.size}, {case.offset}, {case.seed} }}\n",
+        f"#define REPRO_ROUNDS\t{repro.rounds or AGENT_DEFAULT_ROUNDS}\n",
+    ]
+    for rel in C_SOURCES:
+        text = (layout.project / rel).read_text()
+        parts.append(f"\n/* ---- {rel} ---- */\n" + _LOCAL_INCLUDE.sub("", _SPDX.sub("", text, count=1)))
+    return "".join(parts)
+
+
+def compile_c(source: Path, binary: Path) -> None:
+    cmd = [*CC_COMMAND, "-o", str(binary), str(source)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HarnessError(ExitCode.BUILD_FAILED, f"`{shlex.join(cmd)}` failed:\n{proc.stderr.strip()}")
+
+
+@dataclass(frozen=True)
+class Minimized:
+    repro: Repro
+    config: Path
+    source: Path
+    binary: Path
+    c_verdict: Verdict
+    steps: tuple[str, ...]
+
+    @property
+    def c_reproduced(self) -> bool:
+        return self.repro.reproduced(self.c_verdict)
+
+
+def shrink(start: Repro, reproduces: Callable[[Repro], bool], log: Callable[[str], None]) -> tuple[Repro, list[str]]:
+    """Apply each simplification that still reproduces, in order."""
+    steps: list[str] = []
+    current = start
+
+    def attempt(what: str, candidates: list[Repro]) -> None:
+        nonlocal current
+        for candidate in candidates:
+            if reproduces(candidate):
+                steps.append(f"{what}: kept {describe_plan(candidate)}")
+                log(steps[-1])
+                current = candidate
+                return
+        steps.append(f"{what}: nothing smaller reproduces")
+        log(steps[-1])
+
+    if current.fault != "none":
+        attempt("drop the fault", [dataclasses.replace(current, fault="none")])
+    if current.fault in STOCHASTIC_FAULTS:
+        rounds = current.rounds or AGENT_DEFAULT_ROUNDS
+        attempt("fewer race rounds", [dataclasses.replace(current, rounds=r) for r in ROUNDS if r < rounds])
+    size = current.size or max(SIZES) + 1
+    attempt("smaller range", [dataclasses.replace(current, size=s) for s in SIZES if s < size])
+    if current.offset != 0:
+        attempt("start at the page boundary", [dataclasses.replace(current, offset=0)])
+    return current, steps
+
+
+def describe_plan(r: Repro) -> str:
+    return (f"fault {r.fault}, size {r.size or 'the kind default'}, offset "
+            f"{r.offset if r.offset >= 0 else 'the kind default'}" + (f", rounds {r.rounds}" if r.rounds else ""))
+
+
+def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path | None,
+             runs: int = 1) -> Minimized:
+    case, verdict, modules = stored_case(layout, run_id, case_id)
+    expect, title = signature(verdict)
+    out = out_dir or layout.results_root / REPRO_DIR / "minimized" / run_id
+    out.mkdir(parents=True, exist_ok=True)
+    config = out / f"{case.target}.{case.fault}.toml"
+    start = Repro(path=config, kernel=case.variant, modules=modules, target=case.target, fault=case.fault,
+                  size=case.size, offset=case.offset, seed=case.seed, rounds=0, runs=runs, threshold=runs,
+                  expect=expect, title=title, digest="")
+    guest = prepare_guest(layout, case.variant == "kasan", jobs)
+    _, crash_kinds = fault_kinds(guest.artefacts.agent)
+    attempts = [0]
+
+    def reproduces(candidate: Repro) -> bool:
+        attempts[0] += 1
+        work = out / "work" / f"{case_id}-{attempts[0]:02d}"
+        return replay(guest, crash_kinds, candidate, candidate.runs, work).ok
+
+    def log(line: str) -> None:
+        print(f"minimize: {line}", flush=True)
+
+    log(f"{case_id} of run {run_id}: {verdict.verdict} {verdict.title!r}; wanted: {expect} {title!r}")
+    if not reproduces(start):
+        raise NotReproduced(f"{case_id} does not reproduce as stored ({describe_plan(start)})")
+    smallest, steps = shrink(start, reproduces, log)
+    header = (f"uafault reproducer: case {case_id} of run {run_id}, minimised.\n"
+              f"{smallest.target} ({'+'.join(('uafault', *smallest.modules))}) on the {smallest.kernel} guest "
+              f"kernel, {describe_plan(smallest)}, seed {smallest.seed}.\n"
+              f"Expected: {smallest.expect} {smallest.title}\n\n"
+              "Build: cc -static -O2 -pthread -o repro repro.c\n"
+              "Run as root in the guest with uafault.ko loaded" +
+              (" and uafault_variants.ko (allow_oops=1)" if smallest.load_variants else "") + ": ./repro\n"
+              "Generated by harness/uafault minimize from the agent's sources.")
+    smallest.path.write_text(smallest.to_toml(f"Minimised from case {case_id} of run {run_id}.\n"
+                                              + "\n".join(steps)))
+    source = config.with_suffix(".c")
+    source.write_text(c_reproducer(layout, smallest, header))
+    binary = config.with_suffix("")
+    compile_c(source, binary)
+    log(f"{source} compiled; running it in a guest")
+    result = replay(guest, crash_kinds, dataclasses.replace(smallest, runs=1, threshold=1), 1,
+                    out / "work" / f"{case_id}-c", program=binary)
+    c_verdict = next(iter(result.verdicts.values()), Verdict("", "none", "no verdict"))
+    return Minimized(smallest, config, source, binary, c_verdict, tuple(steps))
+
+
+class NotReproduced(HarnessError):
+    def __init__(self, message: str) -> None:
+        super().__init__(ExitCode.TEST_FAILED, message)
+
