@@ -59,6 +59,10 @@
  * @UAFAULT_RES_STRUCT: copy_struct_from_user() into
  *	%UAFAULT_STRUCT_KSIZE bytes: min(ksize, len) on success, @ret
  *	-%E2BIG for a non-zero byte past ksize
+ * @UAFAULT_RES_STRBUF: strncpy_from_user() with count = len into a
+ *	zeroed kernel buffer of len bytes, the way a key or a name is
+ *	copied in: @done and @ret as %UAFAULT_RES_STRLEN; on success @csum
+ *	covers the whole buffer, so every byte after the NUL must be zero
  * @UAFAULT_RES_MAX: number of kinds
  */
 enum uafault_result {
@@ -69,6 +73,7 @@ enum uafault_result {
 	UAFAULT_RES_STRSIZE,
 	UAFAULT_RES_ZEROED,
 	UAFAULT_RES_STRUCT,
+	UAFAULT_RES_STRBUF,
 	UAFAULT_RES_MAX,
 };
 

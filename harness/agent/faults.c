@@ -453,8 +453,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 		/* Page 1 only ever holds its own bytes: a read must see them. */
 		if (t->flags & UAFAULT_TF_READ && t->result != UAFAULT_RES_ZEROED &&
 		    t->result != UAFAULT_RES_STRSIZE && r.done <= p.len) {
-			csum = uafault_csum(UAFAULT_CSUM_INIT, m.before + p.offset,
-					    r.done);
+			csum = user_csum(&m, t, &r, m.before);
 			if (csum != r.csum)
 				fail(v, "[csum] round %u: csum of %llu bytes read differs",
 				     round, (unsigned long long)r.done);

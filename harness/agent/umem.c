@@ -76,6 +76,10 @@ static void shape_range(unsigned char *r, size_t len, enum uafault_result result
 	case UAFAULT_RES_STRSIZE:
 		r[len - 1] = 0;
 		break;
+	case UAFAULT_RES_STRBUF:
+		/* Bytes after the NUL, in its word: they must not get in. */
+		r[len > 8 ? len - 8 : len - 1] = 0;
+		break;
 	case UAFAULT_RES_ZEROED:
 		memset(r, 0, len);
 		break;
@@ -198,6 +202,7 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		break;
 	case UAFAULT_RES_STRLEN:
 	case UAFAULT_RES_STRSIZE:
+	case UAFAULT_RES_STRBUF:
 		nul = scan(m, 0, true);
 		if (nul < len && nul < reach)
 			expect_exact(&e, nul + (t->result == UAFAULT_RES_STRSIZE), 0);
@@ -289,6 +294,30 @@ static void check_stored(struct verdict *v, const unsigned char *r,
 	}
 }
 
+/*
+ * The checksum a target must report for what it read or wrote, given the
+ * range's bytes as @seen (before the run for a read, after it for a
+ * write).  A STRBUF target checksums its whole zeroed buffer.
+ */
+uint64_t user_csum(const struct umem *m, const struct target *t,
+		   const struct uafault_run *r, const unsigned char *seen)
+{
+	static const unsigned char zero[64];
+	uint64_t csum = uafault_csum(UAFAULT_CSUM_INIT, seen + m->plan.offset,
+				     r->done);
+	size_t tail;
+
+	if (t->result != UAFAULT_RES_STRBUF || r->ret)
+		return csum;
+	for (tail = m->plan.len - r->done; tail; ) {
+		size_t n = tail < sizeof(zero) ? tail : sizeof(zero);
+
+		csum = uafault_csum(csum, zero, n);
+		tail -= n;
+	}
+	return csum;
+}
+
 void check_result(struct verdict *v, const struct umem *m,
 		  const struct target *t, const struct uafault_run *r,
 		  size_t reach)
@@ -307,9 +336,7 @@ void check_result(struct verdict *v, const struct umem *m,
 	check_done(v, m, r, &e, reach);
 	umem_snapshot((struct umem *)m, after);
 	if (e.csum && t->result != UAFAULT_RES_STRSIZE && done <= p->len) {
-		const unsigned char *seen = writes ? after : m->before;
-
-		csum = uafault_csum(UAFAULT_CSUM_INIT, seen + p->offset, done);
+		csum = user_csum(m, t, r, writes ? after : m->before);
 		if (csum != r->csum)
 			fail(v, "[csum] kernel csum %#llx of %zu bytes, user has %#llx",
 			     (unsigned long long)r->csum, done,

@@ -19,6 +19,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/stddef.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "../uafault_target.h"
@@ -133,6 +134,61 @@ static int short_copy_ignored(struct uafault_ctx *ctx, bool bug)
 }
 
 TWIN_AND_VARIANT(short_copy_ignored)
+
+/*
+ * 6fa6d28051e9 (lib/strncpy_from_user.c, fixed in 5.10-rc5): the
+ * word-at-a-time copy stored whole words, so the bytes after the NUL in
+ * its word, whatever user space had there, reached the kernel buffer
+ * (BPF hashed them into map keys).  The twin clears them, as the fix
+ * does.  A word that faults is read again byte by byte, as there.
+ */
+static long copy_string(char *dst, const char __user *src, size_t len,
+			bool bug)
+{
+	unsigned long word;
+	size_t i = 0, k;
+
+	while (i < len) {
+		if (len - i < sizeof(word) ||
+		    copy_from_user(&word, src + i, sizeof(word))) {
+			if (get_user(dst[i], src + i))
+				return -EFAULT;
+			if (!dst[i])
+				return i;
+			i++;
+			continue;
+		}
+		memcpy(dst + i, &word, sizeof(word));
+		k = strnlen(dst + i, sizeof(word));
+		if (k < sizeof(word)) {
+			if (!bug)
+				memset(dst + i + k, 0, sizeof(word) - k);
+			return i + k;
+		}
+		i += sizeof(word);
+	}
+	return len;
+}
+
+static int strncpy_stale_tail(struct uafault_ctx *ctx, bool bug)
+{
+	char *dst = kzalloc(ctx->len, GFP_KERNEL);
+	long n;
+
+	if (!dst)
+		return -ENOMEM;
+	n = copy_string(dst, uafault_ctx_uptr(ctx), ctx->len, bug);
+	if (n >= 0) {
+		ctx->done = n;
+		ctx->csum = uafault_csum(ctx->csum, dst, ctx->len);
+	} else {
+		variant_failed(ctx, n);
+	}
+	kfree(dst);
+	return 0;
+}
+
+TWIN_AND_VARIANT(strncpy_stale_tail)
 
 /* The reply of a driver ioctl: padding after @status and after @count. */
 struct variant_reply {
@@ -275,6 +331,8 @@ static const struct variant_shape shapes[] = {
 	SHAPE(put_user_unchecked, UAFAULT_TF_WRITE, ALL, sizeof(u64), false),
 	SHAPE(user_read_unchecked, UAFAULT_TF_READ, ALL, 0, false),
 	SHAPE(short_copy_ignored, UAFAULT_TF_READ, ALL, 0, false),
+	SHAPE(strncpy_stale_tail, UAFAULT_TF_READ | UAFAULT_TF_STRING, STRBUF, 0,
+	      false),
 	SHAPE(struct_padding, UAFAULT_TF_WRITE, ALL,
 	      sizeof(struct variant_reply), false),
 	SHAPE(pin_leak_on_error, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
