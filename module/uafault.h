@@ -63,6 +63,11 @@
  *	zeroed kernel buffer of len bytes, the way a key or a name is
  *	copied in: @done and @ret as %UAFAULT_RES_STRLEN; on success @csum
  *	covers the whole buffer, so every byte after the NUL must be zero
+ * @UAFAULT_RES_HEADER: a message that starts with its own length, a
+ *	little-endian u32 (the caller writes len there): -%EINVAL when len
+ *	is under 4 or the header disagrees with len, else as
+ *	%UAFAULT_RES_ALL.  A target that finds the header changed between
+ *	two fetches of it fails with -%EINVAL
  * @UAFAULT_RES_MAX: number of kinds
  */
 enum uafault_result {
@@ -74,6 +79,7 @@ enum uafault_result {
 	UAFAULT_RES_ZEROED,
 	UAFAULT_RES_STRUCT,
 	UAFAULT_RES_STRBUF,
+	UAFAULT_RES_HEADER,
 	UAFAULT_RES_MAX,
 };
 

@@ -89,6 +89,7 @@ void umem_snapshot(struct umem *m, unsigned char *buf);
 void umem_free(struct umem *m);
 size_t plan_reach(const struct plan *p, bool write);
 bool target_writes(const struct target *t);
+void put_le32(unsigned char *p, uint32_t v);
 uint64_t user_csum(const struct umem *m, const struct target *t,
 		   const struct uafault_run *r, const unsigned char *seen);
 void check_result(struct verdict *v, const struct umem *m,

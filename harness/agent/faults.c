@@ -10,6 +10,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,17 @@ static void run_checked(const struct agent *a, const struct target *t,
 	else
 		check_result(v, m, t, &r,
 			     plan_reach(&m->plan, target_writes(t)));
+}
+
+/* Lays @p out in @m; false (and the verdict failed) when it cannot. */
+static bool set_up(const struct agent *a, const struct target *t,
+		   struct verdict *v, struct umem *m, const struct plan *p)
+{
+	int err = umem_setup(m, p, t, a->seed);
+
+	if (err)
+		fail(v, "setting up user memory: %s", strerror(-err));
+	return !err;
 }
 
 /* Runs the target once on a freshly laid out plan and checks it. */
@@ -206,18 +218,14 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 	long balance = pin_balance();
 	unsigned int swapped = 0, tries;
 	struct umem m;
-	int err;
 
 	if (!swap_is_on()) {
 		fail(v, "no swap device is on in the guest");
 		return;
 	}
 	place(a, &p, t, start_at(t, 0));
-	err = umem_setup(&m, &p, t, a->seed);
-	if (err) {
-		fail(v, "setting up user memory: %s", strerror(-err));
+	if (!set_up(a, t, v, &m, &p))
 		return;
-	}
 	for (tries = 0; tries < 10 && swapped < SWAP_PAGES; tries++) {
 		madvise(m.base, m.map_len, MADV_PAGEOUT);
 		swapped = count_swapped(m.base, SWAP_PAGES);
@@ -326,11 +334,8 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 		v->skipped = true;
 		return;
 	}
-	err = umem_setup(&m, &p, t, a->seed);
-	if (err) {
-		fail(v, "setting up user memory: %s", strerror(-err));
+	if (!set_up(a, t, v, &m, &p))
 		return;
-	}
 	race.trap = m.base + PAGE;
 	race.rest = m.base + 2 * PAGE;
 	race.fill = m.before + PAGE;
@@ -425,11 +430,8 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 	int err;
 
 	place(a, &p, t, start_at(t, 0));
-	err = umem_setup(&m, &p, t, a->seed);
-	if (err) {
-		fail(v, "setting up user memory: %s", strerror(-err));
+	if (!set_up(a, t, v, &m, &p))
 		return;
-	}
 	ch.page = m.base + PAGE;
 	ch.fill = m.before + PAGE;
 	pthread_create(&thread, NULL, churn_thread, &ch);
@@ -724,10 +726,8 @@ static void fault_smap(const struct agent *a, const struct target *t,
 	printf("    # uafault-expect-oops: %s\n", a->case_name);
 	fflush(stdout);
 	place(a, &p, t, 0);
-	if (umem_setup(&m, &p, t, a->seed)) {
-		fail(v, "setting up user memory");
+	if (!set_up(a, t, v, &m, &p))
 		return;
-	}
 	pid = fork();
 	if (pid == 0)
 		_exit(run_target(a, t, m.addr, p.len, &r) ? 2 : 0);
@@ -769,11 +769,8 @@ static void fault_kernel_alias(const struct agent *a, const struct target *t,
 		v->skipped = true;
 		return;
 	}
-	err = umem_setup(&m, &p, t, a->seed);
-	if (err) {
-		fail(v, "setting up user memory: %s", strerror(-err));
+	if (!set_up(a, t, v, &m, &p))
 		goto out;
-	}
 	pin.addr = (uintptr_t)m.base;
 	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin) || pin.ret) {
 		fail(v, "holding the page: %s",
@@ -800,6 +797,124 @@ out:
 	kmsg_check(a, v, false, NULL);
 }
 
+/* The header race: a thread flips a message's length back and forth. */
+struct flipper {
+	unsigned char *header;
+	uint32_t len;
+	bool stop;	/* __atomic: set by the main thread */
+	bool running;	/* __atomic: set by the flipper once on its CPU */
+	unsigned long flips;
+};
+
+/*
+ * A race needs both sides running at once: the target's task on one CPU,
+ * the racing thread on another (the scheduler may otherwise stack them).
+ */
+static void pin_to_cpu(pthread_t thread, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(thread, sizeof(set), &set);
+}
+
+static void unpin_cpu(pthread_t thread)
+{
+	cpu_set_t set;
+	int cpu;
+
+	CPU_ZERO(&set);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		CPU_SET(cpu, &set);
+	pthread_setaffinity_np(thread, sizeof(set), &set);
+}
+
+static void *flip_thread(void *arg)
+{
+	struct flipper *f = arg;
+	unsigned int seed = 1, spin;
+
+	pin_to_cpu(pthread_self(), 1);
+	__atomic_store_n(&f->running, true, __ATOMIC_RELEASE);
+	/*
+	 * Each value stays for a random while, so that over the rounds some
+	 * change lands between a target's two fetches, however far apart.
+	 */
+	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
+		put_le32(f->header, f->len + (f->flips & 1 ? 0 : 64));
+		for (spin = rand_r(&seed) % 1024; spin; spin--)
+			__asm__ volatile("" ::: "memory");
+		f->flips++;
+	}
+	put_le32(f->header, f->len);
+	return NULL;
+}
+
+/*
+ * Double fetch: while the target runs --rounds times on a message
+ * (UAFAULT_RES_HEADER), a thread flips the length in its header between
+ * len and len + 64.  A target that reads the header twice must notice
+ * (-EINVAL) or use the first read; one that trusts the second reads
+ * past its buffer (KASAN) and reports the wrong length (CVE-2016-6480's
+ * shape).  The window between two fetches is a few instructions wide, so
+ * this kind runs @arg times --rounds.  Ranges that are not messages have
+ * no header to race on.
+ */
+static void fault_race_header(const struct agent *a, const struct target *t,
+			      struct verdict *v, int arg)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct flipper f = { 0 };
+	long balance = pin_balance();
+	unsigned int round, refused = 0, rounds = arg * a->rounds, wait;
+	struct uafault_run r;
+	pthread_t thread;
+	struct umem m;
+	int err;
+
+	place(a, &p, t, start_at(t, 100));
+	if (t->result != UAFAULT_RES_HEADER || p.len < sizeof(uint32_t)) {
+		note(v, "# no message header to race on\n");
+		v->skipped = true;
+		return;
+	}
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	f.header = m.addr;
+	f.len = p.len;
+	pin_to_cpu(pthread_self(), 0);
+	if (pthread_create(&thread, NULL, flip_thread, &f)) {
+		fail(v, "pthread_create failed");
+		umem_free(&m);
+		return;
+	}
+	for (wait = 0; wait < 1000 && !__atomic_load_n(&f.running, __ATOMIC_ACQUIRE); wait++)
+		usleep(1000);
+	for (round = 0; round < rounds && !v->failed; round++) {
+		err = run_target(a, t, m.addr, p.len, &r);
+		if (err) {
+			fail(v, "round %u: ioctl refused: %s", round,
+			     strerror(-err));
+			break;
+		}
+		refused += r.ret == -EINVAL;
+		if ((r.ret || r.done != p.len) &&
+		    (r.ret != -EINVAL || r.done))
+			fail(v, "[result] round %u: ret %lld done %llu of %zu: the header changed under the target",
+			     round, (long long)r.ret,
+			     (unsigned long long)r.done, p.len);
+	}
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	unpin_cpu(pthread_self());
+	note(v, "# %u rounds, %u refused the changed header, %lu flips\n",
+	     round, refused, f.flips);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
 const struct fault_kind fault_kinds[] = {
 	{ "none",		fault_none,		0,		false },
 	{ "unmapped",		hole_kind,		F_UNMAPPED,	false },
@@ -809,6 +924,7 @@ const struct fault_kind fault_kinds[] = {
 	{ "uffd_munmap",	uffd_kind,		false,		false },
 	{ "uffd_mprotect",	uffd_kind,		true,		false },
 	{ "stochastic_munmap",	fault_stochastic,	0,		false },
+	{ "race_header",	fault_race_header,	5,		false },
 	{ "fork_cow",		fault_fork_cow,		0,		false },
 	{ "dontneed",		fault_dontneed,		0,		false },
 	{ "fail_nth",		fault_fail_nth,		0,		false },

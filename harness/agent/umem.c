@@ -68,6 +68,14 @@ size_t plan_reach(const struct plan *p, bool write)
 						 p->len;
 }
 
+void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}
+
 /* The bytes of the range each semantics needs: a NUL, zeroes, or pattern. */
 static void shape_range(unsigned char *r, size_t len, enum uafault_result result)
 {
@@ -82,6 +90,10 @@ static void shape_range(unsigned char *r, size_t len, enum uafault_result result
 		break;
 	case UAFAULT_RES_ZEROED:
 		memset(r, 0, len);
+		break;
+	case UAFAULT_RES_HEADER:
+		if (len >= sizeof(uint32_t))
+			put_le32(r, len);
 		break;
 	case UAFAULT_RES_STRUCT:
 		if (len > UAFAULT_STRUCT_KSIZE)
@@ -232,6 +244,13 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		else
 			expect_exact(&e, head, 0);
 		break;
+	case UAFAULT_RES_HEADER:
+		if (len < sizeof(uint32_t)) {
+			expect_exact(&e, 0, -EINVAL);
+			break;
+		}
+		/* A well-formed message is all or nothing. */
+		[[fallthrough]];
 	case UAFAULT_RES_ALL:
 		expect_exact(&e, reach == len ? len : 0,
 			     reach == len ? 0 : -EFAULT);

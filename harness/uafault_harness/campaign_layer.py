@@ -39,6 +39,22 @@ WAIT_LIMIT = 900
 ENTRY_POINT = Path("harness/uafault")
 
 
+def _cli(layout: Layout, jobs: int, *args: str) -> list[str]:
+    """The real CLI, as a user runs it."""
+    return [sys.executable, str(layout.project / ENTRY_POINT), *args, "--jobs", str(jobs)]
+
+
+def _run_logged(layout: Layout, cmd: list[str], log: Path, timeout: int = WAIT_LIMIT) -> int:
+    with open(log, "w") as f:
+        return subprocess.run(cmd, cwd=layout.project, stdout=f, stderr=subprocess.STDOUT, check=False,
+                              timeout=timeout).returncode
+
+
+def _since() -> str:
+    """A run id no older than now: runs from here on sort at or after it."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 1))
+
+
 def _newest_run(db: Path, since: str, campaign: str = "smoke") -> tuple[str, int] | None:
     if not db.is_file():
         return None
@@ -71,11 +87,10 @@ def run_campaign_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     out = run_dir / LAYER_DIR
     out.mkdir(parents=True, exist_ok=True)
     db = layout.results_root / DB_NAME
-    since = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 1))
-    cmd = [sys.executable, str(layout.project / ENTRY_POINT), "campaign", str(layout.project / SMOKE),
-           "--jobs", str(jobs)]
+    since = _since()
     log = out / "campaign.log"
-    result = _killed_and_resumed(layout, cmd, db, since, log)
+    result = _killed_and_resumed(layout, _cli(layout, jobs, "campaign", str(layout.project / SMOKE)), db, since,
+                                 log)
     write_layer(out / SUMMARY_NAME, result)
     return result
 
@@ -123,13 +138,9 @@ def run_variants_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     out = run_dir / VARIANTS_LAYER_DIR
     out.mkdir(parents=True, exist_ok=True)
     db = layout.results_root / DB_NAME
-    since = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 1))
-    cmd = [sys.executable, str(layout.project / ENTRY_POINT), "campaign", str(layout.project / VARIANTS),
-           "--jobs", str(jobs)]
+    since = _since()
     log = out / "campaign.log"
-    with open(log, "w") as f:
-        rc = subprocess.run(cmd, cwd=layout.project, stdout=f, stderr=subprocess.STDOUT, check=False,
-                            timeout=WAIT_LIMIT * 2).returncode
+    rc = _run_logged(layout, _cli(layout, jobs, "campaign", str(layout.project / VARIANTS)), log, WAIT_LIMIT * 2)
     run = _newest_run(db, since, "variants")
     if run is None:
         result = LayerResult(layer, ExitCode.RUN_FAILED, f"the variants campaign planned nothing (exit {rc}); see {log}")
@@ -178,10 +189,7 @@ def run_repro_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     counts, failures, lines = Counts(), [], []
     for config in configs:
         log = out / f"{config.stem}.log"
-        with open(log, "w") as f:
-            rc = subprocess.run([sys.executable, str(layout.project / ENTRY_POINT), "repro", str(config),
-                                 "--jobs", str(jobs)], cwd=layout.project, stdout=f, stderr=subprocess.STDOUT,
-                                check=False, timeout=WAIT_LIMIT).returncode
+        rc = _run_logged(layout, _cli(layout, jobs, "repro", str(config)), log)
         text = log.read_text(errors="replace")
         said = (_REPRODUCED.search(text) or re.search(r"^NOT REPRODUCED.*$", text, re.M))
         lines.append(f"{config.name}: exit {rc}, {said.group(0) if said else 'no verdict'}")
@@ -225,19 +233,13 @@ def run_minimize_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | N
         result = LayerResult(layer, ExitCode.RUN_FAILED, f"no failing case in smoke run {run_id} to minimise")
         write_layer(out / SUMMARY_NAME, result)
         return result
-    entry = [sys.executable, str(layout.project / ENTRY_POINT)]
     log = out / "minimize.log"
-    with open(log, "w") as f:
-        rc = subprocess.run([*entry, "minimize", run_id, case, "--out", str(out), "--jobs", str(jobs)],
-                            cwd=layout.project, stdout=f, stderr=subprocess.STDOUT, check=False,
-                            timeout=WAIT_LIMIT).returncode
+    rc = _run_logged(layout, _cli(layout, jobs, "minimize", run_id, case, "--out", str(out)), log)
     configs = sorted(out.glob("*.toml"))
     checks = {"minimize exit 0 (C reproducer: same verdict)": rc == 0,
               "one repro config and one C file written": len(configs) == 1 and configs[0].with_suffix(".c").is_file()}
     if len(configs) == 1:
-        with open(out / "repro.log", "w") as f:
-            rrc = subprocess.run([*entry, "repro", str(configs[0]), "--jobs", str(jobs)], cwd=layout.project,
-                                 stdout=f, stderr=subprocess.STDOUT, check=False, timeout=WAIT_LIMIT).returncode
+        rrc = _run_logged(layout, _cli(layout, jobs, "repro", str(configs[0])), out / "repro.log")
         checks["repro of the minimised config: REPRODUCED"] = (
             rrc == 0 and _REPRODUCED.search((out / "repro.log").read_text()) is not None)
     counts = Counts(passed=sum(checks.values()), failed=len(checks) - sum(checks.values()))

@@ -13,6 +13,7 @@
  * oops is its bug, which the harness must find outside any expected-oops
  * protocol.
  */
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -21,6 +22,7 @@
 #include <linux/stddef.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/unaligned.h>
 
 #include "../uafault_target.h"
 
@@ -190,6 +192,53 @@ static int strncpy_stale_tail(struct uafault_ctx *ctx, bool bug)
 
 TWIN_AND_VARIANT(strncpy_stale_tail)
 
+/*
+ * CVE-2016-6480 (aacraid ioctl_send_fib, fixed in 4.8): the size is read
+ * from the message header, the buffer allocated for it, and the whole
+ * message, header included, copied again; the code then trusts the size
+ * of that second fetch, which user space may have changed in between,
+ * and reads past the buffer.  The twin checks that both fetches agree.
+ */
+static int double_fetch(struct uafault_ctx *ctx, bool bug)
+{
+	__le32 __user *hdr = uafault_ctx_uptr(ctx);
+	u32 len, again;
+	__le32 raw;
+	u8 *msg;
+
+	if (ctx->len < sizeof(*hdr))
+		return variant_failed(ctx, -EINVAL);
+	if (get_user(raw, hdr))
+		return variant_failed(ctx, -EFAULT);
+	len = le32_to_cpu(raw);
+	if (len != ctx->len)
+		return variant_failed(ctx, -EINVAL);
+	msg = kmalloc(len, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	/*
+	 * aacraid set a FIB up for the device between its two fetches; this
+	 * stands for that work, so the window is as wide as a driver's and
+	 * not the few instructions of this model.
+	 */
+	udelay(2);
+	if (copy_from_user(msg, hdr, len)) {
+		kfree(msg);
+		return variant_failed(ctx, -EFAULT);
+	}
+	again = get_unaligned_le32(msg);
+	if (again != len && !bug) {
+		kfree(msg);
+		return variant_failed(ctx, -EINVAL);
+	}
+	ctx->done = again;
+	ctx->csum = uafault_csum(ctx->csum, msg, again);
+	kfree(msg);
+	return 0;
+}
+
+TWIN_AND_VARIANT(double_fetch)
+
 /* The reply of a driver ioctl: padding after @status and after @count. */
 struct variant_reply {
 	u8 status;
@@ -331,6 +380,7 @@ static const struct variant_shape shapes[] = {
 	SHAPE(put_user_unchecked, UAFAULT_TF_WRITE, ALL, sizeof(u64), false),
 	SHAPE(user_read_unchecked, UAFAULT_TF_READ, ALL, 0, false),
 	SHAPE(short_copy_ignored, UAFAULT_TF_READ, ALL, 0, false),
+	SHAPE(double_fetch, UAFAULT_TF_READ, HEADER, 0, false),
 	SHAPE(strncpy_stale_tail, UAFAULT_TF_READ | UAFAULT_TF_STRING, STRBUF, 0,
 	      false),
 	SHAPE(struct_padding, UAFAULT_TF_WRITE, ALL,
