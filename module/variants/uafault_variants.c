@@ -335,6 +335,45 @@ static int pin_leak_on_error(struct uafault_ctx *ctx, bool bug)
 TWIN_AND_VARIANT(pin_leak_on_error)
 
 /*
+ * Pages pinned with FOLL_PIN released with put_page() (the pin/put
+ * mismatch FOLL_PIN's accounting, which followed CVE-2019-11487's page
+ * refcount overflow, was built to catch): the pin's references are never
+ * dropped, so the pages can never be freed.
+ */
+static int pin_put_mismatch(struct uafault_ctx *ctx, bool bug)
+{
+	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
+					PAGE_SIZE);
+	struct page **pages;
+	long rc, i;
+
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, 0, pages);
+	if (rc < 0 || (unsigned long)rc < nr) {
+		if (rc > 0)
+			unpin_user_pages(pages, rc);
+		kvfree(pages);
+		return variant_failed(ctx, rc < 0 ? rc : -EFAULT);
+	}
+	ctx->pinned = rc;
+	ctx->done = ctx->len;
+	ctx->csum = csum_pages(pages, offset_in_page(ctx->addr), ctx->len,
+			       ctx->csum);
+	if (bug) {
+		for (i = 0; i < rc; i++)
+			put_page(pages[i]);
+	} else {
+		unpin_user_pages(pages, rc);
+	}
+	kvfree(pages);
+	return 0;
+}
+
+TWIN_AND_VARIANT(pin_put_mismatch)
+
+/*
  * A raw dereference of a user pointer: what SMAP exists to stop.  The
  * twin uses get_user(); the variant reads through the pointer and oopses
  * on any x86_64 with SMAP.
@@ -386,6 +425,8 @@ static const struct variant_shape shapes[] = {
 	SHAPE(struct_padding, UAFAULT_TF_WRITE, ALL,
 	      sizeof(struct variant_reply), false),
 	SHAPE(pin_leak_on_error, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
+	      false),
+	SHAPE(pin_put_mismatch, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
 	      false),
 	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
 };
