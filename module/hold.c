@@ -8,11 +8,14 @@
  * not end up on a page the pinning process no longer maps).
  */
 #include <linux/cleanup.h>
+#include <linux/err.h>
 #include <linux/highmem.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "internal.h"
@@ -25,6 +28,9 @@ struct uafault_hold {
 	unsigned long addr;
 	size_t len;
 	u32 flags;	/* UAFAULT_PIN_* */
+	/* Held through this target's hold(), its module pinned; or NULL. */
+	struct uafault_target *t;
+	struct uafault_held held;
 };
 
 struct uafault_hold *uafault_hold_alloc(void)
@@ -41,11 +47,17 @@ static void uafault_hold_drop(struct uafault_hold *h)
 	lockdep_assert_held(&h->lock);
 	if (!h->pages)
 		return;
-	if (h->flags & UAFAULT_PIN_WRITE)
-		unpin_user_pages_dirty_lock(h->pages, h->npages, true);
-	else
-		unpin_user_pages(h->pages, h->npages);
-	kvfree(h->pages);
+	if (h->t) {
+		h->t->release(&h->held);
+		module_put(h->t->owner);
+		h->t = NULL;
+	} else {
+		if (h->flags & UAFAULT_PIN_WRITE)
+			unpin_user_pages_dirty_lock(h->pages, h->npages, true);
+		else
+			unpin_user_pages(h->pages, h->npages);
+		kvfree(h->pages);
+	}
 	h->pages = NULL;
 	h->npages = 0;
 }
@@ -79,6 +91,9 @@ static int uafault_pin_check(const struct uafault_pin *pin)
 {
 	if (pin->flags & ~UAFAULT_PIN_ALL || pin->reserved)
 		return -EINVAL;
+	if (strnlen(pin->target, sizeof(pin->target)) == sizeof(pin->target) ||
+	    (pin->target[0] && pin->flags))
+		return -EINVAL;
 	return uafault_range_ok(pin->addr, pin->len) ? 0 : -EINVAL;
 }
 
@@ -94,6 +109,55 @@ static unsigned int uafault_pin_gup_flags(u32 flags)
 	       (flags & UAFAULT_PIN_LONGTERM ? FOLL_LONGTERM : 0);
 }
 
+static void uafault_hold_set(struct uafault_hold *h, struct uafault_pin *pin,
+			     struct page **pages, unsigned long nr)
+{
+	h->pages = pages;
+	h->npages = nr;
+	h->addr = pin->addr;
+	h->len = pin->len;
+	h->flags = pin->flags;
+	pin->ret = 0;
+	pin->pinned = nr;
+	pin->csum = uafault_hold_csum(h);
+	pin->kaddr = uafault_hold_kaddr(h);
+}
+
+/*
+ * Hold through a target's own hold(), as its driver keeps the buffer; a
+ * fault there is @pin->ret.  The target's module stays pinned while held.
+ */
+static int uafault_hold_target(struct uafault_hold *h, struct uafault_pin *pin,
+			       unsigned long nr)
+{
+	struct uafault_ctx ctx = {
+		.addr = pin->addr, .len = pin->len, .csum = UAFAULT_CSUM_INIT,
+	};
+	struct uafault_target *t = uafault_get_target(pin->target);
+	struct uafault_held held = { };
+	int err;
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	err = t->flags & UAFAULT_TF_HOLD ? t->hold(&ctx, &held) : -EINVAL;
+	if (!err && !ctx.ret && held.npages != nr) {
+		/* A target that held other than the range's pages. */
+		WARN_ONCE(1, "target %s held %lu pages of %lu\n", t->name,
+			  held.npages, nr);
+		t->release(&held);
+		ctx.ret = -EFAULT;
+	}
+	if (err || ctx.ret) {
+		module_put(t->owner);
+		pin->ret = ctx.ret;
+		return err;
+	}
+	h->t = t;
+	h->held = held;
+	uafault_hold_set(h, pin, held.pages, nr);
+	return 0;
+}
+
 /* Pin the whole range or nothing; @pin->ret says which. */
 static int uafault_hold_pin(struct uafault_hold *h, struct uafault_pin *pin)
 {
@@ -105,6 +169,8 @@ static int uafault_hold_pin(struct uafault_hold *h, struct uafault_pin *pin)
 	lockdep_assert_held(&h->lock);
 	if (h->pages)
 		return -EBUSY;
+	if (pin->target[0])
+		return uafault_hold_target(h, pin, nr);
 	pages = uafault_alloc_pages(nr);
 	if (!pages)
 		return -ENOMEM;
@@ -117,15 +183,7 @@ static int uafault_hold_pin(struct uafault_hold *h, struct uafault_pin *pin)
 		pin->ret = rc < 0 ? rc : -EFAULT;
 		return 0;
 	}
-	h->pages = pages;
-	h->npages = nr;
-	h->addr = pin->addr;
-	h->len = pin->len;
-	h->flags = pin->flags;
-	pin->ret = 0;
-	pin->pinned = nr;
-	pin->csum = uafault_hold_csum(h);
-	pin->kaddr = uafault_hold_kaddr(h);
+	uafault_hold_set(h, pin, pages, nr);
 	return 0;
 }
 
@@ -165,6 +223,8 @@ long uafault_ioctl_pin_read(struct uafault_hold *h,
 		pin.pinned = h->npages;
 		pin.csum = uafault_hold_csum(h);
 		pin.kaddr = uafault_hold_kaddr(h);
+		if (h->t)
+			strscpy(pin.target, h->t->name);
 	}
 	return copy_to_user(uarg, &pin, sizeof(pin)) ? -EFAULT : 0;
 }

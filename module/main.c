@@ -70,8 +70,9 @@ static struct uafault_target *uafault_find(const char *name)
  * %UAFAULT_TF_CRASH is only accepted when uafault was loaded with
  * allow_crash=1.
  *
- * Return: 0; -%EINVAL for a bad name, flags, result, fixed_len or no
- * run();
+ * Return: 0; -%EINVAL for a bad name, flags, result, fixed_len, no
+ * run(), or hold() and release() not both there exactly with
+ * %UAFAULT_TF_HOLD;
  * -%EPERM for a crashing target without allow_crash; -%EEXIST when a
  * target of that name is already registered.
  */
@@ -79,7 +80,9 @@ int uafault_register_target(struct uafault_target *t)
 {
 	if (!t || !t->run || !uafault_name_ok(t->name) ||
 	    (t->flags & ~UAFAULT_TF_ALL) || t->result >= UAFAULT_RES_MAX ||
-	    t->fixed_len > UAFAULT_MAX_LEN)
+	    t->fixed_len > UAFAULT_MAX_LEN ||
+	    !!(t->flags & UAFAULT_TF_HOLD) != !!t->hold ||
+	    !t->hold != !t->release)
 		return -EINVAL;
 	if ((t->flags & UAFAULT_TF_CRASH) && !allow_crash)
 		return -EPERM;
@@ -208,19 +211,23 @@ static int uafault_check_run(const struct uafault_run *run)
 	return 0;
 }
 
-/* Look a target up and pin its module; the caller module_put()s. */
-static struct uafault_target *uafault_get_target(const struct uafault_run *run)
+/**
+ * uafault_get_target() - look a target up and pin its module
+ * @name: the target's name, NUL-terminated
+ *
+ * Return: the target, whose owner the caller module_put()s; -%ENOENT
+ * for no such target, -%EPERM for a crashing one without allow_crash.
+ */
+struct uafault_target *uafault_get_target(const char *name)
 {
 	struct uafault_target *t;
 
 	guard(mutex)(&uafault_lock);
-	t = uafault_find(run->name);
+	t = uafault_find(name);
 	if (!t)
 		return ERR_PTR(-ENOENT);
 	if ((t->flags & UAFAULT_TF_CRASH) && !allow_crash)
 		return ERR_PTR(-EPERM);
-	if (t->fixed_len && run->len != t->fixed_len)
-		return ERR_PTR(-EINVAL);
 	if (!try_module_get(t->owner))
 		return ERR_PTR(-ENOENT);
 	return t;
@@ -257,9 +264,13 @@ static long uafault_ioctl_run(struct uafault_run __user *uarg)
 	err = uafault_check_run(&run);
 	if (err)
 		return err;
-	t = uafault_get_target(&run);
+	t = uafault_get_target(run.name);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
+	if (t->fixed_len && run.len != t->fixed_len) {
+		module_put(t->owner);
+		return -EINVAL;
+	}
 
 	ctx.addr = run.addr;
 	ctx.len = run.len;

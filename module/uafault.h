@@ -35,7 +35,12 @@
  * userfaultfd would have to supply is a fault (-EFAULT), never a wait.
  */
 #define UAFAULT_TF_NOWAIT	(1U << 5)
-#define UAFAULT_TF_ALL		((1U << 6) - 1)
+/*
+ * Keeps pages for its device past the call, as a driver keeps a buffer it
+ * set up: %UAFAULT_IOC_PIN can hold the range through the target.
+ */
+#define UAFAULT_TF_HOLD		(1U << 6)
+#define UAFAULT_TF_ALL		((1U << 7) - 1)
 
 /* Size of the kernel struct a %UAFAULT_RES_STRUCT target copies into. */
 #define UAFAULT_STRUCT_KSIZE	64
@@ -154,6 +159,9 @@ struct uafault_run {
 
 /**
  * struct uafault_pin - argument of %UAFAULT_IOC_PIN and %UAFAULT_IOC_PIN_READ
+ * @target: in (PIN): empty for uafault's own pin_user_pages_fast() as
+ *	    @flags say, or the name of a %UAFAULT_TF_HOLD target whose own
+ *	    hold() takes the pages (then @flags must be 0); NUL-terminated
  * @addr: in (PIN): first byte of the user range
  * @len: in (PIN): bytes in the range, 1 to %UAFAULT_MAX_LEN
  * @flags: in (PIN): %UAFAULT_PIN_* bits
@@ -176,9 +184,11 @@ struct uafault_run {
  * after the process forked, wrote or dropped its mapping, and
  * %UAFAULT_IOC_UNPIN (or closing the file) releases it.  READ and UNPIN
  * without a held pin fail with %ENOENT; bad @len, @flags or @reserved
- * with %EINVAL.
+ * with %EINVAL; an unknown @target with %ENOENT, one without
+ * %UAFAULT_TF_HOLD with %EINVAL.
  */
 struct uafault_pin {
+	char target[UAFAULT_NAME_LEN];
 	__u64 addr;
 	__u64 len;
 	__u32 flags;

@@ -45,6 +45,18 @@ struct uafault_ctx {
 };
 
 /**
+ * struct uafault_held - pages a target keeps for its device past run()
+ * @pages: one for each page the range touches, in order
+ * @npages: how many
+ * @priv: the target's own
+ */
+struct uafault_held {
+	struct page **pages;
+	unsigned long npages;
+	void *priv;
+};
+
+/**
  * struct uafault_target - a registered target
  * @name: unique name, 1 to %UAFAULT_NAME_LEN - 1 printable characters
  * @flags: %UAFAULT_TF_* bits describing what @run does to the range
@@ -56,6 +68,11 @@ struct uafault_ctx {
  *	 not run at all (out of memory), which the ioctl returns.  Called
  *	 in process context, without locks held, from the task that owns
  *	 the range.
+ * @hold: with %UAFAULT_TF_HOLD only: take the pages of @ctx's range the
+ *	  way the driver keeps a buffer for its device (%UAFAULT_IOC_PIN).
+ *	  Returns like @run; a fault goes in @ctx->ret with nothing held,
+ *	  otherwise @held is filled and kept until @release
+ * @release: with %UAFAULT_TF_HOLD only: let go of what @hold took
  * @owner: the module that holds @run, normally %THIS_MODULE
  * @list: private to uafault
  */
@@ -65,6 +82,8 @@ struct uafault_target {
 	enum uafault_result result;
 	size_t fixed_len;
 	int (*run)(struct uafault_ctx *ctx);
+	int (*hold)(struct uafault_ctx *ctx, struct uafault_held *held);
+	void (*release)(struct uafault_held *held);
 	struct module *owner;
 	struct list_head list;
 };

@@ -472,16 +472,20 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 
 /*
  * A pin held across the calls that follow (UAFAULT_IOC_PIN): read-only,
- * the way a driver pins a buffer the device only reads.  Every page of
- * the range must be held.
+ * the way a driver pins a buffer the device only reads, or, for a target
+ * that keeps pages itself (UAFAULT_TF_HOLD), the way that driver does.
+ * Every page of the range must be held.
  */
-static bool hold_pin(const struct agent *a, const struct umem *m,
-		     struct verdict *v)
+static bool hold_pin(const struct agent *a, const struct target *t,
+		     const struct umem *m, struct verdict *v)
 {
 	struct uafault_pin pin = {
 		.addr = (uintptr_t)m->addr,
 		.len = m->plan.len,
 	};
+
+	if (t->flags & UAFAULT_TF_HOLD)
+		memcpy(pin.target, t->name, sizeof(pin.target));
 
 	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin)) {
 		fail(v, "UAFAULT_IOC_PIN: %s", strerror(errno));
@@ -538,7 +542,7 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 		umem_free(&m);
 		return;
 	}
-	if (!hold_pin(a, &m, v)) {
+	if (!hold_pin(a, t, &m, v)) {
 		umem_free(&m);
 		return;
 	}
@@ -602,7 +606,7 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 		goto out;
 	}
 	memcpy(old, m.addr, p.len);
-	if (!hold_pin(a, &m, v))
+	if (!hold_pin(a, t, &m, v))
 		goto out;
 	if (madvise(m.base, m.map_len, MADV_DONTNEED)) {
 		fail(v, "MADV_DONTNEED: %s", strerror(errno));

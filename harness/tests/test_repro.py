@@ -3,13 +3,12 @@ contract (0 reproduced, 1 not, 2 error)."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from test_campaign import agent_fault_kinds
+from test_campaign import agent_fault_kinds, variant_shapes
 
 from uafault_harness.campaign_store import Verdict
 from uafault_harness.errors import ExitCode, HarnessError
@@ -39,8 +38,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_one_shipped_repro_per_variant_and_each_loads() -> None:
-    source = (PROJECT_ROOT / "module" / "variants" / "uafault_variants.c").read_text()
-    shapes = sorted(re.findall(r"^\s*SHAPE\((\w+),", source, re.M))
+    shapes = variant_shapes()
     configs = sorted((PROJECT_ROOT / "configs" / "repro").glob("*.toml"))
     assert [c.stem for c in configs] == shapes
     for config in configs:

@@ -45,6 +45,27 @@ MODULE_PARM_DESC(allow_oops,
 		return shape(ctx, true);				\
 	}
 
+/* The same for a shape whose targets also hold pages (UAFAULT_TF_HOLD). */
+#define TWIN_AND_VARIANT_HOLD(shape)					\
+	static int twin_##shape##_hold(struct uafault_ctx *ctx,		\
+				       struct uafault_held *held)	\
+	{								\
+		return shape##_hold(ctx, held, false);			\
+	}								\
+	static int variant_##shape##_hold(struct uafault_ctx *ctx,	\
+					  struct uafault_held *held)	\
+	{								\
+		return shape##_hold(ctx, held, true);			\
+	}								\
+	static void twin_##shape##_release(struct uafault_held *held)	\
+	{								\
+		shape##_release(held, false);				\
+	}								\
+	static void variant_##shape##_release(struct uafault_held *held) \
+	{								\
+		shape##_release(held, true);				\
+	}
+
 /* A run that failed as a whole: @ret, nothing done. */
 static int variant_failed(struct uafault_ctx *ctx, long ret)
 {
@@ -374,6 +395,91 @@ static int pin_put_mismatch(struct uafault_ctx *ctx, bool bug)
 TWIN_AND_VARIANT(pin_put_mismatch)
 
 /*
+ * CVE-2020-29374 (fixed in 5.8 by 17839856fd58; FOLL_PIN's answer): a
+ * driver keeps a read-only get_user_pages() reference to an anonymous
+ * buffer for its device.  After fork() and a write, the parent copies
+ * away from the referenced page, and the device reads bytes the parent
+ * no longer has.  The twin pins with FOLL_PIN, which keeps the page the
+ * parent's (fork copies it for the child instead).
+ */
+static void ro_pin_put(struct page **pages, unsigned long nr, bool bug)
+{
+	unsigned long i;
+
+	if (!bug) {
+		unpin_user_pages(pages, nr);
+		return;
+	}
+	for (i = 0; i < nr; i++)
+		put_page(pages[i]);
+}
+
+static long ro_pin_take(struct uafault_ctx *ctx, struct page **pages,
+			unsigned long nr, bool bug)
+{
+	unsigned long start = ctx->addr & PAGE_MASK;
+	long rc = bug ? get_user_pages_fast(start, nr, 0, pages) :
+			pin_user_pages_fast(start, nr, 0, pages);
+
+	if (rc >= 0 && (unsigned long)rc == nr)
+		return rc;
+	if (rc > 0)
+		ro_pin_put(pages, rc, bug);
+	variant_failed(ctx, rc < 0 ? rc : -EFAULT);
+	return -EFAULT;
+}
+
+static int ro_pin_fork(struct uafault_ctx *ctx, bool bug)
+{
+	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
+					PAGE_SIZE);
+	struct page **pages;
+	long rc;
+
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	rc = ro_pin_take(ctx, pages, nr, bug);
+	if (rc > 0) {
+		ctx->pinned = rc;
+		ctx->done = ctx->len;
+		ctx->csum = csum_pages(pages, offset_in_page(ctx->addr),
+				       ctx->len, ctx->csum);
+		ro_pin_put(pages, rc, bug);
+	}
+	kvfree(pages);
+	return 0;
+}
+
+static int ro_pin_fork_hold(struct uafault_ctx *ctx,
+			    struct uafault_held *held, bool bug)
+{
+	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
+					PAGE_SIZE);
+	struct page **pages;
+
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	if (ro_pin_take(ctx, pages, nr, bug) < 0) {
+		kvfree(pages);
+		return 0;
+	}
+	held->pages = pages;
+	held->npages = nr;
+	return 0;
+}
+
+static void ro_pin_fork_release(struct uafault_held *held, bool bug)
+{
+	ro_pin_put(held->pages, held->npages, bug);
+	kvfree(held->pages);
+}
+
+TWIN_AND_VARIANT(ro_pin_fork)
+TWIN_AND_VARIANT_HOLD(ro_pin_fork)
+
+/*
  * A raw dereference of a user pointer: what SMAP exists to stop.  The
  * twin uses get_user(); the variant reads through the pointer and oopses
  * on any x86_64 with SMAP.
@@ -399,6 +505,9 @@ struct variant_shape {
 	const char *name;
 	int (*twin)(struct uafault_ctx *ctx);
 	int (*variant)(struct uafault_ctx *ctx);
+	/* With UAFAULT_TF_HOLD: [0] the twin's, [1] the variant's. */
+	int (*hold[2])(struct uafault_ctx *ctx, struct uafault_held *held);
+	void (*release[2])(struct uafault_held *held);
 	unsigned int flags;
 	enum uafault_result result;
 	size_t fixed_len;
@@ -415,6 +524,18 @@ struct variant_shape {
 		.oopses = _oopses,				\
 	}
 
+#define SHAPE_HOLD(_name, _flags, _result, _len) {			\
+		.name = #_name,					\
+		.twin = twin_##_name,				\
+		.variant = variant_##_name,			\
+		.hold = { twin_##_name##_hold, variant_##_name##_hold }, \
+		.release = { twin_##_name##_release,		\
+			     variant_##_name##_release },	\
+		.flags = (_flags) | UAFAULT_TF_HOLD,		\
+		.result = UAFAULT_RES_##_result,		\
+		.fixed_len = _len,				\
+	}
+
 static const struct variant_shape shapes[] = {
 	SHAPE(put_user_unchecked, UAFAULT_TF_WRITE, ALL, sizeof(u64), false),
 	SHAPE(user_read_unchecked, UAFAULT_TF_READ, ALL, 0, false),
@@ -428,6 +549,7 @@ static const struct variant_shape shapes[] = {
 	      false),
 	SHAPE(pin_put_mismatch, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
 	      false),
+	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
 };
 
@@ -453,6 +575,8 @@ static void pair_init(struct variant_pair *pair,
 			.result = shape->result,
 			.fixed_len = shape->fixed_len,
 			.run = i ? shape->variant : shape->twin,
+			.hold = shape->hold[i],
+			.release = shape->release[i],
 			.owner = THIS_MODULE,
 		};
 	}
