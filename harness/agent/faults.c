@@ -919,6 +919,124 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	kmsg_check(a, v, false, NULL);
 }
 
+/* ZONE_MOVABLE's page frames, from /proc/zoneinfo; false without one. */
+static bool movable_zone(uint64_t *start, uint64_t *end)
+{
+	char line[256];
+	bool in = false, found = false;
+	unsigned long long v;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		return false;
+	*start = *end = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Node ", 5)) {
+			in = strstr(line, "zone  Movable") != NULL;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, " spanned %llu", &v) == 1)
+			*end = v;
+		else if (sscanf(line, " start_pfn: %llu", &v) == 1) {
+			*start = v;
+			found = true;
+		}
+	}
+	fclose(f);
+	*end += *start;
+	return found && *end > *start;
+}
+
+/* Page frame of each page of [addr, addr + n pages), 0 when not present. */
+static bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t entry;
+	size_t i;
+
+	if (fd < 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		off_t off = ((uintptr_t)addr / PAGE + i) * sizeof(entry);
+
+		if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry)) {
+			close(fd);
+			return false;
+		}
+		pfn[i] = entry >> 63 & 1 ? entry & ((1ULL << 55) - 1) : 0;
+	}
+	close(fd);
+	return true;
+}
+
+/* How many of the range's pages sit in [start, end); -1 unknown. */
+static int pages_in(const struct umem *m, uint64_t start, uint64_t end)
+{
+	size_t first = m->plan.offset / PAGE;
+	size_t n = (m->plan.offset + m->plan.len + PAGE - 1) / PAGE - first;
+	uint64_t pfn[MAX_PAGES];
+	int in = 0;
+	size_t i;
+
+	if (!page_frames(m->base + first * PAGE, n, pfn))
+		return -1;
+	for (i = 0; i < n; i++)
+		in += pfn[i] >= start && pfn[i] < end;
+	return in;
+}
+
+/*
+ * A buffer a driver keeps for its device (UAFAULT_TF_HOLD) is a long-term
+ * pin: its pages must not stay in ZONE_MOVABLE (or CMA), where they would
+ * block memory offlining and compaction for as long as the device holds
+ * them (FOLL_LONGTERM, d1e153fea2a8).  The range starts in the guest's
+ * Movable zone (movablecore=); after the hold, /proc/self/pagemap must
+ * show every page moved out of it.  Other targets keep nothing.
+ */
+static void fault_movable(const struct agent *a, const struct target *t,
+			  struct verdict *v, int arg)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	long balance = pin_balance();
+	uint64_t start, end;
+	struct umem m;
+	int before, after;
+
+	if (!(t->flags & UAFAULT_TF_HOLD)) {
+		note(v, "# the target keeps no pages\n");
+		v->skipped = true;
+		return;
+	}
+	if (!movable_zone(&start, &end)) {
+		fail(v, "no ZONE_MOVABLE in /proc/zoneinfo (movablecore= on the command line?)");
+		return;
+	}
+	place(a, &p, t, start_at(t, 0));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	before = pages_in(&m, start, end);
+	note(v, "# Movable zone pfn %#llx-%#llx: %d page(s) of the range in it\n",
+	     (unsigned long long)start, (unsigned long long)end, before);
+	if (before <= 0) {
+		note(v, "# nothing in ZONE_MOVABLE to move out\n");
+		v->skipped = before == 0;
+		if (before < 0)
+			fail(v, "cannot read /proc/self/pagemap");
+	} else if (hold_pin(a, t, &m, v)) {
+		after = pages_in(&m, start, end);
+		if (after)
+			fail(v, "[movable] %d held page(s) still in ZONE_MOVABLE: a long-term hold must migrate them out",
+			     after);
+		if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
+			fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+	}
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
 const struct fault_kind fault_kinds[] = {
 	{ "none",		fault_none,		0,		false },
 	{ "unmapped",		hole_kind,		F_UNMAPPED,	false },
@@ -931,6 +1049,7 @@ const struct fault_kind fault_kinds[] = {
 	{ "race_header",	fault_race_header,	5,		false },
 	{ "fork_cow",		fault_fork_cow,		0,		false },
 	{ "dontneed",		fault_dontneed,		0,		false },
+	{ "movable",		fault_movable,		0,		false },
 	{ "fail_nth",		fault_fail_nth,		0,		false },
 	{ "kernel_alias",	fault_kernel_alias,	0,		false },
 	{ "smap",		fault_smap,		0,		true },

@@ -12,7 +12,7 @@ import pytest
 
 from uafault_harness.guest_console import ConsoleTracker
 from uafault_harness.guest_runner import select_accel
-from uafault_harness.qemu import Verdict, Watchdog, kernel_append, qemu_command, run_console
+from uafault_harness.qemu import BASE_APPEND, Verdict, Watchdog, kernel_append, qemu_command, run_console
 
 # Prints lines, then behaves as told: exits, hangs silently, or chatters forever.
 FAKE_QEMU = r'''
@@ -103,9 +103,9 @@ def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
     for a, b in (("-cpu", "max"), ("-smp", "2"), ("-m", "1024"), ("-initrd", str(tmp_path / "i.cpio.gz"))):
         assert tcg[tcg.index(a) + 1] == b
     assert "-nographic" in tcg and "-no-reboot" in tcg
-    assert tcg[-2:] == ["-append", "console=ttyS0 panic=-1 oops=panic"]
+    assert tcg[-2:] == ["-append", f"{BASE_APPEND} oops=panic"]
     kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)
-    assert "-enable-kvm" in kvm and "-initrd" not in kvm and kvm[-1] == "console=ttyS0 panic=-1 x=1"
+    assert "-enable-kvm" in kvm and "-initrd" not in kvm and kvm[-1] == f"{BASE_APPEND} x=1"
 
 
 def test_kvm_is_never_probed_without_the_flag(tmp_path: Path) -> None:

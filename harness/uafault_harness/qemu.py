@@ -22,7 +22,9 @@ QEMU_BASE_ARGS: tuple[str, ...] = (
 )
 # panic=-1 reboots at once on a panic, which -no-reboot turns into QEMU
 # exiting: a dead guest ends the run instead of waiting for the watchdog.
-BASE_APPEND = "console=ttyS0 panic=-1"
+# movablecore: a ZONE_MOVABLE where user pages land, so a long-term pin
+# has something to migrate (the agent's `movable` kind checks it did).
+BASE_APPEND = "console=ttyS0 panic=-1 movablecore=256M"
 # Without --allow-crash any oops is a bug: panic so the run stops on the
 # first one instead of continuing on a kernel in an unknown state.  With it,
 # the SMAP target oopses on purpose and the guest must survive that.

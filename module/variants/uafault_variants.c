@@ -400,7 +400,8 @@ TWIN_AND_VARIANT(pin_put_mismatch)
  * buffer for its device.  After fork() and a write, the parent copies
  * away from the referenced page, and the device reads bytes the parent
  * no longer has.  The twin pins with FOLL_PIN, which keeps the page the
- * parent's (fork copies it for the child instead).
+ * parent's (fork copies it for the child instead), and FOLL_LONGTERM, as
+ * a buffer kept for a device must be (FOLL_GET cannot be long-term).
  */
 static void ro_pin_put(struct page **pages, unsigned long nr, bool bug)
 {
@@ -419,7 +420,7 @@ static long ro_pin_take(struct uafault_ctx *ctx, struct page **pages,
 {
 	unsigned long start = ctx->addr & PAGE_MASK;
 	long rc = bug ? get_user_pages_fast(start, nr, 0, pages) :
-			pin_user_pages_fast(start, nr, 0, pages);
+			pin_user_pages_fast(start, nr, FOLL_LONGTERM, pages);
 
 	if (rc >= 0 && (unsigned long)rc == nr)
 		return rc;
@@ -478,6 +479,77 @@ static void ro_pin_fork_release(struct uafault_held *held, bool bug)
 
 TWIN_AND_VARIANT(ro_pin_fork)
 TWIN_AND_VARIANT_HOLD(ro_pin_fork)
+
+/*
+ * d1e153fea2a8 and the FOLL_LONGTERM series (5.13): a driver that keeps a
+ * user buffer for its device pins it without FOLL_LONGTERM, so pages in
+ * ZONE_MOVABLE or CMA stay there, pinned for as long as the device holds
+ * them, and memory offlining and CMA allocations fail.  The twin pins
+ * with FOLL_LONGTERM, which migrates them out first.
+ */
+static long longterm_take(struct uafault_ctx *ctx, struct page **pages,
+			  unsigned long nr, bool bug)
+{
+	long rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr,
+				      bug ? 0 : FOLL_LONGTERM, pages);
+
+	if (rc >= 0 && (unsigned long)rc == nr)
+		return rc;
+	if (rc > 0)
+		unpin_user_pages(pages, rc);
+	variant_failed(ctx, rc < 0 ? rc : -EFAULT);
+	return -EFAULT;
+}
+
+static int shortterm_hold(struct uafault_ctx *ctx, bool bug)
+{
+	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
+					PAGE_SIZE);
+	struct page **pages;
+	long rc;
+
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	rc = longterm_take(ctx, pages, nr, bug);
+	if (rc > 0) {
+		ctx->pinned = rc;
+		ctx->done = ctx->len;
+		ctx->csum = csum_pages(pages, offset_in_page(ctx->addr),
+				       ctx->len, ctx->csum);
+		unpin_user_pages(pages, rc);
+	}
+	kvfree(pages);
+	return 0;
+}
+
+static int shortterm_hold_hold(struct uafault_ctx *ctx,
+			       struct uafault_held *held, bool bug)
+{
+	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
+					PAGE_SIZE);
+	struct page **pages;
+
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	if (longterm_take(ctx, pages, nr, bug) < 0) {
+		kvfree(pages);
+		return 0;
+	}
+	held->pages = pages;
+	held->npages = nr;
+	return 0;
+}
+
+static void shortterm_hold_release(struct uafault_held *held, bool bug)
+{
+	unpin_user_pages(held->pages, held->npages);
+	kvfree(held->pages);
+}
+
+TWIN_AND_VARIANT(shortterm_hold)
+TWIN_AND_VARIANT_HOLD(shortterm_hold)
 
 /*
  * A raw dereference of a user pointer: what SMAP exists to stop.  The
@@ -550,6 +622,7 @@ static const struct variant_shape shapes[] = {
 	SHAPE(pin_put_mismatch, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
 	      false),
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
+	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
 };
 
