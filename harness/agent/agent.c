@@ -317,7 +317,7 @@ static void print_usage(FILE *f)
 		"  --offset N      range start in its first page (default: theirs)\n"
 		"  --cases FILE    run these campaign cases instead, one a line:\n"
 		"                  ID TARGET FAULT SIZE OFFSET SEED\n"
-		"  --list-faults   print the fault kinds (\"NAME [crash]\") and exit\n"
+		"  --list-faults   print the fault kinds (\"NAME [crash] [raced]\") and exit\n"
 		"  --list-targets  print the targets (\"NAME OWNER [crash]\") and exit\n"
 		"  --exec PROGRAM  with the modules loaded, run PROGRAM (a reproducer)\n"
 		"                  instead, and exit with its status\n");
@@ -443,8 +443,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			for (k = 0; k < nr_fault_kinds; k++)
-				printf("%s%s\n", fault_kinds[k].name,
-				       fault_kinds[k].crash_only ? " crash" : "");
+				printf("%s%s%s\n", fault_kinds[k].name,
+				       fault_kinds[k].crash_only ? " crash" : "",
+				       fault_kinds[k].raced ? " raced" : "");
 			return EXIT_PASS;
 		case 'h':
 			print_usage(stdout);

@@ -130,6 +130,7 @@ struct fault_kind {
 		    struct verdict *v, int arg);
 	int arg;		/* the variant of run: which fault, ... */
 	bool crash_only;	/* runs only for crashing targets */
+	bool raced;		/* a racing thread, --rounds runs of the target */
 };
 
 extern const struct fault_kind fault_kinds[];

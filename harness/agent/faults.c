@@ -471,10 +471,12 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 }
 
 /*
- * A pin held across the calls that follow (UAFAULT_IOC_PIN): read-only,
- * the way a driver pins a buffer the device only reads, or, for a target
- * that keeps pages itself (UAFAULT_TF_HOLD), the way that driver does.
- * Every page of the range must be held.
+ * A pin held across the calls that follow (UAFAULT_IOC_PIN): read-only and
+ * long-term, the way a driver pins a buffer the device only reads, or, for
+ * a target that keeps pages itself (UAFAULT_TF_HOLD), the way that driver
+ * does.  Long-term also moves the pages out of ZONE_MOVABLE first, as it
+ * must: a FOLL_LONGTERM target run under a short-term pin there could not
+ * migrate them and would fail with -ENOMEM.  Every page must be held.
  */
 static bool hold_pin(const struct agent *a, const struct target *t,
 		     const struct umem *m, struct verdict *v)
@@ -482,10 +484,13 @@ static bool hold_pin(const struct agent *a, const struct target *t,
 	struct uafault_pin pin = {
 		.addr = (uintptr_t)m->addr,
 		.len = m->plan.len,
+		.flags = UAFAULT_PIN_LONGTERM,
 	};
 
-	if (t->flags & UAFAULT_TF_HOLD)
+	if (t->flags & UAFAULT_TF_HOLD) {
 		memcpy(pin.target, t->name, sizeof(pin.target));
+		pin.flags = 0;
+	}
 
 	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin)) {
 		fail(v, "UAFAULT_IOC_PIN: %s", strerror(errno));
@@ -1038,21 +1043,21 @@ static void fault_movable(const struct agent *a, const struct target *t,
 }
 
 const struct fault_kind fault_kinds[] = {
-	{ "none",		fault_none,		0,		false },
-	{ "unmapped",		hole_kind,		F_UNMAPPED,	false },
-	{ "prot_none",		hole_kind,		F_PROT_NONE,	false },
-	{ "read_only",		hole_kind,		F_READ_ONLY,	false },
-	{ "swapped",		fault_swapped,		0,		false },
-	{ "uffd_munmap",	uffd_kind,		false,		false },
-	{ "uffd_mprotect",	uffd_kind,		true,		false },
-	{ "stochastic_munmap",	fault_stochastic,	0,		false },
-	{ "race_header",	fault_race_header,	5,		false },
-	{ "fork_cow",		fault_fork_cow,		0,		false },
-	{ "dontneed",		fault_dontneed,		0,		false },
-	{ "movable",		fault_movable,		0,		false },
-	{ "fail_nth",		fault_fail_nth,		0,		false },
-	{ "kernel_alias",	fault_kernel_alias,	0,		false },
-	{ "smap",		fault_smap,		0,		true },
+	{ "none",		fault_none,		0,		false,	false },
+	{ "unmapped",		hole_kind,		F_UNMAPPED,	false,	false },
+	{ "prot_none",		hole_kind,		F_PROT_NONE,	false,	false },
+	{ "read_only",		hole_kind,		F_READ_ONLY,	false,	false },
+	{ "swapped",		fault_swapped,		0,		false,	false },
+	{ "uffd_munmap",	uffd_kind,		false,		false,	false },
+	{ "uffd_mprotect",	uffd_kind,		true,		false,	false },
+	{ "stochastic_munmap",	fault_stochastic,	0,		false,	true },
+	{ "race_header",	fault_race_header,	5,		false,	true },
+	{ "fork_cow",		fault_fork_cow,		0,		false,	false },
+	{ "dontneed",		fault_dontneed,		0,		false,	false },
+	{ "movable",		fault_movable,		0,		false,	false },
+	{ "fail_nth",		fault_fail_nth,		0,		false,	false },
+	{ "kernel_alias",	fault_kernel_alias,	0,		false,	false },
+	{ "smap",		fault_smap,		0,		true,	false },
 };
 
 const unsigned int nr_fault_kinds = ARRAY_SIZE(fault_kinds);

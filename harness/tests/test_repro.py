@@ -131,3 +131,15 @@ def test_shrink_keeps_only_steps_that_reproduce(tmp_path: Path) -> None:
     assert (smallest.fault, smallest.size, smallest.offset) == ("unmapped", 8, 0)
     assert tried[0] == ("none", 0, 5) and ("unmapped", 1, 5) in tried
     assert steps[0].startswith("drop the fault: nothing smaller")
+
+
+def test_shrink_lowers_the_rounds_of_a_raced_kind(tmp_path: Path) -> None:
+    start = load_repro(write(tmp_path, GOOD.replace('"unmapped"', '"race_header"')))
+
+    def reproduces(r: Repro) -> bool:
+        return r.fault == "race_header" and (r.rounds == 0 or r.rounds >= 50)
+
+    smallest, _ = shrink(start, reproduces, lambda _: None, frozenset({"race_header"}))
+    assert smallest.rounds == 50
+    same, _ = shrink(start, reproduces, lambda _: None, frozenset())
+    assert same.rounds == 0

@@ -81,19 +81,30 @@ class Progress:
         print(f"\r\033[K{status[:shutil.get_terminal_size().columns - 1]}", end="", flush=True)
 
 
-def fault_kinds(agent: Path) -> tuple[tuple[str, ...], set[str]]:
-    """The agent's fault kinds, and which of them are for crashing targets:
-    asked of the agent binary itself (it runs on the host for this)."""
+@dataclass(frozen=True)
+class FaultKinds:
+    names: tuple[str, ...]
+    # For crashing targets only (SMAP).
+    crash: frozenset[str]
+    # A racing thread against --rounds runs of the target.
+    raced: frozenset[str]
+
+
+def fault_kinds(agent: Path) -> FaultKinds:
+    """The agent's fault kinds and what they are, asked of the agent binary
+    itself (it runs on the host for this): "NAME [crash] [raced]"."""
     proc = subprocess.run([str(agent), "--list-faults"], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise HarnessError(ExitCode.RUN_FAILED, f"{agent} --list-faults failed: {proc.stderr.strip()}")
-    kinds, crash = [], set()
+    names, crash, raced = [], set(), set()
     for line in proc.stdout.splitlines():
-        name, _, flag = line.partition(" ")
-        kinds.append(name)
-        if flag == "crash":
+        name, *flags = line.split()
+        names.append(name)
+        if "crash" in flags:
             crash.add(name)
-    return tuple(kinds), crash
+        if "raced" in flags:
+            raced.add(name)
+    return FaultKinds(tuple(names), frozenset(crash), frozenset(raced))
 
 
 def list_targets(guest: PreparedGuest, out_dir: Path, variants: bool = False) -> tuple[list[str], set[str]]:
@@ -273,8 +284,9 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     """run receives the run id as soon as there is one (for Ctrl-C)."""
     started = time.monotonic()
     plain = prepare_guest(layout, False, request.jobs)
-    kinds, crash_kinds = fault_kinds(plain.artefacts.agent)
-    campaign = load_campaign(request.spec, kinds)
+    kinds = fault_kinds(plain.artefacts.agent)
+    crash_kinds = kinds.crash
+    campaign = load_campaign(request.spec, kinds.names)
     known = load_known_issues(layout.project / KNOWN_ISSUES)
     if request.resume:
         info = store.run_info(request.resume)

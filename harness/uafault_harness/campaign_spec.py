@@ -26,7 +26,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import AbstractSet, Any
 
 from .errors import ExitCode, HarnessError
 
@@ -239,7 +239,7 @@ def select_targets(campaign: Campaign, available: list[str], crashing: set[str])
     return [t for t in available if t in chosen]
 
 
-def expand(campaign: Campaign, targets: list[str], crashing: set[str], crash_faults: set[str]) -> list[Case]:
+def expand(campaign: Campaign, targets: list[str], crashing: set[str], crash_faults: AbstractSet[str]) -> list[Case]:
     """The cases, in order; a fault kind meant for crashing targets (SMAP)
     pairs only with those, every other kind only with the rest."""
     cases: list[Case] = []

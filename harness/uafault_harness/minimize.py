@@ -39,7 +39,6 @@ CC_COMMAND = ("cc", "-static", "-O2", "-pthread")
 # Smaller plans to try, smallest first; a step stops at the first that reproduces.
 SIZES = (1, 8, 64, 512, 4096)
 ROUNDS = (1, 10, 50, 100)
-STOCHASTIC_FAULTS = ("stochastic_munmap",)
 AGENT_DEFAULT_ROUNDS = 200
 FAILED = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
 
@@ -118,8 +117,10 @@ class Minimized:
         return self.repro.reproduced(self.c_verdict)
 
 
-def shrink(start: Repro, reproduces: Callable[[Repro], bool], log: Callable[[str], None]) -> tuple[Repro, list[str]]:
-    """Apply each simplification that still reproduces, in order."""
+def shrink(start: Repro, reproduces: Callable[[Repro], bool], log: Callable[[str], None],
+           raced: frozenset[str] = frozenset()) -> tuple[Repro, list[str]]:
+    """Apply each simplification that still reproduces, in order; raced
+    are the fault kinds whose race runs --rounds times."""
     steps: list[str] = []
     current = start
 
@@ -136,7 +137,7 @@ def shrink(start: Repro, reproduces: Callable[[Repro], bool], log: Callable[[str
 
     if current.fault != "none":
         attempt("drop the fault", [dataclasses.replace(current, fault="none")])
-    if current.fault in STOCHASTIC_FAULTS:
+    if current.fault in raced:
         rounds = current.rounds or AGENT_DEFAULT_ROUNDS
         attempt("fewer race rounds", [dataclasses.replace(current, rounds=r) for r in ROUNDS if r < rounds])
     size = current.size or max(SIZES) + 1
@@ -162,13 +163,13 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
                   size=case.size, offset=case.offset, seed=case.seed, rounds=0, runs=runs, threshold=runs,
                   expect=expect, title=title, digest="")
     guest = prepare_guest(layout, case.variant == "kasan", jobs)
-    _, crash_kinds = fault_kinds(guest.artefacts.agent)
+    kinds = fault_kinds(guest.artefacts.agent)
     attempts = [0]
 
     def reproduces(candidate: Repro) -> bool:
         attempts[0] += 1
         work = out / "work" / f"{case_id}-{attempts[0]:02d}"
-        return replay(guest, crash_kinds, candidate, candidate.runs, work).ok
+        return replay(guest, kinds.crash, candidate, candidate.runs, work).ok
 
     def log(line: str) -> None:
         print(f"minimize: {line}", flush=True)
@@ -176,7 +177,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     log(f"{case_id} of run {run_id}: {verdict.verdict} {verdict.title!r}; wanted: {expect} {title!r}")
     if not reproduces(start):
         raise NotReproduced(f"{case_id} does not reproduce as stored ({describe_plan(start)})")
-    smallest, steps = shrink(start, reproduces, log)
+    smallest, steps = shrink(start, reproduces, log, kinds.raced)
     header = (f"uafault reproducer: case {case_id} of run {run_id}, minimised.\n"
               f"{smallest.target} ({'+'.join(('uafault', *smallest.modules))}) on the {smallest.kernel} guest "
               f"kernel, {describe_plan(smallest)}, seed {smallest.seed}.\n"
@@ -192,7 +193,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     binary = config.with_suffix("")
     compile_c(source, binary)
     log(f"{source} compiled; running it in a guest")
-    result = replay(guest, crash_kinds, dataclasses.replace(smallest, runs=1, threshold=1), 1,
+    result = replay(guest, kinds.crash, dataclasses.replace(smallest, runs=1, threshold=1), 1,
                     out / "work" / f"{case_id}-c", program=binary)
     c_verdict = next(iter(result.verdicts.values()), Verdict("", "none", "no verdict"))
     return Minimized(smallest, config, source, binary, c_verdict, tuple(steps))

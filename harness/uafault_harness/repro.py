@@ -128,16 +128,16 @@ class ReproResult:
 
 def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> ReproResult:
     guest = prepare_guest(layout, repro.kernel == "kasan", jobs)
-    kinds, crash_kinds = fault_kinds(guest.artefacts.agent)
-    if repro.fault not in kinds:
+    kinds = fault_kinds(guest.artefacts.agent)
+    if repro.fault not in kinds.names:
         text = repro.path.read_text(errors="replace")
         line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith("fault")), None)
-        raise SpecError(repro.path, line, "fault", f"unknown fault kind {repro.fault!r}; known: {', '.join(kinds)}")
+        raise SpecError(repro.path, line, "fault", f"unknown fault kind {repro.fault!r}; known: {', '.join(kinds.names)}")
     out = layout.results_root / REPRO_DIR / f"{repro.name}-{new_run_id()}"
-    return replay(guest, crash_kinds, repro, runs or repro.runs, out)
+    return replay(guest, kinds.crash, repro, runs or repro.runs, out)
 
 
-def replay(guest: PreparedGuest, crash_kinds: set[str], repro: Repro, runs: int, out: Path,
+def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs: int, out: Path,
            program: Path | None = None) -> ReproResult:
     """Run repro's case runs times in as many boots as it takes (a crash
     ends a boot).  With program, a C reproducer of the case, each boot
