@@ -323,37 +323,132 @@ static u64 csum_pages(struct page **pages, unsigned long off, size_t len,
 }
 
 /*
- * A pin leaked on an error path (the shape behind many GUP conversions):
- * a driver that needs the whole buffer pins it, gets fewer pages than it
- * asked for and returns -EFAULT without releasing the ones it got.
+ * The pinning shapes are one driver: it takes every page of a user buffer
+ * for its device (all or nothing), the device reads it, and the pages are
+ * given back.  run() does that in one call, hold() and release() across
+ * calls.  A shape differs only in how it takes and gives back the pages.
  */
-static int pin_leak_on_error(struct uafault_ctx *ctx, bool bug)
-{
-	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
-					PAGE_SIZE);
-	struct page **pages;
-	long rc;
+struct buffer_ops {
+	/* All @nr pages, or a negative errno with none kept (shape's bug aside). */
+	long (*take)(unsigned long start, unsigned long nr,
+		     struct page **pages, bool bug);
+	void (*put)(struct page **pages, unsigned long nr, bool bug);
+};
 
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+static unsigned long buffer_pages(const struct uafault_ctx *ctx)
+{
+	return DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len, PAGE_SIZE);
+}
+
+/* kvfree()s @pages and reports the fault when the take failed. */
+static struct page **buffer_take(struct uafault_ctx *ctx, bool bug,
+				 const struct buffer_ops *ops,
+				 struct page **pages)
+{
+	long rc = ops->take(ctx->addr & PAGE_MASK, buffer_pages(ctx), pages,
+			    bug);
+
+	if (rc >= 0)
+		return pages;
+	kvfree(pages);
+	variant_failed(ctx, rc);
+	return NULL;
+}
+
+static int buffer_run(struct uafault_ctx *ctx, bool bug,
+		      const struct buffer_ops *ops)
+{
+	unsigned long nr = buffer_pages(ctx);
+	struct page **pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+
 	if (!pages)
 		return -ENOMEM;
-	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, 0, pages);
-	if (rc < 0 || (unsigned long)rc < nr) {
-		if (rc > 0 && !bug)
-			unpin_user_pages(pages, rc);
-		kvfree(pages);
-		return variant_failed(ctx, rc < 0 ? rc : -EFAULT);
-	}
-	ctx->pinned = rc;
+	if (!buffer_take(ctx, bug, ops, pages))
+		return 0;
+	ctx->pinned = nr;
 	ctx->done = ctx->len;
 	ctx->csum = csum_pages(pages, offset_in_page(ctx->addr), ctx->len,
 			       ctx->csum);
-	unpin_user_pages(pages, rc);
+	ops->put(pages, nr, bug);
 	kvfree(pages);
 	return 0;
 }
 
-TWIN_AND_VARIANT(pin_leak_on_error)
+static int buffer_hold(struct uafault_ctx *ctx, struct uafault_held *held,
+		       bool bug, const struct buffer_ops *ops)
+{
+	unsigned long nr = buffer_pages(ctx);
+	struct page **pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+
+	if (!pages)
+		return -ENOMEM;
+	held->pages = buffer_take(ctx, bug, ops, pages);
+	held->npages = held->pages ? nr : 0;
+	return 0;
+}
+
+static void buffer_release(struct uafault_held *held, bool bug,
+			   const struct buffer_ops *ops)
+{
+	ops->put(held->pages, held->npages, bug);
+	kvfree(held->pages);
+}
+
+/* A shape made of buffer_ops: its run() and, with hold, hold()/release(). */
+#define BUFFER_SHAPE(shape)						\
+	static int shape(struct uafault_ctx *ctx, bool bug)		\
+	{								\
+		return buffer_run(ctx, bug, &shape##_ops);		\
+	}								\
+	TWIN_AND_VARIANT(shape)
+
+#define BUFFER_SHAPE_HOLD(shape)					\
+	static int shape##_hold(struct uafault_ctx *ctx,		\
+				struct uafault_held *held, bool bug)	\
+	{								\
+		return buffer_hold(ctx, held, bug, &shape##_ops);	\
+	}								\
+	static void shape##_release(struct uafault_held *held, bool bug) \
+	{								\
+		buffer_release(held, bug, &shape##_ops);		\
+	}								\
+	TWIN_AND_VARIANT_HOLD(shape)
+
+static void unpin(struct page **pages, unsigned long nr, bool bug)
+{
+	unpin_user_pages(pages, nr);
+}
+
+/* pin_user_pages_fast() of all @nr pages, or none kept unless @leak. */
+static long pin_all(unsigned long start, unsigned long nr,
+		    struct page **pages, unsigned int gup_flags, bool leak)
+{
+	long rc = pin_user_pages_fast(start, nr, gup_flags, pages);
+
+	if (rc >= 0 && (unsigned long)rc == nr)
+		return rc;
+	if (rc > 0 && !leak)
+		unpin_user_pages(pages, rc);
+	return rc < 0 ? rc : -EFAULT;
+}
+
+/*
+ * A pin leaked on an error path (the shape behind many GUP conversions):
+ * a driver that needs the whole buffer pins it, gets fewer pages than it
+ * asked for and returns -EFAULT without releasing the ones it got.
+ */
+static long pin_leak_on_error_take(unsigned long start, unsigned long nr,
+				   struct page **pages, bool bug)
+{
+	return pin_all(start, nr, pages, 0, bug);
+}
+
+static const struct buffer_ops pin_leak_on_error_ops = {
+	.take = pin_leak_on_error_take,
+	.put = unpin,
+};
+
+BUFFER_SHAPE(pin_leak_on_error)
 
 /*
  * Pages pinned with FOLL_PIN released with put_page() (the pin/put
@@ -361,49 +456,14 @@ TWIN_AND_VARIANT(pin_leak_on_error)
  * refcount overflow, was built to catch): the pin's references are never
  * dropped, so the pages can never be freed.
  */
-static int pin_put_mismatch(struct uafault_ctx *ctx, bool bug)
+static long pin_short(unsigned long start, unsigned long nr,
+		      struct page **pages, bool bug)
 {
-	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
-					PAGE_SIZE);
-	struct page **pages;
-	long rc, i;
-
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, 0, pages);
-	if (rc < 0 || (unsigned long)rc < nr) {
-		if (rc > 0)
-			unpin_user_pages(pages, rc);
-		kvfree(pages);
-		return variant_failed(ctx, rc < 0 ? rc : -EFAULT);
-	}
-	ctx->pinned = rc;
-	ctx->done = ctx->len;
-	ctx->csum = csum_pages(pages, offset_in_page(ctx->addr), ctx->len,
-			       ctx->csum);
-	if (bug) {
-		for (i = 0; i < rc; i++)
-			put_page(pages[i]);
-	} else {
-		unpin_user_pages(pages, rc);
-	}
-	kvfree(pages);
-	return 0;
+	return pin_all(start, nr, pages, 0, false);
 }
 
-TWIN_AND_VARIANT(pin_put_mismatch)
-
-/*
- * CVE-2020-29374 (fixed in 5.8 by 17839856fd58; FOLL_PIN's answer): a
- * driver keeps a read-only get_user_pages() reference to an anonymous
- * buffer for its device.  After fork() and a write, the parent copies
- * away from the referenced page, and the device reads bytes the parent
- * no longer has.  The twin pins with FOLL_PIN, which keeps the page the
- * parent's (fork copies it for the child instead), and FOLL_LONGTERM, as
- * a buffer kept for a device must be (FOLL_GET cannot be long-term).
- */
-static void ro_pin_put(struct page **pages, unsigned long nr, bool bug)
+/* Gives back what @bug took: put_page() for each, else unpin. */
+static void unpin_or_put(struct page **pages, unsigned long nr, bool bug)
 {
 	unsigned long i;
 
@@ -415,70 +475,44 @@ static void ro_pin_put(struct page **pages, unsigned long nr, bool bug)
 		put_page(pages[i]);
 }
 
-static long ro_pin_take(struct uafault_ctx *ctx, struct page **pages,
-			unsigned long nr, bool bug)
-{
-	unsigned long start = ctx->addr & PAGE_MASK;
-	long rc = bug ? get_user_pages_fast(start, nr, 0, pages) :
-			pin_user_pages_fast(start, nr, FOLL_LONGTERM, pages);
+static const struct buffer_ops pin_put_mismatch_ops = {
+	.take = pin_short,
+	.put = unpin_or_put,
+};
 
+BUFFER_SHAPE(pin_put_mismatch)
+
+/*
+ * CVE-2020-29374 (fixed in 5.8 by 17839856fd58; FOLL_PIN's answer): a
+ * driver keeps a read-only get_user_pages() reference to an anonymous
+ * buffer for its device.  After fork() and a write, the parent copies
+ * away from the referenced page, and the device reads bytes the parent
+ * no longer has.  The twin pins with FOLL_PIN, which keeps the page the
+ * parent's (fork copies it for the child instead), and FOLL_LONGTERM, as
+ * a buffer kept for a device must be (FOLL_GET cannot be long-term).
+ */
+static long ro_pin_fork_take(unsigned long start, unsigned long nr,
+			     struct page **pages, bool bug)
+{
+	long rc;
+
+	if (!bug)
+		return pin_all(start, nr, pages, FOLL_LONGTERM, false);
+	rc = get_user_pages_fast(start, nr, 0, pages);
 	if (rc >= 0 && (unsigned long)rc == nr)
 		return rc;
-	if (rc > 0)
-		ro_pin_put(pages, rc, bug);
-	variant_failed(ctx, rc < 0 ? rc : -EFAULT);
+	while (rc-- > 0)
+		put_page(pages[rc]);
 	return -EFAULT;
 }
 
-static int ro_pin_fork(struct uafault_ctx *ctx, bool bug)
-{
-	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
-					PAGE_SIZE);
-	struct page **pages;
-	long rc;
+static const struct buffer_ops ro_pin_fork_ops = {
+	.take = ro_pin_fork_take,
+	.put = unpin_or_put,
+};
 
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	rc = ro_pin_take(ctx, pages, nr, bug);
-	if (rc > 0) {
-		ctx->pinned = rc;
-		ctx->done = ctx->len;
-		ctx->csum = csum_pages(pages, offset_in_page(ctx->addr),
-				       ctx->len, ctx->csum);
-		ro_pin_put(pages, rc, bug);
-	}
-	kvfree(pages);
-	return 0;
-}
-
-static int ro_pin_fork_hold(struct uafault_ctx *ctx,
-			    struct uafault_held *held, bool bug)
-{
-	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
-					PAGE_SIZE);
-	struct page **pages;
-
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	if (ro_pin_take(ctx, pages, nr, bug) < 0) {
-		kvfree(pages);
-		return 0;
-	}
-	held->pages = pages;
-	held->npages = nr;
-	return 0;
-}
-
-static void ro_pin_fork_release(struct uafault_held *held, bool bug)
-{
-	ro_pin_put(held->pages, held->npages, bug);
-	kvfree(held->pages);
-}
-
-TWIN_AND_VARIANT(ro_pin_fork)
-TWIN_AND_VARIANT_HOLD(ro_pin_fork)
+BUFFER_SHAPE(ro_pin_fork)
+BUFFER_SHAPE_HOLD(ro_pin_fork)
 
 /*
  * d1e153fea2a8 and the FOLL_LONGTERM series (5.13): a driver that keeps a
@@ -487,69 +521,19 @@ TWIN_AND_VARIANT_HOLD(ro_pin_fork)
  * them, and memory offlining and CMA allocations fail.  The twin pins
  * with FOLL_LONGTERM, which migrates them out first.
  */
-static long longterm_take(struct uafault_ctx *ctx, struct page **pages,
-			  unsigned long nr, bool bug)
+static long shortterm_hold_take(unsigned long start, unsigned long nr,
+				struct page **pages, bool bug)
 {
-	long rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr,
-				      bug ? 0 : FOLL_LONGTERM, pages);
-
-	if (rc >= 0 && (unsigned long)rc == nr)
-		return rc;
-	if (rc > 0)
-		unpin_user_pages(pages, rc);
-	variant_failed(ctx, rc < 0 ? rc : -EFAULT);
-	return -EFAULT;
+	return pin_all(start, nr, pages, bug ? 0 : FOLL_LONGTERM, false);
 }
 
-static int shortterm_hold(struct uafault_ctx *ctx, bool bug)
-{
-	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
-					PAGE_SIZE);
-	struct page **pages;
-	long rc;
+static const struct buffer_ops shortterm_hold_ops = {
+	.take = shortterm_hold_take,
+	.put = unpin,
+};
 
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	rc = longterm_take(ctx, pages, nr, bug);
-	if (rc > 0) {
-		ctx->pinned = rc;
-		ctx->done = ctx->len;
-		ctx->csum = csum_pages(pages, offset_in_page(ctx->addr),
-				       ctx->len, ctx->csum);
-		unpin_user_pages(pages, rc);
-	}
-	kvfree(pages);
-	return 0;
-}
-
-static int shortterm_hold_hold(struct uafault_ctx *ctx,
-			       struct uafault_held *held, bool bug)
-{
-	unsigned long nr = DIV_ROUND_UP(offset_in_page(ctx->addr) + ctx->len,
-					PAGE_SIZE);
-	struct page **pages;
-
-	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
-	if (longterm_take(ctx, pages, nr, bug) < 0) {
-		kvfree(pages);
-		return 0;
-	}
-	held->pages = pages;
-	held->npages = nr;
-	return 0;
-}
-
-static void shortterm_hold_release(struct uafault_held *held, bool bug)
-{
-	unpin_user_pages(held->pages, held->npages);
-	kvfree(held->pages);
-}
-
-TWIN_AND_VARIANT(shortterm_hold)
-TWIN_AND_VARIANT_HOLD(shortterm_hold)
+BUFFER_SHAPE(shortterm_hold)
+BUFFER_SHAPE_HOLD(shortterm_hold)
 
 /*
  * A raw dereference of a user pointer: what SMAP exists to stop.  The
