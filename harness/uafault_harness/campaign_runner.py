@@ -29,6 +29,7 @@ from .errors import ExitCode, HarnessError
 from .guest_build import config_text, guest_kernel
 from .guest_console import ConsoleTracker
 from .guest_runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
+from .ktap import ORACLE_NOTE
 from .paths import Layout
 from .qemu import RunOutcome
 from .qemu import Verdict as BootVerdict
@@ -37,8 +38,6 @@ from .source import read_stamp
 CAMPAIGN_DIR = "campaigns"
 GUEST_CASES = "/cases.txt"
 _RESULT = re.compile(r"^(not )?ok \d+ (\S+)(\s+# SKIP)?")
-# An oracle's complaint in the agent's notes: "# [oracle] message".
-_ORACLE_NOTE = re.compile(r"^\s*# (\[[\w-]+\] .*)$")
 # harness/agent --list-targets: "uafault-target: NAME OWNER [crash]".
 _TARGET = re.compile(r"^uafault-target: (\S+) (\S+)( crash)?$")
 CASE_PREFIX = "campaign."
@@ -184,7 +183,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
             case_started[0] = time.monotonic()
             complaint[0] = ""
             return
-        note = _ORACLE_NOTE.match(line)
+        note = ORACLE_NOTE.match(line)
         if note is not None:
             complaint[0] = complaint[0] or note.group(1)[:300]
             return

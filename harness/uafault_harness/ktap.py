@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,16 @@ from .results import Counts
 # kunit_tool modules we load; they import each other by bare name, so all
 # of them must come from the same tree.
 _TOOL_MODULES: tuple[str, ...] = ("kunit_parser", "kunit_printer", "kunit_json")
+# The agent starts an oracle's complaint with the oracle's name, "[pins]
+# pin balance 3 -> 4", and prints it as a diagnostic line ("# ...").
+ORACLE_NOTE = re.compile(r"^\s*# (\[[\w-]+\] .*)$")
+_ORACLE_TAG = re.compile(r"^\[([\w-]+)\] ")
+
+
+def oracle_tag(text: str) -> str | None:
+    """The oracle a complaint (or a verdict title made of one) names."""
+    m = _ORACLE_TAG.match(text)
+    return m.group(1) if m else None
 
 
 def _load_tool_module(kunit_tool_dir: Path, name: str) -> ModuleType:

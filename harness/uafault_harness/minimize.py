@@ -25,6 +25,7 @@ from .campaign_spec import Case, load_campaign
 from .campaign_store import DB_NAME, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_runner import prepare_guest
+from .ktap import oracle_tag
 from .paths import Layout
 from .repro import REPRO_DIR, Repro, replay
 
@@ -34,7 +35,6 @@ C_SOURCES: tuple[str, ...] = ("module/uafault.h", "harness/agent/agent.h", "harn
                               "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/repro_main.c")
 _LOCAL_INCLUDE = re.compile(r'^#include "[^"]+"\n', re.M)
 _SPDX = re.compile(r"^(//|/\*) SPDX-License-Identifier:.*\n", re.M)
-_ORACLE = re.compile(r"^(\[[\w-]+\])")
 CC_COMMAND = ("cc", "-static", "-O2", "-pthread")
 # Smaller plans to try, smallest first; a step stops at the first that reproduces.
 SIZES = (1, 8, 64, 512, 4096)
@@ -46,9 +46,9 @@ FAILED = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
 def signature(verdict: Verdict) -> tuple[str, str]:
     """What reproducing a stored failure means: (verdict, title text).  An
     XFAIL is a failure a known issue expected; its title says which kind."""
-    oracle = _ORACLE.match(verdict.title)
+    oracle = oracle_tag(verdict.title)
     if verdict.verdict in ("FAIL", "XFAIL") and oracle:
-        return "FAIL", oracle.group(1)
+        return "FAIL", f"[{oracle}]"
     if verdict.verdict == "TIMEOUT":
         return "TIMEOUT", ""
     if verdict.verdict in ("CRASH", "XFAIL") and verdict.title:

@@ -22,15 +22,13 @@ from .campaign_spec import EXTRA_MODULES, MAX_SIZE, PAGE, VARIANTS, Case, SpecEr
 from .campaign_store import RunInfo, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_runner import PreparedGuest, prepare_guest
+from .ktap import oracle_tag
 from .paths import Layout
 
 REPRO_DIR = "repro"
 KEYS = ("kernel", "modules", "target", "fault", "size", "offset", "seed", "rounds", "runs", "threshold",
         "expect", "title")
 EXPECTABLE = ("FAIL", "CRASH", "TIMEOUT")
-# A FAIL counts only with an oracle's complaint ("[oracle] ..."): a case the
-# agent could not even set up (no such target) is not the bug.
-_ORACLE_TITLE = re.compile(r"^\[[\w-]+\] ")
 _TARGET = re.compile(r"[\w.-]{1,47}")
 BOOT_TIMEOUT = 600
 # Where a C reproducer sits in the guest.
@@ -71,7 +69,9 @@ class Repro:
     def reproduced(self, v: Verdict) -> bool:
         if v.verdict != self.expect or self.title not in v.title:
             return False
-        return v.verdict != "FAIL" or bool(_ORACLE_TITLE.match(v.title))
+        # A FAIL counts only with an oracle's complaint: a case the agent
+        # could not even set up (no such target) is not the bug.
+        return v.verdict != "FAIL" or oracle_tag(v.title) is not None
 
     def needed(self, runs: int) -> int:
         """The threshold for runs runs: the file's, scaled when --runs differs."""

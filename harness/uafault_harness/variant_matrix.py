@@ -6,7 +6,6 @@ no twin was flagged."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -14,21 +13,20 @@ from pathlib import Path
 
 from .campaign_report import Row, rows_of
 from .errors import ExitCode, HarnessError
+from .ktap import oracle_tag
 
 TWIN, VARIANT = "twin_", "variant_"
 # What a caught variant's case may end as; a twin's must all be good.
 CAUGHT = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
 GOOD = ("PASS", "SKIP")
-# The agent starts an oracle's complaint with its name: "[oracle] ...".
-_ORACLE = re.compile(r"^\[([\w-]+)\]")
 
 
 def oracle_of(row: Row) -> str:
     """Which check caught a case: the agent's oracle tag, or the kernel's
     report (an oops or a KASAN/WARN report) by its title."""
-    m = _ORACLE.match(row.title)
-    if m:
-        return m.group(1)
+    oracle = oracle_tag(row.title)
+    if oracle:
+        return oracle
     if row.verdict == "TIMEOUT":
         return "watchdog"
     return f"kernel: {row.title}" if row.title else "unknown"

@@ -1,0 +1,51 @@
+"""The detection matrix: a variant counts as caught by the fault kind and
+oracle of its failing cases; a twin that fails anywhere is flagged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from uafault_harness.campaign_spec import Case
+from uafault_harness.campaign_store import RunInfo, Store, Verdict
+from uafault_harness.errors import ExitCode
+from uafault_harness.variant_matrix import detection
+
+
+def make_db(tmp_path: Path, results: dict[tuple[str, str], tuple[str, str]]) -> Path:
+    db = tmp_path / "u.db"
+    cases = [Case(i, "plain", target, fault, 0, -1, 1, 0) for i, (target, fault) in enumerate(results)]
+    store = Store(db)
+    store.create_run(RunInfo("R", "variants", "v.toml", "d"), "6.12", "cfg", cases)
+    for case in cases:
+        verdict, title = results[(case.target, case.fault)]
+        store.record("R", Verdict(case.case_id, verdict, title))
+    store.close()
+    return db
+
+
+def test_every_variant_caught_and_no_twin_flagged_is_ok(tmp_path: Path) -> None:
+    db = make_db(tmp_path, {
+        ("twin_pin_leak", "unmapped"): ("PASS", ""),
+        ("variant_pin_leak", "unmapped"): ("XFAIL", "[pins] pin balance 3 -> 4: pins leaked"),
+        ("variant_pin_leak", "none"): ("PASS", ""),
+        ("twin_raw", "none"): ("PASS", ""),
+        ("variant_raw", "none"): ("XFAIL", "BUG: unable to handle page fault for address"),
+        ("copy_from_user", "none"): ("FAIL", "[result] not a variant: ignored"),
+    })
+    code, text = detection(db, None)
+    assert code is ExitCode.OK, text
+    assert "unmapped: pins x1" in text and "none: kernel: BUG: unable to handle page fault" in text
+    assert "2/2 variants caught (100%), 0 twins flagged" in text
+
+
+def test_a_missed_variant_or_a_flagged_twin_fails(tmp_path: Path) -> None:
+    db = make_db(tmp_path, {
+        ("twin_a", "none"): ("PASS", ""),
+        ("variant_a", "none"): ("PASS", ""),
+        ("twin_b", "fork_cow"): ("FAIL", "[pinned-contents] the pinned pages do not hold x"),
+        ("variant_b", "fork_cow"): ("FAIL", "[pinned-contents] the pinned pages do not hold x"),
+    })
+    code, text = detection(db, "R")
+    assert code is ExitCode.TEST_FAILED
+    assert "NOT CAUGHT in 1 cases" in text and "FLAGGED" in text
+    assert "1/2 variants caught (50%), 1 twins flagged" in text
