@@ -155,6 +155,72 @@ static int uafault_pin_dma_read(struct uafault_ctx *ctx)
 	return uafault_dma_run(ctx, DMA_TO_DEVICE);
 }
 
+/*
+ * pin_dma_read also keeps a buffer for its device (UAFAULT_TF_HOLD), the
+ * way a driver sets up a DMA buffer once and lets the device read it
+ * later: the whole range pinned long-term and mapped, kept until release.
+ */
+static void uafault_dma_buf_free(struct page **pages, unsigned long nr,
+				 struct sg_table *sgt)
+{
+	if (sgt) {
+		dma_unmap_sgtable(&uafault_pdev->dev, sgt, DMA_TO_DEVICE, 0);
+		sg_free_table(sgt);
+		kfree(sgt);
+	}
+	unpin_user_pages(pages, nr);
+	kvfree(pages);
+}
+
+static int uafault_pin_dma_read_hold(struct uafault_ctx *ctx,
+				     struct uafault_held *held)
+{
+	struct device *dev = &uafault_pdev->dev;
+	unsigned long nr = uafault_npages(ctx);
+	struct page **pages = uafault_alloc_pages(nr);
+	struct sg_table *sgt;
+	long rc;
+	int err;
+
+	if (!pages)
+		return -ENOMEM;
+	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, FOLL_LONGTERM,
+				 pages);
+	if (rc < 0 || (unsigned long)rc < nr) {
+		uafault_dma_buf_free(pages, max(rc, 0L), NULL);
+		ctx->ret = rc < 0 ? rc : -EFAULT;
+		return 0;
+	}
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	err = sgt ? sg_alloc_table_from_pages_segment(sgt, pages, nr,
+						     offset_in_page(ctx->addr),
+						     ctx->len,
+						     dma_get_max_seg_size(dev),
+						     GFP_KERNEL) : -ENOMEM;
+	if (err) {
+		kfree(sgt);
+		uafault_dma_buf_free(pages, nr, NULL);
+		return err;
+	}
+	err = dma_map_sgtable(dev, sgt, DMA_TO_DEVICE, 0);
+	if (err) {
+		sg_free_table(sgt);
+		kfree(sgt);
+		uafault_dma_buf_free(pages, nr, NULL);
+		ctx->ret = err;
+		return 0;
+	}
+	held->pages = pages;
+	held->npages = nr;
+	held->priv = sgt;
+	return 0;
+}
+
+static void uafault_pin_dma_read_release(struct uafault_held *held)
+{
+	uafault_dma_buf_free(held->pages, held->npages, held->priv);
+}
+
 static struct uafault_target uafault_dma_targets[] = {
 	{
 		.name = "pin_dma_write",
@@ -165,9 +231,11 @@ static struct uafault_target uafault_dma_targets[] = {
 	},
 	{
 		.name = "pin_dma_read",
-		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN,
+		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN | UAFAULT_TF_HOLD,
 		.result = UAFAULT_RES_PAGES,
 		.run = uafault_pin_dma_read,
+		.hold = uafault_pin_dma_read_hold,
+		.release = uafault_pin_dma_read_release,
 		.owner = THIS_MODULE,
 	},
 };

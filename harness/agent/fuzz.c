@@ -366,6 +366,12 @@ static void fill_pin(struct uafault_pin *pin)
 		pin->flags = chance(1, 8) ? (uint32_t)rnd() :
 			     (uint32_t)below(UAFAULT_PIN_ALL + 1);
 		pin->reserved = chance(1, 16) ? (uint32_t)rnd() : 0;
+		/* Now and then through a target's own hold(). */
+		if (chance(1, 4)) {
+			pick_name(pin->target);
+			if (chance(3, 4))
+				pin->flags = 0;
+		}
 	}
 	if (pin->addr < (uint64_t)(uintptr_t)arena ||
 	    pin->addr >= (uint64_t)(uintptr_t)arena + ARENA_PAGES * PG)
