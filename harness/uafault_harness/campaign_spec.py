@@ -142,12 +142,6 @@ class TableChecker:
             raise self.error(key, f"unknown value {value!r}; known: {', '.join(allowed)}")
         return value
 
-    def bool(self, key: str, default: bool) -> bool:
-        value = self.table.get(key, default)
-        if type(value) is not bool:
-            raise self.error(key, "must be true or false")
-        return value
-
     def int(self, key: str, low: int, high: int, default: int) -> int:
         value = self.table.get(key, default)
         if type(value) is not int or not low <= value <= high:
