@@ -45,6 +45,15 @@ long uafault_ioctl_pin_read(struct uafault_hold *h,
 			    struct uafault_pin __user *uarg);
 long uafault_ioctl_unpin(struct uafault_hold *h);
 
+/* trap.c */
+struct uafault_trap_state;
+struct uafault_trap_state *uafault_trap_alloc(void);
+void uafault_trap_free(struct uafault_trap_state *s);
+long uafault_ioctl_trap(struct uafault_trap_state *s,
+			struct uafault_trap __user *uarg);
+long uafault_ioctl_untrap(struct uafault_trap_state *s,
+			  struct uafault_trap __user *uarg);
+
 /* dma.c */
 int uafault_dma_init(void);
 void uafault_dma_exit(void);

@@ -21,6 +21,7 @@
 #include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/panic.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -291,19 +292,29 @@ static long uafault_ioctl_run(struct uafault_run __user *uarg)
 	return copy_to_user(uarg, &run, sizeof(run)) ? -EFAULT : 0;
 }
 
+/* What one open /dev/uafault holds: a pin (hold.c) and a trap (trap.c). */
+struct uafault_file {
+	struct uafault_hold *hold;
+	struct uafault_trap_state *trap;
+};
+
 static long uafault_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
-	struct uafault_hold *hold = file->private_data;
+	struct uafault_file *f = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
 	switch (cmd) {
 	case UAFAULT_IOC_PIN:
-		return uafault_ioctl_pin(hold, uarg);
+		return uafault_ioctl_pin(f->hold, uarg);
 	case UAFAULT_IOC_PIN_READ:
-		return uafault_ioctl_pin_read(hold, uarg);
+		return uafault_ioctl_pin_read(f->hold, uarg);
 	case UAFAULT_IOC_UNPIN:
-		return uafault_ioctl_unpin(hold);
+		return uafault_ioctl_unpin(f->hold);
+	case UAFAULT_IOC_TRAP:
+		return uafault_ioctl_trap(f->trap, uarg);
+	case UAFAULT_IOC_UNTRAP:
+		return uafault_ioctl_untrap(f->trap, uarg);
 	case UAFAULT_IOC_VERSION:
 		return uafault_ioctl_version(uarg);
 	case UAFAULT_IOC_TARGET:
@@ -315,16 +326,35 @@ static long uafault_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-/* Each open file may hold one pin (hold.c); closing it releases the pin. */
+static void uafault_file_free(struct uafault_file *f)
+{
+	if (f->hold)
+		uafault_hold_free(f->hold);
+	if (f->trap)
+		uafault_trap_free(f->trap);
+	kfree(f);
+}
+
+/* Closing the file releases what it holds. */
 static int uafault_open(struct inode *inode, struct file *file)
 {
-	file->private_data = uafault_hold_alloc();
-	return file->private_data ? 0 : -ENOMEM;
+	struct uafault_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
+
+	if (!f)
+		return -ENOMEM;
+	f->hold = uafault_hold_alloc();
+	f->trap = uafault_trap_alloc();
+	if (!f->hold || !f->trap) {
+		uafault_file_free(f);
+		return -ENOMEM;
+	}
+	file->private_data = f;
+	return 0;
 }
 
 static int uafault_release(struct inode *inode, struct file *file)
 {
-	uafault_hold_free(file->private_data);
+	uafault_file_free(file->private_data);
 	return 0;
 }
 

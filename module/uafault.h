@@ -13,7 +13,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define UAFAULT_ABI_VERSION	2
+#define UAFAULT_ABI_VERSION	3
 #define UAFAULT_DEVICE		"/dev/uafault"
 
 /* Longest target name, with its NUL. */
@@ -199,6 +199,44 @@ struct uafault_pin {
 	__u64 kaddr;
 };
 
+/* Most bytes a trap rewrites. */
+#define UAFAULT_TRAP_MAX_LEN	8
+
+/**
+ * struct uafault_trap - argument of %UAFAULT_IOC_TRAP and %UAFAULT_IOC_UNTRAP
+ * @addr: in (TRAP): first user byte the trap rewrites
+ * @len: in (TRAP): bytes it rewrites, 1 to %UAFAULT_TRAP_MAX_LEN, all in
+ *	 the page of @addr
+ * @nth: in (TRAP): the kernel access to the last of those bytes after
+ *	 which they are rewritten, counted from 1
+ * @bytes: in (TRAP): what the @len bytes become
+ * @hits: out (UNTRAP): kernel accesses to the last byte while armed
+ * @fired: out (UNTRAP): 1 when the bytes were rewritten, else 0
+ *
+ * A user range that changes under the kernel at a moment the caller
+ * chooses, the same on any load: the deterministic double fetch (a TOCTOU
+ * of user memory).  %UAFAULT_IOC_TRAP pins the page (long-term, so it
+ * leaves ZONE_MOVABLE first) and arms a data breakpoint, for the calling
+ * task and for kernel-mode accesses only, on the last byte of the range;
+ * right after the kernel's @nth access to it (a load of a header, a copy
+ * through it) the breakpoint's handler writes @bytes through the page's
+ * kernel mapping, so a second fetch of the range sees them.  Any system
+ * call the task makes while armed counts.  %UAFAULT_IOC_UNTRAP disarms,
+ * unpins and reports.  The ioctl fails with %EINVAL for a bad @len, @nth
+ * or range, %EBUSY when the file has a trap armed already, %ENOENT
+ * (UNTRAP) when it has none, %EFAULT when the page cannot be pinned for
+ * writing, and with the error of register_user_hw_breakpoint() (%ENOSPC:
+ * no debug register free; %EOPNOTSUPP: no hardware breakpoints).
+ */
+struct uafault_trap {
+	__u64 addr;
+	__u32 len;
+	__u32 nth;
+	__u8 bytes[UAFAULT_TRAP_MAX_LEN];
+	__u32 hits;
+	__u32 fired;
+};
+
 #define UAFAULT_IOC_MAGIC	'U'
 #define UAFAULT_IOC_VERSION	_IOR(UAFAULT_IOC_MAGIC, 0, struct uafault_version)
 #define UAFAULT_IOC_TARGET	_IOWR(UAFAULT_IOC_MAGIC, 1, struct uafault_target_info)
@@ -206,6 +244,8 @@ struct uafault_pin {
 #define UAFAULT_IOC_PIN		_IOWR(UAFAULT_IOC_MAGIC, 3, struct uafault_pin)
 #define UAFAULT_IOC_PIN_READ	_IOWR(UAFAULT_IOC_MAGIC, 4, struct uafault_pin)
 #define UAFAULT_IOC_UNPIN	_IO(UAFAULT_IOC_MAGIC, 5)
+#define UAFAULT_IOC_TRAP	_IOW(UAFAULT_IOC_MAGIC, 6, struct uafault_trap)
+#define UAFAULT_IOC_UNTRAP	_IOR(UAFAULT_IOC_MAGIC, 7, struct uafault_trap)
 
 /*
  * The byte a writing target stores at offset @i of the range, and the

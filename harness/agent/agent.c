@@ -104,23 +104,16 @@ static bool run_suite(struct agent *a, const struct target *t,
 		if (!kind_applies(kind, t) || !fault_selected(a, kind->name))
 			continue;
 		n++;
-		snprintf(a->case_name, sizeof(a->case_name), "%s.%s", t->name,
-			 kind->name);
-		printf("    # uafault-case: %s\n", a->case_name);
-		fflush(stdout);
-		kmsg_check(a, &v, false, NULL);	/* drop older records */
-		v = (struct verdict){ 0 };
-		kind->run(a, t, &v, kind->arg);
-		print_notes(&v, "    ");
-		if (v.skipped && !v.failed) {
-			printf("    ok %u %s # SKIP\n", n, kind->name);
+		snprintf(a->case_name, sizeof(a->case_name), "%s.%s",
+			 t->name, kind->name);
+		run_kind(a, kind, t, &v, "    ");
+		print_result(&v, "    ", n, kind->name);
+		if (v.failed)
+			failed++;
+		else if (v.unresolved || v.skipped)
 			skip++;
-		} else {
-			printf("    %sok %u %s\n", v.failed ? "not " : "", n,
-			       kind->name);
-			v.failed ? failed++ : pass++;
-		}
-		fflush(stdout);
+		else
+			pass++;
 	}
 	printf("# %s: pass:%u fail:%u skip:%u total:%u\n", t->name, pass,
 	       failed, skip, n);

@@ -55,9 +55,15 @@ struct umem {
 	bool readable[MAX_PAGES];
 };
 
-/* One case's verdict and what explains it. */
+/*
+ * One case's verdict and what explains it.  @unresolved: the case's
+ * precondition could not be established (a swap-out, a userfaultfd, a
+ * fork, a pin), so the target was not judged; reported as a SKIP whose
+ * first diagnostic is tagged [setup], never as the target's failure.
+ */
 struct verdict {
 	bool failed;
+	bool unresolved;
 	bool skipped;
 	char msg[MSG_LEN];
 	size_t used;
@@ -97,6 +103,9 @@ void check_result(struct verdict *v, const struct umem *m,
 		  size_t reach);
 [[gnu::format(printf, 2, 3)]] void note(struct verdict *v, const char *fmt, ...);
 [[gnu::format(printf, 2, 3)]] void fail(struct verdict *v, const char *fmt, ...);
+[[gnu::format(printf, 2, 3)]] void unresolved(struct verdict *v, const char *fmt, ...);
+
+struct fault_kind;
 
 /* device.c: the device, the kernel log, the pin counters, one case */
 /* One line of a --cases file. */
@@ -119,6 +128,10 @@ long pin_balance(void);
 void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
 		bool *oopsed);
 void print_notes(const struct verdict *v, const char *indent);
+void print_result(const struct verdict *v, const char *indent,
+		  unsigned int number, const char *name);
+void run_kind(struct agent *a, const struct fault_kind *kind,
+	      const struct target *t, struct verdict *v, const char *indent);
 bool parse_case(const char *line, struct campaign_case *c);
 bool run_case(const struct agent *base, const struct campaign_case *c,
 	      unsigned int number);

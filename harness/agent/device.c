@@ -226,9 +226,43 @@ bool parse_case(const char *line, struct campaign_case *c)
 	       c->offset >= -1;
 }
 
+/*
+ * The KTAP result line of a case, after its diagnostics: a failure of the
+ * target beats a set-up failure, which beats a skip.
+ */
+void print_result(const struct verdict *v, const char *indent,
+		  unsigned int number, const char *name)
+{
+	print_notes(v, indent);
+	if (v->failed)
+		printf("%snot ok %u %s\n", indent, number, name);
+	else if (v->unresolved)
+		printf("%sok %u %s # SKIP set-up failed\n", indent, number, name);
+	else if (v->skipped)
+		printf("%sok %u %s # SKIP\n", indent, number, name);
+	else
+		printf("%sok %u %s\n", indent, number, name);
+	fflush(stdout);
+}
+
+/*
+ * Runs one fault kind on one target, the case named @a->case_name: the
+ * console line (at the case's KTAP @indent) that says which case is in
+ * flight, the kernel log from here on, and the kind.
+ */
+void run_kind(struct agent *a, const struct fault_kind *kind,
+	      const struct target *t, struct verdict *v, const char *indent)
+{
+	printf("%s# uafault-case: %s\n", indent, a->case_name);
+	fflush(stdout);
+	kmsg_check(a, v, false, NULL);	/* drop older records */
+	*v = (struct verdict){ 0 };
+	kind->run(a, t, v, kind->arg);
+}
+
 /* Runs one campaign case; its verdict is one top-level KTAP line. */
 bool run_case(const struct agent *base, const struct campaign_case *c,
-		     unsigned int number)
+	      unsigned int number)
 {
 	const struct fault_kind *kind = find_kind(c->fault);
 	const struct target *t = find_target(base, c->target);
@@ -236,10 +270,6 @@ bool run_case(const struct agent *base, const struct campaign_case *c,
 	struct verdict v = { 0 };
 
 	snprintf(a.case_name, sizeof(a.case_name), "campaign.%s", c->id);
-	printf("# uafault-case: %s\n", a.case_name);
-	fflush(stdout);
-	kmsg_check(&a, &v, false, NULL);	/* drop older records */
-	v = (struct verdict){ 0 };
 	a.size = c->size;
 	a.offset = c->offset;
 	a.seed = c->seed;
@@ -251,13 +281,8 @@ bool run_case(const struct agent *base, const struct campaign_case *c,
 		fail(&v, "fault kind %s does not apply to %s", c->fault,
 		     c->target);
 	else
-		kind->run(&a, t, &v, kind->arg);
-	print_notes(&v, "");
-	if (v.skipped && !v.failed)
-		printf("ok %u %s # SKIP\n", number, c->id);
-	else
-		printf("%sok %u %s\n", v.failed ? "not " : "", number, c->id);
-	fflush(stdout);
+		run_kind(&a, kind, t, &v, "");
+	print_result(&v, "", number, c->id);
 	return !v.failed;
 }
 

@@ -24,6 +24,7 @@
 
 #define RANGE_PAGES	3
 #define SWAP_PAGES	8
+#define SWAP_TRIES	5
 
 static void describe_plan(struct verdict *v, const struct plan *p)
 {
@@ -73,7 +74,7 @@ static void check_pins(struct verdict *v, long balance)
 	long now = pin_balance();
 
 	if (balance == PIN_BALANCE_UNKNOWN || now == PIN_BALANCE_UNKNOWN)
-		fail(v, "cannot read the pin counters (/proc/sys/vm/stat_refresh, /proc/vmstat)");
+		unresolved(v, "cannot read the pin counters (/proc/sys/vm/stat_refresh, /proc/vmstat)");
 	else if (now != balance)
 		fail(v, "[pins] pin balance %ld -> %ld: pins leaked", balance, now);
 }
@@ -95,14 +96,16 @@ static void run_checked(const struct agent *a, const struct target *t,
 			     plan_reach(&m->plan, target_writes(t)));
 }
 
-/* Lays @p out in @m; false (and the verdict failed) when it cannot. */
+/* Lays @p out in @m; false (and the case unresolved) when it cannot. */
 static bool set_up(const struct agent *a, const struct target *t,
 		   struct verdict *v, struct umem *m, const struct plan *p)
 {
 	int err = umem_setup(m, p, t, a->seed);
 
-	if (err)
-		fail(v, "setting up user memory: %s", strerror(-err));
+	if (err) {
+		unresolved(v, "setting up user memory: %s", strerror(-err));
+		umem_free(m);
+	}
 	return !err;
 }
 
@@ -113,20 +116,18 @@ static void run_plan(const struct agent *a, const struct target *t,
 	long balance = pin_balance();
 	struct verdict one = { 0 };
 	struct umem m;
-	int err;
 
-	err = umem_setup(&m, p, t, a->seed);
-	if (err)
-		fail(&one, "setting up user memory: %s", strerror(-err));
-	else
+	if (set_up(a, t, &one, &m, p)) {
 		run_checked(a, t, &one, &m);
-	umem_free(&m);
+		umem_free(&m);
+	}
 	check_pins(&one, balance);
 	kmsg_check(a, &one, false, NULL);
-	if (one.failed) {
+	if (one.failed || one.unresolved) {
 		describe_plan(v, p);
 		note(v, "%s", one.msg);
-		v->failed = true;
+		v->failed |= one.failed;
+		v->unresolved |= one.unresolved;
 	}
 }
 
@@ -193,18 +194,64 @@ static unsigned int count_swapped(const unsigned char *addr, size_t npages)
 	return swapped;
 }
 
-static bool swap_is_on(void)
+/* "used of size KiB" of the swap devices, for a set-up failure's note. */
+static bool swap_usage(long *used, long *size)
 {
 	char line[256];
+	long s, u;
 	int lines = 0;
 	FILE *f = fopen("/proc/swaps", "r");
 
+	*used = *size = 0;
 	if (!f)
 		return false;
-	while (fgets(line, sizeof(line), f))
-		lines++;
+	while (fgets(line, sizeof(line), f)) {
+		if (lines++ && sscanf(line, "%*s %*s %ld %ld", &s, &u) == 2) {
+			*size += s;
+			*used += u;
+		}
+	}
 	fclose(f);
 	return lines > 1;
+}
+
+static bool run_on_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return !sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * Pages the range out and counts, by pagemap, the pages swapped.
+ * MADV_PAGEOUT reclaims only pages on an LRU list, and a page faulted in
+ * waits first in the lru_add batch of the CPU that faulted it; madvise
+ * drains the batch of the CPU it runs on, no other.  So the caller faults
+ * the range in on the CPU it is bound to, and each retry pages out from
+ * every CPU of @cpus in turn, which drains every batch the pages can be
+ * in.  Unbound, an agent moved between the fault-in and the madvise left
+ * every page resident.
+ */
+static unsigned int page_out(struct umem *m, const cpu_set_t *cpus,
+			     unsigned int *tries)
+{
+	unsigned int swapped;
+	int cpu;
+
+	/* First where the range was faulted in: that drains its batch. */
+	madvise(m->base, m->map_len, MADV_PAGEOUT);
+	swapped = count_swapped(m->base, SWAP_PAGES);
+	for (*tries = 1; *tries < SWAP_TRIES && swapped < SWAP_PAGES; (*tries)++) {
+		for (cpu = 0; cpu < CPU_SETSIZE && swapped < SWAP_PAGES; cpu++) {
+			if (!CPU_ISSET(cpu, cpus) || !run_on_cpu(cpu))
+				continue;
+			madvise(m->base, m->map_len, MADV_PAGEOUT);
+			swapped = count_swapped(m->base, SWAP_PAGES);
+		}
+	}
+	return swapped;
 }
 
 /*
@@ -215,30 +262,36 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 			  struct verdict *v, int arg)
 {
 	struct plan p = { .npages = SWAP_PAGES, .hole = -1 };
-	long balance = pin_balance();
-	unsigned int swapped = 0, tries;
+	long balance = pin_balance(), used, size;
+	unsigned int swapped, tries;
+	cpu_set_t cpus;
 	struct umem m;
 
-	if (!swap_is_on()) {
-		fail(v, "no swap device is on in the guest");
+	if (!swap_usage(&used, &size)) {
+		unresolved(v, "no swap device is on in the guest");
+		return;
+	}
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) ||
+	    !run_on_cpu(sched_getcpu())) {
+		unresolved(v, "binding the agent to its CPU: %s", strerror(errno));
 		return;
 	}
 	place(a, &p, t, start_at(t, 0));
-	if (!set_up(a, t, v, &m, &p))
-		return;
-	for (tries = 0; tries < 10 && swapped < SWAP_PAGES; tries++) {
-		madvise(m.base, m.map_len, MADV_PAGEOUT);
-		swapped = count_swapped(m.base, SWAP_PAGES);
+	if (set_up(a, t, v, &m, &p)) {
+		swapped = page_out(&m, &cpus, &tries);
+		note(v, "# pagemap: %u of %u pages swapped out before the call (%u tries)\n",
+		     swapped, SWAP_PAGES, tries);
+		if (swapped < SWAP_PAGES) {
+			swap_usage(&used, &size);
+			unresolved(v, "MADV_PAGEOUT left %u of %u pages resident after %u tries on every CPU (swap: %ld of %ld KiB used)",
+				   SWAP_PAGES - swapped, SWAP_PAGES, tries,
+				   used, size);
+		} else {
+			run_checked(a, t, v, &m);
+		}
+		umem_free(&m);
 	}
-	note(v, "# pagemap: %u of %u pages swapped out before the call\n",
-	     swapped, SWAP_PAGES);
-	if (swapped < SWAP_PAGES) {
-		fail(v, "MADV_PAGEOUT left %u of %u pages resident",
-		     SWAP_PAGES - swapped, SWAP_PAGES);
-	} else {
-		run_checked(a, t, v, &m);
-	}
-	umem_free(&m);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
 	check_pins(v, balance);
 	kmsg_check(a, v, false, NULL);
 }
@@ -342,17 +395,25 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	madvise(race.trap, PAGE, MADV_DONTNEED);
 	race.uffd = uffd_register(race.trap);
 	if (race.uffd < 0) {
-		fail(v, "userfaultfd: %s", strerror(-race.uffd));
+		unresolved(v, "userfaultfd: %s", strerror(-race.uffd));
 		umem_free(&m);
 		return;
 	}
 	if (pipe(race.stop)) {
-		fail(v, "pipe: %s", strerror(errno));
+		unresolved(v, "pipe: %s", strerror(errno));
 		close(race.uffd);
 		umem_free(&m);
 		return;
 	}
-	pthread_create(&thread, NULL, uffd_handler, &race);
+	err = pthread_create(&thread, NULL, uffd_handler, &race);
+	if (err) {
+		unresolved(v, "the userfaultfd handler thread: %s", strerror(err));
+		close(race.uffd);
+		close(race.stop[0]);
+		close(race.stop[1]);
+		umem_free(&m);
+		return;
+	}
 	err = run_target(a, t, m.addr, p.len, &r);
 	if (write(race.stop[1], "s", 1) != 1)
 		fail(v, "waking the uffd handler: %s", strerror(errno));
@@ -434,7 +495,12 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 		return;
 	ch.page = m.base + PAGE;
 	ch.fill = m.before + PAGE;
-	pthread_create(&thread, NULL, churn_thread, &ch);
+	err = pthread_create(&thread, NULL, churn_thread, &ch);
+	if (err) {
+		unresolved(v, "the munmap thread: %s", strerror(err));
+		umem_free(&m);
+		return;
+	}
 	for (round = 0; round < a->rounds && !v->failed; round++) {
 		uint64_t csum;
 
@@ -493,15 +559,17 @@ static bool hold_pin(const struct agent *a, const struct target *t,
 	}
 
 	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin)) {
-		fail(v, "UAFAULT_IOC_PIN: %s", strerror(errno));
+		unresolved(v, "UAFAULT_IOC_PIN: %s", strerror(errno));
 		return false;
 	}
-	if (pin.ret) {
-		fail(v, "holding a pin on the range: %s",
-		     strerror((int)-pin.ret));
-		return false;
-	}
-	return true;
+	/* A driver must be able to keep a mapped, writable buffer. */
+	if (pin.ret && (t->flags & UAFAULT_TF_HOLD))
+		fail(v, "[result] %s could not keep a mapped range: %s",
+		     t->name, strerror((int)-pin.ret));
+	else if (pin.ret)
+		unresolved(v, "holding a pin on the range: %s",
+			   strerror((int)-pin.ret));
+	return !pin.ret;
 }
 
 /* The held pages must hold @want now; then the pin is released. */
@@ -538,12 +606,19 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	char token;
 	pid_t pid;
 	size_t i;
-	int err;
 
 	place(a, &p, t, start_at(t, 0));
-	err = umem_setup(&m, &p, t, a->seed);
-	if (err || pipe(to_child) || pipe(to_parent)) {
-		fail(v, "setting up: %s", strerror(err ? -err : errno));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	if (pipe(to_child)) {
+		unresolved(v, "pipe: %s", strerror(errno));
+		umem_free(&m);
+		return;
+	}
+	if (pipe(to_parent)) {
+		unresolved(v, "pipe: %s", strerror(errno));
+		close(to_child[0]);
+		close(to_child[1]);
 		umem_free(&m);
 		return;
 	}
@@ -563,8 +638,10 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 				_exit(1);
 		_exit(0);
 	}
-	if (pid < 0 || read(to_parent[0], &token, 1) != 1) {
-		fail(v, "fork: %s", strerror(errno));
+	if (pid < 0) {
+		unresolved(v, "fork: %s", strerror(errno));
+	} else if (read(to_parent[0], &token, 1) != 1) {
+		fail(v, "the child died before writing its copy");
 	} else {
 		run_checked(a, t, v, &m);
 		for (i = 0; i < p.len; i++)
@@ -607,14 +684,14 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 	err = umem_setup(&m, &p, t, a->seed);
 	old = malloc(p.len);
 	if (err || !old) {
-		fail(v, "setting up: %s", strerror(err ? -err : ENOMEM));
+		unresolved(v, "setting up: %s", strerror(err ? -err : ENOMEM));
 		goto out;
 	}
 	memcpy(old, m.addr, p.len);
 	if (!hold_pin(a, t, &m, v))
 		goto out;
 	if (madvise(m.base, m.map_len, MADV_DONTNEED)) {
-		fail(v, "MADV_DONTNEED: %s", strerror(errno));
+		unresolved(v, "MADV_DONTNEED: %s", strerror(errno));
 		ioctl(a->dev, UAFAULT_IOC_UNPIN);
 		goto out;
 	}
@@ -667,14 +744,14 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 
 	fd = open("/proc/thread-self/fail-nth", O_RDWR);
 	if (fd < 0) {
-		fail(v, "/proc/thread-self/fail-nth: %s", strerror(errno));
+		unresolved(v, "/proc/thread-self/fail-nth: %s", strerror(errno));
 		return;
 	}
 	place(a, &p, t, start_at(t, 0));
 	for (nth = 1; nth < 64; nth++) {
 		err = umem_setup(&m, &p, t, a->seed);
 		if (err || fail_nth_set(fd, nth)) {
-			fail(v, "setting up step %u", nth);
+			unresolved(v, "setting up step %u", nth);
 			umem_free(&m);
 			break;
 		}
@@ -740,8 +817,10 @@ static void fault_smap(const struct agent *a, const struct target *t,
 	pid = fork();
 	if (pid == 0)
 		_exit(run_target(a, t, m.addr, p.len, &r) ? 2 : 0);
-	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-		fail(v, "fork/wait: %s", strerror(errno));
+	if (pid < 0) {
+		unresolved(v, "fork: %s", strerror(errno));
+	} else if (waitpid(pid, &status, 0) != pid) {
+		fail(v, "lost the child: %s", strerror(errno));
 	} else if (!WIFSIGNALED(status)) {
 		fail(v, "the raw dereference did not oops (child exit %d): no SMAP?",
 		     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -782,7 +861,7 @@ static void fault_kernel_alias(const struct agent *a, const struct target *t,
 		goto out;
 	pin.addr = (uintptr_t)m.base;
 	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin) || pin.ret) {
-		fail(v, "holding the page: %s",
+		unresolved(v, "holding the page: %s",
 		     strerror(pin.ret ? (int)-pin.ret : errno));
 		goto out;
 	}
@@ -893,8 +972,9 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	f.header = m.addr;
 	f.len = p.len;
 	pin_to_cpu(pthread_self(), 0);
-	if (pthread_create(&thread, NULL, flip_thread, &f)) {
-		fail(v, "pthread_create failed");
+	err = pthread_create(&thread, NULL, flip_thread, &f);
+	if (err) {
+		unresolved(v, "the flipping thread: %s", strerror(err));
 		umem_free(&m);
 		return;
 	}
@@ -919,6 +999,61 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	unpin_cpu(pthread_self());
 	note(v, "# %u rounds, %u refused the changed header, %lu flips\n",
 	     round, refused, f.flips);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/*
+ * The double fetch made deterministic: uafault.ko's trap (a data
+ * breakpoint, UAFAULT_IOC_TRAP) rewrites the message's length to len + 64
+ * right after the kernel's @arg-th read of the header, whatever the load
+ * on the host.  The target must notice (-EINVAL, nothing done) or keep to
+ * what it read first: the whole message, exactly as it was.  One that
+ * trusts a later fetch reports the wrong length and reads past its buffer
+ * (KASAN), CVE-2016-6480's shape, on every run.
+ */
+static void fault_trap_header(const struct agent *a, const struct target *t,
+			      struct verdict *v, int arg)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct uafault_trap trap = { .len = sizeof(uint32_t), .nth = arg };
+	long balance = pin_balance();
+	struct uafault_run r;
+	struct umem m;
+	int err;
+
+	place(a, &p, t, start_at(t, 100));
+	if (t->result != UAFAULT_RES_HEADER || p.len < sizeof(uint32_t)) {
+		note(v, "# no message header to change\n");
+		v->skipped = true;
+		return;
+	}
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	trap.addr = (uintptr_t)m.addr;
+	put_le32(trap.bytes, p.len + 64);
+	if (ioctl(a->dev, UAFAULT_IOC_TRAP, &trap)) {
+		unresolved(v, "arming the trap on the header: %s", strerror(errno));
+		goto out;
+	}
+	err = run_target(a, t, m.addr, p.len, &r);
+	if (ioctl(a->dev, UAFAULT_IOC_UNTRAP, &trap)) {
+		unresolved(v, "disarming the trap: %s", strerror(errno));
+		goto out;
+	}
+	/* What the trap wrote is not the target's doing. */
+	memcpy(m.addr, m.before + p.offset, sizeof(uint32_t));
+	note(v, "# the kernel accessed the header %u time(s); it changed after access %d\n",
+	     trap.hits, arg);
+	if (err)
+		fail(v, "ioctl refused: %s", strerror(-err));
+	else if (!trap.fired)
+		unresolved(v, "the header was accessed %u time(s), so the trap never fired",
+			   trap.hits);
+	else if (r.ret != -EINVAL || r.done)
+		check_result(v, &m, t, &r, p.len);
+out:
 	umem_free(&m);
 	check_pins(v, balance);
 	kmsg_check(a, v, false, NULL);
@@ -1015,7 +1150,7 @@ static void fault_movable(const struct agent *a, const struct target *t,
 		return;
 	}
 	if (!movable_zone(&start, &end)) {
-		fail(v, "no ZONE_MOVABLE in /proc/zoneinfo (movablecore= on the command line?)");
+		unresolved(v, "no ZONE_MOVABLE in /proc/zoneinfo (movablecore= on the command line?)");
 		return;
 	}
 	place(a, &p, t, start_at(t, 0));
@@ -1024,11 +1159,10 @@ static void fault_movable(const struct agent *a, const struct target *t,
 	before = pages_in(&m, start, end);
 	note(v, "# Movable zone pfn %#llx-%#llx: %d page(s) of the range in it\n",
 	     (unsigned long long)start, (unsigned long long)end, before);
-	if (before <= 0) {
-		note(v, "# nothing in ZONE_MOVABLE to move out\n");
-		v->skipped = before == 0;
-		if (before < 0)
-			fail(v, "cannot read /proc/self/pagemap");
+	if (before < 0) {
+		unresolved(v, "cannot read /proc/self/pagemap");
+	} else if (!before) {
+		unresolved(v, "no page of the range landed in ZONE_MOVABLE");
 	} else if (hold_pin(a, t, &m, v)) {
 		after = pages_in(&m, start, end);
 		if (after)
@@ -1052,6 +1186,7 @@ const struct fault_kind fault_kinds[] = {
 	{ "uffd_mprotect",	uffd_kind,		true,		false,	false },
 	{ "stochastic_munmap",	fault_stochastic,	0,		false,	true },
 	{ "race_header",	fault_race_header,	5,		false,	true },
+	{ "trap_header",	fault_trap_header,	1,		false,	false },
 	{ "fork_cow",		fault_fork_cow,		0,		false,	false },
 	{ "dontneed",		fault_dontneed,		0,		false,	false },
 	{ "movable",		fault_movable,		0,		false,	false },

@@ -293,6 +293,7 @@ static unsigned int random_cmd(void)
 	static const unsigned int real[] = {
 		UAFAULT_IOC_VERSION, UAFAULT_IOC_TARGET, UAFAULT_IOC_RUN,
 		UAFAULT_IOC_PIN, UAFAULT_IOC_PIN_READ, UAFAULT_IOC_UNPIN,
+		UAFAULT_IOC_TRAP, UAFAULT_IOC_UNTRAP,
 	};
 	unsigned int cmd;
 
@@ -378,6 +379,26 @@ static void fill_pin(struct uafault_pin *pin)
 		pin->addr = clamp_outside(pin->addr);
 }
 
+/* A trap to arm: mostly a few bytes in the arena, now and then anything. */
+static void fill_trap(struct uafault_trap *trap)
+{
+	memset(trap, 0, sizeof(*trap));
+	if (chance(1, 8)) {
+		random_bytes(trap, sizeof(*trap));
+	} else {
+		trap->addr = chance(3, 4) ? arena_addr() :
+			     bad_addr();
+		trap->len = chance(1, 8) ? (uint32_t)rnd() :
+			    (uint32_t)below(UAFAULT_TRAP_MAX_LEN + 2);
+		trap->nth = chance(1, 8) ? (uint32_t)rnd() :
+			    (uint32_t)below(4);
+		random_bytes(trap->bytes, sizeof(trap->bytes));
+	}
+	if (trap->addr < (uint64_t)(uintptr_t)arena ||
+	    trap->addr >= (uint64_t)(uintptr_t)arena + ARENA_PAGES * PG)
+		trap->addr = clamp_outside(trap->addr);
+}
+
 static void count(int rc)
 {
 	if (rc == 0) {
@@ -406,6 +427,7 @@ static void one_call(int fd)
 		struct uafault_target_info t;
 		struct uafault_run r;
 		struct uafault_pin pin;
+		struct uafault_trap trap;
 		unsigned char raw[512];
 	} u;
 	unsigned int cmd;
@@ -413,7 +435,7 @@ static void one_call(int fd)
 	uint64_t arg;
 	size_t size;
 
-	switch (below(13)) {
+	switch (below(15)) {
 	case 0:
 		cmd = UAFAULT_IOC_VERSION;
 		break;
@@ -433,6 +455,12 @@ static void one_call(int fd)
 	case 6:
 		cmd = UAFAULT_IOC_UNPIN;
 		break;
+	case 7:
+		cmd = UAFAULT_IOC_TRAP;
+		break;
+	case 8:
+		cmd = UAFAULT_IOC_UNTRAP;
+		break;
 	default:
 		cmd = UAFAULT_IOC_RUN;
 		break;
@@ -443,7 +471,9 @@ static void one_call(int fd)
 	       cmd == UAFAULT_IOC_TARGET ? sizeof(u.t) :
 	       cmd == UAFAULT_IOC_RUN ? sizeof(u.r) :
 	       cmd == UAFAULT_IOC_PIN || cmd == UAFAULT_IOC_PIN_READ ?
-	       sizeof(u.pin) : sizeof(u.raw);
+	       sizeof(u.pin) :
+	       cmd == UAFAULT_IOC_TRAP || cmd == UAFAULT_IOC_UNTRAP ?
+	       sizeof(u.trap) : sizeof(u.raw);
 	p = pick_arg(size < PG / 2 ? size : PG / 2, &arg);
 
 	if (cmd == UAFAULT_IOC_TARGET) {
@@ -456,11 +486,14 @@ static void one_call(int fd)
 		fill_run(&u.r);
 	} else if (cmd == UAFAULT_IOC_PIN) {
 		fill_pin(&u.pin);
+	} else if (cmd == UAFAULT_IOC_TRAP) {
+		fill_trap(&u.trap);
 	} else if (cmd == UAFAULT_IOC_UNPIN) {
 		arg = chance(1, 2) ? 0 : rnd();	/* _IO: the argument is unused */
 		p = NULL;
 	} else if (cmd != UAFAULT_IOC_VERSION &&
-		   cmd != UAFAULT_IOC_PIN_READ) {
+		   cmd != UAFAULT_IOC_PIN_READ &&
+		   cmd != UAFAULT_IOC_UNTRAP) {
 		/* Random command: random bytes, but never a crash run. */
 		random_bytes(u.raw, sizeof(u.raw));
 		memset(u.raw, 0, UAFAULT_NAME_LEN);

@@ -26,16 +26,34 @@ void note(struct verdict *v, const char *fmt, ...)
 			   (size_t)n : sizeof(v->msg) - v->used - 1;
 }
 
-void fail(struct verdict *v, const char *fmt, ...)
+static void add_line(struct verdict *v, const char *tag, const char *fmt,
+		     va_list ap)
 {
 	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	note(v, "%s%s\n", tag, line);
+}
+
+void fail(struct verdict *v, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	add_line(v, "", fmt, ap);
 	va_end(ap);
 	v->failed = true;
-	note(v, "%s\n", line);
+}
+
+/* The host tells a set-up failure from a skip by this tag (ktap.py). */
+void unresolved(struct verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_line(v, "[setup] ", fmt, ap);
+	va_end(ap);
+	v->unresolved = true;
 }
 
 /* Never 0, so a string has exactly the NUL we plant. */

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Reads cases.txt out of the (newc, gzipped) initramfs and plays the agent:
-# a target named "crashy" oopses and the kernel panics (oops=panic).
+# a target named "crashy" oopses and the kernel panics (oops=panic); under
+# the fault kind "swapped" the agent could not set the case up, under
+# "unmapped" it skips (the kind does not apply).
 FAKE_QEMU = r'''#!/usr/bin/env python3
 import gzip, sys
 data = gzip.decompress(open(sys.argv[sys.argv.index("-initrd") + 1], "rb").read())
@@ -49,6 +51,14 @@ for n, line in enumerate(cases.splitlines(), 1):
         out.write("[    2.000001] #PF: supervisor read access in kernel mode\n")
         out.write("[    2.000002] Kernel panic - not syncing: Fatal exception\n")
         sys.exit(0)
+    if line.split()[2] == "swapped":
+        out.write("# pagemap: 0 of 8 pages swapped out before the call (5 tries)\n")
+        out.write("# [setup] MADV_PAGEOUT left 8 of 8 pages resident after 5 tries on every CPU\n")
+        out.write(f"ok {n} {case_id} # SKIP set-up failed\n")
+        continue
+    if line.split()[2] == "unmapped":
+        out.write(f"# no range to unmap\nok {n} {case_id} # SKIP\n")
+        continue
     out.write(f"ok {n} {case_id}\n")
 out.write("uafault-init: agent exit 0\n[    3.000000] reboot: Power down\n")
 '''
@@ -89,6 +99,22 @@ def test_a_crash_is_recorded_and_the_rest_is_left_for_the_next_boot(guest: Prepa
     assert len(store.verdicts("R")) == 3
     initrd = gzip.decompress((tmp_path / "boot-0002" / "initramfs.cpio.gz").read_bytes())
     assert cases[2].agent_line().encode() in initrd and cases[0].case_id.encode() not in initrd
+
+
+def test_a_case_not_set_up_is_unresolved_not_a_skip_nor_a_known_failure(guest: PreparedGuest,
+                                                                         tmp_path: Path) -> None:
+    cases = [Case(i, "plain", "copy_to_user", fault, 0, -1, 1, 0)
+             for i, fault in enumerate(("swapped", "unmapped", "none"))]
+    store = Store(tmp_path / "u.db")
+    store.create_run(RunInfo("R", "t", "c.toml", "d"), "6.12", "cfg", cases)
+    known = (KnownIssue("*", "copy_to_user", "swapped", "a known bug"),)
+    run_batch(guest, store, "R", False, cases, tmp_path / "boot", Progress(3, tty=False), 60, known)
+    verdicts = store.verdicts("R")
+    unresolved = verdicts[cases[0].case_id]
+    assert unresolved.verdict == "UNRESOLVED"
+    assert unresolved.title.startswith("[setup] MADV_PAGEOUT left 8 of 8 pages resident")
+    assert verdicts[cases[1].case_id].verdict == "SKIP"
+    assert verdicts[cases[2].case_id].verdict == "PASS"
 
 
 def test_a_known_crash_is_xfail(guest: PreparedGuest, tmp_path: Path) -> None:

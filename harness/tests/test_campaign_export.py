@@ -18,9 +18,9 @@ from uafault_harness.results import Counts
 CASES = [Case(i, v, t, f, 0, -1, 1, 0) for i, (v, t, f) in enumerate(
     [("plain", "copy_from_user", "none"), ("plain", "copy_from_user", "unmapped"),
      ("plain", "pin_dma_write", "none"), ("kasan", "pin_dma_write", "fork_cow"),
-     ("kasan", "raw_deref", "smap")])]
+     ("kasan", "raw_deref", "smap"), ("plain", "copy_to_user", "swapped")])]
 VERDICTS = [("PASS", ""), ("CRASH", "BUG: KASAN: use-after-free in x"), ("SKIP", ""), ("XFAIL", "CVE-1"),
-            ("TIMEOUT", "silence timeout")]
+            ("TIMEOUT", "silence timeout"), ("UNRESOLVED", "[setup] MADV_PAGEOUT left 8 of 8 pages resident")]
 
 
 @pytest.fixture
@@ -41,6 +41,8 @@ def test_ktap_reads_back_through_kunit_parser(db: Path, kunit_tool_dir: Path) ->
     assert parsed.suites["copy_from_user"] == Counts(passed=1, failed=1)
     assert parsed.suites["pin_dma_write"] == Counts(passed=1, skipped=1)
     assert parsed.suites["raw_deref"] == Counts(failed=1)
+    # A case that could not be set up reads back as one, not as a skip.
+    assert parsed.suites["copy_to_user"] == Counts(unresolved=1)
     assert f"# {CASES[1].case_id}: CRASH: BUG: KASAN: use-after-free in x" in text
 
 
@@ -48,7 +50,7 @@ def test_kunit_json_groups_by_target(db: Path) -> None:
     data = json.loads(export(db, "R1", "kunit-json")[1])
     groups = {g["name"]: [c["status"] for c in g["test_cases"]] for g in data["sub_groups"]}
     assert groups == {"copy_from_user": ["PASS", "ERROR"], "pin_dma_write": ["SKIP", "PASS"],
-                      "raw_deref": ["ERROR"]}
+                      "raw_deref": ["ERROR"], "copy_to_user": ["SKIP"]}
 
 
 def test_kcidb_has_one_checkout_a_build_per_variant_and_a_test_per_case(db: Path) -> None:
@@ -57,7 +59,7 @@ def test_kcidb_has_one_checkout_a_build_per_variant_and_a_test_per_case(db: Path
     assert [c["id"] for c in data["checkouts"]] == ["uafault:R1"]
     assert [b["id"] for b in data["builds"]] == ["uafault:R1:plain", "uafault:R1:kasan"]
     tests = {t["id"].rsplit(":", 1)[1]: t for t in data["tests"]}
-    assert [tests[c.case_id]["status"] for c in CASES] == ["PASS", "FAIL", "SKIP", "FAIL", "ERROR"]
+    assert [tests[c.case_id]["status"] for c in CASES] == ["PASS", "FAIL", "SKIP", "FAIL", "ERROR", "ERROR"]
     assert tests[CASES[3].case_id]["waived"] is True and tests[CASES[1].case_id]["waived"] is False
     assert tests[CASES[1].case_id]["misc"]["title"] == "BUG: KASAN: use-after-free in x"
     assert tests[CASES[3].case_id]["build_id"] == "uafault:R1:kasan"

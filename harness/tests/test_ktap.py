@@ -6,7 +6,7 @@ import ktap_samples as samples
 
 from uafault_harness.errors import ExitCode
 from uafault_harness.kunit_runner import judge, policy_violations
-from uafault_harness.ktap import parse_console
+from uafault_harness.ktap import SETUP_TAG, judge_cases, parse_console
 from uafault_harness.profiles import ARCH_PROFILES
 from uafault_harness.results import Counts
 
@@ -20,6 +20,39 @@ def test_counts_leaf_cases_including_parameters(kunit_tool_dir: Path) -> None:
     }
     assert parsed.counts == Counts(passed=8, failed=1, skipped=1)
     assert judge(parsed, [], exec_rc=1) == (ExitCode.TEST_FAILED, "1 case(s) failed")
+
+
+UNRESOLVED_SUITE = """\
+KTAP version 1
+1..1
+    KTAP version 1
+    # Subtest: copy_to_user
+    1..3
+    # uafault-case: copy_to_user.swapped
+    # pagemap: 0 of 8 pages swapped out before the call (5 tries)
+    # [setup] MADV_PAGEOUT left 8 of 8 pages resident after 5 tries on every CPU
+    ok 1 swapped # SKIP set-up failed
+    # uafault-case: copy_to_user.movable
+    # the target keeps no pages
+    ok 2 movable # SKIP
+    # uafault-case: copy_to_user.none
+    ok 3 none
+# copy_to_user: pass:1 fail:0 skip:2 total:3
+ok 1 copy_to_user
+"""
+
+
+def test_a_case_not_set_up_counts_apart_from_skips(kunit_tool_dir: Path) -> None:
+    parsed = parse_console(UNRESOLVED_SUITE.splitlines(), kunit_tool_dir)
+    assert parsed.suites == {"copy_to_user": Counts(passed=1, skipped=1, unresolved=1)}
+    assert judge_cases(parsed, "no KTAP") is None
+
+
+def test_the_agent_tags_a_set_up_failure_as_the_host_reads_it() -> None:
+    """unresolved() in the agent writes the tag ktap.SETUP_TAG names."""
+    source = (Path(__file__).parents[1] / "agent" / "umem.c").read_text()
+    body = source[source.index("void unresolved(struct verdict *v"):]
+    assert f'add_line(v, "[{SETUP_TAG}] ", fmt, ap);' in body[:body.index("\n}\n")]
 
 
 def test_ktap_extraction_drops_console_noise(kunit_tool_dir: Path) -> None:

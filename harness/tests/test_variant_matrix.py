@@ -49,3 +49,16 @@ def test_a_missed_variant_or_a_flagged_twin_fails(tmp_path: Path) -> None:
     assert code is ExitCode.TEST_FAILED
     assert "NOT CAUGHT in 1 cases" in text and "FLAGGED" in text
     assert "1/2 variants caught (50%), 1 twins flagged" in text
+
+
+def test_a_case_not_set_up_neither_catches_nor_flags(tmp_path: Path) -> None:
+    setup = ("UNRESOLVED", "[setup] MADV_PAGEOUT left 8 of 8 pages resident")
+    db = make_db(tmp_path, {
+        ("twin_a", "swapped"): setup,
+        ("twin_a", "none"): ("PASS", ""),
+        ("variant_a", "swapped"): setup,
+    })
+    code, text = detection(db, "R")
+    assert code is ExitCode.TEST_FAILED
+    assert "NOT CAUGHT in 1 cases (1 not set up)" in text
+    assert "0/1 variants caught (0%), 0 twins flagged" in text

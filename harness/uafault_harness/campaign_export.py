@@ -9,18 +9,23 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
-from .campaign_report import Row, newest_run, rows_of
+from .campaign_report import BAD, Row, newest_run, rows_of
 from .errors import ExitCode, HarnessError
+from .ktap import SETUP_TAG, oracle_tag
 
 FORMATS: tuple[str, ...] = ("ktap", "kunit-json", "kcidb")
 ORIGIN = "uafault"
 GUEST_ARCH = "x86_64"
 # KCIDB has no CRASH or XFAIL: a crash is a FAIL (its title in misc), an
-# expected failure a FAIL that is waived, a timeout an ERROR.
+# expected failure a FAIL that is waived, a timeout an ERROR, and so is a
+# case that could not be set up (UNRESOLVED: the test, not the kernel,
+# failed to run).
 KCIDB_STATUS = {"PASS": "PASS", "FAIL": "FAIL", "CRASH": "FAIL", "TIMEOUT": "ERROR", "SKIP": "SKIP",
-                "XFAIL": "FAIL", "XPASS": "PASS"}
+                "UNRESOLVED": "ERROR", "XFAIL": "FAIL", "XPASS": "PASS"}
 KUNIT_STATUS = {"PASS": "PASS", "FAIL": "FAIL", "CRASH": "ERROR", "TIMEOUT": "ERROR", "SKIP": "SKIP",
-                "XFAIL": "PASS", "XPASS": "FAIL"}
+                "UNRESOLVED": "SKIP", "XFAIL": "PASS", "XPASS": "FAIL"}
+# KTAP: a set-up failure is a SKIP that says so.
+KTAP_DIRECTIVE = {"SKIP": " # SKIP", "UNRESOLVED": " # SKIP set-up failed", "XFAIL": " # XFAIL"}
 
 
 def _by_target(rows: list[Row]) -> dict[str, list[Row]]:
@@ -38,10 +43,12 @@ def to_ktap(rows: list[Row]) -> str:
         for i, r in enumerate(cases, 1):
             if r.title:
                 out.append(f"    # {r.case_id}: {r.verdict}: {r.title}")
-            ok = r.verdict in ("PASS", "SKIP", "XFAIL")
-            directive = " # SKIP" if r.verdict == "SKIP" else " # XFAIL" if r.verdict == "XFAIL" else ""
-            out.append(f"    {'ok' if ok else 'not ok'} {i} {r.case_id}{directive}")
-        bad = any(r.verdict not in ("PASS", "SKIP", "XFAIL") for r in cases)
+            if r.verdict == "UNRESOLVED":
+                # The agent's own form, so a reader tells it from a skip.
+                out.append(f"    # {r.title if oracle_tag(r.title) == SETUP_TAG else f'[{SETUP_TAG}] {r.title}'}")
+            ok = r.verdict == "PASS" or r.verdict in KTAP_DIRECTIVE
+            out.append(f"    {'ok' if ok else 'not ok'} {i} {r.case_id}{KTAP_DIRECTIVE.get(r.verdict, '')}")
+        bad = any(r.verdict in BAD for r in cases)
         out.append(f"{'not ok' if bad else 'ok'} {n} {target}")
     return "\n".join(out) + "\n"
 

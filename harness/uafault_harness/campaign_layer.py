@@ -80,7 +80,8 @@ def _counts(by_verdict: dict[str, int]) -> Counts:
     return Counts(passed=by_verdict.get("PASS", 0) + by_verdict.get("XFAIL", 0),
                   failed=by_verdict.get("FAIL", 0) + by_verdict.get("XPASS", 0),
                   skipped=by_verdict.get("SKIP", 0),
-                  crashed=by_verdict.get("CRASH", 0) + by_verdict.get("TIMEOUT", 0))
+                  crashed=by_verdict.get("CRASH", 0) + by_verdict.get("TIMEOUT", 0),
+                  unresolved=by_verdict.get("UNRESOLVED", 0))
 
 
 def run_campaign_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:

@@ -17,9 +17,9 @@ from .errors import ExitCode, HarnessError
 
 BAD = ("CRASH", "TIMEOUT", "FAIL", "XPASS")
 # Worst first: a cell takes the colour of its worst verdict.
-ORDER = ("CRASH", "TIMEOUT", "FAIL", "XPASS", "XFAIL", "PASS", "SKIP")
+ORDER = ("CRASH", "TIMEOUT", "FAIL", "XPASS", "UNRESOLVED", "XFAIL", "PASS", "SKIP")
 COLOURS = {"CRASH": "#c0392b", "TIMEOUT": "#e67e22", "FAIL": "#e74c3c", "XPASS": "#8e44ad",
-           "XFAIL": "#95a5a6", "PASS": "#27ae60", "SKIP": "#d5dbdb"}
+           "UNRESOLVED": "#f1c40f", "XFAIL": "#95a5a6", "PASS": "#27ae60", "SKIP": "#d5dbdb"}
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from .errors import ExitCode, HarnessError
 from .guest_build import config_text, guest_kernel
 from .guest_console import ConsoleTracker
 from .guest_runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
-from .ktap import ORACLE_NOTE
+from .ktap import ORACLE_NOTE, is_unresolved
 from .paths import Layout
 from .qemu import RunOutcome
 from .qemu import Verdict as BootVerdict
@@ -177,22 +177,27 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     case_started = [time.monotonic()]
     # The first oracle complaint of the case running now.
     complaint = [""]
+    # Its tagged notes, to tell a set-up failure from a skip.
+    notes: list[str] = []
 
     def on_line(tracker: ConsoleTracker, line: str) -> None:
         if line.lstrip().startswith("# uafault-case:"):
             case_started[0] = time.monotonic()
             complaint[0] = ""
+            notes.clear()
             return
         note = ORACLE_NOTE.match(line)
         if note is not None:
             complaint[0] = complaint[0] or note.group(1)[:300]
+            notes.append(line)
             return
         m = _RESULT.match(line)
         if m is None or m.group(2) not in by_id or m.group(2) in recorded:
             return
         case_id = m.group(2)
         title, excerpt = _excerpt(tracker, case_id)
-        raw = "CRASH" if title else "SKIP" if m.group(3) else "FAIL" if m.group(1) else "PASS"
+        raw = ("CRASH" if title else "UNRESOLVED" if is_unresolved(bool(m.group(3)), notes) else
+               "SKIP" if m.group(3) else "FAIL" if m.group(1) else "PASS")
         verdict, reason = expected_verdict(raw, by_id[case_id], known)
         v = Verdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - case_started[0], excerpt)
         store.record(run_id, v)
@@ -361,5 +366,6 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     bad = sum(n for k, n in counts.items() if k in ("FAIL", "CRASH", "TIMEOUT", "XPASS"))
     print(f"[campaign] run {run_id}: {summary}", flush=True)
     passed = counts.get("PASS", 0) + counts.get("XFAIL", 0)
-    print(f"{passed} passed, {bad} failed, {counts.get('SKIP', 0)} skipped", flush=True)
+    print(f"{passed} passed, {bad} failed, {counts.get('SKIP', 0)} skipped, "
+          f"{counts.get('UNRESOLVED', 0)} unresolved", flush=True)
     return (ExitCode.TEST_FAILED if bad else ExitCode.OK), f"run {run_id}: {summary}"

@@ -330,6 +330,6 @@ def expected_verdict(raw: str, case: Case, known: tuple[KnownIssue, ...]) -> tup
     bug is gone: take it off the list), or, not strict, leaves a pass as
     it is.  Returns (verdict, reason)."""
     issue = next((i for i in known if i.matches(case)), None)
-    if issue is None or raw == "SKIP" or (raw == "PASS" and not issue.strict):
+    if issue is None or raw in ("SKIP", "UNRESOLVED") or (raw == "PASS" and not issue.strict):
         return raw, ""
     return ("XPASS" if raw == "PASS" else "XFAIL"), issue.reason

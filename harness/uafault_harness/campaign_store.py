@@ -20,7 +20,9 @@ from .errors import ExitCode, HarnessError
 DB_NAME = "uafault.db"
 # A run id: also a directory name under results/campaigns/.
 RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-VERDICTS: tuple[str, ...] = ("PASS", "FAIL", "CRASH", "TIMEOUT", "SKIP", "XFAIL", "XPASS")
+# UNRESOLVED: the agent could not set the case's precondition up (a
+# swap-out, a userfaultfd, a fork, a pin): no verdict on the target.
+VERDICTS: tuple[str, ...] = ("PASS", "FAIL", "CRASH", "TIMEOUT", "SKIP", "UNRESOLVED", "XFAIL", "XPASS")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -161,11 +161,13 @@ def select_accel(want_kvm: bool, qemu: Path, timeout_bin: Path, bzimage: Path,
 
 
 def _case_status(root: Any, suite: str, case: str) -> str | None:
+    """kunit_parser's status of a case, UNRESOLVED for a set-up failure."""
     for s in getattr(root, "subtests", []):
         if s.name == suite:
             for c in s.subtests:
                 if c.name == case:
-                    return str(c.status.name)
+                    status = str(c.status.name)
+                    return "UNRESOLVED" if ktap.is_unresolved(status == "SKIPPED", c.log) else status
     return None
 
 
@@ -185,6 +187,9 @@ def charge_reports(parsed: ktap.ParsedRun, reports: list[KernelReport]) -> list[
         elif status == "SKIPPED" and counts.skipped:
             counts.skipped -= 1
             parsed.counts.skipped -= 1
+        elif status == "UNRESOLVED" and counts.unresolved:
+            counts.unresolved -= 1
+            parsed.counts.unresolved -= 1
         else:
             continue
         counts.crashed += 1
@@ -211,6 +216,7 @@ def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOut
         return ExitCode.RUN_FAILED, f"the agent exited {tracker.agent_exit} although every case passed"
     expected = len(tracker.reports)
     return ExitCode.OK, f"{c.passed} passed, {c.skipped} skipped" + (
+        f", {c.unresolved} not set up" if c.unresolved else "") + (
         f", {expected} expected oops report(s)" if expected else "")
 
 

@@ -24,12 +24,26 @@ _TOOL_MODULES: tuple[str, ...] = ("kunit_parser", "kunit_printer", "kunit_json")
 # pin balance 3 -> 4", and prints it as a diagnostic line ("# ...").
 ORACLE_NOTE = re.compile(r"^\s*# (\[[\w-]+\] .*)$")
 _ORACLE_TAG = re.compile(r"^\[([\w-]+)\] ")
+# The tag of the agent's note for a case it could not set up (unresolved()
+# in harness/agent/umem.c); the case's result line is then a SKIP.
+SETUP_TAG = "setup"
 
 
 def oracle_tag(text: str) -> str | None:
     """The oracle a complaint (or a verdict title made of one) names."""
     m = _ORACLE_TAG.match(text)
     return m.group(1) if m else None
+
+
+def is_unresolved(skipped: bool, notes: Iterable[str]) -> bool:
+    """A skipped case whose notes say its set-up failed."""
+    if not skipped:
+        return False
+    for line in notes:
+        m = ORACLE_NOTE.match(line)
+        if m is not None and oracle_tag(m.group(1)) == SETUP_TAG:
+            return True
+    return False
 
 
 def _load_tool_module(kunit_tool_dir: Path, name: str) -> ModuleType:
@@ -100,9 +114,14 @@ def _leaves(test: Any) -> Iterator[Any]:
 
 def _count_leaves(parser: ModuleType, test: Any) -> Counts:
     raw = parser.TestCounts()
+    unresolved = 0
     for leaf in _leaves(test):
-        raw.add_status(leaf.status)
-    return Counts(passed=raw.passed, failed=raw.failed, skipped=raw.skipped, crashed=raw.crashed)
+        if is_unresolved(leaf.status == parser.TestStatus.SKIPPED, leaf.log):
+            unresolved += 1
+        else:
+            raw.add_status(leaf.status)
+    return Counts(passed=raw.passed, failed=raw.failed, skipped=raw.skipped, crashed=raw.crashed,
+                  unresolved=unresolved)
 
 
 def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path) -> ParsedRun:

@@ -19,9 +19,10 @@ def totals(layers: list[LayerResult]) -> Counts:
 
 
 def totals_line(layers: list[LayerResult]) -> str:
-    """The last line of `uafault test`; a crash is a failure here."""
+    """The last line of `uafault test`; a crash is a failure here, a case
+    that could not be set up (unresolved) neither a pass nor a failure."""
     t = totals(layers)
-    return f"{t.passed} passed, {t.failed + t.crashed} failed, {t.skipped} skipped"
+    return f"{t.passed} passed, {t.failed + t.crashed} failed, {t.skipped} skipped, {t.unresolved} unresolved"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -37,8 +38,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def layer_table(layers: list[LayerResult]) -> str:
     rows = [[l.layer, l.outcome, str(l.counts.passed), str(l.counts.failed),
-             str(l.counts.skipped), str(l.counts.crashed)] for l in layers]
-    lines = _table(["layer", "outcome", "passed", "failed", "skipped", "crashed"], rows)
+             str(l.counts.skipped), str(l.counts.crashed), str(l.counts.unresolved)] for l in layers]
+    lines = _table(["layer", "outcome", "passed", "failed", "skipped", "crashed", "unresolved"], rows)
     for l in layers:
         if l.exit_code != 0:
             lines.append(f"{l.layer}: {l.message}")
@@ -46,9 +47,10 @@ def layer_table(layers: list[LayerResult]) -> str:
 
 
 def suite_table(layer: LayerResult) -> str:
-    rows = [[name, str(c.passed), str(c.failed), str(c.skipped), str(c.crashed)]
+    rows = [[name, str(c.passed), str(c.failed), str(c.skipped), str(c.crashed), str(c.unresolved)]
             for name, c in sorted(layer.suites.items())]
-    return "\n".join(_table([f"{layer.layer} suite", "passed", "failed", "skipped", "crashed"], rows))
+    return "\n".join(_table([f"{layer.layer} suite", "passed", "failed", "skipped", "crashed", "unresolved"],
+                            rows))
 
 
 def load_run_layers(run_dir: Path) -> list[LayerResult]:

@@ -23,16 +23,20 @@ class Counts:
     failed: int = 0
     skipped: int = 0
     crashed: int = 0
+    # Cases whose precondition could not be set up (a swap-out, a
+    # userfaultfd, a fork): no verdict on the target, and not a pass.
+    unresolved: int = 0
 
     @property
     def total(self) -> int:
-        return self.passed + self.failed + self.skipped + self.crashed
+        return self.passed + self.failed + self.skipped + self.crashed + self.unresolved
 
     def add(self, other: Counts) -> None:
         self.passed += other.passed
         self.failed += other.failed
         self.skipped += other.skipped
         self.crashed += other.crashed
+        self.unresolved += other.unresolved
 
 
 @dataclass
@@ -61,7 +65,8 @@ class LayerResult:
     def from_json(cls, data: dict[str, object]) -> LayerResult:
         def counts(raw: object) -> Counts:
             assert isinstance(raw, dict)
-            return Counts(**{k: int(raw.get(k, 0)) for k in ("passed", "failed", "skipped", "crashed")})
+            return Counts(**{k: int(raw.get(k, 0))
+                             for k in ("passed", "failed", "skipped", "crashed", "unresolved")})
 
         suites = data.get("suites") or {}
         assert isinstance(suites, dict)

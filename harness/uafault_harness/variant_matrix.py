@@ -16,9 +16,10 @@ from .errors import ExitCode, HarnessError
 from .ktap import oracle_tag
 
 TWIN, VARIANT = "twin_", "variant_"
-# What a caught variant's case may end as; a twin's must all be good.
+# What a caught variant's case may end as; a twin's must all be good.  A
+# case that could not be set up (UNRESOLVED) says nothing of either.
 CAUGHT = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
-GOOD = ("PASS", "SKIP")
+GOOD = ("PASS", "SKIP", "UNRESOLVED")
 
 
 def oracle_of(row: Row) -> str:
@@ -38,6 +39,7 @@ class Shape:
     # fault kind -> oracle -> cases it caught
     caught: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     variant_cases: int = 0
+    variant_unresolved: int = 0
     twin: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     twin_flags: list[str] = field(default_factory=list)
 
@@ -61,6 +63,7 @@ def shapes_of(rows: list[Row]) -> list[Shape]:
             continue
         if prefix == VARIANT:
             shape.variant_cases += 1
+            shape.variant_unresolved += row.verdict == "UNRESOLVED"
             if row.verdict in CAUGHT:
                 shape.caught[row.fault][oracle_of(row)] += 1
         else:
@@ -88,6 +91,8 @@ def render(shapes: list[Shape], run_id: str) -> str:
                            for fault, oracles in sorted(s.caught.items()))
         if not s.is_caught:
             caught = f"NOT CAUGHT in {s.variant_cases} cases"
+            if s.variant_unresolved:
+                caught += f" ({s.variant_unresolved} not set up)"
         twin = ", ".join(f"{v} {n}" for v, n in sorted(s.twin.items())) or "not run"
         if s.twin_flagged:
             twin = f"FLAGGED ({twin}): {s.twin_flags[0]}"
