@@ -215,13 +215,18 @@ static bool swap_usage(long *used, long *size)
 	return lines > 1;
 }
 
-static bool run_on_cpu(int cpu)
+/*
+ * Binds @thread to @cpu.  A race needs both sides running at once: the
+ * target's task on one CPU, the racing thread on another (the scheduler
+ * may otherwise stack them); a swap-out needs one CPU (page_out()).
+ */
+static bool pin_to_cpu(pthread_t thread, int cpu)
 {
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	return !sched_setaffinity(0, sizeof(set), &set);
+	return !pthread_setaffinity_np(thread, sizeof(set), &set);
 }
 
 /*
@@ -245,7 +250,7 @@ static unsigned int page_out(struct umem *m, const cpu_set_t *cpus,
 	swapped = count_swapped(m->base, SWAP_PAGES);
 	for (*tries = 1; *tries < SWAP_TRIES && swapped < SWAP_PAGES; (*tries)++) {
 		for (cpu = 0; cpu < CPU_SETSIZE && swapped < SWAP_PAGES; cpu++) {
-			if (!CPU_ISSET(cpu, cpus) || !run_on_cpu(cpu))
+			if (!CPU_ISSET(cpu, cpus) || !pin_to_cpu(pthread_self(), cpu))
 				continue;
 			madvise(m->base, m->map_len, MADV_PAGEOUT);
 			swapped = count_swapped(m->base, SWAP_PAGES);
@@ -271,8 +276,8 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 		unresolved(v, "no swap device is on in the guest");
 		return;
 	}
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) ||
-	    !run_on_cpu(sched_getcpu())) {
+	if (pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus) ||
+	    !pin_to_cpu(pthread_self(), sched_getcpu())) {
 		unresolved(v, "binding the agent to its CPU: %s", strerror(errno));
 		return;
 	}
@@ -291,7 +296,7 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 		}
 		umem_free(&m);
 	}
-	sched_setaffinity(0, sizeof(cpus), &cpus);
+	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
 	check_pins(v, balance);
 	kmsg_check(a, v, false, NULL);
 }
@@ -894,19 +899,6 @@ struct flipper {
 	unsigned long flips;
 };
 
-/*
- * A race needs both sides running at once: the target's task on one CPU,
- * the racing thread on another (the scheduler may otherwise stack them).
- */
-static void pin_to_cpu(pthread_t thread, int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(thread, sizeof(set), &set);
-}
-
 static void unpin_cpu(pthread_t thread)
 {
 	cpu_set_t set;
@@ -916,6 +908,23 @@ static void unpin_cpu(pthread_t thread)
 	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
 		CPU_SET(cpu, &set);
 	pthread_setaffinity_np(thread, sizeof(set), &set);
+}
+
+/*
+ * A message (UAFAULT_RES_HEADER: its length in its first four bytes) laid
+ * out in @m; false, the case skipped or unresolved, when the target takes
+ * no message or the memory cannot be set up.
+ */
+static bool set_up_message(const struct agent *a, const struct target *t,
+			   struct verdict *v, struct umem *m, struct plan *p)
+{
+	place(a, p, t, start_at(t, 100));
+	if (t->result != UAFAULT_RES_HEADER || p->len < sizeof(uint32_t)) {
+		note(v, "# no message header\n");
+		v->skipped = true;
+		return false;
+	}
+	return set_up(a, t, v, m, p);
 }
 
 static void *flip_thread(void *arg)
@@ -961,13 +970,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	struct umem m;
 	int err;
 
-	place(a, &p, t, start_at(t, 100));
-	if (t->result != UAFAULT_RES_HEADER || p.len < sizeof(uint32_t)) {
-		note(v, "# no message header to race on\n");
-		v->skipped = true;
-		return;
-	}
-	if (!set_up(a, t, v, &m, &p))
+	if (!set_up_message(a, t, v, &m, &p))
 		return;
 	f.header = m.addr;
 	f.len = p.len;
@@ -1023,13 +1026,7 @@ static void fault_trap_header(const struct agent *a, const struct target *t,
 	struct umem m;
 	int err;
 
-	place(a, &p, t, start_at(t, 100));
-	if (t->result != UAFAULT_RES_HEADER || p.len < sizeof(uint32_t)) {
-		note(v, "# no message header to change\n");
-		v->skipped = true;
-		return;
-	}
-	if (!set_up(a, t, v, &m, &p))
+	if (!set_up_message(a, t, v, &m, &p))
 		return;
 	trap.addr = (uintptr_t)m.addr;
 	put_le32(trap.bytes, p.len + 64);
