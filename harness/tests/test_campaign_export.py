@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign_export import export
+from uafault_harness.campaign_runner import counts_of
 from uafault_harness.campaign_spec import Case
 from uafault_harness.campaign_store import RunInfo, Store, Verdict
 from uafault_harness.errors import ExitCode, HarnessError
 from uafault_harness.ktap import parse_console
 from uafault_harness.results import Counts
+from uafault_harness.verdicts import VERDICTS as VERDICTS_TABLE
 
 CASES = [Case(i, v, t, f, 0, -1, 1, 0) for i, (v, t, f) in enumerate(
     [("plain", "copy_from_user", "none"), ("plain", "copy_from_user", "unmapped"),
@@ -73,3 +75,23 @@ def test_unknown_format_or_run(db: Path) -> None:
     with pytest.raises(HarnessError) as err:
         export(db, "R9", "ktap")
     assert err.value.code is ExitCode.NO_SUCH_RUN
+
+
+def test_every_verdict_counts_once_and_reads_back_as_it_counts(tmp_path: Path, kunit_tool_dir: Path) -> None:
+    """The verdict table is the one place a verdict's meaning lives: each
+    one adds to exactly one of make test's counts, and its KTAP export is
+    read back by kunit_parser into that same count."""
+    cases = [Case(i, "plain", f"t{i}", "none", 0, -1, 1, 0) for i in range(len(VERDICTS_TABLE))]
+    store = Store(tmp_path / "all.db")
+    store.create_run(RunInfo("R", "all", "a.toml", "d"), "6.12", "cfg", cases)
+    for case, verdict in zip(cases, VERDICTS_TABLE):
+        store.record("R", Verdict(case.case_id, verdict, "[setup] x" if verdict == "UNRESOLVED" else ""))
+    store.close()
+    parsed = parse_console(export(tmp_path / "all.db", "R", "ktap")[1].splitlines(), kunit_tool_dir)
+    for case, verdict in zip(cases, VERDICTS_TABLE):
+        counted = counts_of({verdict: 1})
+        assert counted.total == 1
+        # KTAP has no crash of a single case: a CRASH or TIMEOUT reads back as a failure.
+        expect = Counts(**{"failed" if VERDICTS_TABLE[verdict].counts_as == "crashed" else
+                           VERDICTS_TABLE[verdict].counts_as: 1})
+        assert parsed.suites[case.target] == expect, verdict

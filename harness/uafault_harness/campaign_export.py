@@ -9,23 +9,14 @@ import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
-from .campaign_report import BAD, Row, newest_run, rows_of
+from .campaign_report import Row, newest_run, rows_of
 from .errors import ExitCode, HarnessError
 from .ktap import SETUP_TAG, oracle_tag
+from .verdicts import BAD, VERDICTS
 
 FORMATS: tuple[str, ...] = ("ktap", "kunit-json", "kcidb")
 ORIGIN = "uafault"
 GUEST_ARCH = "x86_64"
-# KCIDB has no CRASH or XFAIL: a crash is a FAIL (its title in misc), an
-# expected failure a FAIL that is waived, a timeout an ERROR, and so is a
-# case that could not be set up (UNRESOLVED: the test, not the kernel,
-# failed to run).
-KCIDB_STATUS = {"PASS": "PASS", "FAIL": "FAIL", "CRASH": "FAIL", "TIMEOUT": "ERROR", "SKIP": "SKIP",
-                "UNRESOLVED": "ERROR", "XFAIL": "FAIL", "XPASS": "PASS"}
-KUNIT_STATUS = {"PASS": "PASS", "FAIL": "FAIL", "CRASH": "ERROR", "TIMEOUT": "ERROR", "SKIP": "SKIP",
-                "UNRESOLVED": "SKIP", "XFAIL": "PASS", "XPASS": "FAIL"}
-# KTAP: a set-up failure is a SKIP that says so.
-KTAP_DIRECTIVE = {"SKIP": " # SKIP", "UNRESOLVED": " # SKIP set-up failed", "XFAIL": " # XFAIL"}
 
 
 def _by_target(rows: list[Row]) -> dict[str, list[Row]]:
@@ -46,8 +37,8 @@ def to_ktap(rows: list[Row]) -> str:
             if r.verdict == "UNRESOLVED":
                 # The agent's own form, so a reader tells it from a skip.
                 out.append(f"    # {r.title if oracle_tag(r.title) == SETUP_TAG else f'[{SETUP_TAG}] {r.title}'}")
-            ok = r.verdict == "PASS" or r.verdict in KTAP_DIRECTIVE
-            out.append(f"    {'ok' if ok else 'not ok'} {i} {r.case_id}{KTAP_DIRECTIVE.get(r.verdict, '')}")
+            meaning = VERDICTS[r.verdict]
+            out.append(f"    {'ok' if meaning.ktap_ok else 'not ok'} {i} {r.case_id}{meaning.ktap_directive}")
         bad = any(r.verdict in BAD for r in cases)
         out.append(f"{'not ok' if bad else 'ok'} {n} {target}")
     return "\n".join(out) + "\n"
@@ -59,7 +50,7 @@ def to_kunit_json(rows: list[Row], run_id: str) -> dict[str, object]:
         "build_environment": run_id, "lab_name": None, "kernel": None, "job": None, "git_branch": None,
         "test_cases": [],
         "sub_groups": [{"name": target, "sub_groups": [],
-                        "test_cases": [{"name": r.case_id, "status": KUNIT_STATUS[r.verdict]} for r in cases]}
+                        "test_cases": [{"name": r.case_id, "status": VERDICTS[r.verdict].kunit} for r in cases]}
                        for target, cases in _by_target(rows).items()],
     }
 
@@ -73,7 +64,7 @@ def to_kcidb(rows: list[Row], run_id: str, source_version: str, config_digest: s
     for r in rows:
         test: dict[str, object] = {
             "id": f"{checkout}:{r.case_id}", "build_id": f"{checkout}:{r.case.variant}", "origin": ORIGIN,
-            "path": f"uafault.{r.target}.{r.fault}", "status": KCIDB_STATUS[r.verdict],
+            "path": f"uafault.{r.target}.{r.fault}", "status": VERDICTS[r.verdict].kcidb,
             "waived": r.verdict == "XFAIL", "duration": round(r.seconds, 3),
             "misc": {"verdict": r.verdict, "size": r.case.size, "offset": r.case.offset, "seed": r.case.seed,
                      "rep": r.case.rep},

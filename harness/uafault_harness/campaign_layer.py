@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .campaign_report import rows_of
+from .campaign_runner import counts_of
 from .campaign_store import DB_NAME
 from .errors import ExitCode
 from .paths import Layout
@@ -76,14 +77,6 @@ def _tally(db: Path, run_id: str) -> tuple[int, int, dict[str, int]]:
     return planned, len(rows) - doubled, {**by_verdict, "doubled": doubled}
 
 
-def _counts(by_verdict: dict[str, int]) -> Counts:
-    return Counts(passed=by_verdict.get("PASS", 0) + by_verdict.get("XFAIL", 0),
-                  failed=by_verdict.get("FAIL", 0) + by_verdict.get("XPASS", 0),
-                  skipped=by_verdict.get("SKIP", 0),
-                  crashed=by_verdict.get("CRASH", 0) + by_verdict.get("TIMEOUT", 0),
-                  unresolved=by_verdict.get("UNRESOLVED", 0))
-
-
 def run_campaign_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     out = run_dir / LAYER_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +113,7 @@ def _killed_and_resumed(layout: Layout, cmd: list[str], db: Path, since: str, lo
         rc = subprocess.run(cmd + ["--resume", run_id], cwd=layout.project, stdout=f, stderr=subprocess.STDOUT,
                             check=False, timeout=WAIT_LIMIT).returncode
     planned, once, by_verdict = _tally(db, run_id)
-    counts = _counts(by_verdict)
+    counts = counts_of(by_verdict)
     details: dict[str, object] = {"run_id": run_id, "killed_after": before, "planned": planned,
                                   "verdicts": by_verdict, "resume_exit": rc, "log": str(log)}
     if by_verdict["doubled"] or once != planned:

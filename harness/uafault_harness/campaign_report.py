@@ -14,12 +14,8 @@ from pathlib import Path
 
 from .campaign_spec import Case
 from .errors import ExitCode, HarnessError
+from .verdicts import BAD, ORDER, VERDICTS
 
-BAD = ("CRASH", "TIMEOUT", "FAIL", "XPASS")
-# Worst first: a cell takes the colour of its worst verdict.
-ORDER = ("CRASH", "TIMEOUT", "FAIL", "XPASS", "UNRESOLVED", "XFAIL", "PASS", "SKIP")
-COLOURS = {"CRASH": "#c0392b", "TIMEOUT": "#e67e22", "FAIL": "#e74c3c", "XPASS": "#8e44ad",
-           "UNRESOLVED": "#f1c40f", "XFAIL": "#95a5a6", "PASS": "#27ae60", "SKIP": "#d5dbdb"}
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,7 @@ def _matrix(rows: list[Row]) -> str:
                 continue
             worst = next(v for v in ORDER if c[v])
             text = " ".join(f"{n} {v}" for v, n in sorted(c.items(), key=lambda kv: ORDER.index(kv[0])))
-            out.append(f'<td class="cell {worst.lower()}" style="background:{COLOURS[worst]}" '
+            out.append(f'<td class="cell {worst.lower()}" style="background:{VERDICTS[worst].colour}" '
                        f'title="{html.escape(text)}">{html.escape(text)}</td>')
         out.append("</tr>")
     return "".join(out) + "</table>"

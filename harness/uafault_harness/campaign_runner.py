@@ -33,7 +33,9 @@ from .ktap import ORACLE_NOTE, is_unresolved
 from .paths import Layout
 from .qemu import RunOutcome
 from .qemu import Verdict as BootVerdict
+from .results import Counts
 from .source import read_stamp
+from .verdicts import BAD, VERDICTS
 
 CAMPAIGN_DIR = "campaigns"
 GUEST_CASES = "/cases.txt"
@@ -47,7 +49,8 @@ EXCERPT_LINES = 40
 @dataclass
 class Progress:
     """On a terminal one status line, rewritten in place, with a line of its
-    own for every verdict that is not PASS/SKIP; elsewhere a log line each."""
+    own for every verdict that is not a pass or a skip; elsewhere a log line
+    each."""
     total: int
     tty: bool = field(default_factory=sys.stdout.isatty)
     done: int = 0
@@ -72,8 +75,8 @@ class Progress:
         if not self.tty:
             print(f"{line} ({self.done}/{self.total}, {rate:.1f}/s, {eta})", flush=True)
             return
-        bad = sum(n for k, n in self.counts.items() if k not in ("PASS", "SKIP", "XFAIL"))
-        if verdict.verdict not in ("PASS", "SKIP", "XFAIL"):
+        bad = sum(n for k, n in self.counts.items() if k in BAD)
+        if VERDICTS[verdict.verdict].counts_as not in ("passed", "skipped"):
             print(f"\r\033[K{line}", flush=True)
         crashes = "; ".join(f"{t} x{n}" for t, n in list(self.titles.items())[-2:])
         status = f"{self.done}/{self.total}  {rate:.1f}/s  {eta}  failures {bad}" + (f"  {crashes}" if crashes else "")
@@ -122,6 +125,16 @@ def list_targets(guest: PreparedGuest, out_dir: Path, variants: bool = False) ->
         raise HarnessError(ExitCode.RUN_FAILED, f"listing the targets failed ({outcome.reason}, agent exit "
                            f"{tracker.agent_exit}); see {out_dir / CONSOLE_NAME}")
     return names, crashing
+
+
+def counts_of(by_verdict: dict[str, int]) -> Counts:
+    """`make test`'s counts of a campaign's verdicts."""
+    counts = Counts()
+    for verdict, n in by_verdict.items():
+        if verdict in VERDICTS:
+            field = VERDICTS[verdict].counts_as
+            setattr(counts, field, getattr(counts, field) + n)
+    return counts
 
 
 def config_digest(layout: Layout, campaign: Campaign) -> str:
@@ -363,9 +376,9 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     for v in verdicts.values():
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    bad = sum(n for k, n in counts.items() if k in ("FAIL", "CRASH", "TIMEOUT", "XPASS"))
     print(f"[campaign] run {run_id}: {summary}", flush=True)
-    passed = counts.get("PASS", 0) + counts.get("XFAIL", 0)
-    print(f"{passed} passed, {bad} failed, {counts.get('SKIP', 0)} skipped, "
-          f"{counts.get('UNRESOLVED', 0)} unresolved", flush=True)
+    total = counts_of(counts)
+    print(f"{total.passed} passed, {total.failed + total.crashed} failed, {total.skipped} skipped, "
+          f"{total.unresolved} unresolved", flush=True)
+    bad = any(k in BAD for k in counts)
     return (ExitCode.TEST_FAILED if bad else ExitCode.OK), f"run {run_id}: {summary}"

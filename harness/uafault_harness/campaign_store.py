@@ -16,13 +16,11 @@ from pathlib import Path
 
 from .campaign_spec import Case
 from .errors import ExitCode, HarnessError
+from .verdicts import VERDICTS
 
 DB_NAME = "uafault.db"
 # A run id: also a directory name under results/campaigns/.
 RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-# UNRESOLVED: the agent could not set the case's precondition up (a
-# swap-out, a userfaultfd, a fork, a pin): no verdict on the target.
-VERDICTS: tuple[str, ...] = ("PASS", "FAIL", "CRASH", "TIMEOUT", "SKIP", "UNRESOLVED", "XFAIL", "XPASS")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -14,12 +14,9 @@ from pathlib import Path
 from .campaign_report import Row, rows_of
 from .errors import ExitCode, HarnessError
 from .ktap import oracle_tag
+from .verdicts import VERDICTS
 
 TWIN, VARIANT = "twin_", "variant_"
-# What a caught variant's case may end as; a twin's must all be good.  A
-# case that could not be set up (UNRESOLVED) says nothing of either.
-CAUGHT = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
-GOOD = ("PASS", "SKIP", "UNRESOLVED")
 
 
 def oracle_of(row: Row) -> str:
@@ -64,11 +61,11 @@ def shapes_of(rows: list[Row]) -> list[Shape]:
         if prefix == VARIANT:
             shape.variant_cases += 1
             shape.variant_unresolved += row.verdict == "UNRESOLVED"
-            if row.verdict in CAUGHT:
+            if VERDICTS[row.verdict].catches:
                 shape.caught[row.fault][oracle_of(row)] += 1
         else:
             shape.twin[row.verdict] += 1
-            if row.verdict not in GOOD:
+            if not VERDICTS[row.verdict].twin_ok:
                 shape.twin_flags.append(f"{row.fault}: {row.verdict} {row.title}".rstrip())
     return sorted(shapes.values(), key=lambda s: s.name)
 
