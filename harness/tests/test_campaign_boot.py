@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from uafault_harness import protocol
 from uafault_harness.campaign_runner import Progress, run_batch
 from uafault_harness.campaign_spec import Case, KnownIssue
 from uafault_harness.campaign_store import RunInfo, Store
@@ -42,10 +43,10 @@ while pos < len(data):
     if name == "TRAILER!!!":
         break
 out = sys.stdout
-out.write("[    1.000000] Run /init as init process\nuafault-init: agent start\nKTAP version 1\n")
+out.write("[    1.000000] Run /init as init process\nINIT_AGENT_START\nKTAP version 1\n")
 for n, line in enumerate(cases.splitlines(), 1):
     case_id, target = line.split()[:2]
-    out.write(f"# uafault-case: campaign.{case_id}\n")
+    out.write(f"CASE_MARKER CAMPAIGN_CASE_PREFIX{case_id}\n")
     if target == "crashy":
         out.write("[    2.000000] BUG: unable to handle page fault for address: 00007f0000001000\n")
         out.write("[    2.000001] #PF: supervisor read access in kernel mode\n")
@@ -53,21 +54,25 @@ for n, line in enumerate(cases.splitlines(), 1):
         sys.exit(0)
     if line.split()[2] == "swapped":
         out.write("# pagemap: 0 of 8 pages swapped out before the call (5 tries)\n")
-        out.write("# [setup] MADV_PAGEOUT left 8 of 8 pages resident after 5 tries on every CPU\n")
+        out.write("# [SETUP_TAG] MADV_PAGEOUT left 8 of 8 pages resident after 5 tries on every CPU\n")
         out.write(f"ok {n} {case_id} # SKIP set-up failed\n")
         continue
     if line.split()[2] == "unmapped":
         out.write(f"# no range to unmap\nok {n} {case_id} # SKIP\n")
         continue
     out.write(f"ok {n} {case_id}\n")
-out.write("uafault-init: agent exit 0\n[    3.000000] reboot: Power down\n")
+out.write("INIT_AGENT_EXIT 0\n[    3.000000] reboot: Power down\n")
 '''
 
 
 @pytest.fixture
 def guest(tmp_path: Path) -> PreparedGuest:
     qemu = tmp_path / "qemu-system-x86_64"
-    qemu.write_text(FAKE_QEMU.replace("/usr/bin/env python3", sys.executable, 1))
+    script = FAKE_QEMU.replace("/usr/bin/env python3", sys.executable, 1)
+    # The protocol's words from its one definition.
+    for word in ("INIT_AGENT_START", "INIT_AGENT_EXIT", "CASE_MARKER", "CAMPAIGN_CASE_PREFIX", "SETUP_TAG"):
+        script = script.replace(word, getattr(protocol, word))
+    qemu.write_text(script)
     qemu.chmod(0o755)
     agent = tmp_path / "uafault-agent"
     shutil.copy("/bin/true", agent)

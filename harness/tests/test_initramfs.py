@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.guest_console import INIT_AGENT_EXIT, INIT_AGENT_START
+from uafault_harness.protocol import INIT_AGENT_EXIT, INIT_AGENT_START
 from uafault_harness.initramfs import (
     INIT_APPLETS, InitramfsSpec, build_initramfs, list_archive, render_init, shared_libraries,
 )

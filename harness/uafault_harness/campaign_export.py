@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .campaign_report import Row, newest_run, rows_of
 from .errors import ExitCode, HarnessError
-from .ktap import SETUP_TAG, oracle_tag
+from .protocol import SETUP_TAG, oracle_tag
 from .verdicts import BAD, VERDICTS
 
 FORMATS: tuple[str, ...] = ("ktap", "kunit-json", "kcidb")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import shutil
 import subprocess
 import sys
@@ -29,8 +28,11 @@ from .errors import ExitCode, HarnessError
 from .guest_build import config_text, guest_kernel
 from .guest_console import ConsoleTracker
 from .guest_runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
-from .ktap import ORACLE_NOTE, is_unresolved
 from .paths import Layout
+from .protocol import (
+    CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, case_started, is_unresolved, parse_fault_kinds, parse_result,
+    parse_target,
+)
 from .qemu import RunOutcome
 from .qemu import Verdict as BootVerdict
 from .results import Counts
@@ -39,10 +41,6 @@ from .verdicts import BAD, VERDICTS
 
 CAMPAIGN_DIR = "campaigns"
 GUEST_CASES = "/cases.txt"
-_RESULT = re.compile(r"^(not )?ok \d+ (\S+)(\s+# SKIP)?")
-# harness/agent --list-targets: "uafault-target: NAME OWNER [crash]".
-_TARGET = re.compile(r"^uafault-target: (\S+) (\S+)( crash)?$")
-CASE_PREFIX = "campaign."
 EXCERPT_LINES = 40
 
 
@@ -83,30 +81,13 @@ class Progress:
         print(f"\r\033[K{status[:shutil.get_terminal_size().columns - 1]}", end="", flush=True)
 
 
-@dataclass(frozen=True)
-class FaultKinds:
-    names: tuple[str, ...]
-    # For crashing targets only (SMAP).
-    crash: frozenset[str]
-    # A racing thread against --rounds runs of the target.
-    raced: frozenset[str]
-
-
 def fault_kinds(agent: Path) -> FaultKinds:
     """The agent's fault kinds and what they are, asked of the agent binary
     itself (it runs on the host for this): "NAME [crash] [raced]"."""
     proc = subprocess.run([str(agent), "--list-faults"], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise HarnessError(ExitCode.RUN_FAILED, f"{agent} --list-faults failed: {proc.stderr.strip()}")
-    names, crash, raced = [], set(), set()
-    for line in proc.stdout.splitlines():
-        name, *flags = line.split()
-        names.append(name)
-        if "crash" in flags:
-            crash.add(name)
-        if "raced" in flags:
-            raced.add(name)
-    return FaultKinds(tuple(names), frozenset(crash), frozenset(raced))
+    return parse_fault_kinds(proc.stdout)
 
 
 def list_targets(guest: PreparedGuest, out_dir: Path, variants: bool = False) -> tuple[list[str], set[str]]:
@@ -117,10 +98,10 @@ def list_targets(guest: PreparedGuest, out_dir: Path, variants: bool = False) ->
     tracker, outcome, _ = boot_guest(guest, request, out_dir, echo=False)
     names, crashing = [], set()
     for line in tracker.user_lines:
-        if m := _TARGET.match(line):
-            names.append(m.group(1))
-            if m.group(3):
-                crashing.add(m.group(1))
+        if listed := parse_target(line):
+            names.append(listed.name)
+            if listed.crashes:
+                crashing.add(listed.name)
     if tracker.agent_exit != 0 or not names:
         raise HarnessError(ExitCode.RUN_FAILED, f"listing the targets failed ({outcome.reason}, agent exit "
                            f"{tracker.agent_exit}); see {out_dir / CONSOLE_NAME}")
@@ -160,7 +141,7 @@ def batches(cases: list[Case], crashing: set[str], size: int) -> list[tuple[bool
 
 
 def _excerpt(tracker: ConsoleTracker, case_id: str) -> tuple[str, str]:
-    reports = [r for r in tracker.reports if r.case == CASE_PREFIX + case_id and not r.expected]
+    reports = [r for r in tracker.reports if r.case == CAMPAIGN_CASE_PREFIX + case_id and not r.expected]
     if not reports:
         return "", ""
     return reports[0].title, "\n".join(reports[0].excerpt[:EXCERPT_LINES])
@@ -168,9 +149,9 @@ def _excerpt(tracker: ConsoleTracker, case_id: str) -> tuple[str, str]:
 
 def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float) -> Verdict | None:
     """The case the guest was running when it died or hung, if any."""
-    if tracker.case is None or tracker.case_done or not tracker.case.startswith(CASE_PREFIX):
+    if tracker.case is None or tracker.case_done or not tracker.case.startswith(CAMPAIGN_CASE_PREFIX):
         return None
-    case_id = tracker.case[len(CASE_PREFIX):]
+    case_id = tracker.case[len(CAMPAIGN_CASE_PREFIX):]
     title, excerpt = _excerpt(tracker, case_id)
     if outcome.verdict is BootVerdict.TIMEOUT:
         return Verdict(case_id, "TIMEOUT", title or outcome.reason, seconds, excerpt)
@@ -187,15 +168,15 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {c.case_id: c for c in cases}
     recorded: set[str] = set()
-    case_started = [time.monotonic()]
+    started_at = [time.monotonic()]
     # The first oracle complaint of the case running now.
     complaint = [""]
     # Its tagged notes, to tell a set-up failure from a skip.
     notes: list[str] = []
 
     def on_line(tracker: ConsoleTracker, line: str) -> None:
-        if line.lstrip().startswith("# uafault-case:"):
-            case_started[0] = time.monotonic()
+        if case_started(line):
+            started_at[0] = time.monotonic()
             complaint[0] = ""
             notes.clear()
             return
@@ -204,15 +185,15 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
             complaint[0] = complaint[0] or note.group(1)[:300]
             notes.append(line)
             return
-        m = _RESULT.match(line)
-        if m is None or m.group(2) not in by_id or m.group(2) in recorded:
+        result = parse_result(line)
+        if result is None or result.name not in by_id or result.name in recorded:
             return
-        case_id = m.group(2)
+        case_id = result.name
         title, excerpt = _excerpt(tracker, case_id)
-        raw = ("CRASH" if title else "UNRESOLVED" if is_unresolved(bool(m.group(3)), notes) else
-               "SKIP" if m.group(3) else "FAIL" if m.group(1) else "PASS")
+        raw = ("CRASH" if title else "UNRESOLVED" if is_unresolved(result.skipped, notes) else
+               "SKIP" if result.skipped else "FAIL" if result.failed else "PASS")
         verdict, reason = expected_verdict(raw, by_id[case_id], known)
-        v = Verdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - case_started[0], excerpt)
+        v = Verdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - started_at[0], excerpt)
         store.record(run_id, v)
         recorded.add(case_id)
         progress.show(v)
@@ -223,7 +204,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     text = "".join(c.agent_line() + "\n" for c in cases)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),), programs=programs,
                                      on_line=on_line, echo=False)
-    dead = _died_in_flight(tracker, outcome, time.monotonic() - case_started[0])
+    dead = _died_in_flight(tracker, outcome, time.monotonic() - started_at[0])
     if dead is not None and dead.case_id in by_id and dead.case_id not in recorded:
         dead = replace(dead, verdict=expected_verdict(dead.verdict, by_id[dead.case_id], known)[0])
         store.record(run_id, dead)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import AbstractSet, Any
 
 from .errors import ExitCode, HarnessError
+from .protocol import case_line
 
 VARIANTS: tuple[str, ...] = ("plain", "kasan")
 # harness/agent/agent.c: the range may span at most MAX_PAGES - 1 pages.
@@ -87,7 +88,7 @@ class Case:
 
     def agent_line(self) -> str:
         """A line of the agent's --cases file."""
-        return f"{self.case_id} {self.target} {self.fault} {self.size} {self.offset} {self.seed}"
+        return case_line(self.case_id, self.target, self.fault, self.size, self.offset, self.seed)
 
 
 def parse_duration(text: str) -> int | None:

@@ -13,12 +13,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
-# Printed by the /init that initramfs.py generates.
-INIT_AGENT_START = "uafault-init: agent start"
-INIT_AGENT_EXIT = "uafault-init: agent exit"
-# Printed by harness/agent before each case / before a case meant to oops.
-CASE_MARKER = "# uafault-case:"
-EXPECT_OOPS_MARKER = "# uafault-expect-oops:"
+from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, case_started, parse_result
+
 # The kernel's last words once /init runs `poweroff -f`: "reboot: Power
 # down", or "reboot: Power off not available: System halted instead" when
 # the guest kernel has no power-off method, and then QEMU never exits.
@@ -27,10 +23,6 @@ POWER_DOWN = "reboot: "
 # "[   12.345678]" plus an optional caller id "[  T123]" / "[    C1]".
 _PRINTK_PREFIX = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?")
 _PRINTK_ANYWHERE = re.compile(r"\[\s*\d+\.\d{6}\]")
-_CASE_RE = re.compile(r"^\s*" + re.escape(CASE_MARKER) + r"\s*(\S+)")
-_EXPECT_RE = re.compile(r"^\s*" + re.escape(EXPECT_OOPS_MARKER) + r"\s*(\S+)")
-_EXIT_RE = re.compile(r"^" + re.escape(INIT_AGENT_EXIT) + r"\s+(-?\d+)")
-_RESULT_RE = re.compile(r"^\s*(?:not )?ok \d+ (\S+)")
 
 # Anchored at the start of the kernel message, so an agent diagnostic that
 # merely quotes one of these words is never taken for a report.
@@ -164,17 +156,17 @@ class ConsoleTracker:
 
     def _user_line(self, line: str, seconds: float | None) -> None:
         self.user_lines.append(line)
-        if m := _CASE_RE.match(line):
-            self.case, self.case_done = m.group(1), False
+        if case := case_started(line):
+            self.case, self.case_done = case, False
             if self.first_case_seconds is None:
                 self.first_case_seconds = seconds
-        elif m := _EXPECT_RE.match(line):
+        elif m := EXPECT_RE.match(line):
             self.expected_oops.add(m.group(1))
-        elif (m := _RESULT_RE.match(line)) and self.case and self.case.endswith("." + m.group(1)):
+        elif (result := parse_result(line)) and self.case and self.case.endswith("." + result.name):
             self.case_done = True
         elif line.startswith(INIT_AGENT_START):
             self.agent_started = True
-        elif m := _EXIT_RE.match(line):
+        elif m := EXIT_RE.match(line):
             self.agent_exit = int(m.group(1))
             self.agent_end = len(self.user_lines) - 1
 

@@ -20,6 +20,7 @@ from .guest_console import ConsoleTracker, KernelReport
 from .initramfs import GUEST_FUZZER, INITRAMFS_NAME, InitramfsSpec, build_initramfs, guest_module_path
 from .paths import GUEST_ARCH, Layout
 from .procutil import stream_command
+from .protocol import is_unresolved
 from .qemu import (
     DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, kernel_append, probe_kvm,
     qemu_command, run_console,
@@ -167,7 +168,7 @@ def _case_status(root: Any, suite: str, case: str) -> str | None:
             for c in s.subtests:
                 if c.name == case:
                     status = str(c.status.name)
-                    return "UNRESOLVED" if ktap.is_unresolved(status == "SKIPPED", c.log) else status
+                    return "UNRESOLVED" if is_unresolved(status == "SKIPPED", c.log) else status
     return None
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ExitCode, HarnessError
-from .guest_console import INIT_AGENT_EXIT, INIT_AGENT_START
+from .protocol import INIT_AGENT_EXIT, INIT_AGENT_START
 
 INITRAMFS_NAME = "initramfs.cpio.gz"
 GUEST_AGENT = "/bin/uafault-agent"

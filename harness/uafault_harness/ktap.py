@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,36 +13,13 @@ from types import ModuleType
 from typing import Any, Iterable, Iterator
 
 from .errors import ExitCode, HarnessError
+from .protocol import is_unresolved
 from .results import Counts
 
 
 # kunit_tool modules we load; they import each other by bare name, so all
 # of them must come from the same tree.
 _TOOL_MODULES: tuple[str, ...] = ("kunit_parser", "kunit_printer", "kunit_json")
-# The agent starts an oracle's complaint with the oracle's name, "[pins]
-# pin balance 3 -> 4", and prints it as a diagnostic line ("# ...").
-ORACLE_NOTE = re.compile(r"^\s*# (\[[\w-]+\] .*)$")
-_ORACLE_TAG = re.compile(r"^\[([\w-]+)\] ")
-# The tag of the agent's note for a case it could not set up (unresolved()
-# in harness/agent/umem.c); the case's result line is then a SKIP.
-SETUP_TAG = "setup"
-
-
-def oracle_tag(text: str) -> str | None:
-    """The oracle a complaint (or a verdict title made of one) names."""
-    m = _ORACLE_TAG.match(text)
-    return m.group(1) if m else None
-
-
-def is_unresolved(skipped: bool, notes: Iterable[str]) -> bool:
-    """A skipped case whose notes say its set-up failed."""
-    if not skipped:
-        return False
-    for line in notes:
-        m = ORACLE_NOTE.match(line)
-        if m is not None and oracle_tag(m.group(1)) == SETUP_TAG:
-            return True
-    return False
 
 
 def _load_tool_module(kunit_tool_dir: Path, name: str) -> ModuleType:

@@ -25,7 +25,7 @@ from .campaign_spec import Case, load_campaign
 from .campaign_store import DB_NAME, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_runner import prepare_guest
-from .ktap import oracle_tag
+from .protocol import oracle_tag
 from .paths import Layout
 from .repro import REPRO_DIR, Repro, replay
 

@@ -22,7 +22,7 @@ from .campaign_spec import EXTRA_MODULES, MAX_SIZE, PAGE, VARIANTS, Case, SpecEr
 from .campaign_store import RunInfo, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_runner import PreparedGuest, prepare_guest
-from .ktap import oracle_tag
+from .protocol import oracle_tag
 from .paths import Layout
 
 REPRO_DIR = "repro"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .campaign_report import Row, rows_of
 from .errors import ExitCode, HarnessError
-from .ktap import oracle_tag
+from .protocol import oracle_tag
 from .verdicts import VERDICTS
 
 TWIN, VARIANT = "twin_", "variant_"

@@ -1,0 +1,55 @@
+"""The agent <-> host protocol has one host-side definition (protocol.py);
+the agent's C prints the same markers, tags and lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from uafault_harness import protocol
+from uafault_harness.campaign_spec import Case
+
+AGENT = Path(__file__).parents[1] / "agent"
+
+
+def _source(name: str) -> str:
+    return (AGENT / name).read_text()
+
+
+def test_the_agent_prints_the_markers_the_host_reads() -> None:
+    device, faults, agent = _source("device.c"), _source("faults.c"), _source("agent.c")
+    assert f'printf("%s{protocol.CASE_MARKER} %s\\n", indent, a->case_name);' in device
+    assert f'"{protocol.CAMPAIGN_CASE_PREFIX}%s", c->id' in device
+    assert f'printf("    {protocol.EXPECT_OOPS_MARKER} %s\\n", a->case_name);' in faults
+    assert protocol.parse_target("uafault-target: copy_from_user uafault crash") == protocol.ListedTarget(
+        "copy_from_user", "uafault", True)
+    assert 'printf("uafault-target: %s %s%s\\n"' in agent
+
+
+def test_the_agent_tags_a_set_up_failure_as_the_host_reads_it() -> None:
+    umem = _source("umem.c")
+    body = umem[umem.index("void unresolved(struct verdict *v"):]
+    assert f'add_line(v, "[{protocol.SETUP_TAG}] ", fmt, ap);' in body[:body.index("\n}\n")]
+    # ... and a set-up failure's result line is a SKIP the host reads as one.
+    device = _source("device.c")
+    line = device[device.index("else if (v->unresolved)"):].splitlines()[1]
+    fmt = line.split('"')[1].replace("%u", "%d").replace("\\n", "")
+    assert protocol.parse_result(fmt % ("    ", 3, "swapped")) == protocol.Result("swapped", failed=False,
+                                                                            skipped=True)
+
+
+def test_results_and_cases_lines() -> None:
+    assert protocol.parse_result("    not ok 2 unmapped") == protocol.Result("unmapped", True, False)
+    assert protocol.parse_result("ok 1 a.b.c # SKIP") == protocol.Result("a.b.c", False, True)
+    assert protocol.parse_result("# ok 1 quoted") is None
+    assert protocol.case_started("    # uafault-case: a.b") == "a.b"
+    assert protocol.is_unresolved(True, ["# pagemap: 0 of 8", "# [setup] MADV_PAGEOUT left 8"])
+    assert not protocol.is_unresolved(True, ["# no message header"])
+    assert not protocol.is_unresolved(False, ["# [setup] x"])
+    case = Case(0, "plain", "copy_from_user", "unmapped", 100, 5, 7, 0)
+    assert case.agent_line().split() == [case.case_id, "copy_from_user", "unmapped", "100", "5", "7"]
+
+
+def test_fault_list() -> None:
+    kinds = protocol.parse_fault_kinds("none\nrace_header raced\nsmap crash\n")
+    assert kinds.names == ("none", "race_header", "smap")
+    assert kinds.crash == {"smap"} and kinds.raced == {"race_header"}

@@ -1,0 +1,109 @@
+"""The agent <-> host protocol, host side: what /init and harness/agent
+print on the guest's console around plain KTAP, and what the host hands
+the agent.  The C side prints it in harness/agent/device.c (the case
+marker, the result line) and umem.c (tagged notes); tests check that the
+two agree.  KTAP itself is read with the tree's kunit_parser (ktap.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+# Printed by the /init that initramfs.py generates.
+INIT_AGENT_START = "uafault-init: agent start"
+INIT_AGENT_EXIT = "uafault-init: agent exit"
+# Printed by the agent before each case / before a case meant to oops.
+CASE_MARKER = "# uafault-case:"
+EXPECT_OOPS_MARKER = "# uafault-expect-oops:"
+# A --cases case runs as "campaign.<case id>".
+CAMPAIGN_CASE_PREFIX = "campaign."
+# The agent starts an oracle's complaint with the oracle's name, "[pins]
+# pin balance 3 -> 4", and prints it as a diagnostic line ("# ...").
+ORACLE_NOTE = re.compile(r"^\s*# (\[[\w-]+\] .*)$")
+_ORACLE_TAG = re.compile(r"^\[([\w-]+)\] ")
+# The tag of the agent's note for a case it could not set up (unresolved()
+# in harness/agent/umem.c); the case's result line is then a SKIP.
+SETUP_TAG = "setup"
+
+CASE_RE = re.compile(r"^\s*" + re.escape(CASE_MARKER) + r"\s*(\S+)")
+EXPECT_RE = re.compile(r"^\s*" + re.escape(EXPECT_OOPS_MARKER) + r"\s*(\S+)")
+EXIT_RE = re.compile(r"^" + re.escape(INIT_AGENT_EXIT) + r"\s+(-?\d+)")
+_RESULT_RE = re.compile(r"^\s*(not )?ok \d+ (\S+)(\s+# SKIP)?")
+# --list-targets: "uafault-target: NAME OWNER [crash]".
+_TARGET_RE = re.compile(r"^uafault-target: (\S+) (\S+)( crash)?$")
+
+
+def oracle_tag(text: str) -> str | None:
+    """The oracle a complaint (or a verdict title made of one) names."""
+    m = _ORACLE_TAG.match(text)
+    return m.group(1) if m else None
+
+
+def is_unresolved(skipped: bool, notes: Iterable[str]) -> bool:
+    """A skipped case whose notes say its set-up failed."""
+    if not skipped:
+        return False
+    for line in notes:
+        m = ORACLE_NOTE.match(line)
+        if m is not None and oracle_tag(m.group(1)) == SETUP_TAG:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Result:
+    """A KTAP result line: the test's name, and how it ended."""
+    name: str
+    failed: bool
+    skipped: bool
+
+
+def parse_result(line: str) -> Result | None:
+    m = _RESULT_RE.match(line)
+    return Result(m.group(2), bool(m.group(1)), bool(m.group(3))) if m else None
+
+
+def case_started(line: str) -> str | None:
+    """The case a `# uafault-case:` line announces."""
+    m = CASE_RE.match(line)
+    return m.group(1) if m else None
+
+
+@dataclass(frozen=True)
+class ListedTarget:
+    name: str
+    owner: str
+    crashes: bool
+
+
+def parse_target(line: str) -> ListedTarget | None:
+    m = _TARGET_RE.match(line)
+    return ListedTarget(m.group(1), m.group(2), bool(m.group(3))) if m else None
+
+
+@dataclass(frozen=True)
+class FaultKinds:
+    names: tuple[str, ...]
+    # For crashing targets only (SMAP).
+    crash: frozenset[str]
+    # A racing thread against --rounds runs of the target.
+    raced: frozenset[str]
+
+
+def parse_fault_kinds(text: str) -> FaultKinds:
+    """--list-faults: a line per kind, "NAME [crash] [raced]"."""
+    names, crash, raced = [], set(), set()
+    for line in text.splitlines():
+        name, *flags = line.split()
+        names.append(name)
+        if "crash" in flags:
+            crash.add(name)
+        if "raced" in flags:
+            raced.add(name)
+    return FaultKinds(tuple(names), frozenset(crash), frozenset(raced))
+
+
+def case_line(case_id: str, target: str, fault: str, size: int, offset: int, seed: int) -> str:
+    """A line of the agent's --cases file (parse_case() in device.c)."""
+    return f"{case_id} {target} {fault} {size} {offset} {seed}"
