@@ -5,11 +5,11 @@ shape, and KCIDB v4 (checkouts / builds / tests) for KernelCI."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
-from .campaign_report import Row, newest_run, rows_of
+from .campaign_report import newest_run
+from .campaign_store import History, Row
 from .errors import ExitCode, HarnessError
 from .protocol import SETUP_TAG, oracle_tag
 from .verdicts import BAD, VERDICTS
@@ -82,18 +82,12 @@ def export(db_path: Path, run_id: str | None, fmt: str) -> tuple[str, str]:
     """(run_id, text) of a stored campaign run in format fmt."""
     if fmt not in FORMATS:
         raise HarnessError(ExitCode.USAGE, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    if not db_path.is_file():
-        raise HarnessError(ExitCode.NO_SUCH_RUN, f"{db_path}: no campaign database; run a campaign first")
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        run_id = run_id or newest_run(db)
-        info = db.execute("SELECT source_version, config_digest FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if info is None:
-            raise HarnessError(ExitCode.NO_SUCH_RUN, f"no campaign run {run_id!r} in {db_path}")
-        rows = rows_of(db, run_id)
-    finally:
-        db.close()
+    with History(db_path) as stored:
+        run_id = run_id or newest_run(stored)
+        head = stored.header(run_id)
+        rows = stored.rows(run_id)
     if fmt == "ktap":
         return run_id, to_ktap(rows)
-    data = to_kunit_json(rows, run_id) if fmt == "kunit-json" else to_kcidb(rows, run_id, *info)
+    data = (to_kunit_json(rows, run_id) if fmt == "kunit-json" else
+            to_kcidb(rows, run_id, head.source_version, head.config_digest))
     return run_id, json.dumps(data, indent=1) + "\n"

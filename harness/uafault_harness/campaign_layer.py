@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .campaign_report import rows_of
+from .campaign_store import History
 from .campaign_runner import counts_of
 from .campaign_store import DB_NAME
 from .errors import ExitCode
@@ -57,24 +56,17 @@ def _since() -> str:
 
 
 def _newest_run(db: Path, since: str, campaign: str = "smoke") -> tuple[str, int] | None:
+    """The campaign's newest run since since and its verdicts so far."""
     if not db.is_file():
         return None
-    with sqlite3.connect(db) as con:
-        row = con.execute("SELECT r.run_id, (SELECT count(*) FROM verdicts v WHERE v.run_id = r.run_id) "
-                          "FROM runs r WHERE r.run_id >= ? AND r.campaign = ? "
-                          "ORDER BY r.run_id DESC LIMIT 1", (since, campaign)).fetchone()
-    return (row[0], row[1]) if row else None
+    with History(db) as stored:
+        run_id = stored.newest_run(campaign, since)
+        return (run_id, stored.verdict_count(run_id)) if run_id else None
 
 
 def _tally(db: Path, run_id: str) -> tuple[int, int, dict[str, int]]:
-    with sqlite3.connect(db) as con:
-        planned = con.execute("SELECT count(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]
-        rows = con.execute("SELECT case_id, count(*) FROM verdicts WHERE run_id = ? GROUP BY case_id",
-                           (run_id,)).fetchall()
-        by_verdict = dict(con.execute("SELECT verdict, count(*) FROM verdicts WHERE run_id = ? GROUP BY verdict",
-                                      (run_id,)).fetchall())
-    doubled = sum(1 for _, n in rows if n != 1)
-    return planned, len(rows) - doubled, {**by_verdict, "doubled": doubled}
+    with History(db) as stored:
+        return stored.verdict_tally(run_id)
 
 
 def run_campaign_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
@@ -148,9 +140,9 @@ def _judge_variants(db: Path, run_id: str, rc: int, log: Path) -> LayerResult:
     layer = "campaign variants"
     code, matrix = detection(db, run_id)
     (log.parent / "detection.txt").write_text(matrix)
-    with sqlite3.connect(db) as con:
-        rows = rows_of(con, run_id)
-        planned = con.execute("SELECT count(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]
+    with History(db) as stored:
+        rows = stored.rows(run_id)
+        planned = stored.planned_count(run_id)
     shapes = shapes_of(rows)
     oopses = [r for r in rows if r.target == OOPSING_VARIANT]
     # A known issue makes the crash XFAIL; it keeps the kernel's title.
@@ -207,11 +199,8 @@ def run_repro_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
 
 def _first_failure(db: Path, run_id: str) -> str | None:
     """The first case of the run that failed (a known issue's XFAIL included)."""
-    with sqlite3.connect(db) as con:
-        row = con.execute("SELECT c.case_id FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND "
-                          "v.case_id = c.case_id WHERE c.run_id = ? AND v.verdict IN ('FAIL', 'XFAIL') "
-                          "AND v.title LIKE '[%' ORDER BY c.idx LIMIT 1", (run_id,)).fetchone()
-    return row[0] if row else None
+    with History(db) as stored:
+        return stored.first_failure(run_id, ("FAIL", "XFAIL"))
 
 
 def run_minimize_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | None) -> LayerResult:

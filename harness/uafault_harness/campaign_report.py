@@ -7,56 +7,19 @@ fixed, flaky (repetitions that disagree)."""
 from __future__ import annotations
 
 import html
-import sqlite3
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
-from .campaign_spec import Case
+from .campaign_store import History, Row
 from .errors import ExitCode, HarnessError
 from .verdicts import BAD, ORDER, VERDICTS
 
 
-
-@dataclass(frozen=True)
-class Row:
-    """A planned case and its verdict."""
-    case: Case
-    verdict: str
-    title: str
-    seconds: float
-
-    @property
-    def case_id(self) -> str:
-        return self.case.case_id
-
-    @property
-    def target(self) -> str:
-        return self.case.target
-
-    @property
-    def fault(self) -> str:
-        return self.case.fault
-
-    @property
-    def params(self) -> tuple[object, ...]:
-        """The case without its repetition: what flakiness compares."""
-        c = self.case
-        return (c.variant, c.target, c.fault, c.size, c.offset, c.seed)
-
-
-def rows_of(db: sqlite3.Connection, run_id: str) -> list[Row]:
-    return [Row(Case(*r[:8]), *r[8:]) for r in db.execute(
-        "SELECT idx, variant, target, fault, size, offset, seed, rep, verdict, title, seconds "
-        "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
-        "WHERE c.run_id = ? ORDER BY c.idx", (run_id,))]
-
-
-def newest_run(db: sqlite3.Connection) -> str:
-    row = db.execute("SELECT run_id FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
-    if row is None:
+def newest_run(history: History) -> str:
+    run_id = history.newest_run()
+    if run_id is None:
         raise HarnessError(ExitCode.NO_SUCH_RUN, "no campaign run in the database yet")
-    return str(row[0])
+    return run_id
 
 
 def _svg_bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
@@ -101,11 +64,8 @@ def _matrix(rows: list[Row]) -> str:
     return "".join(out) + "</table>"
 
 
-def _titles(db: sqlite3.Connection, campaign: str) -> str:
-    rows = db.execute("SELECT v.title, count(*), min(v.run_id), max(v.run_id) FROM verdicts v "
-                      "JOIN runs r ON r.run_id = v.run_id WHERE r.campaign = ? AND v.verdict IN "
-                      "('CRASH', 'TIMEOUT', 'XFAIL') AND v.title != '' GROUP BY v.title ORDER BY 2 DESC",
-                      (campaign,)).fetchall()
+def _titles(history: History, campaign: str) -> str:
+    rows = history.crash_titles(campaign, ("CRASH", "TIMEOUT", "XFAIL"))
     if not rows:
         return '<p class="empty">No crash titles in any run of this campaign.</p>'
     body = "".join(f"<tr><td>{html.escape(t)}</td><td>{n}</td><td>{a}</td><td>{b}</td></tr>" for t, n, a, b in rows)
@@ -127,24 +87,15 @@ def diff(current: list[Row], previous: list[Row]) -> dict[str, list[str]]:
 
 def render(db_path: Path, run_id: str | None) -> tuple[str, str]:
     """(run_id, html) of a stored campaign run."""
-    if not db_path.is_file():
-        raise HarnessError(ExitCode.NO_SUCH_RUN, f"{db_path}: no campaign database; run a campaign first")
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        run_id = run_id or newest_run(db)
-        info = db.execute("SELECT campaign, started, source_version, config_digest FROM runs WHERE run_id = ?",
-                          (run_id,)).fetchone()
-        if info is None:
-            raise HarnessError(ExitCode.NO_SUCH_RUN, f"no campaign run {run_id!r} in {db_path}")
-        campaign, started, source, config = info
-        rows = rows_of(db, run_id)
-        planned = db.execute("SELECT count(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0]
-        runs = [r[0] for r in db.execute("SELECT run_id FROM runs WHERE campaign = ? AND run_id <= ? "
-                                         "ORDER BY run_id", (campaign, run_id))]
-        history = [rows_of(db, r) for r in runs]
-        titles = _titles(db, campaign)
-    finally:
-        db.close()
+    with History(db_path) as stored:
+        run_id = run_id or newest_run(stored)
+        head = stored.header(run_id)
+        campaign, started, source, config = head.campaign, head.started, head.source_version, head.config_digest
+        rows = stored.rows(run_id)
+        planned = stored.planned_count(run_id)
+        runs = stored.runs_of(campaign, run_id)
+        history = [stored.rows(r) for r in runs]
+        titles = _titles(stored, campaign)
     counts = Counter(r.verdict for r in rows)
     rates = [len(h) / max(sum(r.seconds for r in h), 1e-9) for h in history]
     seconds = [sum(r.seconds for r in h) for h in history]

@@ -145,6 +145,123 @@ class Store:
         return _Tx(self.db, self._lock)
 
 
+@dataclass(frozen=True)
+class Row:
+    """A planned case and its verdict."""
+    case: Case
+    verdict: str
+    title: str
+    seconds: float
+
+    @property
+    def case_id(self) -> str:
+        return self.case.case_id
+
+    @property
+    def target(self) -> str:
+        return self.case.target
+
+    @property
+    def fault(self) -> str:
+        return self.case.fault
+
+    @property
+    def params(self) -> tuple[object, ...]:
+        """The case without its repetition: what flakiness compares."""
+        c = self.case
+        return (c.variant, c.target, c.fault, c.size, c.offset, c.seed)
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    run_id: str
+    campaign: str
+    started: str
+    source_version: str
+    config_digest: str
+
+
+class History:
+    """The campaign database read-only, for what reads it after the runs:
+    reports, exports, the detection matrix, the test layers.  Every query
+    of theirs is here."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise HarnessError(ExitCode.NO_SUCH_RUN, f"{path}: no campaign database; run a campaign first")
+        self.path = path
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.db.close()
+
+    def newest_run(self, campaign: str | None = None, since: str = "", target_prefix: str = "") -> str | None:
+        """The newest run (of campaign; no older than since; planning a
+        target whose name starts with target_prefix), or None."""
+        row = self.db.execute(
+            "SELECT r.run_id FROM runs r WHERE (? IS NULL OR r.campaign = ?) AND r.run_id >= ? AND "
+            "(? = '' OR EXISTS (SELECT 1 FROM cases c WHERE c.run_id = r.run_id AND "
+            "substr(c.target, 1, length(?)) = ?)) ORDER BY r.run_id DESC LIMIT 1",
+            (campaign, campaign, since, target_prefix, target_prefix, target_prefix)).fetchone()
+        return str(row[0]) if row else None
+
+    def header(self, run_id: str) -> RunHeader:
+        row = self.db.execute("SELECT run_id, campaign, started, source_version, config_digest FROM runs "
+                              "WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise HarnessError(ExitCode.NO_SUCH_RUN, f"no campaign run {run_id!r} in {self.path}")
+        return RunHeader(*row)
+
+    def rows(self, run_id: str) -> list[Row]:
+        """The run's cases that have a verdict, in plan order."""
+        return [Row(Case(*r[:8]), *r[8:]) for r in self.db.execute(
+            "SELECT idx, variant, target, fault, size, offset, seed, rep, verdict, title, seconds "
+            "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
+            "WHERE c.run_id = ? ORDER BY c.idx", (run_id,))]
+
+    def planned_count(self, run_id: str) -> int:
+        return int(self.db.execute("SELECT count(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0])
+
+    def verdict_count(self, run_id: str) -> int:
+        return int(self.db.execute("SELECT count(*) FROM verdicts WHERE run_id = ?", (run_id,)).fetchone()[0])
+
+    def runs_of(self, campaign: str, upto: str) -> list[str]:
+        """The runs of a campaign up to and including upto, oldest first."""
+        return [r[0] for r in self.db.execute("SELECT run_id FROM runs WHERE campaign = ? AND run_id <= ? "
+                                              "ORDER BY run_id", (campaign, upto))]
+
+    def crash_titles(self, campaign: str, verdicts: tuple[str, ...]) -> list[tuple[str, int, str, str]]:
+        """(title, cases, first run, last run) over every run of a campaign."""
+        marks = ", ".join("?" * len(verdicts))
+        return self.db.execute(
+            "SELECT v.title, count(*), min(v.run_id), max(v.run_id) FROM verdicts v JOIN runs r ON "
+            f"r.run_id = v.run_id WHERE r.campaign = ? AND v.verdict IN ({marks}) AND v.title != '' "
+            "GROUP BY v.title ORDER BY 2 DESC", (campaign, *verdicts)).fetchall()
+
+    def verdict_tally(self, run_id: str) -> tuple[int, int, dict[str, int]]:
+        """(cases planned, cases with exactly one verdict, verdicts by kind;
+        "doubled": cases with more than one)."""
+        rows = self.db.execute("SELECT case_id, count(*) FROM verdicts WHERE run_id = ? GROUP BY case_id",
+                               (run_id,)).fetchall()
+        by_verdict = dict(self.db.execute("SELECT verdict, count(*) FROM verdicts WHERE run_id = ? "
+                                          "GROUP BY verdict", (run_id,)).fetchall())
+        doubled = sum(1 for _, n in rows if n != 1)
+        return self.planned_count(run_id), len(rows) - doubled, {**by_verdict, "doubled": doubled}
+
+    def first_failure(self, run_id: str, verdicts: tuple[str, ...]) -> str | None:
+        """The first case, in plan order, that ended as one of verdicts with
+        an oracle's complaint (a "[tag] ..." title)."""
+        marks = ", ".join("?" * len(verdicts))
+        row = self.db.execute(
+            "SELECT c.case_id FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
+            f"WHERE c.run_id = ? AND v.verdict IN ({marks}) AND v.title LIKE '[%' ORDER BY c.idx LIMIT 1",
+            (run_id, *verdicts)).fetchone()
+        return str(row[0]) if row else None
+
+
 def merge_into(dest: Path, sources: list[Path]) -> dict[str, int]:
     """Fold campaign databases (shards run on other machines) into dest.
     Runs, plans and verdicts are copied as they are; a row already in dest

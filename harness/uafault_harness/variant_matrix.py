@@ -6,12 +6,11 @@ no twin was flagged."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .campaign_report import Row, rows_of
+from .campaign_store import History, Row
 from .errors import ExitCode, HarnessError
 from .protocol import oracle_tag
 from .verdicts import VERDICTS
@@ -70,13 +69,12 @@ def shapes_of(rows: list[Row]) -> list[Shape]:
     return sorted(shapes.values(), key=lambda s: s.name)
 
 
-def newest_variants_run(db: sqlite3.Connection) -> str:
-    row = db.execute("SELECT c.run_id FROM cases c WHERE c.target LIKE 'variant\\_%' ESCAPE '\\' "
-                     "ORDER BY c.run_id DESC LIMIT 1").fetchone()
-    if row is None:
+def newest_variants_run(history: History) -> str:
+    run_id = history.newest_run(target_prefix=VARIANT)
+    if run_id is None:
         raise HarnessError(ExitCode.NO_SUCH_RUN, "no campaign run with variant_* targets in the database; "
                            "run: harness/uafault campaign configs/campaigns/variants.toml")
-    return str(row[0])
+    return run_id
 
 
 def render(shapes: list[Shape], run_id: str) -> str:
@@ -103,11 +101,9 @@ def render(shapes: list[Shape], run_id: str) -> str:
 
 def detection(db_path: Path, run_id: str | None) -> tuple[ExitCode, str]:
     """(OK when every variant was caught and every twin passed, the text)."""
-    if not db_path.is_file():
-        raise HarnessError(ExitCode.NO_SUCH_RUN, f"{db_path}: no campaign database yet")
-    with sqlite3.connect(db_path) as db:
-        run = run_id or newest_variants_run(db)
-        rows = rows_of(db, run)
+    with History(db_path) as stored:
+        run = run_id or newest_variants_run(stored)
+        rows = stored.rows(run)
     shapes = shapes_of(rows)
     if not shapes:
         raise HarnessError(ExitCode.NO_SUCH_RUN, f"run {run} has no twin_*/variant_* verdicts")
