@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from uafault_harness.campaign_layer import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
 from uafault_harness.errors import ExitCode, worst
+from uafault_harness.guest_runner import GUEST_LAYER_DIRS
+from uafault_harness.profiles import ARCHES
 from uafault_harness.pytest_layer import counts_from_junit, layer_from_junit
 from uafault_harness.report import layer_table, run_report, totals_line
 from uafault_harness.results import Counts, LayerResult, write_layer
@@ -53,3 +56,16 @@ def test_run_report_ends_with_totals(tmp_path: Path) -> None:
     text = run_report(tmp_path)
     assert "uafault_copy" in text
     assert text.splitlines()[-1] == "19 passed, 3 failed, 3 skipped, 0 unresolved"
+
+
+def test_results_of_a_run_total_every_layer_test_ran(tmp_path: Path) -> None:
+    """`results RUN` reads back every layer `test` wrote, so its last line
+    is `test`'s last line (the variants, repro and minimize layers too)."""
+    (tmp_path / "pytest.xml").write_text(JUNIT)
+    layers = [layer_from_junit(tmp_path / "pytest.xml")]
+    for n, name in enumerate((*ARCHES, *GUEST_LAYER_DIRS, *CAMPAIGN_LAYER_DIRS), 1):
+        layer = LayerResult(name, ExitCode.OK, "", Counts(passed=n, skipped=1, unresolved=n % 2))
+        write_layer(tmp_path / name / "summary.json", layer)
+        layers.append(layer)
+    assert run_report(tmp_path).splitlines()[-1] == totals_line(layers)
+    assert {"campaign-variants", "repro", "minimize"} <= set(CAMPAIGN_LAYER_DIRS)

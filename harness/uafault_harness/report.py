@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .campaign_layer import LAYER_DIR as CAMPAIGN_LAYER_DIR
+from .campaign_layer import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
 from .guest_runner import GUEST_LAYER_DIRS
 from .profiles import ARCHES
 from .pytest_layer import JUNIT_NAME, layer_from_junit
@@ -57,7 +57,8 @@ def load_run_layers(run_dir: Path) -> list[LayerResult]:
     layers: list[LayerResult] = []
     if (run_dir / JUNIT_NAME).is_file():
         layers.append(layer_from_junit(run_dir / JUNIT_NAME))
-    for name in (*ARCHES, *GUEST_LAYER_DIRS, CAMPAIGN_LAYER_DIR):
+    # Every layer `test` runs, in its order, so the totals are its last line.
+    for name in (*ARCHES, *GUEST_LAYER_DIRS, *CAMPAIGN_LAYER_DIRS):
         summary = run_dir / name / SUMMARY_NAME
         if summary.is_file():
             layers.append(read_layer(summary))
