@@ -124,3 +124,16 @@ def test_bench_dry_run_prints_commands_and_changes_nothing(tmp_path: Path, isola
 def test_bench_help() -> None:
     proc = run_cli(["--help"], dict(os.environ), script=BENCH)
     assert proc.returncode == 0 and "--dry-run" in proc.stdout
+
+
+def test_test_help_names_every_layer_it_runs() -> None:
+    """`test`'s help says what it runs: each layer whose summary a run keeps."""
+    from uafault_harness.campaign_layer import LAYER_DIRS
+    from uafault_harness.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    text = " ".join(next(c.help for c in sub._choices_actions if c.dest == "test").split())
+    words = ["pytest", "KUnit um and x86_64", "guest", "KASAN", "smoke campaign", "killed and resumed",
+             "minimize", "variants campaign", "repro"]
+    assert all(w in text for w in words), text
+    assert len(LAYER_DIRS) == 4  # smoke, minimize, variants, repro: named above

@@ -107,7 +107,8 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uafault",
-        description="Fault-injection KUnit suites for the kernel's user-access paths.",
+        description="Fault injection for the kernel's user-access and DMA-pinning paths: KUnit suites, "
+                    "uafault.ko and its agent in QEMU guests, campaigns, repro configs and minimisation.",
         epilog="Exit codes: " + ", ".join(f"{c.value}={c.name}" for c in ExitCode),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -178,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", type=Path, nargs="+", help="uafault.db files to fold in")
     p.add_argument("--into", type=Path, default=None, help="the database to fold into (default results/uafault.db)")
 
-    p = sub.add_parser("test", help="pytest + KUnit um + KUnit x86_64 + guest in one run")
+    p = sub.add_parser("test", help="the whole suite in one run: pytest, KUnit um and x86_64, the guest "
+                       "(SMAP and fuzz) and KASAN guest, the smoke campaign killed and resumed, minimize, "
+                       "the variants campaign and every repro config")
     p.add_argument("--skip-x86_64", action="store_true")
     p.add_argument("--skip-pytest", action="store_true")
     p.add_argument("--skip-guest", action="store_true", help="leave out the QEMU guest and campaign layers")
