@@ -302,7 +302,7 @@ static void print_usage(FILE *f)
 		"  --targets GLOB  only targets matching GLOB (default *)\n"
 		"  --faults LIST   only these fault kinds, comma separated\n"
 		"  --seed N        seed of the written bytes (default 1)\n"
-		"  --rounds N      iterations of the stochastic race (default 200)\n"
+		"  --rounds N      iterations of the stochastic race (default %u)\n"
 		"  --fuzzer PATH   uafault-fuzz, for --fuzz-calls\n"
 		"  --fuzz-calls N  run the ioctl fuzzer for N calls as one more suite\n"
 		"  --bare-calls N  then time N unchecked runs of each target (bench)\n"
@@ -313,7 +313,8 @@ static void print_usage(FILE *f)
 		"  --list-faults   print the fault kinds (\"NAME [crash] [raced]\") and exit\n"
 		"  --list-targets  print the targets (\"NAME OWNER [crash]\") and exit\n"
 		"  --exec PROGRAM  with the modules loaded, run PROGRAM (a reproducer)\n"
-		"                  instead, and exit with its status\n");
+		"                  instead, and exit with its status\n",
+		DEFAULT_ROUNDS);
 }
 
 static int parse_uint(const char *arg, const char *what, unsigned int *out)
@@ -355,7 +356,7 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct agent a = {
-		.dev = -1, .kmsg = -1, .seed = 1, .rounds = 200, .offset = -1,
+		.dev = -1, .kmsg = -1, .seed = 1, .rounds = DEFAULT_ROUNDS, .offset = -1,
 		.target_glob = "*",
 	};
 	struct kmod_module *mods[MAX_MODULES];
@@ -415,7 +416,7 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			if (parse_uint(optarg, "--size", &value) ||
-			    value > (MAX_PAGES - 1) * PAGE)
+			    value > MAX_RANGE)
 				return EXIT_USAGE;
 			a.size = value;
 			break;

@@ -19,6 +19,10 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define PAGE		4096UL
 #define MAX_PAGES	8
+/* The longest range a case may ask for (--size): a page is left to plant in. */
+#define MAX_RANGE	((MAX_PAGES - 1) * PAGE)
+/* --rounds: runs of the target against a racing thread. */
+#define DEFAULT_ROUNDS	200
 #define MSG_LEN		4096
 
 /* A target as UAFAULT_IOC_TARGET describes it. */

@@ -222,7 +222,7 @@ bool parse_case(const char *line, struct campaign_case *c)
 
 	return sscanf(line, "%63s %47s %31s %lu %ld %u %c", c->id, c->target,
 		      c->fault, &c->size, &c->offset, &c->seed, &tail) == 6 &&
-	       c->size <= (MAX_PAGES - 1) * PAGE && c->offset < (long)PAGE &&
+	       c->size <= MAX_RANGE && c->offset < (long)PAGE &&
 	       c->offset >= -1;
 }
 

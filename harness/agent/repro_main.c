@@ -2,7 +2,8 @@
 /*
  * main() of a standalone reproducer.  harness/uafault minimize writes one
  * C file: the uapi header, agent.h, device.c, umem.c, faults.c and this,
- * with the case baked in as REPRO_CASE and REPRO_ROUNDS.  It runs with
+ * with the case baked in as REPRO_CASE (and REPRO_ROUNDS when the case
+ * sets its race's rounds).  It runs with
  * uafault.ko (and the module of the target) already loaded, opens
  * /dev/uafault, runs the case once and prints it the way the agent's
  * --cases does.  Exit status: 0 the case passed, 1 it failed, 3 the
@@ -15,7 +16,9 @@
 /* The Makefile builds this file as it is, to keep it compiling. */
 #ifndef REPRO_CASE
 #define REPRO_CASE	{ "copy_from_user.none.0", "copy_from_user", "none", 0, -1, 1 }
-#define REPRO_ROUNDS	200
+#endif
+#ifndef REPRO_ROUNDS
+#define REPRO_ROUNDS	DEFAULT_ROUNDS
 #endif
 
 int main(void)

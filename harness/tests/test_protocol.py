@@ -53,3 +53,20 @@ def test_fault_list() -> None:
     kinds = protocol.parse_fault_kinds("none\nrace_header raced\nsmap crash\n")
     assert kinds.names == ("none", "race_header", "smap")
     assert kinds.crash == {"smap"} and kinds.raced == {"race_header"}
+
+
+def _define(header: str, name: str) -> str:
+    line = next(l for l in header.splitlines() if l.startswith(f"#define {name}\t"))
+    return line.split("\t", 1)[1].strip()
+
+
+def test_the_host_plans_within_the_agents_limits() -> None:
+    """A campaign's largest size is the agent's MAX_RANGE, and the rounds
+    minimize tries are all fewer than the agent's default."""
+    from uafault_harness.campaign_spec import MAX_SIZE, PAGE
+    from uafault_harness.minimize import ROUNDS
+
+    header = _source("agent.h")
+    pages = int(_define(header, "MAX_PAGES"))
+    assert _define(header, "MAX_RANGE") == "((MAX_PAGES - 1) * PAGE)" and MAX_SIZE == (pages - 1) * PAGE
+    assert max(ROUNDS) < int(_define(header, "DEFAULT_ROUNDS"))

@@ -11,12 +11,12 @@ from pathlib import Path
 from .campaign_report import newest_run
 from .campaign_store import History, Row
 from .errors import ExitCode, HarnessError
+from .paths import GUEST_ARCH
 from .protocol import SETUP_TAG, oracle_tag
 from .verdicts import BAD, VERDICTS
 
 FORMATS: tuple[str, ...] = ("ktap", "kunit-json", "kcidb")
 ORIGIN = "uafault"
-GUEST_ARCH = "x86_64"
 
 
 def _by_target(rows: list[Row]) -> dict[str, list[Row]]:

@@ -7,6 +7,7 @@ timeout) would."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ from .campaign_runner import counts_of
 from .campaign_store import DB_NAME
 from .errors import ExitCode
 from .paths import Layout
-from .results import Counts, LayerResult, SUMMARY_NAME, write_layer
+from .results import Counts, LayerResult, SUMMARY_NAME, new_run_id, write_layer
 from .variant_matrix import detection, oracle_of, shapes_of
 
 SMOKE = Path("configs/campaigns/smoke.toml")
@@ -54,7 +55,7 @@ def _run_logged(layout: Layout, cmd: list[str], log: Path, timeout: int = WAIT_L
 
 def _since() -> str:
     """A run id no older than now: runs from here on sort at or after it."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 1))
+    return new_run_id(dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1))
 
 
 def _newest_run(db: Path, since: str, campaign: str = "smoke") -> tuple[str, int] | None:

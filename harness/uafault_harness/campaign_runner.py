@@ -9,7 +9,6 @@ boot goes on with the case after it."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import shutil
 import subprocess
@@ -35,7 +34,7 @@ from .protocol import (
 )
 from .qemu import RunOutcome
 from .qemu import Verdict as BootVerdict
-from .results import Counts
+from .results import Counts, new_run_id
 from .source import read_stamp
 from .verdicts import BAD, VERDICTS
 
@@ -123,10 +122,6 @@ def config_digest(layout: Layout, campaign: Campaign) -> str:
     for variant in campaign.variants:
         digest.update(config_text(layout, guest_kernel(layout, variant == "kasan")).encode())
     return digest.hexdigest()
-
-
-def new_run_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def batches(cases: list[Case], crashing: set[str], size: int) -> list[tuple[bool, list[Case]]]:

@@ -33,8 +33,8 @@ from .protocol import case_line
 
 VARIANTS: tuple[str, ...] = ("plain", "kasan")
 # harness/agent/agent.c: the range may span at most MAX_PAGES - 1 pages.
-MAX_SIZE = 7 * 4096
 PAGE = 4096
+MAX_SIZE = 7 * PAGE
 _DURATION = re.compile(r"^(\d+)([smh])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 

@@ -38,8 +38,8 @@ _SPDX = re.compile(r"^(//|/\*) SPDX-License-Identifier:.*\n", re.M)
 CC_COMMAND = ("cc", "-static", "-O2", "-pthread")
 # Smaller plans to try, smallest first; a step stops at the first that reproduces.
 SIZES = (1, 8, 64, 512, 4096)
+# Rounds to try, all under the agent's default (DEFAULT_ROUNDS, agent.h).
 ROUNDS = (1, 10, 50, 100)
-AGENT_DEFAULT_ROUNDS = 200
 FAILED = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
 
 
@@ -88,8 +88,7 @@ def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
         "#define _GNU_SOURCE\n",
         f'#define REPRO_CASE\t{{ "{case.case_id}", "{case.target}", "{case.fault}", '
         f"{case.size}, {case.offset}, {case.seed} }}\n",
-        f"#define REPRO_ROUNDS\t{repro.rounds or AGENT_DEFAULT_ROUNDS}\n",
-    ]
+    ] + ([f"#define REPRO_ROUNDS\t{repro.rounds}\n"] if repro.rounds else [])
     for rel in C_SOURCES:
         text = (layout.project / rel).read_text()
         parts.append(f"\n/* ---- {rel} ---- */\n" + _LOCAL_INCLUDE.sub("", _SPDX.sub("", text, count=1)))
@@ -138,8 +137,8 @@ def shrink(start: Repro, reproduces: Callable[[Repro], bool], log: Callable[[str
     if current.fault != "none":
         attempt("drop the fault", [dataclasses.replace(current, fault="none")])
     if current.fault in raced:
-        rounds = current.rounds or AGENT_DEFAULT_ROUNDS
-        attempt("fewer race rounds", [dataclasses.replace(current, rounds=r) for r in ROUNDS if r < rounds])
+        attempt("fewer race rounds", [dataclasses.replace(current, rounds=r) for r in ROUNDS
+                                      if not current.rounds or r < current.rounds])
     size = current.size or max(SIZES) + 1
     attempt("smaller range", [dataclasses.replace(current, size=s) for s in SIZES if s < size])
     if current.offset != 0:

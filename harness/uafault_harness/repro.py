@@ -17,13 +17,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .campaign_runner import Progress, fault_kinds, new_run_id, run_batch
+from .campaign_runner import Progress, fault_kinds, run_batch
 from .campaign_spec import EXTRA_MODULES, MAX_SIZE, PAGE, VARIANTS, Case, SpecError, read_table
 from .campaign_store import RunInfo, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_runner import PreparedGuest, prepare_guest
 from .protocol import oracle_tag
 from .paths import Layout
+from .results import new_run_id
 
 REPRO_DIR = "repro"
 KEYS = ("kernel", "modules", "target", "fault", "size", "offset", "seed", "rounds", "runs", "threshold",
