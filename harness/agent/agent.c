@@ -310,11 +310,47 @@ static void print_usage(FILE *f)
 		"  --offset N      range start in its first page (default: theirs)\n"
 		"  --cases FILE    run these campaign cases instead, one a line:\n"
 		"                  ID TARGET FAULT SIZE OFFSET SEED\n"
-		"  --list-faults   print the fault kinds (\"NAME [crash] [raced]\") and exit\n"
-		"  --list-targets  print the targets (\"NAME OWNER [crash]\") and exit\n"
+		"  --list-faults   print the fault kinds (\"NAME [crash] [raced] [start=N]\")\n"
+		"                  and exit\n"
+		"  --list-targets  print the targets (\"NAME OWNER fixed_len=N kinds=K,...\n"
+		"                  [crash]\") and exit\n"
 		"  --exec PROGRAM  with the modules loaded, run PROGRAM (a reproducer)\n"
 		"                  instead, and exit with its status\n",
 		DEFAULT_ROUNDS);
+}
+
+/*
+ * A line of --list-faults: "NAME [crash] [raced] [start=N]", start when the
+ * kind has one start of its own (an --offset of -1 means that one).
+ */
+static void list_kind(const struct fault_kind *k)
+{
+	printf("%s%s%s", k->name, k->crash_only ? " crash" : "",
+	       k->raced ? " raced" : "");
+	if (k->start != SEVERAL_STARTS)
+		printf(" start=%d", k->start);
+	printf("\n");
+}
+
+/*
+ * A line of --list-targets: "uafault-target: NAME OWNER fixed_len=N
+ * kinds=KIND,... [crash]", the kinds that mean something for the target,
+ * so the host plans no case that would only be skipped.
+ */
+static void list_target(const struct target *t)
+{
+	const char *sep = "";
+	unsigned int k;
+
+	printf("uafault-target: %s %s fixed_len=%zu kinds=", t->name, t->owner,
+	       t->fixed_len);
+	for (k = 0; k < nr_fault_kinds; k++) {
+		if (!kind_applies(&fault_kinds[k], t))
+			continue;
+		printf("%s%s", sep, fault_kinds[k].name);
+		sep = ",";
+	}
+	printf("%s\n", target_crashes(t) ? " crash" : "");
 }
 
 static int parse_uint(const char *arg, const char *what, unsigned int *out)
@@ -437,9 +473,7 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			for (k = 0; k < nr_fault_kinds; k++)
-				printf("%s%s%s\n", fault_kinds[k].name,
-				       fault_kinds[k].crash_only ? " crash" : "",
-				       fault_kinds[k].raced ? " raced" : "");
+				list_kind(&fault_kinds[k]);
 			return EXIT_PASS;
 		case 'h':
 			print_usage(stdout);
@@ -499,9 +533,7 @@ int main(int argc, char **argv)
 	}
 	if (list_only) {
 		for (i = 0; i < a.ntargets; i++)
-			printf("uafault-target: %s %s%s\n", a.targets[i].name,
-			       a.targets[i].owner,
-			       target_crashes(&a.targets[i]) ? " crash" : "");
+			list_target(&a.targets[i]);
 		goto out;
 	}
 	if (cases) {

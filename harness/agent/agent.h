@@ -141,14 +141,28 @@ bool run_case(const struct agent *base, const struct campaign_case *c,
 	      unsigned int number);
 
 /* faults.c: one function per fault kind */
+/*
+ * A fault kind, and which targets it means something for: kind_applies()
+ * reads @crash_only, @needs and @results, the planner (--list-targets)
+ * too, so no kind is planned only to be skipped.
+ */
 struct fault_kind {
 	const char *name;
 	void (*run)(const struct agent *a, const struct target *t,
-		    struct verdict *v, int arg);
+		    struct verdict *v, const struct fault_kind *k);
 	int arg;		/* the variant of run: which fault, ... */
-	bool crash_only;	/* runs only for crashing targets */
+	bool crash_only;	/* runs only for crashing targets, they only it */
 	bool raced;		/* a racing thread, --rounds runs of the target */
+	unsigned int needs;	/* UAFAULT_TF_* bits the target must have */
+	unsigned int results;	/* 1 << enum uafault_result it takes; 0: any */
+	/*
+	 * Where the range starts in its first page when the case leaves it
+	 * to the kind (--offset -1), or SEVERAL_STARTS: the kind tries a few.
+	 */
+	int start;
 };
+
+#define SEVERAL_STARTS	(-1)
 
 extern const struct fault_kind fault_kinds[];
 extern const unsigned int nr_fault_kinds;

@@ -133,10 +133,11 @@ static void run_plan(const struct agent *a, const struct target *t,
 
 /* Every position of one fault kind in a 3-page range. */
 static void hole_kind(const struct agent *a, const struct target *t,
-		      struct verdict *v, int fault)
+		      struct verdict *v,
+		      const struct fault_kind *k)
 {
 	static const size_t offsets[] = { 0, 100 };
-	struct plan p = { .npages = RANGE_PAGES, .fault = fault };
+	struct plan p = { .npages = RANGE_PAGES, .fault = k->arg };
 	unsigned int runs = 0;
 	size_t o;
 
@@ -158,7 +159,8 @@ static void hole_kind(const struct agent *a, const struct target *t,
 }
 
 static void fault_none(const struct agent *a, const struct target *t,
-		       struct verdict *v, int arg)
+		       struct verdict *v,
+		       const struct fault_kind *k)
 {
 	static const size_t offsets[] = { 0, 1, PAGE - 1 };
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
@@ -264,7 +266,8 @@ static unsigned int page_out(struct umem *m, const cpu_set_t *cpus,
  * page by pagemap; the target must bring every byte back.
  */
 static void fault_swapped(const struct agent *a, const struct target *t,
-			  struct verdict *v, int arg)
+			  struct verdict *v,
+			  const struct fault_kind *k)
 {
 	struct plan p = { .npages = SWAP_PAGES, .hole = -1 };
 	long balance = pin_balance(), used, size;
@@ -281,7 +284,7 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 		unresolved(v, "binding the agent to its CPU: %s", strerror(errno));
 		return;
 	}
-	place(a, &p, t, start_at(t, 0));
+	place(a, &p, t, start_at(t, k->start));
 	if (set_up(a, t, v, &m, &p)) {
 		swapped = page_out(&m, &cpus, &tries);
 		note(v, "# pagemap: %u of %u pages swapped out before the call (%u tries)\n",
@@ -376,17 +379,18 @@ static int uffd_register(unsigned char *page)
  * a fault, and nothing may race.
  */
 static void uffd_kind(const struct agent *a, const struct target *t,
-		      struct verdict *v, int protect)
+		      struct verdict *v,
+		      const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
-	struct uffd_race race = { .protect = protect };
+	struct uffd_race race = { .protect = k->arg };
 	long balance = pin_balance();
 	struct uafault_run r;
 	pthread_t thread;
 	struct umem m;
 	int err;
 
-	place(a, &p, t, start_at(t, 100));
+	place(a, &p, t, start_at(t, k->start));
 	if (p.offset + p.len <= PAGE) {
 		note(v, "# the range ends before page 1, the userfaultfd page\n");
 		v->skipped = true;
@@ -436,7 +440,7 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 			fail(v, "[result] a NOWAIT target waited for userfaultfd");
 	} else {
 		m.plan.hole = 2;
-		m.plan.fault = protect ? F_PROT_NONE : F_UNMAPPED;
+		m.plan.fault = k->arg ? F_PROT_NONE : F_UNMAPPED;
 		m.readable[2] = false;
 		if (!race.raced && !race.err)
 			fail(v, "the target never faulted on the userfaultfd page");
@@ -484,7 +488,8 @@ static void *churn_thread(void *arg)
 }
 
 static void fault_stochastic(const struct agent *a, const struct target *t,
-			     struct verdict *v, int arg)
+			     struct verdict *v,
+			     const struct fault_kind *k)
 {
 	struct plan p = { .npages = 2, .hole = -1 };
 	long balance = pin_balance();
@@ -495,7 +500,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 	struct umem m;
 	int err;
 
-	place(a, &p, t, start_at(t, 0));
+	place(a, &p, t, start_at(t, k->start));
 	if (!set_up(a, t, v, &m, &p))
 		return;
 	ch.page = m.base + PAGE;
@@ -602,7 +607,8 @@ static void check_held(const struct agent *a, struct verdict *v,
  * see its own bytes.
  */
 static void fault_fork_cow(const struct agent *a, const struct target *t,
-			   struct verdict *v, int arg)
+			   struct verdict *v,
+			   const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
@@ -612,7 +618,7 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	pid_t pid;
 	size_t i;
 
-	place(a, &p, t, start_at(t, 0));
+	place(a, &p, t, start_at(t, k->start));
 	if (!set_up(a, t, v, &m, &p))
 		return;
 	if (pipe(to_child)) {
@@ -677,7 +683,8 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
  * they had, and releasing the pin leaks nothing.
  */
 static void fault_dontneed(const struct agent *a, const struct target *t,
-			   struct verdict *v, int arg)
+			   struct verdict *v,
+			   const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
@@ -685,7 +692,7 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 	struct umem m;
 	int err;
 
-	place(a, &p, t, start_at(t, 0));
+	place(a, &p, t, start_at(t, k->start));
 	err = umem_setup(&m, &p, t, a->seed);
 	old = malloc(p.len);
 	if (err || !old) {
@@ -738,7 +745,8 @@ static long fail_nth_left(int fd)
  * past what it reports, no pin leaked, no kernel report.
  */
 static void fault_fail_nth(const struct agent *a, const struct target *t,
-			   struct verdict *v, int arg)
+			   struct verdict *v,
+			   const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	unsigned int nth, refused = 0, reported = 0;
@@ -752,7 +760,7 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 		unresolved(v, "/proc/thread-self/fail-nth: %s", strerror(errno));
 		return;
 	}
-	place(a, &p, t, start_at(t, 0));
+	place(a, &p, t, start_at(t, k->start));
 	for (nth = 1; nth < 64; nth++) {
 		err = umem_setup(&m, &p, t, a->seed);
 		if (err || fail_nth_set(fd, nth)) {
@@ -805,7 +813,8 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
  * and the agent goes on.
  */
 static void fault_smap(const struct agent *a, const struct target *t,
-		       struct verdict *v, int arg)
+		       struct verdict *v,
+		       const struct fault_kind *k)
 {
 	struct plan p = { .npages = 1, .hole = -1 };
 	bool oopsed = false;
@@ -816,7 +825,7 @@ static void fault_smap(const struct agent *a, const struct target *t,
 
 	printf("    # uafault-expect-oops: %s\n", a->case_name);
 	fflush(stdout);
-	place(a, &p, t, 0);
+	place(a, &p, t, k->start);
 	if (!set_up(a, t, v, &m, &p))
 		return;
 	pid = fork();
@@ -847,7 +856,8 @@ static void fault_smap(const struct agent *a, const struct target *t,
  * range stays inside the page: the next page's alias is not ours.
  */
 static void fault_kernel_alias(const struct agent *a, const struct target *t,
-			       struct verdict *v, int arg)
+			       struct verdict *v,
+			       const struct fault_kind *k)
 {
 	struct plan p = { .npages = 1, .hole = -1 };
 	struct uafault_pin pin = { .len = PAGE, .flags = UAFAULT_PIN_WRITE };
@@ -856,7 +866,7 @@ static void fault_kernel_alias(const struct agent *a, const struct target *t,
 	struct umem m;
 	int err;
 
-	place(a, &p, t, 100);
+	place(a, &p, t, k->start);
 	if (p.npages > 1) {
 		note(v, "# the range leaves the one page whose alias is ours\n");
 		v->skipped = true;
@@ -912,15 +922,16 @@ static void unpin_cpu(pthread_t thread)
 
 /*
  * A message (UAFAULT_RES_HEADER: its length in its first four bytes) laid
- * out in @m; false, the case skipped or unresolved, when the target takes
- * no message or the memory cannot be set up.
+ * out in @m; false, the case skipped or unresolved, when the range is too
+ * short for a header or the memory cannot be set up.
  */
 static bool set_up_message(const struct agent *a, const struct target *t,
-			   struct verdict *v, struct umem *m, struct plan *p)
+			   const struct fault_kind *k, struct verdict *v,
+			   struct umem *m, struct plan *p)
 {
-	place(a, p, t, start_at(t, 100));
-	if (t->result != UAFAULT_RES_HEADER || p->len < sizeof(uint32_t)) {
-		note(v, "# no message header\n");
+	place(a, p, t, start_at(t, k->start));
+	if (p->len < sizeof(uint32_t)) {
+		note(v, "# no room for a message header\n");
 		v->skipped = true;
 		return false;
 	}
@@ -959,18 +970,19 @@ static void *flip_thread(void *arg)
  * no header to race on.
  */
 static void fault_race_header(const struct agent *a, const struct target *t,
-			      struct verdict *v, int arg)
+			      struct verdict *v,
+			      const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct flipper f = { 0 };
 	long balance = pin_balance();
-	unsigned int round, refused = 0, rounds = arg * a->rounds, wait;
+	unsigned int round, refused = 0, rounds = k->arg * a->rounds, wait;
 	struct uafault_run r;
 	pthread_t thread;
 	struct umem m;
 	int err;
 
-	if (!set_up_message(a, t, v, &m, &p))
+	if (!set_up_message(a, t, k, v, &m, &p))
 		return;
 	f.header = m.addr;
 	f.len = p.len;
@@ -1017,16 +1029,17 @@ static void fault_race_header(const struct agent *a, const struct target *t,
  * (KASAN), CVE-2016-6480's shape, on every run.
  */
 static void fault_trap_header(const struct agent *a, const struct target *t,
-			      struct verdict *v, int arg)
+			      struct verdict *v,
+			      const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
-	struct uafault_trap trap = { .len = sizeof(uint32_t), .nth = arg };
+	struct uafault_trap trap = { .len = sizeof(uint32_t), .nth = k->arg };
 	long balance = pin_balance();
 	struct uafault_run r;
 	struct umem m;
 	int err;
 
-	if (!set_up_message(a, t, v, &m, &p))
+	if (!set_up_message(a, t, k, v, &m, &p))
 		return;
 	trap.addr = (uintptr_t)m.addr;
 	put_le32(trap.bytes, p.len + 64);
@@ -1042,7 +1055,7 @@ static void fault_trap_header(const struct agent *a, const struct target *t,
 	/* What the trap wrote is not the target's doing. */
 	memcpy(m.addr, m.before + p.offset, sizeof(uint32_t));
 	note(v, "# the kernel accessed the header %u time(s); it changed after access %d\n",
-	     trap.hits, arg);
+	     trap.hits, k->arg);
 	if (err)
 		fail(v, "ioctl refused: %s", strerror(-err));
 	else if (!trap.fired)
@@ -1133,7 +1146,8 @@ static int pages_in(const struct umem *m, uint64_t start, uint64_t end)
  * show every page moved out of it.  Other targets keep nothing.
  */
 static void fault_movable(const struct agent *a, const struct target *t,
-			  struct verdict *v, int arg)
+			  struct verdict *v,
+			  const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
@@ -1141,16 +1155,11 @@ static void fault_movable(const struct agent *a, const struct target *t,
 	struct umem m;
 	int before, after;
 
-	if (!(t->flags & UAFAULT_TF_HOLD)) {
-		note(v, "# the target keeps no pages\n");
-		v->skipped = true;
-		return;
-	}
 	if (!movable_zone(&start, &end)) {
 		unresolved(v, "no ZONE_MOVABLE in /proc/zoneinfo (movablecore= on the command line?)");
 		return;
 	}
-	place(a, &p, t, start_at(t, 0));
+	place(a, &p, t, start_at(t, k->start));
 	if (!set_up(a, t, v, &m, &p))
 		return;
 	before = pages_in(&m, start, end);
@@ -1173,23 +1182,30 @@ static void fault_movable(const struct agent *a, const struct target *t,
 	kmsg_check(a, v, false, NULL);
 }
 
+#define MESSAGES	(1U << UAFAULT_RES_HEADER)
+
 const struct fault_kind fault_kinds[] = {
-	{ "none",		fault_none,		0,		false,	false },
-	{ "unmapped",		hole_kind,		F_UNMAPPED,	false,	false },
-	{ "prot_none",		hole_kind,		F_PROT_NONE,	false,	false },
-	{ "read_only",		hole_kind,		F_READ_ONLY,	false,	false },
-	{ "swapped",		fault_swapped,		0,		false,	false },
-	{ "uffd_munmap",	uffd_kind,		false,		false,	false },
-	{ "uffd_mprotect",	uffd_kind,		true,		false,	false },
-	{ "stochastic_munmap",	fault_stochastic,	0,		false,	true },
-	{ "race_header",	fault_race_header,	5,		false,	true },
-	{ "trap_header",	fault_trap_header,	1,		false,	false },
-	{ "fork_cow",		fault_fork_cow,		0,		false,	false },
-	{ "dontneed",		fault_dontneed,		0,		false,	false },
-	{ "movable",		fault_movable,		0,		false,	false },
-	{ "fail_nth",		fault_fail_nth,		0,		false,	false },
-	{ "kernel_alias",	fault_kernel_alias,	0,		false,	false },
-	{ "smap",		fault_smap,		0,		true,	false },
+	{ .name = "none", .run = fault_none, .start = SEVERAL_STARTS },
+	{ .name = "unmapped", .run = hole_kind, .arg = F_UNMAPPED,
+	  .start = SEVERAL_STARTS },
+	{ .name = "prot_none", .run = hole_kind, .arg = F_PROT_NONE,
+	  .start = SEVERAL_STARTS },
+	{ .name = "read_only", .run = hole_kind, .arg = F_READ_ONLY,
+	  .start = SEVERAL_STARTS },
+	{ .name = "swapped", .run = fault_swapped },
+	{ .name = "uffd_munmap", .run = uffd_kind, .arg = false, .start = 100 },
+	{ .name = "uffd_mprotect", .run = uffd_kind, .arg = true, .start = 100 },
+	{ .name = "stochastic_munmap", .run = fault_stochastic, .raced = true },
+	{ .name = "race_header", .run = fault_race_header, .arg = 5,
+	  .raced = true, .results = MESSAGES, .start = 100 },
+	{ .name = "trap_header", .run = fault_trap_header, .arg = 1,
+	  .results = MESSAGES, .start = 100 },
+	{ .name = "fork_cow", .run = fault_fork_cow },
+	{ .name = "dontneed", .run = fault_dontneed },
+	{ .name = "movable", .run = fault_movable, .needs = UAFAULT_TF_HOLD },
+	{ .name = "fail_nth", .run = fault_fail_nth },
+	{ .name = "kernel_alias", .run = fault_kernel_alias, .start = 100 },
+	{ .name = "smap", .run = fault_smap, .crash_only = true },
 };
 
 const unsigned int nr_fault_kinds = ARRAY_SIZE(fault_kinds);

@@ -16,11 +16,23 @@ from uafault_harness.campaign_spec import (
 from uafault_harness.campaign_store import RunInfo, Store, Verdict, merge_into
 from uafault_harness.errors import ExitCode, HarnessError
 from uafault_harness.paths import PROJECT_ROOT
+from uafault_harness.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_target
 
 KINDS = ("none", "unmapped", "uffd_munmap", "fork_cow", "smap")
-CRASH_KINDS = {"smap"}
-TARGETS = ["copy_from_user", "copy_to_user", "get_user", "pin_dma_write", "raw_deref", "example_pin_buffer"]
-CRASHING = {"raw_deref"}
+FAULT_KINDS = FaultKinds(KINDS, frozenset({"smap"}), frozenset(), {"uffd_munmap": 100, "fork_cow": 0, "smap": 0})
+ORDINARY = frozenset(KINDS) - {"smap"}
+LISTED = [ListedTarget("copy_from_user", "uafault", False, 0, ORDINARY),
+          ListedTarget("copy_to_user", "uafault", False, 0, ORDINARY),
+          ListedTarget("get_user", "uafault", False, 8, ORDINARY),
+          ListedTarget("pin_dma_write", "uafault", False, 0, ORDINARY),
+          ListedTarget("raw_deref", "uafault", True, 0, frozenset({"smap"})),
+          ListedTarget("example_pin_buffer", "uafault_example", False, 0, ORDINARY)]
+TARGETS = [t.name for t in LISTED]
+CRASHING = {t.name for t in LISTED if t.crashes}
+
+
+def chosen(names: list[str]) -> list[ListedTarget]:
+    return [t for t in LISTED if t.name in names]
 
 GOOD = """\
 # a comment
@@ -49,13 +61,13 @@ def test_expansion_is_ordered_deterministic_and_ids_are_stable(tmp_path: Path) -
     assert campaign.budget_seconds == 120 and campaign.batch == 3
     targets = select_targets(campaign, TARGETS, CRASHING)
     assert targets == ["copy_from_user", "copy_to_user", "raw_deref"]
-    cases = expand(campaign, targets, CRASHING, CRASH_KINDS)
+    cases = expand(campaign, chosen(targets), FAULT_KINDS)
     # 2 variants x (2 copy targets x none + raw_deref x smap) x 2 sizes x 2 seeds x 2 reps
     assert len(cases) == 2 * 3 * 2 * 2 * 2
     assert [c.index for c in cases] == list(range(len(cases)))
     assert all((c.fault == "smap") == (c.target == "raw_deref") for c in cases)
     assert len({c.case_id for c in cases}) == len(cases)
-    again = expand(load_campaign(write(tmp_path, GOOD), KINDS), targets, CRASHING, CRASH_KINDS)
+    again = expand(load_campaign(write(tmp_path, GOOD), KINDS), chosen(targets), FAULT_KINDS)
     assert [c.case_id for c in again] == [c.case_id for c in cases]
     # An id names the parameters, not the position: a shorter plan keeps it.
     first = cases[0]
@@ -103,7 +115,7 @@ def agent_fault_kinds() -> tuple[str, ...]:
     fault_kinds[] table in harness/agent/faults.c."""
     source = (PROJECT_ROOT / "harness" / "agent" / "faults.c").read_text()
     table = source[source.index("const struct fault_kind fault_kinds[] = {"):]
-    return tuple(re.findall(r'^\s*\{ "(\w+)",', table[:table.index("};")], re.M))
+    return tuple(re.findall(r'^\s*\{ \.name = "(\w+)",', table[:table.index("};")], re.M))
 
 
 def variant_shapes() -> list[str]:
@@ -111,6 +123,59 @@ def variant_shapes() -> list[str]:
     the shapes[] table in module/variants/uafault_variants.c."""
     source = (PROJECT_ROOT / "module" / "variants" / "uafault_variants.c").read_text()
     return sorted(re.findall(r"^\s*SHAPE(?:_HOLD)?\((\w+),", source, re.M))
+
+
+PLANNER = """\
+[campaign]
+name = "p"
+variants = ["plain"]
+targets = ["*", "raw_deref"]
+faults = ["none", "uffd_munmap", "fork_cow", "smap"]
+sizes = [0, 64]
+offsets = [-1, 0, 100]
+seeds = [1]
+repetitions = 1
+budget = "2m"
+batch = 3
+"""
+
+
+def test_the_plan_has_no_case_that_skips_or_repeats_another(tmp_path: Path) -> None:
+    campaign = load_campaign(write(tmp_path, PLANNER), KINDS)
+    cases = expand(campaign, chosen(select_targets(campaign, TARGETS, CRASHING)), FAULT_KINDS)
+    listed = {t.name: t for t in LISTED}
+    # Only kinds the agent said mean something for the target.
+    assert all(c.fault in listed[c.target].kinds for c in cases)
+    # A fixed-length target ignores size and offset: one case per kind.
+    assert [(c.fault, c.size, c.offset) for c in cases if c.target == "get_user"] == [
+        ("none", 0, -1), ("uffd_munmap", 0, -1), ("fork_cow", 0, -1)]
+    # -1 is the kind's own start: 100 for uffd_munmap, 0 for fork_cow; "none" tries several.
+    mine = [(c.fault, c.size, c.offset) for c in cases if c.target == "copy_from_user"]
+    assert [o for f, s, o in mine if f == "uffd_munmap" and s == 0] == [-1, 0]
+    assert [o for f, s, o in mine if f == "fork_cow" and s == 0] == [-1, 100]
+    assert [o for f, s, o in mine if f == "none" and s == 0] == [-1, 0, 100]
+    assert [(c.fault, c.size, c.offset) for c in cases if c.target == "raw_deref"] == [
+        ("smap", 0, -1), ("smap", 0, 100), ("smap", 64, -1), ("smap", 64, 100)]
+
+
+def test_the_planner_reads_what_the_agent_lists() -> None:
+    target = parse_target("uafault-target: get_user uafault fixed_len=8 kinds=none,unmapped,fork_cow")
+    assert target == ListedTarget("get_user", "uafault", False, 8, frozenset({"none", "unmapped", "fork_cow"}))
+    raw = parse_target("uafault-target: raw_deref uafault fixed_len=0 kinds=smap crash")
+    assert raw is not None and raw.crashes and raw.kinds == {"smap"}
+    kinds = parse_fault_kinds("none\nuffd_munmap start=100\nrace_header raced start=100\nsmap crash start=0\n")
+    assert kinds.starts == {"uffd_munmap": 100, "race_header": 100, "smap": 0}
+
+
+def test_the_agent_table_says_which_targets_each_kind_needs() -> None:
+    """Every kind the planner leaves out for a target, the agent's table
+    (needs, results, crash_only) leaves out too: the rules live there."""
+    source = (PROJECT_ROOT / "harness" / "agent" / "faults.c").read_text()
+    table = source[source.index("const struct fault_kind fault_kinds[] = {"):]
+    table = table[:table.index("};")]
+    assert '.name = "movable", .run = fault_movable, .needs = UAFAULT_TF_HOLD' in table
+    assert ".results = MESSAGES" in table.split('"trap_header"')[1].split("{")[0]
+    assert ".crash_only = true" in table.split('"smap"')[1]
 
 
 def test_shipped_campaigns_load(tmp_path: Path) -> None:
@@ -185,7 +250,7 @@ def test_progress_is_a_log_line_off_a_terminal_and_one_status_line_on_it(capsys:
 def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict[str, str],
                                               run_ids: tuple[str, str]) -> None:
     campaign = load_campaign(write(tmp_path, GOOD), KINDS)
-    plan = expand(campaign, select_targets(campaign, TARGETS, CRASHING), CRASHING, CRASH_KINDS)
+    plan = expand(campaign, chosen(select_targets(campaign, TARGETS, CRASHING)), FAULT_KINDS)
     verdict_of = {c.case_id: ("PASS" if c.index % 3 else "FAIL") for c in plan}
     dbs = []
     for i, run_id in enumerate(run_ids, 1):

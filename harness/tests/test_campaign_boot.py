@@ -129,3 +129,17 @@ def test_a_known_crash_is_xfail(guest: PreparedGuest, tmp_path: Path) -> None:
     known = (KnownIssue("*", "crashy", "*", "a known oops"),)
     run_batch(guest, store, "R", False, cases, tmp_path / "boot", Progress(1, tty=False), 60, known)
     assert store.verdicts("R")[cases[0].case_id].verdict == "XFAIL"
+
+
+def test_the_target_list_is_kept_per_build(guest: PreparedGuest, tmp_path: Path) -> None:
+    """A build's target list is listed once: the next campaign reads it
+    back without a boot, and another module build is another list."""
+    from uafault_harness.campaign_runner import list_targets, targets_cache
+
+    cache = targets_cache(guest, variants=False)
+    cache.write_text("uafault-target: copy_from_user uafault fixed_len=0 kinds=none,unmapped\n")
+    listed = list_targets(guest, tmp_path / "list", variants=False)
+    assert [t.name for t in listed] == ["copy_from_user"] and listed[0].kinds == {"none", "unmapped"}
+    assert not (tmp_path / "list").exists()  # no boot
+    guest.artefacts.modules[0].write_bytes(b"\x7fELF another build")
+    assert targets_cache(guest, variants=False) != cache

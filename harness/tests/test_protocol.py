@@ -20,9 +20,9 @@ def test_the_agent_prints_the_markers_the_host_reads() -> None:
     assert f'printf("%s{protocol.CASE_MARKER} %s\\n", indent, a->case_name);' in device
     assert f'"{protocol.CAMPAIGN_CASE_PREFIX}%s", c->id' in device
     assert f'printf("    {protocol.EXPECT_OOPS_MARKER} %s\\n", a->case_name);' in faults
-    assert protocol.parse_target("uafault-target: copy_from_user uafault crash") == protocol.ListedTarget(
-        "copy_from_user", "uafault", True)
-    assert 'printf("uafault-target: %s %s%s\\n"' in agent
+    line = agent[agent.index('printf("uafault-target:'):]
+    assert line.startswith('printf("uafault-target: %s %s fixed_len=%zu kinds=", t->name, t->owner,')
+    assert 'printf("%s\\n", target_crashes(t) ? " crash" : "");' in line
 
 
 def test_the_agent_tags_a_set_up_failure_as_the_host_reads_it() -> None:

@@ -22,15 +22,16 @@ from .campaign_spec import (
     KNOWN_ISSUES, Campaign, Case, KnownIssue, expand, expected_verdict, load_campaign, load_known_issues,
     select_targets, shard,
 )
-from .campaign_store import DB_NAME, RunInfo, Store, Verdict
+from . import fsutil
+from .campaign_store import DB_NAME, History, RunInfo, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_build import config_text, guest_kernel
 from .guest_console import ConsoleTracker
 from .guest_runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
 from .paths import Layout
 from .protocol import (
-    CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, case_started, is_unresolved, parse_fault_kinds, parse_result,
-    parse_target,
+    CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, ListedTarget, case_started, is_unresolved, parse_fault_kinds,
+    parse_result, parse_target,
 )
 from .qemu import RunOutcome
 from .qemu import Verdict as BootVerdict
@@ -89,22 +90,34 @@ def fault_kinds(agent: Path) -> FaultKinds:
     return parse_fault_kinds(proc.stdout)
 
 
-def list_targets(guest: PreparedGuest, out_dir: Path, variants: bool = False) -> tuple[list[str], set[str]]:
-    """One boot with allow_crash, so every target (and which ones crash) is seen;
-    with the buggy-variant catalogue loaded when the campaign asks for it."""
+def targets_cache(guest: PreparedGuest, variants: bool) -> Path:
+    """Where the target list of these very modules and agent is kept: the
+    list is a function of them, so one boot per build lists it."""
+    request = GuestRequest(allow_crash=True, variants=variants)
+    digest = hashlib.sha256()
+    for path in (*guest.artefacts.loaded(request), guest.artefacts.agent):
+        digest.update(path.read_bytes())
+    return guest.artefacts.agent.parent / f"targets-{digest.hexdigest()[:16]}.txt"
+
+
+def list_targets(guest: PreparedGuest, out_dir: Path, variants: bool = False) -> list[ListedTarget]:
+    """Every target (and which ones crash, the kinds each takes), with the
+    buggy-variant catalogue loaded when the campaign asks for it: from the
+    cache of this build, else one boot with allow_crash."""
+    cache = targets_cache(guest, variants)
+    if cache.is_file():
+        listed = [t for t in map(parse_target, cache.read_text().splitlines()) if t is not None]
+        if listed:
+            return listed
     out_dir.mkdir(parents=True, exist_ok=True)
     request = GuestRequest(allow_crash=True, agent_args="--list-targets", variants=variants)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, echo=False)
-    names, crashing = [], set()
-    for line in tracker.user_lines:
-        if listed := parse_target(line):
-            names.append(listed.name)
-            if listed.crashes:
-                crashing.add(listed.name)
-    if tracker.agent_exit != 0 or not names:
+    lines = [line for line in tracker.user_lines if parse_target(line) is not None]
+    if tracker.agent_exit != 0 or not lines:
         raise HarnessError(ExitCode.RUN_FAILED, f"listing the targets failed ({outcome.reason}, agent exit "
                            f"{tracker.agent_exit}); see {out_dir / CONSOLE_NAME}")
-    return names, crashing
+    fsutil.atomic_write_text(cache, "".join(line + "\n" for line in lines))
+    return [t for t in map(parse_target, lines) if t is not None]
 
 
 def counts_of(by_verdict: dict[str, int]) -> Counts:
@@ -115,6 +128,31 @@ def counts_of(by_verdict: dict[str, int]) -> Counts:
             field = VERDICTS[verdict].counts_as
             setattr(counts, field, getattr(counts, field) + n)
     return counts
+
+
+def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
+    """The plan's size: cases per kernel, per fault kind and per target,
+    and the guest time the campaign's earlier runs took per case."""
+    def tally(key: str) -> str:
+        counts: dict[str, int] = {}
+        for c in cases:
+            counts[getattr(c, key)] = counts.get(getattr(c, key), 0) + 1
+        return ", ".join(f"{k} {n}" for k, n in counts.items())
+
+    lines = [f"[campaign] plan of {campaign}: {len(cases)} cases",
+             f"  per kernel: {tally('variant')}", f"  per fault kind: {tally('fault')}",
+             f"  per target: {tally('target')}"]
+    seconds = None
+    if db.is_file():
+        with History(db) as stored:
+            seconds = stored.mean_case_seconds(campaign)
+    if seconds is None:
+        lines.append("  estimate: no earlier run of this campaign to go by")
+    else:
+        total = seconds * len(cases)
+        lines.append(f"  estimate: {total / 60:.0f} min of guest time at {seconds:.2f} s a case "
+                     f"(earlier runs), divided by -j, plus a few seconds a boot")
+    return "\n".join(lines)
 
 
 def config_digest(layout: Layout, campaign: Campaign) -> str:
@@ -256,6 +294,8 @@ class CampaignRequest:
     run_id: str | None = None
     # Seconds one boot (one batch) may take.
     batch_timeout: int = 1800
+    # Plan, print the plan's size and an estimate, run nothing.
+    dry_run: bool = False
 
 
 def run_campaign(layout: Layout, request: CampaignRequest) -> tuple[ExitCode, str]:
@@ -294,11 +334,15 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
                 raise HarnessError(ExitCode.USAGE, f"run {run_id} exists; finish it with --resume {run_id}")
         else:
             run_id = new_run_id() + (f"-s{request.shard[0]}of{request.shard[1]}" if request.shard else "")
-        names, crashing = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets",
-                                       campaign.load_variants)
-        cases = expand(campaign, select_targets(campaign, names, crashing), crashing, crash_kinds)
+        listed = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets",
+                              campaign.load_variants)
+        chosen = select_targets(campaign, [t.name for t in listed], {t.name for t in listed if t.crashes})
+        cases = expand(campaign, [t for t in listed if t.name in chosen], kinds)
         if request.shard:
             cases = shard(cases, *request.shard)
+        if request.dry_run:
+            print(describe_plan(cases, campaign.name, layout.results_root / DB_NAME), flush=True)
+            return ExitCode.OK, f"{len(cases)} cases planned, none run (--dry-run)"
         store.create_run(RunInfo(run_id, campaign.name, str(request.spec), campaign.digest),
                          read_stamp(layout.stamp) or "unknown", config_digest(layout, campaign), cases)
     run.append(run_id)

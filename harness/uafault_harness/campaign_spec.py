@@ -26,10 +26,10 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AbstractSet, Any
+from typing import Any
 
 from .errors import ExitCode, HarnessError
-from .protocol import case_line
+from .protocol import FaultKinds, ListedTarget, case_line
 
 VARIANTS: tuple[str, ...] = ("plain", "kasan")
 # harness/agent/agent.c: the range may span at most MAX_PAGES - 1 pages.
@@ -234,20 +234,40 @@ def select_targets(campaign: Campaign, available: list[str], crashing: set[str])
     return [t for t in available if t in chosen]
 
 
-def expand(campaign: Campaign, targets: list[str], crashing: set[str], crash_faults: AbstractSet[str]) -> list[Case]:
-    """The cases, in order; a fault kind meant for crashing targets (SMAP)
-    pairs only with those, every other kind only with the rest."""
+def plans(campaign: Campaign, target: ListedTarget, fault: str, kinds: FaultKinds) -> list[tuple[int, int]]:
+    """The (size, offset) pairs of the file that give target and fault plans
+    of their own.  None when the kind means nothing for the target (the
+    agent would skip it: SMAP for a target that does not oops, a header
+    race for one that takes no message, ...); one, (0, -1), for a target of
+    one fixed length, whose range ignores both; and an offset the same as
+    the kind's own start (what -1 means for it) only once."""
+    if fault not in target.kinds:
+        return []
+    if target.fixed_len:
+        return [(0, -1)]
+    own = kinds.starts.get(fault)
+    out: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for size in campaign.sizes:
+        for offset in campaign.offsets:
+            key = (size, own if offset == -1 and own is not None else offset)
+            if key not in seen:
+                seen.add(key)
+                out.append((size, offset))
+    return out
+
+
+def expand(campaign: Campaign, targets: list[ListedTarget], kinds: FaultKinds) -> list[Case]:
+    """The cases, in order, each a plan of its own: no case the agent
+    would only skip, none that repeats another's plan (plans())."""
     cases: list[Case] = []
     for variant in campaign.variants:
         for target in targets:
             for fault in campaign.faults:
-                if (fault in crash_faults) != (target in crashing):
-                    continue
-                for size in campaign.sizes:
-                    for offset in campaign.offsets:
-                        for seed in campaign.seeds:
-                            for rep in range(campaign.repetitions):
-                                cases.append(Case(len(cases), variant, target, fault, size, offset, seed, rep))
+                for size, offset in plans(campaign, target, fault, kinds):
+                    for seed in campaign.seeds:
+                        for rep in range(campaign.repetitions):
+                            cases.append(Case(len(cases), variant, target.name, fault, size, offset, seed, rep))
     return cases
 
 

@@ -241,6 +241,12 @@ class History:
             f"r.run_id = v.run_id WHERE r.campaign = ? AND v.verdict IN ({marks}) AND v.title != '' "
             "GROUP BY v.title ORDER BY 2 DESC", (campaign, *verdicts)).fetchall()
 
+    def mean_case_seconds(self, campaign: str) -> float | None:
+        """Guest seconds a case of the campaign's earlier runs took, on average."""
+        row = self.db.execute("SELECT avg(v.seconds) FROM verdicts v JOIN runs r ON r.run_id = v.run_id "
+                              "WHERE r.campaign = ?", (campaign,)).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def verdict_tally(self, run_id: str) -> tuple[int, int, dict[str, int]]:
         """(cases planned, cases with exactly one verdict, verdicts by kind;
         "doubled": cases with more than one)."""

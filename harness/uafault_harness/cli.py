@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="name the run (default: the UTC time); shards given one ID merge into one run")
     p.add_argument("-j", "--guests", type=positive_int("-j"), default=1, metavar="N",
                    help="guests booted at once, each taking the next batch (default 1)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="plan only: print the cases per kernel, fault kind and target, and an estimate of the "
+                        "time from earlier runs; nothing runs or is stored")
     add_jobs_option(p)
 
     p = sub.add_parser("repro", help="replay a repro config's case N times: REPRODUCED k/N (exit 0), "
@@ -240,9 +243,12 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
     # A bad file fails now, not after minutes of building the guest.
     load_campaign(args.spec, None)
     require_tree(layout)
+    if args.dry_run and args.resume:
+        raise HarnessError(ExitCode.USAGE, "--dry-run plans a new run; it cannot --resume one")
     code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, budget_seconds=args.budget,
                                                        resume=args.resume, guests=args.guests,
-                                                       shard=args.shard, run_id=args.run_id))
+                                                       shard=args.shard, run_id=args.run_id,
+                                                       dry_run=args.dry_run))
     print(f"campaign: {message}")
     return code
 

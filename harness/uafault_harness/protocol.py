@@ -7,7 +7,7 @@ two agree.  KTAP itself is read with the tree's kunit_parser (ktap.py)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 # Printed by the /init that initramfs.py generates.
@@ -30,8 +30,8 @@ CASE_RE = re.compile(r"^\s*" + re.escape(CASE_MARKER) + r"\s*(\S+)")
 EXPECT_RE = re.compile(r"^\s*" + re.escape(EXPECT_OOPS_MARKER) + r"\s*(\S+)")
 EXIT_RE = re.compile(r"^" + re.escape(INIT_AGENT_EXIT) + r"\s+(-?\d+)")
 _RESULT_RE = re.compile(r"^\s*(not )?ok \d+ (\S+)(\s+# SKIP)?")
-# --list-targets: "uafault-target: NAME OWNER [crash]".
-_TARGET_RE = re.compile(r"^uafault-target: (\S+) (\S+)( crash)?$")
+# --list-targets: "uafault-target: NAME OWNER fixed_len=N kinds=K,... [crash]".
+_TARGET_RE = re.compile(r"^uafault-target: (\S+) (\S+) fixed_len=(\d+) kinds=(\S*)( crash)?$")
 
 
 def oracle_tag(text: str) -> str | None:
@@ -75,11 +75,18 @@ class ListedTarget:
     name: str
     owner: str
     crashes: bool
+    # The one length it takes (then a case's size and offset mean nothing), or 0.
+    fixed_len: int
+    # The fault kinds that mean something for it (kind_applies() in the agent).
+    kinds: frozenset[str]
 
 
 def parse_target(line: str) -> ListedTarget | None:
     m = _TARGET_RE.match(line)
-    return ListedTarget(m.group(1), m.group(2), bool(m.group(3))) if m else None
+    if m is None:
+        return None
+    return ListedTarget(m.group(1), m.group(2), bool(m.group(5)), int(m.group(3)),
+                        frozenset(k for k in m.group(4).split(",") if k))
 
 
 @dataclass(frozen=True)
@@ -89,11 +96,14 @@ class FaultKinds:
     crash: frozenset[str]
     # A racing thread against --rounds runs of the target.
     raced: frozenset[str]
+    # Kind -> where its range starts when a case leaves it to the kind
+    # (offset -1); kinds that try several starts are not in it.
+    starts: dict[str, int] = field(default_factory=dict)
 
 
 def parse_fault_kinds(text: str) -> FaultKinds:
-    """--list-faults: a line per kind, "NAME [crash] [raced]"."""
-    names, crash, raced = [], set(), set()
+    """--list-faults: a line per kind, "NAME [crash] [raced] [start=N]"."""
+    names, crash, raced, starts = [], set(), set(), {}
     for line in text.splitlines():
         name, *flags = line.split()
         names.append(name)
@@ -101,7 +111,10 @@ def parse_fault_kinds(text: str) -> FaultKinds:
             crash.add(name)
         if "raced" in flags:
             raced.add(name)
-    return FaultKinds(tuple(names), frozenset(crash), frozenset(raced))
+        for flag in flags:
+            if flag.startswith("start="):
+                starts[name] = int(flag[len("start="):])
+    return FaultKinds(tuple(names), frozenset(crash), frozenset(raced), starts)
 
 
 def case_line(case_id: str, target: str, fault: str, size: int, offset: int, seed: int) -> str:
