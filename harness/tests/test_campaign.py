@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import run_cli
@@ -316,3 +317,35 @@ def test_shipped_known_issues_cover_every_variant_loosely() -> None:
     assert len(shapes) >= 10
     assert sorted(i.target for i in known) == sorted(f"variant_{s}" for s in shapes)
     assert not any(i.strict for i in known)
+
+
+def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--budget is time for cases: a cold kernel build before them (10,000 s
+    here, on a fake clock) must not spend it."""
+    from uafault_harness import campaign_runner as runner
+    from uafault_harness.paths import Layout
+
+    clock = [0.0]
+    guest = SimpleNamespace(artefacts=SimpleNamespace(agent=tmp_path / "agent"))
+
+    def build(*_: object) -> object:
+        clock[0] += 10_000
+        return guest
+
+    def run_batch(_guest: object, store: Store, run_id: str, _crash: bool, cases: list[Case],
+                  *_: object) -> set[str]:
+        for c in cases:
+            store.record(run_id, Verdict(c.case_id, "PASS"))
+        return {c.case_id for c in cases}
+
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(runner, "prepare_guest", build)
+    monkeypatch.setattr(runner, "fault_kinds", lambda _agent: FaultKinds(("none",), frozenset(), frozenset()))
+    monkeypatch.setattr(runner, "list_targets", lambda *_: [LISTED[0]])
+    monkeypatch.setattr(runner, "config_digest", lambda *_: "cfg")
+    monkeypatch.setattr(runner, "run_batch", run_batch)
+    spec = write(tmp_path, GOOD.replace('targets = ["copy_*", "raw_deref"]', 'targets = ["copy_from_user"]')
+                 .replace('faults = ["none", "smap"]', 'faults = ["none"]').replace('"2m"', '"1m"'))
+    layout = Layout(project=PROJECT_ROOT, cache=tmp_path, tree=tmp_path, user_tree=True, results=tmp_path / "r")
+    code, message = runner.run_campaign(layout, runner.CampaignRequest(spec, 1))
+    assert code is ExitCode.OK, message

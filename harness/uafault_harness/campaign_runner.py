@@ -315,7 +315,6 @@ def run_campaign(layout: Layout, request: CampaignRequest) -> tuple[ExitCode, st
 
 def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str]) -> tuple[ExitCode, str]:
     """run receives the run id as soon as there is one (for Ctrl-C)."""
-    started = time.monotonic()
     plain = prepare_guest(layout, False, request.jobs)
     kinds = fault_kinds(plain.artefacts.agent)
     crash_kinds = kinds.crash
@@ -356,7 +355,8 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     for kasan in sorted({c.variant == "kasan" for c in left} - {False}):
         guests[kasan] = prepare_guest(layout, kasan, request.jobs)
     out_root = layout.results_root / CAMPAIGN_DIR / run_id
-    queue = BatchQueue(batches(left, crashing_targets, campaign.batch), started + budget,
+    # The budget is for running cases: it starts once the kernels are built.
+    queue = BatchQueue(batches(left, crashing_targets, campaign.batch), time.monotonic() + budget,
                        len(list(out_root.glob("boot-*"))))
 
     def worker() -> None:
