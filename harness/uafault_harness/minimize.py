@@ -40,7 +40,6 @@ CC_COMMAND = ("cc", "-static", "-O2", "-pthread")
 SIZES = (1, 8, 64, 512, 4096)
 # Rounds to try, all under the agent's default (DEFAULT_ROUNDS, agent.h).
 ROUNDS = (1, 10, 50, 100)
-FAILED = ("FAIL", "XFAIL", "CRASH", "TIMEOUT")
 
 
 def signature(verdict: Verdict) -> tuple[str, str]:

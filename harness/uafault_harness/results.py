@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -135,7 +134,3 @@ def layer_dir(run_dir: Path, layer: str) -> Path:
     path = run_dir / layer
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def resolved_run_id(run_dir: Path) -> str:
-    return os.path.basename(run_dir.resolve())
