@@ -128,9 +128,3 @@ def find_run(results_root: Path, run: str | None) -> Path:
         hint = f" Known runs: {', '.join(known[-5:])}" if known else " No runs stored yet."
         raise HarnessError(ExitCode.NO_SUCH_RUN, f"no run {name!r} in {results_root}.{hint}")
     return path.resolve()
-
-
-def layer_dir(run_dir: Path, layer: str) -> Path:
-    path = run_dir / layer
-    path.mkdir(parents=True, exist_ok=True)
-    return path
