@@ -21,6 +21,16 @@
 #define MAX_PAGES	8
 /* The longest range a case may ask for (--size): a page is left to plant in. */
 #define MAX_RANGE	((MAX_PAGES - 1) * PAGE)
+/*
+ * Kernel reports: a kernel log message that starts with one of these.  The
+ * agent fails a case on one (unless it expected an oops); the host reads
+ * this list too (guest_console.py), to cut the console into reports.
+ */
+#define REPORT_MARKERS							\
+	"BUG:", "WARNING:", "Oops", "KASAN:", "UBSAN:",			\
+	"general protection fault", "#PF: ", "possible circular locking", \
+	"INFO: task", "DMA-API: ", "kernel BUG", "Kernel panic"
+
 /* --rounds: runs of the target against a racing thread. */
 #define DEFAULT_ROUNDS	200
 #define MSG_LEN		4096

@@ -72,19 +72,15 @@ long pin_balance(void)
 }
 
 /* Kernel reports that fail a case unless it expected an oops. */
-static const char * const report_markers[] = {
-	"BUG:", "WARNING:", "Oops", "KASAN:", "UBSAN:", "general protection",
-	"#PF: ",
-	"possible circular locking", "INFO: task", "DMA-API: ",
-	"kernel BUG", "Kernel panic",
-};
+static const char * const report_markers[] = { REPORT_MARKERS };
 
 static bool is_report(const char *text)
 {
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(report_markers); i++)
-		if (strstr(text, report_markers[i]))
+		if (!strncmp(text, report_markers[i],
+			     strlen(report_markers[i])))
 			return true;
 	return false;
 }

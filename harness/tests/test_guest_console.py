@@ -131,3 +131,15 @@ def test_timeout_and_missing_exit_marker_are_run_failures(kunit_tool_dir: Path, 
     assert result.exit_code is ExitCode.RUN_FAILED
     assert result.message.startswith("TIMEOUT: silence timeout") and "smap_read.smap" in result.message
     assert result.details["verdict"] == "timeout"
+
+
+def test_the_host_and_the_agent_know_the_same_kernel_reports() -> None:
+    """REPORT_MARKERS in agent.h is the one list: the console tracker cuts
+    reports at exactly those starts, and nowhere else in a line."""
+    from uafault_harness.guest_console import REPORT_START, _report_markers
+
+    markers = _report_markers()
+    assert {"BUG:", "WARNING:", "KASAN:", "INFO: task", "Kernel panic"} <= set(markers)
+    for marker in markers:
+        assert REPORT_START.match(marker + " x")
+        assert not REPORT_START.match("    # quoting " + marker)

@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
+from .paths import PROJECT_ROOT
 from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, case_started, parse_result
 
 # The kernel's last words once /init runs `poweroff -f`: "reboot: Power
@@ -24,12 +25,17 @@ POWER_DOWN = "reboot: "
 _PRINTK_PREFIX = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?")
 _PRINTK_ANYWHERE = re.compile(r"\[\s*\d+\.\d{6}\]")
 
+def _report_markers() -> tuple[str, ...]:
+    """The agent's REPORT_MARKERS (harness/agent/agent.h), their one definition."""
+    header = (PROJECT_ROOT / "harness" / "agent" / "agent.h").read_text()
+    body = header[header.index("#define REPORT_MARKERS"):]
+    body = body[:body.index("\n\n")]
+    return tuple(re.findall(r'"((?:[^"\\]|\\.)*)"', body))
+
+
 # Anchored at the start of the kernel message, so an agent diagnostic that
 # merely quotes one of these words is never taken for a report.
-REPORT_START = re.compile(
-    r"^(?:BUG:|WARNING:|Oops:|KASAN:|UBSAN:|possible circular locking"
-    r"|INFO: task .* blocked|general protection fault|Kernel panic)"
-)
+REPORT_START = re.compile("^(?:" + "|".join(map(re.escape, _report_markers())) + ")")
 # Lines that close a report; the next start line is a new report.
 _REPORT_END = re.compile(r"^(?:---\[ end |={20,}$)")
 # Keep excerpts bounded: a lockdep splat can run to hundreds of lines.
