@@ -133,8 +133,7 @@ static void run_plan(const struct agent *a, const struct target *t,
 
 /* Every position of one fault kind in a 3-page range. */
 static void hole_kind(const struct agent *a, const struct target *t,
-		      struct verdict *v,
-		      const struct fault_kind *k)
+		      struct verdict *v, const struct fault_kind *k)
 {
 	static const size_t offsets[] = { 0, 100 };
 	struct plan p = { .npages = RANGE_PAGES, .fault = k->arg };
@@ -159,8 +158,7 @@ static void hole_kind(const struct agent *a, const struct target *t,
 }
 
 static void fault_none(const struct agent *a, const struct target *t,
-		       struct verdict *v,
-		       const struct fault_kind *k)
+		       struct verdict *v, const struct fault_kind *k)
 {
 	static const size_t offsets[] = { 0, 1, PAGE - 1 };
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
@@ -266,8 +264,7 @@ static unsigned int page_out(struct umem *m, const cpu_set_t *cpus,
  * page by pagemap; the target must bring every byte back.
  */
 static void fault_swapped(const struct agent *a, const struct target *t,
-			  struct verdict *v,
-			  const struct fault_kind *k)
+			  struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = SWAP_PAGES, .hole = -1 };
 	long balance = pin_balance(), used, size;
@@ -379,8 +376,7 @@ static int uffd_register(unsigned char *page)
  * a fault, and nothing may race.
  */
 static void uffd_kind(const struct agent *a, const struct target *t,
-		      struct verdict *v,
-		      const struct fault_kind *k)
+		      struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct uffd_race race = { .protect = k->arg };
@@ -488,8 +484,7 @@ static void *churn_thread(void *arg)
 }
 
 static void fault_stochastic(const struct agent *a, const struct target *t,
-			     struct verdict *v,
-			     const struct fault_kind *k)
+			     struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = 2, .hole = -1 };
 	long balance = pin_balance();
@@ -607,8 +602,7 @@ static void check_held(const struct agent *a, struct verdict *v,
  * see its own bytes.
  */
 static void fault_fork_cow(const struct agent *a, const struct target *t,
-			   struct verdict *v,
-			   const struct fault_kind *k)
+			   struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
@@ -683,8 +677,7 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
  * they had, and releasing the pin leaks nothing.
  */
 static void fault_dontneed(const struct agent *a, const struct target *t,
-			   struct verdict *v,
-			   const struct fault_kind *k)
+			   struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
@@ -745,8 +738,7 @@ static long fail_nth_left(int fd)
  * past what it reports, no pin leaked, no kernel report.
  */
 static void fault_fail_nth(const struct agent *a, const struct target *t,
-			   struct verdict *v,
-			   const struct fault_kind *k)
+			   struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	unsigned int nth, refused = 0, reported = 0;
@@ -813,8 +805,7 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
  * and the agent goes on.
  */
 static void fault_smap(const struct agent *a, const struct target *t,
-		       struct verdict *v,
-		       const struct fault_kind *k)
+		       struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = 1, .hole = -1 };
 	bool oopsed = false;
@@ -856,8 +847,7 @@ static void fault_smap(const struct agent *a, const struct target *t,
  * range stays inside the page: the next page's alias is not ours.
  */
 static void fault_kernel_alias(const struct agent *a, const struct target *t,
-			       struct verdict *v,
-			       const struct fault_kind *k)
+			       struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = 1, .hole = -1 };
 	struct uafault_pin pin = { .len = PAGE, .flags = UAFAULT_PIN_WRITE };
@@ -970,8 +960,7 @@ static void *flip_thread(void *arg)
  * no header to race on.
  */
 static void fault_race_header(const struct agent *a, const struct target *t,
-			      struct verdict *v,
-			      const struct fault_kind *k)
+			      struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct flipper f = { 0 };
@@ -1022,15 +1011,14 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 /*
  * The double fetch made deterministic: uafault.ko's trap (a data
  * breakpoint, UAFAULT_IOC_TRAP) rewrites the message's length to len + 64
- * right after the kernel's @arg-th read of the header, whatever the load
+ * right after the kernel's k->arg-th read of the header, whatever the load
  * on the host.  The target must notice (-EINVAL, nothing done) or keep to
  * what it read first: the whole message, exactly as it was.  One that
  * trusts a later fetch reports the wrong length and reads past its buffer
  * (KASAN), CVE-2016-6480's shape, on every run.
  */
 static void fault_trap_header(const struct agent *a, const struct target *t,
-			      struct verdict *v,
-			      const struct fault_kind *k)
+			      struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct uafault_trap trap = { .len = sizeof(uint32_t), .nth = k->arg };
@@ -1146,8 +1134,7 @@ static int pages_in(const struct umem *m, uint64_t start, uint64_t end)
  * show every page moved out of it.  Other targets keep nothing.
  */
 static void fault_movable(const struct agent *a, const struct target *t,
-			  struct verdict *v,
-			  const struct fault_kind *k)
+			  struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	long balance = pin_balance();
