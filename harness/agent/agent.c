@@ -81,11 +81,11 @@ static bool fault_selected(const struct agent *a, const char *name)
 
 static unsigned int count_kinds(const struct agent *a, const struct target *t)
 {
+	const struct fault_kind *kind;
 	unsigned int k, n = 0;
 
-	for (k = 0; k < nr_fault_kinds; k++)
-		n += kind_applies(&fault_kinds[k], t) &&
-		     fault_selected(a, fault_kinds[k].name);
+	for_each_fault_kind(k, kind)
+		n += kind_applies(kind, t) && fault_selected(a, kind->name);
 	return n;
 }
 
@@ -94,11 +94,11 @@ static bool run_suite(struct agent *a, const struct target *t,
 		      unsigned int number)
 {
 	unsigned int k, n = 0, pass = 0, failed = 0, skip = 0;
+	const struct fault_kind *kind;
 
 	printf("    KTAP version 1\n    # Subtest: %s\n", t->name);
 	printf("    # module: %s\n    1..%u\n", t->owner, count_kinds(a, t));
-	for (k = 0; k < nr_fault_kinds; k++) {
-		const struct fault_kind *kind = &fault_kinds[k];
+	for_each_fault_kind(k, kind) {
 		struct verdict v = { 0 };
 
 		if (!kind_applies(kind, t) || !fault_selected(a, kind->name))
@@ -339,15 +339,16 @@ static void list_kind(const struct fault_kind *k)
  */
 static void list_target(const struct target *t)
 {
+	const struct fault_kind *kind;
 	const char *sep = "";
 	unsigned int k;
 
 	printf("uafault-target: %s %s fixed_len=%zu kinds=", t->name, t->owner,
 	       t->fixed_len);
-	for (k = 0; k < nr_fault_kinds; k++) {
-		if (!kind_applies(&fault_kinds[k], t))
+	for_each_fault_kind(k, kind) {
+		if (!kind_applies(kind, t))
 			continue;
-		printf("%s%s", sep, fault_kinds[k].name);
+		printf("%s%s", sep, kind->name);
 		sep = ",";
 	}
 	printf("%s\n", target_crashes(t) ? " crash" : "");
@@ -403,6 +404,7 @@ int main(int argc, char **argv)
 	const char *cases = NULL, *program = NULL;
 	bool list_only = false;
 	double start;
+	const struct fault_kind *kind;
 	unsigned int i, k;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -472,8 +474,8 @@ int main(int argc, char **argv)
 			list_only = true;
 			break;
 		case 'l':
-			for (k = 0; k < nr_fault_kinds; k++)
-				list_kind(&fault_kinds[k]);
+			for_each_fault_kind(k, kind)
+				list_kind(kind);
 			return EXIT_PASS;
 		case 'h':
 			print_usage(stdout);
@@ -499,9 +501,9 @@ int main(int argc, char **argv)
 			size_t n = strcspn(p, ",");
 			bool known = false;
 
-			for (k = 0; k < nr_fault_kinds; k++)
-				known |= strlen(fault_kinds[k].name) == n &&
-					 !strncmp(p, fault_kinds[k].name, n);
+			for_each_fault_kind(k, kind)
+				known |= strlen(kind->name) == n &&
+					 !strncmp(p, kind->name, n);
 			if (!known) {
 				fprintf(stderr, "uafault-agent: unknown fault kind '%.*s' (see --list-faults)\n",
 					(int)n, p);

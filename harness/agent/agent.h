@@ -9,6 +9,7 @@
 #define UAFAULT_AGENT_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -174,8 +175,36 @@ struct fault_kind {
 
 #define SEVERAL_STARTS	(-1)
 
-extern const struct fault_kind fault_kinds[];
-extern const unsigned int nr_fault_kinds;
+/* A family of kinds (kinds_*.c) exports its table as one of these. */
+struct fault_family {
+	const struct fault_kind *kinds;
+	unsigned int n;
+};
+
+#define FAULT_FAMILY(table)	{ .kinds = (table), .n = ARRAY_SIZE(table) }
+
+extern const struct fault_family layout_family, race_family, held_family,
+	inject_family;
+unsigned int nr_fault_kinds(void);
+const struct fault_kind *fault_kind_at(unsigned int i);
+
+/* Every kind of every family, in order: @kind at index @i. */
+#define for_each_fault_kind(i, kind)					\
+	for ((i) = 0; ((kind) = fault_kind_at(i)) != NULL; (i)++)
+
+/* faults.c: what the kinds share */
+#define RANGE_PAGES	3
+void describe_plan(struct verdict *v, const struct plan *p);
+void place(const struct agent *a, struct plan *p, const struct target *t,
+	   size_t offset);
+size_t start_at(const struct target *t, size_t offset);
+void check_pins(struct verdict *v, long balance);
+void run_checked(const struct agent *a, const struct target *t,
+		 struct verdict *v, struct umem *m);
+bool set_up(const struct agent *a, const struct target *t, struct verdict *v,
+	    struct umem *m, const struct plan *p);
+bool pin_to_cpu(pthread_t thread, int cpu);
+
 bool kind_applies(const struct fault_kind *k, const struct target *t);
 const struct fault_kind *find_kind(const char *name);
 const struct target *find_target(const struct agent *a, const char *name);

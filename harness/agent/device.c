@@ -194,11 +194,12 @@ void print_notes(const struct verdict *v, const char *indent)
 
 const struct fault_kind *find_kind(const char *name)
 {
+	const struct fault_kind *kind;
 	unsigned int k;
 
-	for (k = 0; k < nr_fault_kinds; k++)
-		if (!strcmp(fault_kinds[k].name, name))
-			return &fault_kinds[k];
+	for_each_fault_kind(k, kind)
+		if (!strcmp(kind->name, name))
+			return kind;
 	return NULL;
 }
 

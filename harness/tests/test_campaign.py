@@ -111,12 +111,23 @@ def test_a_glob_matching_nothing_is_an_error_and_crashers_need_their_name(tmp_pa
         select_targets(campaign, TARGETS, CRASHING)
 
 
+FAMILIES = ("layout", "race", "held", "inject")
+
+
+def kind_tables() -> str:
+    """The agent's fault-kind tables, their one definition: one per family
+    (harness/agent/kinds_*.c), in the registry's order."""
+    text = ""
+    for family in FAMILIES:
+        source = (PROJECT_ROOT / "harness" / "agent" / f"kinds_{family}.c").read_text()
+        table = source[source.index(f"const struct fault_kind {family}_kinds[] = {{"):]
+        text += table[:table.index("};")]
+    return text
+
+
 def agent_fault_kinds() -> tuple[str, ...]:
-    """The agent's fault kinds, read from their one definition: the
-    fault_kinds[] table in harness/agent/faults.c."""
-    source = (PROJECT_ROOT / "harness" / "agent" / "faults.c").read_text()
-    table = source[source.index("const struct fault_kind fault_kinds[] = {"):]
-    return tuple(re.findall(r'^\s*\{ \.name = "(\w+)",', table[:table.index("};")], re.M))
+    """The agent's fault kinds, read from their tables."""
+    return tuple(re.findall(r'^\s*\{ \.name = "(\w+)",', kind_tables(), re.M))
 
 
 def variant_shapes() -> list[str]:
@@ -168,12 +179,16 @@ def test_the_planner_reads_what_the_agent_lists() -> None:
     assert kinds.starts == {"uffd_munmap": 100, "race_header": 100, "smap": 0}
 
 
+def test_the_registry_holds_every_family() -> None:
+    registry = (PROJECT_ROOT / "harness" / "agent" / "faults.c").read_text()
+    assert "&layout_family, &race_family, &held_family, &inject_family," in registry
+    assert len(agent_fault_kinds()) == len(set(agent_fault_kinds())) == 16
+
+
 def test_the_agent_table_says_which_targets_each_kind_needs() -> None:
     """Every kind the planner leaves out for a target, the agent's table
     (needs, results, crash_only) leaves out too: the rules live there."""
-    source = (PROJECT_ROOT / "harness" / "agent" / "faults.c").read_text()
-    table = source[source.index("const struct fault_kind fault_kinds[] = {"):]
-    table = table[:table.index("};")]
+    table = kind_tables()
     assert '.name = "movable", .run = fault_movable, .needs = UAFAULT_TF_HOLD' in table
     assert ".results = MESSAGES" in table.split('"trap_header"')[1].split("{")[0]
     assert ".crash_only = true" in table.split('"smap"')[1]

@@ -16,7 +16,7 @@ def _source(name: str) -> str:
 
 
 def test_the_agent_prints_the_markers_the_host_reads() -> None:
-    device, faults, agent = _source("device.c"), _source("faults.c"), _source("agent.c")
+    device, faults, agent = _source("device.c"), _source("kinds_inject.c"), _source("agent.c")
     assert f'printf("%s{protocol.CASE_MARKER} %s\\n", indent, a->case_name);' in device
     assert f'"{protocol.CAMPAIGN_CASE_PREFIX}%s", c->id' in device
     assert f'printf("    {protocol.EXPECT_OOPS_MARKER} %s\\n", a->case_name);' in faults

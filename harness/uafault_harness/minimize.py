@@ -32,7 +32,9 @@ from .repro import REPRO_DIR, Repro, replay
 # The agent's pieces a reproducer is made of, in order (harness/agent's
 # Makefile builds the same set as uafault-repro).
 C_SOURCES: tuple[str, ...] = ("module/uafault.h", "harness/agent/agent.h", "harness/agent/device.c",
-                              "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/repro_main.c")
+                              "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/kinds_layout.c",
+                              "harness/agent/kinds_race.c", "harness/agent/kinds_held.c",
+                              "harness/agent/kinds_inject.c", "harness/agent/repro_main.c")
 _LOCAL_INCLUDE = re.compile(r'^#include "[^"]+"\n', re.M)
 _SPDX = re.compile(r"^(//|/\*) SPDX-License-Identifier:.*\n", re.M)
 CC_COMMAND = ("cc", "-static", "-O2", "-pthread")

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pins held across what the process does next: a fork that shares the
+ * range copy-on-write, MADV_DONTNEED, and the migration a long-term hold
+ * must make out of ZONE_MOVABLE.  The held pages must keep what the GUP
+ * contract says, and letting go must leak nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/*
+ * A pin held across the calls that follow (UAFAULT_IOC_PIN): read-only and
+ * long-term, the way a driver pins a buffer the device only reads, or, for
+ * a target that keeps pages itself (UAFAULT_TF_HOLD), the way that driver
+ * does.  Long-term also moves the pages out of ZONE_MOVABLE first, as it
+ * must: a FOLL_LONGTERM target run under a short-term pin there could not
+ * migrate them and would fail with -ENOMEM.  Every page must be held.
+ */
+static bool hold_pin(const struct agent *a, const struct target *t,
+		     const struct umem *m, struct verdict *v)
+{
+	struct uafault_pin pin = {
+		.addr = (uintptr_t)m->addr,
+		.len = m->plan.len,
+		.flags = UAFAULT_PIN_LONGTERM,
+	};
+
+	if (t->flags & UAFAULT_TF_HOLD) {
+		memcpy(pin.target, t->name, sizeof(pin.target));
+		pin.flags = 0;
+	}
+
+	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin)) {
+		unresolved(v, "UAFAULT_IOC_PIN: %s", strerror(errno));
+		return false;
+	}
+	/* A driver must be able to keep a mapped, writable buffer. */
+	if (pin.ret && (t->flags & UAFAULT_TF_HOLD))
+		fail(v, "[result] %s could not keep a mapped range: %s",
+		     t->name, strerror((int)-pin.ret));
+	else if (pin.ret)
+		unresolved(v, "holding a pin on the range: %s",
+			   strerror((int)-pin.ret));
+	return !pin.ret;
+}
+
+/* The held pages must hold @want now; then the pin is released. */
+static void check_held(const struct agent *a, struct verdict *v,
+		       const unsigned char *want, size_t len, const char *why)
+{
+	struct uafault_pin pin = { 0 };
+	uint64_t csum = uafault_csum(UAFAULT_CSUM_INIT, want, len);
+
+	if (ioctl(a->dev, UAFAULT_IOC_PIN_READ, &pin))
+		fail(v, "UAFAULT_IOC_PIN_READ: %s", strerror(errno));
+	else if (pin.csum != csum)
+		fail(v, "[pinned-contents] the pinned pages do not hold %s", why);
+	if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
+		fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+}
+
+/*
+ * CVE-2020-29374's shape.  A read-only pin is taken, then the process
+ * forks and the range is shared copy-on-write; the child overwrites its
+ * copy.  The target then runs in the parent and must see (or write) the
+ * parent's bytes only; the parent writes the range once more, and the
+ * pinned pages must hold exactly what the parent sees: never the child's
+ * bytes, never a page the parent no longer maps.  The child must still
+ * see its own bytes.
+ */
+static void fault_fork_cow(const struct agent *a, const struct target *t,
+			   struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	long balance = pin_balance();
+	int to_child[2], to_parent[2], status;
+	struct umem m;
+	char token;
+	pid_t pid;
+	size_t i;
+
+	place(a, &p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	if (pipe(to_child)) {
+		unresolved(v, "pipe: %s", strerror(errno));
+		umem_free(&m);
+		return;
+	}
+	if (pipe(to_parent)) {
+		unresolved(v, "pipe: %s", strerror(errno));
+		close(to_child[0]);
+		close(to_child[1]);
+		umem_free(&m);
+		return;
+	}
+	if (!hold_pin(a, t, &m, v)) {
+		umem_free(&m);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < m.map_len; i++)
+			m.base[i] = (unsigned char)~m.before[i];
+		if (write(to_parent[1], "w", 1) != 1 ||
+		    read(to_child[0], &token, 1) != 1)
+			_exit(2);
+		for (i = 0; i < m.map_len; i++)
+			if (m.base[i] != (unsigned char)~m.before[i])
+				_exit(1);
+		_exit(0);
+	}
+	if (pid < 0) {
+		unresolved(v, "fork: %s", strerror(errno));
+	} else if (read(to_parent[0], &token, 1) != 1) {
+		fail(v, "the child died before writing its copy");
+	} else {
+		run_checked(a, t, v, &m);
+		for (i = 0; i < p.len; i++)
+			m.addr[i] ^= 0x5a;
+		check_held(a, v, m.addr, p.len,
+			   "what the parent wrote after fork");
+		if (write(to_child[1], "c", 1) != 1 ||
+		    waitpid(pid, &status, 0) != pid)
+			fail(v, "lost the child: %s", strerror(errno));
+		else if (!WIFEXITED(status) || WEXITSTATUS(status))
+			fail(v, "[cow] the child's copy changed (status %#x): COW broken",
+			     status);
+	}
+	if (pid < 0)
+		ioctl(a->dev, UAFAULT_IOC_UNPIN);
+	close(to_child[0]);
+	close(to_child[1]);
+	close(to_parent[0]);
+	close(to_parent[1]);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/*
+ * MADV_DONTNEED under a held pin: the process gets fresh zero pages and
+ * the target must see (or write) those; the pinned pages keep the bytes
+ * they had, and releasing the pin leaks nothing.
+ */
+static void fault_dontneed(const struct agent *a, const struct target *t,
+			   struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	long balance = pin_balance();
+	unsigned char *old;
+	struct umem m;
+	int err;
+
+	place(a, &p, t, start_at(t, k->start));
+	err = umem_setup(&m, &p, t, a->seed);
+	old = malloc(p.len);
+	if (err || !old) {
+		unresolved(v, "setting up: %s", strerror(err ? -err : ENOMEM));
+		goto out;
+	}
+	memcpy(old, m.addr, p.len);
+	if (!hold_pin(a, t, &m, v))
+		goto out;
+	if (madvise(m.base, m.map_len, MADV_DONTNEED)) {
+		unresolved(v, "MADV_DONTNEED: %s", strerror(errno));
+		ioctl(a->dev, UAFAULT_IOC_UNPIN);
+		goto out;
+	}
+	umem_snapshot(&m, m.before);
+	run_checked(a, t, v, &m);
+	check_held(a, v, old, p.len, "the bytes from before MADV_DONTNEED");
+out:
+	free(old);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/* ZONE_MOVABLE's page frames, from /proc/zoneinfo; false without one. */
+static bool movable_zone(uint64_t *start, uint64_t *end)
+{
+	char line[256];
+	bool in = false, found = false;
+	unsigned long long v;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		return false;
+	*start = *end = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Node ", 5)) {
+			in = strstr(line, "zone  Movable") != NULL;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, " spanned %llu", &v) == 1)
+			*end = v;
+		else if (sscanf(line, " start_pfn: %llu", &v) == 1) {
+			*start = v;
+			found = true;
+		}
+	}
+	fclose(f);
+	*end += *start;
+	return found && *end > *start;
+}
+
+/* Page frame of each page of [addr, addr + n pages), 0 when not present. */
+static bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t entry;
+	size_t i;
+
+	if (fd < 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		off_t off = ((uintptr_t)addr / PAGE + i) * sizeof(entry);
+
+		if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry)) {
+			close(fd);
+			return false;
+		}
+		pfn[i] = entry >> 63 & 1 ? entry & ((1ULL << 55) - 1) : 0;
+	}
+	close(fd);
+	return true;
+}
+
+/* How many of the range's pages sit in [start, end); -1 unknown. */
+static int pages_in(const struct umem *m, uint64_t start, uint64_t end)
+{
+	size_t first = m->plan.offset / PAGE;
+	size_t n = (m->plan.offset + m->plan.len + PAGE - 1) / PAGE - first;
+	uint64_t pfn[MAX_PAGES];
+	int in = 0;
+	size_t i;
+
+	if (!page_frames(m->base + first * PAGE, n, pfn))
+		return -1;
+	for (i = 0; i < n; i++)
+		in += pfn[i] >= start && pfn[i] < end;
+	return in;
+}
+
+/*
+ * A buffer a driver keeps for its device (UAFAULT_TF_HOLD) is a long-term
+ * pin: its pages must not stay in ZONE_MOVABLE (or CMA), where they would
+ * block memory offlining and compaction for as long as the device holds
+ * them (FOLL_LONGTERM, d1e153fea2a8).  The range starts in the guest's
+ * Movable zone (movablecore=); after the hold, /proc/self/pagemap must
+ * show every page moved out of it.  Other targets keep nothing.
+ */
+static void fault_movable(const struct agent *a, const struct target *t,
+			  struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	long balance = pin_balance();
+	uint64_t start, end;
+	struct umem m;
+	int before, after;
+
+	if (!movable_zone(&start, &end)) {
+		unresolved(v, "no ZONE_MOVABLE in /proc/zoneinfo (movablecore= on the command line?)");
+		return;
+	}
+	place(a, &p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	before = pages_in(&m, start, end);
+	note(v, "# Movable zone pfn %#llx-%#llx: %d page(s) of the range in it\n",
+	     (unsigned long long)start, (unsigned long long)end, before);
+	if (before < 0) {
+		unresolved(v, "cannot read /proc/self/pagemap");
+	} else if (!before) {
+		unresolved(v, "no page of the range landed in ZONE_MOVABLE");
+	} else if (hold_pin(a, t, &m, v)) {
+		after = pages_in(&m, start, end);
+		if (after)
+			fail(v, "[movable] %d held page(s) still in ZONE_MOVABLE: a long-term hold must migrate them out",
+			     after);
+		if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
+			fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+	}
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+const struct fault_kind held_kinds[] = {
+	{ .name = "fork_cow", .run = fault_fork_cow },
+	{ .name = "dontneed", .run = fault_dontneed },
+	{ .name = "movable", .run = fault_movable, .needs = UAFAULT_TF_HOLD },
+};
+
+const struct fault_family held_family = FAULT_FAMILY(held_kinds);

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Layout faults: the range as the target finds it, planted before the
+ * call and holding still during it.  No fault; a page unmapped, PROT_NONE
+ * or read-only at each position; every page swapped out to zram; and a
+ * kernel address passed as the user range.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define SWAP_PAGES	8
+#define SWAP_TRIES	5
+
+/* Runs the target once on a freshly laid out plan and checks it. */
+static void run_plan(const struct agent *a, const struct target *t,
+		     struct verdict *v, const struct plan *p)
+{
+	long balance = pin_balance();
+	struct verdict one = { 0 };
+	struct umem m;
+
+	if (set_up(a, t, &one, &m, p)) {
+		run_checked(a, t, &one, &m);
+		umem_free(&m);
+	}
+	check_pins(&one, balance);
+	kmsg_check(a, &one, false, NULL);
+	if (one.failed || one.unresolved) {
+		describe_plan(v, p);
+		note(v, "%s", one.msg);
+		v->failed |= one.failed;
+		v->unresolved |= one.unresolved;
+	}
+}
+
+/* Every position of one fault kind in a 3-page range. */
+static void hole_kind(const struct agent *a, const struct target *t,
+		      struct verdict *v, const struct fault_kind *k)
+{
+	static const size_t offsets[] = { 0, 100 };
+	struct plan p = { .npages = RANGE_PAGES, .fault = k->arg };
+	unsigned int runs = 0;
+	size_t o;
+
+	for (p.hole = 0; p.hole < RANGE_PAGES; p.hole++) {
+		for (o = 0; o < 2; o++) {
+			if (o && a->offset >= 0 && !t->fixed_len)
+				break;	/* one start: the run's */
+			/* Fixed length: in the hole, and straddling into it. */
+			if (t->fixed_len)
+				place(a, &p, t, p.hole * PAGE -
+					     (o && p.hole ? t->fixed_len / 2 : 0));
+			else
+				place(a, &p, t, offsets[o]);
+			run_plan(a, t, v, &p);
+			runs++;
+		}
+	}
+	note(v, "# %u placements\n", runs);
+}
+
+static void fault_none(const struct agent *a, const struct target *t,
+		       struct verdict *v, const struct fault_kind *k)
+{
+	static const size_t offsets[] = { 0, 1, PAGE - 1 };
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	size_t o;
+
+	for (o = 0; o < 3; o++) {
+		if (o && a->offset >= 0 && !t->fixed_len)
+			break;	/* one start: the run's */
+		place(a, &p, t, t->fixed_len ? PAGE - t->fixed_len / 2 * o :
+				     offsets[o]);
+		run_plan(a, t, v, &p);
+	}
+}
+
+/* Bits 63 (present) and 62 (swapped) of a /proc/self/pagemap entry. */
+static unsigned int count_swapped(const unsigned char *addr, size_t npages)
+{
+	unsigned int swapped = 0;
+	uint64_t entry;
+	size_t i;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	for (i = 0; i < npages; i++) {
+		off_t off = ((uintptr_t)addr / PAGE + i) * sizeof(entry);
+
+		if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
+			break;
+		swapped += !(entry >> 63 & 1) && (entry >> 62 & 1);
+	}
+	close(fd);
+	return swapped;
+}
+
+/* "used of size KiB" of the swap devices, for a set-up failure's note. */
+static bool swap_usage(long *used, long *size)
+{
+	char line[256];
+	long s, u;
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	*used = *size = 0;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (lines++ && sscanf(line, "%*s %*s %ld %ld", &s, &u) == 2) {
+			*size += s;
+			*used += u;
+		}
+	}
+	fclose(f);
+	return lines > 1;
+}
+
+/*
+ * Pages the range out and counts, by pagemap, the pages swapped.
+ * MADV_PAGEOUT reclaims only pages on an LRU list, and a page faulted in
+ * waits first in the lru_add batch of the CPU that faulted it; madvise
+ * drains the batch of the CPU it runs on, no other.  So the caller faults
+ * the range in on the CPU it is bound to, and each retry pages out from
+ * every CPU of @cpus in turn, which drains every batch the pages can be
+ * in.  Unbound, an agent moved between the fault-in and the madvise left
+ * every page resident.
+ */
+static unsigned int page_out(struct umem *m, const cpu_set_t *cpus,
+			     unsigned int *tries)
+{
+	unsigned int swapped;
+	int cpu;
+
+	/* First where the range was faulted in: that drains its batch. */
+	madvise(m->base, m->map_len, MADV_PAGEOUT);
+	swapped = count_swapped(m->base, SWAP_PAGES);
+	for (*tries = 1; *tries < SWAP_TRIES && swapped < SWAP_PAGES; (*tries)++) {
+		for (cpu = 0; cpu < CPU_SETSIZE && swapped < SWAP_PAGES; cpu++) {
+			if (!CPU_ISSET(cpu, cpus) || !pin_to_cpu(pthread_self(), cpu))
+				continue;
+			madvise(m->base, m->map_len, MADV_PAGEOUT);
+			swapped = count_swapped(m->base, SWAP_PAGES);
+		}
+	}
+	return swapped;
+}
+
+/*
+ * The whole range swapped out to zram before the call, proven page by
+ * page by pagemap; the target must bring every byte back.
+ */
+static void fault_swapped(const struct agent *a, const struct target *t,
+			  struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = SWAP_PAGES, .hole = -1 };
+	long balance = pin_balance(), used, size;
+	unsigned int swapped, tries;
+	cpu_set_t cpus;
+	struct umem m;
+
+	if (!swap_usage(&used, &size)) {
+		unresolved(v, "no swap device is on in the guest");
+		return;
+	}
+	if (pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus) ||
+	    !pin_to_cpu(pthread_self(), sched_getcpu())) {
+		unresolved(v, "binding the agent to its CPU: %s", strerror(errno));
+		return;
+	}
+	place(a, &p, t, start_at(t, k->start));
+	if (set_up(a, t, v, &m, &p)) {
+		swapped = page_out(&m, &cpus, &tries);
+		note(v, "# pagemap: %u of %u pages swapped out before the call (%u tries)\n",
+		     swapped, SWAP_PAGES, tries);
+		if (swapped < SWAP_PAGES) {
+			swap_usage(&used, &size);
+			unresolved(v, "MADV_PAGEOUT left %u of %u pages resident after %u tries on every CPU (swap: %ld of %ld KiB used)",
+				   SWAP_PAGES - swapped, SWAP_PAGES, tries,
+				   used, size);
+		} else {
+			run_checked(a, t, v, &m);
+		}
+		umem_free(&m);
+	}
+	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/*
+ * A kernel address as the "user" range: the direct-map alias of a page of
+ * the agent's, held by UAFAULT_IOC_PIN so it stays put.  Every target must
+ * refuse it (-EFAULT, nothing done or pinned) and leave the page as it
+ * was: one that skips access_ok() reads or writes kernel memory, here
+ * harmlessly the page the agent watches (CVE-2017-5123's shape).  The
+ * range stays inside the page: the next page's alias is not ours.
+ */
+static void fault_kernel_alias(const struct agent *a, const struct target *t,
+			       struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = 1, .hole = -1 };
+	struct uafault_pin pin = { .len = PAGE, .flags = UAFAULT_PIN_WRITE };
+	long balance = pin_balance();
+	struct uafault_run r;
+	struct umem m;
+	int err;
+
+	place(a, &p, t, k->start);
+	if (p.npages > 1) {
+		note(v, "# the range leaves the one page whose alias is ours\n");
+		v->skipped = true;
+		return;
+	}
+	if (!set_up(a, t, v, &m, &p))
+		goto out;
+	pin.addr = (uintptr_t)m.base;
+	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin) || pin.ret) {
+		unresolved(v, "holding the page: %s",
+		     strerror(pin.ret ? (int)-pin.ret : errno));
+		goto out;
+	}
+	note(v, "# kernel alias %#llx of user %p\n",
+	     (unsigned long long)pin.kaddr + p.offset, (void *)m.addr);
+	err = run_target(a, t, (void *)(uintptr_t)(pin.kaddr + p.offset),
+			 p.len, &r);
+	if (err)
+		fail(v, "ioctl refused: %s", strerror(-err));
+	else if (r.ret != -EFAULT || r.done || r.pinned)
+		fail(v, "[kernel-address] a kernel address was taken as user memory: ret %lld done %llu pinned %llu, expected -EFAULT and nothing done",
+		     (long long)r.ret, (unsigned long long)r.done,
+		     (unsigned long long)r.pinned);
+	if (memcmp(m.base, m.before, PAGE))
+		fail(v, "[kernel-address] the page behind the kernel address changed");
+	if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
+		fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+out:
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+const struct fault_kind layout_kinds[] = {
+	{ .name = "none", .run = fault_none, .start = SEVERAL_STARTS },
+	{ .name = "unmapped", .run = hole_kind, .arg = F_UNMAPPED,
+	  .start = SEVERAL_STARTS },
+	{ .name = "prot_none", .run = hole_kind, .arg = F_PROT_NONE,
+	  .start = SEVERAL_STARTS },
+	{ .name = "read_only", .run = hole_kind, .arg = F_READ_ONLY,
+	  .start = SEVERAL_STARTS },
+	{ .name = "swapped", .run = fault_swapped },
+	{ .name = "kernel_alias", .run = fault_kernel_alias, .start = 100 },
+};
+
+const struct fault_family layout_family = FAULT_FAMILY(layout_kinds);

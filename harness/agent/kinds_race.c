@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Races: the range changes while the target runs.  Deterministic ones stop
+ * the target at a chosen point (a userfaultfd fault it waits in, the data
+ * breakpoint of uafault.ko's trap) and change the mapping or the bytes
+ * there; stochastic ones race a thread against --rounds runs of the
+ * target and are meant for campaigns (--list-faults says "raced").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/* What the userfaultfd handler does to the rest of the range. */
+struct uffd_race {
+	int uffd;
+	int stop[2];		/* written once the target has returned */
+	unsigned char *trap;	/* the missing page the target faults on */
+	unsigned char *rest;	/* the page after it */
+	const unsigned char *fill;	/* what the trap page resolves to */
+	bool protect;		/* PROT_NONE the rest, else munmap it */
+	bool raced;
+	int err;
+};
+
+static void *uffd_handler(void *arg)
+{
+	struct uffd_race *race = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = race->uffd, .events = POLLIN },
+		{ .fd = race->stop[0], .events = POLLIN },
+	};
+	struct uffdio_copy copy = { 0 };
+	struct uffd_msg msg;
+
+	if (poll(pfd, 2, 10000) < 1) {
+		race->err = ETIMEDOUT;
+		return NULL;
+	}
+	if (!(pfd[0].revents & POLLIN))
+		return NULL;	/* the target returned without a fault */
+	if (read(race->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT) {
+		race->err = ETIMEDOUT;
+		return NULL;
+	}
+	/* The target is parked in the fault: change the mapping under it. */
+	if (race->protect ? mprotect(race->rest, PAGE, PROT_NONE) :
+			    munmap(race->rest, PAGE))
+		race->err = errno;
+	race->raced = true;
+	copy.dst = (uintptr_t)race->trap;
+	copy.src = (uintptr_t)race->fill;
+	copy.len = PAGE;
+	if (ioctl(race->uffd, UFFDIO_COPY, &copy) && !race->err)
+		race->err = errno;
+	return NULL;
+}
+
+static int uffd_register(unsigned char *page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)page, .len = PAGE },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * Deterministic munmap race: page 1 of three is missing and registered
+ * with userfaultfd; when the target faults on it, the handler thread
+ * munmaps (or PROT_NONEs) page 2, then resolves page 1.  The target must
+ * end with exactly what a range whose page 2 faults allows.  A
+ * UAFAULT_TF_NOWAIT target cannot wait for the handler: for it page 1 is
+ * a fault, and nothing may race.
+ */
+static void uffd_kind(const struct agent *a, const struct target *t,
+		      struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct uffd_race race = { .protect = k->arg };
+	long balance = pin_balance();
+	struct uafault_run r;
+	pthread_t thread;
+	struct umem m;
+	int err;
+
+	place(a, &p, t, start_at(t, k->start));
+	if (p.offset + p.len <= PAGE) {
+		note(v, "# the range ends before page 1, the userfaultfd page\n");
+		v->skipped = true;
+		return;
+	}
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	race.trap = m.base + PAGE;
+	race.rest = m.base + 2 * PAGE;
+	race.fill = m.before + PAGE;
+	madvise(race.trap, PAGE, MADV_DONTNEED);
+	race.uffd = uffd_register(race.trap);
+	if (race.uffd < 0) {
+		unresolved(v, "userfaultfd: %s", strerror(-race.uffd));
+		umem_free(&m);
+		return;
+	}
+	if (pipe(race.stop)) {
+		unresolved(v, "pipe: %s", strerror(errno));
+		close(race.uffd);
+		umem_free(&m);
+		return;
+	}
+	err = pthread_create(&thread, NULL, uffd_handler, &race);
+	if (err) {
+		unresolved(v, "the userfaultfd handler thread: %s", strerror(err));
+		close(race.uffd);
+		close(race.stop[0]);
+		close(race.stop[1]);
+		umem_free(&m);
+		return;
+	}
+	err = run_target(a, t, m.addr, p.len, &r);
+	if (write(race.stop[1], "s", 1) != 1)
+		fail(v, "waking the uffd handler: %s", strerror(errno));
+	pthread_join(thread, NULL);
+	close(race.uffd);
+	close(race.stop[0]);
+	close(race.stop[1]);
+
+	/* From here on the plan is the one the race left behind. */
+	if (t->flags & UAFAULT_TF_NOWAIT) {
+		m.plan.hole = 1;
+		m.plan.fault = F_UNMAPPED;
+		m.readable[1] = false;
+		if (race.raced)
+			fail(v, "[result] a NOWAIT target waited for userfaultfd");
+	} else {
+		m.plan.hole = 2;
+		m.plan.fault = k->arg ? F_PROT_NONE : F_UNMAPPED;
+		m.readable[2] = false;
+		if (!race.raced && !race.err)
+			fail(v, "the target never faulted on the userfaultfd page");
+	}
+	if (race.err)
+		fail(v, "uffd handler: %s", strerror(race.err));
+	if (err)
+		fail(v, "ioctl refused: %s", strerror(-err));
+	else
+		check_result(v, &m, t, &r, plan_reach(&m.plan, target_writes(t)));
+	if (v->failed)
+		describe_plan(v, &m.plan);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/* Stochastic: page 1 vanishes and comes back, refilled, in a loop. */
+struct churn {
+	unsigned char *page;
+	const unsigned char *fill;
+	bool stop;	/* __atomic: set by the main thread */
+	unsigned long rounds;
+};
+
+static void *churn_thread(void *arg)
+{
+	struct churn *ch = arg;
+
+	while (!__atomic_load_n(&ch->stop, __ATOMIC_RELAXED)) {
+		unsigned char *fresh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (fresh == MAP_FAILED)
+			break;
+		memcpy(fresh, ch->fill, PAGE);
+		munmap(ch->page, PAGE);
+		/* mremap puts the filled page in at once: never half full. */
+		if (mremap(fresh, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   ch->page) == MAP_FAILED)
+			break;
+		ch->rounds++;
+	}
+	return NULL;
+}
+
+static void fault_stochastic(const struct agent *a, const struct target *t,
+			     struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = 2, .hole = -1 };
+	long balance = pin_balance();
+	unsigned int round, partial = 0;
+	struct churn ch = { 0 };
+	struct uafault_run r;
+	pthread_t thread;
+	struct umem m;
+	int err;
+
+	place(a, &p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	ch.page = m.base + PAGE;
+	ch.fill = m.before + PAGE;
+	err = pthread_create(&thread, NULL, churn_thread, &ch);
+	if (err) {
+		unresolved(v, "the munmap thread: %s", strerror(err));
+		umem_free(&m);
+		return;
+	}
+	for (round = 0; round < a->rounds && !v->failed; round++) {
+		uint64_t csum;
+
+		err = run_target(a, t, m.addr, p.len, &r);
+		if (err) {
+			fail(v, "round %u: ioctl refused: %s", round,
+			     strerror(-err));
+			break;
+		}
+		if (r.done > p.len + (t->result == UAFAULT_RES_STRSIZE) ||
+		    (r.ret && r.ret != -EFAULT)) {
+			fail(v, "[result] round %u: ret %lld done %llu of %zu", round,
+			     (long long)r.ret, (unsigned long long)r.done,
+			     p.len);
+			break;
+		}
+		partial += r.ret != 0;
+		/* Page 1 only ever holds its own bytes: a read must see them. */
+		if (t->flags & UAFAULT_TF_READ && t->result != UAFAULT_RES_ZEROED &&
+		    t->result != UAFAULT_RES_STRSIZE && r.done <= p.len) {
+			csum = user_csum(&m, t, &r, m.before);
+			if (csum != r.csum)
+				fail(v, "[csum] round %u: csum of %llu bytes read differs",
+				     round, (unsigned long long)r.done);
+		}
+	}
+	__atomic_store_n(&ch.stop, true, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	note(v, "# %u rounds, %u partial, page remapped %lu times\n", round,
+	     partial, ch.rounds);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/* The header race: a thread flips a message's length back and forth. */
+struct flipper {
+	unsigned char *header;
+	uint32_t len;
+	bool stop;	/* __atomic: set by the main thread */
+	bool running;	/* __atomic: set by the flipper once on its CPU */
+	unsigned long flips;
+};
+
+static void unpin_cpu(pthread_t thread)
+{
+	cpu_set_t set;
+	int cpu;
+
+	CPU_ZERO(&set);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		CPU_SET(cpu, &set);
+	pthread_setaffinity_np(thread, sizeof(set), &set);
+}
+
+/*
+ * A message (UAFAULT_RES_HEADER: its length in its first four bytes) laid
+ * out in @m; false, the case skipped or unresolved, when the range is too
+ * short for a header or the memory cannot be set up.
+ */
+static bool set_up_message(const struct agent *a, const struct target *t,
+			   const struct fault_kind *k, struct verdict *v,
+			   struct umem *m, struct plan *p)
+{
+	place(a, p, t, start_at(t, k->start));
+	if (p->len < sizeof(uint32_t)) {
+		note(v, "# no room for a message header\n");
+		v->skipped = true;
+		return false;
+	}
+	return set_up(a, t, v, m, p);
+}
+
+static void *flip_thread(void *arg)
+{
+	struct flipper *f = arg;
+	unsigned int seed = 1, spin;
+
+	pin_to_cpu(pthread_self(), 1);
+	__atomic_store_n(&f->running, true, __ATOMIC_RELEASE);
+	/*
+	 * Each value stays for a random while, so that over the rounds some
+	 * change lands between a target's two fetches, however far apart.
+	 */
+	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
+		put_le32(f->header, f->len + (f->flips & 1 ? 0 : 64));
+		for (spin = rand_r(&seed) % 1024; spin; spin--)
+			__asm__ volatile("" ::: "memory");
+		f->flips++;
+	}
+	put_le32(f->header, f->len);
+	return NULL;
+}
+
+/*
+ * Double fetch: while the target runs --rounds times on a message
+ * (UAFAULT_RES_HEADER), a thread flips the length in its header between
+ * len and len + 64.  A target that reads the header twice must notice
+ * (-EINVAL) or use the first read; one that trusts the second reads
+ * past its buffer (KASAN) and reports the wrong length (CVE-2016-6480's
+ * shape).  The window between two fetches is a few instructions wide, so
+ * this kind runs @arg times --rounds.  Ranges that are not messages have
+ * no header to race on.
+ */
+static void fault_race_header(const struct agent *a, const struct target *t,
+			      struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct flipper f = { 0 };
+	long balance = pin_balance();
+	unsigned int round, refused = 0, rounds = k->arg * a->rounds, wait;
+	struct uafault_run r;
+	pthread_t thread;
+	struct umem m;
+	int err;
+
+	if (!set_up_message(a, t, k, v, &m, &p))
+		return;
+	f.header = m.addr;
+	f.len = p.len;
+	pin_to_cpu(pthread_self(), 0);
+	err = pthread_create(&thread, NULL, flip_thread, &f);
+	if (err) {
+		unresolved(v, "the flipping thread: %s", strerror(err));
+		umem_free(&m);
+		return;
+	}
+	for (wait = 0; wait < 1000 && !__atomic_load_n(&f.running, __ATOMIC_ACQUIRE); wait++)
+		usleep(1000);
+	for (round = 0; round < rounds && !v->failed; round++) {
+		err = run_target(a, t, m.addr, p.len, &r);
+		if (err) {
+			fail(v, "round %u: ioctl refused: %s", round,
+			     strerror(-err));
+			break;
+		}
+		refused += r.ret == -EINVAL;
+		if ((r.ret || r.done != p.len) &&
+		    (r.ret != -EINVAL || r.done))
+			fail(v, "[result] round %u: ret %lld done %llu of %zu: the header changed under the target",
+			     round, (long long)r.ret,
+			     (unsigned long long)r.done, p.len);
+	}
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	unpin_cpu(pthread_self());
+	note(v, "# %u rounds, %u refused the changed header, %lu flips\n",
+	     round, refused, f.flips);
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/*
+ * The double fetch made deterministic: uafault.ko's trap (a data
+ * breakpoint, UAFAULT_IOC_TRAP) rewrites the message's length to len + 64
+ * right after the kernel's k->arg-th read of the header, whatever the load
+ * on the host.  The target must notice (-EINVAL, nothing done) or keep to
+ * what it read first: the whole message, exactly as it was.  One that
+ * trusts a later fetch reports the wrong length and reads past its buffer
+ * (KASAN), CVE-2016-6480's shape, on every run.
+ */
+static void fault_trap_header(const struct agent *a, const struct target *t,
+			      struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct uafault_trap trap = { .len = sizeof(uint32_t), .nth = k->arg };
+	long balance = pin_balance();
+	struct uafault_run r;
+	struct umem m;
+	int err;
+
+	if (!set_up_message(a, t, k, v, &m, &p))
+		return;
+	trap.addr = (uintptr_t)m.addr;
+	put_le32(trap.bytes, p.len + 64);
+	if (ioctl(a->dev, UAFAULT_IOC_TRAP, &trap)) {
+		unresolved(v, "arming the trap on the header: %s", strerror(errno));
+		goto out;
+	}
+	err = run_target(a, t, m.addr, p.len, &r);
+	if (ioctl(a->dev, UAFAULT_IOC_UNTRAP, &trap)) {
+		unresolved(v, "disarming the trap: %s", strerror(errno));
+		goto out;
+	}
+	/* What the trap wrote is not the target's doing. */
+	memcpy(m.addr, m.before + p.offset, sizeof(uint32_t));
+	note(v, "# the kernel accessed the header %u time(s); it changed after access %d\n",
+	     trap.hits, k->arg);
+	if (err)
+		fail(v, "ioctl refused: %s", strerror(-err));
+	else if (!trap.fired)
+		unresolved(v, "the header was accessed %u time(s), so the trap never fired",
+			   trap.hits);
+	else if (r.ret != -EINVAL || r.done)
+		check_result(v, &m, t, &r, p.len);
+out:
+	umem_free(&m);
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+#define MESSAGES	(1U << UAFAULT_RES_HEADER)
+
+const struct fault_kind race_kinds[] = {
+	{ .name = "uffd_munmap", .run = uffd_kind, .arg = false, .start = 100 },
+	{ .name = "uffd_mprotect", .run = uffd_kind, .arg = true, .start = 100 },
+	{ .name = "stochastic_munmap", .run = fault_stochastic, .raced = true },
+	{ .name = "race_header", .run = fault_race_header, .arg = 5,
+	  .raced = true, .results = MESSAGES, .start = 100 },
+	{ .name = "trap_header", .run = fault_trap_header, .arg = 1,
+	  .results = MESSAGES, .start = 100 },
+};
+
+const struct fault_family race_family = FAULT_FAMILY(race_kinds);
