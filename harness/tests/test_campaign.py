@@ -39,7 +39,7 @@ GOOD = """\
 # a comment
 [campaign]
 name = "t"
-variants = ["plain", "kasan"]
+kernels = ["plain", "kasan"]
 targets = ["copy_*", "raw_deref"]
 faults = ["none", "smap"]
 sizes = [0, 64]
@@ -72,7 +72,7 @@ def test_expansion_is_ordered_deterministic_and_ids_are_stable(tmp_path: Path) -
     assert [c.case_id for c in again] == [c.case_id for c in cases]
     # An id names the parameters, not the position: a shorter plan keeps it.
     first = cases[0]
-    assert first.case_id == Case(99, first.variant, first.target, first.fault, first.size, first.offset,
+    assert first.case_id == Case(99, first.kernel, first.target, first.fault, first.size, first.offset,
                                  first.seed, first.rep).case_id
     assert first.agent_line() == f"{first.case_id} copy_from_user none 0 -1 1"
 
@@ -83,7 +83,8 @@ def test_expansion_is_ordered_deterministic_and_ids_are_stable(tmp_path: Path) -
     (('budget = "2m"', 'budget = "soon"'), 11, "budget"),
     (('sizes = [0, 64]', 'sizes = [0, 999999]'), 7, "sizes"),
     (('offsets = [-1]', 'offsets = ["x"]'), 8, "offsets"),
-    (('variants = ["plain", "kasan"]', 'variants = ["ubsan"]'), 4, "variants"),
+    (('kernels = ["plain", "kasan"]', 'kernels = ["ubsan"]'), 4, "kernels"),
+    (('kernels = ["plain", "kasan"]', 'kernels = ["plain"]\nvariants = ["plain"]'), 5, "variants"),
     (('seeds = [1, 2]', 'seeds = [1, 2]\nrepeats = 3'), 10, "repeats"),
     (('batch = 3', 'batch = 3\nmodules = ["variant"]'), 13, "modules"),
 ])
@@ -140,7 +141,7 @@ def variant_shapes() -> list[str]:
 PLANNER = """\
 [campaign]
 name = "p"
-variants = ["plain"]
+kernels = ["plain"]
 targets = ["*", "raw_deref"]
 faults = ["none", "uffd_munmap", "fork_cow", "smap"]
 sizes = [0, 64]
@@ -192,6 +193,12 @@ def test_the_agent_table_says_which_targets_each_kind_needs() -> None:
     assert '.name = "movable", .run = fault_movable, .needs = UAFAULT_TF_HOLD' in table
     assert ".results = MESSAGES" in table.split('"trap_header"')[1].split("{")[0]
     assert ".crash_only = true" in table.split('"smap"')[1]
+
+
+def test_the_old_name_of_kernels_still_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    campaign = load_campaign(write(tmp_path, GOOD.replace("kernels =", "variants =")), KINDS)
+    assert campaign.kernels == ("plain", "kasan")
+    assert "c.toml:4: variants: deprecated, say kernels" in capsys.readouterr().err
 
 
 def test_shipped_campaigns_load(tmp_path: Path) -> None:

@@ -57,13 +57,13 @@ def to_kunit_json(rows: list[Row], run_id: str) -> dict[str, object]:
 
 def to_kcidb(rows: list[Row], run_id: str, source_version: str, config_digest: str) -> dict[str, object]:
     checkout = f"{ORIGIN}:{run_id}"
-    variants = list(dict.fromkeys(r.case.variant for r in rows))
+    kernels = list(dict.fromkeys(r.case.kernel for r in rows))
     builds = [{"id": f"{checkout}:{v}", "checkout_id": checkout, "origin": ORIGIN, "architecture": GUEST_ARCH,
-               "config_name": v, "valid": True, "misc": {"config_digest": config_digest}} for v in variants]
+               "config_name": v, "valid": True, "misc": {"config_digest": config_digest}} for v in kernels]
     tests = []
     for r in rows:
         test: dict[str, object] = {
-            "id": f"{checkout}:{r.case_id}", "build_id": f"{checkout}:{r.case.variant}", "origin": ORIGIN,
+            "id": f"{checkout}:{r.case_id}", "build_id": f"{checkout}:{r.case.kernel}", "origin": ORIGIN,
             "path": f"uafault.{r.target}.{r.fault}", "status": VERDICTS[r.verdict].kcidb,
             "waived": r.verdict == "XFAIL", "duration": round(r.seconds, 3),
             "misc": {"verdict": r.verdict, "size": r.case.size, "offset": r.case.offset, "seed": r.case.seed,

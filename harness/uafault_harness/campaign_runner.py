@@ -140,7 +140,7 @@ def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
         return ", ".join(f"{k} {n}" for k, n in counts.items())
 
     lines = [f"[campaign] plan of {campaign}: {len(cases)} cases",
-             f"  per kernel: {tally('variant')}", f"  per fault kind: {tally('fault')}",
+             f"  per kernel: {tally('kernel')}", f"  per fault kind: {tally('fault')}",
              f"  per target: {tally('target')}"]
     seconds = None
     if db.is_file():
@@ -157,18 +157,18 @@ def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
 
 def config_digest(layout: Layout, campaign: Campaign) -> str:
     digest = hashlib.sha256()
-    for variant in campaign.variants:
-        digest.update(config_text(layout, guest_kernel(layout, variant == "kasan")).encode())
+    for kernel in campaign.kernels:
+        digest.update(config_text(layout, guest_kernel(layout, kernel == "kasan")).encode())
     return digest.hexdigest()
 
 
 def batches(cases: list[Case], crashing: set[str], size: int) -> list[tuple[bool, list[Case]]]:
-    """(allow_crash, cases) per boot: per variant, the ordinary cases first,
+    """(allow_crash, cases) per boot: per kernel, the ordinary cases first,
     then the ones that oops on purpose, in boots of their own."""
     out: list[tuple[bool, list[Case]]] = []
-    for variant in dict.fromkeys(c.variant for c in cases):
+    for kernel in dict.fromkeys(c.kernel for c in cases):
         for crash in (False, True):
-            group = [c for c in cases if c.variant == variant and (c.target in crashing) == crash]
+            group = [c for c in cases if c.kernel == kernel and (c.target in crashing) == crash]
             out += [(crash, group[i:i + size]) for i in range(0, len(group), size)]
     return out
 
@@ -231,7 +231,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
         recorded.add(case_id)
         progress.show(v)
 
-    request = GuestRequest(allow_crash=allow_crash, kasan=cases[0].variant == "kasan", timeout=timeout,
+    request = GuestRequest(allow_crash=allow_crash, kasan=cases[0].kernel == "kasan", timeout=timeout,
                            silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES} {agent_args}".strip(),
                            variants=variants)
     text = "".join(c.agent_line() + "\n" for c in cases)
@@ -352,7 +352,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     progress = Progress(len(left))
     budget = request.budget_seconds or campaign.budget_seconds
     guests = {False: plain}
-    for kasan in sorted({c.variant == "kasan" for c in left} - {False}):
+    for kasan in sorted({c.kernel == "kasan" for c in left} - {False}):
         guests[kasan] = prepare_guest(layout, kasan, request.jobs)
     out_root = layout.results_root / CAMPAIGN_DIR / run_id
     # The budget is for running cases: it starts once the kernels are built.
@@ -364,7 +364,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             boot, allow_crash, batch = job
             out_dir = out_root / f"boot-{boot:04d}"
             try:
-                got = run_batch(guests[batch[0].variant == "kasan"], store, run_id, allow_crash, batch, out_dir,
+                got = run_batch(guests[batch[0].kernel == "kasan"], store, run_id, allow_crash, batch, out_dir,
                                 progress, request.batch_timeout, known, campaign.load_variants)
             except HarnessError as exc:
                 queue.fail(exc)

@@ -4,7 +4,7 @@ expanding them into an ordered list of cases with stable ids.
 A file has one [campaign] table:
 
     name = "smoke"
-    variants = ["plain"]            # guest kernels: plain, kasan
+    kernels = ["plain"]             # guest kernels: plain, kasan
     targets = ["copy_*", "pin_*"]   # globs over the module's target list
     faults = ["none", "unmapped"]   # the agent's fault kinds
     sizes = [0, 64]                 # range bytes; 0: the fault kind's own
@@ -14,7 +14,7 @@ A file has one [campaign] table:
     budget = "10m"                  # stop starting batches after this
     batch = 50                      # cases per guest boot
 
-Expansion is variants x targets x faults x sizes x offsets x seeds x
+Expansion is kernels x targets x faults x sizes x offsets x seeds x
 repetitions in that order, each list in file order and targets in the
 module's order, so the same file and target list give the same cases."""
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ from typing import Any
 from .errors import ExitCode, HarnessError
 from .protocol import FaultKinds, ListedTarget, case_line
 
-VARIANTS: tuple[str, ...] = ("plain", "kasan")
+# The guest kernels ("variant" means the buggy catalogue, module/variants/).
+KERNELS: tuple[str, ...] = ("plain", "kasan")
 # harness/agent/agent.c: the range may span at most MAX_PAGES - 1 pages.
 PAGE = 4096
 MAX_SIZE = 7 * PAGE
@@ -49,7 +51,7 @@ class SpecError(HarnessError):
 class Campaign:
     path: Path
     name: str
-    variants: tuple[str, ...]
+    kernels: tuple[str, ...]
     targets: tuple[str, ...]
     faults: tuple[str, ...]
     sizes: tuple[int, ...]
@@ -72,7 +74,7 @@ class Campaign:
 @dataclass(frozen=True)
 class Case:
     index: int
-    variant: str
+    kernel: str
     target: str
     fault: str
     size: int
@@ -83,7 +85,7 @@ class Case:
     @property
     def case_id(self) -> str:
         """Stable across runs and machines: a function of the parameters."""
-        key = f"{self.variant}/{self.target}/{self.fault}/{self.size}/{self.offset}/{self.seed}/{self.rep}"
+        key = f"{self.kernel}/{self.target}/{self.fault}/{self.size}/{self.offset}/{self.seed}/{self.rep}"
         return f"{self.target}.{self.fault}.{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
     def agent_line(self) -> str:
@@ -150,7 +152,7 @@ class TableChecker:
         return value
 
 
-KNOWN_KEYS = ("name", "variants", "targets", "faults", "sizes", "offsets", "seeds", "repetitions",
+KNOWN_KEYS = ("name", "kernels", "variants", "targets", "faults", "sizes", "offsets", "seeds", "repetitions",
               "budget", "batch", "modules")
 # What `modules` may name.
 EXTRA_MODULES = ("variants",)
@@ -183,6 +185,18 @@ def read_table(path: Path, name: str, known_keys: tuple[str, ...]) -> tuple[byte
     return raw, check
 
 
+def _kernels(check: TableChecker) -> tuple[str, ...]:
+    """`kernels`, or the old name `variants` (with a deprecation note)."""
+    table = check.table
+    if "kernels" in table and "variants" in table:
+        raise check.error("variants", "the old name of kernels; give one of the two")
+    if "variants" in table:
+        print(f"{check.path}:{key_line(check.text, 'variants')}: variants: deprecated, say kernels",
+              file=sys.stderr)
+        return check.strings("variants", KERNELS)
+    return check.strings("kernels", KERNELS)
+
+
 def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None) -> Campaign:
     """Read and check a campaign file; every error names file:line: key.
     fault_kinds None checks everything but the fault names (before the
@@ -198,7 +212,7 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None) -> Campaign:
         raise check.error("budget", "must be a duration like \"90s\", \"30m\" or \"2h\"")
     return Campaign(
         path=path, name=name,
-        variants=check.strings("variants", VARIANTS),
+        kernels=_kernels(check),
         targets=check.strings("targets"),
         faults=check.strings("faults", fault_kinds),
         sizes=check.ints("sizes", 0, MAX_SIZE, [0]),
@@ -261,13 +275,13 @@ def expand(campaign: Campaign, targets: list[ListedTarget], kinds: FaultKinds) -
     """The cases, in order, each a plan of its own: no case the agent
     would only skip, none that repeats another's plan (plans())."""
     cases: list[Case] = []
-    for variant in campaign.variants:
+    for kernel in campaign.kernels:
         for target in targets:
             for fault in campaign.faults:
                 for size, offset in plans(campaign, target, fault, kinds):
                     for seed in campaign.seeds:
                         for rep in range(campaign.repetitions):
-                            cases.append(Case(len(cases), variant, target.name, fault, size, offset, seed, rep))
+                            cases.append(Case(len(cases), kernel, target.name, fault, size, offset, seed, rep))
     return cases
 
 
@@ -286,12 +300,12 @@ def parse_shard(text: str) -> tuple[int, int] | None:
 
 
 KNOWN_ISSUES = Path("configs/known-issues.toml")
-_ISSUE_KEYS = ("variant", "target", "fault", "reason")
+_ISSUE_KEYS = ("kernel", "variant", "target", "fault", "reason")
 
 
 @dataclass(frozen=True)
 class KnownIssue:
-    variant: str
+    kernel: str
     target: str
     fault: str
     reason: str
@@ -301,11 +315,11 @@ class KnownIssue:
 
     def matches(self, case: Case) -> bool:
         return all(fnmatch.fnmatchcase(value, glob) for value, glob in
-                   ((case.variant, self.variant), (case.target, self.target), (case.fault, self.fault)))
+                   ((case.kernel, self.kernel), (case.target, self.target), (case.fault, self.fault)))
 
 
 def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
-    """[[issue]] tables: globs over variant, target and fault (default "*")
+    """[[issue]] tables: globs over kernel, target and fault (default "*")
     and the reason, which should name the bug.  A missing file is no issues."""
     if not path.is_file():
         return ()
@@ -330,7 +344,9 @@ def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
         if "reason" not in issue or "target" not in issue:
             raise SpecError(path, where, "reason" if "reason" not in issue else "target",
                             f"issue {number}: target and reason are required")
-        out.append(KnownIssue(issue.get("variant", "*"), issue["target"], issue.get("fault", "*"),
+        if "variant" in issue:
+            print(f"{path}:{where}: variant: deprecated, say kernel", file=sys.stderr)
+        out.append(KnownIssue(issue.get("kernel", issue.get("variant", "*")), issue["target"], issue.get("fault", "*"),
                               issue["reason"], issue.get("strict", True)))
     return tuple(out)
 

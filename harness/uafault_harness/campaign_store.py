@@ -103,7 +103,7 @@ class Store:
                              source_version, config_digest, _now()))
             self.db.executemany(
                 "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(info.run_id, c.case_id, c.index, c.variant, c.target, c.fault, c.size, c.offset, c.seed,
+                [(info.run_id, c.case_id, c.index, c.kernel, c.target, c.fault, c.size, c.offset, c.seed,
                   c.rep) for c in cases])
 
     def run_ids(self) -> list[str]:
@@ -169,7 +169,7 @@ class Row:
     def params(self) -> tuple[object, ...]:
         """The case without its repetition: what flakiness compares."""
         c = self.case
-        return (c.variant, c.target, c.fault, c.size, c.offset, c.seed)
+        return (c.kernel, c.target, c.fault, c.size, c.offset, c.seed)
 
 
 @dataclass(frozen=True)

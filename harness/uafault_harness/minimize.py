@@ -159,10 +159,10 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     out = out_dir or layout.results_root / REPRO_DIR / "minimized" / run_id
     out.mkdir(parents=True, exist_ok=True)
     config = out / f"{case.target}.{case.fault}.toml"
-    start = Repro(path=config, kernel=case.variant, modules=modules, target=case.target, fault=case.fault,
+    start = Repro(path=config, kernel=case.kernel, modules=modules, target=case.target, fault=case.fault,
                   size=case.size, offset=case.offset, seed=case.seed, rounds=0, runs=runs, threshold=runs,
                   expect=expect, title=title, digest="")
-    guest = prepare_guest(layout, case.variant == "kasan", jobs)
+    guest = prepare_guest(layout, case.kernel == "kasan", jobs)
     kinds = fault_kinds(guest.artefacts.agent)
     attempts = [0]
 

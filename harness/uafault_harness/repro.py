@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .campaign_runner import Progress, fault_kinds, run_batch
-from .campaign_spec import EXTRA_MODULES, MAX_SIZE, PAGE, VARIANTS, Case, SpecError, read_table
+from .campaign_spec import EXTRA_MODULES, KERNELS, MAX_SIZE, PAGE, Case, SpecError, read_table
 from .campaign_store import RunInfo, Store, Verdict
 from .errors import ExitCode, HarnessError
 from .guest_runner import PreparedGuest, prepare_guest
@@ -103,7 +103,7 @@ def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
         raise check.error("target", "must be a target name (letters, digits, '_', '.', '-')")
     runs = check.int("runs", 1, 1000, 1)
     repro = Repro(
-        path=path, kernel=check.string("kernel", VARIANTS, "plain"),
+        path=path, kernel=check.string("kernel", KERNELS, "plain"),
         modules=check.strings("modules", EXTRA_MODULES, default=[]),
         target=target, fault=check.string("fault", fault_kinds),
         size=check.int("size", 0, MAX_SIZE, 0), offset=check.int("offset", -1, PAGE - 1, -1),
