@@ -26,11 +26,13 @@
  * Kernel reports: a kernel log message that starts with one of these.  The
  * agent fails a case on one (unless it expected an oops); the host reads
  * this list too (guest_console.py), to cut the console into reports.
+ * dma-debug's complaints come as a WARNING ("DMA-API: " alone also starts
+ * the boot line that says how many entries it preallocated).
  */
 #define REPORT_MARKERS							\
 	"BUG:", "WARNING:", "Oops", "KASAN:", "UBSAN:",			\
 	"general protection fault", "#PF: ", "possible circular locking", \
-	"INFO: task", "DMA-API: ", "kernel BUG", "Kernel panic"
+	"INFO: task", "kernel BUG", "Kernel panic"
 
 /* --rounds: runs of the target against a racing thread. */
 #define DEFAULT_ROUNDS	200
