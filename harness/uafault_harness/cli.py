@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan only slice I of N (1-based), for N machines; fold the databases with merge")
     p.add_argument("--run-id", type=run_id_arg, default=None, metavar="ID",
                    help="name the run (default: the UTC time); shards given one ID merge into one run")
-    p.add_argument("-j", "--guests", type=positive_int("-j"), default=1, metavar="N",
+    # Not -j: to a make user that is build jobs (--jobs here too).
+    p.add_argument("--guests", type=positive_int("--guests"), default=1, metavar="N",
                    help="guests booted at once, each taking the next batch (default 1)")
     p.add_argument("--dry-run", action="store_true",
                    help="plan only: print the cases per kernel, fault kind and target, and an estimate of the "
