@@ -22,8 +22,6 @@
 
 #define MAX_MODULES	8
 
-enum { EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_SETUP };
-
 static int load_modules(struct kmod_ctx *ctx, char **paths, char **params,
 			int n, bool allow_crash, struct kmod_module **mods)
 {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "../../module/uafault.h"
+#include "exit.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define PAGE		4096UL

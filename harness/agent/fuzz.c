@@ -18,8 +18,9 @@
  * the arena (a range starting in it ends within its trailing guard) or to
  * addresses no mapping of this process can have.
  *
- * Prints "fuzz: N calls, K ok, E errors by errno: ..." and exits 0; exits
- * 2 when the device cannot be opened, 1 on a usage or setup error.
+ * Prints "fuzz: N calls, K ok, E errors by errno: ..." and exits as exit.h
+ * says: 0, 2 on a usage error, 3 when the device or its memory cannot be
+ * set up.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -598,7 +599,7 @@ static const char *errno_name(int e)
 static void print_usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-n CALLS] [-s SEED]\n", prog);
-	exit(1);
+	exit(EXIT_USAGE);
 }
 
 int main(int argc, char **argv)
@@ -633,14 +634,14 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		fprintf(stderr, "fuzz: cannot open %s: %s\n", UAFAULT_DEVICE,
 			strerror(errno));
-		return 2;
+		return EXIT_SETUP;
 	}
 	/* stdout's buffer is static: nothing may map into the holes. */
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	fprintf(stderr, "fuzz: %llu calls, seed %llu\n", n, seed);
 	if (setup_memory()) {
 		fprintf(stderr, "fuzz: memory setup: %s\n", strerror(errno));
-		return 1;
+		return EXIT_SETUP;
 	}
 	list_targets(fd);
 	nok = nerr = other_errno = 0;
@@ -662,5 +663,5 @@ int main(int argc, char **argv)
 	if (other_errno)
 		printf(" other=%llu", other_errno);
 	printf("\n");
-	return 0;
+	return EXIT_PASS;
 }

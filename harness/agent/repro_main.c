@@ -32,9 +32,9 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (open_device(&a))
-		return 3;
+		return EXIT_SETUP;
 	printf("KTAP version 1\n1..1\n");
 	passed = run_case(&a, &c, 1);
 	free(a.targets);
-	return passed ? 0 : 1;
+	return passed ? EXIT_PASS : EXIT_FAIL;
 }

@@ -31,7 +31,7 @@ from .repro import REPRO_DIR, Repro, replay
 
 # The agent's pieces a reproducer is made of, in order (harness/agent's
 # Makefile builds the same set as uafault-repro).
-C_SOURCES: tuple[str, ...] = ("module/uafault.h", "harness/agent/agent.h", "harness/agent/device.c",
+C_SOURCES: tuple[str, ...] = ("module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h", "harness/agent/device.c",
                               "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/kinds_layout.c",
                               "harness/agent/kinds_race.c", "harness/agent/kinds_held.c",
                               "harness/agent/kinds_inject.c", "harness/agent/repro_main.c")
