@@ -322,6 +322,8 @@ static int copy_suite_init(struct kunit_suite *suite)
 	int ret = 0;
 	u8 npages;
 
+	copy_range_reset();
+	getput_reset();
 	for (op = 0; op < ARRAY_SIZE(copy_ops) && !ret; op++) {
 		for (npages = 1; npages <= UAFAULT_MAX_PAGES && !ret; npages++) {
 			for (t = 0; t < ARRAY_SIZE(copy_trims) && !ret; t++)
@@ -339,10 +341,18 @@ static int copy_suite_init(struct kunit_suite *suite)
 	return ret;
 }
 
+static unsigned int copy_cases(void)
+{
+	return copy_range_count + getput_count;
+}
+
+UAFAULT_REINIT_TEST(copy, copy_suite_init, copy_cases);
+
 static struct kunit_case copy_test_cases[] = {
 	KUNIT_CASE_PARAM(copy_range_test, copy_range_gen_params),
 	KUNIT_CASE_PARAM(copy_kernel_addr_test, copy_kaddr_gen_params),
 	KUNIT_CASE_PARAM(getput_test, getput_gen_params),
+	KUNIT_CASE(copy_reinit_test),
 	{}
 };
 

@@ -225,6 +225,7 @@ static int gup_suite_init(struct kunit_suite *suite)
 	unsigned int a, fl;
 	int ret = 0;
 
+	gup_reset();
 	for (a = 0; a < ARRAY_SIZE(gup_apis) && !ret; a++) {
 		for (fl = 0; fl < ARRAY_SIZE(flag_sets) && !ret; fl++) {
 			/* FOLL_LONGTERM is only valid with FOLL_PIN. */
@@ -239,8 +240,16 @@ static int gup_suite_init(struct kunit_suite *suite)
 	return ret;
 }
 
+static unsigned int gup_cases(void)
+{
+	return gup_count;
+}
+
+UAFAULT_REINIT_TEST(gup, gup_suite_init, gup_cases);
+
 static struct kunit_case gup_test_cases[] = {
 	KUNIT_CASE_PARAM(gup_test, gup_gen_params),
+	KUNIT_CASE(gup_reinit_test),
 	{}
 };
 

@@ -286,6 +286,9 @@ static int iter_suite_init(struct kunit_suite *suite)
 	int ret = 0;
 	u8 npages;
 
+	ubuf_reset();
+	iovec_reset();
+	extract_reset();
 	for (op = 0; op < 2 && !ret; op++) {
 		for (npages = 2; npages <= UAFAULT_MAX_PAGES && !ret; npages++)
 			ret = ubuf_add_layouts(op, 0, npages, faults,
@@ -303,10 +306,18 @@ static int iter_suite_init(struct kunit_suite *suite)
 	return ret;
 }
 
+static unsigned int iter_cases(void)
+{
+	return ubuf_count + iovec_count + extract_count;
+}
+
+UAFAULT_REINIT_TEST(iter, iter_suite_init, iter_cases);
+
 static struct kunit_case iter_test_cases[] = {
 	KUNIT_CASE_PARAM(ubuf_copy_test, ubuf_gen_params),
 	KUNIT_CASE_PARAM(iovec_copy_test, iovec_gen_params),
 	KUNIT_CASE_PARAM(extract_pages_test, extract_gen_params),
+	KUNIT_CASE(iter_reinit_test),
 	{}
 };
 

@@ -466,6 +466,7 @@ static int race_suite_init(struct kunit_suite *suite)
 	unsigned int a, act, o;
 	struct race_case *c;
 
+	race_reset();
 	for (a = 0; a < RACE_NR_ACCESSES; a++) {
 		for (act = 0; act < RACE_NR_ACTIONS; act++) {
 			for (o = 0; o < ARRAY_SIZE(offsets); o++) {
@@ -479,9 +480,17 @@ static int race_suite_init(struct kunit_suite *suite)
 	return 0;
 }
 
+static unsigned int race_cases(void)
+{
+	return race_count;
+}
+
+UAFAULT_REINIT_TEST(race, race_suite_init, race_cases);
+
 static struct kunit_case race_test_cases[] = {
 	KUNIT_CASE_PARAM(race_trap_test, race_gen_params),
 	KUNIT_CASE_PARAM(race_churn_test, churn_gen_params),
+	KUNIT_CASE(race_reinit_test),
 	{}
 };
 

@@ -238,6 +238,7 @@ static int string_suite_init(struct kunit_suite *suite)
 	unsigned int op, f, r;
 	int ret = 0;
 
+	string_reset();
 	for (op = 0; op < 2 && !ret; op++)
 		for (f = 0; f < ARRAY_SIZE(faults) && !ret; f++)
 			for (r = 0; r < ARRAY_SIZE(rooms) && !ret; r++)
@@ -245,9 +246,17 @@ static int string_suite_init(struct kunit_suite *suite)
 	return ret;
 }
 
+static unsigned int string_cases(void)
+{
+	return string_count;
+}
+
+UAFAULT_REINIT_TEST(string, string_suite_init, string_cases);
+
 static struct kunit_case string_test_cases[] = {
 	KUNIT_CASE_PARAM(string_test, string_gen_params),
 	KUNIT_CASE_PARAM(string_kernel_addr_test, string_kaddr_gen_params),
+	KUNIT_CASE(string_reinit_test),
 	{}
 };
 

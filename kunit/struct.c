@@ -178,6 +178,7 @@ static int zeroed_suite_init(struct kunit_suite *suite)
 	unsigned int f, r, s, z;
 	int ret = 0;
 
+	zeroed_reset();
 	for (f = 0; f < ARRAY_SIZE(faults); f++) {
 		for (r = 0; r < ARRAY_SIZE(check_rooms); r++) {
 			u16 room = check_rooms[r];
@@ -219,8 +220,16 @@ static int zeroed_suite_init(struct kunit_suite *suite)
 	return 0;
 }
 
+static unsigned int zeroed_cases(void)
+{
+	return zeroed_count;
+}
+
+UAFAULT_REINIT_TEST(zeroed, zeroed_suite_init, zeroed_cases);
+
 static struct kunit_case struct_test_cases[] = {
 	KUNIT_CASE_PARAM(zeroed_test, zeroed_gen_params),
+	KUNIT_CASE(zeroed_reinit_test),
 	{}
 };
 

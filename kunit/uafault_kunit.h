@@ -87,11 +87,17 @@ struct uafault_case {
 /*
  * Parameter tables too large to write out: a static array filled by the
  * suite's .suite_init from small dimension tables, and a generator that
- * walks the filled part.  @describe writes the case name.
+ * walks the filled part.  @describe writes the case name.  .suite_init
+ * runs again for every run of the suite (debugfs's kunit/<suite>/run), so
+ * it starts with name##_reset(), or the rerun would add the cases twice.
  */
 #define UAFAULT_PARAM_TABLE(name, type, max, describe)			\
 static type name##_table[max];						\
 static unsigned int name##_count;					\
+static void name##_reset(void)						\
+{									\
+	name##_count = 0;						\
+}									\
 static type *name##_add(void)						\
 {									\
 	if (name##_count >= ARRAY_SIZE(name##_table))			\
@@ -106,6 +112,20 @@ static const void *name##_gen_params(const void *prev, char *desc)	\
 		return NULL;						\
 	describe(next, desc);						\
 	return next;							\
+}
+
+/*
+ * A case that runs the suite's .suite_init @init again, as a rerun through
+ * debugfs does, and checks that its tables, @cases() cases in all, come
+ * out the same size and not doubled.
+ */
+#define UAFAULT_REINIT_TEST(name, init, cases)				\
+static void name##_reinit_test(struct kunit *test)			\
+{									\
+	unsigned int before = cases();					\
+									\
+	KUNIT_ASSERT_EQ(test, init(NULL), 0);				\
+	KUNIT_EXPECT_EQ(test, cases(), before);				\
 }
 
 /*
