@@ -30,6 +30,9 @@ CASE_RE = re.compile(r"^\s*" + re.escape(CASE_MARKER) + r"\s*(\S+)")
 EXPECT_RE = re.compile(r"^\s*" + re.escape(EXPECT_OOPS_MARKER) + r"\s*(\S+)")
 EXIT_RE = re.compile(r"^" + re.escape(INIT_AGENT_EXIT) + r"\s+(-?\d+)")
 _RESULT_RE = re.compile(r"^\s*(not )?ok \d+ (\S+)(\s+# SKIP)?")
+# The agent's figures (agent.c): checked scenarios, and the bare ioctl loop.
+STATS_RE = re.compile(r"# uafault-stats: scenarios=(\d+) seconds=([\d.]+)")
+BARE_RE = re.compile(r"# uafault-bare: calls=(\d+) seconds=([\d.]+)")
 # --list-targets: "uafault-target: NAME OWNER fixed_len=N kinds=K,... [crash]".
 _TARGET_RE = re.compile(r"^uafault-target: (\S+) (\S+) fixed_len=(\d+) kinds=(\S*)( crash)?$")
 
