@@ -109,15 +109,18 @@ def require_tools(names: tuple[str, ...], why: str, env: Mapping[str, str] | Non
     return found
 
 
-def package_installed(package: str) -> bool:
+def _dpkg_field(package: str, field: str) -> str | None:
+    """A field of an installed package's dpkg record, or None (no dpkg, no package)."""
     try:
-        proc = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", package],
-            capture_output=True, text=True, check=False,
-        )
+        proc = subprocess.run(["dpkg-query", "-W", f"-f=${{{field}}}", package],
+                              capture_output=True, text=True, check=False)
     except FileNotFoundError:
-        return False
-    return proc.returncode == 0 and proc.stdout.strip().endswith(" installed")
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def package_installed(package: str) -> bool:
+    return (_dpkg_field(package, "Status") or "").endswith(" installed")
 
 
 def missing_packages(packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list[str]:
@@ -125,15 +128,7 @@ def missing_packages(packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list[str]:
 
 
 def installed_package_version(package: str) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", package],
-            capture_output=True, text=True, check=False,
-        )
-    except FileNotFoundError:
-        return None
-    version = proc.stdout.strip()
-    return version if proc.returncode == 0 and version else None
+    return _dpkg_field(package, "Version") or None
 
 
 def source_tarball() -> Path:
