@@ -17,7 +17,7 @@ from uafault_harness.errors import ExitCode
 from uafault_harness.guest_build import config_text, expected_stamp, guest_kernel
 from uafault_harness.guest_runner import GuestRequest, artefacts_for, run_guest_layer, sync_module_sources
 from uafault_harness.paths import Layout
-from uafault_harness.report import run_report
+from uafault_harness.summary import run_report
 from uafault_harness.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
 from uafault_harness.results import Counts, create_run_dir, read_layer
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import doctor, provision, report
+from . import doctor, provision, summary
 from .errors import ExitCode, HarnessError, worst
 from .campaign_layer import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
 from .campaign_export import FORMATS as EXPORT_FORMATS
@@ -200,17 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_layers(layers: list[LayerResult], run_dir_text: str) -> None:
     print()
-    print(report.layer_table(layers))
+    print(summary.layer_table(layers))
     print(f"artefacts: {run_dir_text}")
     # Must stay the very last line: scripts read it.
-    print(report.totals_line(layers))
+    print(summary.totals_line(layers))
 
 
 def _print_layer(result: LayerResult, out_dir: Path) -> ExitCode:
     """A one-layer command's table and totals; its exit code."""
     if result.suites:
         print()
-        print(report.suite_table(result))
+        print(summary.suite_table(result))
     _print_layers([result], str(out_dir))
     return result.exit_code
 
@@ -367,7 +367,7 @@ def cmd_unlink(args: argparse.Namespace, layout: Layout) -> ExitCode:
 
 def cmd_results(args: argparse.Namespace, layout: Layout) -> ExitCode:
     run_dir = find_run(layout.results_root, args.run)
-    print(report.run_report(run_dir))
+    print(summary.run_report(run_dir))
     return ExitCode.OK
 
 

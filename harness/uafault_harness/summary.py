@@ -1,4 +1,5 @@
-"""Human-readable views of LayerResults."""
+"""Text summaries of a run's layers (tables and the totals line); "report"
+means only the HTML report of a campaign run (campaign_report.py)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from uafault_harness.errors import ExitCode, worst
 from uafault_harness.guest_runner import GUEST_LAYER_DIRS
 from uafault_harness.profiles import ARCHES
 from uafault_harness.pytest_layer import counts_from_junit, layer_from_junit
-from uafault_harness.report import layer_table, run_report, totals_line
+from uafault_harness.summary import layer_table, run_report, totals_line
 from uafault_harness.results import Counts, LayerResult, write_layer
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="1"
