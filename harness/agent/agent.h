@@ -26,7 +26,7 @@
 /*
  * Kernel reports: a kernel log message that starts with one of these.  The
  * agent fails a case on one (unless it expected an oops); the host reads
- * this list too (guest_console.py), to cut the console into reports.
+ * this list too (guest/console.py), to cut the console into reports.
  * dma-debug's complaints come as a WARNING ("DMA-API: " alone also starts
  * the boot line that says how many entries it preallocated).
  */

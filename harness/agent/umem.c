@@ -45,7 +45,7 @@ void fail(struct verdict *v, const char *fmt, ...)
 	v->failed = true;
 }
 
-/* The host tells a set-up failure from a skip by this tag (ktap.py). */
+/* The host tells a set-up failure from a skip by this tag (protocol.py). */
 void unresolved(struct verdict *v, const char *fmt, ...)
 {
 	va_list ap;

@@ -14,7 +14,7 @@ import pytest
 HARNESS_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HARNESS_DIR))
 
-from uafault_harness.paths import KUNIT_TOOL_RELPATH, PROJECT_ROOT, Layout, resolve_layout  # noqa: E402
+from uafault_harness.core.paths import KUNIT_TOOL_RELPATH, PROJECT_ROOT, Layout, resolve_layout  # noqa: E402
 
 ENTRY_POINT = HARNESS_DIR / "uafault"
 BENCH = PROJECT_ROOT / "bench" / "build-and-run"

@@ -10,14 +10,14 @@ from types import SimpleNamespace
 import pytest
 from conftest import run_cli
 
-from uafault_harness.campaign_runner import Progress, batches
-from uafault_harness.campaign_spec import (
+from uafault_harness.campaign.runner import Progress, batches
+from uafault_harness.campaign.spec import (
     Case, expand, expected_verdict, load_campaign, load_known_issues, parse_shard, select_targets, shard,
 )
-from uafault_harness.campaign_store import RunInfo, Store, Verdict, merge_into
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.paths import PROJECT_ROOT
-from uafault_harness.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_target
+from uafault_harness.campaign.store import RunInfo, Store, Verdict, merge_into
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.core.paths import PROJECT_ROOT
+from uafault_harness.guest.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_target
 
 KINDS = ("none", "unmapped", "uffd_munmap", "fork_cow", "smap")
 FAULT_KINDS = FaultKinds(KINDS, frozenset({"smap"}), frozenset(), {"uffd_munmap": 100, "fork_cow": 0, "smap": 0})
@@ -344,8 +344,8 @@ def test_shipped_known_issues_cover_every_variant_loosely() -> None:
 def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--budget is time for cases: a cold kernel build before them (10,000 s
     here, on a fake clock) must not spend it."""
-    from uafault_harness import campaign_runner as runner
-    from uafault_harness.paths import Layout
+    from uafault_harness.campaign import runner
+    from uafault_harness.core.paths import Layout
 
     clock = [0.0]
     guest = SimpleNamespace(artefacts=SimpleNamespace(agent=tmp_path / "agent"))

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness import protocol
-from uafault_harness.campaign_runner import Progress, run_batch
-from uafault_harness.campaign_spec import Case, KnownIssue
-from uafault_harness.campaign_store import RunInfo, Store
-from uafault_harness.guest_build import GuestKernel
-from uafault_harness.guest_runner import GuestArtefacts, PreparedGuest
-from uafault_harness.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
+from uafault_harness.campaign.runner import Progress, run_batch
+from uafault_harness.campaign.spec import Case, KnownIssue
+from uafault_harness.campaign.store import RunInfo, Store
+from uafault_harness.guest import protocol
+from uafault_harness.guest.build import GuestKernel
+from uafault_harness.guest.runner import GuestArtefacts, PreparedGuest
+from uafault_harness.setup.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
 
 pytestmark = pytest.mark.skipif(
     any(find_tool(tool_named(t)) is None for t in ("busybox", "cpio", "ldd")),
@@ -134,7 +134,7 @@ def test_a_known_crash_is_xfail(guest: PreparedGuest, tmp_path: Path) -> None:
 def test_the_target_list_is_kept_per_build(guest: PreparedGuest, tmp_path: Path) -> None:
     """A build's target list is listed once: the next campaign reads it
     back without a boot, and another module build is another list."""
-    from uafault_harness.campaign_runner import list_targets, targets_cache
+    from uafault_harness.campaign.runner import list_targets, targets_cache
 
     cache = targets_cache(guest, variants=False)
     cache.write_text("uafault-target: copy_from_user uafault fixed_len=0 kinds=none,unmapped\n")

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.campaign_export import export
-from uafault_harness.campaign_runner import counts_of
-from uafault_harness.campaign_spec import Case
-from uafault_harness.campaign_store import RunInfo, Store, Verdict
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.ktap import parse_console
-from uafault_harness.results import Counts
-from uafault_harness.verdicts import VERDICTS as VERDICTS_TABLE
+from uafault_harness.campaign.runner import counts_of
+from uafault_harness.campaign.spec import Case
+from uafault_harness.campaign.store import RunInfo, Store, Verdict
+from uafault_harness.campaign.verdicts import VERDICTS as VERDICTS_TABLE
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.core.results import Counts
+from uafault_harness.guest.protocol import is_unresolved
+from uafault_harness.kunit.ktap import parse_console
+from uafault_harness.reports.export import export
 
 CASES = [Case(i, v, t, f, 0, -1, 1, 0) for i, (v, t, f) in enumerate(
     [("plain", "copy_from_user", "none"), ("plain", "copy_from_user", "unmapped"),
@@ -39,7 +40,7 @@ def db(tmp_path: Path) -> Path:
 def test_ktap_reads_back_through_kunit_parser(db: Path, kunit_tool_dir: Path) -> None:
     run_id, text = export(db, None, "ktap")
     assert run_id == "R1"
-    parsed = parse_console(text.splitlines(), kunit_tool_dir)
+    parsed = parse_console(text.splitlines(), kunit_tool_dir, is_unresolved)
     assert parsed.suites["copy_from_user"] == Counts(passed=1, failed=1)
     assert parsed.suites["pin_dma_write"] == Counts(passed=1, skipped=1)
     assert parsed.suites["raw_deref"] == Counts(failed=1)
@@ -87,7 +88,8 @@ def test_every_verdict_counts_once_and_reads_back_as_it_counts(tmp_path: Path, k
     for case, verdict in zip(cases, VERDICTS_TABLE):
         store.record("R", Verdict(case.case_id, verdict, "[setup] x" if verdict == "UNRESOLVED" else ""))
     store.close()
-    parsed = parse_console(export(tmp_path / "all.db", "R", "ktap")[1].splitlines(), kunit_tool_dir)
+    parsed = parse_console(export(tmp_path / "all.db", "R", "ktap")[1].splitlines(), kunit_tool_dir,
+                           is_unresolved)
     for case, verdict in zip(cases, VERDICTS_TABLE):
         counted = counts_of({verdict: 1})
         assert counted.total == 1

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.campaign_report import render
-from uafault_harness.campaign_spec import Case
-from uafault_harness.campaign_store import RunInfo, Store, Verdict
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.requirements import find_tool, tool_named
+from uafault_harness.campaign.spec import Case
+from uafault_harness.campaign.store import RunInfo, Store, Verdict
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.reports.html import render
+from uafault_harness.setup.requirements import find_tool, tool_named
 
 
 class Dom(HTMLParser):

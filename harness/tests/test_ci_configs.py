@@ -10,9 +10,9 @@ from string import Template
 import pytest
 import yaml
 
-from uafault_harness.campaign_spec import load_campaign
+from uafault_harness.campaign.spec import load_campaign
 from uafault_harness.cli import build_parser
-from uafault_harness.paths import PROJECT_ROOT
+from uafault_harness.core.paths import PROJECT_ROOT
 
 CI = PROJECT_ROOT / "configs" / "ci"
 _EXPR = re.compile(r"\$\{\{\s*([\w.]+)\s*\}\}")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import BENCH, make_fake_tree, run_cli
 
-from uafault_harness.errors import ExitCode
-from uafault_harness.requirements import TOOLS
+from uafault_harness.core.errors import ExitCode
+from uafault_harness.setup.requirements import TOOLS
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -128,7 +128,7 @@ def test_bench_help() -> None:
 
 def test_test_help_names_every_layer_it_runs() -> None:
     """`test`'s help says what it runs: each layer whose summary a run keeps."""
-    from uafault_harness.campaign_layer import LAYER_DIRS
+    from uafault_harness.testsuite.campaign_layers import LAYER_DIRS
     from uafault_harness.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import layout_for, run_cli
 
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.guest_build import BZIMAGE_RELPATH, build_guest_kernel, guest_kernel
-from uafault_harness.paths import Layout
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.core.paths import Layout
+from uafault_harness.guest.build import BZIMAGE_RELPATH, build_guest_kernel, guest_kernel
 
 GUEST_CONFIG = "# guest\nCONFIG_SMP=y\nCONFIG_ZRAM=y\nCONFIG_KUNIT=m\n# CONFIG_FOO is not set\n"
 KASAN_CONFIG = "CONFIG_KASAN=y\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import run_cli
 
-from uafault_harness.errors import ExitCode
+from uafault_harness.core.errors import ExitCode
 
 
 @pytest.mark.parametrize("args, needle", [

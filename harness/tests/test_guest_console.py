@@ -9,11 +9,11 @@ from pathlib import Path
 import guest_samples as samples
 import pytest
 
-from uafault_harness.errors import ExitCode
-from uafault_harness.guest_console import ConsoleTracker, normalise_title, split_interleaved
-from uafault_harness.guest_runner import analyse
-from uafault_harness.qemu import RunOutcome, Verdict
-from uafault_harness.results import Counts
+from uafault_harness.core.errors import ExitCode
+from uafault_harness.core.results import Counts
+from uafault_harness.guest.console import ConsoleTracker, normalise_title, split_interleaved
+from uafault_harness.guest.qemu import RunOutcome, Verdict
+from uafault_harness.guest.runner import analyse
 
 EXITED = RunOutcome(Verdict.EXITED, "QEMU exited 0", 0, 12.5)
 
@@ -136,7 +136,7 @@ def test_timeout_and_missing_exit_marker_are_run_failures(kunit_tool_dir: Path, 
 def test_the_host_and_the_agent_know_the_same_kernel_reports() -> None:
     """REPORT_MARKERS in agent.h is the one list: the console tracker cuts
     reports at exactly those starts, and nowhere else in a line."""
-    from uafault_harness.guest_console import REPORT_START, _report_markers
+    from uafault_harness.guest.console import REPORT_START, _report_markers
 
     markers = _report_markers()
     assert {"BUG:", "WARNING:", "KASAN:", "INFO: task", "Kernel panic"} <= set(markers)

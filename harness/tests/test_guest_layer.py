@@ -13,13 +13,13 @@ import guest_samples as samples
 import pytest
 from conftest import copy_kunit_parser, layout_for
 
-from uafault_harness.errors import ExitCode
-from uafault_harness.guest_build import config_text, expected_stamp, guest_kernel
-from uafault_harness.guest_runner import GuestRequest, artefacts_for, run_guest_layer, sync_module_sources
-from uafault_harness.paths import Layout
-from uafault_harness.summary import run_report
-from uafault_harness.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
-from uafault_harness.results import Counts, create_run_dir, read_layer
+from uafault_harness.core.errors import ExitCode
+from uafault_harness.core.paths import Layout
+from uafault_harness.core.results import Counts, create_run_dir, read_layer
+from uafault_harness.guest.build import config_text, expected_stamp, guest_kernel
+from uafault_harness.guest.runner import GuestRequest, artefacts_for, run_guest_layer, sync_module_sources
+from uafault_harness.setup.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
+from uafault_harness.testsuite.summary import run_report
 
 pytestmark = pytest.mark.skipif(
     any(find_tool(tool_named(t)) is None for t in GUEST_RUNTIME_TOOLS if t != "qemu-system-x86_64"),

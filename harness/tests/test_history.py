@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.campaign_spec import Case
-from uafault_harness.campaign_store import History, RunInfo, Store, Verdict
-from uafault_harness.errors import HarnessError
+from uafault_harness.campaign.spec import Case
+from uafault_harness.campaign.store import History, RunInfo, Store, Verdict
+from uafault_harness.core.errors import HarnessError
 
 
 def _db(tmp_path: Path) -> Path:
@@ -60,7 +60,7 @@ def test_no_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_dry_run_says_the_size_and_what_it_may_take(tmp_path: Path) -> None:
-    from uafault_harness.campaign_runner import describe_plan
+    from uafault_harness.campaign.runner import describe_plan
 
     db = _db(tmp_path)
     cases = [Case(i, v, t, "none", 0, -1, 1, 0) for i, (v, t) in

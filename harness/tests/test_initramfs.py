@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.protocol import INIT_AGENT_EXIT, INIT_AGENT_START
-from uafault_harness.initramfs import (
+from uafault_harness.guest.protocol import INIT_AGENT_EXIT, INIT_AGENT_START
+from uafault_harness.guest.initramfs import (
     INIT_APPLETS, InitramfsSpec, build_initramfs, list_archive, render_init, shared_libraries,
 )
-from uafault_harness.requirements import find_tool, tool_named
+from uafault_harness.setup.requirements import find_tool, tool_named
 
 pytestmark = pytest.mark.skipif(
     any(find_tool(tool_named(t)) is None for t in ("cpio", "ldd", "busybox")),

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import ktap_samples as samples
 
-from uafault_harness.errors import ExitCode
-from uafault_harness.kunit_runner import judge, policy_violations
-from uafault_harness.ktap import judge_cases, parse_console
-from uafault_harness.profiles import ARCH_PROFILES
-from uafault_harness.results import Counts
+from uafault_harness.core.errors import ExitCode
+from uafault_harness.core.results import Counts
+from uafault_harness.guest.protocol import is_unresolved
+from uafault_harness.kunit.ktap import judge_cases, parse_console
+from uafault_harness.kunit.profiles import ARCH_PROFILES
+from uafault_harness.kunit.runner import judge, policy_violations
 
 
 def test_counts_leaf_cases_including_parameters(kunit_tool_dir: Path) -> None:
@@ -43,7 +44,7 @@ ok 1 copy_to_user
 
 
 def test_a_case_not_set_up_counts_apart_from_skips(kunit_tool_dir: Path) -> None:
-    parsed = parse_console(UNRESOLVED_SUITE.splitlines(), kunit_tool_dir)
+    parsed = parse_console(UNRESOLVED_SUITE.splitlines(), kunit_tool_dir, is_unresolved)
     assert parsed.suites == {"copy_to_user": Counts(passed=1, skipped=1, unresolved=1)}
     assert judge_cases(parsed, "no KTAP") is None
 

@@ -9,12 +9,12 @@ import ktap_samples as samples
 import pytest
 from conftest import copy_kunit_parser, layout_for
 
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.kunit_runner import KunitRequest, run_kunit_layer
-from uafault_harness.link import ensure_linked
-from uafault_harness.link import link
-from uafault_harness.paths import KUNIT_PY_RELPATH, Layout
-from uafault_harness.results import create_run_dir, read_layer
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.core.paths import KUNIT_PY_RELPATH, Layout
+from uafault_harness.core.results import create_run_dir, read_layer
+from uafault_harness.kunit.runner import KunitRequest, run_kunit_layer
+from uafault_harness.setup.link import ensure_linked
+from uafault_harness.setup.link import link
 
 FAKE_KUNIT_PY = r'''
 import json, os, sys

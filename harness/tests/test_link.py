@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from conftest import KCONFIG_DEBUG, LIB_MAKEFILE
 
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.link import LINK_MARKER, LinkState, link, link_state, unlink
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.setup.link import LINK_MARKER, LinkState, link, link_state, unlink
 
 
 def test_link_adds_symlink_and_one_marked_line_each(fake_tree: Path, fake_project: Path) -> None:

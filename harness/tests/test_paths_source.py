@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from conftest import layout_for, make_fake_tree
 
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.paths import PROJECT_ROOT, cache_root, resolve_layout
-from uafault_harness.source import ensure_source, require_tree
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.core.paths import PROJECT_ROOT, cache_root, resolve_layout
+from uafault_harness.setup.source import ensure_source, require_tree
 
 
 def test_project_root_is_parent_of_harness() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uafault_harness import protocol
-from uafault_harness.campaign_spec import Case
+from uafault_harness.campaign.spec import Case
+from uafault_harness.guest import protocol
 
 AGENT = Path(__file__).parents[1] / "agent"
 
@@ -63,8 +63,8 @@ def _define(header: str, name: str) -> str:
 def test_the_host_plans_within_the_agents_limits() -> None:
     """A campaign's largest size is the agent's MAX_RANGE, and the rounds
     minimize tries are all fewer than the agent's default."""
-    from uafault_harness.campaign_spec import MAX_SIZE, PAGE
-    from uafault_harness.minimize import ROUNDS
+    from uafault_harness.campaign.spec import MAX_SIZE, PAGE
+    from uafault_harness.triage.minimize import ROUNDS
 
     header = _source("agent.h")
     pages = int(_define(header, "MAX_PAGES"))

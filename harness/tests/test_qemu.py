@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.guest_console import ConsoleTracker
-from uafault_harness.guest_runner import select_accel
-from uafault_harness.qemu import BASE_APPEND, Verdict, Watchdog, kernel_append, qemu_command, run_console
+from uafault_harness.guest.console import ConsoleTracker
+from uafault_harness.guest.qemu import BASE_APPEND, Verdict, Watchdog, kernel_append, qemu_command, run_console
+from uafault_harness.guest.runner import select_accel
 
 # Prints lines, then behaves as told: exits, hangs silently, or chatters forever.
 FAKE_QEMU = r'''

@@ -10,11 +10,11 @@ import pytest
 from conftest import run_cli
 from test_campaign import agent_fault_kinds, variant_shapes
 
-from uafault_harness.campaign_store import Verdict
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.minimize import c_reproducer, compile_c, shrink, signature
-from uafault_harness.paths import PROJECT_ROOT, resolve_layout
-from uafault_harness.repro import Repro, load_repro
+from uafault_harness.campaign.store import Verdict
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.core.paths import PROJECT_ROOT, resolve_layout
+from uafault_harness.triage.minimize import c_reproducer, compile_c, shrink, signature
+from uafault_harness.triage.repro import Repro, load_repro
 
 GOOD = """\
 # a comment

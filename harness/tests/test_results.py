@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.errors import ExitCode, HarnessError
-from uafault_harness.results import (
+from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.core.results import (
     Counts, LayerResult, create_run_dir, find_run, read_layer, write_layer,
 )
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uafault_harness.campaign_layer import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
-from uafault_harness.errors import ExitCode, worst
-from uafault_harness.guest_runner import GUEST_LAYER_DIRS
-from uafault_harness.profiles import ARCHES
-from uafault_harness.pytest_layer import counts_from_junit, layer_from_junit
-from uafault_harness.summary import layer_table, run_report, totals_line
-from uafault_harness.results import Counts, LayerResult, write_layer
+from uafault_harness.core.errors import ExitCode, worst
+from uafault_harness.core.results import Counts, LayerResult, write_layer
+from uafault_harness.guest.runner import GUEST_LAYER_DIRS
+from uafault_harness.kunit.profiles import ARCHES
+from uafault_harness.testsuite.campaign_layers import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
+from uafault_harness.testsuite.pytest_layer import counts_from_junit, layer_from_junit
+from uafault_harness.testsuite.summary import layer_table, run_report, totals_line
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="1"
  failures="2" skipped="3" tests="20" time="0.5"></testsuite></testsuites>"""

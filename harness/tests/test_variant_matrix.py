@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from uafault_harness.campaign_spec import Case
-from uafault_harness.campaign_store import RunInfo, Store, Verdict
-from uafault_harness.errors import ExitCode
-from uafault_harness.variant_matrix import detection
+from uafault_harness.campaign.spec import Case
+from uafault_harness.campaign.store import RunInfo, Store, Verdict
+from uafault_harness.core.errors import ExitCode
+from uafault_harness.reports.matrix import detection
 
 
 def make_db(tmp_path: Path, results: dict[tuple[str, str], tuple[str, str]]) -> Path:

@@ -8,29 +8,30 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import doctor, provision, summary
-from .errors import ExitCode, HarnessError, worst
-from .campaign_layer import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
-from .campaign_export import FORMATS as EXPORT_FORMATS
-from .campaign_export import export as export_run
-from .campaign_report import render as render_report
-from .campaign_runner import CAMPAIGN_DIR, CampaignRequest, run_campaign
-from .campaign_spec import load_campaign, parse_duration, parse_shard
-from .campaign_store import DB_NAME, RUN_ID, merge_into
-from .guest_build import build_guest_kernel
-from .guest_runner import TEST_FUZZ_CALLS, GuestRequest, guest_preflight, run_guest_layer
-from .kunit_runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
-from .link import link, unlink
-from .paths import Layout, resolve_layout
-from .profiles import ARCH_PROFILES, ARCHES
-from .qemu import DEFAULT_SILENCE_TIMEOUT
-from .qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
-from .pytest_layer import run_pytest_layer
-from .results import LayerResult, create_run_dir, find_run
-from .minimize import NotReproduced, minimize
-from .repro import describe, load_repro, run_repro
-from .source import require_tree
-from .variant_matrix import detection as variant_detection
+from .campaign.runner import CAMPAIGN_DIR, CampaignRequest, run_campaign
+from .campaign.spec import load_campaign, parse_duration, parse_shard
+from .campaign.store import DB_NAME, RUN_ID, merge_into
+from .core.errors import ExitCode, HarnessError, worst
+from .core.paths import Layout, resolve_layout
+from .core.results import LayerResult, create_run_dir, find_run
+from .guest.build import build_guest_kernel
+from .guest.qemu import DEFAULT_SILENCE_TIMEOUT
+from .guest.qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
+from .guest.runner import GuestRequest, TEST_FUZZ_CALLS, guest_preflight, run_guest_layer
+from .kunit.profiles import ARCHES, ARCH_PROFILES
+from .kunit.runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
+from .reports.export import FORMATS as EXPORT_FORMATS
+from .reports.export import export as export_run
+from .reports.html import render as render_report
+from .reports.matrix import detection as variant_detection
+from .setup import doctor, provision
+from .setup.link import link, unlink
+from .setup.source import require_tree
+from .testsuite import summary
+from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
+from .testsuite.pytest_layer import run_pytest_layer
+from .triage.minimize import NotReproduced, minimize
+from .triage.repro import describe, load_repro, run_repro
 
 
 def positive_int(what: str) -> Callable[[str], int]:

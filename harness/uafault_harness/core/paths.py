@@ -13,7 +13,7 @@ from typing import Mapping
 from .errors import ExitCode, HarnessError
 
 # harness/uafault_harness/paths.py -> project root is two levels up.
-PROJECT_ROOT: Path = Path(__file__).resolve().parent.parent.parent
+PROJECT_ROOT: Path = Path(__file__).resolve().parents[3]
 
 DEBIAN_SOURCE_PACKAGE = "linux-source-6.12"
 DEBIAN_SOURCE_TARBALL = Path("/usr/src") / f"{DEBIAN_SOURCE_PACKAGE}.tar.xz"

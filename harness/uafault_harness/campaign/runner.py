@@ -18,25 +18,25 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .campaign_spec import (
-    KNOWN_ISSUES, Campaign, Case, KnownIssue, expand, expected_verdict, load_campaign, load_known_issues,
-    select_targets, shard,
-)
-from . import fsutil
-from .campaign_store import DB_NAME, History, RunInfo, Store, Verdict
-from .errors import ExitCode, HarnessError
-from .guest_build import config_text, guest_kernel
-from .guest_console import ConsoleTracker
-from .guest_runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
-from .paths import Layout
-from .protocol import (
+from ..core import fsutil
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import Layout
+from ..core.results import Counts, new_run_id
+from ..guest.build import config_text, guest_kernel
+from ..guest.console import ConsoleTracker
+from ..guest.protocol import (
     CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, ListedTarget, case_started, is_unresolved, parse_fault_kinds,
     parse_result, parse_target,
 )
-from .qemu import RunOutcome
-from .qemu import Verdict as BootVerdict
-from .results import Counts, new_run_id
-from .source import read_stamp
+from ..guest.qemu import RunOutcome
+from ..guest.qemu import Verdict as BootVerdict
+from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
+from ..setup.source import read_stamp
+from .spec import (
+    KNOWN_ISSUES, Campaign, Case, KnownIssue, expand, expected_verdict, load_campaign, load_known_issues,
+    select_targets, shard,
+)
+from .store import DB_NAME, History, RunInfo, Store, Verdict
 from .verdicts import BAD, VERDICTS
 
 CAMPAIGN_DIR = "campaigns"

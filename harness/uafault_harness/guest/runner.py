@@ -13,21 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import fsutil, ktap
-from .errors import ExitCode, HarnessError
-from .guest_build import GuestKernel, build_guest_kernel
-from .guest_console import ConsoleTracker, KernelReport
+from ..core import fsutil
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import GUEST_ARCH, Layout
+from ..core.procutil import stream_command
+from ..core.results import LayerResult, SUMMARY_NAME, write_layer
+from ..kunit import ktap
+from ..setup.requirements import GUEST_RUNTIME_TOOLS, require_tools
+from ..setup.source import require_tree
+from .build import GuestKernel, build_guest_kernel
+from .console import ConsoleTracker, KernelReport
 from .initramfs import GUEST_FUZZER, INITRAMFS_NAME, InitramfsSpec, build_initramfs, guest_module_path
-from .paths import GUEST_ARCH, Layout
-from .procutil import stream_command
 from .protocol import is_unresolved
 from .qemu import (
     DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, kernel_append, probe_kvm,
     qemu_command, run_console,
 )
-from .requirements import GUEST_RUNTIME_TOOLS, require_tools
-from .results import LayerResult, SUMMARY_NAME, write_layer
-from .source import require_tree
 
 GUEST_LAYER_DIR = "guest"
 # Every guest layer's directory under a run dir, plain first.
@@ -235,7 +236,7 @@ def _write_kunit_json(parsed: ktap.ParsedRun, kunit_tool_dir: Path, out: Path, k
 def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool_dir: Path,
             out_dir: Path, kernel: GuestKernel | None = None) -> LayerResult:
     """Console -> artefacts and verdict; needs no QEMU."""
-    parsed = ktap.parse_console(tracker.agent_lines, kunit_tool_dir)
+    parsed = ktap.parse_console(tracker.agent_lines, kunit_tool_dir, is_unresolved)
     fsutil.atomic_write_text(out_dir / KTAP_NAME, "".join(line + "\n" for line in parsed.ktap_lines))
     wrote_json = _write_kunit_json(parsed, kunit_tool_dir, out_dir / KUNIT_JSON_NAME, kernel)
     charged = charge_reports(parsed, tracker.unexpected_reports)

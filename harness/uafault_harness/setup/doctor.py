@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-from .errors import ExitCode, HarnessError
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import DEBIAN_SOURCE_PACKAGE, Layout, resolve_layout
 from .link import LinkState, link_state
-from .paths import DEBIAN_SOURCE_PACKAGE, Layout, resolve_layout
 from .requirements import (
     HEADERS, PYTEST_PACKAGE, TOOLS, apt_install_command, find_tool, installed_package_version,
     pytest_interpreter, source_tarball,

@@ -8,12 +8,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from .campaign_report import newest_run
-from .campaign_store import History, Row
-from .errors import ExitCode, HarnessError
-from .paths import GUEST_ARCH
-from .protocol import SETUP_TAG, oracle_tag
-from .verdicts import BAD, VERDICTS
+from ..campaign.store import History, Row
+from ..campaign.verdicts import BAD, VERDICTS
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import GUEST_ARCH
+from ..guest.protocol import SETUP_TAG, oracle_tag
+from .html import newest_run
 
 FORMATS: tuple[str, ...] = ("ktap", "kunit-json", "kcidb")
 ORIGIN = "uafault"

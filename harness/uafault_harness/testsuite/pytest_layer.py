@@ -6,11 +6,11 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .errors import ExitCode, HarnessError
-from .procutil import stream_command
-from .paths import Layout
-from .requirements import PYTEST_PACKAGE, apt_install_command, pytest_interpreter
-from .results import Counts, LayerResult
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import Layout
+from ..core.procutil import stream_command
+from ..core.results import Counts, LayerResult
+from ..setup.requirements import PYTEST_PACKAGE, apt_install_command, pytest_interpreter
 
 LAYER = "pytest"
 JUNIT_NAME = "pytest.xml"

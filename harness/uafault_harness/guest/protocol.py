@@ -2,7 +2,7 @@
 print on the guest's console around plain KTAP, and what the host hands
 the agent.  The C side prints it in harness/agent/device.c (the case
 marker, the result line) and umem.c (tagged notes); tests check that the
-two agree.  KTAP itself is read with the tree's kunit_parser (ktap.py)."""
+two agree.  KTAP itself is read with the tree's kunit_parser (kunit/ktap.py)."""
 
 from __future__ import annotations
 

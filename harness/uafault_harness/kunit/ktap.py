@@ -10,11 +10,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-from .errors import ExitCode, HarnessError
-from .protocol import is_unresolved
-from .results import Counts
+from ..core.errors import ExitCode, HarnessError
+from ..core.results import Counts
 
 
 # kunit_tool modules we load; they import each other by bare name, so all
@@ -88,11 +87,20 @@ def _leaves(test: Any) -> Iterator[Any]:
         yield from _leaves(sub)
 
 
-def _count_leaves(parser: ModuleType, test: Any) -> Counts:
+# Whether a case (skipped?, its diagnostic lines) could not be set up: a
+# reader of KTAP that has such cases (the guest's agent) says how to tell.
+Unresolved = Callable[[bool, list[str]], bool]
+
+
+def _never(skipped: bool, notes: list[str]) -> bool:
+    return False
+
+
+def _count_leaves(parser: ModuleType, test: Any, unresolved_case: Unresolved) -> Counts:
     raw = parser.TestCounts()
     unresolved = 0
     for leaf in _leaves(test):
-        if is_unresolved(leaf.status == parser.TestStatus.SKIPPED, leaf.log):
+        if unresolved_case(leaf.status == parser.TestStatus.SKIPPED, leaf.log):
             unresolved += 1
         else:
             raw.add_status(leaf.status)
@@ -100,7 +108,8 @@ def _count_leaves(parser: ModuleType, test: Any) -> Counts:
                   unresolved=unresolved)
 
 
-def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path) -> ParsedRun:
+def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path,
+                  unresolved: Unresolved = _never) -> ParsedRun:
     parser = load_kunit_parser(kunit_tool_dir)
     lines = list(console_lines)
     with _quiet_parser(parser):
@@ -111,7 +120,7 @@ def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path) -> ParsedR
     # An unparsable run yields a root with no subtests; counting it as a
     # leaf would invent a crashed "test".
     for suite in root.subtests:
-        suite_counts = _count_leaves(parser, suite)
+        suite_counts = _count_leaves(parser, suite, unresolved)
         suites[suite.name] = suite_counts
         counts.add(suite_counts)
     return ParsedRun(

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ExitCode, HarnessError
+from ..core.errors import ExitCode, HarnessError
 from .protocol import INIT_AGENT_EXIT, INIT_AGENT_START
 
 INITRAMFS_NAME = "initramfs.cpio.gz"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ExitCode, HarnessError
-from .paths import DEBIAN_SOURCE_PACKAGE, DEBIAN_SOURCE_TARBALL
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import DEBIAN_SOURCE_PACKAGE, DEBIAN_SOURCE_TARBALL
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 

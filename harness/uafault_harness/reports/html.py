@@ -10,9 +10,9 @@ import html
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .campaign_store import History, Row
-from .errors import ExitCode, HarnessError
-from .verdicts import BAD, ORDER, VERDICTS
+from ..campaign.store import History, Row
+from ..campaign.verdicts import BAD, ORDER, VERDICTS
+from ..core.errors import ExitCode, HarnessError
 
 
 def newest_run(history: History) -> str:

@@ -17,14 +17,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .campaign_runner import Progress, fault_kinds, run_batch
-from .campaign_spec import EXTRA_MODULES, KERNELS, MAX_SIZE, PAGE, Case, SpecError, read_table
-from .campaign_store import RunInfo, Store, Verdict
-from .errors import ExitCode, HarnessError
-from .guest_runner import PreparedGuest, prepare_guest
-from .protocol import oracle_tag
-from .paths import Layout
-from .results import new_run_id
+from ..campaign.runner import Progress, fault_kinds, run_batch
+from ..campaign.spec import Case, EXTRA_MODULES, KERNELS, MAX_SIZE, PAGE, SpecError, read_table
+from ..campaign.store import RunInfo, Store, Verdict
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import Layout
+from ..core.results import new_run_id
+from ..guest.protocol import oracle_tag
+from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
 KEYS = ("kernel", "modules", "target", "fault", "size", "offset", "seed", "rounds", "runs", "threshold",

@@ -7,9 +7,9 @@ import shlex
 import shutil
 import subprocess
 
-from .errors import ExitCode, HarnessError
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import DEBIAN_SOURCE_PACKAGE, Layout
 from .link import link
-from .paths import DEBIAN_SOURCE_PACKAGE, Layout
 from .requirements import apt_install_command, installed_package_version, missing_packages, source_tarball
 from .source import ensure_source
 

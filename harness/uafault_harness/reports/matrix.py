@@ -10,10 +10,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .campaign_store import History, Row
-from .errors import ExitCode, HarnessError
-from .protocol import oracle_tag
-from .verdicts import VERDICTS
+from ..campaign.store import History, Row
+from ..campaign.verdicts import VERDICTS
+from ..core.errors import ExitCode, HarnessError
+from ..guest.protocol import oracle_tag
 
 TWIN, VARIANT = "twin_", "variant_"
 

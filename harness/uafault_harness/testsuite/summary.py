@@ -1,15 +1,15 @@
 """Text summaries of a run's layers (tables and the totals line); "report"
-means only the HTML report of a campaign run (campaign_report.py)."""
+means only the HTML report of a campaign run (reports/html.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .campaign_layer import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
-from .guest_runner import GUEST_LAYER_DIRS
-from .profiles import ARCHES
+from ..core.results import Counts, LayerResult, SUMMARY_NAME, read_layer
+from ..guest.runner import GUEST_LAYER_DIRS
+from ..kunit.profiles import ARCHES
+from .campaign_layers import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
 from .pytest_layer import JUNIT_NAME, layer_from_junit
-from .results import SUMMARY_NAME, Counts, LayerResult, read_layer
 
 
 def totals(layers: list[LayerResult]) -> Counts:

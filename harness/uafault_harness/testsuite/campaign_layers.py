@@ -16,13 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from .campaign_store import History
-from .campaign_runner import counts_of
-from .campaign_store import DB_NAME
-from .errors import ExitCode
-from .paths import Layout
-from .results import Counts, LayerResult, SUMMARY_NAME, new_run_id, write_layer
-from .variant_matrix import detection, oracle_of, shapes_of
+from ..campaign.runner import counts_of
+from ..campaign.store import DB_NAME, History
+from ..core.errors import ExitCode
+from ..core.paths import Layout
+from ..core.results import Counts, LayerResult, SUMMARY_NAME, new_run_id, write_layer
+from ..reports.matrix import detection, oracle_of, shapes_of
 
 SMOKE = Path("configs/campaigns/smoke.toml")
 VARIANTS = Path("configs/campaigns/variants.toml")

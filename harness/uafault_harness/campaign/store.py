@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .campaign_spec import Case
-from .errors import ExitCode, HarnessError
+from ..core.errors import ExitCode, HarnessError
+from .spec import Case
 from .verdicts import VERDICTS
 
 DB_NAME = "uafault.db"

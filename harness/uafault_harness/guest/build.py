@@ -13,13 +13,13 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import fsutil
-from .errors import ExitCode, HarnessError
-from .link import ensure_linked
-from .paths import GUEST_ARCH, Layout
-from .procutil import stream_command
-from .requirements import KERNEL_BUILD_TOOLS, require_tools
-from .source import read_stamp, require_tree
+from ..core import fsutil
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import GUEST_ARCH, Layout
+from ..core.procutil import stream_command
+from ..setup.link import ensure_linked
+from ..setup.requirements import KERNEL_BUILD_TOOLS, require_tools
+from ..setup.source import read_stamp, require_tree
 
 GUEST_FRAGMENT = Path("configs/guest.config")
 KASAN_FRAGMENT = Path("configs/guest-kasan.config")

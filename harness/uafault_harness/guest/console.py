@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
-from .paths import PROJECT_ROOT
+from ..core.paths import PROJECT_ROOT
 from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, case_started, parse_result
 
 # The kernel's last words once /init runs `poweroff -f`: "reboot: Power

@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import fsutil
-from .errors import ExitCode, HarnessError
-from .paths import Layout
+from ..core import fsutil
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import Layout
 from .source import require_tree
 
 LINK_MARKER = "# uafault-link: added by harness/uafault setup; undo with harness/uafault unlink"

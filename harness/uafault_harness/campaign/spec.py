@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ExitCode, HarnessError
-from .protocol import FaultKinds, ListedTarget, case_line
+from ..core.errors import ExitCode, HarnessError
+from ..guest.protocol import FaultKinds, ListedTarget, case_line
 
 # The guest kernels ("variant" means the buggy catalogue, module/variants/).
 KERNELS: tuple[str, ...] = ("plain", "kasan")

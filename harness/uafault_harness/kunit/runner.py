@@ -11,14 +11,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import fsutil, ktap
-from .procutil import stream_command
-from .errors import ExitCode
-from .link import ensure_linked
-from .paths import Layout
+from ..core import fsutil
+from ..core.errors import ExitCode
+from ..core.paths import Layout
+from ..core.procutil import stream_command
+from ..core.results import LayerResult, SUMMARY_NAME, write_layer
+from ..setup.link import ensure_linked
+from ..setup.requirements import require_tools
+from . import ktap
 from .profiles import ARCH_PROFILES, ArchProfile
-from .requirements import require_tools
-from .results import LayerResult, write_layer, SUMMARY_NAME
 
 DEFAULT_TIMEOUT = 1800
 # kunit.py writes the raw kernel console here, inside the build dir.

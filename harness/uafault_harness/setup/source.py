@@ -8,9 +8,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import fsutil
-from .errors import ExitCode, HarnessError
-from .paths import CACHE_TREE_NAME, DEBIAN_SOURCE_PACKAGE, Layout, missing_tree_markers
+from ..core import fsutil
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import CACHE_TREE_NAME, DEBIAN_SOURCE_PACKAGE, Layout, missing_tree_markers
 
 
 @dataclass(frozen=True)

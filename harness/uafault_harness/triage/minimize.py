@@ -20,21 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .campaign_runner import fault_kinds
-from .campaign_spec import Case, load_campaign
-from .campaign_store import DB_NAME, Store, Verdict
-from .errors import ExitCode, HarnessError
-from .guest_runner import prepare_guest
-from .protocol import oracle_tag
-from .paths import Layout
+from ..campaign.runner import fault_kinds
+from ..campaign.spec import Case, load_campaign
+from ..campaign.store import DB_NAME, Store, Verdict
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import Layout
+from ..guest.protocol import oracle_tag
+from ..guest.runner import prepare_guest
 from .repro import REPRO_DIR, Repro, replay
 
 # The agent's pieces a reproducer is made of, in order (harness/agent's
 # Makefile builds the same set as uafault-repro).
-C_SOURCES: tuple[str, ...] = ("module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h", "harness/agent/device.c",
-                              "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/kinds_layout.c",
-                              "harness/agent/kinds_race.c", "harness/agent/kinds_held.c",
-                              "harness/agent/kinds_inject.c", "harness/agent/repro_main.c")
+C_SOURCES: tuple[str, ...] = (
+    "module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h", "harness/agent/device.c",
+    "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/kinds_layout.c", "harness/agent/kinds_race.c",
+    "harness/agent/kinds_held.c", "harness/agent/kinds_inject.c", "harness/agent/repro_main.c",
+)
 _LOCAL_INCLUDE = re.compile(r'^#include "[^"]+"\n', re.M)
 _SPDX = re.compile(r"^(//|/\*) SPDX-License-Identifier:.*\n", re.M)
 CC_COMMAND = ("cc", "-static", "-O2", "-pthread")

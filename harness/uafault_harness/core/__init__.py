@@ -1,0 +1,1 @@
+"""Shared by every part: errors and exit codes, paths, atomic files, processes, run directories."""

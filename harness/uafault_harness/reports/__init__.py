@@ -1,0 +1,1 @@
+"""What reads the store: the HTML report, the exports, the detection matrix."""

@@ -1,0 +1,1 @@
+"""Setting the machine up: Debian packages, the kernel source, linking the project in, doctor."""

@@ -1,0 +1,1 @@
+"""The layers of `uafault test` and their summaries."""

@@ -1,0 +1,1 @@
+"""From a failure to a fix: repro configs, minimisation and the C reproducer."""
