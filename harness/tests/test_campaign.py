@@ -11,9 +11,8 @@ import pytest
 from conftest import run_cli
 
 from uafault_harness.campaign.runner import Progress, batches
-from uafault_harness.campaign.spec import (
-    Case, expand, expected_verdict, load_campaign, load_known_issues, parse_shard, select_targets, shard,
-)
+from uafault_harness.campaign.known_issues import expected_verdict, load_known_issues
+from uafault_harness.campaign.spec import Case, expand, load_campaign, parse_shard, select_targets, shard
 from uafault_harness.campaign.store import RunInfo, Store, Verdict, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.runner import Progress, run_batch
-from uafault_harness.campaign.spec import Case, KnownIssue
+from uafault_harness.campaign.known_issues import KnownIssue
+from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import RunInfo, Store
 from uafault_harness.guest import protocol
 from uafault_harness.guest.build import GuestKernel

@@ -3,6 +3,7 @@ contract (0 reproduced, 1 not, 2 error)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -13,8 +14,9 @@ from test_campaign import agent_fault_kinds, variant_shapes
 from uafault_harness.campaign.store import Verdict
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT, resolve_layout
-from uafault_harness.triage.minimize import c_reproducer, compile_c, shrink, signature
+from uafault_harness.triage.minimize import shrink, signature
 from uafault_harness.triage.repro import Repro, load_repro
+from uafault_harness.triage.reproducer import C_SOURCES, c_reproducer, compile_c
 
 GOOD = """\
 # a comment
@@ -143,3 +145,11 @@ def test_shrink_lowers_the_rounds_of_a_raced_kind(tmp_path: Path) -> None:
     assert smallest.rounds == 50
     same, _ = shrink(start, reproduces, lambda _: None, frozenset())
     assert same.rounds == 0
+
+
+def test_the_reproducer_is_made_of_what_the_makefile_builds_uafault_repro_from() -> None:
+    """C_SOURCES and the agent Makefile's REPRO_SRCS name the same C files."""
+    makefile = (PROJECT_ROOT / "harness" / "agent" / "Makefile").read_text()
+    variables = dict(re.findall(r"^(\w+) := (.*)$", makefile, re.M))
+    srcs = variables["REPRO_SRCS"].replace("$(KINDS_SRCS)", variables["KINDS_SRCS"]).split()
+    assert sorted(s for s in C_SOURCES if s.endswith(".c")) == sorted(f"harness/agent/{s}" for s in srcs)

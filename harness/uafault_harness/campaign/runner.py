@@ -32,10 +32,8 @@ from ..guest.qemu import RunOutcome
 from ..guest.qemu import Verdict as BootVerdict
 from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
 from ..setup.source import read_stamp
-from .spec import (
-    KNOWN_ISSUES, Campaign, Case, KnownIssue, expand, expected_verdict, load_campaign, load_known_issues,
-    select_targets, shard,
-)
+from .known_issues import KNOWN_ISSUES, KnownIssue, expected_verdict, load_known_issues
+from .spec import Campaign, Case, expand, load_campaign, select_targets, shard
 from .store import DB_NAME, History, RunInfo, Store, Verdict
 from .verdicts import BAD, VERDICTS
 

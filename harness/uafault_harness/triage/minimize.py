@@ -13,9 +13,6 @@ guest with only the modules loaded, and it must give the same verdict."""
 from __future__ import annotations
 
 import dataclasses
-import re
-import shlex
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,17 +25,8 @@ from ..core.paths import Layout
 from ..guest.protocol import oracle_tag
 from ..guest.runner import prepare_guest
 from .repro import REPRO_DIR, Repro, replay
+from .reproducer import c_reproducer, compile_c
 
-# The agent's pieces a reproducer is made of, in order (harness/agent's
-# Makefile builds the same set as uafault-repro).
-C_SOURCES: tuple[str, ...] = (
-    "module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h", "harness/agent/device.c",
-    "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/kinds_layout.c", "harness/agent/kinds_race.c",
-    "harness/agent/kinds_held.c", "harness/agent/kinds_inject.c", "harness/agent/repro_main.c",
-)
-_LOCAL_INCLUDE = re.compile(r'^#include "[^"]+"\n', re.M)
-_SPDX = re.compile(r"^(//|/\*) SPDX-License-Identifier:.*\n", re.M)
-CC_COMMAND = ("cc", "-static", "-O2", "-pthread")
 # Smaller plans to try, smallest first; a step stops at the first that reproduces.
 SIZES = (1, 8, 64, 512, 4096)
 # Rounds to try, all under the agent's default (DEFAULT_ROUNDS, agent.h).
@@ -79,29 +67,6 @@ def stored_case(layout: Layout, run_id: str, case_id: str) -> tuple[Case, Verdic
     if not spec.is_absolute():
         spec = layout.project / spec
     return case, verdict, load_campaign(spec, None).modules
-
-
-def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
-    """One C file: the agent's case runner with repro's case baked in."""
-    case = repro.cases(1)[0]
-    parts = [
-        "// SPDX-License-Identifier: GPL-2.0\n/*\n" + "".join(f" * {line}".rstrip() + "\n"
-                                                          for line in header.splitlines()) + " */\n",
-        "#define _GNU_SOURCE\n",
-        f'#define REPRO_CASE\t{{ "{case.case_id}", "{case.target}", "{case.fault}", '
-        f"{case.size}, {case.offset}, {case.seed} }}\n",
-    ] + ([f"#define REPRO_ROUNDS\t{repro.rounds}\n"] if repro.rounds else [])
-    for rel in C_SOURCES:
-        text = (layout.project / rel).read_text()
-        parts.append(f"\n/* ---- {rel} ---- */\n" + _LOCAL_INCLUDE.sub("", _SPDX.sub("", text, count=1)))
-    return "".join(parts)
-
-
-def compile_c(source: Path, binary: Path) -> None:
-    cmd = [*CC_COMMAND, "-o", str(binary), str(source)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise HarnessError(ExitCode.BUILD_FAILED, f"`{shlex.join(cmd)}` failed:\n{proc.stderr.strip()}")
 
 
 @dataclass(frozen=True)
