@@ -104,6 +104,31 @@ static long uafault_pin_fast(unsigned long start, unsigned long nr,
 	return pin_user_pages_fast(start, nr, gup_flags, pages);
 }
 
+/**
+ * uafault_pin_all() - pin every page of a user range, or none
+ * @start: the first page's address
+ * @nr: pages
+ * @gup_flags: FOLL_* bits for pin_user_pages_fast()
+ * @pages: room for @nr pages
+ *
+ * What a driver that needs its whole buffer does.
+ *
+ * Return: @nr, every page pinned; or an error with nothing left pinned:
+ * pin_user_pages_fast()'s, or -%EFAULT when it pinned fewer.
+ */
+long uafault_pin_all(unsigned long start, unsigned long nr,
+		     unsigned int gup_flags, struct page **pages)
+{
+	long rc = pin_user_pages_fast(start, nr, gup_flags, pages);
+
+	if (rc >= 0 && (unsigned long)rc == nr)
+		return rc;
+	if (rc > 0)
+		unpin_user_pages(pages, rc);
+	return rc < 0 ? rc : -EFAULT;
+}
+EXPORT_SYMBOL_GPL(uafault_pin_all);
+
 /* pin_user_pages() with mmap_lock held for read, as drivers call it. */
 static long uafault_pin_locked(unsigned long start, unsigned long nr,
 			       unsigned int gup_flags, struct page **pages)

@@ -174,13 +174,11 @@ static int uafault_hold_pin(struct uafault_hold *h, struct uafault_pin *pin)
 	pages = uafault_alloc_pages(nr);
 	if (!pages)
 		return -ENOMEM;
-	rc = pin_user_pages_fast(pin->addr & PAGE_MASK, nr,
-				 uafault_pin_gup_flags(pin->flags), pages);
-	if (rc < 0 || (unsigned long)rc < nr) {
-		if (rc > 0)
-			unpin_user_pages(pages, rc);
+	rc = uafault_pin_all(pin->addr & PAGE_MASK, nr,
+			     uafault_pin_gup_flags(pin->flags), pages);
+	if (rc < 0) {
 		kvfree(pages);
-		pin->ret = rc < 0 ? rc : -EFAULT;
+		pin->ret = rc;
 		return 0;
 	}
 	uafault_hold_set(h, pin, pages, nr);

@@ -17,8 +17,6 @@
 /* main.c */
 bool uafault_range_ok(u64 addr, u64 len);
 struct uafault_target *uafault_get_target(const char *name);
-int uafault_register_targets(struct uafault_target *t, size_t n);
-void uafault_unregister_targets(struct uafault_target *t, size_t n);
 
 /* uaccess.c */
 int uafault_uaccess_init(void);

@@ -121,6 +121,14 @@ void uafault_unregister_target(struct uafault_target *t)
 }
 EXPORT_SYMBOL_GPL(uafault_unregister_target);
 
+/**
+ * uafault_register_targets() - register an array of targets, or none
+ * @t: the targets, valid until uafault_unregister_targets()
+ * @n: how many
+ *
+ * Return: 0; or uafault_register_target()'s error for the first that
+ * failed, with the ones before it unregistered again.
+ */
 int uafault_register_targets(struct uafault_target *t, size_t n)
 {
 	size_t i;
@@ -136,12 +144,19 @@ int uafault_register_targets(struct uafault_target *t, size_t n)
 	}
 	return 0;
 }
+EXPORT_SYMBOL_GPL(uafault_register_targets);
 
+/**
+ * uafault_unregister_targets() - unregister what uafault_register_targets() took
+ * @t: the targets
+ * @n: how many
+ */
 void uafault_unregister_targets(struct uafault_target *t, size_t n)
 {
 	while (n--)
 		uafault_unregister_target(&t[n]);
 }
+EXPORT_SYMBOL_GPL(uafault_unregister_targets);
 
 static long uafault_ioctl_version(struct uafault_version __user *uarg)
 {

@@ -18,6 +18,7 @@
 #include "uafault.h"
 
 struct module;
+struct page;
 
 /**
  * struct uafault_ctx - one run of a target
@@ -101,5 +102,9 @@ static inline void __user *uafault_ctx_uptr(const struct uafault_ctx *ctx)
 
 int uafault_register_target(struct uafault_target *t);
 void uafault_unregister_target(struct uafault_target *t);
+int uafault_register_targets(struct uafault_target *t, size_t n);
+void uafault_unregister_targets(struct uafault_target *t, size_t n);
+long uafault_pin_all(unsigned long start, unsigned long nr,
+		     unsigned int gup_flags, struct page **pages);
 
 #endif /* _UAFAULT_TARGET_H */

@@ -84,11 +84,9 @@ static int example_run_pin_buffer(struct uafault_ctx *ctx)
 	if (!pages)
 		return -ENOMEM;
 
-	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, FOLL_WRITE, pages);
-	if (rc < 0 || (unsigned long)rc < nr) {
-		if (rc > 0)
-			unpin_user_pages(pages, rc);
-		ctx->ret = rc < 0 ? rc : -EFAULT;
+	rc = uafault_pin_all(ctx->addr & PAGE_MASK, nr, FOLL_WRITE, pages);
+	if (rc < 0) {
+		ctx->ret = rc;
 		goto out;
 	}
 	ctx->pinned = rc;
@@ -130,25 +128,14 @@ static struct uafault_target example_targets[] = {
 
 static int __init example_init(void)
 {
-	int i, err;
-
-	for (i = 0; i < ARRAY_SIZE(example_targets); i++) {
-		err = uafault_register_target(&example_targets[i]);
-		if (err) {
-			while (i--)
-				uafault_unregister_target(&example_targets[i]);
-			return err;
-		}
-	}
-	return 0;
+	return uafault_register_targets(example_targets,
+					ARRAY_SIZE(example_targets));
 }
 
 static void __exit example_exit(void)
 {
-	int i = ARRAY_SIZE(example_targets);
-
-	while (i--)
-		uafault_unregister_target(&example_targets[i]);
+	uafault_unregister_targets(example_targets,
+				   ARRAY_SIZE(example_targets));
 }
 
 module_init(example_init);

@@ -641,17 +641,11 @@ static void pair_init(struct variant_pair *pair,
 
 static int pair_register(struct variant_pair *pair)
 {
-	int err = uafault_register_target(&pair->targets[0]);
+	int err = uafault_register_targets(pair->targets,
+					   ARRAY_SIZE(pair->targets));
 
-	if (err)
-		return err;
-	err = uafault_register_target(&pair->targets[1]);
-	if (err) {
-		uafault_unregister_target(&pair->targets[0]);
-		return err;
-	}
-	pair->registered = true;
-	return 0;
+	pair->registered = !err;
+	return err;
 }
 
 static void variants_unregister(void)
@@ -661,8 +655,8 @@ static void variants_unregister(void)
 	while (i--) {
 		if (!pairs[i].registered)
 			continue;
-		uafault_unregister_target(&pairs[i].targets[1]);
-		uafault_unregister_target(&pairs[i].targets[0]);
+		uafault_unregister_targets(pairs[i].targets,
+					   ARRAY_SIZE(pairs[i].targets));
 		pairs[i].registered = false;
 	}
 }
