@@ -125,7 +125,18 @@ void check_result(struct verdict *v, const struct umem *m,
 
 struct fault_kind;
 
-/* device.c: the device, the kernel log, the pin counters, one case */
+/* device.c: the device, a run of a target, the kernel log, the pin counters */
+extern unsigned long target_runs;
+int open_device(struct agent *a);
+int read_targets(struct agent *a);
+int run_target(const struct agent *a, const struct target *t, void *addr,
+	       size_t len, struct uafault_run *r);
+#define PIN_BALANCE_UNKNOWN	LONG_MIN
+long pin_balance(void);
+void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
+		bool *oopsed);
+
+/* cases.c: one kind on one target, and its verdict as KTAP */
 /* One line of a --cases file. */
 struct campaign_case {
 	char id[64];
@@ -136,15 +147,6 @@ struct campaign_case {
 	unsigned int seed;
 };
 
-extern unsigned long target_runs;
-int open_device(struct agent *a);
-int read_targets(struct agent *a);
-int run_target(const struct agent *a, const struct target *t, void *addr,
-	       size_t len, struct uafault_run *r);
-#define PIN_BALANCE_UNKNOWN	LONG_MIN
-long pin_balance(void);
-void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
-		bool *oopsed);
 void print_notes(const struct verdict *v, const char *indent);
 void print_result(const struct verdict *v, const char *indent,
 		  unsigned int number, const char *name);
@@ -154,7 +156,7 @@ bool parse_case(const char *line, struct campaign_case *c);
 bool run_case(const struct agent *base, const struct campaign_case *c,
 	      unsigned int number);
 
-/* faults.c: one function per fault kind */
+/* faults.c and kinds_*.c: the fault kinds */
 /*
  * A fault kind, and which targets it means something for: kind_applies()
  * reads @crash_only, @needs and @results, the planner (--list-targets)

@@ -16,7 +16,7 @@ def _source(name: str) -> str:
 
 
 def test_the_agent_prints_the_markers_the_host_reads() -> None:
-    device, faults, agent = _source("device.c"), _source("kinds_inject.c"), _source("agent.c")
+    device, faults, agent = _source("cases.c"), _source("kinds_inject.c"), _source("agent.c")
     assert f'printf("%s{protocol.CASE_MARKER} %s\\n", indent, a->case_name);' in device
     assert f'"{protocol.CAMPAIGN_CASE_PREFIX}%s", c->id' in device
     assert f'printf("    {protocol.EXPECT_OOPS_MARKER} %s\\n", a->case_name);' in faults
@@ -30,7 +30,7 @@ def test_the_agent_tags_a_set_up_failure_as_the_host_reads_it() -> None:
     body = umem[umem.index("void unresolved(struct verdict *v"):]
     assert f'add_line(v, "[{protocol.SETUP_TAG}] ", fmt, ap);' in body[:body.index("\n}\n")]
     # ... and a set-up failure's result line is a SKIP the host reads as one.
-    device = _source("device.c")
+    device = _source("cases.c")
     line = device[device.index("else if (v->unresolved)"):].splitlines()[1]
     fmt = line.split('"')[1].replace("%u", "%d").replace("\\n", "")
     assert protocol.parse_result(fmt % ("    ", 3, "swapped")) == protocol.Result("swapped", failed=False,

@@ -1,6 +1,6 @@
 """The agent <-> host protocol, host side: what /init and harness/agent
 print on the guest's console around plain KTAP, and what the host hands
-the agent.  The C side prints it in harness/agent/device.c (the case
+the agent.  The C side prints it in harness/agent/cases.c (the case
 marker, the result line) and umem.c (tagged notes); tests check that the
 two agree.  KTAP itself is read with the tree's kunit_parser (kunit/ktap.py)."""
 
@@ -121,5 +121,5 @@ def parse_fault_kinds(text: str) -> FaultKinds:
 
 
 def case_line(case_id: str, target: str, fault: str, size: int, offset: int, seed: int) -> str:
-    """A line of the agent's --cases file (parse_case() in device.c)."""
+    """A line of the agent's --cases file (parse_case() in cases.c)."""
     return f"{case_id} {target} {fault} {size} {offset} {seed}"

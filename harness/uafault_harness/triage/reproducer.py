@@ -1,5 +1,5 @@
 """A standalone C reproducer of one case: the agent's own case runner
-(device.c, umem.c, faults.c, the kind families, repro_main.c and the
+(cases.c, device.c, umem.c, faults.c, the kind families, repro_main.c and the
 headers) joined into one file with the case baked in, built static."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from .repro import Repro
 # The agent's pieces a reproducer is made of, in order (harness/agent's
 # Makefile builds the same set as uafault-repro).
 C_SOURCES: tuple[str, ...] = (
-    "module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h", "harness/agent/device.c",
+    "module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h", "harness/agent/cases.c",
+    "harness/agent/device.c",
     "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/kinds_layout.c", "harness/agent/kinds_race.c",
     "harness/agent/kinds_held.c", "harness/agent/kinds_inject.c", "harness/agent/repro_main.c",
 )

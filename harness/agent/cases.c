@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cases: which fault kind applies to which target, one kind run on one
+ * target, and its verdict printed as KTAP, for every mode (suites,
+ * --cases, a reproducer).  The kinds (faults.c and the kinds_*.c
+ * families) never call back in here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+
+bool kind_applies(const struct fault_kind *k, const struct target *t)
+{
+	return k->crash_only == target_crashes(t) &&
+	       (t->flags & k->needs) == k->needs &&
+	       (!k->results || k->results & 1U << t->result);
+}
+
+/* Prints the verdict's notes as KTAP diagnostics at @indent. */
+void print_notes(const struct verdict *v, const char *indent)
+{
+	const char *line = v->msg;
+
+	while (*line) {
+		size_t n = strcspn(line, "\n");
+
+		printf("%s%s%.*s\n", indent, line[0] == '#' ? "" : "# ",
+		       (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+}
+
+const struct fault_kind *find_kind(const char *name)
+{
+	const struct fault_kind *kind;
+	unsigned int k;
+
+	for_each_fault_kind(k, kind)
+		if (!strcmp(kind->name, name))
+			return kind;
+	return NULL;
+}
+
+const struct target *find_target(const struct agent *a,
+					const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->ntargets; i++)
+		if (!strcmp(a->targets[i].name, name))
+			return &a->targets[i];
+	return NULL;
+}
+
+/* "ID TARGET FAULT SIZE OFFSET SEED"; size 0 and offset -1: the kind's. */
+bool parse_case(const char *line, struct campaign_case *c)
+{
+	char tail;
+
+	return sscanf(line, "%63s %47s %31s %lu %ld %u %c", c->id, c->target,
+		      c->fault, &c->size, &c->offset, &c->seed, &tail) == 6 &&
+	       c->size <= MAX_RANGE && c->offset < (long)PAGE &&
+	       c->offset >= -1;
+}
+
+/*
+ * The KTAP result line of a case, after its diagnostics: a failure of the
+ * target beats a set-up failure, which beats a skip.
+ */
+void print_result(const struct verdict *v, const char *indent,
+		  unsigned int number, const char *name)
+{
+	print_notes(v, indent);
+	if (v->failed)
+		printf("%snot ok %u %s\n", indent, number, name);
+	else if (v->unresolved)
+		printf("%sok %u %s # SKIP set-up failed\n", indent, number, name);
+	else if (v->skipped)
+		printf("%sok %u %s # SKIP\n", indent, number, name);
+	else
+		printf("%sok %u %s\n", indent, number, name);
+	fflush(stdout);
+}
+
+/*
+ * Runs one fault kind on one target, the case named @a->case_name: the
+ * console line (at the case's KTAP @indent) that says which case is in
+ * flight, the kernel log from here on, and the kind.
+ */
+void run_kind(struct agent *a, const struct fault_kind *kind,
+	      const struct target *t, struct verdict *v, const char *indent)
+{
+	printf("%s# uafault-case: %s\n", indent, a->case_name);
+	fflush(stdout);
+	kmsg_check(a, v, false, NULL);	/* drop older records */
+	*v = (struct verdict){ 0 };
+	kind->run(a, t, v, kind);
+}
+
+/* Runs one campaign case; its verdict is one top-level KTAP line. */
+bool run_case(const struct agent *base, const struct campaign_case *c,
+	      unsigned int number)
+{
+	const struct fault_kind *kind = find_kind(c->fault);
+	const struct target *t = find_target(base, c->target);
+	struct agent a = *base;
+	struct verdict v = { 0 };
+
+	snprintf(a.case_name, sizeof(a.case_name), "campaign.%s", c->id);
+	a.size = c->size;
+	a.offset = c->offset;
+	a.seed = c->seed;
+	if (!kind)
+		fail(&v, "unknown fault kind %s", c->fault);
+	else if (!t)
+		fail(&v, "no target %s is registered", c->target);
+	else if (!kind_applies(kind, t)) {
+		/* Only a plan made before the planner knew the kinds has it. */
+		note(&v, "# fault kind %s does not apply to %s\n", c->fault,
+		     c->target);
+		v.skipped = true;
+	} else
+		run_kind(&a, kind, t, &v, "");
+	print_result(&v, "", number, c->id);
+	return !v.failed;
+}
