@@ -194,7 +194,7 @@ static int fuzz_spawn(const struct agent *a, int *out)
  * The ioctl fuzzer as a suite of one case: it must finish (exit 0) and
  * the kernel must report nothing while it runs.
  */
-static bool run_fuzz_suite(const struct agent *a, unsigned int number)
+static bool run_fuzz_suite(struct agent *a, unsigned int number)
 {
 	struct verdict v = { 0 };
 	char buf[512];
@@ -203,10 +203,8 @@ static bool run_fuzz_suite(const struct agent *a, unsigned int number)
 	pid_t pid;
 
 	printf("    KTAP version 1\n    # Subtest: ioctl_fuzz\n    1..1\n");
-	printf("    # uafault-case: ioctl_fuzz.random_args\n");
-	fflush(stdout);
-	kmsg_check(a, &v, false, NULL);	/* drop older records */
-	v = (struct verdict){ 0 };
+	snprintf(a->case_name, sizeof(a->case_name), "ioctl_fuzz.random_args");
+	start_case(a, &v, "    ");
 	pid = fuzz_spawn(a, &out);
 	if (pid < 0) {
 		fail(&v, "cannot run %s: %s", a->fuzzer, strerror(-pid));
@@ -222,8 +220,7 @@ static bool run_fuzz_suite(const struct agent *a, unsigned int number)
 			fail(&v, "the fuzzer ended with status %#x", status);
 	}
 	kmsg_check(a, &v, false, NULL);
-	print_notes(&v, "    ");
-	printf("    %sok 1 random_args\n", v.failed ? "not " : "");
+	print_result(&v, "    ", 1, "random_args");
 	printf("%sok %u ioctl_fuzz\n", v.failed ? "not " : "", number);
 	fflush(stdout);
 	return !v.failed;

@@ -84,17 +84,25 @@ void print_result(const struct verdict *v, const char *indent,
 }
 
 /*
- * Runs one fault kind on one target, the case named @a->case_name: the
- * console line (at the case's KTAP @indent) that says which case is in
- * flight, the kernel log from here on, and the kind.
+ * Runs one fault kind on one target, the case named @a->case_name.
  */
-void run_kind(struct agent *a, const struct fault_kind *kind,
-	      const struct target *t, struct verdict *v, const char *indent)
+/*
+ * The console line (at the case's KTAP @indent) that says which case is
+ * in flight, so a kernel report is charged to it; and the kernel log from
+ * here on.
+ */
+void start_case(const struct agent *a, struct verdict *v, const char *indent)
 {
 	printf("%s# uafault-case: %s\n", indent, a->case_name);
 	fflush(stdout);
 	kmsg_check(a, v, false, NULL);	/* drop older records */
 	*v = (struct verdict){ 0 };
+}
+
+void run_kind(struct agent *a, const struct fault_kind *kind,
+	      const struct target *t, struct verdict *v, const char *indent)
+{
+	start_case(a, v, indent);
 	kind->run(a, t, v, kind);
 }
 
