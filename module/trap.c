@@ -100,11 +100,11 @@ static int uafault_trap_check(const struct uafault_trap *arg)
 /* The page of @addr, pinned for writing through its kernel mapping. */
 static int uafault_trap_pin(struct uafault_trap_state *s, u64 addr)
 {
-	int pinned = pin_user_pages_fast(addr & PAGE_MASK, 1,
-					 FOLL_WRITE | FOLL_LONGTERM, &s->page);
+	long rc = uafault_pin_all(addr & PAGE_MASK, 1,
+				  FOLL_WRITE | FOLL_LONGTERM, &s->page);
 
-	if (pinned != 1)
-		return pinned < 0 ? pinned : -EFAULT;
+	if (rc < 0)
+		return rc;
 	if (PageHighMem(s->page)) {
 		unpin_user_page(s->page);
 		return -EOPNOTSUPP;

@@ -209,6 +209,7 @@ void run_checked(const struct agent *a, const struct target *t,
 		 struct verdict *v, struct umem *m);
 bool set_up(const struct agent *a, const struct target *t, struct verdict *v,
 	    struct umem *m, const struct plan *p);
+bool read_pagemap(const unsigned char *addr, size_t n, uint64_t *entries);
 bool pin_to_cpu(pthread_t thread, int cpu);
 
 bool kind_applies(const struct fault_kind *k, const struct target *t);

@@ -8,9 +8,11 @@
  * its fault plan allows.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent.h"
 
@@ -96,6 +98,25 @@ bool set_up(const struct agent *a, const struct target *t,
 		umem_free(m);
 	}
 	return !err;
+}
+
+/*
+ * The /proc/self/pagemap entries of [addr, addr + n pages): bit 63
+ * present, bit 62 swapped, bits 0-54 the page frame when present.
+ * False when pagemap cannot be read.
+ */
+bool read_pagemap(const unsigned char *addr, size_t n, uint64_t *entries)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	off_t off = (uintptr_t)addr / PAGE * sizeof(*entries);
+	ssize_t want = n * sizeof(*entries);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = pread(fd, entries, want, off) == want;
+	close(fd);
+	return ok;
 }
 
 /*

@@ -6,7 +6,6 @@
  * contract says, and letting go must leak nothing.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -218,22 +217,12 @@ static bool movable_zone(uint64_t *start, uint64_t *end)
 /* Page frame of each page of [addr, addr + n pages), 0 when not present. */
 static bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn)
 {
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t entry;
 	size_t i;
 
-	if (fd < 0)
+	if (!read_pagemap(addr, n, pfn))
 		return false;
-	for (i = 0; i < n; i++) {
-		off_t off = ((uintptr_t)addr / PAGE + i) * sizeof(entry);
-
-		if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry)) {
-			close(fd);
-			return false;
-		}
-		pfn[i] = entry >> 63 & 1 ? entry & ((1ULL << 55) - 1) : 0;
-	}
-	close(fd);
+	for (i = 0; i < n; i++)
+		pfn[i] = pfn[i] >> 63 & 1 ? pfn[i] & ((1ULL << 55) - 1) : 0;
 	return true;
 }
 

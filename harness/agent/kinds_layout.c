@@ -6,7 +6,6 @@
  * kernel address passed as the user range.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -84,24 +83,17 @@ static void fault_none(const struct agent *a, const struct target *t,
 	}
 }
 
-/* Bits 63 (present) and 62 (swapped) of a /proc/self/pagemap entry. */
+/* Pages of [addr, addr + npages) that pagemap shows swapped out. */
 static unsigned int count_swapped(const unsigned char *addr, size_t npages)
 {
+	uint64_t entry[SWAP_PAGES];
 	unsigned int swapped = 0;
-	uint64_t entry;
 	size_t i;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
 
-	if (fd < 0)
+	if (npages > SWAP_PAGES || !read_pagemap(addr, npages, entry))
 		return 0;
-	for (i = 0; i < npages; i++) {
-		off_t off = ((uintptr_t)addr / PAGE + i) * sizeof(entry);
-
-		if (pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
-			break;
-		swapped += !(entry >> 63 & 1) && (entry >> 62 & 1);
-	}
-	close(fd);
+	for (i = 0; i < npages; i++)
+		swapped += !(entry[i] >> 63 & 1) && (entry[i] >> 62 & 1);
 	return swapped;
 }
 

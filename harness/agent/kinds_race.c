@@ -287,17 +287,6 @@ struct flipper {
 	unsigned long flips;
 };
 
-static void unpin_cpu(pthread_t thread)
-{
-	cpu_set_t set;
-	int cpu;
-
-	CPU_ZERO(&set);
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		CPU_SET(cpu, &set);
-	pthread_setaffinity_np(thread, sizeof(set), &set);
-}
-
 /*
  * A message (UAFAULT_RES_HEADER: its length in its first four bytes) laid
  * out in @m; false, the case skipped or unresolved, when the range is too
@@ -356,6 +345,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	unsigned int round, refused = 0, rounds = k->arg * a->rounds, wait;
 	struct uafault_run r;
 	pthread_t thread;
+	cpu_set_t cpus;
 	struct umem m;
 	int err;
 
@@ -363,10 +353,12 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 		return;
 	f.header = m.addr;
 	f.len = p.len;
+	pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus);
 	pin_to_cpu(pthread_self(), 0);
 	err = pthread_create(&thread, NULL, flip_thread, &f);
 	if (err) {
 		unresolved(v, "the flipping thread: %s", strerror(err));
+		pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
 		umem_free(&m);
 		return;
 	}
@@ -388,7 +380,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	}
 	__atomic_store_n(&f.stop, true, __ATOMIC_RELAXED);
 	pthread_join(thread, NULL);
-	unpin_cpu(pthread_self());
+	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
 	note(v, "# %u rounds, %u refused the changed header, %lu flips\n",
 	     round, refused, f.flips);
 	umem_free(&m);
