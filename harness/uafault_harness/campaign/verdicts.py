@@ -32,6 +32,7 @@ class Meaning:
 # UNRESOLVED: the agent could not establish the case's precondition (a
 # swap-out, a userfaultfd, a fork, a pin), so the target was not judged.
 VERDICTS: dict[str, Meaning] = {
+    #                  bad    counts_as  ktap_ok directive  kunit  kcidb  catches twin_ok colour
     "CRASH": Meaning(True, "crashed", False, "", "ERROR", "FAIL", True, False, "#c0392b"),
     "TIMEOUT": Meaning(True, "crashed", False, "", "ERROR", "ERROR", True, False, "#e67e22"),
     "FAIL": Meaning(True, "failed", False, "", "FAIL", "FAIL", True, False, "#e74c3c"),
