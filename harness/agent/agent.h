@@ -150,6 +150,7 @@ struct campaign_case {
 void print_notes(const struct verdict *v, const char *indent);
 void print_result(const struct verdict *v, const char *indent,
 		  unsigned int number, const char *name);
+void console_sync(void);
 void start_case(const struct agent *a, struct verdict *v, const char *indent);
 void run_kind(struct agent *a, const struct fault_kind *kind,
 	      const struct target *t, struct verdict *v, const char *indent);

@@ -7,6 +7,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "agent.h"
 
@@ -87,6 +89,19 @@ void print_result(const struct verdict *v, const char *indent,
  * Runs one fault kind on one target, the case named @a->case_name.
  */
 /*
+ * Returns once what the agent printed has left the serial line.  The tty
+ * sends user output from its transmit buffer, while the kernel prints a
+ * report straight to the console: on a loaded host an oops overtook the
+ * line that said it was expected, and the host charged it to the case
+ * before.  Not a terminal (a pipe): nothing to wait for.
+ */
+void console_sync(void)
+{
+	fflush(stdout);
+	tcdrain(STDOUT_FILENO);
+}
+
+/*
  * The console line (at the case's KTAP @indent) that says which case is
  * in flight, so a kernel report is charged to it; and the kernel log from
  * here on.
@@ -94,7 +109,7 @@ void print_result(const struct verdict *v, const char *indent,
 void start_case(const struct agent *a, struct verdict *v, const char *indent)
 {
 	printf("%s# uafault-case: %s\n", indent, a->case_name);
-	fflush(stdout);
+	console_sync();
 	kmsg_check(a, v, false, NULL);	/* drop older records */
 	*v = (struct verdict){ 0 };
 }

@@ -118,7 +118,7 @@ static void fault_smap(const struct agent *a, const struct target *t,
 	pid_t pid;
 
 	printf("    # uafault-expect-oops: %s\n", a->case_name);
-	fflush(stdout);
+	console_sync();	/* on the console before the oops it announces */
 	place(a, &p, t, k->start);
 	if (!set_up(a, t, v, &m, &p))
 		return;
