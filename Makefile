@@ -48,16 +48,19 @@ modules:
 guest: setup
 	$(HARNESS) guest
 
-# uafault.ko, the example module and the in-guest programs, built against
-# KDIR (a guest kernel build dir).  Kbuild writes objects next to the
-# sources, so the harness points MODSRC at a copy of module/ per kernel
-# and AGENT_OUT at a directory of that kernel's own.  The agent is always
-# rebuilt (-B, about a second): its sources may come from another checkout
-# with older mtimes than the binaries there.
+# uafault.ko, the example module, uafault_kunit.ko and the in-guest
+# programs, built against KDIR (a guest kernel build dir).  Kbuild writes
+# objects next to the sources, so the harness points MODSRC and KUNITSRC at
+# copies of module/ and kunit/ per kernel and AGENT_OUT at a directory of
+# that kernel's own.  The agent is always rebuilt (-B, about a second): its
+# sources may come from another checkout with older mtimes than the
+# binaries there.
 MODSRC ?= $(CURDIR)/module
+KUNITSRC ?= $(CURDIR)/kunit
 AGENT_OUT ?= $(CURDIR)/harness/agent
 guest-artefacts:
 	$(MAKE) -C $(KDIR) M=$(MODSRC) modules
+	$(MAKE) -C $(KDIR) M=$(KUNITSRC) CONFIG_UAFAULT_KUNIT_TEST=m modules
 	$(MAKE) -C $(KDIR) M=$(MODSRC)/example \
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
 	$(MAKE) -C $(KDIR) M=$(MODSRC)/variants \

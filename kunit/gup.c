@@ -22,61 +22,42 @@
 
 #define DEVICE_SEED	99
 
+enum gup_op { GUP, GUP_FAST, PUP, PUP_UNLOCKED, PUP_FAST };
+
 struct gup_api {
 	const char *name;
 	bool pins;
-	long (*run)(unsigned long start, unsigned long n, unsigned int flags,
-		    struct page **pages);
 };
-
-/* get_user_pages() and pin_user_pages() want the caller to hold mmap_lock. */
-static long run_get_user_pages(unsigned long start, unsigned long n,
-			       unsigned int flags, struct page **pages)
-{
-	long ret;
-
-	mmap_read_lock(current->mm);
-	ret = get_user_pages(start, n, flags, pages);
-	mmap_read_unlock(current->mm);
-	return ret;
-}
-
-static long run_pin_user_pages(unsigned long start, unsigned long n,
-			       unsigned int flags, struct page **pages)
-{
-	long ret;
-
-	mmap_read_lock(current->mm);
-	ret = pin_user_pages(start, n, flags, pages);
-	mmap_read_unlock(current->mm);
-	return ret;
-}
-
-static long run_pin_user_pages_unlocked(unsigned long start, unsigned long n,
-					unsigned int flags, struct page **pages)
-{
-	return pin_user_pages_unlocked(start, n, pages, flags);
-}
-
-static long run_get_user_pages_fast(unsigned long start, unsigned long n,
-				    unsigned int flags, struct page **pages)
-{
-	return get_user_pages_fast(start, n, flags, pages);
-}
-
-static long run_pin_user_pages_fast(unsigned long start, unsigned long n,
-				    unsigned int flags, struct page **pages)
-{
-	return pin_user_pages_fast(start, n, flags, pages);
-}
 
 static const struct gup_api gup_apis[] = {
-	{ "get_user_pages",		false,	run_get_user_pages },
-	{ "get_user_pages_fast",	false,	run_get_user_pages_fast },
-	{ "pin_user_pages",		true,	run_pin_user_pages },
-	{ "pin_user_pages_unlocked",	true,	run_pin_user_pages_unlocked },
-	{ "pin_user_pages_fast",	true,	run_pin_user_pages_fast },
+	[GUP]		= { "get_user_pages",		false },
+	[GUP_FAST]	= { "get_user_pages_fast",	false },
+	[PUP]		= { "pin_user_pages",		true },
+	[PUP_UNLOCKED]	= { "pin_user_pages_unlocked",	true },
+	[PUP_FAST]	= { "pin_user_pages_fast",	true },
 };
+
+/* One call of @op, the way mm/gup_test.c makes them. */
+static long gup_run(unsigned int op, unsigned long start, unsigned long n,
+		    unsigned int flags, struct page **pages)
+{
+	long ret;
+
+	switch (op) {
+	case GUP_FAST:
+		return get_user_pages_fast(start, n, flags, pages);
+	case PUP_UNLOCKED:
+		return pin_user_pages_unlocked(start, n, pages, flags);
+	case PUP_FAST:
+		return pin_user_pages_fast(start, n, flags, pages);
+	}
+	/* get_user_pages() and pin_user_pages() want mmap_lock held. */
+	mmap_read_lock(current->mm);
+	ret = op == PUP ? pin_user_pages(start, n, flags, pages) :
+			  get_user_pages(start, n, flags, pages);
+	mmap_read_unlock(current->mm);
+	return ret;
+}
 
 static void gup_case_name(const struct uafault_case *c, char *desc)
 {
@@ -180,7 +161,7 @@ static void gup_test(struct kunit *test)
 	/* offset 0: the reach is a whole number of pages. */
 	want = uafault_umem_reach(&m, write) / PAGE_SIZE;
 
-	got = api->run(m.addr, c->layout.npages, c->flags, pages);
+	got = gup_run(c->op, m.addr, c->layout.npages, c->flags, pages);
 	KUNIT_ASSERT_EQ(test, got, want ?: -EFAULT);
 	if (got <= 0) {
 		KUNIT_EXPECT_EQ(test, uafault_pin_balance(), balance);

@@ -10,6 +10,7 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
 #include <linux/uaccess.h>
 
@@ -21,6 +22,16 @@
 #include "uafault_kunit.h"
 
 #define SMAP_VALUE	0x5a5aa5a5deadbeefULL
+
+/*
+ * The raw accesses oops (in a thread of their own) and taint the kernel,
+ * so they run only when asked for: uafault_kunit.allow_oops=1 on the
+ * command line of a kernel with the suites built in (the harness passes
+ * it to kunit.py), allow_oops=1 when loading uafault_kunit.ko.
+ */
+static bool allow_oops;
+module_param(allow_oops, bool, 0444);
+MODULE_PARM_DESC(allow_oops, "run the raw user accesses that oops under SMAP");
 
 struct smap_ctx {
 	struct mm_struct *mm;
@@ -148,6 +159,8 @@ static void smap_access_test(struct kunit *test)
 
 	if (missing)
 		kunit_skip(test, "%s", missing);
+	if (c->faults && !allow_oops)
+		kunit_skip(test, "oopses on purpose: needs uafault_kunit.allow_oops=1");
 
 	addr = uafault_mmap(test, PAGE_SIZE, PROT_READ | PROT_WRITE);
 	ctx.uptr = (u64 __user *)addr;

@@ -190,9 +190,7 @@ long uafault_ioctl_pin(struct uafault_hold *h, struct uafault_pin __user *uarg)
 	struct uafault_pin pin;
 	int err;
 
-	if (copy_from_user(&pin, uarg, sizeof(pin)))
-		return -EFAULT;
-	err = uafault_pin_check(&pin);
+	err = uafault_get_arg(&pin, uarg, uafault_pin_check);
 	if (err)
 		return err;
 	pin.ret = 0;

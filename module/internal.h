@@ -8,11 +8,19 @@
 
 #include <linux/mm_types.h>
 #include <linux/types.h>
+#include <linux/uaccess.h>
 
 #include "uafault_target.h"
 
 /* Most pages a range of at most UAFAULT_MAX_LEN bytes can touch. */
 #define UAFAULT_MAX_PAGES	(UAFAULT_MAX_LEN / PAGE_SIZE + 1)
+
+/*
+ * The start of every ioctl that takes a struct: copy it in, then let
+ * @check() refuse what it must (0 or -EINVAL).
+ */
+#define uafault_get_arg(arg, uarg, check)				\
+	(copy_from_user(arg, uarg, sizeof(*(arg))) ? -EFAULT : check(arg))
 
 /* main.c */
 bool uafault_range_ok(u64 addr, u64 len);

@@ -275,9 +275,7 @@ static long uafault_ioctl_run(struct uafault_run __user *uarg)
 	u64 start;
 	int err;
 
-	if (copy_from_user(&run, uarg, sizeof(run)))
-		return -EFAULT;
-	err = uafault_check_run(&run);
+	err = uafault_get_arg(&run, uarg, uafault_check_run);
 	if (err)
 		return err;
 	t = uafault_get_target(run.name);

@@ -121,9 +121,7 @@ long uafault_ioctl_trap(struct uafault_trap_state *s,
 	struct perf_event *bp;
 	int err;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	err = uafault_trap_check(&arg);
+	err = uafault_get_arg(&arg, uarg, uafault_trap_check);
 	if (err)
 		return err;
 

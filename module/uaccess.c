@@ -212,38 +212,40 @@ static int uafault_copy_struct_from_user(struct uafault_ctx *ctx)
 	return 0;
 }
 
-/* import_ubuf()'s error, if any, is @ret. */
-static int uafault_copy_from_iter(struct uafault_ctx *ctx)
+/*
+ * copy_from_iter() (@dir ITER_SOURCE) or copy_to_iter() over the range as
+ * one ubuf; import_ubuf()'s error, if any, is @ret.
+ */
+static int uafault_iter_copy(struct uafault_ctx *ctx, int dir)
 {
 	u8 *buf __free(kvfree) = kvmalloc(ctx->len, GFP_KERNEL);
 	struct iov_iter iter;
+	size_t done;
 
 	if (!buf)
 		return -ENOMEM;
-	ctx->ret = import_ubuf(ITER_SOURCE, uafault_ctx_uptr(ctx), ctx->len,
-			       &iter);
+	ctx->ret = import_ubuf(dir, uafault_ctx_uptr(ctx), ctx->len, &iter);
 	if (ctx->ret)
 		return 0;
-	uafault_copied(ctx, ctx->len - copy_from_iter(buf, ctx->len, &iter));
+	if (dir == ITER_SOURCE) {
+		done = copy_from_iter(buf, ctx->len, &iter);
+	} else {
+		uafault_fill_buf(buf, ctx->seed, 0, ctx->len);
+		done = copy_to_iter(buf, ctx->len, &iter);
+	}
+	uafault_copied(ctx, ctx->len - done);
 	ctx->csum = uafault_csum(ctx->csum, buf, ctx->done);
 	return 0;
 }
 
+static int uafault_copy_from_iter(struct uafault_ctx *ctx)
+{
+	return uafault_iter_copy(ctx, ITER_SOURCE);
+}
+
 static int uafault_copy_to_iter(struct uafault_ctx *ctx)
 {
-	u8 *buf __free(kvfree) = kvmalloc(ctx->len, GFP_KERNEL);
-	struct iov_iter iter;
-
-	if (!buf)
-		return -ENOMEM;
-	ctx->ret = import_ubuf(ITER_DEST, uafault_ctx_uptr(ctx), ctx->len,
-			       &iter);
-	if (ctx->ret)
-		return 0;
-	uafault_fill_buf(buf, ctx->seed, 0, ctx->len);
-	uafault_copied(ctx, ctx->len - copy_to_iter(buf, ctx->len, &iter));
-	ctx->csum = uafault_csum(ctx->csum, buf, ctx->done);
-	return 0;
+	return uafault_iter_copy(ctx, ITER_DEST);
 }
 
 /*

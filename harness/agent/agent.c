@@ -310,7 +310,9 @@ static void print_usage(FILE *f)
 		"  --list-targets  print the targets (\"NAME OWNER fixed_len=N kinds=K,...\n"
 		"                  [crash]\") and exit\n"
 		"  --exec PROGRAM  with the modules loaded, run PROGRAM (a reproducer)\n"
-		"                  instead, and exit with its status\n",
+		"                  instead, and exit with its status\n"
+		"  --kunit GLOB    then run the loaded KUnit suites matching GLOB again\n"
+		"                  through /sys/kernel/debug/kunit/<suite>/run\n",
 		DEFAULT_ROUNDS);
 }
 
@@ -384,6 +386,7 @@ int main(int argc, char **argv)
 		{ "offset", required_argument, NULL, 'O' },
 		{ "cases", required_argument, NULL, 'C' },
 		{ "exec", required_argument, NULL, 'x' },
+		{ "kunit", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -391,18 +394,38 @@ int main(int argc, char **argv)
 		.dev = -1, .kmsg = -1, .seed = 1, .rounds = DEFAULT_ROUNDS, .offset = -1,
 		.target_glob = "*",
 	};
+	unsigned int bare_calls = 0, value;
+	/* The options that take a plain number, and where it goes. */
+	const struct {
+		int opt;
+		const char *name;
+		unsigned int *to;
+	} numbers[] = {
+		{ 's', "--seed", &a.seed },
+		{ 'r', "--rounds", &a.rounds },
+		{ 'n', "--fuzz-calls", &a.fuzz_calls },
+		{ 'b', "--bare-calls", &bare_calls },
+	};
 	struct kmod_module *mods[MAX_MODULES];
 	char *paths[MAX_MODULES], *params[MAX_MODULES] = { NULL };
 	struct kmod_ctx *ctx = NULL;
 	int nmods = 0, opt, status = EXIT_PASS, err;
-	unsigned int bare_calls = 0, value;
-	const char *cases = NULL, *program = NULL;
+	const char *cases = NULL, *program = NULL, *kunit_glob = NULL;
+	char **kunit_suites = NULL;
+	int nkunit = 0;
 	bool list_only = false;
 	double start;
 	const struct fault_kind *kind;
 	unsigned int i, k;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		for (i = 0; i < ARRAY_SIZE(numbers) && numbers[i].opt != opt;)
+			i++;
+		if (i < ARRAY_SIZE(numbers)) {
+			if (parse_uint(optarg, numbers[i].name, numbers[i].to))
+				return EXIT_USAGE;
+			continue;
+		}
 		switch (opt) {
 		case 'm':
 			if (nmods == MAX_MODULES) {
@@ -428,24 +451,8 @@ int main(int argc, char **argv)
 		case 'f':
 			a.fault_list = optarg;
 			break;
-		case 's':
-			if (parse_uint(optarg, "--seed", &a.seed))
-				return EXIT_USAGE;
-			break;
-		case 'r':
-			if (parse_uint(optarg, "--rounds", &a.rounds))
-				return EXIT_USAGE;
-			break;
 		case 'z':
 			a.fuzzer = optarg;
-			break;
-		case 'n':
-			if (parse_uint(optarg, "--fuzz-calls", &a.fuzz_calls))
-				return EXIT_USAGE;
-			break;
-		case 'b':
-			if (parse_uint(optarg, "--bare-calls", &bare_calls))
-				return EXIT_USAGE;
 			break;
 		case 'S':
 			if (parse_uint(optarg, "--size", &value) ||
@@ -464,6 +471,9 @@ int main(int argc, char **argv)
 			break;
 		case 'x':
 			program = optarg;
+			break;
+		case 'k':
+			kunit_glob = optarg;
 			break;
 		case 'L':
 			list_only = true;
@@ -537,8 +547,19 @@ int main(int argc, char **argv)
 		status = run_cases(&a, cases);
 		goto out;
 	}
+	if (kunit_glob) {
+		nkunit = kunit_list_suites(kunit_glob, &kunit_suites);
+		if (nkunit <= 0) {
+			fprintf(stderr, "uafault-agent: no KUnit suite matches '%s' in /sys/kernel/debug/kunit (%s)\n",
+				kunit_glob, nkunit ? strerror(-nkunit) :
+				"is its module loaded, with CONFIG_KUNIT_DEBUGFS?");
+			status = EXIT_SETUP;
+			goto out;
+		}
+	}
 	/* The crashing target oopses: its suite runs last. */
-	printf("KTAP version 1\n1..%u\n", a.ntargets + !!a.fuzz_calls);
+	printf("KTAP version 1\n1..%u\n",
+	       a.ntargets + !!a.fuzz_calls + nkunit);
 	k = 0;
 	start = now_seconds();
 	for (i = 0; i < a.ntargets; i++)
@@ -550,11 +571,16 @@ int main(int argc, char **argv)
 		bare_loop(&a, bare_calls);
 	if (a.fuzz_calls && !run_fuzz_suite(&a, ++k))
 		status = EXIT_FAIL;
+	for (i = 0; i < (unsigned int)nkunit; i++)
+		if (!kunit_rerun_suite(&a, kunit_suites[i], ++k))
+			status = EXIT_FAIL;
 	for (i = 0; i < a.ntargets; i++)
 		if (target_crashes(&a.targets[i]) && !run_suite(&a, &a.targets[i], ++k))
 			status = EXIT_FAIL;
 
 out:
+	if (nkunit > 0)
+		kunit_free_suites(kunit_suites, nkunit);
 	close(a.dev);
 	if (a.kmsg >= 0)
 		close(a.kmsg);

@@ -120,8 +120,12 @@ void check_result(struct verdict *v, const struct umem *m,
 		  const struct target *t, const struct uafault_run *r,
 		  size_t reach);
 [[gnu::format(printf, 2, 3)]] void note(struct verdict *v, const char *fmt, ...);
-[[gnu::format(printf, 2, 3)]] void fail(struct verdict *v, const char *fmt, ...);
-[[gnu::format(printf, 2, 3)]] void unresolved(struct verdict *v, const char *fmt, ...);
+/* A case failed, or could not be set up (it neither passes nor fails). */
+enum outcome { FAILED, UNRESOLVED };
+[[gnu::format(printf, 3, 4)]] void judge(struct verdict *v, enum outcome how,
+					 const char *fmt, ...);
+#define fail(v, ...)		judge(v, FAILED, __VA_ARGS__)
+#define unresolved(v, ...)	judge(v, UNRESOLVED, __VA_ARGS__)
 
 struct fault_kind;
 
@@ -157,6 +161,12 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 bool parse_case(const char *line, struct campaign_case *c);
 bool run_case(const struct agent *base, const struct campaign_case *c,
 	      unsigned int number);
+
+/* kunit_rerun.c: a loaded module's KUnit suites, run again through debugfs */
+int kunit_list_suites(const char *glob, char ***names);
+void kunit_free_suites(char **names, int n);
+bool kunit_rerun_suite(struct agent *a, const char *suite,
+		       unsigned int number);
 
 /* faults.c and kinds_*.c: the fault kinds */
 /*
@@ -206,6 +216,7 @@ void place(const struct agent *a, struct plan *p, const struct target *t,
 	   size_t offset);
 size_t start_at(const struct target *t, size_t offset);
 void check_pins(struct verdict *v, long balance);
+void final_checks(const struct agent *a, struct verdict *v, long balance);
 void run_checked(const struct agent *a, const struct target *t,
 		 struct verdict *v, struct umem *m);
 bool set_up(const struct agent *a, const struct target *t, struct verdict *v,

@@ -71,6 +71,16 @@ void check_pins(struct verdict *v, long balance)
 }
 
 /*
+ * The oracles every case ends with, once its memory is gone: no pin
+ * outlives it and the kernel reported nothing.
+ */
+void final_checks(const struct agent *a, struct verdict *v, long balance)
+{
+	check_pins(v, balance);
+	kmsg_check(a, v, false, NULL);
+}
+
+/*
  * Runs the target on @m's range as it is now and hands the result to the
  * oracle with the reach @m's plan allows.
  */

@@ -141,8 +141,7 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	close(to_parent[0]);
 	close(to_parent[1]);
 	umem_free(&m);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 /*
@@ -180,8 +179,7 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 out:
 	free(old);
 	umem_free(&m);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 /* ZONE_MOVABLE's page frames, from /proc/zoneinfo; false without one. */
@@ -282,8 +280,7 @@ static void fault_movable(const struct agent *a, const struct target *t,
 			fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
 	}
 	umem_free(&m);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 const struct fault_kind held_kinds[] = {

@@ -88,8 +88,7 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 				     (unsigned long long)r.done);
 		}
 		umem_free(&m);
-		check_pins(v, balance);
-		kmsg_check(a, v, false, NULL);
+		final_checks(a, v, balance);
 		if (v->failed)
 			break;
 	}

@@ -186,8 +186,7 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 		umem_free(&m);
 	}
 	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 /*
@@ -238,8 +237,7 @@ static void fault_kernel_alias(const struct agent *a, const struct target *t,
 		fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
 out:
 	umem_free(&m);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 const struct fault_kind layout_kinds[] = {

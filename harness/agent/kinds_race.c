@@ -170,8 +170,7 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	if (v->failed)
 		describe_plan(v, &m.plan);
 	umem_free(&m);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 /* Stochastic: page 1 vanishes and comes back, refilled, in a loop. */
@@ -274,8 +273,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 	note(v, "# %u rounds, %u partial, %u lost a migration, page remapped %lu times\n",
 	     round, partial, lost, ch.rounds);
 	umem_free(&m);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 /* The header race: a thread flips a message's length back and forth. */
@@ -384,8 +382,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	note(v, "# %u rounds, %u refused the changed header, %lu flips\n",
 	     round, refused, f.flips);
 	umem_free(&m);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 /*
@@ -433,8 +430,7 @@ static void fault_trap_header(const struct agent *a, const struct target *t,
 		check_result(v, &m, t, &r, p.len);
 out:
 	umem_free(&m);
-	check_pins(v, balance);
-	kmsg_check(a, v, false, NULL);
+	final_checks(a, v, balance);
 }
 
 #define MESSAGES	(1U << UAFAULT_RES_HEADER)

@@ -26,34 +26,20 @@ void note(struct verdict *v, const char *fmt, ...)
 			   (size_t)n : sizeof(v->msg) - v->used - 1;
 }
 
-static void add_line(struct verdict *v, const char *tag, const char *fmt,
-		     va_list ap)
+/* The host tells a set-up failure from a skip by its tag (protocol.py). */
+void judge(struct verdict *v, enum outcome how, const char *fmt, ...)
 {
 	char line[512];
+	va_list ap;
 
+	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	note(v, "%s%s\n", tag, line);
-}
-
-void fail(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	add_line(v, "", fmt, ap);
 	va_end(ap);
-	v->failed = true;
-}
-
-/* The host tells a set-up failure from a skip by this tag (protocol.py). */
-void unresolved(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	add_line(v, "[setup] ", fmt, ap);
-	va_end(ap);
-	v->unresolved = true;
+	note(v, "%s%s\n", how == UNRESOLVED ? "[setup] " : "", line);
+	if (how == UNRESOLVED)
+		v->unresolved = true;
+	else
+		v->failed = true;
 }
 
 /* Never 0, so a string has exactly the NUL we plant. */

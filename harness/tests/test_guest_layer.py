@@ -56,9 +56,11 @@ def layout(tmp_path: Path, fake_tree: Path, fake_project: Path, kunit_tool_dir: 
     (fake_project / "module" / "example").mkdir(parents=True)
     (fake_project / "module" / "main.c").write_text("/* module */\n")
     (fake_project / "module" / "example" / "Makefile").write_text("obj-m += example.o\n")
+    (fake_project / "kunit").mkdir(exist_ok=True)
+    (fake_project / "kunit" / "copy.c").write_text("/* suite */\n")
     # What an earlier `make guest-artefacts` left for this kernel.
     artefacts = artefacts_for(kernel)
-    for module in (*artefacts.modules, artefacts.variants):
+    for module in (*artefacts.modules, artefacts.variants, artefacts.kunit):
         module.parent.mkdir(parents=True, exist_ok=True)
         module.write_bytes(b"\x7fELF module")
     shutil.copy("/bin/true", artefacts.agent)
@@ -96,10 +98,12 @@ def test_guest_layer_stores_artefacts_and_passes(layout: Layout, tmp_path: Path)
     # lives in this kernel's build dir.
     kernel = guest_kernel(layout, False)
     modsrc = kernel.build_dir / "uafault-artefacts" / "module"
+    kunitsrc = modsrc.parent / "kunit"
     [make_args] = (tmp_path / "make.log").read_text().splitlines()
     assert make_args.split() == ["-C", str(layout.project), "-j1", "guest-artefacts", f"KDIR={kernel.build_dir}",
-                                 f"MODSRC={modsrc}", f"AGENT_OUT={modsrc.parent}"]
+                                 f"MODSRC={modsrc}", f"KUNITSRC={kunitsrc}", f"AGENT_OUT={modsrc.parent}"]
     assert (modsrc / "main.c").read_text() == "/* module */\n"
+    assert (kunitsrc / "copy.c").read_text() == "/* suite */\n"
     assert (modsrc / "example" / "Makefile").is_file()
     assert "3 passed, 0 failed, 0 skipped, 0 unresolved" == run_report(run_dir).splitlines()[-1]
     assert "guest x86_64" in run_report(run_dir)
@@ -131,6 +135,19 @@ def test_fuzz_calls_reach_the_agent_command_line(layout: Layout, tmp_path: Path)
     line = next(l for l in init.decode(errors="replace").splitlines() if l.startswith("/bin/uafault-agent"))
     assert "--fuzzer /bin/uafault-fuzz --fuzz-calls 1234" in line
     assert "--allow-crash" not in line
+    assert "uafault_kunit" not in line and "--kunit" not in line
+
+
+def test_kunit_request_loads_the_suites_last_and_reruns_them(layout: Layout, tmp_path: Path) -> None:
+    run_dir = create_run_dir(layout.results_root)
+    run_guest_layer(layout, GuestRequest(kunit=True), run_dir)
+    init = gzip.decompress((run_dir / "guest" / "initramfs.cpio.gz").read_bytes()).decode(errors="replace")
+    line = next(l for l in init.splitlines() if l.startswith("/bin/uafault-agent"))
+    modules = [w for w in line.split() if w.endswith(".ko")]
+    assert modules[-1].endswith("/uafault_kunit.ko") and len(modules) == 3
+    assert "--kunit 'uafault_*'" in line
+    # Its raw SMAP accesses oops on purpose: loaded without allow_oops.
+    assert "allow_oops" not in line
 
 
 def test_module_sync_leaves_same_bytes_and_renews_changed_ones(tmp_path: Path) -> None:

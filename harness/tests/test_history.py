@@ -42,10 +42,10 @@ def test_newest_run_by_campaign_age_and_target(tmp_path: Path) -> None:
 def test_rows_tallies_and_first_failure(tmp_path: Path) -> None:
     with History(_db(tmp_path)) as h:
         rows = h.rows("20261201T000000Z")
-        assert [r.verdict for r in rows] == ["PASS", "FAIL", "CRASH"] and rows[1].fault == "unmapped"
+        assert [r.verdict for r in rows] == ["PASS", "FAIL", "CRASH"] and rows[1].case.fault == "unmapped"
         assert h.planned_count("20261201T000200Z") == 3 and h.verdict_count("20261201T000200Z") == 0
         assert h.verdict_tally("20261201T000000Z") == (3, 3, {"PASS": 1, "FAIL": 1, "CRASH": 1, "doubled": 0})
-        assert h.first_failure("20261201T000000Z", ("FAIL", "XFAIL")) == rows[1].case_id
+        assert h.first_failure("20261201T000000Z", ("FAIL", "XFAIL")) == rows[1].case.case_id
         assert h.first_failure("20261201T000100Z", ("FAIL", "XFAIL")) is None  # a crash title, no oracle
         assert h.crash_titles("smoke", ("CRASH",)) == [("BUG: KASAN: x", 1, "20261201T000000Z",
                                                         "20261201T000000Z")]

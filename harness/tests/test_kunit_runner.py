@@ -90,8 +90,11 @@ def test_x86_64_profile_args_and_smap_policy(layout: Layout, tmp_path: Path,
     result = run_kunit_layer(layout, KunitRequest("x86_64", jobs=1), run_dir)
     assert result.exit_code is ExitCode.TEST_FAILED
     assert "SMAP cases were skipped" in result.message
-    exec_ = _argv_log(tmp_path)[-1]
+    config, build, exec_ = _argv_log(tmp_path)
     assert "--qemu_args=-cpu max -smp 2" in exec_
+    # The raw SMAP accesses oops on purpose: asked for at exec only.
+    assert "--kernel_args=uafault_kunit.allow_oops=1" in exec_
+    assert not any(a.startswith("--kernel_args") for a in config + build)
     assert f"--kunitconfig={layout.project / 'configs/kunit-x86_64.config'}" in exec_
     assert "--timeout=1800" in exec_
 

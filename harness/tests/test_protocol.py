@@ -27,8 +27,8 @@ def test_the_agent_prints_the_markers_the_host_reads() -> None:
 
 def test_the_agent_tags_a_set_up_failure_as_the_host_reads_it() -> None:
     umem = _source("umem.c")
-    body = umem[umem.index("void unresolved(struct verdict *v"):]
-    assert f'add_line(v, "[{protocol.SETUP_TAG}] ", fmt, ap);' in body[:body.index("\n}\n")]
+    body = umem[umem.index("void judge(struct verdict *v"):]
+    assert f'how == UNRESOLVED ? "[{protocol.SETUP_TAG}] " : ""' in body[:body.index("\n}\n")]
     # ... and a set-up failure's result line is a SKIP the host reads as one.
     device = _source("cases.c")
     line = device[device.index("else if (v->unresolved)"):].splitlines()[1]

@@ -101,6 +101,9 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
                         help="use KVM if a probe boot works (never by default: nested KVM hangs here)")
     parser.add_argument("--fuzz-calls", type=positive_int("--fuzz-calls"), default=0, metavar="N",
                         help="also run the ioctl fuzzer for N calls (one more suite)")
+    parser.add_argument("--kunit", action="store_true",
+                        help="also load uafault_kunit.ko (its suites run) and run each suite again "
+                             "through /sys/kernel/debug/kunit/<suite>/run (one more suite each)")
     parser.add_argument("--agent-args", type=shell_words, default="", metavar="ARGS",
                         help="extra uafault-agent arguments, shell-quoted, e.g. \"--targets 'copy*'\"")
 
@@ -231,7 +234,8 @@ def cmd_guest_build(args: argparse.Namespace, layout: Layout) -> ExitCode:
 def guest_request(args: argparse.Namespace) -> GuestRequest:
     return GuestRequest(kasan=args.kasan, allow_crash=args.allow_crash, timeout=args.timeout,
                         silence_timeout=args.silence_timeout, kvm=args.kvm,
-                        agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls)
+                        agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls,
+                        kunit=args.kunit)
 
 
 def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -311,10 +315,11 @@ def cmd_merge(args: argparse.Namespace, layout: Layout) -> ExitCode:
 
 
 def test_guest_requests(jobs: int) -> list[GuestRequest]:
-    """What `test` boots: every fault kind on every target, SMAP included
-    (it oopses last, on purpose), then the ioctl fuzzer and the fault
-    kinds again under KASAN, where nothing may oops."""
-    return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS),
+    """What `test` boots: every fault kind on every target, the ioctl
+    fuzzer, the KUnit suites re-run through debugfs and SMAP (it oopses
+    last, on purpose), then the fuzzer and the fault kinds again under
+    KASAN, where nothing may oops."""
+    return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True),
             GuestRequest(jobs=jobs, kasan=True, fuzz_calls=TEST_FUZZ_CALLS)]
 
 

@@ -394,8 +394,15 @@ static void buffer_release(struct uafault_held *held, bool bug,
 	kvfree(held->pages);
 }
 
-/* A shape made of buffer_ops: its run() and, with hold, hold()/release(). */
-#define BUFFER_SHAPE(shape)						\
+/*
+ * A shape made of buffer_ops, @take and @put: its run() and, with
+ * BUFFER_SHAPE_HOLD() after it, hold()/release().
+ */
+#define BUFFER_SHAPE(shape, take_fn, put_fn)				\
+	static const struct buffer_ops shape##_ops = {			\
+		.take = take_fn,					\
+		.put = put_fn,						\
+	};								\
 	static int shape(struct uafault_ctx *ctx, bool bug)		\
 	{								\
 		return buffer_run(ctx, bug, &shape##_ops);		\
@@ -443,12 +450,7 @@ static long pin_leak_on_error_take(unsigned long start, unsigned long nr,
 	return pin_all(start, nr, pages, 0, bug);
 }
 
-static const struct buffer_ops pin_leak_on_error_ops = {
-	.take = pin_leak_on_error_take,
-	.put = unpin,
-};
-
-BUFFER_SHAPE(pin_leak_on_error)
+BUFFER_SHAPE(pin_leak_on_error, pin_leak_on_error_take, unpin)
 
 /*
  * Pages pinned with FOLL_PIN released with put_page() (the pin/put
@@ -475,12 +477,7 @@ static void unpin_or_put(struct page **pages, unsigned long nr, bool bug)
 		put_page(pages[i]);
 }
 
-static const struct buffer_ops pin_put_mismatch_ops = {
-	.take = pin_short,
-	.put = unpin_or_put,
-};
-
-BUFFER_SHAPE(pin_put_mismatch)
+BUFFER_SHAPE(pin_put_mismatch, pin_short, unpin_or_put)
 
 /*
  * CVE-2020-29374 (fixed in 5.8 by 17839856fd58; FOLL_PIN's answer): a
@@ -506,12 +503,7 @@ static long ro_pin_fork_take(unsigned long start, unsigned long nr,
 	return -EFAULT;
 }
 
-static const struct buffer_ops ro_pin_fork_ops = {
-	.take = ro_pin_fork_take,
-	.put = unpin_or_put,
-};
-
-BUFFER_SHAPE(ro_pin_fork)
+BUFFER_SHAPE(ro_pin_fork, ro_pin_fork_take, unpin_or_put)
 BUFFER_SHAPE_HOLD(ro_pin_fork)
 
 /*
@@ -527,12 +519,7 @@ static long shortterm_hold_take(unsigned long start, unsigned long nr,
 	return pin_all(start, nr, pages, bug ? 0 : FOLL_LONGTERM, false);
 }
 
-static const struct buffer_ops shortterm_hold_ops = {
-	.take = shortterm_hold_take,
-	.put = unpin,
-};
-
-BUFFER_SHAPE(shortterm_hold)
+BUFFER_SHAPE(shortterm_hold, shortterm_hold_take, unpin)
 BUFFER_SHAPE_HOLD(shortterm_hold)
 
 /*

@@ -154,18 +154,6 @@ class Row:
     seconds: float
 
     @property
-    def case_id(self) -> str:
-        return self.case.case_id
-
-    @property
-    def target(self) -> str:
-        return self.case.target
-
-    @property
-    def fault(self) -> str:
-        return self.case.fault
-
-    @property
     def params(self) -> tuple[object, ...]:
         """The case without its repetition: what flakiness compares."""
         c = self.case

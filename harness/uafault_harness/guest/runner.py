@@ -43,12 +43,18 @@ KUNIT_JSON_NAME = "kunit.json"
 # KASAN kernel never loads modules built for the plain one.
 ARTEFACTS_DIRNAME = "uafault-artefacts"
 MODULE_SRC = Path("module")
+KUNIT_SRC = Path("kunit")
 # uafault.ko first: the agent passes allow_crash to the first module only.
 MODULE_RELPATHS: tuple[Path, ...] = (Path("uafault.ko"), Path("example/uafault_example.ko"))
 # The buggy-variant catalogue: loaded only when asked for (it taints), with
 # the variant that oopses under SMAP registered too.
 VARIANTS_RELPATH = Path("variants/uafault_variants.ko")
 VARIANTS_PARAMS = "allow_oops=1"
+# The KUnit suites as a module: they run when it loads (their SMAP cases
+# that oops stay off) and the agent runs them again through debugfs.
+KUNIT_RELPATH = Path("uafault_kunit.ko")
+AGENT_KUNIT = "--kunit"
+KUNIT_GLOB = "uafault_*"
 AGENT_NAME = "uafault-agent"
 FUZZER_NAME = "uafault-fuzz"
 # Top-level make target that builds the modules and the agent against KDIR.
@@ -74,6 +80,8 @@ class GuestRequest:
     fuzz_calls: int = 0
     # Load the buggy-variant catalogue (module/variants/) too.
     variants: bool = False
+    # Load uafault_kunit.ko and run its suites again through debugfs.
+    kunit: bool = False
 
     @property
     def layer(self) -> str:
@@ -88,18 +96,21 @@ class GuestRequest:
 class GuestArtefacts:
     modules: tuple[Path, ...]
     variants: Path
+    kunit: Path
     agent: Path
     fuzzer: Path
 
     def loaded(self, request: GuestRequest) -> tuple[Path, ...]:
         """The modules a boot for request loads, in order."""
-        return self.modules + ((self.variants,) if request.variants else ())
+        return (self.modules + ((self.variants,) if request.variants else ())
+                + ((self.kunit,) if request.kunit else ()))
 
 
 def artefacts_for(kernel: GuestKernel) -> GuestArtefacts:
     out = kernel.build_dir / ARTEFACTS_DIRNAME
     return GuestArtefacts(modules=tuple(out / MODULE_SRC / p for p in MODULE_RELPATHS),
-                          variants=out / MODULE_SRC / VARIANTS_RELPATH, agent=out / AGENT_NAME,
+                          variants=out / MODULE_SRC / VARIANTS_RELPATH,
+                          kunit=out / KUNIT_SRC / KUNIT_RELPATH, agent=out / AGENT_NAME,
                           fuzzer=out / FUZZER_NAME)
 
 
@@ -121,18 +132,20 @@ def sync_module_sources(src: Path, dst: Path) -> None:
 
 
 def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArtefacts:
-    """uafault.ko, the example module and the agent for this kernel, via
-    `make guest-artefacts`; make decides what is out of date."""
+    """uafault.ko, the example module, uafault_kunit.ko and the agent for
+    this kernel, via `make guest-artefacts`; make decides what is out of date."""
     artefacts = artefacts_for(kernel)
-    modsrc = kernel.build_dir / ARTEFACTS_DIRNAME / MODULE_SRC
-    sync_module_sources(layout.project / MODULE_SRC, modsrc)
+    out = kernel.build_dir / ARTEFACTS_DIRNAME
+    sync_module_sources(layout.project / MODULE_SRC, out / MODULE_SRC)
+    sync_module_sources(layout.project / KUNIT_SRC, out / KUNIT_SRC)
     cmd = ["make", "-C", str(layout.project), f"-j{jobs}", ARTEFACTS_TARGET, f"KDIR={kernel.build_dir}",
-           f"MODSRC={modsrc}", f"AGENT_OUT={artefacts.agent.parent}"]
+           f"MODSRC={out / MODULE_SRC}", f"KUNITSRC={out / KUNIT_SRC}", f"AGENT_OUT={artefacts.agent.parent}"]
     print(f"[uafault] {shlex.join(cmd)}", flush=True)
     rc = stream_command(cmd, layout.project, None)
     if rc != 0:
         raise HarnessError(ExitCode.BUILD_FAILED, f"`{shlex.join(cmd)}` failed (exit {rc})")
-    missing = [p for p in (*artefacts.modules, artefacts.variants, artefacts.agent, artefacts.fuzzer)
+    missing = [p for p in (*artefacts.modules, artefacts.variants, artefacts.kunit, artefacts.agent,
+                           artefacts.fuzzer)
                if not p.is_file()]
     if missing:
         raise HarnessError(ExitCode.BUILD_FAILED,
@@ -148,6 +161,8 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
             argv += ["--module-params", VARIANTS_PARAMS]
     if request.allow_crash:
         argv.append(AGENT_ALLOW_CRASH)
+    if request.kunit:
+        argv += [AGENT_KUNIT, KUNIT_GLOB]
     if request.fuzz_calls:
         argv += ["--fuzzer", GUEST_FUZZER, "--fuzz-calls", str(request.fuzz_calls)]
     return tuple(argv + shlex.split(request.agent_args))

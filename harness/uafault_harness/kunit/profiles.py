@@ -14,6 +14,8 @@ class ArchProfile:
     extra_kunitconfigs: tuple[Path, ...] = ()
     # Passed to kunit.py as one --qemu_args string (it shlex-splits it).
     qemu_args: str | None = None
+    # Passed to kunit.py as --kernel_args, one each.
+    kernel_args: tuple[str, ...] = ()
     # Suites that must have run with no case skipped; a skip there means
     # the environment silently lost a feature under test.
     required_suites: tuple[str, ...] = ()
@@ -28,6 +30,8 @@ ARCH_PROFILES: dict[str, ArchProfile] = {
         extra_kunitconfigs=(Path("configs/kunit-x86_64.config"),),
         # TCG "max" exposes SMAP; -smp 2 gives the race suite two CPUs.
         qemu_args="-cpu max -smp 2",
+        # The raw accesses of uafault_smap oops on purpose; off by default.
+        kernel_args=("uafault_kunit.allow_oops=1",),
         required_suites=("uafault_smap",),
         runtime_tools=("qemu-system-x86_64",),
     ),

@@ -64,6 +64,8 @@ def kunit_py_command(
     cmd += [f"--build_dir={build_dir}", f"--arch={profile.name}"]
     if profile.qemu_args:
         cmd.append(f"--qemu_args={profile.qemu_args}")
+    if step in ("exec", "run"):  # only these take --kernel_args
+        cmd += [f"--kernel_args={arg}" for arg in profile.kernel_args]
     if jobs is not None:
         cmd.append(f"--jobs={jobs}")
     if timeout is not None:

@@ -22,7 +22,7 @@ ORIGIN = "uafault"
 def _by_target(rows: list[Row]) -> dict[str, list[Row]]:
     groups: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
-        groups[r.target].append(r)
+        groups[r.case.target].append(r)
     return groups
 
 
@@ -33,12 +33,12 @@ def to_ktap(rows: list[Row]) -> str:
         out += ["    KTAP version 1", f"    # Subtest: {target}", f"    1..{len(cases)}"]
         for i, r in enumerate(cases, 1):
             if r.title:
-                out.append(f"    # {r.case_id}: {r.verdict}: {r.title}")
+                out.append(f"    # {r.case.case_id}: {r.verdict}: {r.title}")
             if r.verdict == "UNRESOLVED":
                 # The agent's own form, so a reader tells it from a skip.
                 out.append(f"    # {r.title if oracle_tag(r.title) == SETUP_TAG else f'[{SETUP_TAG}] {r.title}'}")
             meaning = VERDICTS[r.verdict]
-            out.append(f"    {'ok' if meaning.ktap_ok else 'not ok'} {i} {r.case_id}{meaning.ktap_directive}")
+            out.append(f"    {'ok' if meaning.ktap_ok else 'not ok'} {i} {r.case.case_id}{meaning.ktap_directive}")
         bad = any(r.verdict in BAD for r in cases)
         out.append(f"{'not ok' if bad else 'ok'} {n} {target}")
     return "\n".join(out) + "\n"
@@ -50,7 +50,7 @@ def to_kunit_json(rows: list[Row], run_id: str) -> dict[str, object]:
         "build_environment": run_id, "lab_name": None, "kernel": None, "job": None, "git_branch": None,
         "test_cases": [],
         "sub_groups": [{"name": target, "sub_groups": [],
-                        "test_cases": [{"name": r.case_id, "status": VERDICTS[r.verdict].kunit} for r in cases]}
+                        "test_cases": [{"name": r.case.case_id, "status": VERDICTS[r.verdict].kunit} for r in cases]}
                        for target, cases in _by_target(rows).items()],
     }
 
@@ -63,8 +63,8 @@ def to_kcidb(rows: list[Row], run_id: str, source_version: str, config_digest: s
     tests = []
     for r in rows:
         test: dict[str, object] = {
-            "id": f"{checkout}:{r.case_id}", "build_id": f"{checkout}:{r.case.kernel}", "origin": ORIGIN,
-            "path": f"uafault.{r.target}.{r.fault}", "status": VERDICTS[r.verdict].kcidb,
+            "id": f"{checkout}:{r.case.case_id}", "build_id": f"{checkout}:{r.case.kernel}", "origin": ORIGIN,
+            "path": f"uafault.{r.case.target}.{r.case.fault}", "status": VERDICTS[r.verdict].kcidb,
             "waived": r.verdict == "XFAIL", "duration": round(r.seconds, 3),
             "misc": {"verdict": r.verdict, "size": r.case.size, "offset": r.case.offset, "seed": r.case.seed,
                      "rep": r.case.rep},

@@ -42,11 +42,11 @@ def _svg_bars(title: str, labels: list[str], values: list[float], unit: str) -> 
 
 
 def _matrix(rows: list[Row]) -> str:
-    targets = list(dict.fromkeys(r.target for r in rows))
-    faults = list(dict.fromkeys(r.fault for r in rows))
+    targets = list(dict.fromkeys(r.case.target for r in rows))
+    faults = list(dict.fromkeys(r.case.fault for r in rows))
     cells: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for r in rows:
-        cells[r.target, r.fault][r.verdict] += 1
+        cells[r.case.target, r.case.fault][r.verdict] += 1
     out = ['<table class="matrix"><tr><th>target \\ fault</th>']
     out += [f"<th>{html.escape(f)}</th>" for f in faults] + ["</tr>"]
     for t in targets:
@@ -73,13 +73,13 @@ def _titles(history: History, campaign: str) -> str:
 
 
 def diff(current: list[Row], previous: list[Row]) -> dict[str, list[str]]:
-    before = {r.case_id: r.verdict for r in previous}
+    before = {r.case.case_id: r.verdict for r in previous}
     by_params: dict[tuple[object, ...], set[str]] = defaultdict(set)
     for r in current:
         by_params[r.params].add("bad" if r.verdict in BAD else r.verdict)
     return {
-        "new failures": [r.case_id for r in current if r.verdict in BAD and before.get(r.case_id) not in BAD],
-        "fixed": [r.case_id for r in current if r.verdict not in BAD and before.get(r.case_id) in BAD],
+        "new failures": [r.case.case_id for r in current if r.verdict in BAD and before.get(r.case.case_id) not in BAD],
+        "fixed": [r.case.case_id for r in current if r.verdict not in BAD and before.get(r.case.case_id) in BAD],
         "flaky": sorted(f"{t}.{f} size={sz} offset={off} seed={seed} ({var})"
                         for (var, t, f, sz, off, seed), v in by_params.items() if "bad" in v and len(v) > 1),
     }

@@ -52,8 +52,8 @@ def shapes_of(rows: list[Row]) -> list[Shape]:
     shapes: dict[str, Shape] = {}
     for row in rows:
         for prefix in (TWIN, VARIANT):
-            if row.target.startswith(prefix):
-                shape = shapes.setdefault(row.target[len(prefix):], Shape(row.target[len(prefix):]))
+            if row.case.target.startswith(prefix):
+                shape = shapes.setdefault(row.case.target[len(prefix):], Shape(row.case.target[len(prefix):]))
                 break
         else:
             continue
@@ -61,11 +61,11 @@ def shapes_of(rows: list[Row]) -> list[Shape]:
             shape.variant_cases += 1
             shape.variant_unresolved += row.verdict == "UNRESOLVED"
             if VERDICTS[row.verdict].catches:
-                shape.caught[row.fault][oracle_of(row)] += 1
+                shape.caught[row.case.fault][oracle_of(row)] += 1
         else:
             shape.twin[row.verdict] += 1
             if not VERDICTS[row.verdict].twin_ok:
-                shape.twin_flags.append(f"{row.fault}: {row.verdict} {row.title}".rstrip())
+                shape.twin_flags.append(f"{row.case.fault}: {row.verdict} {row.title}".rstrip())
     return sorted(shapes.values(), key=lambda s: s.name)
 
 
