@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <libkmod.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 
 #include "agent.h"
 
-#define MAX_MODULES	8
+#define MAX_MODULES	16
 
 static int load_modules(struct kmod_ctx *ctx, char **paths, char **params,
 			int n, bool allow_crash, struct kmod_module **mods)
@@ -58,6 +59,39 @@ static void unload_modules(struct kmod_module **mods, int n)
 				kmod_module_get_name(mods[i]), strerror(-err));
 		kmod_module_unref(mods[i]);
 	}
+}
+
+/*
+ * --expect-targets NAME,...: a user's module directory built these
+ * modules; one of them must have registered a target, or nothing of it
+ * can be tested (its init forgot uafault_register_targets()).
+ */
+static bool registered_any(const struct agent *a, const char *names)
+{
+	const char *p = names;
+	unsigned int i;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		for (i = 0; i < a->ntargets; i++)
+			if (strlen(a->targets[i].owner) == n &&
+			    !strncmp(a->targets[i].owner, p, n))
+				return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
+/* --targets GLOB: the matching targets, in the registry's order. */
+static void keep_targets(struct agent *a)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < a->ntargets; i++)
+		if (!fnmatch(a->target_glob, a->targets[i].name, 0))
+			a->targets[n++] = a->targets[i];
+	a->ntargets = n;
 }
 
 static bool fault_selected(const struct agent *a, const char *name)
@@ -311,6 +345,8 @@ static void print_usage(FILE *f)
 		"                  [crash]\") and exit\n"
 		"  --exec PROGRAM  with the modules loaded, run PROGRAM (a reproducer)\n"
 		"                  instead, and exit with its status\n"
+		"  --expect-targets NAME,...  fail set-up unless one of these modules\n"
+		"                  registered a target\n"
 		"  --kunit GLOB    then run the loaded KUnit suites matching GLOB again\n"
 		"                  through /sys/kernel/debug/kunit/<suite>/run\n",
 		DEFAULT_ROUNDS);
@@ -387,6 +423,7 @@ int main(int argc, char **argv)
 		{ "cases", required_argument, NULL, 'C' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "kunit", required_argument, NULL, 'k' },
+		{ "expect-targets", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -411,7 +448,8 @@ int main(int argc, char **argv)
 	struct kmod_ctx *ctx = NULL;
 	int nmods = 0, opt, status = EXIT_PASS, err;
 	const char *cases = NULL, *program = NULL, *kunit_glob = NULL;
-	char **kunit_suites = NULL;
+	char **kunit_suites = NULL, *expect[MAX_MODULES];
+	int nexpect = 0;
 	int nkunit = 0;
 	bool list_only = false;
 	double start;
@@ -475,6 +513,14 @@ int main(int argc, char **argv)
 		case 'k':
 			kunit_glob = optarg;
 			break;
+		case 'e':
+			if (nexpect == MAX_MODULES) {
+				fprintf(stderr, "uafault-agent: at most %d --expect-targets\n",
+					MAX_MODULES);
+				return EXIT_USAGE;
+			}
+			expect[nexpect++] = optarg;
+			break;
 		case 'L':
 			list_only = true;
 			break;
@@ -534,6 +580,15 @@ int main(int argc, char **argv)
 		return EXIT_SETUP;
 	}
 
+	for (i = 0; i < (unsigned int)nexpect; i++) {
+		if (registered_any(&a, expect[i]))
+			continue;
+		fprintf(stderr, "uafault-agent: module %s registered no target (does its init call uafault_register_targets()?)\n",
+			expect[i]);
+		status = EXIT_SETUP;
+		goto out;
+	}
+	keep_targets(&a);
 	if (program) {
 		status = exec_program(program);
 		goto out;

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -145,8 +144,6 @@ int read_targets(struct agent *a)
 
 		if (ioctl(a->dev, UAFAULT_IOC_TARGET, &info))
 			return -errno;
-		if (fnmatch(a->target_glob, info.name, 0))
-			continue;
 		memcpy(t->name, info.name, sizeof(t->name));
 		memcpy(t->owner, info.owner, sizeof(t->owner));
 		t->name[sizeof(t->name) - 1] = 0;

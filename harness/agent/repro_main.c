@@ -26,7 +26,7 @@ int main(void)
 	struct campaign_case c = REPRO_CASE;
 	struct agent a = {
 		.dev = -1, .kmsg = -1, .seed = c.seed, .rounds = REPRO_ROUNDS,
-		.offset = -1, .target_glob = "*", .take_module_mode = true,
+		.offset = -1, .take_module_mode = true,
 	};
 	bool passed;
 

@@ -12,11 +12,12 @@ from conftest import run_cli
 
 from uafault_harness.campaign.runner import Progress, batches
 from uafault_harness.campaign.known_issues import expected_verdict, load_known_issues
-from uafault_harness.campaign.spec import Case, expand, load_campaign, parse_shard, select_targets, shard
-from uafault_harness.campaign.store import RunInfo, Store, Verdict, merge_into
+from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
+from uafault_harness.campaign.store import History, RunInfo, Store, Verdict, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT
 from uafault_harness.guest.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_target
+from uafault_harness.guest.modules import Modules
 
 KINDS = ("none", "unmapped", "uffd_munmap", "fork_cow", "smap")
 FAULT_KINDS = FaultKinds(KINDS, frozenset({"smap"}), frozenset(), {"uffd_munmap": 100, "fork_cow": 0, "smap": 0})
@@ -86,6 +87,12 @@ def test_expansion_is_ordered_deterministic_and_ids_are_stable(tmp_path: Path) -
     (('kernels = ["plain", "kasan"]', 'kernels = ["plain"]\nvariants = ["plain"]'), 5, "variants"),
     (('seeds = [1, 2]', 'seeds = [1, 2]\nrepeats = 3'), 10, "repeats"),
     (('batch = 3', 'batch = 3\nmodules = ["variant"]'), 13, "modules"),
+    (('batch = 3', 'batch = 3\nmodules = ["."]'), 13, "modules"),
+    (('batch = 3', 'batch = 3\nknown_issues = "nope.toml"'), 13, "known_issues"),
+    (('batch = 3', 'batch = 3\nappend = "console=tty0"'), 13, "append"),
+    (('batch = 3', 'batch = 3\nappend = "a=\'b c\'"'), 13, "append"),
+    (('batch = 3', 'batch = 3\npairs = [["ok_*", "bad"]]'), 13, "pairs"),
+    (('batch = 3', 'batch = 3\npairs = [["ok_*"]]'), 13, "pairs"),
 ])
 def test_errors_name_file_line_and_key(tmp_path: Path, change: tuple[str, str], line: int, key: str) -> None:
     path = write(tmp_path, GOOD.replace(*change))
@@ -93,6 +100,27 @@ def test_errors_name_file_line_and_key(tmp_path: Path, change: tuple[str, str], 
         load_campaign(path, KINDS)
     assert err.value.code is ExitCode.BAD_CONFIG
     assert str(err.value).startswith(f"{path}:{line}: {key}: ")
+
+
+def test_a_users_module_known_issues_append_and_pairs(tmp_path: Path) -> None:
+    """Paths are the file's: a module directory and a known-issues file
+    next to it, wherever the harness runs from."""
+    drv = tmp_path / "drivers" / "mine"
+    drv.mkdir(parents=True)
+    (drv / "Makefile").write_text("obj-m += mine.o\n")
+    (tmp_path / "known.toml").write_text("")
+    path = write(tmp_path, GOOD + 'modules = ["variants", "drivers/mine", "./drivers/mine/"]\n'
+                 'known_issues = "known.toml"\nappend = " transparent_hugepage=always  nokaslr"\n'
+                 'pairs = [["mine_*_ok", "mine_*_bad"]]\n')
+    campaign = load_campaign(path, KINDS)
+    assert campaign.modules == Modules(True, (drv.resolve(),))
+    assert campaign.modules.entries == ["variants", str(drv.resolve())]
+    assert campaign.known_issues == (tmp_path / "known.toml").resolve()
+    assert campaign.append == "transparent_hugepage=always nokaslr"
+    assert campaign.pairs == (("mine_*_ok", "mine_*_bad"),)
+    plain = load_campaign(write(tmp_path, GOOD), KINDS)
+    assert plain.modules == Modules() and plain.known_issues is None and not plain.append
+    assert plain.pairs == DEFAULT_PAIRS
 
 
 def test_bad_toml_and_missing_table_are_config_errors(tmp_path: Path) -> None:
@@ -206,7 +234,7 @@ def test_shipped_campaigns_load(tmp_path: Path) -> None:
     for name in ("smoke", "nightly", "variants"):
         campaign = load_campaign(PROJECT_ROOT / "configs" / "campaigns" / f"{name}.toml", kinds)
         assert campaign.name == name
-        assert campaign.load_variants
+        assert campaign.modules.variants
 
 
 def _cases(n: int) -> list[Case]:
@@ -279,7 +307,7 @@ def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict
         part = shard(plan, i, 2)
         assert part == shard(plan, i, 2) and 0 < len(part) < len(plan)
         store = Store(tmp_path / f"shard{i}.db")
-        store.create_run(RunInfo(run_id, "t", "c.toml", "d"), "6.12", "cfg", part)
+        store.create_run(RunInfo(run_id, "t", "c.toml", "d"), "6.12", "cfg", part, (("ok_*", "bad_*"),))
         for c in part:
             store.record(run_id, Verdict(c.case_id, verdict_of[c.case_id]))
         store.close()
@@ -289,8 +317,10 @@ def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict
     assert proc.returncode == 0, proc.stderr
     assert f"{len(plan)} cases" in proc.stdout
     # Merging again adds nothing.
-    assert merge_into(into, dbs) == {"runs": 0, "cases": 0, "verdicts": 0}
+    assert merge_into(into, dbs) == {"runs": 0, "cases": 0, "pairs": 0, "verdicts": 0}
     merged = Store(into)
+    with History(into) as stored:
+        assert {stored.pairs(r) for r in run_ids} == {(("ok_*", "bad_*"),)}
     runs = sorted(set(run_ids))
     got = {k: v for r in runs for k, v in merged.verdicts(r).items()}
     assert {k: v.verdict for k, v in got.items()} == verdict_of

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.campaign.runner import Progress, run_batch
+from uafault_harness.campaign.runner import BootEnv, Progress, run_batch
 from uafault_harness.campaign.known_issues import KnownIssue
 from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import RunInfo, Store
 from uafault_harness.guest import protocol
 from uafault_harness.guest.build import GuestKernel
+from uafault_harness.guest.modules import Modules
 from uafault_harness.guest.runner import GuestArtefacts, PreparedGuest
 from uafault_harness.setup.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
 
@@ -114,7 +115,7 @@ def test_a_case_not_set_up_is_unresolved_not_a_skip_nor_a_known_failure(guest: P
     store = Store(tmp_path / "u.db")
     store.create_run(RunInfo("R", "t", "c.toml", "d"), "6.12", "cfg", cases)
     known = (KnownIssue("*", "copy_to_user", "swapped", "a known bug"),)
-    run_batch(guest, store, "R", False, cases, tmp_path / "boot", Progress(3, tty=False), 60, known)
+    run_batch(guest, store, "R", False, cases, tmp_path / "boot", Progress(3, tty=False), 60, BootEnv(known=known))
     verdicts = store.verdicts("R")
     unresolved = verdicts[cases[0].case_id]
     assert unresolved.verdict == "UNRESOLVED"
@@ -128,7 +129,7 @@ def test_a_known_crash_is_xfail(guest: PreparedGuest, tmp_path: Path) -> None:
     store = Store(tmp_path / "u.db")
     store.create_run(RunInfo("R", "t", "c.toml", "d"), "6.12", "cfg", cases)
     known = (KnownIssue("*", "crashy", "*", "a known oops"),)
-    run_batch(guest, store, "R", False, cases, tmp_path / "boot", Progress(1, tty=False), 60, known)
+    run_batch(guest, store, "R", False, cases, tmp_path / "boot", Progress(1, tty=False), 60, BootEnv(known=known))
     assert store.verdicts("R")[cases[0].case_id].verdict == "XFAIL"
 
 
@@ -137,10 +138,10 @@ def test_the_target_list_is_kept_per_build(guest: PreparedGuest, tmp_path: Path)
     back without a boot, and another module build is another list."""
     from uafault_harness.campaign.runner import list_targets, targets_cache
 
-    cache = targets_cache(guest, variants=False)
+    cache = targets_cache(guest, Modules())
     cache.write_text("uafault-target: copy_from_user uafault fixed_len=0 kinds=none,unmapped\n")
-    listed = list_targets(guest, tmp_path / "list", variants=False)
+    listed = list_targets(guest, tmp_path / "list", Modules())
     assert [t.name for t in listed] == ["copy_from_user"] and listed[0].kinds == {"none", "unmapped"}
     assert not (tmp_path / "list").exists()  # no boot
     guest.artefacts.modules[0].write_bytes(b"\x7fELF another build")
-    assert targets_cache(guest, variants=False) != cache
+    assert targets_cache(guest, Modules()) != cache

@@ -29,13 +29,14 @@ def _db(tmp_path: Path) -> Path:
     return db
 
 
-def test_newest_run_by_campaign_age_and_target(tmp_path: Path) -> None:
+def test_newest_run_by_campaign_age_and_pairs(tmp_path: Path) -> None:
     with History(_db(tmp_path)) as h:
         assert h.newest_run() == "20261201T000200Z"
         assert h.newest_run("variants") == "20261201T000100Z"
         assert h.newest_run("smoke", since="20261201T000300Z") is None
-        assert h.newest_run(target_prefix="variant_") == "20261201T000100Z"
-        assert h.newest_run(target_prefix="nothing_") is None
+        # Stored before pairs were: the default pair, variant_* is buggy.
+        assert h.newest_paired_run() == "20261201T000100Z"
+        assert h.pairs("20261201T000200Z") == (("twin_*", "variant_*"),)
         assert h.runs_of("smoke", "20261201T000200Z") == ["20261201T000000Z", "20261201T000200Z"]
 
 

@@ -45,7 +45,7 @@ def test_one_shipped_repro_per_variant_and_each_loads() -> None:
     assert [c.stem for c in configs] == shapes
     for config in configs:
         repro = load_repro(config, agent_fault_kinds())
-        assert repro.target == f"variant_{config.stem}" and repro.load_variants
+        assert repro.target == f"variant_{config.stem}" and repro.modules.variants
         assert repro.title, f"{config}: say what reproducing looks like"
 
 

@@ -8,14 +8,15 @@ from pathlib import Path
 from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import RunInfo, Store, Verdict
 from uafault_harness.core.errors import ExitCode
-from uafault_harness.reports.matrix import detection
+from uafault_harness.reports.matrix import detection, stem
 
 
-def make_db(tmp_path: Path, results: dict[tuple[str, str], tuple[str, str]]) -> Path:
+def make_db(tmp_path: Path, results: dict[tuple[str, str], tuple[str, str]],
+            pairs: tuple[tuple[str, str], ...] = ()) -> Path:
     db = tmp_path / "u.db"
     cases = [Case(i, "plain", target, fault, 0, -1, 1, 0) for i, (target, fault) in enumerate(results)]
     store = Store(db)
-    store.create_run(RunInfo("R", "variants", "v.toml", "d"), "6.12", "cfg", cases)
+    store.create_run(RunInfo("R", "variants", "v.toml", "d"), "6.12", "cfg", cases, pairs)
     for case in cases:
         verdict, title = results[(case.target, case.fault)]
         store.record("R", Verdict(case.case_id, verdict, title))
@@ -62,3 +63,27 @@ def test_a_case_not_set_up_neither_catches_nor_flags(tmp_path: Path) -> None:
     assert code is ExitCode.TEST_FAILED
     assert "NOT CAUGHT in 1 cases (1 not set up)" in text
     assert "0/1 variants caught (0%), 0 twins flagged" in text
+
+
+def test_pairs_come_from_the_campaign_not_from_fixed_prefixes(tmp_path: Path) -> None:
+    """A user's module names its pairs its own way; twin_/variant_ then
+    mean nothing, and a target of neither glob is left out."""
+    db = make_db(tmp_path, {
+        ("mine_copy_in", "none"): ("PASS", ""),
+        ("buggy_copy_in", "unmapped"): ("XFAIL", "[pins] pin balance 3 -> 4: pins leaked"),
+        ("mine_pin", "none"): ("PASS", ""),
+        ("buggy_pin", "none"): ("PASS", ""),
+        ("twin_x", "none"): ("FAIL", "[result] not paired in this run"),
+        ("variant_x", "none"): ("PASS", ""),
+    }, (("mine_*", "buggy_*"),))
+    code, text = detection(db, None)
+    assert code is ExitCode.TEST_FAILED, text
+    assert "buggy_* must be caught, mine_* must pass" in text
+    assert "copy_in" in text and "unmapped: pins x1" in text
+    assert "pin " in text and "NOT CAUGHT in 1 cases" in text
+    assert "1/2 variants caught (50%), 0 twins flagged" in text and "twin_x" not in text
+
+
+def test_a_glob_with_a_suffix_pairs_by_the_middle() -> None:
+    assert stem("*_ok", "copy_ok") == "copy" and stem("*_ok", "copy_bad") is None
+    assert stem("drv_*_v2", "drv_pin_v2") == "pin" and stem("a*a", "a") is None

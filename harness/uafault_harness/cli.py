@@ -15,7 +15,8 @@ from .core.errors import ExitCode, HarnessError, worst
 from .core.paths import Layout, resolve_layout
 from .core.results import LayerResult, create_run_dir, find_run
 from .guest.build import build_guest_kernel
-from .guest.qemu import DEFAULT_SILENCE_TIMEOUT
+from .guest.modules import Modules, module_dir_problem
+from .guest.qemu import DEFAULT_SILENCE_TIMEOUT, append_problem
 from .guest.qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
 from .guest.runner import GuestRequest, TEST_FUZZ_CALLS, guest_preflight, run_guest_layer
 from .kunit.profiles import ARCHES, ARCH_PROFILES
@@ -31,7 +32,7 @@ from .testsuite import summary
 from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
 from .testsuite.pytest_layer import run_pytest_layer
 from .triage.minimize import NotReproduced, minimize
-from .triage.repro import describe, load_repro, run_repro
+from .triage.repro import describe, known_reason, load_repro, run_repro
 
 
 def positive_int(what: str) -> Callable[[str], int]:
@@ -54,6 +55,21 @@ def shell_words(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def module_dir(text: str) -> Path:
+    path = Path(text).resolve()
+    why = module_dir_problem(path)
+    if why is not None:
+        raise argparse.ArgumentTypeError(why)
+    return path
+
+
+def kernel_params(text: str) -> str:
+    why = append_problem(text)
+    if why is not None:
+        raise argparse.ArgumentTypeError(why)
+    return " ".join(text.split())
 
 
 def shard_arg(text: str) -> tuple[int, int]:
@@ -101,6 +117,12 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
                         help="use KVM if a probe boot works (never by default: nested KVM hangs here)")
     parser.add_argument("--fuzz-calls", type=positive_int("--fuzz-calls"), default=0, metavar="N",
                         help="also run the ioctl fuzzer for N calls (one more suite)")
+    parser.add_argument("--module", dest="modules", type=module_dir, action="append", default=[], metavar="DIR",
+                        help="also build this out-of-tree module directory (M=) against the guest kernel with "
+                             "uafault.ko's Module.symvers and load it after uafault.ko; one of its modules must "
+                             "register a target (repeatable)")
+    parser.add_argument("--append", type=kernel_params, default="", metavar="PARAMS",
+                        help="more kernel parameters for the guest, e.g. \"transparent_hugepage=always\"")
     parser.add_argument("--kunit", action="store_true",
                         help="also load uafault_kunit.ko (its suites run) and run each suite again "
                              "through /sys/kernel/debug/kunit/<suite>/run (one more suite each)")
@@ -235,7 +257,8 @@ def guest_request(args: argparse.Namespace) -> GuestRequest:
     return GuestRequest(kasan=args.kasan, allow_crash=args.allow_crash, timeout=args.timeout,
                         silence_timeout=args.silence_timeout, kvm=args.kvm,
                         agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls,
-                        kunit=args.kunit)
+                        kunit=args.kunit, modules=Modules(dirs=tuple(dict.fromkeys(args.modules))),
+                        append=args.append)
 
 
 def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -265,6 +288,9 @@ def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
     result = run_repro(layout, repro, args.runs, args.jobs)
     print(f"repro: {args.file}: runs in {result.out_dir}")
     print(describe(repro, result))
+    reason = known_reason(layout, repro)
+    if reason:
+        print(f"repro: the case is a known issue: {reason}")
     return ExitCode.OK if result.ok else ExitCode.TEST_FAILED
 
 

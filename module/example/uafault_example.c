@@ -24,7 +24,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
-#include "../uafault_target.h"
+#include "uafault_target.h"
 
 /* What the example driver's ioctl takes: a header, then the payload. */
 struct example_hdr {

@@ -25,9 +25,10 @@ from ..core.results import Counts, new_run_id
 from ..guest.build import config_text, guest_kernel
 from ..guest.console import ConsoleTracker
 from ..guest.protocol import (
-    CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, ListedTarget, case_started, is_unresolved, parse_fault_kinds,
-    parse_result, parse_target,
+    CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, ListedTarget, agent_error, case_started, is_unresolved,
+    parse_fault_kinds, parse_result, parse_target,
 )
+from ..guest.modules import Modules
 from ..guest.qemu import RunOutcome
 from ..guest.qemu import Verdict as BootVerdict
 from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
@@ -88,34 +89,45 @@ def fault_kinds(agent: Path) -> FaultKinds:
     return parse_fault_kinds(proc.stdout)
 
 
-def targets_cache(guest: PreparedGuest, variants: bool) -> Path:
+def targets_cache(guest: PreparedGuest, modules: Modules) -> Path:
     """Where the target list of these very modules and agent is kept: the
-    list is a function of them, so one boot per build lists it."""
-    request = GuestRequest(allow_crash=True, variants=variants)
+    list is a function of them (kernel parameters do not register
+    targets), so one boot per build lists it."""
+    request = GuestRequest(allow_crash=True, modules=modules)
     digest = hashlib.sha256()
     for path in (*guest.artefacts.loaded(request), guest.artefacts.agent):
         digest.update(path.read_bytes())
     return guest.artefacts.agent.parent / f"targets-{digest.hexdigest()[:16]}.txt"
 
 
-def list_targets(guest: PreparedGuest, out_dir: Path, variants: bool = False) -> list[ListedTarget]:
+def list_targets(guest: PreparedGuest, out_dir: Path, modules: Modules = Modules()) -> list[ListedTarget]:
     """Every target (and which ones crash, the kinds each takes), with the
-    buggy-variant catalogue loaded when the campaign asks for it: from the
-    cache of this build, else one boot with allow_crash."""
-    cache = targets_cache(guest, variants)
+    modules the campaign asks for loaded: from the cache of this build,
+    else one boot with allow_crash."""
+    cache = targets_cache(guest, modules)
     if cache.is_file():
         listed = [t for t in map(parse_target, cache.read_text().splitlines()) if t is not None]
         if listed:
             return listed
     out_dir.mkdir(parents=True, exist_ok=True)
-    request = GuestRequest(allow_crash=True, agent_args="--list-targets", variants=variants)
+    request = GuestRequest(allow_crash=True, agent_args="--list-targets", modules=modules)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, echo=False)
     lines = [line for line in tracker.user_lines if parse_target(line) is not None]
+    said = agent_error(tracker.agent_lines)
+    if said is not None and tracker.agent_exit:
+        raise HarnessError(ExitCode.RUN_FAILED, f"the agent could not set up: {said} (see {out_dir / CONSOLE_NAME})")
     if tracker.agent_exit != 0 or not lines:
         raise HarnessError(ExitCode.RUN_FAILED, f"listing the targets failed ({outcome.reason}, agent exit "
                            f"{tracker.agent_exit}); see {out_dir / CONSOLE_NAME}")
     fsutil.atomic_write_text(cache, "".join(line + "\n" for line in lines))
     return [t for t in map(parse_target, lines) if t is not None]
+
+
+def known_issues_for(layout: Layout, own: Path | None) -> tuple[KnownIssue, ...]:
+    """uafault's known issues, and those of the file a campaign or repro
+    config names (`known_issues`)."""
+    known = load_known_issues(layout.project / KNOWN_ISSUES)
+    return known + (load_known_issues(own) if own is not None else ())
 
 
 def counts_of(by_verdict: dict[str, int]) -> Counts:
@@ -189,9 +201,17 @@ def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float
     return Verdict(case_id, "CRASH", title or f"guest died: {outcome.reason}", seconds, excerpt)
 
 
+@dataclass(frozen=True)
+class BootEnv:
+    """What a campaign or repro file sets for every boot: the modules, more
+    kernel parameters, and the known issues its verdicts are read with."""
+    modules: Modules = Modules()
+    append: str = ""
+    known: tuple[KnownIssue, ...] = ()
+
+
 def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
-              out_dir: Path, progress: Progress, timeout: int,
-              known: tuple[KnownIssue, ...] = (), variants: bool = False, agent_args: str = "",
+              out_dir: Path, progress: Progress, timeout: int, env: BootEnv = BootEnv(), agent_args: str = "",
               programs: tuple[tuple[str, Path], ...] = ()) -> set[str]:
     """One boot; returns the ids of the cases that got a verdict.  agent_args
     go to the agent after the cases (e.g. --rounds for a repro, or --exec
@@ -223,7 +243,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
         title, excerpt = _excerpt(tracker, case_id)
         raw = ("CRASH" if title else "UNRESOLVED" if is_unresolved(result.skipped, notes) else
                "SKIP" if result.skipped else "FAIL" if result.failed else "PASS")
-        verdict, reason = expected_verdict(raw, by_id[case_id], known)
+        verdict, reason = expected_verdict(raw, by_id[case_id], env.known)
         v = Verdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - started_at[0], excerpt)
         store.record(run_id, v)
         recorded.add(case_id)
@@ -231,16 +251,19 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
 
     request = GuestRequest(allow_crash=allow_crash, kasan=cases[0].kernel == "kasan", timeout=timeout,
                            silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES} {agent_args}".strip(),
-                           variants=variants)
+                           modules=env.modules, append=env.append)
     text = "".join(c.agent_line() + "\n" for c in cases)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),), programs=programs,
                                      on_line=on_line, echo=False)
     dead = _died_in_flight(tracker, outcome, time.monotonic() - started_at[0])
     if dead is not None and dead.case_id in by_id and dead.case_id not in recorded:
-        dead = replace(dead, verdict=expected_verdict(dead.verdict, by_id[dead.case_id], known)[0])
+        dead = replace(dead, verdict=expected_verdict(dead.verdict, by_id[dead.case_id], env.known)[0])
         store.record(run_id, dead)
         recorded.add(dead.case_id)
         progress.show(dead, f" (console: {out_dir / CONSOLE_NAME})")
+    said = agent_error(tracker.agent_lines)
+    if not recorded and said is not None and tracker.agent_exit:
+        raise HarnessError(ExitCode.RUN_FAILED, f"the agent could not set up: {said} (see {out_dir / CONSOLE_NAME})")
     return recorded
 
 
@@ -313,11 +336,14 @@ def run_campaign(layout: Layout, request: CampaignRequest) -> tuple[ExitCode, st
 
 def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str]) -> tuple[ExitCode, str]:
     """run receives the run id as soon as there is one (for Ctrl-C)."""
-    plain = prepare_guest(layout, False, request.jobs)
+    # A bad file fails now, before the kernels are built (names of fault
+    # kinds are checked once the agent is).
+    campaign = load_campaign(request.spec, None)
+    plain = prepare_guest(layout, False, request.jobs, campaign.modules.dirs)
     kinds = fault_kinds(plain.artefacts.agent)
     crash_kinds = kinds.crash
     campaign = load_campaign(request.spec, kinds.names)
-    known = load_known_issues(layout.project / KNOWN_ISSUES)
+    env = BootEnv(campaign.modules, campaign.append, known_issues_for(layout, campaign.known_issues))
     if request.resume:
         info = store.run_info(request.resume)
         if info.spec_digest != campaign.digest:
@@ -332,7 +358,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
         else:
             run_id = new_run_id() + (f"-s{request.shard[0]}of{request.shard[1]}" if request.shard else "")
         listed = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets",
-                              campaign.load_variants)
+                              campaign.modules)
         chosen = select_targets(campaign, [t.name for t in listed], {t.name for t in listed if t.crashes})
         cases = expand(campaign, [t for t in listed if t.name in chosen], kinds)
         if request.shard:
@@ -341,7 +367,8 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             print(describe_plan(cases, campaign.name, layout.results_root / DB_NAME), flush=True)
             return ExitCode.OK, f"{len(cases)} cases planned, none run (--dry-run)"
         store.create_run(RunInfo(run_id, campaign.name, str(request.spec), campaign.digest),
-                         read_stamp(layout.stamp) or "unknown", config_digest(layout, campaign), cases)
+                         read_stamp(layout.stamp) or "unknown", config_digest(layout, campaign), cases,
+                         campaign.pairs)
     run.append(run_id)
     crashing_targets = {c.target for c in cases if c.fault in crash_kinds}
     done = store.verdicts(run_id)
@@ -351,7 +378,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     budget = request.budget_seconds or campaign.budget_seconds
     guests = {False: plain}
     for kasan in sorted({c.kernel == "kasan" for c in left} - {False}):
-        guests[kasan] = prepare_guest(layout, kasan, request.jobs)
+        guests[kasan] = prepare_guest(layout, kasan, request.jobs, campaign.modules.dirs)
     out_root = layout.results_root / CAMPAIGN_DIR / run_id
     # The budget is for running cases: it starts once the kernels are built.
     queue = BatchQueue(batches(left, crashing_targets, campaign.batch), time.monotonic() + budget,
@@ -363,7 +390,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             out_dir = out_root / f"boot-{boot:04d}"
             try:
                 got = run_batch(guests[batch[0].kernel == "kasan"], store, run_id, allow_crash, batch, out_dir,
-                                progress, request.batch_timeout, known, campaign.load_variants)
+                                progress, request.batch_timeout, env)
             except HarnessError as exc:
                 queue.fail(exc)
                 return

@@ -13,6 +13,12 @@ A file has one [campaign] table:
     repetitions = 1                 # runs of each case (stochastic races)
     budget = "10m"                  # stop starting batches after this
     batch = 50                      # cases per guest boot
+    modules = ["variants", "../my-driver"]  # the buggy catalogue, a module
+                                    # directory (relative to this file)
+    known_issues = "known.toml"     # more [[issue]] tables, same rules
+    append = "transparent_hugepage=always"  # more kernel parameters
+    pairs = [["twin_*", "variant_*"]]  # correct/buggy target pairs for
+                                    # report --variants (this is the default)
 
 Expansion is kernels x targets x faults x sizes x offsets x seeds x
 repetitions in that order, each list in file order and targets in the
@@ -30,7 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExitCode, HarnessError
+from ..guest.modules import Modules, parse_modules
 from ..guest.protocol import FaultKinds, ListedTarget, case_line
+from ..guest.qemu import append_problem
 
 # The guest kernels ("variant" means the buggy catalogue, module/variants/).
 KERNELS: tuple[str, ...] = ("plain", "kasan")
@@ -60,13 +68,15 @@ class Campaign:
     repetitions: int
     budget_seconds: int
     batch: int
-    # Modules loaded besides uafault.ko and the example: "variants" (the
-    # buggy-variant catalogue, module/variants/) or none.
-    modules: tuple[str, ...]
-
-    @property
-    def load_variants(self) -> bool:
-        return "variants" in self.modules
+    # Loaded besides uafault.ko and the example: the buggy-variant
+    # catalogue, a user's module directories.
+    modules: Modules
+    # A file of more known issues, or None.
+    known_issues: Path | None
+    # More kernel parameters for the guests.
+    append: str
+    # (correct, buggy) glob pairs, one '*' each, matched to the same stem.
+    pairs: tuple[tuple[str, str], ...]
     # sha256 of the file's bytes: a resumed run must plan from the same file.
     digest: str
 
@@ -151,11 +161,58 @@ class TableChecker:
             raise self.error(key, f"must be an integer in {low}..{high}")
         return value
 
+    @property
+    def base(self) -> Path:
+        """What a path in the file is relative to: the file's directory."""
+        return self.path.resolve().parent
+
+    def modules(self) -> Modules:
+        """`modules`: "variants" (the buggy catalogue) and module directories."""
+        return parse_modules(list(self.strings("modules", None, default=[])), self.base,
+                             lambda message: self.error("modules", message))
+
+    def file(self, key: str) -> Path | None:
+        """An optional path to an existing file, relative to this one."""
+        if key not in self.table:
+            return None
+        path = self.base / self.string(key)
+        if not path.is_file():
+            raise self.error(key, f"{path}: no such file")
+        return path
+
+    def append(self) -> str:
+        """`append`: more kernel parameters for the guest."""
+        extra = self.string("append", None, "")
+        why = append_problem(extra)
+        if why is not None:
+            raise self.error("append", why)
+        return " ".join(extra.split())
+
+
+# The default of `pairs`: module/variants/ names its targets so.
+DEFAULT_PAIRS = (("twin_*", "variant_*"),)
+
+
+def _pairs(check: TableChecker) -> tuple[tuple[str, str], ...]:
+    """`pairs`: [correct, buggy] globs with one '*' each; a correct target
+    and a buggy one whose '*' matched the same text are a pair."""
+    value = check.table.get("pairs")
+    if value is None:
+        return DEFAULT_PAIRS
+    pairs: list[tuple[str, str]] = []
+    if not isinstance(value, list) or not value:
+        raise check.error("pairs", "must be a non-empty list of [correct, buggy] glob pairs")
+    for pair in value:
+        if (not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(g, str) for g in pair)
+                or [g.count("*") for g in pair] != [1, 1] or "?" in "".join(pair) or "[" in "".join(pair)):
+            raise check.error("pairs", f"{pair!r}: each pair is [\"correct_*\", \"buggy_*\"], one '*' in each "
+                              "and no other wildcard")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
+
 
 KNOWN_KEYS = ("name", "kernels", "variants", "targets", "faults", "sizes", "offsets", "seeds", "repetitions",
-              "budget", "batch", "modules")
-# What `modules` may name.
-EXTRA_MODULES = ("variants",)
+              "budget", "batch", "modules", "known_issues", "append", "pairs")
 
 
 def read_table(path: Path, name: str, known_keys: tuple[str, ...]) -> tuple[bytes, TableChecker]:
@@ -221,7 +278,10 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None) -> Campaign:
         repetitions=check.int("repetitions", 1, 1000, 1),
         budget_seconds=budget,
         batch=check.int("batch", 1, 10_000, 50),
-        modules=check.strings("modules", EXTRA_MODULES, default=[]),
+        modules=check.modules(),
+        known_issues=check.file("known_issues"),
+        append=check.append(),
+        pairs=_pairs(check),
         digest=hashlib.sha256(raw).hexdigest(),
     )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ExitCode, HarnessError
-from .spec import Case
+from .spec import DEFAULT_PAIRS, Case
 from .verdicts import VERDICTS
 
 DB_NAME = "uafault.db"
@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS cases (
     seed INTEGER NOT NULL,
     rep INTEGER NOT NULL,
     PRIMARY KEY (run_id, case_id)
+);
+CREATE TABLE IF NOT EXISTS pairs (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    correct TEXT NOT NULL,
+    buggy TEXT NOT NULL,
+    PRIMARY KEY (run_id, correct, buggy)
 );
 CREATE TABLE IF NOT EXISTS verdicts (
     run_id TEXT NOT NULL,
@@ -96,11 +102,15 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def create_run(self, info: RunInfo, source_version: str, config_digest: str, cases: list[Case]) -> None:
+    def create_run(self, info: RunInfo, source_version: str, config_digest: str, cases: list[Case],
+                   pairs: tuple[tuple[str, str], ...] = ()) -> None:
+        """The run, its plan and its campaign's (correct, buggy) target
+        pairs, for report --variants."""
         with self._transaction():
             self.db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (info.run_id, info.campaign, info.spec_path, info.spec_digest,
                              source_version, config_digest, _now()))
+            self.db.executemany("INSERT INTO pairs VALUES (?, ?, ?)", [(info.run_id, *p) for p in pairs])
             self.db.executemany(
                 "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(info.run_id, c.case_id, c.index, c.kernel, c.target, c.fault, c.size, c.offset, c.seed,
@@ -186,14 +196,11 @@ class History:
     def __exit__(self, *_: object) -> None:
         self.db.close()
 
-    def newest_run(self, campaign: str | None = None, since: str = "", target_prefix: str = "") -> str | None:
-        """The newest run (of campaign; no older than since; planning a
-        target whose name starts with target_prefix), or None."""
+    def newest_run(self, campaign: str | None = None, since: str = "") -> str | None:
+        """The newest run (of campaign; no older than since), or None."""
         row = self.db.execute(
-            "SELECT r.run_id FROM runs r WHERE (? IS NULL OR r.campaign = ?) AND r.run_id >= ? AND "
-            "(? = '' OR EXISTS (SELECT 1 FROM cases c WHERE c.run_id = r.run_id AND "
-            "substr(c.target, 1, length(?)) = ?)) ORDER BY r.run_id DESC LIMIT 1",
-            (campaign, campaign, since, target_prefix, target_prefix, target_prefix)).fetchone()
+            "SELECT r.run_id FROM runs r WHERE (? IS NULL OR r.campaign = ?) AND r.run_id >= ? "
+            "ORDER BY r.run_id DESC LIMIT 1", (campaign, campaign, since)).fetchone()
         return str(row[0]) if row else None
 
     def header(self, run_id: str) -> RunHeader:
@@ -202,6 +209,22 @@ class History:
         if row is None:
             raise HarnessError(ExitCode.NO_SUCH_RUN, f"no campaign run {run_id!r} in {self.path}")
         return RunHeader(*row)
+
+    def pairs(self, run_id: str) -> tuple[tuple[str, str], ...]:
+        """The run's (correct, buggy) target globs; a run stored before
+        campaigns named them has the default."""
+        rows = self.db.execute("SELECT correct, buggy FROM pairs WHERE run_id = ? ORDER BY rowid",
+                               (run_id,)).fetchall()
+        return tuple((str(c), str(b)) for c, b in rows) or DEFAULT_PAIRS
+
+    def newest_paired_run(self) -> str | None:
+        """The newest run that planned a buggy target of one of its pairs."""
+        row = self.db.execute(
+            "SELECT r.run_id FROM runs r WHERE EXISTS (SELECT 1 FROM cases c WHERE c.run_id = r.run_id AND ("
+            "EXISTS (SELECT 1 FROM pairs p WHERE p.run_id = r.run_id AND c.target GLOB p.buggy) OR "
+            "(NOT EXISTS (SELECT 1 FROM pairs p WHERE p.run_id = r.run_id) AND c.target GLOB ?))) "
+            "ORDER BY r.run_id DESC LIMIT 1", (DEFAULT_PAIRS[0][1],)).fetchone()
+        return str(row[0]) if row else None
 
     def rows(self, run_id: str) -> list[Row]:
         """The run's cases that have a verdict, in plan order."""
@@ -262,7 +285,7 @@ def merge_into(dest: Path, sources: list[Path]) -> dict[str, int]:
     (the same run merged twice) is kept, not doubled.  Returns rows added
     per table."""
     store = Store(dest)
-    added = {"runs": 0, "cases": 0, "verdicts": 0}
+    added = {"runs": 0, "cases": 0, "pairs": 0, "verdicts": 0}
     try:
         for source in sources:
             if not source.is_file():
@@ -272,7 +295,12 @@ def merge_into(dest: Path, sources: list[Path]) -> dict[str, int]:
             store.db.execute("ATTACH DATABASE ? AS src", (str(source),))
             try:
                 with store._transaction():
+                    # A database from before a table existed lacks it.
+                    present = {str(r[0]) for r in store.db.execute(
+                        "SELECT name FROM src.sqlite_master WHERE type = 'table'")}
                     for table in added:
+                        if table not in present:
+                            continue
                         cur = store.db.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM src.{table}")
                         added[table] += cur.rowcount
             finally:

@@ -13,6 +13,9 @@ from typing import Iterable
 # Printed by the /init that initramfs.py generates.
 INIT_AGENT_START = "uafault-init: agent start"
 INIT_AGENT_EXIT = "uafault-init: agent exit"
+# The agent's own complaints (stderr, on the console too): a module that
+# would not load, registered no target, a bad argument.
+AGENT_ERROR_PREFIX = "uafault-agent: "
 # Printed by the agent before each case / before a case meant to oops.
 CASE_MARKER = "# uafault-case:"
 EXPECT_OOPS_MARKER = "# uafault-expect-oops:"
@@ -35,6 +38,15 @@ STATS_RE = re.compile(r"# uafault-stats: scenarios=(\d+) seconds=([\d.]+)")
 BARE_RE = re.compile(r"# uafault-bare: calls=(\d+) seconds=([\d.]+)")
 # --list-targets: "uafault-target: NAME OWNER fixed_len=N kinds=K,... [crash]".
 _TARGET_RE = re.compile(r"^uafault-target: (\S+) (\S+) fixed_len=(\d+) kinds=(\S*)( crash)?$")
+
+
+def agent_error(lines: Iterable[str]) -> str | None:
+    """The agent's last complaint, the reason it could not go on."""
+    last = None
+    for line in lines:
+        if line.startswith(AGENT_ERROR_PREFIX):
+            last = line[len(AGENT_ERROR_PREFIX):].strip()
+    return last
 
 
 def oracle_tag(text: str) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -64,6 +65,25 @@ def _die_with_parent() -> None:
     QEMU would otherwise spin forever."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+# What a user's `append` may not set: the harness's own console, panic
+# and memory layout, and what runs as init.
+_RESERVED_PARAMS = ("console", "panic", "oops", "movablecore", "init", "rdinit")
+_PARAM = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@%-]*)?$")
+
+
+def append_problem(extra: str) -> str | None:
+    """Why extra cannot go on the guest's kernel command line, or None:
+    words `name` or `name=value` of plain characters (no quotes, no
+    spaces inside a value), none of them a parameter the harness sets."""
+    for word in extra.split():
+        if not _PARAM.fullmatch(word):
+            return f"{word!r} is not a kernel parameter (name or name=value, no quotes)"
+        name = word.split("=", 1)[0]
+        if name in _RESERVED_PARAMS:
+            return f"{name} is set by the harness ({BASE_APPEND}, {OOPS_PANIC} without allow_crash)"
+    return None
 
 
 def kernel_append(allow_crash: bool, extra: str = "") -> str:

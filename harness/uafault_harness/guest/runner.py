@@ -9,7 +9,7 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +24,8 @@ from ..setup.source import require_tree
 from .build import GuestKernel, build_guest_kernel
 from .console import ConsoleTracker, KernelReport
 from .initramfs import GUEST_FUZZER, INITRAMFS_NAME, InitramfsSpec, build_initramfs, guest_module_path
-from .protocol import is_unresolved
+from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
+from .protocol import agent_error, is_unresolved
 from .qemu import (
     DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, kernel_append, probe_kvm,
     qemu_command, run_console,
@@ -55,6 +56,8 @@ VARIANTS_PARAMS = "allow_oops=1"
 KUNIT_RELPATH = Path("uafault_kunit.ko")
 AGENT_KUNIT = "--kunit"
 KUNIT_GLOB = "uafault_*"
+# After a user's modules: set-up fails unless one of them registered a target.
+AGENT_EXPECT_TARGETS = "--expect-targets"
 AGENT_NAME = "uafault-agent"
 FUZZER_NAME = "uafault-fuzz"
 # Top-level make target that builds the modules and the agent against KDIR.
@@ -78,8 +81,11 @@ class GuestRequest:
     jobs: int = 1
     # Calls of the ioctl fuzzer, run as one more suite; 0 leaves it out.
     fuzz_calls: int = 0
-    # Load the buggy-variant catalogue (module/variants/) too.
-    variants: bool = False
+    # The buggy-variant catalogue and a user's modules, loaded after the
+    # example (a user's directories must have been prepared: prepare_guest).
+    modules: Modules = Modules()
+    # More kernel parameters (checked by qemu.append_problem).
+    append: str = ""
     # Load uafault_kunit.ko and run its suites again through debugfs.
     kunit: bool = False
 
@@ -99,10 +105,25 @@ class GuestArtefacts:
     kunit: Path
     agent: Path
     fuzzer: Path
+    # A user's module directories, built for this kernel.
+    user: tuple[BuiltModule, ...] = ()
+
+    @property
+    def symvers(self) -> Path:
+        """What a user's module links against: uafault.ko's exports."""
+        return self.modules[0].parent / SYMVERS
+
+    def user_modules(self, request: GuestRequest) -> tuple[BuiltModule, ...]:
+        by_source = {m.source: m for m in self.user}
+        missing = [d for d in request.modules.dirs if d not in by_source]
+        if missing:
+            raise HarnessError(ExitCode.USAGE, f"module {missing[0]} was not built for this guest kernel")
+        return tuple(by_source[d] for d in request.modules.dirs)
 
     def loaded(self, request: GuestRequest) -> tuple[Path, ...]:
         """The modules a boot for request loads, in order."""
-        return (self.modules + ((self.variants,) if request.variants else ())
+        return (self.modules + ((self.variants,) if request.modules.variants else ())
+                + tuple(ko for m in self.user_modules(request) for ko in m.kos)
                 + ((self.kunit,) if request.kunit else ()))
 
 
@@ -150,19 +171,42 @@ def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArte
     if missing:
         raise HarnessError(ExitCode.BUILD_FAILED,
                            f"`{shlex.join(cmd)}` succeeded but left no " + ", ".join(map(str, missing)))
+    print(f"[uafault] uafault.ko's exports for this kernel: {artefacts.symvers} (a module of yours: make -C "
+          f"{kernel.build_dir} M=DIR KBUILD_EXTRA_SYMBOLS={artefacts.symvers} "
+          f"{INCLUDE_VAR}={artefacts.symvers.parent} modules)", flush=True)
     return artefacts
+
+
+def build_user_modules(artefacts: GuestArtefacts, kernel: GuestKernel, dirs: tuple[Path, ...],
+                       jobs: int) -> GuestArtefacts:
+    """artefacts with each of a user's module directories built for kernel."""
+    reserved = frozenset(p.stem for p in (*artefacts.modules, artefacts.variants, artefacts.kunit))
+    built = [build_user_module(d, kernel.build_dir, artefacts.agent.parent, jobs,
+                               "KASAN" if kernel.kasan else "plain", reserved, sync_module_sources)
+             for d in dirs]
+    seen: dict[str, Path] = {}
+    for module in built:
+        for name in module.names:
+            if name in seen:
+                raise HarnessError(ExitCode.USAGE, f"module {module.source}: builds {name}, as {seen[name]} does")
+            seen[name] = module.source
+    return replace(artefacts, user=tuple(built))
 
 
 def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, ...]:
     argv: list[str] = []
-    for module in artefacts.loaded(request):
+    for module in artefacts.modules:
         argv += ["--module", guest_module_path(module)]
-        if module == artefacts.variants:
-            argv += ["--module-params", VARIANTS_PARAMS]
+    if request.modules.variants:
+        argv += ["--module", guest_module_path(artefacts.variants), "--module-params", VARIANTS_PARAMS]
+    for user in artefacts.user_modules(request):
+        for ko in user.kos:
+            argv += ["--module", guest_module_path(ko)]
+        argv += [AGENT_EXPECT_TARGETS, ",".join(user.names)]
     if request.allow_crash:
         argv.append(AGENT_ALLOW_CRASH)
     if request.kunit:
-        argv += [AGENT_KUNIT, KUNIT_GLOB]
+        argv += ["--module", guest_module_path(artefacts.kunit), AGENT_KUNIT, KUNIT_GLOB]
     if request.fuzz_calls:
         argv += ["--fuzzer", GUEST_FUZZER, "--fuzz-calls", str(request.fuzz_calls)]
     return tuple(argv + shlex.split(request.agent_args))
@@ -224,7 +268,9 @@ def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOut
         first = unexpected[0]
         return ExitCode.RUN_FAILED, (f"{len(unexpected)} kernel report(s); first: {first.title!r} "
                                      f"during {first.case or 'boot'}")
-    verdict = ktap.judge_cases(parsed, f"no KTAP output from the agent (agent exit {tracker.agent_exit})")
+    said = agent_error(tracker.agent_lines)
+    verdict = ktap.judge_cases(parsed, f"no KTAP output from the agent (agent exit {tracker.agent_exit})"
+                               + (f": {said}" if said else ""))
     if verdict is not None:
         return verdict
     if tracker.agent_exit is None:
@@ -291,10 +337,13 @@ class PreparedGuest:
     artefacts: GuestArtefacts
 
 
-def prepare_guest(layout: Layout, kasan: bool, jobs: int) -> PreparedGuest:
+def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path, ...] = ()) -> PreparedGuest:
+    """The kernel, uafault's artefacts and a user's module directories, all
+    built for it."""
     tools = require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
     kernel = build_guest_kernel(layout, kasan, jobs)
-    return PreparedGuest(tools, kernel, build_artefacts(layout, kernel, jobs))
+    artefacts = build_user_modules(build_artefacts(layout, kernel, jobs), kernel, user_dirs, jobs)
+    return PreparedGuest(tools, kernel, artefacts)
 
 
 def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
@@ -314,7 +363,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
                                    kernel.bzimage, probe)
     cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
-                       kernel_append(request.allow_crash), kvm)
+                       kernel_append(request.allow_crash, request.append), kvm)
     print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 
@@ -332,7 +381,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
 
 
 def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe) -> LayerResult:
-    guest = prepare_guest(layout, request.kasan, request.jobs)
+    guest = prepare_guest(layout, request.kasan, request.jobs, request.modules.dirs)
     tracker, outcome, details = boot_guest(guest, request, out_dir, probe)
     result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, guest.kernel)
     result.details = {**details, **result.details}

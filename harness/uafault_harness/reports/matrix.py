@@ -1,8 +1,9 @@
-"""`report --variants [RUN]`: the detection matrix of the buggy-variant
-catalogue (module/variants/).  For each shape, which fault kinds caught
-variant_<shape> and with which oracle, and what twin_<shape>, its correct
-twin, got.  The harness is proven only when every variant was caught and
-no twin was flagged."""
+"""`report --variants [RUN]`: the detection matrix of correct and buggy
+target pairs: the buggy-variant catalogue (module/variants/, twin_<shape>
+and variant_<shape>) or any module's, as the campaign's `pairs` globs name
+them.  For each shape, which fault kinds caught the buggy target and with
+which oracle, and what its correct twin got.  The harness is proven only
+when every buggy target was caught and no twin was flagged."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..campaign.spec import DEFAULT_PAIRS
 from ..campaign.store import History, Row
 from ..campaign.verdicts import VERDICTS
 from ..core.errors import ExitCode, HarnessError
 from ..guest.protocol import oracle_tag
 
-TWIN, VARIANT = "twin_", "variant_"
 
 
 def oracle_of(row: Row) -> str:
@@ -48,16 +49,34 @@ class Shape:
         return bool(self.twin_flags)
 
 
-def shapes_of(rows: list[Row]) -> list[Shape]:
+def stem(glob: str, name: str) -> str | None:
+    """What the one '*' of glob matched in name, or None."""
+    prefix, _, suffix = glob.partition("*")
+    if len(name) < len(prefix) + len(suffix) or not name.startswith(prefix) or not name.endswith(suffix):
+        return None
+    return name[len(prefix):len(name) - len(suffix)]
+
+
+def _pair_of(target: str, pairs: tuple[tuple[str, str], ...]) -> tuple[str, bool] | None:
+    """(shape name, is the buggy one) of a target, by the first pair that
+    names it."""
+    for correct, buggy in pairs:
+        for glob, is_buggy in ((buggy, True), (correct, False)):
+            matched = stem(glob, target)
+            if matched:
+                return (matched if len(pairs) == 1 else f"{matched} ({correct} / {buggy})"), is_buggy
+    return None
+
+
+def shapes_of(rows: list[Row], pairs: tuple[tuple[str, str], ...] = DEFAULT_PAIRS) -> list[Shape]:
     shapes: dict[str, Shape] = {}
     for row in rows:
-        for prefix in (TWIN, VARIANT):
-            if row.case.target.startswith(prefix):
-                shape = shapes.setdefault(row.case.target[len(prefix):], Shape(row.case.target[len(prefix):]))
-                break
-        else:
+        found = _pair_of(row.case.target, pairs)
+        if found is None:
             continue
-        if prefix == VARIANT:
+        name, is_buggy = found
+        shape = shapes.setdefault(name, Shape(name))
+        if is_buggy:
             shape.variant_cases += 1
             shape.variant_unresolved += row.verdict == "UNRESOLVED"
             if VERDICTS[row.verdict].catches:
@@ -70,15 +89,16 @@ def shapes_of(rows: list[Row]) -> list[Shape]:
 
 
 def newest_variants_run(history: History) -> str:
-    run_id = history.newest_run(target_prefix=VARIANT)
+    run_id = history.newest_paired_run()
     if run_id is None:
-        raise HarnessError(ExitCode.NO_SUCH_RUN, "no campaign run with variant_* targets in the database; "
+        raise HarnessError(ExitCode.NO_SUCH_RUN, "no campaign run with buggy targets of a pair in the database; "
                            "run: harness/uafault campaign configs/campaigns/variants.toml")
     return run_id
 
 
-def render(shapes: list[Shape], run_id: str) -> str:
-    lines = [f"detection matrix of run {run_id}: variant_<shape> must be caught, twin_<shape> must pass", ""]
+def render(shapes: list[Shape], run_id: str, pairs: tuple[tuple[str, str], ...] = DEFAULT_PAIRS) -> str:
+    said = "; ".join(f"{buggy} must be caught, {correct} must pass" for correct, buggy in pairs)
+    lines = [f"detection matrix of run {run_id} ('*' is the shape): {said}", ""]
     width = max((len(s.name) for s in shapes), default=5)
     lines.append(f"{'shape':<{width}}  {'variant caught by (fault: oracle x cases)':<64}  twin")
     for s in shapes:
@@ -104,8 +124,10 @@ def detection(db_path: Path, run_id: str | None) -> tuple[ExitCode, str]:
     with History(db_path) as stored:
         run = run_id or newest_variants_run(stored)
         rows = stored.rows(run)
-    shapes = shapes_of(rows)
+        pairs = stored.pairs(run)
+    shapes = shapes_of(rows, pairs)
     if not shapes:
-        raise HarnessError(ExitCode.NO_SUCH_RUN, f"run {run} has no twin_*/variant_* verdicts")
+        globs = ", ".join(f"{c}/{b}" for c, b in pairs)
+        raise HarnessError(ExitCode.NO_SUCH_RUN, f"run {run} has no verdicts of the targets its pairs name ({globs})")
     ok = all(s.is_caught and s.twin and not s.twin_flagged for s in shapes)
-    return (ExitCode.OK if ok else ExitCode.TEST_FAILED), render(shapes, run)
+    return (ExitCode.OK if ok else ExitCode.TEST_FAILED), render(shapes, run, pairs)

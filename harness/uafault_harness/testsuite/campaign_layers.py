@@ -146,7 +146,7 @@ def _judge_variants(db: Path, run_id: str, rc: int, log: Path) -> LayerResult:
         rows = stored.rows(run_id)
         planned = stored.planned_count(run_id)
     shapes = shapes_of(rows)
-    oopses = [r for r in rows if r.target == OOPSING_VARIANT]
+    oopses = [r for r in rows if r.case.target == OOPSING_VARIANT]
     # A known issue makes the crash XFAIL; it keeps the kernel's title.
     # (Under kernel_alias the raw read hits kernel memory and cannot oops.)
     crashed = [r for r in oopses if r.verdict in ("CRASH", "XFAIL") and oracle_of(r).startswith("kernel: ")]

@@ -17,18 +17,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..campaign.runner import Progress, fault_kinds, run_batch
-from ..campaign.spec import Case, EXTRA_MODULES, KERNELS, MAX_SIZE, PAGE, SpecError, read_table
+from ..campaign.runner import BootEnv, Progress, fault_kinds, known_issues_for, run_batch
+from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, read_table
 from ..campaign.store import RunInfo, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import new_run_id
+from ..guest.modules import Modules
 from ..guest.protocol import oracle_tag
 from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
-KEYS = ("kernel", "modules", "target", "fault", "size", "offset", "seed", "rounds", "runs", "threshold",
-        "expect", "title")
+KEYS = ("kernel", "modules", "known_issues", "append", "target", "fault", "size", "offset", "seed", "rounds",
+        "runs", "threshold", "expect", "title")
 EXPECTABLE = ("FAIL", "CRASH", "TIMEOUT")
 _TARGET = re.compile(r"[\w.-]{1,47}")
 BOOT_TIMEOUT = 600
@@ -40,7 +41,7 @@ GUEST_REPRO = "/bin/uafault-repro"
 class Repro:
     path: Path
     kernel: str
-    modules: tuple[str, ...]
+    modules: Modules
     target: str
     fault: str
     size: int
@@ -53,14 +54,19 @@ class Repro:
     expect: str
     title: str
     digest: str
+    # A file of more known issues, or None; more kernel parameters.
+    known_issues: Path | None = None
+    append: str = ""
 
     @property
     def name(self) -> str:
         return self.path.stem
 
     @property
-    def load_variants(self) -> bool:
-        return "variants" in self.modules
+    def env(self) -> BootEnv:
+        """A repro judges the raw verdict (CRASH, not XFAIL): the known
+        issues only name the bug it reproduced (known_reason)."""
+        return BootEnv(self.modules, self.append)
 
     def cases(self, runs: int) -> list[Case]:
         """One case per run: the same plan, told apart by rep."""
@@ -81,9 +87,13 @@ class Repro:
     def to_toml(self, comment: str = "") -> str:
         lines = [f"# {line}".rstrip() for line in comment.splitlines()]
         lines += ["[repro]", f'kernel = "{self.kernel}"',
-                  "modules = [" + ", ".join(f'"{m}"' for m in self.modules) + "]",
+                  "modules = [" + ", ".join(toml_string(m) for m in self.modules.entries) + "]",
                   f'target = "{self.target}"', f'fault = "{self.fault}"',
                   f"size = {self.size}", f"offset = {self.offset}", f"seed = {self.seed}"]
+        if self.known_issues is not None:
+            lines.append(f"known_issues = {toml_string(str(self.known_issues))}")
+        if self.append:
+            lines.append(f"append = {toml_string(self.append)}")
         if self.rounds:
             lines.append(f"rounds = {self.rounds}")
         lines += [f"runs = {self.runs}", f"threshold = {self.threshold}", f'expect = "{self.expect}"',
@@ -104,7 +114,7 @@ def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
     runs = check.int("runs", 1, 1000, 1)
     repro = Repro(
         path=path, kernel=check.string("kernel", KERNELS, "plain"),
-        modules=check.strings("modules", EXTRA_MODULES, default=[]),
+        modules=check.modules(), known_issues=check.file("known_issues"), append=check.append(),
         target=target, fault=check.string("fault", fault_kinds),
         size=check.int("size", 0, MAX_SIZE, 0), offset=check.int("offset", -1, PAGE - 1, -1),
         seed=check.int("seed", 0, 2**31 - 1, 1), rounds=check.int("rounds", 0, 1_000_000, 0),
@@ -128,7 +138,7 @@ class ReproResult:
 
 
 def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> ReproResult:
-    guest = prepare_guest(layout, repro.kernel == "kasan", jobs)
+    guest = prepare_guest(layout, repro.kernel == "kasan", jobs, repro.modules.dirs)
     kinds = fault_kinds(guest.artefacts.agent)
     if repro.fault not in kinds.names:
         text = repro.path.read_text(errors="replace")
@@ -136,6 +146,13 @@ def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> Repr
         raise SpecError(repro.path, line, "fault", f"unknown fault kind {repro.fault!r}; known: {', '.join(kinds.names)}")
     out = layout.results_root / REPRO_DIR / f"{repro.name}-{new_run_id()}"
     return replay(guest, kinds.crash, repro, runs or repro.runs, out)
+
+
+def known_reason(layout: Layout, repro: Repro) -> str:
+    """The known issue (uafault's, or the file's own known_issues) the
+    repro's case matches, or ""."""
+    case = repro.cases(1)[0]
+    return next((i.reason for i in known_issues_for(layout, repro.known_issues) if i.matches(case)), "")
 
 
 def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs: int, out: Path,
@@ -158,7 +175,7 @@ def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs
         # Each boot runs at least one case, so runs boots always suffice.
         while left and boot < runs:
             got = run_batch(guest, store, run_id, repro.fault in crash_kinds, left, out / f"boot-{boot:04d}",
-                            progress, BOOT_TIMEOUT, (), repro.load_variants, args, programs)
+                            progress, BOOT_TIMEOUT, repro.env, args, programs)
             boot += 1
             if not got:
                 raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of the runs; see {out}/boot-{boot - 1:04d}")
