@@ -17,6 +17,7 @@ from uafault_harness.core.errors import ExitCode
 from uafault_harness.core.paths import Layout
 from uafault_harness.core.results import Counts, create_run_dir, read_layer
 from uafault_harness.guest.build import config_text, expected_stamp, guest_kernel
+from uafault_harness.guest.modules import Modules
 from uafault_harness.guest.runner import GuestRequest, artefacts_for, run_guest_layer, sync_module_sources
 from uafault_harness.setup.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
 from uafault_harness.testsuite.summary import run_report
@@ -36,6 +37,12 @@ sys.stdout.write(open(os.environ["FAKE_QEMU_CONSOLE"]).read().replace("\n", "\r\
 # Records its arguments and exits $FAKE_MAKE_RC (0 unless set).
 FAKE_MAKE = r'''#!/bin/sh
 echo "$@" >> "$FAKE_MAKE_LOG"
+case "${FAKE_MAKE_USER_MARK:+$*}" in *"$FAKE_MAKE_USER_MARK"?*)
+    # A user's module: write Kbuild's modules.order and the .ko it names.
+    for a in "$@"; do case "$a" in M=*) m="${a#M=}";; esac; done
+    if [ -n "$FAKE_MAKE_KO" ]; then echo "$m/$FAKE_MAKE_KO.o" > "$m/modules.order"; : > "$m/$FAKE_MAKE_KO.ko"; fi
+    exit "${FAKE_MAKE_USER_RC:-0}";;
+esac
 exit "${FAKE_MAKE_RC:-0}"
 '''
 
@@ -168,3 +175,61 @@ def test_module_sync_leaves_same_bytes_and_renews_changed_ones(tmp_path: Path) -
     assert (dst / "example" / "ex.c").read_text() == "new\n"
     assert (dst / "example" / "ex.c").stat().st_mtime > 2_000_000
     assert not (dst / "main.o").exists()
+
+
+def _user_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    mine = tmp_path / "outside" / "mydrv"
+    mine.mkdir(parents=True)
+    (mine / "Makefile").write_text("obj-m += mydrv.o\n")
+    (mine / "mydrv.c").write_text("/* driver */\n")
+    monkeypatch.setenv("FAKE_MAKE_USER_MARK", "uafault-artefacts/user/")
+    return mine
+
+
+def test_a_users_module_is_built_in_a_copy_and_loaded_after_uafault(layout: Layout, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    mine = _user_dir(tmp_path, monkeypatch)
+    monkeypatch.setenv("FAKE_MAKE_KO", "mydrv")
+    run_dir = create_run_dir(layout.results_root)
+    result = run_guest_layer(layout, GuestRequest(modules=Modules(dirs=(mine,))), run_dir)
+    assert result.exit_code is ExitCode.OK, result.message
+    kernel = guest_kernel(layout, False)
+    artefacts = kernel.build_dir / "uafault-artefacts"
+    user = next((artefacts / "user").iterdir())
+    assert user.name.startswith("mydrv-") and (user / "mydrv.c").read_text() == "/* driver */\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["Makefile", "mydrv.c"]  # left clean
+    user_make = (tmp_path / "make.log").read_text().splitlines()[-1].split()
+    assert f"M={user}" in user_make and "modules" in user_make
+    assert f"KBUILD_EXTRA_SYMBOLS={artefacts / 'module' / 'Module.symvers'}" in user_make
+    assert f"UAFAULT_INCLUDE={artefacts / 'module'}" in user_make
+    init = gzip.decompress((run_dir / "guest" / "initramfs.cpio.gz").read_bytes()).decode(errors="replace")
+    line = next(l for l in init.splitlines() if l.startswith("/bin/uafault-agent"))
+    assert line.index("uafault.ko") < line.index("/mydrv.ko") and "--expect-targets mydrv" in line
+
+
+@pytest.mark.parametrize("env, code, words", [
+    ({"FAKE_MAKE_USER_RC": "2"}, ExitCode.BUILD_FAILED, "the build against the plain guest kernel failed (make exit 2"),
+    ({}, ExitCode.BUILD_FAILED, "the build made no module (is there an obj-m line"),
+    ({"FAKE_MAKE_KO": "uafault"}, ExitCode.USAGE, "builds uafault, a name uafault's own modules use"),
+])
+def test_a_users_module_that_cannot_be_used_is_one_line_naming_it(
+        layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], code: ExitCode,
+        words: str) -> None:
+    mine = _user_dir(tmp_path, monkeypatch)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = run_guest_layer(layout, GuestRequest(modules=Modules(dirs=(mine,))), create_run_dir(layout.results_root))
+    assert result.exit_code is code
+    assert result.message.startswith(f"module {mine}: ") and words in result.message
+    assert "\n" not in result.message and not (tmp_path / "qemu.log").exists()
+
+
+def test_the_agents_own_complaint_is_the_layers_message(layout: Layout, tmp_path: Path) -> None:
+    (tmp_path / "console.txt").write_text(
+        "uafault-init: agent start\r\n"
+        "uafault-agent: insert /lib/modules/mydrv.ko: Unknown symbol in module\r\n"
+        "uafault-init: agent exit 3\r\n")
+    result = run_guest_layer(layout, GuestRequest(), create_run_dir(layout.results_root))
+    assert result.exit_code is ExitCode.RUN_FAILED
+    assert result.message == ("no KTAP output from the agent (agent exit 3): "
+                              "insert /lib/modules/mydrv.ko: Unknown symbol in module")

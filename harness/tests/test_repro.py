@@ -87,6 +87,26 @@ def test_written_config_reads_back_the_same(tmp_path: Path) -> None:
         (repro.target, repro.fault, repro.offset, repro.runs, repro.threshold, repro.title, repro.modules)
 
 
+def test_a_written_config_keeps_a_users_module_from_anywhere(tmp_path: Path) -> None:
+    """minimize writes its config elsewhere (results/): the module
+    directory and the known issues stay the same files."""
+    drv = tmp_path / "src" / "mydrv"
+    drv.mkdir(parents=True)
+    (drv / "Kbuild").write_text("obj-m += mydrv.o\n")
+    (tmp_path / "src" / "known.toml").write_text("")
+    source = tmp_path / "src" / "r.toml"
+    source.write_text(GOOD.replace('modules = ["variants"]', 'modules = ["variants", "mydrv"]\n'
+                                   'known_issues = "known.toml"\nappend = "nokaslr"'))
+    repro = load_repro(source)
+    elsewhere = tmp_path / "results" / "r.toml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(repro.to_toml())
+    back = load_repro(elsewhere)
+    assert back.modules == repro.modules and back.modules.dirs == (drv.resolve(),) and back.modules.variants
+    assert back.known_issues == repro.known_issues == (tmp_path / "src" / "known.toml").resolve()
+    assert back.append == "nokaslr"
+
+
 def test_cli_errors_exit_2(tmp_path: Path, isolated_env: dict[str, str]) -> None:
     path = write(tmp_path, GOOD.replace('expect = "FAIL"', 'expect = "PASS"'))
     proc = run_cli(["repro", str(path)], isolated_env)

@@ -31,6 +31,7 @@ from .setup.source import require_tree
 from .testsuite import summary
 from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
 from .testsuite.pytest_layer import run_pytest_layer
+from .testsuite.user_module_layer import run_user_module_layer
 from .triage.minimize import NotReproduced, minimize
 from .triage.repro import describe, known_reason, load_repro, run_repro
 
@@ -371,6 +372,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         layers.append(run_minimize_layer(layout, run_dir, args.jobs, smoke.details.get("run_id")))  # type: ignore[arg-type]
         layers.append(run_variants_layer(layout, run_dir, args.jobs))
         layers.append(run_repro_layer(layout, run_dir, args.jobs))
+        layers.append(run_user_module_layer(layout, run_dir, args.jobs))
     _print_layers(layers, str(run_dir))
     return worst([l.exit_code for l in layers])
 

@@ -32,7 +32,7 @@ REPRO_LAYER_DIR = "repro"
 MINIMIZE_LAYER_DIR = "minimize"
 # The campaign layers' directories in a run, in the order `test` runs them.
 LAYER_DIRS: tuple[str, ...] = (LAYER_DIR, MINIMIZE_LAYER_DIR, VARIANTS_LAYER_DIR, REPRO_LAYER_DIR)
-_REPRODUCED = re.compile(r"^REPRODUCED (\d+)/(\d+)$", re.M)
+REPRODUCED = re.compile(r"^REPRODUCED (\d+)/(\d+)$", re.M)
 # The variant that oopses under SMAP: its cases must be CRASH with a title.
 OOPSING_VARIANT = "variant_raw_deref"
 # Verdicts to wait for before the kill: well into the first boot's batch.
@@ -41,23 +41,23 @@ WAIT_LIMIT = 900
 ENTRY_POINT = Path("harness/uafault")
 
 
-def _cli(layout: Layout, jobs: int, *args: str) -> list[str]:
-    """The real CLI, as a user runs it."""
-    return [sys.executable, str(layout.project / ENTRY_POINT), *args, "--jobs", str(jobs)]
+def cli_command(layout: Layout, jobs: int | None, *args: str) -> list[str]:
+    """The real CLI, as a user runs it (--jobs for the commands that build)."""
+    return [sys.executable, str(layout.project / ENTRY_POINT), *args] + ([] if jobs is None else ["--jobs", str(jobs)])
 
 
-def _run_logged(layout: Layout, cmd: list[str], log: Path, timeout: int = WAIT_LIMIT) -> int:
+def run_logged(layout: Layout, cmd: list[str], log: Path, timeout: int = WAIT_LIMIT) -> int:
     with open(log, "w") as f:
         return subprocess.run(cmd, cwd=layout.project, stdout=f, stderr=subprocess.STDOUT, check=False,
                               timeout=timeout).returncode
 
 
-def _since() -> str:
+def since_now() -> str:
     """A run id no older than now: runs from here on sort at or after it."""
     return new_run_id(dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1))
 
 
-def _newest_run(db: Path, since: str, campaign: str = "smoke") -> tuple[str, int] | None:
+def newest_run(db: Path, since: str, campaign: str = "smoke") -> tuple[str, int] | None:
     """The campaign's newest run since since and its verdicts so far."""
     if not db.is_file():
         return None
@@ -75,9 +75,9 @@ def run_campaign_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     out = run_dir / LAYER_DIR
     out.mkdir(parents=True, exist_ok=True)
     db = layout.results_root / DB_NAME
-    since = _since()
+    since = since_now()
     log = out / "campaign.log"
-    result = _killed_and_resumed(layout, _cli(layout, jobs, "campaign", str(layout.project / SMOKE)), db, since,
+    result = _killed_and_resumed(layout, cli_command(layout, jobs, "campaign", str(layout.project / SMOKE)), db, since,
                                  log)
     write_layer(out / SUMMARY_NAME, result)
     return result
@@ -91,7 +91,7 @@ def _killed_and_resumed(layout: Layout, cmd: list[str], db: Path, since: str, lo
         deadline = time.monotonic() + WAIT_LIMIT
         run = None
         while time.monotonic() < deadline and proc.poll() is None:
-            run = _newest_run(db, since)
+            run = newest_run(db, since)
             if run is not None and run[1] >= KILL_AFTER:
                 break
             time.sleep(0.5)
@@ -101,7 +101,7 @@ def _killed_and_resumed(layout: Layout, cmd: list[str], db: Path, since: str, lo
                                f"the campaign ended (exit {proc.returncode}) before {KILL_AFTER} verdicts; see {log}")
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        run_id, before = run[0], _newest_run(db, since)[1]  # type: ignore[index]
+        run_id, before = run[0], newest_run(db, since)[1]  # type: ignore[index]
         f.write(f"\n=== killed with SIGKILL after {before} verdicts; resuming {run_id} ===\n")
         f.flush()
         rc = subprocess.run(cmd + ["--resume", run_id], cwd=layout.project, stdout=f, stderr=subprocess.STDOUT,
@@ -126,10 +126,10 @@ def run_variants_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     out = run_dir / VARIANTS_LAYER_DIR
     out.mkdir(parents=True, exist_ok=True)
     db = layout.results_root / DB_NAME
-    since = _since()
+    since = since_now()
     log = out / "campaign.log"
-    rc = _run_logged(layout, _cli(layout, jobs, "campaign", str(layout.project / VARIANTS)), log, WAIT_LIMIT * 2)
-    run = _newest_run(db, since, "variants")
+    rc = run_logged(layout, cli_command(layout, jobs, "campaign", str(layout.project / VARIANTS)), log, WAIT_LIMIT * 2)
+    run = newest_run(db, since, "variants")
     if run is None:
         result = LayerResult(layer, ExitCode.RUN_FAILED, f"the variants campaign planned nothing (exit {rc}); see {log}")
     else:
@@ -177,11 +177,11 @@ def run_repro_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     counts, failures, lines = Counts(), [], []
     for config in configs:
         log = out / f"{config.stem}.log"
-        rc = _run_logged(layout, _cli(layout, jobs, "repro", str(config)), log)
+        rc = run_logged(layout, cli_command(layout, jobs, "repro", str(config)), log)
         text = log.read_text(errors="replace")
-        said = (_REPRODUCED.search(text) or re.search(r"^NOT REPRODUCED.*$", text, re.M))
+        said = (REPRODUCED.search(text) or re.search(r"^NOT REPRODUCED.*$", text, re.M))
         lines.append(f"{config.name}: exit {rc}, {said.group(0) if said else 'no verdict'}")
-        if rc == 0 and _REPRODUCED.search(text):
+        if rc == 0 and REPRODUCED.search(text):
             counts.passed += 1
         else:
             counts.failed += 1
@@ -219,14 +219,14 @@ def run_minimize_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | N
         write_layer(out / SUMMARY_NAME, result)
         return result
     log = out / "minimize.log"
-    rc = _run_logged(layout, _cli(layout, jobs, "minimize", run_id, case, "--out", str(out)), log)
+    rc = run_logged(layout, cli_command(layout, jobs, "minimize", run_id, case, "--out", str(out)), log)
     configs = sorted(out.glob("*.toml"))
     checks = {"minimize exit 0 (C reproducer: same verdict)": rc == 0,
               "one repro config and one C file written": len(configs) == 1 and configs[0].with_suffix(".c").is_file()}
     if len(configs) == 1:
-        rrc = _run_logged(layout, _cli(layout, jobs, "repro", str(configs[0])), out / "repro.log")
+        rrc = run_logged(layout, cli_command(layout, jobs, "repro", str(configs[0])), out / "repro.log")
         checks["repro of the minimised config: REPRODUCED"] = (
-            rrc == 0 and _REPRODUCED.search((out / "repro.log").read_text()) is not None)
+            rrc == 0 and REPRODUCED.search((out / "repro.log").read_text()) is not None)
     counts = Counts(passed=sum(checks.values()), failed=len(checks) - sum(checks.values()))
     details: dict[str, object] = {"run_id": run_id, "case": case, "checks": checks, "log": str(log)}
     bad = [name for name, ok in checks.items() if not ok]
