@@ -387,6 +387,18 @@ static void list_target(const struct target *t)
 	printf("%s\n", target_crashes(t) ? " crash" : "");
 }
 
+/* Adds @arg to a list of at most MAX_MODULES; -1, said, when it is full. */
+static int add_arg(char **list, int *n, const char *option, char *arg)
+{
+	if (*n == MAX_MODULES) {
+		fprintf(stderr, "uafault-agent: at most %d %s\n", MAX_MODULES,
+			option);
+		return -1;
+	}
+	list[(*n)++] = arg;
+	return 0;
+}
+
 static int parse_uint(const char *arg, const char *what, unsigned int *out)
 {
 	char *end;
@@ -466,12 +478,8 @@ int main(int argc, char **argv)
 		}
 		switch (opt) {
 		case 'm':
-			if (nmods == MAX_MODULES) {
-				fprintf(stderr, "uafault-agent: at most %d modules\n",
-					MAX_MODULES);
+			if (add_arg(paths, &nmods, "--module", optarg))
 				return EXIT_USAGE;
-			}
-			paths[nmods++] = optarg;
 			break;
 		case 'p':
 			if (!nmods) {
@@ -514,12 +522,8 @@ int main(int argc, char **argv)
 			kunit_glob = optarg;
 			break;
 		case 'e':
-			if (nexpect == MAX_MODULES) {
-				fprintf(stderr, "uafault-agent: at most %d --expect-targets\n",
-					MAX_MODULES);
+			if (add_arg(expect, &nexpect, "--expect-targets", optarg))
 				return EXIT_USAGE;
-			}
-			expect[nexpect++] = optarg;
 			break;
 		case 'L':
 			list_only = true;
