@@ -62,10 +62,10 @@ static void uafault_hold_drop(struct uafault_hold *h)
 	h->npages = 0;
 }
 
+/* The file is closing: what it still holds goes (-ENOENT: nothing did). */
 void uafault_hold_free(struct uafault_hold *h)
 {
-	scoped_guard(mutex, &h->lock)
-		uafault_hold_drop(h);
+	uafault_ioctl_unpin(h);
 	mutex_destroy(&h->lock);
 	kfree(h);
 }

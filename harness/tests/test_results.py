@@ -9,7 +9,7 @@ import pytest
 
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.results import (
-    Counts, LayerResult, create_run_dir, find_run, read_layer, write_layer,
+    Counts, LayerResult, create_run_dir, find_run, mark_latest, read_layer, write_layer,
 )
 
 NOW = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
@@ -33,6 +33,9 @@ def test_run_ids_get_suffix_and_latest_follows(tmp_path: Path) -> None:
     assert find_run(tmp_path, None) == third.resolve()
     assert find_run(tmp_path, "20250304T050607Z") == first.resolve()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # `test` takes latest back from the runs its layers started.
+    mark_latest(first)
+    assert find_run(tmp_path, None) == first.resolve()
 
 
 def test_unknown_run_is_reported(tmp_path: Path) -> None:

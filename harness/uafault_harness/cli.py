@@ -13,7 +13,7 @@ from .campaign.spec import load_campaign, parse_duration, parse_shard
 from .campaign.store import DB_NAME, RUN_ID, merge_into
 from .core.errors import ExitCode, HarnessError, worst
 from .core.paths import Layout, resolve_layout
-from .core.results import LayerResult, create_run_dir, find_run
+from .core.results import LayerResult, create_run_dir, find_run, mark_latest
 from .guest.build import build_guest_kernel
 from .guest.modules import Modules, module_dir_problem
 from .guest.qemu import DEFAULT_SILENCE_TIMEOUT, append_problem
@@ -373,6 +373,9 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         layers.append(run_variants_layer(layout, run_dir, args.jobs))
         layers.append(run_repro_layer(layout, run_dir, args.jobs))
         layers.append(run_user_module_layer(layout, run_dir, args.jobs))
+    # The user module layer's `guest` runs made run dirs of their own:
+    # `results` with no run id must show this one.
+    mark_latest(run_dir)
     _print_layers(layers, str(run_dir))
     return worst([l.exit_code for l in layers])
 

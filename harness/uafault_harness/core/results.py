@@ -108,8 +108,14 @@ def create_run_dir(results_root: Path, now: dt.datetime | None = None) -> Path:
         except FileExistsError:
             suffix += 1
             continue
-        fsutil.atomic_symlink(run_id, results_root / LATEST)
+        mark_latest(run_dir)
         return run_dir
+
+
+def mark_latest(run_dir: Path) -> None:
+    """results/latest -> run_dir (a run that started others, as `test`
+    does, takes it back when it ends)."""
+    fsutil.atomic_symlink(run_dir.name, run_dir.parent / LATEST)
 
 
 def list_runs(results_root: Path) -> list[str]:
