@@ -13,7 +13,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define UAFAULT_ABI_VERSION	3
+#define UAFAULT_ABI_VERSION	4
 #define UAFAULT_DEVICE		"/dev/uafault"
 
 /* Longest target name, with its NUL. */
@@ -73,6 +73,10 @@
  *	is under 4 or the header disagrees with len, else as
  *	%UAFAULT_RES_ALL.  A target that finds the header changed between
  *	two fetches of it fails with -%EINVAL
+ * @UAFAULT_RES_CHUNKS: bytes moved in whole chunks of PAGE_SIZE counted
+ *	from the start of the range, the way a pipe's buffers fill and
+ *	drain: every chunk before the one that faults; @ret -%EFAULT when
+ *	short (the agent's pipe paths)
  * @UAFAULT_RES_MAX: number of kinds
  */
 enum uafault_result {
@@ -85,6 +89,7 @@ enum uafault_result {
 	UAFAULT_RES_STRUCT,
 	UAFAULT_RES_STRBUF,
 	UAFAULT_RES_HEADER,
+	UAFAULT_RES_CHUNKS,
 	UAFAULT_RES_MAX,
 };
 

@@ -39,13 +39,17 @@
 #define DEFAULT_ROUNDS	200
 #define MSG_LEN		4096
 
-/* A target as UAFAULT_IOC_TARGET describes it. */
+struct kpath;
+
+/* A target as UAFAULT_IOC_TARGET describes it, or a path (paths.c). */
 struct target {
 	char name[UAFAULT_NAME_LEN];
 	char owner[UAFAULT_NAME_LEN];
 	unsigned int flags;		/* UAFAULT_TF_* */
 	enum uafault_result result;
 	size_t fixed_len;
+	const struct kpath *path;	/* NULL: the module's, run by ioctl */
+	struct kpath_state *state;	/* the path's, open for the run */
 };
 
 static inline bool target_crashes(const struct target *t)
@@ -133,6 +137,10 @@ struct fault_kind;
 extern unsigned long target_runs;
 int open_device(struct agent *a);
 int read_targets(struct agent *a);
+struct fail_arm;
+int run_target_armed(const struct agent *a, const struct target *t,
+		     void *addr, size_t len, struct uafault_run *r,
+		     struct fail_arm *arm);
 int run_target(const struct agent *a, const struct target *t, void *addr,
 	       size_t len, struct uafault_run *r);
 #define PIN_BALANCE_UNKNOWN	LONG_MIN
@@ -161,6 +169,66 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 bool parse_case(const char *line, struct campaign_case *c);
 bool run_case(const struct agent *base, const struct campaign_case *c,
 	      unsigned int number);
+
+/* paths.c and paths_*.c: real kernel paths run as targets */
+/*
+ * What a path opened once, before any case (so nothing it maps can land
+ * in a hole a fault kind plants later), and the call in flight.
+ */
+struct kpath_state {
+	size_t len;		/* of the user range, this call */
+	unsigned int seed;	/* of the bytes, this call */
+	int fd[2];		/* -1: unused */
+	unsigned char *buf;	/* the other side's bytes, PATH_BUF_LEN */
+	void *ring;		/* io_uring: its mapped rings */
+};
+
+/*
+ * A path: @open() makes what its calls need, once (-errno: this kernel
+ * lacks it); @prepare(), if any, readies one call (refills a pipe);
+ * @call() makes the one call that consumes [addr, addr + s->len) and
+ * fills @r as a module target would (path_result(); @csum over the bytes
+ * the kernel moved) and gives back whatever the call took (unregisters,
+ * drains).  @flags and @result are the contract, as for a module target.
+ */
+struct kpath {
+	const char *name;
+	unsigned int flags;
+	enum uafault_result result;
+	int (*open)(struct kpath_state *s);
+	int (*prepare)(struct kpath_state *s);
+	void (*call)(struct kpath_state *s, void *addr, struct uafault_run *r);
+};
+
+/* The longest range any kind maps: MAX_PAGES pages. */
+#define PATH_BUF_LEN	(MAX_PAGES * PAGE)
+
+struct kpath_family {
+	const struct kpath *paths;
+	unsigned int n;
+};
+
+#define KPATH_FAMILY(table)	{ .paths = (table), .n = ARRAY_SIZE(table) }
+
+extern const struct kpath_family pipe_paths, vm_paths, uring_paths;
+
+/* fail-nth armed right before a target's call, read back right after. */
+struct fail_arm {
+	int fd;			/* /proc/thread-self/fail-nth */
+	unsigned int nth;
+	long left;		/* what the call did not consume */
+};
+
+int fail_arm_set(struct fail_arm *arm);
+void fail_arm_read(struct fail_arm *arm);
+int add_paths(struct agent *a);
+int path_run(const struct agent *a, const struct target *t, void *addr,
+	     size_t len, struct uafault_run *r, struct fail_arm *arm);
+void path_fill(unsigned char *buf, size_t len, unsigned int seed);
+void path_result(struct uafault_run *r, long n, int err, size_t len);
+int path_pipe(struct kpath_state *s);
+size_t path_drain(struct kpath_state *s);
+int path_refill(struct kpath_state *s);
 
 /* kunit_rerun.c: a loaded module's KUnit suites, run again through debugfs */
 int kunit_list_suites(const char *glob, char ***names);

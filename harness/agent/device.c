@@ -16,16 +16,57 @@
 /* Target runs so far, for the scenarios-per-second figure. */
 unsigned long target_runs;
 
-int run_target(const struct agent *a, const struct target *t, void *addr,
-	       size_t len, struct uafault_run *r)
+int fail_arm_set(struct fail_arm *arm)
 {
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%u", arm->nth);
+
+	return pwrite(arm->fd, buf, n, 0) == n ? 0 : -errno;
+}
+
+/*
+ * Reads back what is left of fail-nth, then disarms it.  The read's own
+ * copy_to_user is a site too: EFAULT means one was left, which it
+ * consumed.
+ */
+void fail_arm_read(struct fail_arm *arm)
+{
+	char buf[16] = { 0 };
+
+	if (pread(arm->fd, buf, sizeof(buf) - 1, 0) < 0)
+		arm->left = errno == EFAULT ? 1 : -errno;
+	else
+		arm->left = strtol(buf, NULL, 10);
+	pwrite(arm->fd, "0", 1, 0);
+}
+
+int run_target_armed(const struct agent *a, const struct target *t,
+		     void *addr, size_t len, struct uafault_run *r,
+		     struct fail_arm *arm)
+{
+	int err;
+
 	target_runs++;
 	memset(r, 0, sizeof(*r));
 	snprintf(r->name, sizeof(r->name), "%s", t->name);
 	r->addr = (uintptr_t)addr;
 	r->len = len;
 	r->seed = a->seed;
-	return ioctl(a->dev, UAFAULT_IOC_RUN, r) ? -errno : 0;
+	if (t->path)
+		return path_run(a, t, addr, len, r, arm);
+	err = arm ? fail_arm_set(arm) : 0;
+	if (err)
+		return err;
+	err = ioctl(a->dev, UAFAULT_IOC_RUN, r) ? -errno : 0;
+	if (arm)
+		fail_arm_read(arm);
+	return err;
+}
+
+int run_target(const struct agent *a, const struct target *t, void *addr,
+	       size_t len, struct uafault_run *r)
+{
+	return run_target_armed(a, t, addr, len, r, NULL);
 }
 
 static long vmstat_value(const char *key)
@@ -164,7 +205,8 @@ int read_targets(struct agent *a)
 		}
 		a->ntargets++;
 	}
-	return 0;
+	/* The real kernel paths come after the module's targets. */
+	return add_paths(a);
 }
 
 /*

@@ -13,27 +13,6 @@
 
 #include "agent.h"
 
-static int fail_nth_set(int fd, unsigned int nth)
-{
-	char buf[16];
-	int n = snprintf(buf, sizeof(buf), "%u", nth);
-
-	return pwrite(fd, buf, n, 0) == n ? 0 : -errno;
-}
-
-/*
- * Reads back what is left of fail-nth.  The read's own copy_to_user is a
- * site too: EFAULT means one was left, which it consumed.
- */
-static long fail_nth_left(int fd)
-{
-	char buf[16] = { 0 };
-
-	if (pread(fd, buf, sizeof(buf) - 1, 0) < 0)
-		return errno == EFAULT ? 1 : -errno;
-	return strtol(buf, NULL, 10);
-}
-
 /*
  * fail-nth = 1, 2, ... until the call no longer consumes it.  Every
  * injected step must end cleanly: the ioctl refuses with EFAULT/ENOMEM
@@ -45,28 +24,30 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	unsigned int nth, refused = 0, reported = 0;
-	long balance = pin_balance(), left = 0;
+	/* The ioctl copies its argument in and the result out: two sites. */
+	unsigned int least = t->path ? 1 : 2;
+	long balance = pin_balance();
+	struct fail_arm arm = { 0 };
 	struct uafault_run r;
 	struct umem m;
-	int fd, err;
+	int err;
 
-	fd = open("/proc/thread-self/fail-nth", O_RDWR);
-	if (fd < 0) {
+	arm.fd = open("/proc/thread-self/fail-nth", O_RDWR);
+	if (arm.fd < 0) {
 		unresolved(v, "/proc/thread-self/fail-nth: %s", strerror(errno));
 		return;
 	}
 	place(a, &p, t, start_at(t, k->start));
 	for (nth = 1; nth < 64; nth++) {
 		err = umem_setup(&m, &p, t, a->seed);
-		if (err || fail_nth_set(fd, nth)) {
+		if (err) {
 			unresolved(v, "setting up step %u", nth);
 			umem_free(&m);
 			break;
 		}
-		err = run_target(a, t, m.addr, p.len, &r);
-		left = fail_nth_left(fd);
-		fail_nth_set(fd, 0);
-		if (left != 0) {
+		arm.nth = nth;
+		err = run_target_armed(a, t, m.addr, p.len, &r, &arm);
+		if (arm.left != 0) {
 			/* Not consumed: a clean run, which must be right. */
 			if (err)
 				fail(v, "clean run refused: %s", strerror(-err));
@@ -78,7 +59,8 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 		if (err) {
 			refused++;
 			if (err != -EFAULT && err != -ENOMEM)
-				fail(v, "site %u: ioctl failed with %s", nth,
+				fail(v, "site %u: %s failed with %s", nth,
+				     t->path ? "set-up" : "ioctl",
 				     strerror(-err));
 		} else {
 			reported++;
@@ -92,13 +74,13 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 		if (v->failed)
 			break;
 	}
-	close(fd);
-	note(v, "# %u fault sites: %u refused by the ioctl, %u reported by the target\n",
-	     nth - 1, refused, reported);
-	/* The ioctl copies its argument in and the result out: two sites. */
-	if (nth - 1 < 2 && !v->failed)
-		fail(v, "only %u fault sites found; the ioctl alone has two",
-		     nth - 1);
+	close(arm.fd);
+	note(v, "# %u fault sites: %u refused by the %s, %u reported by the target\n",
+	     nth - 1, refused, t->path ? "call" : "ioctl", reported);
+	if (nth - 1 < least && !v->failed)
+		fail(v, "only %u fault sites found; %s", nth - 1,
+		     t->path ? "the call copies the range" :
+		     "the ioctl alone has two");
 }
 
 /*

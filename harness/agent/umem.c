@@ -216,6 +216,13 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		else
 			expect_exact(&e, 0, -EFAULT);
 		break;
+	case UAFAULT_RES_CHUNKS:
+		/* Whole PAGE_SIZE chunks of the range before the fault. */
+		if (reach == len)
+			expect_exact(&e, len, 0);
+		else
+			expect_exact(&e, reach / PAGE * PAGE, -EFAULT);
+		break;
 	case UAFAULT_RES_STRLEN:
 	case UAFAULT_RES_STRSIZE:
 	case UAFAULT_RES_STRBUF:

@@ -16,7 +16,7 @@ from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT, resolve_layout
 from uafault_harness.triage.minimize import shrink, signature
 from uafault_harness.triage.repro import Repro, load_repro
-from uafault_harness.triage.reproducer import C_SOURCES, c_reproducer, compile_c
+from uafault_harness.triage.reproducer import C_HEADERS, c_reproducer, c_sources, compile_c
 
 GOOD = """\
 # a comment
@@ -168,8 +168,9 @@ def test_shrink_lowers_the_rounds_of_a_raced_kind(tmp_path: Path) -> None:
 
 
 def test_the_reproducer_is_made_of_what_the_makefile_builds_uafault_repro_from() -> None:
-    """C_SOURCES and the agent Makefile's REPRO_SRCS name the same C files."""
-    makefile = (PROJECT_ROOT / "harness" / "agent" / "Makefile").read_text()
-    variables = dict(re.findall(r"^(\w+) := (.*)$", makefile, re.M))
-    srcs = variables["REPRO_SRCS"].replace("$(KINDS_SRCS)", variables["KINDS_SRCS"]).split()
-    assert sorted(s for s in C_SOURCES if s.endswith(".c")) == sorted(f"harness/agent/{s}" for s in srcs)
+    """c_sources() reads the agent Makefile's REPRO_SRCS: every kind family
+    and path file, and repro_main.c last."""
+    sources = c_sources(PROJECT_ROOT)
+    assert sources[:3] == C_HEADERS and sources[-1] == "harness/agent/repro_main.c"
+    assert {"harness/agent/kinds_inject.c", "harness/agent/paths.c", "harness/agent/paths_uring.c"} <= set(sources)
+    assert all((PROJECT_ROOT / s).is_file() for s in sources) and "harness/agent/agent.c" not in sources

@@ -1,6 +1,7 @@
 """A standalone C reproducer of one case: the agent's own case runner
-(cases.c, device.c, umem.c, faults.c, the kind families, repro_main.c and the
-headers) joined into one file with the case baked in, built static."""
+(what its Makefile builds uafault-repro from: cases.c, device.c, umem.c,
+the fault kinds, the paths, repro_main.c, and the headers) joined into one
+file with the case baked in, built static."""
 
 from __future__ import annotations
 
@@ -13,14 +14,24 @@ from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from .repro import Repro
 
-# The agent's pieces a reproducer is made of, in order (harness/agent's
-# Makefile builds the same set as uafault-repro).
-C_SOURCES: tuple[str, ...] = (
-    "module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h", "harness/agent/cases.c",
-    "harness/agent/device.c",
-    "harness/agent/umem.c", "harness/agent/faults.c", "harness/agent/kinds_layout.c", "harness/agent/kinds_race.c",
-    "harness/agent/kinds_held.c", "harness/agent/kinds_inject.c", "harness/agent/repro_main.c",
-)
+# The headers a reproducer starts with; its C files are the agent
+# Makefile's REPRO_SRCS (what it builds uafault-repro from), in order.
+C_HEADERS: tuple[str, ...] = ("module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h")
+AGENT_DIR = "harness/agent"
+_MAKE_VAR = re.compile(r"^(\w+) := (.*)$", re.M)
+_MAKE_REF = re.compile(r"\$\((\w+)\)")
+
+
+def c_sources(project: Path) -> tuple[str, ...]:
+    """The headers, then REPRO_SRCS with its $(VARS) expanded."""
+    variables = dict(_MAKE_VAR.findall((project / AGENT_DIR / "Makefile").read_text()))
+
+    def expand(text: str) -> str:
+        return _MAKE_REF.sub(lambda m: expand(variables.get(m.group(1), "")), text)
+
+    return C_HEADERS + tuple(f"{AGENT_DIR}/{name}" for name in expand(variables["REPRO_SRCS"]).split())
+
+
 _LOCAL_INCLUDE = re.compile(r'^#include "[^"]+"\n', re.M)
 _SPDX = re.compile(r"^(//|/\*) SPDX-License-Identifier:.*\n", re.M)
 CC_COMMAND = ("cc", "-static", "-O2", "-pthread")
@@ -36,7 +47,7 @@ def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
         f'#define REPRO_CASE\t{{ "{case.case_id}", "{case.target}", "{case.fault}", '
         f"{case.size}, {case.offset}, {case.seed} }}\n",
     ] + ([f"#define REPRO_ROUNDS\t{repro.rounds}\n"] if repro.rounds else [])
-    for rel in C_SOURCES:
+    for rel in c_sources(layout.project):
         text = (layout.project / rel).read_text()
         parts.append(f"\n/* ---- {rel} ---- */\n" + _LOCAL_INCLUDE.sub("", _SPDX.sub("", text, count=1)))
     return "".join(parts)

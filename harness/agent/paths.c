@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Path targets: real kernel code reached from user space, run by the
+ * agent as targets next to the module's.  A path (paths_*.c, one small
+ * function each, a table per family the way lkdtm's categories export
+ * theirs) sets up what its call needs (a pipe, a ring), makes the call
+ * that consumes the user range, reports what the kernel moved the way a
+ * module target does (ret, done, the checksum of the bytes) and gives
+ * everything back.  Every fault kind and oracle then runs on it unchanged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+static const struct kpath_family * const path_families[] = {
+	&pipe_paths, &vm_paths, &uring_paths,
+};
+
+/* The bytes a writing path's source holds: what a module target writes. */
+void path_fill(unsigned char *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = uafault_fill(seed, i);
+}
+
+/*
+ * A call's outcome in a module target's terms: @n bytes moved of @len,
+ * or the call failed with -@err.  A short count is -EFAULT, as
+ * copy_{from,to}_user()'s callers report one.
+ */
+void path_result(struct uafault_run *r, long n, int err, size_t len)
+{
+	if (n < 0) {
+		r->ret = -err;
+		r->done = 0;
+		return;
+	}
+	r->done = n;
+	r->ret = (size_t)n == len ? 0 : -EFAULT;
+}
+
+/*
+ * One call: prepared, then made with @arm (when not NULL) armed right
+ * before it and read back right after it, so nothing but the call
+ * consumes the injected failure.
+ */
+int path_run(const struct agent *a, const struct target *t, void *addr,
+	     size_t len, struct uafault_run *r, struct fail_arm *arm)
+{
+	struct kpath_state *s = t->state;
+	int err = 0;
+
+	if (len > PATH_BUF_LEN)
+		return -E2BIG;
+	s->len = len;
+	s->seed = a->seed;
+	if (t->path->prepare)
+		err = t->path->prepare(s);
+	if (!err && arm)
+		err = fail_arm_set(arm);
+	if (err)
+		return err;
+	t->path->call(s, addr, r);
+	if (arm)
+		fail_arm_read(arm);
+	return 0;
+}
+
+/* A pipe whose reads never block: what is in it is all there is. */
+int path_pipe(struct kpath_state *s)
+{
+	if (pipe2(s->fd, O_CLOEXEC))
+		return -errno;
+	if (fcntl(s->fd[0], F_SETFL, O_NONBLOCK)) {
+		close(s->fd[0]);
+		close(s->fd[1]);
+		return -errno;
+	}
+	return 0;
+}
+
+/* Reads what the pipe holds into s->buf; the bytes read (at most len). */
+size_t path_drain(struct kpath_state *s)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < PATH_BUF_LEN &&
+	       (n = read(s->fd[0], s->buf + got, PATH_BUF_LEN - got)) > 0)
+		got += n;
+	return got;
+}
+
+/*
+ * Empties the pipe (what an earlier short call left), then fills it with
+ * the len bytes a writing target stores; the default pipe holds 16
+ * pages, more than PATH_BUF_LEN, so this never blocks.
+ */
+int path_refill(struct kpath_state *s)
+{
+	path_drain(s);
+	path_fill(s->buf, s->len, s->seed);
+	if (write(s->fd[1], s->buf, s->len) != (ssize_t)s->len)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/*
+ * Appends every path this kernel offers to @a's targets, each opened
+ * now, before any case maps or unmaps a thing (a kernel without io_uring
+ * has no io_uring path).  Its name says what it is: "path_<name>", owner
+ * "kernel".
+ */
+int add_paths(struct agent *a)
+{
+	unsigned int f, i, n = 0;
+	struct target *grown;
+
+	for (f = 0; f < ARRAY_SIZE(path_families); f++)
+		n += path_families[f]->n;
+	grown = realloc(a->targets, (a->ntargets + n) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	a->targets = grown;
+	for (f = 0; f < ARRAY_SIZE(path_families); f++) {
+		for (i = 0; i < path_families[f]->n; i++) {
+			const struct kpath *path = &path_families[f]->paths[i];
+			struct target *t = &a->targets[a->ntargets];
+			struct kpath_state *s = calloc(1, sizeof(*s));
+			int err = s ? 0 : -ENOMEM;
+
+			if (s) {
+				s->fd[0] = s->fd[1] = -1;
+				s->buf = malloc(PATH_BUF_LEN);
+				err = s->buf ? path->open(s) : -ENOMEM;
+			}
+			if (err) {
+				fprintf(stderr, "uafault-agent: path %s unavailable: %s\n",
+					path->name, strerror(-err));
+				if (s)
+					free(s->buf);
+				free(s);
+				continue;
+			}
+			memset(t, 0, sizeof(*t));
+			snprintf(t->name, sizeof(t->name), "path_%s", path->name);
+			snprintf(t->owner, sizeof(t->owner), "kernel");
+			t->flags = path->flags;
+			t->result = path->result;
+			t->path = path;
+			t->state = s;
+			a->ntargets++;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pipe paths (fs/pipe.c, fs/splice.c).  write() and read() copy through
+ * the pipe's page-sized buffers: a fault inside a chunk drops that chunk
+ * (pipe_write() counts only full copies, pipe_read() only consumed
+ * buffers), so what moved is the whole chunks before it
+ * (UAFAULT_RES_CHUNKS).  vmsplice() takes page references with
+ * get_user_pages (FOLL_GET, which the pin counters do not see) and
+ * returns what it got before the first page that faults
+ * (UAFAULT_RES_PAGES): the shape of CVE-2020-29374 and CVE-2015-1805.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/* An empty pipe before each call that fills it. */
+static int pipe_empty(struct kpath_state *s)
+{
+	path_drain(s);
+	return 0;
+}
+
+/*
+ * The kernel's checksum of the bytes it read: what came out of the pipe,
+ * which leaves it empty for the next call.
+ */
+static void read_back(struct kpath_state *s, long n, int err,
+		      struct uafault_run *r)
+{
+	size_t got = path_drain(s);
+
+	path_result(r, n, err, s->len);
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf,
+			       got < r->done ? got : r->done);
+}
+
+static void pipe_write_call(struct kpath_state *s, void *addr,
+			    struct uafault_run *r)
+{
+	long n = write(s->fd[1], addr, s->len);
+
+	read_back(s, n, errno, r);
+}
+
+static void vmsplice_call(struct kpath_state *s, void *addr,
+			  struct uafault_run *r)
+{
+	struct iovec iov = { .iov_base = addr, .iov_len = s->len };
+	long n = vmsplice(s->fd[1], &iov, 1, 0);
+
+	read_back(s, n, errno, r);
+}
+
+static void pipe_read_call(struct kpath_state *s, void *addr,
+			   struct uafault_run *r)
+{
+	long n = read(s->fd[0], addr, s->len);
+
+	path_result(r, n, errno, s->len);
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+}
+
+static const struct kpath pipe_table[] = {
+	{ "pipe_write", UAFAULT_TF_READ, UAFAULT_RES_CHUNKS,
+	  path_pipe, pipe_empty, pipe_write_call },
+	{ "pipe_read", UAFAULT_TF_WRITE, UAFAULT_RES_CHUNKS,
+	  path_pipe, path_refill, pipe_read_call },
+	{ "vmsplice", UAFAULT_TF_READ, UAFAULT_RES_PAGES,
+	  path_pipe, pipe_empty, vmsplice_call },
+};
+
+const struct kpath_family pipe_paths = KPATH_FAMILY(pipe_table);

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * io_uring fixed buffers (io_uring/rsrc.c): IORING_REGISTER_BUFFERS pins
+ * the range with pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM) and
+ * charges it to the locked memory (VmPin); a page that cannot be pinned
+ * fails the whole registration with every page given back
+ * (e1c75831f682 fixed a page leaked on that path).  The call registers
+ * the range, reads a pipe into it with IORING_OP_READ_FIXED and
+ * unregisters it: all or nothing (UAFAULT_RES_ALL), and no pin may
+ * outlive the call.  Raw system calls: the guest has no liburing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+struct uring {
+	int fd;
+	struct io_uring_params p;
+	unsigned char *sq, *cq;
+	size_t sq_len, cq_len;
+	struct io_uring_sqe *sqes;
+};
+
+static void uring_unmap(struct uring *u)
+{
+	if (u->sqes && u->sqes != MAP_FAILED)
+		munmap(u->sqes, u->p.sq_entries * sizeof(*u->sqes));
+	if (u->cq && u->cq != MAP_FAILED && u->cq != u->sq)
+		munmap(u->cq, u->cq_len);
+	if (u->sq && u->sq != MAP_FAILED)
+		munmap(u->sq, u->sq_len);
+	if (u->fd >= 0)
+		close(u->fd);
+	free(u);
+}
+
+static void *ring_map(int fd, size_t len, off_t what)
+{
+	return mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_POPULATE, fd, what);
+}
+
+static struct uring *uring_open(void)
+{
+	struct uring *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->fd = syscall(__NR_io_uring_setup, 4, &u->p);
+	if (u->fd < 0)
+		goto fail;
+	u->sq_len = u->p.sq_off.array + u->p.sq_entries * sizeof(__u32);
+	u->cq_len = u->p.cq_off.cqes +
+		    u->p.cq_entries * sizeof(struct io_uring_cqe);
+	if (u->p.features & IORING_FEAT_SINGLE_MMAP) {
+		if (u->cq_len > u->sq_len)
+			u->sq_len = u->cq_len;
+		u->sq = ring_map(u->fd, u->sq_len, IORING_OFF_SQ_RING);
+		u->cq = u->sq;
+	} else {
+		u->sq = ring_map(u->fd, u->sq_len, IORING_OFF_SQ_RING);
+		u->cq = ring_map(u->fd, u->cq_len, IORING_OFF_CQ_RING);
+	}
+	u->sqes = ring_map(u->fd, u->p.sq_entries * sizeof(*u->sqes),
+			   IORING_OFF_SQES);
+	if (u->sq == MAP_FAILED || u->cq == MAP_FAILED ||
+	    u->sqes == MAP_FAILED)
+		goto fail;
+	return u;
+fail:
+	errno = errno ?: ENOMEM;
+	uring_unmap(u);
+	return NULL;
+}
+
+static unsigned int *ring_u32(unsigned char *ring, __u32 off)
+{
+	return (unsigned int *)(ring + off);
+}
+
+/* One READ_FIXED of @fd into buffer 0 at @addr; its cqe's result. */
+static long uring_read_fixed(struct uring *u, int fd, void *addr, size_t len)
+{
+	unsigned int tail = *ring_u32(u->sq, u->p.sq_off.tail);
+	unsigned int idx = tail & *ring_u32(u->sq, u->p.sq_off.ring_mask);
+	unsigned int head;
+	struct io_uring_cqe *cqe;
+	long res;
+
+	memset(&u->sqes[idx], 0, sizeof(u->sqes[idx]));
+	u->sqes[idx].opcode = IORING_OP_READ_FIXED;
+	u->sqes[idx].fd = fd;
+	u->sqes[idx].addr = (uintptr_t)addr;
+	u->sqes[idx].len = len;
+	u->sqes[idx].off = (__u64)-1;	/* a pipe has no position */
+	u->sqes[idx].buf_index = 0;
+	ring_u32(u->sq, u->p.sq_off.array)[idx] = idx;
+	__atomic_store_n(ring_u32(u->sq, u->p.sq_off.tail), tail + 1,
+			 __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, u->fd, 1, 1,
+		    IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	head = __atomic_load_n(ring_u32(u->cq, u->p.cq_off.head),
+			       __ATOMIC_ACQUIRE);
+	if (head == __atomic_load_n(ring_u32(u->cq, u->p.cq_off.tail),
+				    __ATOMIC_ACQUIRE))
+		return -EIO;
+	cqe = (struct io_uring_cqe *)(u->cq + u->p.cq_off.cqes) +
+	      (head & *ring_u32(u->cq, u->p.cq_off.ring_mask));
+	res = cqe->res;
+	__atomic_store_n(ring_u32(u->cq, u->p.cq_off.head), head + 1,
+			 __ATOMIC_RELEASE);
+	return res;
+}
+
+/* A ring, and a pipe that holds the bytes the read stores. */
+static int uring_setup(struct kpath_state *s)
+{
+	struct uring *u = uring_open();
+	int err;
+
+	if (!u)
+		return -errno;
+	err = path_pipe(s);
+	if (err) {
+		uring_unmap(u);
+		return err;
+	}
+	s->ring = u;
+	return 0;
+}
+
+static void read_fixed_call(struct kpath_state *s, void *addr,
+			    struct uafault_run *r)
+{
+	struct iovec iov = { .iov_base = addr, .iov_len = s->len };
+	struct uring *u = s->ring;
+	long n;
+
+	if (syscall(__NR_io_uring_register, u->fd, IORING_REGISTER_BUFFERS,
+		    &iov, 1)) {
+		path_result(r, -1, errno, s->len);
+		r->csum = UAFAULT_CSUM_INIT;
+		return;
+	}
+	n = uring_read_fixed(u, s->fd[0], addr, s->len);
+	/* The device is done with the buffer: every pin goes back now. */
+	if (syscall(__NR_io_uring_register, u->fd, IORING_UNREGISTER_BUFFERS,
+		    NULL, 0) && n >= 0)
+		n = -errno;
+	path_result(r, n < 0 ? -1 : n, -n, s->len);
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+}
+
+static const struct kpath uring_table[] = {
+	{ "io_uring_read_fixed", UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+	  UAFAULT_RES_ALL, uring_setup, path_refill, read_fixed_call },
+};
+
+const struct kpath_family uring_paths = KPATH_FAMILY(uring_table);

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cross-memory paths (mm/process_vm_access.c): process_vm_readv() and
+ * process_vm_writev() on the agent's own range as the "remote" one.  The
+ * kernel pins the remote pages with pin_user_pages_remote() (FOLL_PIN,
+ * FOLL_WRITE to write), sixteen at a time, and copies what it pinned: a
+ * fault ends the copy at the start of the page that faults
+ * (UAFAULT_RES_PAGES), -EFAULT when nothing moved.
+ */
+#include <errno.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/* process_vm_writev()'s source: the bytes a writing target stores. */
+static int vm_prepare(struct kpath_state *s)
+{
+	path_fill(s->buf, s->len, s->seed);
+	return 0;
+}
+
+static int vm_open(struct kpath_state *s)
+{
+	return 0;
+}
+
+static void vm_readv_call(struct kpath_state *s, void *addr,
+			  struct uafault_run *r)
+{
+	struct iovec local = { .iov_base = s->buf, .iov_len = s->len };
+	struct iovec remote = { .iov_base = addr, .iov_len = s->len };
+	long n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+
+	path_result(r, n, errno, s->len);
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+}
+
+static void vm_writev_call(struct kpath_state *s, void *addr,
+			   struct uafault_run *r)
+{
+	struct iovec local = { .iov_base = s->buf, .iov_len = s->len };
+	struct iovec remote = { .iov_base = addr, .iov_len = s->len };
+	long n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+
+	path_result(r, n, errno, s->len);
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+}
+
+static const struct kpath vm_table[] = {
+	{ "process_vm_readv", UAFAULT_TF_READ, UAFAULT_RES_PAGES,
+	  vm_open, NULL, vm_readv_call },
+	{ "process_vm_writev", UAFAULT_TF_WRITE, UAFAULT_RES_PAGES,
+	  vm_open, vm_prepare, vm_writev_call },
+};
+
+const struct kpath_family vm_paths = KPATH_FAMILY(vm_table);
