@@ -347,6 +347,8 @@ static void print_usage(FILE *f)
 		"                  instead, and exit with its status\n"
 		"  --expect-targets NAME,...  fail set-up unless one of these modules\n"
 		"                  registered a target\n"
+		"  --misuse-paths  (tests) paths keep what they should give back and\n"
+		"                  report a byte more than moved: the oracles must fire\n"
 		"  --kunit GLOB    then run the loaded KUnit suites matching GLOB again\n"
 		"                  through /sys/kernel/debug/kunit/<suite>/run\n",
 		DEFAULT_ROUNDS);
@@ -436,6 +438,7 @@ int main(int argc, char **argv)
 		{ "exec", required_argument, NULL, 'x' },
 		{ "kunit", required_argument, NULL, 'k' },
 		{ "expect-targets", required_argument, NULL, 'e' },
+		{ "misuse-paths", no_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -527,6 +530,9 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			list_only = true;
+			break;
+		case 'M':
+			a.misuse_paths = true;
 			break;
 		case 'l':
 			for_each_fault_kind(k, kind)

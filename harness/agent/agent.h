@@ -108,6 +108,7 @@ struct agent {
 	char case_name[128];	/* the case in flight, as the console names it */
 	/* A reproducer: take the module's allow_crash as it is. */
 	bool take_module_mode;
+	bool misuse_paths;	/* --misuse-paths: see struct kpath_state */
 };
 
 /* umem.c: user memory, the fault plan and the oracle */
@@ -145,6 +146,23 @@ int run_target(const struct agent *a, const struct target *t, void *addr,
 	       size_t len, struct uafault_run *r);
 #define PIN_BALANCE_UNKNOWN	LONG_MIN
 long pin_balance(void);
+/* The pin oracle's counters: FOLL_PIN balance, VmPin (-1: unknown). */
+struct pins {
+	long foll;
+	long vm_kb;
+};
+
+struct pins pins_now(void);
+/* What a read of the kernel log saw besides reports. */
+enum { NR_INJECTORS = 3 };
+extern const char * const injector_names[NR_INJECTORS];
+struct kmsg_seen {
+	bool oopsed;
+	unsigned int injected[NR_INJECTORS];	/* by injector_names[] */
+};
+
+void kmsg_scan(const struct agent *a, struct verdict *v, bool expect_oops,
+	       struct kmsg_seen *seen);
 void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
 		bool *oopsed);
 
@@ -181,6 +199,12 @@ struct kpath_state {
 	int fd[2];		/* -1: unused */
 	unsigned char *buf;	/* the other side's bytes, PATH_BUF_LEN */
 	void *ring;		/* io_uring: its mapped rings */
+	/*
+	 * --misuse-paths, for the test that the oracles fire: a path keeps
+	 * what it should give back (the io_uring registration) and every
+	 * path reports one byte more than the kernel moved.
+	 */
+	bool misuse;
 };
 
 /*
@@ -283,8 +307,8 @@ void describe_plan(struct verdict *v, const struct plan *p);
 void place(const struct agent *a, struct plan *p, const struct target *t,
 	   size_t offset);
 size_t start_at(const struct target *t, size_t offset);
-void check_pins(struct verdict *v, long balance);
-void final_checks(const struct agent *a, struct verdict *v, long balance);
+void check_pins(struct verdict *v, struct pins start);
+void final_checks(const struct agent *a, struct verdict *v, struct pins balance);
 void run_checked(const struct agent *a, const struct target *t,
 		 struct verdict *v, struct umem *m);
 bool set_up(const struct agent *a, const struct target *t, struct verdict *v,

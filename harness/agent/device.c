@@ -110,6 +110,27 @@ long pin_balance(void)
 	return acquired - released;
 }
 
+/* VmPin of /proc/self/status in kB, -1 when it cannot be read. */
+static long vm_pinned_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+struct pins pins_now(void)
+{
+	return (struct pins){ .foll = pin_balance(), .vm_kb = vm_pinned_kb() };
+}
+
 /* Kernel reports that fail a case unless it expected an oops. */
 static const char * const report_markers[] = { REPORT_MARKERS };
 
@@ -124,12 +145,36 @@ static bool is_report(const char *text)
 	return false;
 }
 
+/* The fault injectors, as their debugfs directories (and reports) name them. */
+const char * const injector_names[NR_INJECTORS] = {
+	"fail_usercopy", "failslab", "fail_page_alloc",
+};
+
+/*
+ * A fault injector's report ("FAULT_INJECTION: forcing a failure." then
+ * "name failslab, interval ..."): counts it in @seen.
+ */
+static void count_injection(const char *text, struct kmsg_seen *seen)
+{
+	const char *name = strstr(text, "name ");
+	unsigned int i;
+
+	if (!seen || !strstr(text, "FAULT_INJECTION") || !name)
+		return;
+	for (i = 0; i < NR_INJECTORS; i++)
+		if (!strncmp(name + 5, injector_names[i],
+			     strlen(injector_names[i])) &&
+		    name[5 + strlen(injector_names[i])] == ',')
+			seen->injected[i]++;
+}
+
 /*
  * Reads what the kernel logged since the last call.  Each /dev/kmsg read
- * returns one record: "prio,seq,usec,flags;text".
+ * returns one record: "prio,seq,usec,flags;text", a newline inside the
+ * text escaped as "\x0a".
  */
-void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
-		bool *oopsed)
+void kmsg_scan(const struct agent *a, struct verdict *v, bool expect_oops,
+	       struct kmsg_seen *seen)
 {
 	char rec[8192];
 	ssize_t n;
@@ -145,16 +190,27 @@ void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
 		text = strchr(rec, ';');
 		text = text ? text + 1 : rec;
 		text[strcspn(text, "\n")] = 0;
+		count_injection(text, seen);
 		if (!is_report(text))
 			continue;
-		if (oopsed && (strstr(text, "BUG:") || strstr(text, "Oops")))
-			*oopsed = true;
+		if (seen && (strstr(text, "BUG:") || strstr(text, "Oops")))
+			seen->oopsed = true;
 		if (expect_oops) {
 			note(v, "# kernel (expected): %s\n", text);
 			continue;
 		}
 		fail(v, "[kmsg] kernel report: %s", text);
 	}
+}
+
+void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
+		bool *oopsed)
+{
+	struct kmsg_seen seen = { 0 };
+
+	kmsg_scan(a, v, expect_oops, &seen);
+	if (oopsed && seen.oopsed)
+		*oopsed = true;
 }
 
 int read_targets(struct agent *a)

@@ -60,21 +60,30 @@ size_t start_at(const struct target *t, size_t offset)
 	return t->fixed_len ? PAGE - t->fixed_len / 2 : offset;
 }
 
-void check_pins(struct verdict *v, long balance)
+/*
+ * No pin outlives a case: the FOLL_PIN balance (/proc/vmstat) and the
+ * memory charged as pinned (VmPin: io_uring, iommufd, RDMA charge
+ * mm->pinned_vm) are where they started.
+ */
+void check_pins(struct verdict *v, struct pins start)
 {
-	long now = pin_balance();
+	struct pins now = pins_now();
 
-	if (balance == PIN_BALANCE_UNKNOWN || now == PIN_BALANCE_UNKNOWN)
+	if (start.foll == PIN_BALANCE_UNKNOWN || now.foll == PIN_BALANCE_UNKNOWN)
 		unresolved(v, "cannot read the pin counters (/proc/sys/vm/stat_refresh, /proc/vmstat)");
-	else if (now != balance)
-		fail(v, "[pins] pin balance %ld -> %ld: pins leaked", balance, now);
+	else if (now.foll != start.foll)
+		fail(v, "[pins] pin balance %ld -> %ld: pins leaked", start.foll,
+		     now.foll);
+	if (start.vm_kb >= 0 && now.vm_kb >= 0 && now.vm_kb != start.vm_kb)
+		fail(v, "[pins] VmPin %ld kB -> %ld kB: pinned memory still charged",
+		     start.vm_kb, now.vm_kb);
 }
 
 /*
  * The oracles every case ends with, once its memory is gone: no pin
  * outlives it and the kernel reported nothing.
  */
-void final_checks(const struct agent *a, struct verdict *v, long balance)
+void final_checks(const struct agent *a, struct verdict *v, struct pins balance)
 {
 	check_pins(v, balance);
 	kmsg_check(a, v, false, NULL);

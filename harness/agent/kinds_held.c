@@ -79,7 +79,7 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 			   struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	int to_child[2], to_parent[2], status;
 	struct umem m;
 	char token;
@@ -153,7 +153,7 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 			   struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	unsigned char *old;
 	struct umem m;
 	int err;
@@ -252,7 +252,7 @@ static void fault_movable(const struct agent *a, const struct target *t,
 			  struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	uint64_t start, end;
 	struct umem m;
 	int before, after;

@@ -13,11 +13,27 @@
 
 #include "agent.h"
 
+/* More steps than any target has sites: the last one is a clean run. */
+#define MAX_FAIL_STEPS	256
+
+/* "fail_usercopy 2, failslab 1, fail_page_alloc 0" */
+static void note_injected(struct verdict *v, const struct kmsg_seen *seen)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_INJECTORS; i++)
+		note(v, "%s%s %u", i ? ", " : "", injector_names[i],
+		     seen->injected[i]);
+}
+
 /*
- * fail-nth = 1, 2, ... until the call no longer consumes it.  Every
- * injected step must end cleanly: the ioctl refuses with EFAULT/ENOMEM
- * (its own argument copies) or the target reports an error, nothing done
- * past what it reports, no pin leaked, no kernel report.
+ * fail-nth = 1, 2, ... until the call no longer consumes it: every
+ * usercopy and every allocation the call makes fails once, each in a
+ * step of its own (failslab and fail_page_alloc count sleeping
+ * allocations too: /init turns their ignore-gfp-wait off).  Every step
+ * must end cleanly: refused with EFAULT/ENOMEM (the ioctl's own argument
+ * copies) or an error the target reports, nothing done past what it
+ * reports, no pin leaked, no kernel report.
  */
 static void fault_fail_nth(const struct agent *a, const struct target *t,
 			   struct verdict *v, const struct fault_kind *k)
@@ -26,8 +42,10 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 	unsigned int nth, refused = 0, reported = 0;
 	/* The ioctl copies its argument in and the result out: two sites. */
 	unsigned int least = t->path ? 1 : 2;
-	long balance = pin_balance();
+	struct pins balance = pins_now();
+	struct kmsg_seen seen = { 0 };
 	struct fail_arm arm = { 0 };
+	bool clean = false;
 	struct uafault_run r;
 	struct umem m;
 	int err;
@@ -38,7 +56,7 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 		return;
 	}
 	place(a, &p, t, start_at(t, k->start));
-	for (nth = 1; nth < 64; nth++) {
+	for (nth = 1; nth <= MAX_FAIL_STEPS && !clean && !v->failed; nth++) {
 		err = umem_setup(&m, &p, t, a->seed);
 		if (err) {
 			unresolved(v, "setting up step %u", nth);
@@ -47,16 +65,14 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 		}
 		arm.nth = nth;
 		err = run_target_armed(a, t, m.addr, p.len, &r, &arm);
-		if (arm.left != 0) {
+		clean = arm.left != 0;
+		if (clean) {
 			/* Not consumed: a clean run, which must be right. */
 			if (err)
 				fail(v, "clean run refused: %s", strerror(-err));
 			else
 				check_result(v, &m, t, &r, p.len);
-			umem_free(&m);
-			break;
-		}
-		if (err) {
+		} else if (err) {
 			refused++;
 			if (err != -EFAULT && err != -ENOMEM)
 				fail(v, "site %u: %s failed with %s", nth,
@@ -70,16 +86,18 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 				     (unsigned long long)r.done);
 		}
 		umem_free(&m);
-		final_checks(a, v, balance);
-		if (v->failed)
-			break;
+		check_pins(v, balance);
+		kmsg_scan(a, v, false, &seen);
 	}
 	close(arm.fd);
-	note(v, "# %u fault sites: %u refused by the %s, %u reported by the target\n",
-	     nth - 1, refused, t->path ? "call" : "ioctl", reported);
-	if (nth - 1 < least && !v->failed)
-		fail(v, "only %u fault sites found; %s", nth - 1,
-		     t->path ? "the call copies the range" :
+	note(v, "# %u fault sites (", refused + reported);
+	note_injected(v, &seen);
+	note(v, "): %u refused by the %s, %u reported by the target%s\n",
+	     refused, t->path ? "call" : "ioctl", reported,
+	     clean || v->failed ? "" : "; no clean run within the steps");
+	if (refused + reported < least && !v->failed)
+		fail(v, "only %u fault sites found; %s", refused + reported,
+		     t->path ? "the call copies or allocates" :
 		     "the ioctl alone has two");
 }
 

@@ -23,7 +23,7 @@
 static void run_plan(const struct agent *a, const struct target *t,
 		     struct verdict *v, const struct plan *p)
 {
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	struct verdict one = { 0 };
 	struct umem m;
 
@@ -156,7 +156,8 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 			  struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = SWAP_PAGES, .hole = -1 };
-	long balance = pin_balance(), used, size;
+	struct pins balance = pins_now();
+	long used, size;
 	unsigned int swapped, tries;
 	cpu_set_t cpus;
 	struct umem m;
@@ -202,7 +203,7 @@ static void fault_kernel_alias(const struct agent *a, const struct target *t,
 {
 	struct plan p = { .npages = 1, .hole = -1 };
 	struct uafault_pin pin = { .len = PAGE, .flags = UAFAULT_PIN_WRITE };
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	struct uafault_run r;
 	struct umem m;
 	int err;

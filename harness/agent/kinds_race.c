@@ -100,7 +100,7 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct uffd_race race = { .protect = k->arg };
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	struct uafault_run r;
 	pthread_t thread;
 	struct umem m;
@@ -219,7 +219,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 			     struct verdict *v, const struct fault_kind *k)
 {
 	struct plan p = { .npages = 2, .hole = -1 };
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	unsigned int round, partial = 0, lost = 0;
 	struct churn ch = { 0 };
 	struct uafault_run r;
@@ -339,7 +339,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct flipper f = { 0 };
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	unsigned int round, refused = 0, rounds = k->arg * a->rounds, wait;
 	struct uafault_run r;
 	pthread_t thread;
@@ -399,7 +399,7 @@ static void fault_trap_header(const struct agent *a, const struct target *t,
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct uafault_trap trap = { .len = sizeof(uint32_t), .nth = k->arg };
-	long balance = pin_balance();
+	struct pins balance = pins_now();
 	struct uafault_run r;
 	struct umem m;
 	int err;

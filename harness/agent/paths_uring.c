@@ -153,7 +153,8 @@ static void read_fixed_call(struct kpath_state *s, void *addr,
 	}
 	n = uring_read_fixed(u, s->fd[0], addr, s->len);
 	/* The device is done with the buffer: every pin goes back now. */
-	if (syscall(__NR_io_uring_register, u->fd, IORING_UNREGISTER_BUFFERS,
+	if (!s->misuse &&
+	    syscall(__NR_io_uring_register, u->fd, IORING_UNREGISTER_BUFFERS,
 		    NULL, 0) && n >= 0)
 		n = -errno;
 	path_result(r, n < 0 ? -1 : n, -n, s->len);

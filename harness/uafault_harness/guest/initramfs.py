@@ -27,6 +27,8 @@ INIT_APPLETS: tuple[str, ...] = (
 )
 # The fault-injection attributes configs/guest.config enables (debugfs).
 FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc")
+# The allocation injectors among them (the agent's injector_names, device.c).
+ALLOC_FAULT_ATTRS: tuple[str, ...] = ("failslab", "fail_page_alloc")
 # zram0 exists at boot with CONFIG_ZRAM=y (num_devices defaults to 1).
 ZRAM_SWAP_SIZE = "64M"
 # Mount points that must exist before /init can mount anything.
@@ -71,6 +73,14 @@ mount -t tmpfs tmpfs /tmp
 for attr in {" ".join(FAULT_ATTRS)}; do
     echo 1 > /sys/kernel/debug/$attr/verbose 2>/dev/null
 done
+# fail-nth reaches every allocation, not only those that cannot sleep (the
+# error paths after a pin succeeded live behind sleeping ones); with
+# probability 0 nothing but a task's own fail-nth ever fails.
+for attr in {" ".join(ALLOC_FAULT_ATTRS)}; do
+    echo N > /sys/kernel/debug/$attr/ignore-gfp-wait 2>/dev/null
+done
+echo N > /sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem 2>/dev/null
+echo 0 > /sys/kernel/debug/fail_page_alloc/min-order 2>/dev/null
 # Swap on zram so the agent's MADV_PAGEOUT really swaps user pages out.
 if echo {ZRAM_SWAP_SIZE} > /sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
     echo "uafault-init: zram swap on"

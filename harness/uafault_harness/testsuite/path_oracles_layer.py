@@ -1,0 +1,71 @@
+"""The `path oracles` layer of `test`: the oracles can fire on every real
+kernel path.  One guest boot runs the paths with the agent's test-only
+--misuse-paths: each path then reports one byte more than the kernel
+moved, which the result oracle must catch, and the io_uring path keeps its
+buffers registered, which the pin oracle must catch twice (the FOLL_PIN
+balance and VmPin)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..core.errors import ExitCode
+from ..core.paths import Layout
+from ..core.results import Counts, LayerResult, SUMMARY_NAME, write_layer
+from ..guest.protocol import ORACLE_NOTE
+from ..guest.runner import KTAP_NAME
+from .campaign_layers import cli_command, run_logged
+
+LAYER_DIR = "path-oracles"
+PATH_PREFIX = "path_"
+# Paths whose misuse keeps pins (the others' calls pin nothing past the
+# kernel's own release).
+KEEPS_PINS = {"path_io_uring_read_fixed": ("[pins] pin balance", "[pins] VmPin")}
+_ARTEFACTS = re.compile(r"^artefacts: (\S+)$", re.M)
+_SUBTEST = re.compile(r"^\s*# Subtest: (\S+)")
+
+
+def complaints_by_suite(ktap: str) -> dict[str, list[str]]:
+    """Each top-level suite's oracle complaints, in order."""
+    out: dict[str, list[str]] = {}
+    suite = ""
+    for line in ktap.splitlines():
+        m = _SUBTEST.match(line)
+        if m and line.startswith("    #"):
+            suite = m.group(1)
+            out.setdefault(suite, [])
+            continue
+        note = ORACLE_NOTE.match(line)
+        if note and suite:
+            out[suite].append(note.group(1))
+    return out
+
+
+def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
+    layer = "path oracles"
+    out = run_dir / LAYER_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "guest.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
+                                        f"--targets '{PATH_PREFIX}*' --faults none --misuse-paths"), log)
+    text = log.read_text(errors="replace")
+    where = _ARTEFACTS.search(text)
+    ktap = Path(where.group(1)) / KTAP_NAME if where else None
+    suites = complaints_by_suite(ktap.read_text()) if ktap and ktap.is_file() else {}
+    checks: dict[str, bool] = {f"the misused paths fail the run (exit {rc} != 0)": rc != 0,
+                               "the run lists paths": any(s.startswith(PATH_PREFIX) for s in suites)}
+    for suite, said in sorted(suites.items()):
+        if not suite.startswith(PATH_PREFIX):
+            continue
+        checks[f"{suite}: [result] caught the extra byte"] = any(c.startswith("[result]") for c in said)
+        for want in KEEPS_PINS.get(suite, ()):
+            checks[f"{suite}: {want} caught what it kept"] = any(c.startswith(want) for c in said)
+    passed = sum(checks.values())
+    bad = [name for name, ok in checks.items() if not ok]
+    result = LayerResult(layer, ExitCode.TEST_FAILED if bad else ExitCode.OK,
+                         (f"failed: {'; '.join(bad)} (see {log})") if bad else
+                         f"{passed} checks: every path's oracles fire on its misuse",
+                         Counts(passed=passed, failed=len(bad)), details={"checks": checks})
+    write_layer(out / SUMMARY_NAME, result)
+    return result
