@@ -42,6 +42,9 @@
 #define UAFAULT_TF_HOLD		(1U << 6)
 #define UAFAULT_TF_ALL		((1U << 7) - 1)
 
+/* The block size a %UAFAULT_RES_DIO range must be aligned to. */
+#define UAFAULT_DIO_ALIGN	512
+
 /* Size of the kernel struct a %UAFAULT_RES_STRUCT target copies into. */
 #define UAFAULT_STRUCT_KSIZE	64
 
@@ -77,6 +80,11 @@
  *	from the start of the range, the way a pipe's buffers fill and
  *	drain: every chunk before the one that faults; @ret -%EFAULT when
  *	short (the agent's pipe paths)
+ * @UAFAULT_RES_DIO: direct I/O on a block device: -%EINVAL, nothing
+ *	done, unless the range's address and length are multiples of
+ *	%UAFAULT_DIO_ALIGN (the logical block size); else as
+ *	%UAFAULT_RES_PAGES (the pinned pages before the fault, which are
+ *	whole blocks then)
  * @UAFAULT_RES_MAX: number of kinds
  */
 enum uafault_result {
@@ -90,6 +98,7 @@ enum uafault_result {
 	UAFAULT_RES_STRBUF,
 	UAFAULT_RES_HEADER,
 	UAFAULT_RES_CHUNKS,
+	UAFAULT_RES_DIO,
 	UAFAULT_RES_MAX,
 };
 

@@ -118,6 +118,7 @@ void umem_snapshot(struct umem *m, unsigned char *buf);
 void umem_free(struct umem *m);
 size_t plan_reach(const struct plan *p, bool write);
 bool target_writes(const struct target *t);
+bool dio_refuses(const struct target *t, const void *addr, size_t len);
 void put_le32(unsigned char *p, uint32_t v);
 uint64_t user_csum(const struct umem *m, const struct target *t,
 		   const struct uafault_run *r, const unsigned char *seen);
@@ -234,7 +235,8 @@ struct kpath_family {
 
 #define KPATH_FAMILY(table)	{ .paths = (table), .n = ARRAY_SIZE(table) }
 
-extern const struct kpath_family pipe_paths, vm_paths, uring_paths;
+extern const struct kpath_family pipe_paths, vm_paths, uring_paths,
+	block_paths;
 
 /* fail-nth armed right before a target's call, read back right after. */
 struct fail_arm {

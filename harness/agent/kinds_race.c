@@ -147,6 +147,15 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	close(race.stop[0]);
 	close(race.stop[1]);
 
+	if (!err && dio_refuses(t, m.addr, p.len)) {
+		/* Refused before it touched the range: nothing raced. */
+		if (r.ret != -EINVAL || r.done)
+			fail(v, "[result] ret %lld done %llu, expected -EINVAL for an unaligned range",
+			     (long long)r.ret, (unsigned long long)r.done);
+		umem_free(&m);
+		final_checks(a, v, balance);
+		return;
+	}
 	/* From here on the plan is the one the race left behind. */
 	if (t->flags & UAFAULT_TF_NOWAIT) {
 		m.plan.hole = 1;
@@ -250,6 +259,14 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 		if (lost_migration(t, &r)) {
 			lost++;
 			continue;
+		}
+		if (dio_refuses(t, m.addr, p.len)) {
+			/* An unaligned range is refused whole, every time. */
+			if (r.ret == -EINVAL && !r.done)
+				continue;
+			fail(v, "[result] round %u: ret %lld done %llu, expected -EINVAL for an unaligned range",
+			     round, (long long)r.ret, (unsigned long long)r.done);
+			break;
 		}
 		if (r.done > p.len + (t->result == UAFAULT_RES_STRSIZE) ||
 		    (r.ret && r.ret != -EFAULT)) {

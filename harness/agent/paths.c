@@ -17,7 +17,7 @@
 #include "agent.h"
 
 static const struct kpath_family * const path_families[] = {
-	&pipe_paths, &vm_paths, &uring_paths,
+	&pipe_paths, &vm_paths, &uring_paths, &block_paths,
 };
 
 /* The bytes a writing path's source holds: what a module target writes. */

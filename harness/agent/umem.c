@@ -53,6 +53,13 @@ bool target_writes(const struct target *t)
 	return t->flags & UAFAULT_TF_WRITE;
 }
 
+/* A direct I/O target refuses a range not aligned to the block size. */
+bool dio_refuses(const struct target *t, const void *addr, size_t len)
+{
+	return t->result == UAFAULT_RES_DIO &&
+	       ((uintptr_t)addr | len) % UAFAULT_DIO_ALIGN;
+}
+
 static bool blocks(enum fault f, bool write)
 {
 	return f == F_UNMAPPED || f == F_PROT_NONE ||
@@ -206,6 +213,13 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 	size_t len = p->len, pages, nul, nonzero, head;
 
 	switch (t->result) {
+	case UAFAULT_RES_DIO:
+		if (dio_refuses(t, m->addr, len)) {
+			expect_exact(&e, 0, -EINVAL);
+			break;
+		}
+		/* Aligned: the pinned pages before the fault, in blocks. */
+		[[fallthrough]];
 	case UAFAULT_RES_PAGES:
 		/* Whole pages before the fault; done covers them in the range. */
 		pages = (p->offset + reach) / PAGE;

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Direct I/O on a block device (block/fops.c, __blkdev_direct_IO_simple):
+ * pwrite() and pread() of /dev/ram0 (brd) opened O_DIRECT, at offset 0.
+ * A range whose address or length is not a multiple of the logical block
+ * size is refused whole (-EINVAL).  An aligned one is pinned with
+ * iov_iter_extract_pages() (FOLL_PIN, FOLL_WRITE for a read) up to the
+ * first page that faults, trimmed to whole blocks, and that much moves
+ * (UAFAULT_RES_DIO); -EFAULT when nothing could be pinned.  The pages
+ * are released after the bio completes: 38b43539d64b fixed their
+ * reference counts for unaligned ranges.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define BLOCK_DEVICE	"/dev/ram0"
+
+/* fd[0] for the direct I/O under test, fd[1] buffered for the other side. */
+static int block_open(struct kpath_state *s)
+{
+	s->fd[0] = open(BLOCK_DEVICE, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (s->fd[0] < 0)
+		return -errno;
+	s->fd[1] = open(BLOCK_DEVICE, O_RDWR | O_CLOEXEC);
+	if (s->fd[1] < 0) {
+		close(s->fd[0]);
+		s->fd[0] = -1;
+		return -errno;
+	}
+	return 0;
+}
+
+/* What a direct read must bring in: the fill bytes, on the device. */
+static int block_fill(struct kpath_state *s)
+{
+	path_fill(s->buf, s->len, s->seed);
+	if (pwrite(s->fd[1], s->buf, s->len, 0) != (ssize_t)s->len ||
+	    fsync(s->fd[1]))
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+static void dio_write_call(struct kpath_state *s, void *addr,
+			   struct uafault_run *r)
+{
+	long n = pwrite(s->fd[0], addr, s->len, 0);
+	long got;
+
+	path_result(r, n, errno, s->len);
+	/* The direct write dropped the cached copy: this reads the device. */
+	got = r->done ? pread(s->fd[1], s->buf, r->done, 0) : 0;
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf,
+			       got > 0 ? (size_t)got : 0);
+}
+
+static void dio_read_call(struct kpath_state *s, void *addr,
+			  struct uafault_run *r)
+{
+	long n = pread(s->fd[0], addr, s->len, 0);
+
+	path_result(r, n, errno, s->len);
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+}
+
+static const struct kpath block_table[] = {
+	{ "dio_write_brd", UAFAULT_TF_READ, UAFAULT_RES_DIO,
+	  block_open, NULL, dio_write_call },
+	{ "dio_read_brd", UAFAULT_TF_WRITE, UAFAULT_RES_DIO,
+	  block_open, block_fill, dio_read_call },
+};
+
+const struct kpath_family block_paths = KPATH_FAMILY(block_table);
