@@ -83,14 +83,34 @@ static bool registered_any(const struct agent *a, const char *names)
 	return false;
 }
 
+/* --path-file FILE: the described paths, one a line. */
+static int add_path_file(struct agent *a, const char *path)
+{
+	char text[16384];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "uafault-agent: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	return add_described_paths(a, text);
+}
+
 /* --targets GLOB: the matching targets, in the registry's order. */
 static void keep_targets(struct agent *a)
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < a->ntargets; i++)
+	for (i = 0; i < a->ntargets; i++) {
 		if (!fnmatch(a->target_glob, a->targets[i].name, 0))
 			a->targets[n++] = a->targets[i];
+		else
+			close_path(&a->targets[i]);
+	}
 	a->ntargets = n;
 }
 
@@ -347,6 +367,8 @@ static void print_usage(FILE *f)
 		"                  instead, and exit with its status\n"
 		"  --expect-targets NAME,...  fail set-up unless one of these modules\n"
 		"                  registered a target\n"
+		"  --path-file FILE  also the paths FILE describes, one a line\n"
+		"                  (the harness writes it from configs/paths/*.toml)\n"
 		"  --misuse-paths  (tests) paths keep what they should give back and\n"
 		"                  report a byte more than moved: the oracles must fire\n"
 		"  --kunit GLOB    then run the loaded KUnit suites matching GLOB again\n"
@@ -439,6 +461,7 @@ int main(int argc, char **argv)
 		{ "kunit", required_argument, NULL, 'k' },
 		{ "expect-targets", required_argument, NULL, 'e' },
 		{ "misuse-paths", no_argument, NULL, 'M' },
+		{ "path-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -463,6 +486,7 @@ int main(int argc, char **argv)
 	struct kmod_ctx *ctx = NULL;
 	int nmods = 0, opt, status = EXIT_PASS, err;
 	const char *cases = NULL, *program = NULL, *kunit_glob = NULL;
+	const char *path_file = NULL;
 	char **kunit_suites = NULL, *expect[MAX_MODULES];
 	int nexpect = 0;
 	int nkunit = 0;
@@ -534,6 +558,9 @@ int main(int argc, char **argv)
 		case 'M':
 			a.misuse_paths = true;
 			break;
+		case 'P':
+			path_file = optarg;
+			break;
 		case 'l':
 			for_each_fault_kind(k, kind)
 				list_kind(kind);
@@ -590,6 +617,10 @@ int main(int argc, char **argv)
 		return EXIT_SETUP;
 	}
 
+	if (path_file && add_path_file(&a, path_file)) {
+		status = EXIT_SETUP;
+		goto out;
+	}
 	for (i = 0; i < (unsigned int)nexpect; i++) {
 		if (registered_any(&a, expect[i]))
 			continue;
@@ -646,6 +677,8 @@ int main(int argc, char **argv)
 out:
 	if (nkunit > 0)
 		kunit_free_suites(kunit_suites, nkunit);
+	for (i = 0; i < a.ntargets; i++)
+		close_path(&a.targets[i]);
 	close(a.dev);
 	if (a.kmsg >= 0)
 		close(a.kmsg);

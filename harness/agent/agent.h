@@ -50,6 +50,7 @@ struct target {
 	size_t fixed_len;
 	const struct kpath *path;	/* NULL: the module's, run by ioctl */
 	struct kpath_state *state;	/* the path's, open for the run */
+	bool opaque;		/* its bytes are a device's own: no data oracle */
 };
 
 static inline bool target_crashes(const struct target *t)
@@ -200,6 +201,7 @@ struct kpath_state {
 	int fd[2];		/* -1: unused */
 	unsigned char *buf;	/* the other side's bytes, PATH_BUF_LEN */
 	void *ring;		/* io_uring: its mapped rings */
+	const void *desc;	/* a described path's device and call */
 	/*
 	 * --misuse-paths, for the test that the oracles fire: a path keeps
 	 * what it should give back (the io_uring registration) and every
@@ -223,6 +225,7 @@ struct kpath {
 	int (*open)(struct kpath_state *s);
 	int (*prepare)(struct kpath_state *s);
 	void (*call)(struct kpath_state *s, void *addr, struct uafault_run *r);
+	void (*close)(struct kpath_state *s);	/* more than its fds */
 };
 
 /* The longest range any kind maps: MAX_PAGES pages. */
@@ -248,6 +251,10 @@ struct fail_arm {
 int fail_arm_set(struct fail_arm *arm);
 void fail_arm_read(struct fail_arm *arm);
 int add_paths(struct agent *a);
+int add_path(struct agent *a, const struct kpath *path, const void *desc,
+	     const char *owner, size_t fixed_len, bool opaque);
+int add_described_paths(struct agent *a, const char *text);
+void close_path(struct target *t);
 int path_run(const struct agent *a, const struct target *t, void *addr,
 	     size_t len, struct uafault_run *r, struct fail_arm *arm);
 void path_fill(unsigned char *buf, size_t len, unsigned int seed);

@@ -277,7 +277,8 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 		}
 		partial += r.ret != 0;
 		/* Page 1 only ever holds its own bytes: a read must see them. */
-		if (t->flags & UAFAULT_TF_READ && t->result != UAFAULT_RES_ZEROED &&
+		if (t->flags & UAFAULT_TF_READ && !t->opaque &&
+		    t->result != UAFAULT_RES_ZEROED &&
 		    t->result != UAFAULT_RES_STRSIZE && r.done <= p.len) {
 			csum = user_csum(&m, t, &r, m.before);
 			if (csum != r.csum)

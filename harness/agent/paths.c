@@ -115,50 +115,86 @@ int path_refill(struct kpath_state *s)
 }
 
 /*
+ * Opens @path and appends it to @a's targets as "path_<name>"; -errno
+ * (and nothing appended) when it cannot be opened.  @desc is what its
+ * functions read (a described path's device and call), @opaque that the
+ * bytes it moves are the device's own, so no data oracle applies.
+ */
+int add_path(struct agent *a, const struct kpath *path, const void *desc,
+	     const char *owner, size_t fixed_len, bool opaque)
+{
+	struct kpath_state *s = calloc(1, sizeof(*s));
+	struct target *grown, *t;
+	int err = s ? 0 : -ENOMEM;
+
+	if (s) {
+		s->fd[0] = s->fd[1] = -1;
+		s->desc = desc;
+		s->buf = malloc(PATH_BUF_LEN);
+		err = s->buf ? path->open(s) : -ENOMEM;
+	}
+	grown = err ? NULL : realloc(a->targets,
+				     (a->ntargets + 1) * sizeof(*grown));
+	if (!grown) {
+		if (s)
+			free(s->buf);
+		free(s);
+		return err ?: -ENOMEM;
+	}
+	a->targets = grown;
+	t = &a->targets[a->ntargets++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "path_%s", path->name);
+	snprintf(t->owner, sizeof(t->owner), "%s", owner);
+	t->flags = path->flags;
+	t->result = path->result;
+	t->fixed_len = fixed_len;
+	t->path = path;
+	t->state = s;
+	t->opaque = opaque;
+	return 0;
+}
+
+/*
+ * Closes what a path target opened: before the modules are unloaded (a
+ * described path may hold a module's device open), or when --targets
+ * leaves it out.
+ */
+void close_path(struct target *t)
+{
+	struct kpath_state *s = t->state;
+	unsigned int f;
+
+	if (!s)
+		return;
+	if (t->path->close)
+		t->path->close(s);
+	for (f = 0; f < ARRAY_SIZE(s->fd); f++)
+		if (s->fd[f] >= 0)
+			close(s->fd[f]);
+	free(s->buf);
+	free(s);
+	t->state = NULL;
+}
+
+/*
  * Appends every path this kernel offers to @a's targets, each opened
  * now, before any case maps or unmaps a thing (a kernel without io_uring
- * has no io_uring path).  Its name says what it is: "path_<name>", owner
- * "kernel".
+ * has no io_uring path), owner "kernel".
  */
 int add_paths(struct agent *a)
 {
-	unsigned int f, i, n = 0;
-	struct target *grown;
+	unsigned int f, i;
+	int err;
 
-	for (f = 0; f < ARRAY_SIZE(path_families); f++)
-		n += path_families[f]->n;
-	grown = realloc(a->targets, (a->ntargets + n) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	a->targets = grown;
 	for (f = 0; f < ARRAY_SIZE(path_families); f++) {
 		for (i = 0; i < path_families[f]->n; i++) {
 			const struct kpath *path = &path_families[f]->paths[i];
-			struct target *t = &a->targets[a->ntargets];
-			struct kpath_state *s = calloc(1, sizeof(*s));
-			int err = s ? 0 : -ENOMEM;
 
-			if (s) {
-				s->fd[0] = s->fd[1] = -1;
-				s->buf = malloc(PATH_BUF_LEN);
-				err = s->buf ? path->open(s) : -ENOMEM;
-			}
-			if (err) {
+			err = add_path(a, path, NULL, "kernel", 0, false);
+			if (err)
 				fprintf(stderr, "uafault-agent: path %s unavailable: %s\n",
 					path->name, strerror(-err));
-				if (s)
-					free(s->buf);
-				free(s);
-				continue;
-			}
-			memset(t, 0, sizeof(*t));
-			snprintf(t->name, sizeof(t->name), "path_%s", path->name);
-			snprintf(t->owner, sizeof(t->owner), "kernel");
-			t->flags = path->flags;
-			t->result = path->result;
-			t->path = path;
-			t->state = s;
-			a->ntargets++;
 		}
 	}
 	return 0;

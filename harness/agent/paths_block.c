@@ -66,10 +66,21 @@ static void dio_read_call(struct kpath_state *s, void *addr,
 }
 
 static const struct kpath block_table[] = {
-	{ "dio_write_brd", UAFAULT_TF_READ, UAFAULT_RES_DIO,
-	  block_open, NULL, dio_write_call },
-	{ "dio_read_brd", UAFAULT_TF_WRITE, UAFAULT_RES_DIO,
-	  block_open, block_fill, dio_read_call },
+	{
+		.name = "dio_write_brd",
+		.flags = UAFAULT_TF_READ,
+		.result = UAFAULT_RES_DIO,
+		.open = block_open,
+		.call = dio_write_call,
+	},
+	{
+		.name = "dio_read_brd",
+		.flags = UAFAULT_TF_WRITE,
+		.result = UAFAULT_RES_DIO,
+		.open = block_open,
+		.prepare = block_fill,
+		.call = dio_read_call,
+	},
 };
 
 const struct kpath_family block_paths = KPATH_FAMILY(block_table);

@@ -64,12 +64,30 @@ static void pipe_read_call(struct kpath_state *s, void *addr,
 }
 
 static const struct kpath pipe_table[] = {
-	{ "pipe_write", UAFAULT_TF_READ, UAFAULT_RES_CHUNKS,
-	  path_pipe, pipe_empty, pipe_write_call },
-	{ "pipe_read", UAFAULT_TF_WRITE, UAFAULT_RES_CHUNKS,
-	  path_pipe, path_refill, pipe_read_call },
-	{ "vmsplice", UAFAULT_TF_READ, UAFAULT_RES_PAGES,
-	  path_pipe, pipe_empty, vmsplice_call },
+	{
+		.name = "pipe_write",
+		.flags = UAFAULT_TF_READ,
+		.result = UAFAULT_RES_CHUNKS,
+		.open = path_pipe,
+		.prepare = pipe_empty,
+		.call = pipe_write_call,
+	},
+	{
+		.name = "pipe_read",
+		.flags = UAFAULT_TF_WRITE,
+		.result = UAFAULT_RES_CHUNKS,
+		.open = path_pipe,
+		.prepare = path_refill,
+		.call = pipe_read_call,
+	},
+	{
+		.name = "vmsplice",
+		.flags = UAFAULT_TF_READ,
+		.result = UAFAULT_RES_PAGES,
+		.open = path_pipe,
+		.prepare = pipe_empty,
+		.call = vmsplice_call,
+	},
 };
 
 const struct kpath_family pipe_paths = KPATH_FAMILY(pipe_table);

@@ -138,6 +138,12 @@ static int uring_setup(struct kpath_state *s)
 	return 0;
 }
 
+static void uring_close(struct kpath_state *s)
+{
+	uring_unmap(s->ring);
+	s->ring = NULL;
+}
+
 static void read_fixed_call(struct kpath_state *s, void *addr,
 			    struct uafault_run *r)
 {
@@ -162,8 +168,15 @@ static void read_fixed_call(struct kpath_state *s, void *addr,
 }
 
 static const struct kpath uring_table[] = {
-	{ "io_uring_read_fixed", UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
-	  UAFAULT_RES_ALL, uring_setup, path_refill, read_fixed_call },
+	{
+		.name = "io_uring_read_fixed",
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.result = UAFAULT_RES_ALL,
+		.open = uring_setup,
+		.prepare = path_refill,
+		.call = read_fixed_call,
+		.close = uring_close,
+	},
 };
 
 const struct kpath_family uring_paths = KPATH_FAMILY(uring_table);

@@ -48,10 +48,21 @@ static void vm_writev_call(struct kpath_state *s, void *addr,
 }
 
 static const struct kpath vm_table[] = {
-	{ "process_vm_readv", UAFAULT_TF_READ, UAFAULT_RES_PAGES,
-	  vm_open, NULL, vm_readv_call },
-	{ "process_vm_writev", UAFAULT_TF_WRITE, UAFAULT_RES_PAGES,
-	  vm_open, vm_prepare, vm_writev_call },
+	{
+		.name = "process_vm_readv",
+		.flags = UAFAULT_TF_READ,
+		.result = UAFAULT_RES_PAGES,
+		.open = vm_open,
+		.call = vm_readv_call,
+	},
+	{
+		.name = "process_vm_writev",
+		.flags = UAFAULT_TF_WRITE,
+		.result = UAFAULT_RES_PAGES,
+		.open = vm_open,
+		.prepare = vm_prepare,
+		.call = vm_writev_call,
+	},
 };
 
 const struct kpath_family vm_paths = KPATH_FAMILY(vm_table);

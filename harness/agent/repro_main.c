@@ -3,7 +3,7 @@
  * main() of a standalone reproducer.  harness/uafault minimize writes one
  * C file: the uapi header, agent.h, device.c, umem.c, faults.c and this,
  * with the case baked in as REPRO_CASE (and REPRO_ROUNDS when the case
- * sets its race's rounds).  It runs with
+ * sets its race's rounds, REPRO_PATHS when it runs a described path).  It runs with
  * uafault.ko (and the module of the target) already loaded, opens
  * /dev/uafault, runs the case once and prints it the way the agent's
  * --cases does.  Exit status: 0 the case passed, 1 it failed, 3 the
@@ -20,6 +20,10 @@
 #ifndef REPRO_ROUNDS
 #define REPRO_ROUNDS	DEFAULT_ROUNDS
 #endif
+/* The described paths' lines, when the case runs one. */
+#ifndef REPRO_PATHS
+#define REPRO_PATHS	""
+#endif
 
 int main(void)
 {
@@ -31,7 +35,7 @@ int main(void)
 	bool passed;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (open_device(&a))
+	if (open_device(&a) || add_described_paths(&a, REPRO_PATHS))
 		return EXIT_SETUP;
 	printf("KTAP version 1\n1..1\n");
 	passed = run_case(&a, &c, 1);

@@ -131,6 +131,22 @@ def test_c_reproducer_is_one_file_that_builds_static(tmp_path: Path) -> None:
     assert proc.returncode == 3 and "/dev/uafault" in proc.stderr
 
 
+def test_a_described_paths_reproducer_carries_its_description(tmp_path: Path) -> None:
+    """The C reproducer of a described path's case knows the device and
+    the call: minimize's reproducer runs without the agent's --path-file."""
+    (tmp_path / "zero.toml").write_text('[path]\nname = "zero_copy"\ndevice = "/dev/zero"\ncall = "read"\n'
+                                        'writes = "zeros"\ncontract = "all"\n')
+    repro = load_repro(write(tmp_path, '[repro]\npaths = ["zero.toml"]\ntarget = "path_zero_copy"\n'
+                                       'fault = "unmapped"\nexpect = "FAIL"\n'))
+    assert repro.paths == ((tmp_path / "zero.toml").resolve(),)
+    text = c_reproducer(resolve_layout(), repro, "header")
+    assert ('#define REPRO_PATHS\t"zero_copy /dev/zero rdwr read 0 range 0 0 0 0 count to_user zeros all\\n"'
+            in text)
+    source = tmp_path / "repro.c"
+    source.write_text(text)
+    compile_c(source, tmp_path / "repro")
+
+
 def test_signature_of_stored_failures() -> None:
     assert signature(Verdict("c", "XFAIL", "[pins] pin balance 1 -> 2: pins leaked")) == ("FAIL", "[pins]")
     assert signature(Verdict("c", "CRASH", "BUG: unable to handle page fault for address")) == \

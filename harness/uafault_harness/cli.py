@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .campaign.runner import CAMPAIGN_DIR, CampaignRequest, run_campaign
+from .campaign.runner import CAMPAIGN_DIR, CampaignRequest, described_lines, run_campaign
 from .campaign.spec import load_campaign, parse_duration, parse_shard
 from .campaign.store import DB_NAME, RUN_ID, merge_into
 from .core.errors import ExitCode, HarnessError, worst
@@ -123,6 +123,9 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
                         help="also build this out-of-tree module directory (M=) against the guest kernel with "
                              "uafault.ko's Module.symvers and load it after uafault.ko; one of its modules must "
                              "register a target (repeatable)")
+    parser.add_argument("--path", dest="paths", type=Path, action="append", default=[], metavar="FILE",
+                        help="also run the device path FILE describes (TOML, as configs/paths/*.toml, which "
+                             "always run; repeatable)")
     parser.add_argument("--append", type=kernel_params, default="", metavar="PARAMS",
                         help="more kernel parameters for the guest, e.g. \"transparent_hugepage=always\"")
     parser.add_argument("--kunit", action="store_true",
@@ -255,8 +258,8 @@ def cmd_guest_build(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK
 
 
-def guest_request(args: argparse.Namespace) -> GuestRequest:
-    return GuestRequest(kasan=args.kasan, allow_crash=args.allow_crash, timeout=args.timeout,
+def guest_request(args: argparse.Namespace, layout: Layout) -> GuestRequest:
+    return GuestRequest(path_lines=described_lines(layout, tuple(args.paths)), kasan=args.kasan, allow_crash=args.allow_crash, timeout=args.timeout,
                         silence_timeout=args.silence_timeout, kvm=args.kvm,
                         agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls,
                         kunit=args.kunit, modules=Modules(dirs=tuple(dict.fromkeys(args.modules))),
@@ -264,7 +267,7 @@ def guest_request(args: argparse.Namespace) -> GuestRequest:
 
 
 def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
-    request = guest_request(args)
+    request = guest_request(args, layout)
     guest_preflight(layout)
     run_dir = create_run_dir(layout.results_root)
     return _print_layer(run_guest_layer(layout, request, run_dir), run_dir / request.layer_dir)
@@ -342,13 +345,14 @@ def cmd_merge(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK
 
 
-def test_guest_requests(jobs: int) -> list[GuestRequest]:
+def test_guest_requests(jobs: int, layout: Layout) -> list[GuestRequest]:
     """What `test` boots: every fault kind on every target, the ioctl
     fuzzer, the KUnit suites re-run through debugfs and SMAP (it oopses
     last, on purpose), then the fuzzer and the fault kinds again under
     KASAN, where nothing may oops."""
-    return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True),
-            GuestRequest(jobs=jobs, kasan=True, fuzz_calls=TEST_FUZZ_CALLS)]
+    described = described_lines(layout, ())
+    return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True, path_lines=described),
+            GuestRequest(jobs=jobs, kasan=True, fuzz_calls=TEST_FUZZ_CALLS, path_lines=described)]
 
 
 def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -366,7 +370,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         layers.append(run_kunit_layer(layout, KunitRequest(arch, args.jobs, args.timeout), run_dir))
     if not args.skip_guest:
         # --timeout is the KUnit runs'; the guests keep their own watchdogs.
-        for request in test_guest_requests(args.jobs):
+        for request in test_guest_requests(args.jobs, layout):
             layers.append(run_guest_layer(layout, request, run_dir))
         smoke = run_campaign_layer(layout, run_dir, args.jobs)
         layers.append(smoke)

@@ -34,6 +34,7 @@ from ..guest.qemu import Verdict as BootVerdict
 from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
 from ..setup.source import read_stamp
 from .known_issues import KNOWN_ISSUES, KnownIssue, expected_verdict, load_known_issues
+from .paths import load_paths, shipped_paths
 from .spec import Campaign, Case, expand, load_campaign, select_targets, shard
 from .store import DB_NAME, History, RunInfo, Store, Verdict
 from .verdicts import BAD, VERDICTS
@@ -89,28 +90,30 @@ def fault_kinds(agent: Path) -> FaultKinds:
     return parse_fault_kinds(proc.stdout)
 
 
-def targets_cache(guest: PreparedGuest, modules: Modules) -> Path:
-    """Where the target list of these very modules and agent is kept: the
-    list is a function of them (kernel parameters do not register
-    targets), so one boot per build lists it."""
+def targets_cache(guest: PreparedGuest, modules: Modules, path_lines: tuple[str, ...] = ()) -> Path:
+    """Where the target list of these very modules, described paths and
+    agent is kept: the list is a function of them (kernel parameters do
+    not register targets), so one boot per build lists it."""
     request = GuestRequest(allow_crash=True, modules=modules)
     digest = hashlib.sha256()
     for path in (*guest.artefacts.loaded(request), guest.artefacts.agent):
         digest.update(path.read_bytes())
+    digest.update("\n".join(path_lines).encode())
     return guest.artefacts.agent.parent / f"targets-{digest.hexdigest()[:16]}.txt"
 
 
-def list_targets(guest: PreparedGuest, out_dir: Path, modules: Modules = Modules()) -> list[ListedTarget]:
+def list_targets(guest: PreparedGuest, out_dir: Path, modules: Modules = Modules(),
+                 path_lines: tuple[str, ...] = ()) -> list[ListedTarget]:
     """Every target (and which ones crash, the kinds each takes), with the
-    modules the campaign asks for loaded: from the cache of this build,
-    else one boot with allow_crash."""
-    cache = targets_cache(guest, modules)
+    modules and described paths the campaign asks for: from the cache of
+    this build, else one boot with allow_crash."""
+    cache = targets_cache(guest, modules, path_lines)
     if cache.is_file():
         listed = [t for t in map(parse_target, cache.read_text().splitlines()) if t is not None]
         if listed:
             return listed
     out_dir.mkdir(parents=True, exist_ok=True)
-    request = GuestRequest(allow_crash=True, agent_args="--list-targets", modules=modules)
+    request = GuestRequest(allow_crash=True, agent_args="--list-targets", modules=modules, path_lines=path_lines)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, echo=False)
     lines = [line for line in tracker.user_lines if parse_target(line) is not None]
     said = agent_error(tracker.agent_lines)
@@ -128,6 +131,11 @@ def known_issues_for(layout: Layout, own: Path | None) -> tuple[KnownIssue, ...]
     config names (`known_issues`)."""
     known = load_known_issues(layout.project / KNOWN_ISSUES)
     return known + (load_known_issues(own) if own is not None else ())
+
+
+def described_lines(layout: Layout, own: tuple[Path, ...]) -> tuple[str, ...]:
+    """The agent lines of configs/paths/ and of the paths a file names."""
+    return tuple(p.agent_line() for p in load_paths(shipped_paths(layout.project) + own))
 
 
 def counts_of(by_verdict: dict[str, int]) -> Counts:
@@ -208,6 +216,8 @@ class BootEnv:
     modules: Modules = Modules()
     append: str = ""
     known: tuple[KnownIssue, ...] = ()
+    # Described paths, one agent line each.
+    path_lines: tuple[str, ...] = ()
 
 
 def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
@@ -251,7 +261,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
 
     request = GuestRequest(allow_crash=allow_crash, kasan=cases[0].kernel == "kasan", timeout=timeout,
                            silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES} {agent_args}".strip(),
-                           modules=env.modules, append=env.append)
+                           modules=env.modules, append=env.append, path_lines=env.path_lines)
     text = "".join(c.agent_line() + "\n" for c in cases)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),), programs=programs,
                                      on_line=on_line, echo=False)
@@ -343,7 +353,8 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     kinds = fault_kinds(plain.artefacts.agent)
     crash_kinds = kinds.crash
     campaign = load_campaign(request.spec, kinds.names)
-    env = BootEnv(campaign.modules, campaign.append, known_issues_for(layout, campaign.known_issues))
+    env = BootEnv(campaign.modules, campaign.append, known_issues_for(layout, campaign.known_issues),
+                  described_lines(layout, campaign.paths))
     if request.resume:
         info = store.run_info(request.resume)
         if info.spec_digest != campaign.digest:
@@ -358,7 +369,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
         else:
             run_id = new_run_id() + (f"-s{request.shard[0]}of{request.shard[1]}" if request.shard else "")
         listed = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets",
-                              campaign.modules)
+                              campaign.modules, env.path_lines)
         chosen = select_targets(campaign, [t.name for t in listed], {t.name for t in listed if t.crashes})
         cases = expand(campaign, [t for t in listed if t.name in chosen], kinds)
         if request.shard:

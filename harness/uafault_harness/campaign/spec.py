@@ -19,6 +19,7 @@ A file has one [campaign] table:
     append = "transparent_hugepage=always"  # more kernel parameters
     pairs = [["twin_*", "variant_*"]]  # correct/buggy target pairs for
                                     # report --variants (this is the default)
+    paths = ["my-device.toml"]      # described paths besides configs/paths/
 
 Expansion is kernels x targets x faults x sizes x offsets x seeds x
 repetitions in that order, each list in file order and targets in the
@@ -77,6 +78,8 @@ class Campaign:
     append: str
     # (correct, buggy) glob pairs, one '*' each, matched to the same stem.
     pairs: tuple[tuple[str, str], ...]
+    # Described paths (configs/paths/*.toml run always), files.
+    paths: tuple[Path, ...]
     # sha256 of the file's bytes: a resumed run must plan from the same file.
     digest: str
 
@@ -180,6 +183,16 @@ class TableChecker:
             raise self.error(key, f"{path}: no such file")
         return path
 
+    def files(self, key: str) -> tuple[Path, ...]:
+        """An optional list of existing files, relative to this one."""
+        out = []
+        for name in self.strings(key, None, default=[]):
+            path = self.base / name
+            if not path.is_file():
+                raise self.error(key, f"{path}: no such file")
+            out.append(path)
+        return tuple(out)
+
     def append(self) -> str:
         """`append`: more kernel parameters for the guest."""
         extra = self.string("append", None, "")
@@ -212,7 +225,7 @@ def _pairs(check: TableChecker) -> tuple[tuple[str, str], ...]:
 
 
 KNOWN_KEYS = ("name", "kernels", "variants", "targets", "faults", "sizes", "offsets", "seeds", "repetitions",
-              "budget", "batch", "modules", "known_issues", "append", "pairs")
+              "budget", "batch", "modules", "known_issues", "append", "pairs", "paths")
 
 
 def read_table(path: Path, name: str, known_keys: tuple[str, ...]) -> tuple[bytes, TableChecker]:
@@ -282,6 +295,7 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None) -> Campaign:
         known_issues=check.file("known_issues"),
         append=check.append(),
         pairs=_pairs(check),
+        paths=check.files("paths"),
         digest=hashlib.sha256(raw).hexdigest(),
     )
 

@@ -58,6 +58,9 @@ AGENT_KUNIT = "--kunit"
 KUNIT_GLOB = "uafault_*"
 # After a user's modules: set-up fails unless one of them registered a target.
 AGENT_EXPECT_TARGETS = "--expect-targets"
+# Where the described paths' lines sit in the guest, for --path-file.
+GUEST_PATHS = "/paths.txt"
+AGENT_PATH_FILE = "--path-file"
 AGENT_NAME = "uafault-agent"
 FUZZER_NAME = "uafault-fuzz"
 # Top-level make target that builds the modules and the agent against KDIR.
@@ -86,6 +89,8 @@ class GuestRequest:
     modules: Modules = Modules()
     # More kernel parameters (checked by qemu.append_problem).
     append: str = ""
+    # Described paths, one agent line each (campaign/paths.py writes them).
+    path_lines: tuple[str, ...] = ()
     # Load uafault_kunit.ko and run its suites again through debugfs.
     kunit: bool = False
 
@@ -207,6 +212,8 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
         argv.append(AGENT_ALLOW_CRASH)
     if request.kunit:
         argv += ["--module", guest_module_path(artefacts.kunit), AGENT_KUNIT, KUNIT_GLOB]
+    if request.path_lines:
+        argv += [AGENT_PATH_FILE, GUEST_PATHS]
     if request.fuzz_calls:
         argv += ["--fuzzer", GUEST_FUZZER, "--fuzz-calls", str(request.fuzz_calls)]
     return tuple(argv + shlex.split(request.agent_args))
@@ -355,6 +362,8 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     files and programs), QEMU under the watchdog.  on_line sees each console line after
     the tracker has."""
     tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
+    if request.path_lines:
+        files += ((GUEST_PATHS, "".join(line + "\n" for line in request.path_lines)),)
     initrd = build_initramfs(
         InitramfsSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer,
                       modules=artefacts.loaded(request), agent_args=agent_argv(artefacts, request), files=files,

@@ -7,7 +7,9 @@ header twice, a pin never released).  A campaign file next to them loads
 both on the plain and the KASAN guest, with a known-issues file and a
 kernel parameter of its own and `pairs` that pair mine_* with buggy_*;
 `report --variants` must then find each buggy target caught and each
-correct one clean.  A repro config replays a buggy case.  Three more
+correct one clean; the campaign also runs a device described in TOML
+(/dev/zero read, described with a contract it does not keep).  Repro
+configs replay a buggy case and the described device's broken contract.  Three more
 modules must each end in one clear line naming the module: one that does
 not build, one that does not load, one that registers no target."""
 
@@ -44,9 +46,10 @@ CAMPAIGN = f"""\
 [campaign]
 name = "{CAMPAIGN_NAME}"
 kernels = ["plain", "kasan"]
-targets = ["mine_*", "buggy_*"]
+targets = ["mine_*", "buggy_*", "path_zero_wrong", "path_zero_read"]
 faults = ["none", "unmapped"]
 modules = ["mine", "buggy"]
+paths = ["zero_wrong.toml"]
 known_issues = "known.toml"
 append = "{APPEND}"
 pairs = [["mine_*", "buggy_*"]]
@@ -58,6 +61,34 @@ KNOWN = """\
 target = "buggy_*"
 strict = false
 reason = "mutants of module/example, made by the user-module layer"
+
+[[issue]]
+target = "path_zero_wrong"
+strict = false
+reason = "/dev/zero described with a contract it does not keep, on purpose"
+"""
+
+# /dev/zero read, described with the wrong contract: a read that stops at
+# a hole returns what it cleared, not nothing, so the result oracle fails it.
+ZERO_WRONG = """\
+[path]
+name = "zero_wrong"
+device = "/dev/zero"
+open = "rdonly"
+call = "read"
+writes = "zeros"
+contract = "all"
+"""
+
+REPRO_DESCRIBED = """\
+[repro]
+kernel = "plain"
+paths = ["zero_wrong.toml"]
+target = "path_zero_wrong"
+fault = "unmapped"
+runs = 1
+expect = "FAIL"
+title = "[result]"
 """
 
 REPRO = """\
@@ -160,8 +191,13 @@ def _campaign_checks(layout: Layout, work: Path, out: Path, jobs: int, checks: _
     if run is None:
         return
     with History(db) as stored:
-        kernels = {r.case.kernel for r in stored.rows(run[0])}
+        rows = stored.rows(run[0])
+    kernels = {r.case.kernel for r in rows}
     checks.add("the campaign ran the modules on both kernels", kernels == {"plain", "kasan"})
+    described = {(r.case.target, r.verdict) for r in rows if r.case.target.startswith("path_zero")}
+    checks.add("the described paths ran: zero_read passes, zero_wrong's broken contract is caught (XFAIL)",
+               ("path_zero_read", "PASS") in described and ("path_zero_wrong", "XFAIL") in described
+               and not any(v not in ("PASS", "XFAIL") for _, v in described))
     consoles = "".join(p.read_text(errors="replace") for p in
                        (layout.results_root / CAMPAIGN_DIR / run[0]).glob("boot-*/console.log"))
     checks.add(f"the guests booted with the campaign's append ({APPEND})",
@@ -192,6 +228,15 @@ def _minimize_checks(layout: Layout, run_id: str, out: Path, jobs: int, checks: 
                and f'append = "{APPEND}"' in text)
     checks.add("the C reproducer says to load buggy.ko and where it was built from",
                re.search(r"buggy\.ko \(built from .*/buggy\)", source) is not None)
+
+
+def _described_checks(layout: Layout, work: Path, out: Path, jobs: int, checks: _Checks) -> None:
+    config = work / "zero_wrong_repro.toml"
+    config.write_text(REPRO_DESCRIBED)
+    log = out / "repro-described.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "repro", str(config)), log)
+    checks.add(f"repro config of a device described in TOML: its broken contract REPRODUCED (see {log})",
+               rc == 0 and REPRODUCED.search(log.read_text(errors="replace")) is not None)
 
 
 def _repro_checks(layout: Layout, work: Path, out: Path, jobs: int, checks: _Checks) -> None:
@@ -225,8 +270,10 @@ def run_user_module_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResu
         copy_example(layout.project, work / "mine", "mine")
         copy_example(layout.project, work / "buggy", "buggy", MUTATIONS)
         (work / "known.toml").write_text(KNOWN)
+        (work / "zero_wrong.toml").write_text(ZERO_WRONG)
         _campaign_checks(layout, work, out, jobs, checks)
         _repro_checks(layout, work, out, jobs, checks)
+        _described_checks(layout, work, out, jobs, checks)
         _bad_module_checks(layout, work, out, jobs, checks)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -130,7 +130,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     start = Repro(path=config, kernel=case.kernel, modules=campaign.modules, target=case.target, fault=case.fault,
                   size=case.size, offset=case.offset, seed=case.seed, rounds=0, runs=runs, threshold=runs,
                   expect=expect, title=title, digest="", known_issues=campaign.known_issues,
-                  append=campaign.append)
+                  append=campaign.append, paths=tuple(p.resolve() for p in campaign.paths))
     guest = prepare_guest(layout, case.kernel == "kasan", jobs, campaign.modules.dirs)
     kinds = fault_kinds(guest.artefacts.agent)
     attempts = [0]
@@ -138,7 +138,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     def reproduces(candidate: Repro) -> bool:
         attempts[0] += 1
         work = out / "work" / f"{case_id}-{attempts[0]:02d}"
-        return replay(guest, kinds.crash, candidate, candidate.runs, work).ok
+        return replay(guest, kinds.crash, candidate, candidate.runs, work, candidate.env(layout)).ok
 
     def log(line: str) -> None:
         print(f"minimize: {line}", flush=True)
@@ -163,7 +163,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     compile_c(source, binary)
     log(f"{source} compiled; running it in a guest")
     result = replay(guest, kinds.crash, dataclasses.replace(smallest, runs=1, threshold=1), 1,
-                    out / "work" / f"{case_id}-c", program=binary)
+                    out / "work" / f"{case_id}-c", smallest.env(layout), program=binary)
     c_verdict = next(iter(result.verdicts.values()), Verdict("", "none", "no verdict"))
     return Minimized(smallest, config, source, binary, c_verdict, tuple(steps))
 

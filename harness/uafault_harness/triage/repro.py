@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..campaign.runner import BootEnv, Progress, fault_kinds, known_issues_for, run_batch
+from ..campaign.runner import BootEnv, Progress, described_lines, fault_kinds, known_issues_for, run_batch
 from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, read_table
 from ..campaign.store import RunInfo, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
@@ -28,8 +28,8 @@ from ..guest.protocol import oracle_tag
 from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
-KEYS = ("kernel", "modules", "known_issues", "append", "target", "fault", "size", "offset", "seed", "rounds",
-        "runs", "threshold", "expect", "title")
+KEYS = ("kernel", "modules", "known_issues", "append", "paths", "target", "fault", "size", "offset", "seed",
+        "rounds", "runs", "threshold", "expect", "title")
 EXPECTABLE = ("FAIL", "CRASH", "TIMEOUT")
 _TARGET = re.compile(r"[\w.-]{1,47}")
 BOOT_TIMEOUT = 600
@@ -57,16 +57,17 @@ class Repro:
     # A file of more known issues, or None; more kernel parameters.
     known_issues: Path | None = None
     append: str = ""
+    # Described paths besides configs/paths/ (files).
+    paths: tuple[Path, ...] = ()
 
     @property
     def name(self) -> str:
         return self.path.stem
 
-    @property
-    def env(self) -> BootEnv:
+    def env(self, layout: Layout) -> BootEnv:
         """A repro judges the raw verdict (CRASH, not XFAIL): the known
         issues only name the bug it reproduced (known_reason)."""
-        return BootEnv(self.modules, self.append)
+        return BootEnv(self.modules, self.append, path_lines=described_lines(layout, self.paths))
 
     def cases(self, runs: int) -> list[Case]:
         """One case per run: the same plan, told apart by rep."""
@@ -94,6 +95,8 @@ class Repro:
             lines.append(f"known_issues = {toml_string(str(self.known_issues))}")
         if self.append:
             lines.append(f"append = {toml_string(self.append)}")
+        if self.paths:
+            lines.append("paths = [" + ", ".join(toml_string(str(p)) for p in self.paths) + "]")
         if self.rounds:
             lines.append(f"rounds = {self.rounds}")
         lines += [f"runs = {self.runs}", f"threshold = {self.threshold}", f'expect = "{self.expect}"',
@@ -115,6 +118,7 @@ def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
     repro = Repro(
         path=path, kernel=check.string("kernel", KERNELS, "plain"),
         modules=check.modules(), known_issues=check.file("known_issues"), append=check.append(),
+        paths=tuple(p.resolve() for p in check.files("paths")),
         target=target, fault=check.string("fault", fault_kinds),
         size=check.int("size", 0, MAX_SIZE, 0), offset=check.int("offset", -1, PAGE - 1, -1),
         seed=check.int("seed", 0, 2**31 - 1, 1), rounds=check.int("rounds", 0, 1_000_000, 0),
@@ -145,7 +149,7 @@ def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> Repr
         line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith("fault")), None)
         raise SpecError(repro.path, line, "fault", f"unknown fault kind {repro.fault!r}; known: {', '.join(kinds.names)}")
     out = layout.results_root / REPRO_DIR / f"{repro.name}-{new_run_id()}"
-    return replay(guest, kinds.crash, repro, runs or repro.runs, out)
+    return replay(guest, kinds.crash, repro, runs or repro.runs, out, repro.env(layout))
 
 
 def known_reason(layout: Layout, repro: Repro) -> str:
@@ -156,7 +160,7 @@ def known_reason(layout: Layout, repro: Repro) -> str:
 
 
 def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs: int, out: Path,
-           program: Path | None = None) -> ReproResult:
+           env: BootEnv, program: Path | None = None) -> ReproResult:
     """Run repro's case runs times in as many boots as it takes (a crash
     ends a boot).  With program, a C reproducer of the case, each boot
     runs that instead of the agent's own cases."""
@@ -175,7 +179,7 @@ def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs
         # Each boot runs at least one case, so runs boots always suffice.
         while left and boot < runs:
             got = run_batch(guest, store, run_id, repro.fault in crash_kinds, left, out / f"boot-{boot:04d}",
-                            progress, BOOT_TIMEOUT, repro.env, args, programs)
+                            progress, BOOT_TIMEOUT, env, args, programs)
             boot += 1
             if not got:
                 raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of the runs; see {out}/boot-{boot - 1:04d}")

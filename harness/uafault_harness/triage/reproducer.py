@@ -47,6 +47,9 @@ def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
         f'#define REPRO_CASE\t{{ "{case.case_id}", "{case.target}", "{case.fault}", '
         f"{case.size}, {case.offset}, {case.seed} }}\n",
     ] + ([f"#define REPRO_ROUNDS\t{repro.rounds}\n"] if repro.rounds else [])
+    described = [line for line in repro.env(layout).path_lines if f"path_{line.split()[0]}" == case.target]
+    if described:
+        parts.append(f'#define REPRO_PATHS\t"{described[0]}\\n"\n')
     for rel in c_sources(layout.project):
         text = (layout.project / rel).read_text()
         parts.append(f"\n/* ---- {rel} ---- */\n" + _LOCAL_INCLUDE.sub("", _SPDX.sub("", text, count=1)))
