@@ -259,6 +259,7 @@ int path_run(const struct agent *a, const struct target *t, void *addr,
 	     size_t len, struct uafault_run *r, struct fail_arm *arm);
 void path_fill(unsigned char *buf, size_t len, unsigned int seed);
 void path_result(struct uafault_run *r, long n, int err, size_t len);
+void path_report(struct kpath_state *s, struct uafault_run *r, long n, int err);
 int path_pipe(struct kpath_state *s);
 size_t path_drain(struct kpath_state *s);
 int path_refill(struct kpath_state *s);

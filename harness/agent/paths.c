@@ -45,6 +45,13 @@ void path_result(struct uafault_run *r, long n, int err, size_t len)
 	r->ret = (size_t)n == len ? 0 : -EFAULT;
 }
 
+/* path_result(), and the checksum of the first done bytes of s->buf. */
+void path_report(struct kpath_state *s, struct uafault_run *r, long n, int err)
+{
+	path_result(r, n, err, s->len);
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+}
+
 /*
  * One call: prepared, then made with @arm (when not NULL) armed right
  * before it and read back right after it, so nothing but the call

@@ -61,8 +61,7 @@ static void dio_read_call(struct kpath_state *s, void *addr,
 {
 	long n = pread(s->fd[0], addr, s->len, 0);
 
-	path_result(r, n, errno, s->len);
-	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+	path_report(s, r, n, errno);
 }
 
 static const struct kpath block_table[] = {

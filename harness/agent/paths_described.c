@@ -85,10 +85,9 @@ static void described_call(struct kpath_state *s, void *addr,
 	}
 	if (n == 0 && !d->count)
 		n = s->len;
-	path_result(r, n, errno, s->len);
 	/* Zeros are known bytes; anything else is the device's own. */
-	memset(s->buf, 0, r->done);
-	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+	memset(s->buf, 0, n > 0 && (size_t)n < s->len ? (size_t)n : s->len);
+	path_report(s, r, n, errno);
 }
 
 static int parse_result(const char *word, enum uafault_result *result)

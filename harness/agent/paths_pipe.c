@@ -59,8 +59,7 @@ static void pipe_read_call(struct kpath_state *s, void *addr,
 {
 	long n = read(s->fd[0], addr, s->len);
 
-	path_result(r, n, errno, s->len);
-	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+	path_report(s, r, n, errno);
 }
 
 static const struct kpath pipe_table[] = {

@@ -163,8 +163,7 @@ static void read_fixed_call(struct kpath_state *s, void *addr,
 	    syscall(__NR_io_uring_register, u->fd, IORING_UNREGISTER_BUFFERS,
 		    NULL, 0) && n >= 0)
 		n = -errno;
-	path_result(r, n < 0 ? -1 : n, -n, s->len);
-	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+	path_report(s, r, n < 0 ? -1 : n, -n);
 }
 
 static const struct kpath uring_table[] = {

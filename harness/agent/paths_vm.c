@@ -25,26 +25,31 @@ static int vm_open(struct kpath_state *s)
 	return 0;
 }
 
-static void vm_readv_call(struct kpath_state *s, void *addr,
-			  struct uafault_run *r)
+/* Both calls take the same arguments: local first, then the remote. */
+typedef ssize_t (*vm_rw_fn)(pid_t pid, const struct iovec *local,
+			    unsigned long nlocal, const struct iovec *remote,
+			    unsigned long nremote, unsigned long flags);
+
+static void vm_call(struct kpath_state *s, void *addr, struct uafault_run *r,
+		    vm_rw_fn rw)
 {
 	struct iovec local = { .iov_base = s->buf, .iov_len = s->len };
 	struct iovec remote = { .iov_base = addr, .iov_len = s->len };
-	long n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	long n = rw(getpid(), &local, 1, &remote, 1, 0);
 
-	path_result(r, n, errno, s->len);
-	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+	path_report(s, r, n, errno);
+}
+
+static void vm_readv_call(struct kpath_state *s, void *addr,
+			  struct uafault_run *r)
+{
+	vm_call(s, addr, r, process_vm_readv);
 }
 
 static void vm_writev_call(struct kpath_state *s, void *addr,
 			   struct uafault_run *r)
 {
-	struct iovec local = { .iov_base = s->buf, .iov_len = s->len };
-	struct iovec remote = { .iov_base = addr, .iov_len = s->len };
-	long n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-
-	path_result(r, n, errno, s->len);
-	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf, r->done);
+	vm_call(s, addr, r, process_vm_writev);
 }
 
 static const struct kpath vm_table[] = {
