@@ -134,6 +134,11 @@ def test_test_help_names_every_layer_it_runs() -> None:
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     text = " ".join(next(c.help for c in sub._choices_actions if c.dest == "test").split())
     words = ["pytest", "KUnit um and x86_64", "guest", "KASAN", "smoke campaign", "killed and resumed",
-             "minimize", "variants campaign", "repro"]
+             "minimize", "variants campaign", "repro", "debugfs", "user module", "path oracles"]
     assert all(w in text for w in words), text
     assert len(LAYER_DIRS) == 4  # smoke, minimize, variants, repro: named above
+    # ... and the layers after them, which `results` reads back too.
+    from uafault_harness.testsuite.summary import load_run_layers
+    import inspect
+    assert "USER_MODULE_LAYER_DIR" in inspect.getsource(load_run_layers)
+    assert "PATH_ORACLES_LAYER_DIR" in inspect.getsource(load_run_layers)

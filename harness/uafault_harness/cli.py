@@ -215,8 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--into", type=Path, default=None, help="the database to fold into (default results/uafault.db)")
 
     p = sub.add_parser("test", help="the whole suite in one run: pytest, KUnit um and x86_64, the guest "
-                       "(SMAP and fuzz) and KASAN guest, the smoke campaign killed and resumed, minimize, "
-                       "the variants campaign and every repro config")
+                       "(SMAP, fuzz, KUnit re-run through debugfs) and KASAN guest, the smoke campaign killed "
+                       "and resumed, minimize, the variants campaign, every repro config, a user module from "
+                       "outside the checkout and the path oracles")
     p.add_argument("--skip-x86_64", action="store_true")
     p.add_argument("--skip-pytest", action="store_true")
     p.add_argument("--skip-guest", action="store_true", help="leave out the QEMU guest and campaign layers")
