@@ -226,6 +226,7 @@ struct kpath {
 	int (*prepare)(struct kpath_state *s);
 	void (*call)(struct kpath_state *s, void *addr, struct uafault_run *r);
 	void (*close)(struct kpath_state *s);	/* more than its fds */
+	const void *data;	/* the entry's own, as s->desc (a device) */
 };
 
 /* The longest range any kind maps: MAX_PAGES pages. */

@@ -198,7 +198,7 @@ int add_paths(struct agent *a)
 		for (i = 0; i < path_families[f]->n; i++) {
 			const struct kpath *path = &path_families[f]->paths[i];
 
-			err = add_path(a, path, NULL, "kernel", 0, false);
+			err = add_path(a, path, path->data, "kernel", 0, false);
 			if (err)
 				fprintf(stderr, "uafault-agent: path %s unavailable: %s\n",
 					path->name, strerror(-err));

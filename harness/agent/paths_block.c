@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Direct I/O on a block device (block/fops.c, __blkdev_direct_IO_simple):
- * pwrite() and pread() of /dev/ram0 (brd) opened O_DIRECT, at offset 0.
+ * pwrite() and pread() at offset 0 of a device opened O_DIRECT: brd's
+ * /dev/ram0 and a memory-backed null_blk, /dev/nullb0, two drivers under
+ * one contract.
  * A range whose address or length is not a multiple of the logical block
  * size is refused whole (-EINVAL).  An aligned one is pinned with
  * iov_iter_extract_pages() (FOLL_PIN, FOLL_WRITE for a read) up to the
@@ -16,15 +18,13 @@
 
 #include "agent.h"
 
-#define BLOCK_DEVICE	"/dev/ram0"
-
 /* fd[0] for the direct I/O under test, fd[1] buffered for the other side. */
 static int block_open(struct kpath_state *s)
 {
-	s->fd[0] = open(BLOCK_DEVICE, O_RDWR | O_DIRECT | O_CLOEXEC);
+	s->fd[0] = open(s->desc, O_RDWR | O_DIRECT | O_CLOEXEC);
 	if (s->fd[0] < 0)
 		return -errno;
-	s->fd[1] = open(BLOCK_DEVICE, O_RDWR | O_CLOEXEC);
+	s->fd[1] = open(s->desc, O_RDWR | O_CLOEXEC);
 	if (s->fd[1] < 0) {
 		close(s->fd[0]);
 		s->fd[0] = -1;
@@ -64,22 +64,27 @@ static void dio_read_call(struct kpath_state *s, void *addr,
 	path_report(s, r, n, errno);
 }
 
+/* One direct I/O path: "dio_<op>_<dev>" on the node @node. */
+#define DIO_PATH(op, dev, node, dir, fill, fn)				\
+	{								\
+		.name = "dio_" op "_" dev,				\
+		.flags = dir,						\
+		.result = UAFAULT_RES_DIO,				\
+		.open = block_open,					\
+		.prepare = fill,					\
+		.call = fn,						\
+		.data = node,						\
+	}
+
 static const struct kpath block_table[] = {
-	{
-		.name = "dio_write_brd",
-		.flags = UAFAULT_TF_READ,
-		.result = UAFAULT_RES_DIO,
-		.open = block_open,
-		.call = dio_write_call,
-	},
-	{
-		.name = "dio_read_brd",
-		.flags = UAFAULT_TF_WRITE,
-		.result = UAFAULT_RES_DIO,
-		.open = block_open,
-		.prepare = block_fill,
-		.call = dio_read_call,
-	},
+	DIO_PATH("write", "brd", "/dev/ram0", UAFAULT_TF_READ, NULL,
+		 dio_write_call),
+	DIO_PATH("read", "brd", "/dev/ram0", UAFAULT_TF_WRITE, block_fill,
+		 dio_read_call),
+	DIO_PATH("write", "null_blk", "/dev/nullb0", UAFAULT_TF_READ, NULL,
+		 dio_write_call),
+	DIO_PATH("read", "null_blk", "/dev/nullb0", UAFAULT_TF_WRITE,
+		 block_fill, dio_read_call),
 };
 
 const struct kpath_family block_paths = KPATH_FAMILY(block_table);

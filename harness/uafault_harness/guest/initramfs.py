@@ -29,6 +29,9 @@ INIT_APPLETS: tuple[str, ...] = (
 FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc")
 # The allocation injectors among them (the agent's injector_names, device.c).
 ALLOC_FAULT_ATTRS: tuple[str, ...] = ("failslab", "fail_page_alloc")
+# The hung-task detector's timeout: well under the harness's silence
+# watchdog (300 s), well over any legitimate wait of a TCG KASAN guest.
+HUNG_TASK_SECONDS = 60
 # zram0 exists at boot with CONFIG_ZRAM=y (num_devices defaults to 1).
 ZRAM_SWAP_SIZE = "64M"
 # Mount points that must exist before /init can mount anything.
@@ -81,6 +84,8 @@ for attr in {" ".join(ALLOC_FAULT_ATTRS)}; do
 done
 echo N > /sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem 2>/dev/null
 echo 0 > /sys/kernel/debug/fail_page_alloc/min-order 2>/dev/null
+# A call that leaves a task blocked this long is a report, not a silence.
+echo {HUNG_TASK_SECONDS} > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 # Swap on zram so the agent's MADV_PAGEOUT really swaps user pages out.
 if echo {ZRAM_SWAP_SIZE} > /sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
     echo "uafault-init: zram swap on"

@@ -25,7 +25,9 @@ QEMU_BASE_ARGS: tuple[str, ...] = (
 # exiting: a dead guest ends the run instead of waiting for the watchdog.
 # movablecore: a ZONE_MOVABLE where user pages land, so a long-term pin
 # has something to migrate (the agent's `movable` kind checks it did).
-BASE_APPEND = "console=ttyS0 panic=-1 movablecore=256M"
+# null_blk.*: one device whose data lives in memory, so a direct read sees
+# what a write left (the agent's dio_*_null_blk paths), 1 GiB at most.
+BASE_APPEND = "console=ttyS0 panic=-1 movablecore=256M null_blk.nr_devices=1 null_blk.memory_backed=1 null_blk.gb=1"
 # Without --allow-crash any oops is a bug: panic so the run stops on the
 # first one instead of continuing on a kernel in an unknown state.  With it,
 # the SMAP target oopses on purpose and the guest must survive that.
@@ -69,7 +71,8 @@ def _die_with_parent() -> None:
 
 # What a user's `append` may not set: the harness's own console, panic
 # and memory layout, and what runs as init.
-_RESERVED_PARAMS = ("console", "panic", "oops", "movablecore", "init", "rdinit")
+_RESERVED_PARAMS = ("console", "panic", "oops", "movablecore", "init", "rdinit", "null_blk.nr_devices",
+                    "null_blk.memory_backed", "null_blk.gb")
 _PARAM = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@%-]*)?$")
 
 
