@@ -19,6 +19,8 @@
 #include "exit.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+/* A family (of fault kinds, of paths) as its files export it: a table. */
+#define FAMILY(table)	{ (table), ARRAY_SIZE(table) }
 #define PAGE		4096UL
 #define MAX_PAGES	8
 /* The longest range a case may ask for (--size): a page is left to plant in. */
@@ -237,8 +239,6 @@ struct kpath_family {
 	unsigned int n;
 };
 
-#define KPATH_FAMILY(table)	{ .paths = (table), .n = ARRAY_SIZE(table) }
-
 extern const struct kpath_family pipe_paths, vm_paths, uring_paths,
 	block_paths;
 
@@ -300,8 +300,6 @@ struct fault_family {
 	const struct fault_kind *kinds;
 	unsigned int n;
 };
-
-#define FAULT_FAMILY(table)	{ .kinds = (table), .n = ARRAY_SIZE(table) }
 
 extern const struct fault_family layout_family, race_family, held_family,
 	inject_family;

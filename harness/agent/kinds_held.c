@@ -289,4 +289,4 @@ const struct fault_kind held_kinds[] = {
 	{ .name = "movable", .run = fault_movable, .needs = UAFAULT_TF_HOLD },
 };
 
-const struct fault_family held_family = FAULT_FAMILY(held_kinds);
+const struct fault_family held_family = FAMILY(held_kinds);

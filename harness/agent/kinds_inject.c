@@ -148,4 +148,4 @@ const struct fault_kind inject_kinds[] = {
 	{ .name = "smap", .run = fault_smap, .crash_only = true },
 };
 
-const struct fault_family inject_family = FAULT_FAMILY(inject_kinds);
+const struct fault_family inject_family = FAMILY(inject_kinds);

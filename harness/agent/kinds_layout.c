@@ -253,4 +253,4 @@ const struct fault_kind layout_kinds[] = {
 	{ .name = "kernel_alias", .run = fault_kernel_alias, .start = 100 },
 };
 
-const struct fault_family layout_family = FAULT_FAMILY(layout_kinds);
+const struct fault_family layout_family = FAMILY(layout_kinds);

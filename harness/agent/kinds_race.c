@@ -463,4 +463,4 @@ const struct fault_kind race_kinds[] = {
 	  .results = MESSAGES, .start = 100 },
 };
 
-const struct fault_family race_family = FAULT_FAMILY(race_kinds);
+const struct fault_family race_family = FAMILY(race_kinds);

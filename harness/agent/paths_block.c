@@ -87,4 +87,4 @@ static const struct kpath block_table[] = {
 		 block_fill, dio_read_call),
 };
 
-const struct kpath_family block_paths = KPATH_FAMILY(block_table);
+const struct kpath_family block_paths = FAMILY(block_table);

@@ -89,4 +89,4 @@ static const struct kpath pipe_table[] = {
 	},
 };
 
-const struct kpath_family pipe_paths = KPATH_FAMILY(pipe_table);
+const struct kpath_family pipe_paths = FAMILY(pipe_table);

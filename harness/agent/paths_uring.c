@@ -178,4 +178,4 @@ static const struct kpath uring_table[] = {
 	},
 };
 
-const struct kpath_family uring_paths = KPATH_FAMILY(uring_table);
+const struct kpath_family uring_paths = FAMILY(uring_table);

@@ -70,4 +70,4 @@ static const struct kpath vm_table[] = {
 	},
 };
 
-const struct kpath_family vm_paths = KPATH_FAMILY(vm_table);
+const struct kpath_family vm_paths = FAMILY(vm_table);
