@@ -8,6 +8,8 @@
  * get_user_pages (FOLL_GET, which the pin counters do not see) and
  * returns what it got before the first page that faults
  * (UAFAULT_RES_PAGES): the shape of CVE-2020-29374 and CVE-2015-1805.
+ * writev() and readv() split the range into two segments at its middle:
+ * the iov_iter crosses a segment inside a chunk, and the contract holds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +56,36 @@ static void vmsplice_call(struct kpath_state *s, void *addr,
 	read_back(s, n, errno, r);
 }
 
+/* The range as two segments, split at its middle. */
+static void halves(struct iovec *iov, void *addr, size_t len)
+{
+	iov[0] = (struct iovec){ .iov_base = addr, .iov_len = len / 2 };
+	iov[1] = (struct iovec){ .iov_base = (char *)addr + len / 2,
+				 .iov_len = len - len / 2 };
+}
+
+static void pipe_writev_call(struct kpath_state *s, void *addr,
+			     struct uafault_run *r)
+{
+	struct iovec iov[2];
+	long n;
+
+	halves(iov, addr, s->len);
+	n = writev(s->fd[1], iov, 2);
+	read_back(s, n, errno, r);
+}
+
+static void pipe_readv_call(struct kpath_state *s, void *addr,
+			    struct uafault_run *r)
+{
+	struct iovec iov[2];
+	long n;
+
+	halves(iov, addr, s->len);
+	n = readv(s->fd[0], iov, 2);
+	path_report(s, r, n, errno);
+}
+
 static void pipe_read_call(struct kpath_state *s, void *addr,
 			   struct uafault_run *r)
 {
@@ -78,6 +110,22 @@ static const struct kpath pipe_table[] = {
 		.open = path_pipe,
 		.prepare = path_refill,
 		.call = pipe_read_call,
+	},
+	{
+		.name = "pipe_writev",
+		.flags = UAFAULT_TF_READ,
+		.result = UAFAULT_RES_CHUNKS,
+		.open = path_pipe,
+		.prepare = pipe_empty,
+		.call = pipe_writev_call,
+	},
+	{
+		.name = "pipe_readv",
+		.flags = UAFAULT_TF_WRITE,
+		.result = UAFAULT_RES_CHUNKS,
+		.open = path_pipe,
+		.prepare = path_refill,
+		.call = pipe_readv_call,
 	},
 	{
 		.name = "vmsplice",
