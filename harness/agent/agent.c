@@ -95,6 +95,12 @@ static int add_path_file(struct agent *a, const char *path)
 		return -errno;
 	}
 	n = fread(text, 1, sizeof(text) - 1, f);
+	if (n == sizeof(text) - 1 && fgetc(f) != EOF) {
+		fprintf(stderr, "uafault-agent: %s: more than %zu bytes of paths\n",
+			path, sizeof(text) - 1);
+		fclose(f);
+		return -EFBIG;
+	}
 	fclose(f);
 	text[n] = 0;
 	return add_described_paths(a, text);

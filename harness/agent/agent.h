@@ -121,10 +121,10 @@ void umem_snapshot(struct umem *m, unsigned char *buf);
 void umem_free(struct umem *m);
 size_t plan_reach(const struct plan *p, bool write);
 bool target_writes(const struct target *t);
-bool dio_refuses(const struct target *t, const void *addr, size_t len);
 void put_le32(unsigned char *p, uint32_t v);
 uint64_t user_csum(const struct umem *m, const struct target *t,
 		   const struct uafault_run *r, const unsigned char *seen);
+long contract_refusal(const struct umem *m, const struct target *t);
 void check_result(struct verdict *v, const struct umem *m,
 		  const struct target *t, const struct uafault_run *r,
 		  size_t reach);
@@ -213,8 +213,8 @@ struct kpath_state {
 };
 
 /*
- * A path: @open() makes what its calls need, once (-errno: this kernel
- * lacks it); @prepare(), if any, readies one call (refills a pipe);
+ * A path: @open(), if any, makes what its calls need, once (-errno: this
+ * kernel lacks it); @prepare(), if any, readies one call (refills a pipe);
  * @call() makes the one call that consumes [addr, addr + s->len) and
  * fills @r as a module target would (path_result(); @csum over the bytes
  * the kernel moved) and gives back whatever the call took (unregisters,

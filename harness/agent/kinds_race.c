@@ -104,6 +104,7 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	struct uafault_run r;
 	pthread_t thread;
 	struct umem m;
+	long refusal;
 	int err;
 
 	place(a, &p, t, start_at(t, k->start));
@@ -147,11 +148,13 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	close(race.stop[0]);
 	close(race.stop[1]);
 
-	if (!err && dio_refuses(t, m.addr, p.len)) {
+	refusal = contract_refusal(&m, t);
+	if (!err && refusal) {
 		/* Refused before it touched the range: nothing raced. */
-		if (r.ret != -EINVAL || r.done)
-			fail(v, "[result] ret %lld done %llu, expected -EINVAL for an unaligned range",
-			     (long long)r.ret, (unsigned long long)r.done);
+		if (r.ret != refusal || r.done)
+			fail(v, "[result] ret %lld done %llu, expected %ld before it touched the range",
+			     (long long)r.ret, (unsigned long long)r.done,
+			     refusal);
 		umem_free(&m);
 		final_checks(a, v, balance);
 		return;
@@ -234,11 +237,13 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 	struct uafault_run r;
 	pthread_t thread;
 	struct umem m;
+	long refusal;
 	int err;
 
 	place(a, &p, t, start_at(t, k->start));
 	if (!set_up(a, t, v, &m, &p))
 		return;
+	refusal = contract_refusal(&m, t);
 	ch.page = m.base + PAGE;
 	ch.fill = m.before + PAGE;
 	err = pthread_create(&thread, NULL, churn_thread, &ch);
@@ -260,12 +265,13 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 			lost++;
 			continue;
 		}
-		if (dio_refuses(t, m.addr, p.len)) {
-			/* An unaligned range is refused whole, every time. */
-			if (r.ret == -EINVAL && !r.done)
+		if (refusal) {
+			/* Refused whole before it touched the range, every time. */
+			if (r.ret == refusal && !r.done)
 				continue;
-			fail(v, "[result] round %u: ret %lld done %llu, expected -EINVAL for an unaligned range",
-			     round, (long long)r.ret, (unsigned long long)r.done);
+			fail(v, "[result] round %u: ret %lld done %llu, expected %ld before it touched the range",
+			     round, (long long)r.ret, (unsigned long long)r.done,
+			     refusal);
 			break;
 		}
 		if (r.done > p.len + (t->result == UAFAULT_RES_STRSIZE) ||

@@ -138,7 +138,7 @@ int add_path(struct agent *a, const struct kpath *path, const void *desc,
 		s->fd[0] = s->fd[1] = -1;
 		s->desc = desc;
 		s->buf = malloc(PATH_BUF_LEN);
-		err = s->buf ? path->open(s) : -ENOMEM;
+		err = !s->buf ? -ENOMEM : path->open ? path->open(s) : 0;
 	}
 	grown = err ? NULL : realloc(a->targets,
 				     (a->ntargets + 1) * sizeof(*grown));

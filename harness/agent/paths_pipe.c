@@ -94,47 +94,22 @@ static void pipe_read_call(struct kpath_state *s, void *addr,
 	path_report(s, r, n, errno);
 }
 
+/* A path through a pipe: what it moves, its contract, its two steps. */
+#define PIPE_PATH(path, dir, contract, ready, fn)			\
+	{ .name = path, .flags = dir, .result = contract,		\
+	  .open = path_pipe, .prepare = ready, .call = fn }
+
 static const struct kpath pipe_table[] = {
-	{
-		.name = "pipe_write",
-		.flags = UAFAULT_TF_READ,
-		.result = UAFAULT_RES_CHUNKS,
-		.open = path_pipe,
-		.prepare = pipe_empty,
-		.call = pipe_write_call,
-	},
-	{
-		.name = "pipe_read",
-		.flags = UAFAULT_TF_WRITE,
-		.result = UAFAULT_RES_CHUNKS,
-		.open = path_pipe,
-		.prepare = path_refill,
-		.call = pipe_read_call,
-	},
-	{
-		.name = "pipe_writev",
-		.flags = UAFAULT_TF_READ,
-		.result = UAFAULT_RES_CHUNKS,
-		.open = path_pipe,
-		.prepare = pipe_empty,
-		.call = pipe_writev_call,
-	},
-	{
-		.name = "pipe_readv",
-		.flags = UAFAULT_TF_WRITE,
-		.result = UAFAULT_RES_CHUNKS,
-		.open = path_pipe,
-		.prepare = path_refill,
-		.call = pipe_readv_call,
-	},
-	{
-		.name = "vmsplice",
-		.flags = UAFAULT_TF_READ,
-		.result = UAFAULT_RES_PAGES,
-		.open = path_pipe,
-		.prepare = pipe_empty,
-		.call = vmsplice_call,
-	},
+	PIPE_PATH("pipe_write", UAFAULT_TF_READ, UAFAULT_RES_CHUNKS,
+		  pipe_empty, pipe_write_call),
+	PIPE_PATH("pipe_read", UAFAULT_TF_WRITE, UAFAULT_RES_CHUNKS,
+		  path_refill, pipe_read_call),
+	PIPE_PATH("pipe_writev", UAFAULT_TF_READ, UAFAULT_RES_CHUNKS,
+		  pipe_empty, pipe_writev_call),
+	PIPE_PATH("pipe_readv", UAFAULT_TF_WRITE, UAFAULT_RES_CHUNKS,
+		  path_refill, pipe_readv_call),
+	PIPE_PATH("vmsplice", UAFAULT_TF_READ, UAFAULT_RES_PAGES,
+		  pipe_empty, vmsplice_call),
 };
 
 const struct kpath_family pipe_paths = FAMILY(pipe_table);

@@ -20,11 +20,6 @@ static int vm_prepare(struct kpath_state *s)
 	return 0;
 }
 
-static int vm_open(struct kpath_state *s)
-{
-	return 0;
-}
-
 /* Both calls take the same arguments: local first, then the remote. */
 typedef ssize_t (*vm_rw_fn)(pid_t pid, const struct iovec *local,
 			    unsigned long nlocal, const struct iovec *remote,
@@ -53,21 +48,11 @@ static void vm_writev_call(struct kpath_state *s, void *addr,
 }
 
 static const struct kpath vm_table[] = {
-	{
-		.name = "process_vm_readv",
-		.flags = UAFAULT_TF_READ,
-		.result = UAFAULT_RES_PAGES,
-		.open = vm_open,
-		.call = vm_readv_call,
-	},
-	{
-		.name = "process_vm_writev",
-		.flags = UAFAULT_TF_WRITE,
-		.result = UAFAULT_RES_PAGES,
-		.open = vm_open,
-		.prepare = vm_prepare,
-		.call = vm_writev_call,
-	},
+	{ .name = "process_vm_readv", .flags = UAFAULT_TF_READ,
+	  .result = UAFAULT_RES_PAGES, .call = vm_readv_call },
+	{ .name = "process_vm_writev", .flags = UAFAULT_TF_WRITE,
+	  .result = UAFAULT_RES_PAGES, .prepare = vm_prepare,
+	  .call = vm_writev_call },
 };
 
 const struct kpath_family vm_paths = FAMILY(vm_table);

@@ -54,7 +54,7 @@ bool target_writes(const struct target *t)
 }
 
 /* A direct I/O target refuses a range not aligned to the block size. */
-bool dio_refuses(const struct target *t, const void *addr, size_t len)
+static bool dio_refuses(const struct target *t, const void *addr, size_t len)
 {
 	return t->result == UAFAULT_RES_DIO &&
 	       ((uintptr_t)addr | len) % UAFAULT_DIO_ALIGN;
@@ -286,6 +286,18 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		break;
 	}
 	return e;
+}
+
+/*
+ * The error @t's contract gives @m's range before touching it, whatever
+ * is planted there (-EINVAL: an unaligned direct I/O range, a message
+ * too short for its header), or 0.  A race has nothing to race then.
+ */
+long contract_refusal(const struct umem *m, const struct target *t)
+{
+	struct expect e = expect_for(m, t, m->plan.len);
+
+	return e.exact && e.ret == -EINVAL ? -EINVAL : 0;
 }
 
 /*

@@ -83,3 +83,17 @@ def test_two_descriptions_of_one_name_are_an_error(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as err:
         load_paths((a, b))
     assert str(err.value).startswith(f"{b}:2: name: ") and str(a) in str(err.value)
+
+
+def test_the_agent_takes_exactly_the_contracts_and_words_the_host_checks() -> None:
+    """campaign/paths.py validates what harness/agent/paths_described.c
+    parses: the same contract names, calls and open modes."""
+    import re
+
+    from uafault_harness.campaign.paths import CALLS, CONTRACTS, OPEN_MODES
+
+    source = (PROJECT_ROOT / "harness/agent/paths_described.c").read_text()
+    names = source[source.index("static const char * const names[]"):]
+    names = names[:names.index("};")]
+    assert sorted(re.findall(r'= "(\w+)"', names)) == sorted(CONTRACTS)
+    assert all(f'"{word}"' in source for word in (*CALLS[:2], *OPEN_MODES[1:]))

@@ -174,24 +174,19 @@ class TableChecker:
         return parse_modules(list(self.strings("modules", None, default=[])), self.base,
                              lambda message: self.error("modules", message))
 
-    def file(self, key: str) -> Path | None:
-        """An optional path to an existing file, relative to this one."""
-        if key not in self.table:
-            return None
-        path = self.base / self.string(key)
+    def _existing(self, key: str, name: str) -> Path:
+        path = self.base / name
         if not path.is_file():
             raise self.error(key, f"{path}: no such file")
         return path
 
+    def file(self, key: str) -> Path | None:
+        """An optional path to an existing file, relative to this one."""
+        return self._existing(key, self.string(key)) if key in self.table else None
+
     def files(self, key: str) -> tuple[Path, ...]:
         """An optional list of existing files, relative to this one."""
-        out = []
-        for name in self.strings(key, None, default=[]):
-            path = self.base / name
-            if not path.is_file():
-                raise self.error(key, f"{path}: no such file")
-            out.append(path)
-        return tuple(out)
+        return tuple(self._existing(key, name) for name in self.strings(key, None, default=[]))
 
     def append(self) -> str:
         """`append`: more kernel parameters for the guest."""

@@ -125,6 +125,14 @@ class GuestArtefacts:
             raise HarnessError(ExitCode.USAGE, f"module {missing[0]} was not built for this guest kernel")
         return tuple(by_source[d] for d in request.modules.dirs)
 
+    def built_from(self, module: Path) -> BuiltModule | None:
+        """The user's module directory module was built from, if any."""
+        return next((m for m in self.user if module in m.kos), None)
+
+    def params(self, module: Path) -> str:
+        """The parameters module loads with."""
+        return VARIANTS_PARAMS if module == self.variants else ""
+
     def loaded(self, request: GuestRequest) -> tuple[Path, ...]:
         """The modules a boot for request loads, in order."""
         return (self.modules + ((self.variants,) if request.modules.variants else ())
@@ -200,18 +208,17 @@ def build_user_modules(artefacts: GuestArtefacts, kernel: GuestKernel, dirs: tup
 
 def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, ...]:
     argv: list[str] = []
-    for module in artefacts.modules:
+    for module in artefacts.loaded(request):
         argv += ["--module", guest_module_path(module)]
-    if request.modules.variants:
-        argv += ["--module", guest_module_path(artefacts.variants), "--module-params", VARIANTS_PARAMS]
-    for user in artefacts.user_modules(request):
-        for ko in user.kos:
-            argv += ["--module", guest_module_path(ko)]
-        argv += [AGENT_EXPECT_TARGETS, ",".join(user.names)]
+        if artefacts.params(module):
+            argv += ["--module-params", artefacts.params(module)]
+        user = artefacts.built_from(module)
+        if user is not None and module == user.kos[-1]:
+            argv += [AGENT_EXPECT_TARGETS, ",".join(user.names)]
     if request.allow_crash:
         argv.append(AGENT_ALLOW_CRASH)
     if request.kunit:
-        argv += ["--module", guest_module_path(artefacts.kunit), AGENT_KUNIT, KUNIT_GLOB]
+        argv += [AGENT_KUNIT, KUNIT_GLOB]
     if request.path_lines:
         argv += [AGENT_PATH_FILE, GUEST_PATHS]
     if request.fuzz_calls:

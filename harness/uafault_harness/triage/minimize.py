@@ -171,11 +171,12 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
 def loaded_modules(guest: PreparedGuest, modules: Modules) -> str:
     """The modules a boot with modules loads, in order, as a reader of the
     C reproducer loads them by hand."""
-    names = [p.name for p in guest.artefacts.modules]
-    if modules.variants:
-        names.append(f"{guest.artefacts.variants.name} (allow_oops=1)")
-    for user in guest.artefacts.user_modules(GuestRequest(modules=modules)):
-        names += [f"{ko.name} (built from {user.source})" for ko in user.kos]
+    artefacts = guest.artefacts
+    names = []
+    for module in artefacts.loaded(GuestRequest(modules=modules)):
+        user = artefacts.built_from(module)
+        names.append(module.name + (f" ({artefacts.params(module)})" if artefacts.params(module) else "")
+                     + (f" (built from {user.source})" if user else ""))
     return ", ".join(names)
 
 
