@@ -52,7 +52,7 @@ guest: setup
 # programs, built against KDIR (a guest kernel build dir).  Kbuild writes
 # objects next to the sources, so the harness points MODSRC and KUNITSRC at
 # copies of module/ and kunit/ per kernel and AGENT_OUT at a directory of
-# that kernel's own.  The agent is always rebuilt (-B, about a second): its
+# that kernel's own; the agent compiles against that kernel's uapi.  The agent is always rebuilt (-B, about a second): its
 # sources may come from another checkout with older mtimes than the
 # binaries there.
 MODSRC ?= $(CURDIR)/module
@@ -65,7 +65,8 @@ guest-artefacts:
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
 	$(MAKE) -C $(KDIR) M=$(MODSRC)/variants \
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
-	$(MAKE) -B -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT)
+	$(MAKE) -C $(KDIR) headers
+	$(MAKE) -B -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT) KDIR=$(KDIR)
 
 clean:
 	@if [ -n "$(KDIR)" ] && [ -f "$(KDIR)/Makefile" ]; then \

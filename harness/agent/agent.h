@@ -43,6 +43,22 @@
 
 struct kpath;
 
+/*
+ * What a path's contract adds to its result kind: a range whose address
+ * or length is not a multiple of @addr_align or @len_align is refused
+ * whole (-EINVAL) before anything is touched (direct I/O's block size,
+ * iommufd's IO page, AF_XDP's chunk); an all-or-nothing pin that got
+ * some whole pages before the fault fails with -@partial_err instead of
+ * -EFAULT (xdp_umem_pin_pages()'s -ENOMEM); a range pinned for writing
+ * stops at a read-only page even when the call only reads it (io_uring
+ * registers every buffer writable).
+ */
+struct contract {
+	unsigned int addr_align, len_align;	/* 0: any */
+	int partial_err;			/* 0: EFAULT */
+	bool write_pin;	/* pins with FOLL_WRITE even to read the range */
+};
+
 /* A target as UAFAULT_IOC_TARGET describes it, or a path (paths.c). */
 struct target {
 	char name[UAFAULT_NAME_LEN];
@@ -53,6 +69,7 @@ struct target {
 	const struct kpath *path;	/* NULL: the module's, run by ioctl */
 	struct kpath_state *state;	/* the path's, open for the run */
 	bool opaque;		/* its bytes are a device's own: no data oracle */
+	struct contract contract;	/* a path's; module targets: none */
 };
 
 static inline bool target_crashes(const struct target *t)
@@ -88,6 +105,7 @@ struct umem {
  */
 struct verdict {
 	bool failed;
+	bool known;		/* failed as a --known-issue said it would */
 	bool unresolved;
 	bool skipped;
 	char msg[MSG_LEN];
@@ -112,6 +130,9 @@ struct agent {
 	/* A reproducer: take the module's allow_crash as it is. */
 	bool take_module_mode;
 	bool misuse_paths;	/* --misuse-paths: see struct kpath_state */
+	/* --known-issue: cases ("target.kind" globs) expected to fail */
+	char **known;
+	int nknown;
 };
 
 /* umem.c: user memory, the fault plan and the oracle */
@@ -121,6 +142,7 @@ void umem_snapshot(struct umem *m, unsigned char *buf);
 void umem_free(struct umem *m);
 size_t plan_reach(const struct plan *p, bool write);
 bool target_writes(const struct target *t);
+bool needs_write(const struct target *t);
 void put_le32(unsigned char *p, uint32_t v);
 uint64_t user_csum(const struct umem *m, const struct target *t,
 		   const struct uafault_run *r, const unsigned char *seen);
@@ -158,7 +180,7 @@ struct pins {
 
 struct pins pins_now(void);
 /* What a read of the kernel log saw besides reports. */
-enum { NR_INJECTORS = 3 };
+enum { NR_INJECTORS = 4 };
 extern const char * const injector_names[NR_INJECTORS];
 struct kmsg_seen {
 	bool oopsed;
@@ -202,7 +224,8 @@ struct kpath_state {
 	unsigned int seed;	/* of the bytes, this call */
 	int fd[2];		/* -1: unused */
 	unsigned char *buf;	/* the other side's bytes, PATH_BUF_LEN */
-	void *ring;		/* io_uring: its mapped rings */
+	void *priv;		/* a family's own: io_uring's rings, fuse's server */
+	unsigned int id;	/* iommufd: the IOAS */
 	const void *desc;	/* a described path's device and call */
 	/*
 	 * --misuse-paths, for the test that the oracles fire: a path keeps
@@ -210,6 +233,7 @@ struct kpath_state {
 	 * path reports one byte more than the kernel moved.
 	 */
 	bool misuse;
+	struct fail_arm *arm;	/* armed for this call: path_disarm() */
 };
 
 /*
@@ -229,6 +253,13 @@ struct kpath {
 	void (*call)(struct kpath_state *s, void *addr, struct uafault_run *r);
 	void (*close)(struct kpath_state *s);	/* more than its fds */
 	const void *data;	/* the entry's own, as s->desc (a device) */
+	struct contract contract;
+	bool opaque;		/* moves no bytes the agent can check */
+	/*
+	 * Its tear-down finishes in a worker after the call (AF_XDP's umem):
+	 * path_run() waits for the pin counters to come back first.
+	 */
+	bool deferred;
 };
 
 /* The longest range any kind maps: MAX_PAGES pages. */
@@ -240,7 +271,7 @@ struct kpath_family {
 };
 
 extern const struct kpath_family pipe_paths, vm_paths, uring_paths,
-	block_paths;
+	block_paths, iommufd_paths, xdp_paths, fuse_paths;
 
 /* fail-nth armed right before a target's call, read back right after. */
 struct fail_arm {
@@ -264,6 +295,10 @@ void path_report(struct kpath_state *s, struct uafault_run *r, long n, int err);
 int path_pipe(struct kpath_state *s);
 size_t path_drain(struct kpath_state *s);
 int path_refill(struct kpath_state *s);
+int path_empty(struct kpath_state *s);
+void path_disarm(struct kpath_state *s);
+void path_read_back(struct kpath_state *s, long n, int err,
+		    struct uafault_run *r);
 
 /* kunit_rerun.c: a loaded module's KUnit suites, run again through debugfs */
 int kunit_list_suites(const char *glob, char ***names);

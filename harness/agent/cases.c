@@ -76,6 +76,9 @@ void print_result(const struct verdict *v, const char *indent,
 	print_notes(v, indent);
 	if (v->failed)
 		printf("%snot ok %u %s\n", indent, number, name);
+	else if (v->known)
+		printf("%sok %u %s # SKIP XFAIL: a known issue\n", indent, number,
+		       name);
 	else if (v->unresolved)
 		printf("%sok %u %s # SKIP set-up failed\n", indent, number, name);
 	else if (v->skipped)

@@ -147,7 +147,7 @@ static bool is_report(const char *text)
 
 /* The fault injectors, as their debugfs directories (and reports) name them. */
 const char * const injector_names[NR_INJECTORS] = {
-	"fail_usercopy", "failslab", "fail_page_alloc",
+	"fail_usercopy", "failslab", "fail_page_alloc", "fail_iommufd",
 };
 
 /*

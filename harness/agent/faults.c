@@ -103,7 +103,7 @@ void run_checked(const struct agent *a, const struct target *t,
 		fail(v, "ioctl refused: %s", strerror(-err));
 	else
 		check_result(v, m, t, &r,
-			     plan_reach(&m->plan, target_writes(t)));
+			     plan_reach(&m->plan, needs_write(t)));
 }
 
 /* Lays @p out in @m; false (and the case unresolved) when it cannot. */

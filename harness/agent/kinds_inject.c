@@ -35,6 +35,28 @@ static void note_injected(struct verdict *v, const struct kmsg_seen *seen)
  * copies) or an error the target reports, nothing done past what it
  * reports, no pin leaked, no kernel report.
  */
+/*
+ * Which step failed the case: its site, the injector that fired in it
+ * (what @seen counts beyond @prev) and what the call said.
+ */
+static void note_step(struct verdict *v, unsigned int nth,
+		      const struct kmsg_seen *prev, const struct kmsg_seen *seen,
+		      const struct uafault_run *r, int err)
+{
+	const char *by = "no injector";
+	unsigned int i;
+
+	for (i = 0; i < NR_INJECTORS; i++)
+		if (seen->injected[i] != prev->injected[i])
+			by = injector_names[i];
+	if (err)
+		note(v, "# at site %u (%s): the call failed with %s\n", nth,
+		     by, strerror(-err));
+	else
+		note(v, "# at site %u (%s): ret %lld done %llu\n", nth, by,
+		     (long long)r->ret, (unsigned long long)r->done);
+}
+
 static void fault_fail_nth(const struct agent *a, const struct target *t,
 			   struct verdict *v, const struct fault_kind *k)
 {
@@ -47,7 +69,7 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 	 */
 	unsigned int least = t->path ? 0 : 2;
 	struct pins balance = pins_now();
-	struct kmsg_seen seen = { 0 };
+	struct kmsg_seen seen = { 0 }, prev;
 	struct fail_arm arm = { 0 };
 	bool clean = false;
 	struct uafault_run r;
@@ -91,7 +113,10 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 		}
 		umem_free(&m);
 		check_pins(v, balance);
+		prev = seen;
 		kmsg_scan(a, v, false, &seen);
+		if (v->failed)
+			note_step(v, nth, &prev, &seen, &r, err);
 	}
 	close(arm.fd);
 	note(v, "# %u fault sites (", refused + reported);

@@ -12,12 +12,17 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
 
+/* How long a deferred tear-down may take to give its pins back. */
+#define SETTLE_MS	5000
+
 static const struct kpath_family * const path_families[] = {
-	&pipe_paths, &vm_paths, &uring_paths, &block_paths,
+	&pipe_paths, &vm_paths, &uring_paths, &block_paths, &iommufd_paths,
+	&xdp_paths, &fuse_paths,
 };
 
 /* The bytes a writing path's source holds: what a module target writes. */
@@ -53,6 +58,37 @@ void path_report(struct kpath_state *s, struct uafault_run *r, long n, int err)
 }
 
 /*
+ * Ends what fail-nth may reach in this call: a path calls it after the
+ * call that consumes the range and before its tear-down (unregister,
+ * unmap, drain), so an injected failure never makes the agent's own
+ * clean-up fail and leave behind what the kernel would have given back.
+ */
+void path_disarm(struct kpath_state *s)
+{
+	if (s->arm)
+		fail_arm_read(s->arm);
+	s->arm = NULL;
+}
+
+/*
+ * Waits, up to SETTLE_MS, for the pin counters to come back to @before:
+ * what a deferred tear-down left pinned after that is the pin oracle's.
+ */
+static void settle_pins(struct pins before)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	unsigned int waited;
+	struct pins now;
+
+	for (waited = 0; waited < SETTLE_MS; waited += 10) {
+		now = pins_now();
+		if (now.foll == before.foll && now.vm_kb == before.vm_kb)
+			return;
+		nanosleep(&tick, NULL);
+	}
+}
+
+/*
  * One call: prepared, then made with @arm (when not NULL) armed right
  * before it and read back right after it, so nothing but the call
  * consumes the injected failure.
@@ -61,6 +97,7 @@ int path_run(const struct agent *a, const struct target *t, void *addr,
 	     size_t len, struct uafault_run *r, struct fail_arm *arm)
 {
 	struct kpath_state *s = t->state;
+	struct pins before = { 0 };
 	int err = 0;
 
 	if (len > PATH_BUF_LEN)
@@ -69,14 +106,18 @@ int path_run(const struct agent *a, const struct target *t, void *addr,
 	s->seed = a->seed;
 	if (t->path->prepare)
 		err = t->path->prepare(s);
+	if (!err && t->path->deferred)
+		before = pins_now();
 	if (!err && arm)
 		err = fail_arm_set(arm);
 	if (err)
 		return err;
 	s->misuse = a->misuse_paths;
+	s->arm = arm;
 	t->path->call(s, addr, r);
-	if (arm)
-		fail_arm_read(arm);
+	path_disarm(s);
+	if (t->path->deferred)
+		settle_pins(before);
 	if (s->misuse)
 		r->done++;	/* a broken contract the result oracle must see */
 	return 0;
@@ -105,6 +146,29 @@ size_t path_drain(struct kpath_state *s)
 	       (n = read(s->fd[0], s->buf + got, PATH_BUF_LEN - got)) > 0)
 		got += n;
 	return got;
+}
+
+/* An empty pipe before each call that fills it. */
+int path_empty(struct kpath_state *s)
+{
+	path_drain(s);
+	return 0;
+}
+
+/*
+ * A call that wrote @n bytes into the pipe (-1: failed with @err): its
+ * checksum is of what came out of the pipe, which leaves it empty.
+ */
+void path_read_back(struct kpath_state *s, long n, int err,
+		    struct uafault_run *r)
+{
+	size_t got;
+
+	path_disarm(s);
+	got = path_drain(s);
+	path_result(r, n, err, s->len);
+	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf,
+			       got < r->done ? got : r->done);
 }
 
 /*
@@ -158,7 +222,12 @@ int add_path(struct agent *a, const struct kpath *path, const void *desc,
 	t->fixed_len = fixed_len;
 	t->path = path;
 	t->state = s;
-	t->opaque = opaque;
+	t->opaque = opaque || path->opaque;
+	t->contract = path->contract;
+	/* The block size is part of what UAFAULT_RES_DIO means. */
+	if (path->result == UAFAULT_RES_DIO)
+		t->contract.addr_align = t->contract.len_align =
+			UAFAULT_DIO_ALIGN;
 	return 0;
 }
 

@@ -2,8 +2,9 @@
 /*
  * Direct I/O on a block device (block/fops.c, __blkdev_direct_IO_simple):
  * pwrite() and pread() at offset 0 of a device opened O_DIRECT: brd's
- * /dev/ram0 and a memory-backed null_blk, /dev/nullb0, two drivers under
- * one contract.
+ * /dev/ram0, a memory-backed null_blk, /dev/nullb0, and the virtio-blk
+ * disk QEMU provides, /dev/vda (the bio is DMA through virtio-pci):
+ * three drivers under one contract.
  * A range whose address or length is not a multiple of the logical block
  * size is refused whole (-EINVAL).  An aligned one is pinned with
  * iov_iter_extract_pages() (FOLL_PIN, FOLL_WRITE for a read) up to the
@@ -47,9 +48,11 @@ static void dio_write_call(struct kpath_state *s, void *addr,
 			   struct uafault_run *r)
 {
 	long n = pwrite(s->fd[0], addr, s->len, 0);
+	int err = errno;
 	long got;
 
-	path_result(r, n, errno, s->len);
+	path_disarm(s);
+	path_result(r, n, err, s->len);
 	/* The direct write dropped the cached copy: this reads the device. */
 	got = r->done ? pread(s->fd[1], s->buf, r->done, 0) : 0;
 	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf,
@@ -84,6 +87,10 @@ static const struct kpath block_table[] = {
 	DIO_PATH("write", "null_blk", "/dev/nullb0", UAFAULT_TF_READ, NULL,
 		 dio_write_call),
 	DIO_PATH("read", "null_blk", "/dev/nullb0", UAFAULT_TF_WRITE,
+		 block_fill, dio_read_call),
+	DIO_PATH("write", "virtio_blk", "/dev/vda", UAFAULT_TF_READ, NULL,
+		 dio_write_call),
+	DIO_PATH("read", "virtio_blk", "/dev/vda", UAFAULT_TF_WRITE,
 		 block_fill, dio_read_call),
 };
 

@@ -18,33 +18,12 @@
 
 #include "agent.h"
 
-/* An empty pipe before each call that fills it. */
-static int pipe_empty(struct kpath_state *s)
-{
-	path_drain(s);
-	return 0;
-}
-
-/*
- * The kernel's checksum of the bytes it read: what came out of the pipe,
- * which leaves it empty for the next call.
- */
-static void read_back(struct kpath_state *s, long n, int err,
-		      struct uafault_run *r)
-{
-	size_t got = path_drain(s);
-
-	path_result(r, n, err, s->len);
-	r->csum = uafault_csum(UAFAULT_CSUM_INIT, s->buf,
-			       got < r->done ? got : r->done);
-}
-
 static void pipe_write_call(struct kpath_state *s, void *addr,
 			    struct uafault_run *r)
 {
 	long n = write(s->fd[1], addr, s->len);
 
-	read_back(s, n, errno, r);
+	path_read_back(s, n, errno, r);
 }
 
 static void vmsplice_call(struct kpath_state *s, void *addr,
@@ -53,7 +32,7 @@ static void vmsplice_call(struct kpath_state *s, void *addr,
 	struct iovec iov = { .iov_base = addr, .iov_len = s->len };
 	long n = vmsplice(s->fd[1], &iov, 1, 0);
 
-	read_back(s, n, errno, r);
+	path_read_back(s, n, errno, r);
 }
 
 /* The range as two segments, split at its middle. */
@@ -72,7 +51,7 @@ static void pipe_writev_call(struct kpath_state *s, void *addr,
 
 	halves(iov, addr, s->len);
 	n = writev(s->fd[1], iov, 2);
-	read_back(s, n, errno, r);
+	path_read_back(s, n, errno, r);
 }
 
 static void pipe_readv_call(struct kpath_state *s, void *addr,
@@ -101,15 +80,15 @@ static void pipe_read_call(struct kpath_state *s, void *addr,
 
 static const struct kpath pipe_table[] = {
 	PIPE_PATH("pipe_write", UAFAULT_TF_READ, UAFAULT_RES_CHUNKS,
-		  pipe_empty, pipe_write_call),
+		  path_empty, pipe_write_call),
 	PIPE_PATH("pipe_read", UAFAULT_TF_WRITE, UAFAULT_RES_CHUNKS,
 		  path_refill, pipe_read_call),
 	PIPE_PATH("pipe_writev", UAFAULT_TF_READ, UAFAULT_RES_CHUNKS,
-		  pipe_empty, pipe_writev_call),
+		  path_empty, pipe_writev_call),
 	PIPE_PATH("pipe_readv", UAFAULT_TF_WRITE, UAFAULT_RES_CHUNKS,
 		  path_refill, pipe_readv_call),
 	PIPE_PATH("vmsplice", UAFAULT_TF_READ, UAFAULT_RES_PAGES,
-		  pipe_empty, vmsplice_call),
+		  path_empty, vmsplice_call),
 };
 
 const struct kpath_family pipe_paths = FAMILY(pipe_table);

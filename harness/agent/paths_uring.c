@@ -4,10 +4,11 @@
  * the range with pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM) and
  * charges it to the locked memory (VmPin); a page that cannot be pinned
  * fails the whole registration with every page given back
- * (e1c75831f682 fixed a page leaked on that path).  The call registers
- * the range, reads a pipe into it with IORING_OP_READ_FIXED and
- * unregisters it: all or nothing (UAFAULT_RES_ALL), and no pin may
- * outlive the call.  Raw system calls: the guest has no liburing.
+ * (e1c75831f682 fixed a page leaked on that path).  Every buffer is
+ * pinned writable, even one only written from.  A call registers the
+ * range, reads a pipe into it with IORING_OP_READ_FIXED or writes it to
+ * the pipe with IORING_OP_WRITE_FIXED, and unregisters it: all or
+ * nothing (UAFAULT_RES_ALL), and no pin may outlive the call.  Raw system calls: the guest has no liburing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,8 +87,9 @@ static unsigned int *ring_u32(unsigned char *ring, __u32 off)
 	return (unsigned int *)(ring + off);
 }
 
-/* One READ_FIXED of @fd into buffer 0 at @addr; its cqe's result. */
-static long uring_read_fixed(struct uring *u, int fd, void *addr, size_t len)
+/* One @op (READ_FIXED, WRITE_FIXED) of @fd and buffer 0 at @addr: its result. */
+static long uring_fixed(struct uring *u, __u8 op, int fd, void *addr,
+			size_t len)
 {
 	unsigned int tail = *ring_u32(u->sq, u->p.sq_off.tail);
 	unsigned int idx = tail & *ring_u32(u->sq, u->p.sq_off.ring_mask);
@@ -96,7 +98,7 @@ static long uring_read_fixed(struct uring *u, int fd, void *addr, size_t len)
 	long res;
 
 	memset(&u->sqes[idx], 0, sizeof(u->sqes[idx]));
-	u->sqes[idx].opcode = IORING_OP_READ_FIXED;
+	u->sqes[idx].opcode = op;
 	u->sqes[idx].fd = fd;
 	u->sqes[idx].addr = (uintptr_t)addr;
 	u->sqes[idx].len = len;
@@ -121,6 +123,29 @@ static long uring_read_fixed(struct uring *u, int fd, void *addr, size_t len)
 	return res;
 }
 
+/*
+ * Registers the range as buffer 0, makes one @op on @fd through it and
+ * unregisters it: the op's result, or -errno of a failed registration.
+ */
+static long fixed_call(struct kpath_state *s, void *addr, __u8 op, int fd)
+{
+	struct iovec iov = { .iov_base = addr, .iov_len = s->len };
+	struct uring *u = s->priv;
+	long n;
+
+	if (syscall(__NR_io_uring_register, u->fd, IORING_REGISTER_BUFFERS,
+		    &iov, 1))
+		return -errno;
+	n = uring_fixed(u, op, fd, addr, s->len);
+	path_disarm(s);
+	/* The device is done with the buffer: every pin goes back now. */
+	if (!s->misuse &&
+	    syscall(__NR_io_uring_register, u->fd, IORING_UNREGISTER_BUFFERS,
+		    NULL, 0) && n >= 0)
+		n = -errno;
+	return n;
+}
+
 /* A ring, and a pipe that holds the bytes the read stores. */
 static int uring_setup(struct kpath_state *s)
 {
@@ -134,36 +159,30 @@ static int uring_setup(struct kpath_state *s)
 		uring_unmap(u);
 		return err;
 	}
-	s->ring = u;
+	s->priv = u;
 	return 0;
 }
 
 static void uring_close(struct kpath_state *s)
 {
-	uring_unmap(s->ring);
-	s->ring = NULL;
+	uring_unmap(s->priv);
+	s->priv = NULL;
 }
 
 static void read_fixed_call(struct kpath_state *s, void *addr,
 			    struct uafault_run *r)
 {
-	struct iovec iov = { .iov_base = addr, .iov_len = s->len };
-	struct uring *u = s->ring;
-	long n;
+	long n = fixed_call(s, addr, IORING_OP_READ_FIXED, s->fd[0]);
 
-	if (syscall(__NR_io_uring_register, u->fd, IORING_REGISTER_BUFFERS,
-		    &iov, 1)) {
-		path_result(r, -1, errno, s->len);
-		r->csum = UAFAULT_CSUM_INIT;
-		return;
-	}
-	n = uring_read_fixed(u, s->fd[0], addr, s->len);
-	/* The device is done with the buffer: every pin goes back now. */
-	if (!s->misuse &&
-	    syscall(__NR_io_uring_register, u->fd, IORING_UNREGISTER_BUFFERS,
-		    NULL, 0) && n >= 0)
-		n = -errno;
 	path_report(s, r, n < 0 ? -1 : n, -n);
+}
+
+static void write_fixed_call(struct kpath_state *s, void *addr,
+			     struct uafault_run *r)
+{
+	long n = fixed_call(s, addr, IORING_OP_WRITE_FIXED, s->fd[1]);
+
+	path_read_back(s, n < 0 ? -1 : n, -n, r);
 }
 
 static const struct kpath uring_table[] = {
@@ -175,6 +194,16 @@ static const struct kpath uring_table[] = {
 		.prepare = path_refill,
 		.call = read_fixed_call,
 		.close = uring_close,
+	},
+	{
+		.name = "io_uring_write_fixed",
+		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN,
+		.result = UAFAULT_RES_ALL,
+		.open = uring_setup,
+		.prepare = path_empty,
+		.call = write_fixed_call,
+		.close = uring_close,
+		.contract = { .write_pin = true },
 	},
 };
 

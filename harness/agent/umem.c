@@ -53,11 +53,19 @@ bool target_writes(const struct target *t)
 	return t->flags & UAFAULT_TF_WRITE;
 }
 
-/* A direct I/O target refuses a range not aligned to the block size. */
-static bool dio_refuses(const struct target *t, const void *addr, size_t len)
+/* A read-only page stops @t: it writes there, or pins for writing. */
+bool needs_write(const struct target *t)
 {
-	return t->result == UAFAULT_RES_DIO &&
-	       ((uintptr_t)addr | len) % UAFAULT_DIO_ALIGN;
+	return target_writes(t) || t->contract.write_pin;
+}
+
+/* A range @t's contract refuses whole: not aligned as it must be. */
+static bool misaligned(const struct target *t, const void *addr, size_t len)
+{
+	const struct contract *c = &t->contract;
+
+	return (c->addr_align && (uintptr_t)addr % c->addr_align) ||
+	       (c->len_align && len % c->len_align);
 }
 
 static bool blocks(enum fault f, bool write)
@@ -212,14 +220,13 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 	struct expect e = { .exact = true, .csum = true };
 	size_t len = p->len, pages, nul, nonzero, head;
 
+	if (misaligned(t, m->addr, len)) {
+		expect_exact(&e, 0, -EINVAL);
+		return e;
+	}
 	switch (t->result) {
 	case UAFAULT_RES_DIO:
-		if (dio_refuses(t, m->addr, len)) {
-			expect_exact(&e, 0, -EINVAL);
-			break;
-		}
 		/* Aligned: the pinned pages before the fault, in blocks. */
-		[[fallthrough]];
 	case UAFAULT_RES_PAGES:
 		/* Whole pages before the fault; done covers them in the range. */
 		pages = (p->offset + reach) / PAGE;
@@ -277,8 +284,13 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		/* A well-formed message is all or nothing. */
 		[[fallthrough]];
 	case UAFAULT_RES_ALL:
-		expect_exact(&e, reach == len ? len : 0,
-			     reach == len ? 0 : -EFAULT);
+		pages = (p->offset + reach) / PAGE - p->offset / PAGE;
+		if (reach == len)
+			expect_exact(&e, len, 0);
+		else if (t->contract.partial_err && pages)
+			expect_exact(&e, 0, -t->contract.partial_err);
+		else
+			expect_exact(&e, 0, -EFAULT);
 		break;
 	default:
 		e.exact = false;

@@ -88,7 +88,7 @@ def test_init_script() -> None:
     assert lines[start + 1] == "/bin/uafault-agent --module /lib/modules/uafault.ko --targets 'copy *'"
     assert lines[start + 2:] == ["rc=$?", f'echo "{INIT_AGENT_EXIT} $rc"', "poweroff -f"]
     # Fault injection says one line per injected fault, no stack dump.
-    assert "for attr in fail_usercopy failslab fail_page_alloc; do" in lines
+    assert "for attr in fail_usercopy failslab fail_page_alloc fail_iommufd; do" in lines
     assert "    echo 1 > /sys/kernel/debug/$attr/verbose 2>/dev/null" in lines
     # The applets /init calls are the ones installed.
     shell_words = ("#", "/", "rc=", "exec", "if", "else", "fi", "for", "done")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .campaign.known_issues import KNOWN_ISSUES, case_globs, load_known_issues
 from .campaign.runner import CAMPAIGN_DIR, CampaignRequest, described_lines, run_campaign
 from .campaign.spec import load_campaign, parse_duration, parse_shard
 from .campaign.store import DB_NAME, RUN_ID, merge_into
@@ -264,7 +265,9 @@ def guest_request(args: argparse.Namespace, layout: Layout) -> GuestRequest:
                         silence_timeout=args.silence_timeout, kvm=args.kvm,
                         agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls,
                         kunit=args.kunit, modules=Modules(dirs=tuple(dict.fromkeys(args.modules))),
-                        append=args.append)
+                        append=args.append,
+                        known_issues=case_globs(load_known_issues(layout.project / KNOWN_ISSUES),
+                                                "kasan" if args.kasan else "plain"))
 
 
 def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -352,8 +355,11 @@ def test_guest_requests(jobs: int, layout: Layout) -> list[GuestRequest]:
     last, on purpose), then the fuzzer and the fault kinds again under
     KASAN, where nothing may oops."""
     described = described_lines(layout, ())
-    return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True, path_lines=described),
-            GuestRequest(jobs=jobs, kasan=True, fuzz_calls=TEST_FUZZ_CALLS, path_lines=described)]
+    known = load_known_issues(layout.project / KNOWN_ISSUES)
+    return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True, path_lines=described,
+                         known_issues=case_globs(known, "plain")),
+            GuestRequest(jobs=jobs, kasan=True, fuzz_calls=TEST_FUZZ_CALLS, path_lines=described,
+                         known_issues=case_globs(known, "kasan"))]
 
 
 def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:

@@ -66,6 +66,12 @@ def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
     return tuple(out)
 
 
+def case_globs(issues: tuple[KnownIssue, ...], kernel: str) -> tuple[str, ...]:
+    """The agent's --known-issue globs ("target.kind") for a guest run
+    of kernel: the issues whose kernel glob takes it."""
+    return tuple(f"{i.target}.{i.fault}" for i in issues if fnmatch.fnmatchcase(kernel, i.kernel))
+
+
 def _nth_table_line(text: str, name: str, n: int) -> int | None:
     pattern = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
     seen = 0

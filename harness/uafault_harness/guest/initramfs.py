@@ -26,7 +26,7 @@ INIT_APPLETS: tuple[str, ...] = (
     "sh", "mount", "mkdir", "cat", "echo", "poweroff", "mkswap", "swapon", "sleep", "ls", "dmesg",
 )
 # The fault-injection attributes configs/guest.config enables (debugfs).
-FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc")
+FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc", "fail_iommufd")
 # The allocation injectors among them (the agent's injector_names, device.c).
 ALLOC_FAULT_ATTRS: tuple[str, ...] = ("failslab", "fail_page_alloc")
 # The hung-task detector's timeout: well under the harness's silence

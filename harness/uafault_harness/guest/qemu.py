@@ -37,6 +37,11 @@ DEFAULT_SILENCE_TIMEOUT = 300
 # After the agent's exit marker the guest only has to power off.
 POWEROFF_GRACE = 30
 KVM_PROBE_TIMEOUT = 20
+# The guest's virtio-blk disk (/dev/vda: the agent's dio_*_virtio_blk
+# paths, direct I/O that is DMA through virtio-pci): a sparse file made
+# empty for each boot in its output directory and removed after it.
+DISK_NAME = "disk.img"
+DISK_BYTES = 8 << 20
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -94,13 +99,24 @@ def kernel_append(allow_crash: bool, extra: str = "") -> str:
     return " ".join(parts)
 
 
-def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool) -> list[str]:
+def scratch_disk(out_dir: Path) -> Path:
+    """An empty DISK_BYTES disk image in out_dir (sparse: no blocks yet)."""
+    disk = out_dir / DISK_NAME
+    with disk.open("wb") as f:
+        f.truncate(DISK_BYTES)
+    return disk
+
+
+def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool,
+                 disk: Path | None = None) -> list[str]:
     # TCG unless asked otherwise: /dev/kvm exists on these hosts but nested
     # KVM hangs or aborts, so it is never picked implicitly.
     accel = ["-enable-kvm"] if kvm else ["-accel", "tcg"]
     cmd = [str(qemu), *QEMU_BASE_ARGS, *accel, "-kernel", str(bzimage)]
     if initrd is not None:
         cmd += ["-initrd", str(initrd)]
+    if disk is not None:
+        cmd += ["-drive", f"file={disk},if=virtio,format=raw"]
     return cmd + ["-append", append]
 
 

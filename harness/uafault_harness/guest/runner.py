@@ -28,7 +28,7 @@ from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_modu
 from .protocol import agent_error, is_unresolved
 from .qemu import (
     DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, kernel_append, probe_kvm,
-    qemu_command, run_console,
+    qemu_command, run_console, scratch_disk,
 )
 
 GUEST_LAYER_DIR = "guest"
@@ -61,6 +61,7 @@ AGENT_EXPECT_TARGETS = "--expect-targets"
 # Where the described paths' lines sit in the guest, for --path-file.
 GUEST_PATHS = "/paths.txt"
 AGENT_PATH_FILE = "--path-file"
+AGENT_KNOWN_ISSUE = "--known-issue"
 AGENT_NAME = "uafault-agent"
 FUZZER_NAME = "uafault-fuzz"
 # Top-level make target that builds the modules and the agent against KDIR.
@@ -93,6 +94,10 @@ class GuestRequest:
     path_lines: tuple[str, ...] = ()
     # Load uafault_kunit.ko and run its suites again through debugfs.
     kunit: bool = False
+    # Cases ("target.kind" globs) a known issue expects to fail: the agent
+    # reports their failures as SKIPs that say XFAIL (campaigns judge
+    # known issues themselves, from the raw verdicts).
+    known_issues: tuple[str, ...] = ()
 
     @property
     def layer(self) -> str:
@@ -223,6 +228,8 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
         argv += [AGENT_PATH_FILE, GUEST_PATHS]
     if request.fuzz_calls:
         argv += ["--fuzzer", GUEST_FUZZER, "--fuzz-calls", str(request.fuzz_calls)]
+    for glob in request.known_issues:
+        argv += [AGENT_KNOWN_ISSUE, glob]
     return tuple(argv + shlex.split(request.agent_args))
 
 
@@ -378,8 +385,9 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         out_dir / INITRAMFS_NAME, cpio=str(tools["cpio"]))
     kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
                                    kernel.bzimage, probe)
+    disk = scratch_disk(out_dir)
     cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
-                       kernel_append(request.allow_crash, request.append), kvm)
+                       kernel_append(request.allow_crash, request.append), kvm, disk)
     print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 
@@ -391,6 +399,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     outcome = run_console(cmd, out_dir / CONSOLE_NAME, feed, lambda: tracker.agent_exit is not None,
                           Watchdog(request.timeout, request.silence_timeout), sys.stdout if echo else None,
                           halted=lambda: tracker.powered_down)
+    disk.unlink(missing_ok=True)
     details: dict[str, object] = {"qemu_command": cmd, "accel": "kvm" if kvm else "tcg",
                                   "accel_note": accel_note, "bzimage": str(kernel.bzimage)}
     return tracker, outcome, details

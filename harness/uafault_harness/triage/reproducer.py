@@ -56,8 +56,24 @@ def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
     return "".join(parts)
 
 
-def compile_c(source: Path, binary: Path) -> None:
-    cmd = [*CC_COMMAND, "-o", str(binary), str(source)]
+def kernel_cflags(project: Path, build_dir: Path | None) -> tuple[str, ...]:
+    """What the agent's Makefile compiles with for the kernel built in
+    build_dir (its uapi, iommufd's test ABI); none without one."""
+    if build_dir is None:
+        return ()
+    cmd = ["make", "-s", "-C", str(project / AGENT_DIR), "kernel-cflags", f"KDIR={build_dir}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HarnessError(ExitCode.BUILD_FAILED, f"`{shlex.join(cmd)}` failed:\n{proc.stderr.strip()}")
+    return tuple(shlex.split(proc.stdout))
+
+
+def build_command(source: Path, binary: Path, cflags: tuple[str, ...] = ()) -> list[str]:
+    return [*CC_COMMAND, *cflags, "-o", str(binary), str(source)]
+
+
+def compile_c(source: Path, binary: Path, cflags: tuple[str, ...] = ()) -> None:
+    cmd = build_command(source, binary, cflags)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise HarnessError(ExitCode.BUILD_FAILED, f"`{shlex.join(cmd)}` failed:\n{proc.stderr.strip()}")

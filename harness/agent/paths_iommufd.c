@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * iommufd with its mock IOMMU (CONFIG_IOMMUFD_TEST, drivers/iommu/iommufd):
+ * an IOAS with a mock domain attached, so IOMMU_IOAS_MAP pins the range
+ * at once (pfn_reader_user_pin(): pin_user_pages_fast() with
+ * FOLL_LONGTERM, FOLL_WRITE for a writeable map) and charges it to
+ * VmPin.  The map is all or nothing: a page that cannot be pinned fails
+ * it with -EFAULT and every page pinned so far goes back (b7c822fa6b77
+ * and 99f98a7c0d69 fixed that unwind).  An address or a length that is
+ * not a multiple of the mock's IO page (PAGE_SIZE / 2) is refused whole.
+ *
+ * The call maps the range, writes the fill bytes into it as the device
+ * would (IOMMU_TEST_OP_ACCESS_RW through the pinned pages), asks the
+ * mock how many pins each page holds (IOMMU_TEST_OP_MD_CHECK_REFS: one
+ * while mapped, none after), and unmaps it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#if __has_include(<iommufd_test.h>)
+#include <iommufd_test.h>
+
+#define IOMMUFD_IO_PAGE	(PAGE / 2)	/* the mock domain's page size */
+
+static int test_cmd(int fd, struct iommu_test_cmd *cmd, __u32 op, __u32 id)
+{
+	cmd->size = sizeof(*cmd);
+	cmd->op = op;
+	cmd->id = id;
+	return ioctl(fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
+}
+
+/* fd[0]: /dev/iommu, fd[1]: a test access; s->id: the IOAS. */
+static int iommufd_open(struct kpath_state *s)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	struct iommu_test_cmd cmd = {};
+	int err;
+
+	s->fd[0] = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (s->fd[0] < 0)
+		return -errno;
+	if (ioctl(s->fd[0], IOMMU_IOAS_ALLOC, &alloc))
+		return -errno;
+	s->id = alloc.out_ioas_id;
+	/* A mock device and domain on the IOAS: a map pins at once. */
+	err = test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_MOCK_DOMAIN, s->id);
+	if (err)
+		return err;
+	memset(&cmd, 0, sizeof(cmd));
+	err = test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_CREATE_ACCESS, s->id);
+	if (err)
+		return err;
+	s->fd[1] = cmd.create_access.out_access_fd;
+	return 0;
+}
+
+/*
+ * 0 when every page of the range holds @refs pins (the mock counts
+ * page_ref_count() / GUP_PIN_COUNTING_BIAS), else -EIO and why.
+ */
+static int check_refs(struct kpath_state *s, void *addr, unsigned int refs)
+{
+	uintptr_t start = (uintptr_t)addr & ~(PAGE - 1);
+	uintptr_t end = ((uintptr_t)addr + s->len + PAGE - 1) & ~(PAGE - 1);
+	struct iommu_test_cmd cmd = {
+		.check_refs = { .length = end - start, .uptr = start,
+				.refs = refs },
+	};
+	int err = test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_MD_CHECK_REFS, 0);
+
+	if (err)
+		fprintf(stderr, "uafault-agent: iommufd: MD_CHECK_REFS: not %u pin(s) on every page: %s\n",
+			refs, strerror(-err));
+	return err ? -EIO : 0;
+}
+
+static void ioas_map_call(struct kpath_state *s, void *addr,
+			  struct uafault_run *r)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .ioas_id = s->id,
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE |
+			 IOMMU_IOAS_MAP_READABLE,
+		.user_va = (uintptr_t)addr, .length = s->len,
+		/* The same offset in its IO page as the range's. */
+		.iova = MOCK_APERTURE_START + (uintptr_t)addr % PAGE,
+	};
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap), .ioas_id = s->id, .iova = map.iova,
+		.length = s->len,
+	};
+	struct iommu_test_cmd rw = {
+		.access_rw = { .iova = map.iova, .length = s->len,
+			       .uptr = (uintptr_t)s->buf,
+			       .flags = MOCK_ACCESS_RW_WRITE |
+					MOCK_ACCESS_RW_SLOW_PATH },
+	};
+	int err;
+
+	path_fill(s->buf, s->len, s->seed);
+	if (ioctl(s->fd[0], IOMMU_IOAS_MAP, &map)) {
+		path_report(s, r, -1, errno);
+		return;
+	}
+	err = test_cmd(s->fd[0], &rw, IOMMU_TEST_OP_ACCESS_RW, s->fd[1]);
+	path_disarm(s);
+	if (!err)
+		err = check_refs(s, addr, 1);
+	if (s->misuse)	/* the mapping, and its pins, outlive the call */
+		goto out;
+	if (ioctl(s->fd[0], IOMMU_IOAS_UNMAP, &unmap))
+		err = err ?: -errno;
+	else if (!err)
+		err = check_refs(s, addr, 0);
+out:
+	path_report(s, r, err ? -1 : (long)s->len, -err);
+}
+
+static const struct kpath iommufd_table[] = {
+	{
+		.name = "iommufd_ioas_map",
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.result = UAFAULT_RES_ALL,
+		.open = iommufd_open,
+		.call = ioas_map_call,
+		.contract = { .addr_align = IOMMUFD_IO_PAGE,
+			      .len_align = IOMMUFD_IO_PAGE },
+	},
+};
+
+const struct kpath_family iommufd_paths = FAMILY(iommufd_table);
+#else
+/* Built without the kernel tree's iommufd_test.h: no iommufd path. */
+const struct kpath_family iommufd_paths = { NULL, 0 };
+#endif
