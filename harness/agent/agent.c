@@ -392,6 +392,10 @@ static void print_usage(FILE *f)
 		"                  registered a target\n"
 		"  --path-file FILE  also the paths FILE describes, one a line\n"
 		"                  (the harness writes it from configs/paths/*.toml)\n"
+		"  --watchdog N    seconds a call may take before the agent names\n"
+		"                  the hang and ends itself (default 60)\n"
+		"  --hang-paths    (tests) the fuse read's server never answers:\n"
+		"                  the watchdog must name the hang\n"
 		"  --known-issue GLOB  a case (\"target.kind\") expected to fail:\n"
 		"                  its failure is a SKIP that says XFAIL\n"
 		"  --misuse-paths  (tests) paths keep what they should give back and\n"
@@ -487,6 +491,8 @@ int main(int argc, char **argv)
 		{ "expect-targets", required_argument, NULL, 'e' },
 		{ "misuse-paths", no_argument, NULL, 'M' },
 		{ "known-issue", required_argument, NULL, 'K' },
+		{ "watchdog", required_argument, NULL, 'w' },
+		{ "hang-paths", no_argument, NULL, 'H' },
 		{ "path-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -506,6 +512,7 @@ int main(int argc, char **argv)
 		{ 'r', "--rounds", &a.rounds },
 		{ 'n', "--fuzz-calls", &a.fuzz_calls },
 		{ 'b', "--bare-calls", &bare_calls },
+		{ 'w', "--watchdog", &watchdog_seconds },
 	};
 	struct kmod_module *mods[MAX_MODULES];
 	char *paths[MAX_MODULES], *params[MAX_MODULES] = { NULL };
@@ -586,6 +593,9 @@ int main(int argc, char **argv)
 			if (add_arg(known, &a.nknown, "--known-issue", optarg))
 				return EXIT_USAGE;
 			break;
+		case 'H':
+			a.hang_paths = true;
+			break;
 		case 'M':
 			a.misuse_paths = true;
 			break;
@@ -642,7 +652,7 @@ int main(int argc, char **argv)
 		kmod_unref(ctx);
 		return EXIT_SETUP;
 	}
-	if (open_device(&a)) {
+	if (open_device(&a) || watchdog_start()) {
 		unload_modules(mods, nmods);
 		kmod_unref(ctx);
 		return EXIT_SETUP;

@@ -127,9 +127,11 @@ struct agent {
 	size_t size;		/* range length for every kind, 0: theirs */
 	long offset;		/* range start in page 0, -1: the kind's */
 	char case_name[128];	/* the case in flight, as the console names it */
+	bool raced;		/* ... and a thread changes its range meanwhile */
 	/* A reproducer: take the module's allow_crash as it is. */
 	bool take_module_mode;
 	bool misuse_paths;	/* --misuse-paths: see struct kpath_state */
+	bool hang_paths;	/* --hang-paths: the same */
 	/* --known-issue: cases ("target.kind" globs) expected to fail */
 	char **known;
 	int nknown;
@@ -192,6 +194,13 @@ void kmsg_scan(const struct agent *a, struct verdict *v, bool expect_oops,
 void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
 		bool *oopsed);
 
+/* watchdog.c: a call that never returns is named, then the agent ends */
+extern unsigned int watchdog_seconds;
+int watchdog_start(void);
+void watch_call(const struct agent *a);
+void watch_done(void);
+void watch_server(pid_t pid);
+
 /* cases.c: one kind on one target, and its verdict as KTAP */
 /* One line of a --cases file. */
 struct campaign_case {
@@ -233,6 +242,8 @@ struct kpath_state {
 	 * path reports one byte more than the kernel moved.
 	 */
 	bool misuse;
+	bool hang;		/* --hang-paths: a call that never returns */
+	bool raced;		/* the range may change under the call */
 	struct fail_arm *arm;	/* armed for this call: path_disarm() */
 };
 
@@ -283,6 +294,7 @@ struct fail_arm {
 int fail_arm_set(struct fail_arm *arm);
 void fail_arm_read(struct fail_arm *arm);
 int add_paths(struct agent *a);
+int add_kernel_path(struct agent *a, const char *target);
 int add_path(struct agent *a, const struct kpath *path, const void *desc,
 	     const char *owner, size_t fixed_len, bool opaque);
 int add_described_paths(struct agent *a, const char *text);

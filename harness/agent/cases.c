@@ -121,6 +121,7 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 	      const struct target *t, struct verdict *v, const char *indent)
 {
 	start_case(a, v, indent);
+	a->raced = kind->raced;
 	kind->run(a, t, v, kind);
 }
 

@@ -57,7 +57,9 @@ int run_target_armed(const struct agent *a, const struct target *t,
 	err = arm ? fail_arm_set(arm) : 0;
 	if (err)
 		return err;
+	watch_call(a);
 	err = ioctl(a->dev, UAFAULT_IOC_RUN, r) ? -errno : 0;
+	watch_done();
 	if (arm)
 		fail_arm_read(arm);
 	return err;

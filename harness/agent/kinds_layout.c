@@ -206,9 +206,13 @@ static void fault_kernel_alias(const struct agent *a, const struct target *t,
 	struct pins balance = pins_now();
 	struct uafault_run r;
 	struct umem m;
+	unsigned int align;
+	long want;
 	int err;
 
-	place(a, &p, t, k->start);
+	/* Where the contract wants an aligned start, one: not refused. */
+	align = t->contract.addr_align ?: 1;
+	place(a, &p, t, k->start / align * align);
 	if (p.npages > 1) {
 		note(v, "# the range leaves the one page whose alias is ours\n");
 		v->skipped = true;
@@ -226,12 +230,14 @@ static void fault_kernel_alias(const struct agent *a, const struct target *t,
 	     (unsigned long long)pin.kaddr + p.offset, (void *)m.addr);
 	err = run_target(a, t, (void *)(uintptr_t)(pin.kaddr + p.offset),
 			 p.len, &r);
+	/* The alias has the range's alignment: a refusal of it is the same. */
+	want = contract_refusal(&m, t) ?: -EFAULT;
 	if (err)
 		fail(v, "ioctl refused: %s", strerror(-err));
-	else if (r.ret != -EFAULT || r.done || r.pinned)
-		fail(v, "[kernel-address] a kernel address was taken as user memory: ret %lld done %llu pinned %llu, expected -EFAULT and nothing done",
+	else if (r.ret != want || r.done || r.pinned)
+		fail(v, "[kernel-address] a kernel address was taken as user memory: ret %lld done %llu pinned %llu, expected %ld and nothing done",
 		     (long long)r.ret, (unsigned long long)r.done,
-		     (unsigned long long)r.pinned);
+		     (unsigned long long)r.pinned, want);
 	if (memcmp(m.base, m.before, PAGE))
 		fail(v, "[kernel-address] the page behind the kernel address changed");
 	if (ioctl(a->dev, UAFAULT_IOC_UNPIN))

@@ -113,10 +113,14 @@ int path_run(const struct agent *a, const struct target *t, void *addr,
 	if (err)
 		return err;
 	s->misuse = a->misuse_paths;
+	s->hang = a->hang_paths;
+	s->raced = a->raced;
 	s->arm = arm;
+	watch_call(a);
 	t->path->call(s, addr, r);
+	watch_done();
 	path_disarm(s);
-	if (t->path->deferred)
+	if (t->path->deferred && !s->misuse)	/* kept: nothing to wait for */
 		settle_pins(before);
 	if (s->misuse)
 		r->done++;	/* a broken contract the result oracle must see */
@@ -251,6 +255,33 @@ void close_path(struct target *t)
 	free(s->buf);
 	free(s);
 	t->state = NULL;
+}
+
+/*
+ * Appends the kernel path named @target ("path_<name>") to @a's targets:
+ * a reproducer opens only its own.  0 when @target is no kernel path.
+ */
+int add_kernel_path(struct agent *a, const char *target)
+{
+	unsigned int f, i;
+	int err;
+
+	if (strncmp(target, "path_", 5))
+		return 0;
+	for (f = 0; f < ARRAY_SIZE(path_families); f++) {
+		for (i = 0; i < path_families[f]->n; i++) {
+			const struct kpath *path = &path_families[f]->paths[i];
+
+			if (strcmp(path->name, target + 5))
+				continue;
+			err = add_path(a, path, path->data, "kernel", 0, false);
+			if (err)
+				fprintf(stderr, "uafault-agent: path %s unavailable: %s\n",
+					path->name, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 /*

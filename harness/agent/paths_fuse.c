@@ -31,6 +31,7 @@
 #define FUSE_NODE	2		/* the file's node; 1 is the root */
 #define FUSE_MAX_WRITE	(64 * 1024)
 #define FUSE_VALID	3600		/* seconds: no lookup twice */
+#define FUSE_HANG_OFFSET	PAGE	/* a read there is never answered */
 
 struct fuse_server {
 	pid_t pid;
@@ -88,9 +89,11 @@ static void serve_lookup(int dev, const struct fuse_in_header *in,
 static void serve_read(int dev, const struct fuse_in_header *in,
 		       const struct fuse_read_in *rd, const unsigned char *file)
 {
-	size_t len = rd->offset >= PATH_BUF_LEN ? 0 :
-		     PATH_BUF_LEN - rd->offset;
+	size_t len;
 
+	if (rd->offset == FUSE_HANG_OFFSET)
+		return;		/* never answered: see fuse_read_call() */
+	len = rd->offset >= PATH_BUF_LEN ? 0 : PATH_BUF_LEN - rd->offset;
 	if (len > rd->size)
 		len = rd->size;
 	reply(dev, in->unique, 0, file + rd->offset, len);
@@ -184,7 +187,8 @@ static void serve(int dev, unsigned char *file)
 static void fuse_unmount(struct fuse_server *srv, const char *dir)
 {
 	umount2(dir, MNT_DETACH);
-	close(srv->dev);
+	if (srv->dev >= 0)
+		close(srv->dev);
 	if (srv->pid > 0) {
 		kill(srv->pid, SIGKILL);
 		waitpid(srv->pid, NULL, 0);
@@ -222,6 +226,10 @@ static int fuse_mount(struct fuse_server *srv, const char *dir,
 		serve(3, file);
 		_exit(EXIT_SUCCESS);
 	}
+	/* The server's end only: its death aborts the connection. */
+	close(srv->dev);
+	srv->dev = -1;
+	watch_server(srv->pid);
 	return 0;
 }
 
@@ -293,7 +301,8 @@ static int fuse_clear(struct kpath_state *s)
 static void fuse_read_call(struct kpath_state *s, void *addr,
 			   struct uafault_run *r)
 {
-	long n = pread(s->fd[0], addr, s->len, 0);
+	/* --hang-paths: a read the server never answers, for the watchdog. */
+	long n = pread(s->fd[0], addr, s->len, s->hang ? FUSE_HANG_OFFSET : 0);
 
 	path_report(s, r, n, errno);
 }

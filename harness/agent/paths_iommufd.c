@@ -11,8 +11,9 @@
  *
  * The call maps the range, writes the fill bytes into it as the device
  * would (IOMMU_TEST_OP_ACCESS_RW through the pinned pages), asks the
- * mock how many pins each page holds (IOMMU_TEST_OP_MD_CHECK_REFS: one
- * while mapped, none after), and unmaps it.
+ * mock how many pins each page holds (IOMMU_TEST_OP_MD_CHECK_REFS: the
+ * same on every page while mapped, one fewer after), and unmaps it; a
+ * count that is off fails the call with -EIO, said on stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include <iommufd_test.h>
 
 #define IOMMUFD_IO_PAGE	(PAGE / 2)	/* the mock domain's page size */
+#define MAX_REFS	4		/* pins a page may hold from others too */
 
 static int test_cmd(int fd, struct iommu_test_cmd *cmd, __u32 op, __u32 id)
 {
@@ -61,11 +63,9 @@ static int iommufd_open(struct kpath_state *s)
 	return 0;
 }
 
-/*
- * 0 when every page of the range holds @refs pins (the mock counts
- * page_ref_count() / GUP_PIN_COUNTING_BIAS), else -EIO and why.
- */
-static int check_refs(struct kpath_state *s, void *addr, unsigned int refs)
+/* Whether every page under the range holds @refs pins (the mock counts
+ * page_ref_count() / GUP_PIN_COUNTING_BIAS). */
+static bool refs_are(struct kpath_state *s, void *addr, unsigned int refs)
 {
 	uintptr_t start = (uintptr_t)addr & ~(PAGE - 1);
 	uintptr_t end = ((uintptr_t)addr + s->len + PAGE - 1) & ~(PAGE - 1);
@@ -73,12 +73,24 @@ static int check_refs(struct kpath_state *s, void *addr, unsigned int refs)
 		.check_refs = { .length = end - start, .uptr = start,
 				.refs = refs },
 	};
-	int err = test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_MD_CHECK_REFS, 0);
 
-	if (err)
-		fprintf(stderr, "uafault-agent: iommufd: MD_CHECK_REFS: not %u pin(s) on every page: %s\n",
-			refs, strerror(-err));
-	return err ? -EIO : 0;
+	return !test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_MD_CHECK_REFS, 0);
+}
+
+/*
+ * The pins every page holds while mapped (other holders' too: a kind may
+ * hold the range pinned itself), 0 when they differ between pages: the
+ * map added one to each.
+ */
+static unsigned int mapped_refs(struct kpath_state *s, void *addr)
+{
+	unsigned int refs;
+
+	for (refs = 1; refs <= MAX_REFS; refs++)
+		if (refs_are(s, addr, refs))
+			return refs;
+	fprintf(stderr, "uafault-agent: iommufd: MD_CHECK_REFS: mapped pages hold no common pin count\n");
+	return 0;
 }
 
 static void ioas_map_call(struct kpath_state *s, void *addr,
@@ -102,6 +114,7 @@ static void ioas_map_call(struct kpath_state *s, void *addr,
 			       .flags = MOCK_ACCESS_RW_WRITE |
 					MOCK_ACCESS_RW_SLOW_PATH },
 	};
+	unsigned int refs;
 	int err;
 
 	path_fill(s->buf, s->len, s->seed);
@@ -111,14 +124,18 @@ static void ioas_map_call(struct kpath_state *s, void *addr,
 	}
 	err = test_cmd(s->fd[0], &rw, IOMMU_TEST_OP_ACCESS_RW, s->fd[1]);
 	path_disarm(s);
-	if (!err)
-		err = check_refs(s, addr, 1);
+	/* A racing thread remaps the range: its pages are not the pinned. */
+	refs = err || s->raced ? 0 : mapped_refs(s, addr);
+	if (!err && !s->raced && !refs)
+		err = -EIO;
 	if (s->misuse)	/* the mapping, and its pins, outlive the call */
 		goto out;
-	if (ioctl(s->fd[0], IOMMU_IOAS_UNMAP, &unmap))
+	if (ioctl(s->fd[0], IOMMU_IOAS_UNMAP, &unmap)) {
 		err = err ?: -errno;
-	else if (!err)
-		err = check_refs(s, addr, 0);
+	} else if (refs && !refs_are(s, addr, refs - 1)) {
+		fprintf(stderr, "uafault-agent: iommufd: MD_CHECK_REFS: the unmap did not drop one pin from every page\n");
+		err = -EIO;
+	}
 out:
 	path_report(s, r, err ? -1 : (long)s->len, -err);
 }

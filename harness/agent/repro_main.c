@@ -5,7 +5,8 @@
  * with the case baked in as REPRO_CASE (and REPRO_ROUNDS when the case
  * sets its race's rounds, REPRO_PATHS when it runs a described path).  It runs with
  * uafault.ko (and the module of the target) already loaded, opens
- * /dev/uafault, runs the case once and prints it the way the agent's
+ * /dev/uafault (and the kernel path the case names, if it names one), runs
+ * the case once and prints it the way the agent's
  * --cases does.  Exit status: 0 the case passed, 1 it failed, 3 the
  * device could not be set up.
  */
@@ -35,7 +36,8 @@ int main(void)
 	bool passed;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (open_device(&a) || add_described_paths(&a, REPRO_PATHS))
+	if (open_device(&a) || add_described_paths(&a, REPRO_PATHS) ||
+	    add_kernel_path(&a, c.target) || watchdog_start())
 		return EXIT_SETUP;
 	printf("KTAP version 1\n1..1\n");
 	passed = run_case(&a, &c, 1);

@@ -1,9 +1,12 @@
 """The `path oracles` layer of `test`: the oracles can fire on every real
 kernel path.  One guest boot runs the paths with the agent's test-only
 --misuse-paths: each path then reports one byte more than the kernel
-moved, which the result oracle must catch, and the io_uring path keeps its
-buffers registered, which the pin oracle must catch twice (the FOLL_PIN
-balance and VmPin)."""
+moved, which the result oracle must catch, and the paths that hold pins
+past their call keep them (io_uring's registered buffers, iommufd's
+mapping, AF_XDP's umem), which the pin oracle must catch: the FOLL_PIN
+balance, and VmPin where the kernel charges it (AF_XDP charges no root).
+A second boot makes the fuse read's server never answer (--hang-paths):
+the agent's watchdog must name the case and end the agent."""
 
 from __future__ import annotations
 
@@ -21,8 +24,13 @@ LAYER_DIR = "path-oracles"
 PATH_PREFIX = "path_"
 # Paths whose misuse keeps pins (the others' calls pin nothing past the
 # kernel's own release).
-KEEPS_PINS = {"path_io_uring_read_fixed": ("[pins] pin balance", "[pins] VmPin")}
+_BOTH = ("[pins] pin balance", "[pins] VmPin")
+KEEPS_PINS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
+              "path_iommufd_ioas_map": _BOTH, "path_xdp_umem_reg": ("[pins] pin balance",)}
 _ARTEFACTS = re.compile(r"^artefacts: (\S+)$", re.M)
+HANG_PATH = "path_fuse_direct_read"
+HANG_WATCHDOG_SECONDS = 5
+_WATCHDOG = re.compile(r"uafault-agent: watchdog: (\S+): its call has not returned in (\d+) s")
 _SUBTEST = re.compile(r"^\s*# Subtest: (\S+)")
 
 
@@ -40,6 +48,19 @@ def complaints_by_suite(ktap: str) -> dict[str, list[str]]:
         if note and suite:
             out[suite].append(note.group(1))
     return out
+
+
+def hang_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
+    """One boot whose only call never returns: the watchdog names it."""
+    log = out / "hang.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "guest", "--silence-timeout", "120", "--agent-args",
+                                        f"--targets {HANG_PATH} --faults none --hang-paths "
+                                        f"--watchdog {HANG_WATCHDOG_SECONDS}"), log)
+    named = _WATCHDOG.search(log.read_text(errors="replace"))
+    return {f"a call that never returns fails the run (exit {rc} != 0)": rc != 0,
+            f"the watchdog named {HANG_PATH} after {HANG_WATCHDOG_SECONDS} s":
+                named is not None and named.group(1) == f"{HANG_PATH}.none"
+                and named.group(2) == str(HANG_WATCHDOG_SECONDS)}
 
 
 def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
@@ -61,6 +82,7 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
         checks[f"{suite}: [result] caught the extra byte"] = any(c.startswith("[result]") for c in said)
         for want in KEEPS_PINS.get(suite, ()):
             checks[f"{suite}: {want} caught what it kept"] = any(c.startswith(want) for c in said)
+    checks.update(hang_checks(layout, out, jobs))
     passed = sum(checks.values())
     bad = [name for name, ok in checks.items() if not ok]
     result = LayerResult(layer, ExitCode.TEST_FAILED if bad else ExitCode.OK,
