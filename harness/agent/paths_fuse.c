@@ -112,7 +112,7 @@ static void serve_write(int dev, const struct fuse_in_header *in,
 	reply(dev, in->unique, 0, &out, sizeof(out));
 }
 
-/* Everything but INIT, LOOKUP and I/O: an attribute, a nod, or ENOSYS. */
+/* Everything but INIT, LOOKUP and I/O: an attribute, a nod, or refused. */
 static void serve_other(int dev, const struct fuse_in_header *in)
 {
 	struct fuse_attr_out attr = { .attr_valid = FUSE_VALID };
@@ -138,7 +138,7 @@ static void serve_other(int dev, const struct fuse_in_header *in)
 	case FUSE_INTERRUPT:
 		break;	/* no reply is expected */
 	default:
-		reply(dev, in->unique, -ENOSYS, NULL, 0);
+		reply(dev, in->unique, -EOPNOTSUPP, NULL, 0);
 		break;
 	}
 }

@@ -24,7 +24,7 @@
 
 #include "agent.h"
 
-#if __has_include(<iommufd_test.h>)
+#ifdef HAVE_IOMMUFD_TEST
 #include <iommufd_test.h>
 
 #define IOMMUFD_IO_PAGE	(PAGE / 2)	/* the mock domain's page size */
@@ -63,8 +63,10 @@ static int iommufd_open(struct kpath_state *s)
 	return 0;
 }
 
-/* Whether every page under the range holds @refs pins (the mock counts
- * page_ref_count() / GUP_PIN_COUNTING_BIAS). */
+/*
+ * Whether every page under the range holds @refs pins (the mock counts
+ * page_ref_count() / GUP_PIN_COUNTING_BIAS).
+ */
 static bool refs_are(struct kpath_state *s, void *addr, unsigned int refs)
 {
 	uintptr_t start = (uintptr_t)addr & ~(PAGE - 1);

@@ -53,7 +53,7 @@ static void dump_task_file(pid_t tid, const char *what)
 	fclose(f);
 }
 
-static void *watchdog(void *unused)
+static void *watch_calls(void *unused)
 {
 	long due;
 
@@ -89,7 +89,7 @@ void watch_server(pid_t pid)
 int watchdog_start(void)
 {
 	pthread_t thread;
-	int err = pthread_create(&thread, NULL, watchdog, NULL);
+	int err = pthread_create(&thread, NULL, watch_calls, NULL);
 
 	if (!err)
 		pthread_detach(thread);

@@ -11,7 +11,7 @@ import pytest
 from conftest import run_cli
 
 from uafault_harness.campaign.runner import Progress, batches
-from uafault_harness.campaign.known_issues import expected_verdict, load_known_issues
+from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
 from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
 from uafault_harness.campaign.store import History, RunInfo, Store, Verdict, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
@@ -360,6 +360,23 @@ def test_a_known_issue_that_is_not_strict_leaves_passes_alone(tmp_path: Path) ->
     assert expected_verdict("PASS", case, known) == ("PASS", "")
     assert expected_verdict("FAIL", case, known) == ("XFAIL", "buggy on purpose")
     assert expected_verdict("CRASH", case, known)[0] == "XFAIL"
+
+
+def test_a_guest_run_hands_the_agent_its_kernels_known_issues_as_case_globs(tmp_path: Path) -> None:
+    """`guest` and `test` pass the agent --known-issue "target.kind" for the
+    issues of the kernel they boot; the agent turns those failures into
+    SKIPs that say XFAIL (its notes kept)."""
+    from uafault_harness.guest.runner import AGENT_KNOWN_ISSUE, GuestRequest, agent_argv
+
+    path = tmp_path / "known.toml"
+    path.write_text('[[issue]]\ntarget = "path_a"\nfault = "fail_nth"\nreason = "r"\n\n'
+                    '[[issue]]\nkernel = "kasan"\ntarget = "path_b"\nreason = "r"\n')
+    known = load_known_issues(path)
+    assert case_globs(known, "plain") == ("path_a.fail_nth",)
+    assert case_globs(known, "kasan") == ("path_a.fail_nth", "path_b.*")
+    artefacts = SimpleNamespace(loaded=lambda request: (), params=lambda m: "", built_from=lambda m: None)
+    argv = agent_argv(artefacts, GuestRequest(known_issues=case_globs(known, "kasan")))  # type: ignore[arg-type]
+    assert argv == (AGENT_KNOWN_ISSUE, "path_a.fail_nth", AGENT_KNOWN_ISSUE, "path_b.*")
 
 
 def test_shipped_known_issues_cover_every_variant_loosely() -> None:

@@ -16,7 +16,8 @@ from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT, resolve_layout
 from uafault_harness.triage.minimize import shrink, signature
 from uafault_harness.triage.repro import Repro, load_repro
-from uafault_harness.triage.reproducer import C_HEADERS, c_reproducer, c_sources, compile_c
+from uafault_harness.triage.reproducer import (C_HEADERS, build_command, c_reproducer, c_sources, compile_c,
+                                               kernel_cflags)
 
 GOOD = """\
 # a comment
@@ -47,6 +48,20 @@ def test_one_shipped_repro_per_variant_and_each_loads() -> None:
         repro = load_repro(config, agent_fault_kinds())
         assert repro.target == f"variant_{config.stem}" and repro.modules.variants
         assert repro.title, f"{config}: say what reproducing looks like"
+
+
+def test_each_kernel_finding_has_a_repro_that_loads_and_a_known_issue() -> None:
+    """configs/repro/kernel/: what the oracles found in the kernel itself,
+    each listed in configs/known-issues.toml, whose reason names the file."""
+    from uafault_harness.campaign.known_issues import load_known_issues
+
+    known = load_known_issues(PROJECT_ROOT / "configs" / "known-issues.toml")
+    configs = sorted((PROJECT_ROOT / "configs" / "repro" / "kernel").glob("*.toml"))
+    assert configs
+    for config in configs:
+        repro = load_repro(config, agent_fault_kinds())
+        assert repro.target.startswith("path_") and repro.title
+        assert any(i.target == repro.target and f"configs/repro/kernel/{config.name}" in i.reason for i in known)
 
 
 @pytest.mark.parametrize("change, line, key", [
@@ -144,6 +159,25 @@ def test_a_described_paths_reproducer_carries_its_description(tmp_path: Path) ->
             in text)
     source = tmp_path / "repro.c"
     source.write_text(text)
+    compile_c(source, tmp_path / "repro")
+
+
+def test_a_kernel_paths_reproducer_builds_against_its_kernels_headers(tmp_path: Path) -> None:
+    """The agent's Makefile is the one place that says what a kernel's
+    build adds (its uapi, iommufd's test ABI); a reproducer asks it.
+    Without a kernel the iommufd path is left out and the rest builds."""
+    project = resolve_layout().project
+    kdir = tmp_path / "kbuild"
+    flags = kernel_cflags(project, kdir)
+    assert flags == ("-isystem", f"{kdir}/usr/include", f"-I{kdir}/source/drivers/iommu/iommufd",
+                     "-DHAVE_IOMMUFD_TEST")
+    assert kernel_cflags(project, None) == ()
+    assert build_command(Path("r.c"), Path("r"), flags)[-4:-2] == [flags[-1], "-o"]
+    repro = load_repro(write(tmp_path, '[repro]\ntarget = "path_iommufd_ioas_map"\nfault = "fail_nth"\n'
+                                       'expect = "FAIL"\n'))
+    source = tmp_path / "repro.c"
+    source.write_text(c_reproducer(resolve_layout(), repro, "header"))
+    assert '"path_iommufd_ioas_map", "fail_nth"' in source.read_text()
     compile_c(source, tmp_path / "repro")
 
 
