@@ -200,6 +200,7 @@ int watchdog_start(void);
 void watch_call(const struct agent *a);
 void watch_done(void);
 void watch_server(pid_t pid);
+void unwatch_server(pid_t pid);
 
 /* cases.c: one kind on one target, and its verdict as KTAP */
 /* One line of a --cases file. */

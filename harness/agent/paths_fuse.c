@@ -31,7 +31,11 @@
 #define FUSE_NODE	2		/* the file's node; 1 is the root */
 #define FUSE_MAX_WRITE	(64 * 1024)
 #define FUSE_VALID	3600		/* seconds: no lookup twice */
-#define FUSE_HANG_OFFSET	PAGE	/* a read there is never answered */
+/*
+ * A read there is never answered (--hang-paths): past the file, where no
+ * call's request lands (a call that pins in two runs reads at PAGE too).
+ */
+#define FUSE_HANG_OFFSET	(2 * PATH_BUF_LEN)
 
 struct fuse_server {
 	pid_t pid;
@@ -192,6 +196,7 @@ static void fuse_unmount(struct fuse_server *srv, const char *dir)
 	if (srv->pid > 0) {
 		kill(srv->pid, SIGKILL);
 		waitpid(srv->pid, NULL, 0);
+		unwatch_server(srv->pid);
 	}
 	free(srv);
 }

@@ -37,13 +37,13 @@ static long now_s(void)
 	return ts.tv_sec;
 }
 
-/* Copies /proc/self/task/<tid>/@what to stderr, each line prefixed. */
-static void dump_task_file(pid_t tid, const char *what)
+/* Copies /proc/<pid>/task/<tid>/@what to stderr, each line prefixed. */
+static void dump_task_file(pid_t pid, pid_t tid, const char *what)
 {
 	char path[64], line[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", tid, what);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", pid, tid, what);
 	f = fopen(path, "r");
 	if (!f)
 		return;
@@ -63,13 +63,19 @@ static void *watch_calls(void *unused)
 		if (!due || now_s() < due)
 			continue;
 		fflush(stdout);
-		dump_task_file(caller, "wchan");
-		dump_task_file(caller, "stack");
+		dump_task_file(getpid(), caller, "wchan");
+		dump_task_file(getpid(), caller, "stack");
 		fprintf(stderr, "uafault-agent: watchdog: %s: its call has not returned in %u s\n",
 			watched, watchdog_seconds);
 		/* A call waiting on a server (fuse) ends when the server does. */
-		while (nservers)
-			kill(servers[--nservers], SIGKILL);
+		while (nservers) {
+			pid_t server = servers[--nservers];
+
+			fprintf(stderr, "uafault-agent: watchdog: server %d:\n", server);
+			dump_task_file(server, server, "wchan");
+			dump_task_file(server, server, "stack");
+			kill(server, SIGKILL);
+		}
 		_exit(EXIT_FAIL);
 	}
 	return NULL;
@@ -83,6 +89,16 @@ void watch_server(pid_t pid)
 {
 	if (nservers < MAX_SERVERS)
 		servers[nservers++] = pid;
+}
+
+/* A server reaped: the watchdog must never kill its pid, reused. */
+void unwatch_server(pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < nservers; i++)
+		if (servers[i] == pid)
+			servers[i] = servers[--nservers];
 }
 
 /* Starts the watchdog thread; calls are watched from then on. */
