@@ -185,26 +185,19 @@ static void write_fixed_call(struct kpath_state *s, void *addr,
 	path_read_back(s, n < 0 ? -1 : n, -n, r);
 }
 
+/*
+ * A fixed-buffer path: @dir is what the op does to the range; every
+ * registration pins it writable (.write_pin), all or nothing.
+ */
+#define FIXED_PATH(op, dir, ready, fn)					\
+	{ .name = "io_uring_" op "_fixed", .flags = dir | UAFAULT_TF_PIN,	\
+	  .result = UAFAULT_RES_ALL, .open = uring_setup,		\
+	  .prepare = ready, .call = fn, .close = uring_close,		\
+	  .contract = { .write_pin = true } }
+
 static const struct kpath uring_table[] = {
-	{
-		.name = "io_uring_read_fixed",
-		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
-		.result = UAFAULT_RES_ALL,
-		.open = uring_setup,
-		.prepare = path_refill,
-		.call = read_fixed_call,
-		.close = uring_close,
-	},
-	{
-		.name = "io_uring_write_fixed",
-		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN,
-		.result = UAFAULT_RES_ALL,
-		.open = uring_setup,
-		.prepare = path_empty,
-		.call = write_fixed_call,
-		.close = uring_close,
-		.contract = { .write_pin = true },
-	},
+	FIXED_PATH("read", UAFAULT_TF_WRITE, path_refill, read_fixed_call),
+	FIXED_PATH("write", UAFAULT_TF_READ, path_empty, write_fixed_call),
 };
 
 const struct kpath_family uring_paths = FAMILY(uring_table);
