@@ -67,6 +67,37 @@ static void hole_kind(const struct agent *a, const struct target *t,
 	note(v, "# %u placements\n", runs);
 }
 
+/*
+ * Over-reads and over-writes: an inaccessible guard page right after the
+ * range's last page and one right before its first.  The range is all
+ * the target was given, so it must do exactly what it does with no
+ * fault; touching a guard is a short or failed call the result oracle
+ * sees.  Without the guards, whether a stray access past the range
+ * faults depends on what happens to be mapped next to it.
+ */
+static void fault_guards(const struct agent *a, const struct target *t,
+			 struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .fault = F_PROT_NONE };
+	size_t pages;
+
+	/* After: from its start (a fixed length: the end of page 0). */
+	place(a, &p, t, t->fixed_len ? PAGE - t->fixed_len : 0);
+	p.hole = (p.offset + p.len + PAGE - 1) / PAGE;
+	p.npages = p.hole + 1;
+	if (p.npages <= MAX_PAGES)
+		run_plan(a, t, v, &p);
+	/* Before: the same range a page further in, page 0 the guard. */
+	place(a, &p, t, 0);
+	p.offset += PAGE;
+	p.hole = 0;
+	pages = (p.offset + p.len + PAGE - 1) / PAGE;
+	p.npages = pages > RANGE_PAGES ? pages : RANGE_PAGES;
+	if (p.npages <= MAX_PAGES)
+		run_plan(a, t, v, &p);
+	note(v, "# guard pages after the range's end and before its start\n");
+}
+
 static void fault_none(const struct agent *a, const struct target *t,
 		       struct verdict *v, const struct fault_kind *k)
 {
@@ -255,6 +286,7 @@ const struct fault_kind layout_kinds[] = {
 	  .start = SEVERAL_STARTS },
 	{ .name = "read_only", .run = hole_kind, .arg = F_READ_ONLY,
 	  .start = SEVERAL_STARTS },
+	{ .name = "guards", .run = fault_guards },
 	{ .name = "swapped", .run = fault_swapped },
 	{ .name = "kernel_alias", .run = fault_kernel_alias, .start = 100 },
 };

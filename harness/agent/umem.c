@@ -81,6 +81,8 @@ size_t plan_reach(const struct plan *p, bool write)
 	if (p->hole < 0 || !blocks(p->fault, write))
 		return p->len;
 	hole_start = (size_t)p->hole * PAGE;
+	if (hole_start + PAGE <= p->offset)
+		return p->len;		/* a guard before the range */
 	if (hole_start <= p->offset)
 		return 0;
 	return hole_start - p->offset < p->len ? hole_start - p->offset :
