@@ -148,6 +148,27 @@ static unsigned int count_kinds(const struct agent *a, const struct target *t)
 }
 
 /*
+ * A kernel tainted before the first case (a WARN, a KASAN report, a bad
+ * page during boot) would be charged to no case and blind the run: the
+ * boot fails instead, saying so.  uafault.ko's own taint (O) comes later.
+ */
+static bool boot_tainted(void)
+{
+	unsigned long taint = 0;
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &taint) != 1)
+			taint = 0;
+		fclose(f);
+	}
+	if (taint)
+		fprintf(stderr, "uafault-agent: the kernel is tainted (%lu) before the first case: a report during boot\n",
+			taint);
+	return taint;
+}
+
+/*
  * A failure of a case a --known-issue names is that issue, seen again: a
  * SKIP that says so, its notes printed as a failure's are.
  */
@@ -642,6 +663,8 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (boot_tainted())
+		return EXIT_SETUP;
 	ctx = kmod_new(NULL, NULL);
 	if (!ctx) {
 		fprintf(stderr, "uafault-agent: kmod_new failed\n");

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.guest.console import ConsoleTracker
-from uafault_harness.guest.qemu import BASE_APPEND, Verdict, Watchdog, kernel_append, qemu_command, run_console
+from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, Verdict, Watchdog, kernel_append, qemu_command,
+                                        run_console, scratch_disk)
 from uafault_harness.guest.runner import select_accel
 
 # Prints lines, then behaves as told: exits, hangs silently, or chatters forever.
@@ -106,6 +107,12 @@ def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
     assert tcg[-2:] == ["-append", f"{BASE_APPEND} oops=panic"]
     kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)
     assert "-enable-kvm" in kvm and "-initrd" not in kvm and kvm[-1] == f"{BASE_APPEND} x=1"
+    # KASAN reports every bug of a boot; a freed page never reads back its bytes.
+    assert kernel_append(True, kasan=True) == f"{BASE_APPEND} kasan_multi_shot" and "init_on_free=1" in BASE_APPEND
+    disk = scratch_disk(tmp_path)
+    assert disk.stat().st_size == DISK_BYTES and disk.stat().st_blocks == 0
+    with_disk = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk=disk)
+    assert with_disk[with_disk.index("-drive") + 1] == f"file={disk},if=virtio,format=raw"
 
 
 def test_kvm_is_never_probed_without_the_flag(tmp_path: Path) -> None:

@@ -27,7 +27,13 @@ QEMU_BASE_ARGS: tuple[str, ...] = (
 # has something to migrate (the agent's `movable` kind checks it did).
 # null_blk.*: one device whose data lives in memory, so a direct read sees
 # what a write left (the agent's dio_*_null_blk paths), 1 GiB at most.
-BASE_APPEND = "console=ttyS0 panic=-1 movablecore=256M null_blk.nr_devices=1 null_blk.memory_backed=1 null_blk.gb=1"
+# init_on_free: a freed page reads back zeroes, never its old bytes, so a
+# target that uses memory after giving it back sees nothing plausible.
+BASE_APPEND = ("console=ttyS0 panic=-1 movablecore=256M null_blk.nr_devices=1 null_blk.memory_backed=1 "
+               "null_blk.gb=1 init_on_free=1")
+# KASAN reports every bug, not only a boot's first: a boot runs a whole
+# batch of cases, and a later bug in it would otherwise pass silently.
+KASAN_APPEND = "kasan_multi_shot"
 # Without --allow-crash any oops is a bug: panic so the run stops on the
 # first one instead of continuing on a kernel in an unknown state.  With it,
 # the SMAP target oopses on purpose and the guest must survive that.
@@ -77,7 +83,7 @@ def _die_with_parent() -> None:
 # What a user's `append` may not set: the harness's own console, panic
 # and memory layout, and what runs as init.
 _RESERVED_PARAMS = ("console", "panic", "oops", "movablecore", "init", "rdinit", "null_blk.nr_devices",
-                    "null_blk.memory_backed", "null_blk.gb")
+                    "null_blk.memory_backed", "null_blk.gb", "init_on_free", "kasan_multi_shot")
 _PARAM = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@%-]*)?$")
 
 
@@ -94,8 +100,9 @@ def append_problem(extra: str) -> str | None:
     return None
 
 
-def kernel_append(allow_crash: bool, extra: str = "") -> str:
-    parts = [BASE_APPEND] + ([] if allow_crash else [OOPS_PANIC]) + ([extra] if extra else [])
+def kernel_append(allow_crash: bool, extra: str = "", kasan: bool = False) -> str:
+    parts = ([BASE_APPEND] + ([KASAN_APPEND] if kasan else []) + ([] if allow_crash else [OOPS_PANIC])
+             + ([extra] if extra else []))
     return " ".join(parts)
 
 

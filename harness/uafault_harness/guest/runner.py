@@ -387,7 +387,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
                                    kernel.bzimage, probe)
     disk = scratch_disk(out_dir)
     cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
-                       kernel_append(request.allow_crash, request.append), kvm, disk)
+                       kernel_append(request.allow_crash, request.append, request.kasan), kvm, disk)
     print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 

@@ -6,7 +6,10 @@ past their call keep them (io_uring's registered buffers, iommufd's
 mapping, AF_XDP's umem), which the pin oracle must catch: the FOLL_PIN
 balance, and VmPin where the kernel charges it (AF_XDP charges no root).
 A second boot makes the fuse read's server never answer (--hang-paths):
-the agent's watchdog must name the case and end the agent."""
+the agent's watchdog must name the case and end the agent.  A third boots
+a kernel tainted before its first case (sysctl.kernel.tainted on the
+command line, as a report during boot would leave it): the agent must
+refuse to run a case on it."""
 
 from __future__ import annotations
 
@@ -29,6 +32,9 @@ KEEPS_PINS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _B
               "path_iommufd_ioas_map": _BOTH, "path_xdp_umem_reg": ("[pins] pin balance",)}
 _ARTEFACTS = re.compile(r"^artefacts: (\S+)$", re.M)
 HANG_PATH = "path_fuse_direct_read"
+# TAINT_CRAP (C), an arbitrary taint no boot of ours has.
+BOOT_TAINT = 1024
+_TAINTED = re.compile(rf"uafault-agent: the kernel is tainted \({BOOT_TAINT}\) before the first case")
 HANG_WATCHDOG_SECONDS = 5
 _WATCHDOG = re.compile(r"uafault-agent: watchdog: (\S+): its call has not returned in (\d+) s")
 _SUBTEST = re.compile(r"^\s*# Subtest: (\S+)")
@@ -63,6 +69,17 @@ def hang_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
                 and named.group(2) == str(HANG_WATCHDOG_SECONDS)}
 
 
+def taint_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
+    """One boot tainted before the agent starts: no case runs on it."""
+    log = out / "tainted.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "guest", "--append", f"sysctl.kernel.tainted={BOOT_TAINT}",
+                                        "--agent-args", "--targets path_pipe_read --faults none"), log)
+    text = log.read_text(errors="replace")
+    return {f"a boot tainted before its first case fails (exit {rc} != 0)": rc != 0,
+            "the agent said the kernel was tainted and ran no case":
+                _TAINTED.search(text) is not None and "uafault-case:" not in text}
+
+
 def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     layer = "path oracles"
     out = run_dir / LAYER_DIR
@@ -83,6 +100,7 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
         for want in KEEPS_PINS.get(suite, ()):
             checks[f"{suite}: {want} caught what it kept"] = any(c.startswith(want) for c in said)
     checks.update(hang_checks(layout, out, jobs))
+    checks.update(taint_checks(layout, out, jobs))
     passed = sum(checks.values())
     bad = [name for name, ok in checks.items() if not ok]
     result = LayerResult(layer, ExitCode.TEST_FAILED if bad else ExitCode.OK,
