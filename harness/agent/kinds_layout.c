@@ -12,10 +12,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
 
+/* How long a returned call's range must stay still (quiesce). */
+#define QUIET_MS	100
 #define SWAP_PAGES	8
 #define SWAP_TRIES	5
 
@@ -96,6 +99,53 @@ static void fault_guards(const struct agent *a, const struct target *t,
 	if (p.npages <= MAX_PAGES)
 		run_plan(a, t, v, &p);
 	note(v, "# guard pages after the range's end and before its start\n");
+}
+
+/*
+ * Quiescence: once the call has returned the range is the caller's
+ * again.  The agent reuses it at once, as a caller does (new bytes in
+ * every byte of it), waits QUIET_MS and reads them back: any change is a
+ * write after the return, the class of a device, a completion or
+ * deferred work that outlives the call (or its unpin) and clobbers a
+ * buffer its owner has moved on with.
+ */
+static void fault_quiesce(const struct agent *a, const struct target *t,
+			  struct verdict *v, const struct fault_kind *k)
+{
+	const struct timespec quiet = { .tv_nsec = QUIET_MS * 1000 * 1000 };
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct pins balance = pins_now();
+	unsigned char *left, *later;
+	struct umem m;
+	size_t i;
+
+	place(a, &p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	left = malloc(m.map_len);
+	later = malloc(m.map_len);
+	if (!left || !later) {
+		unresolved(v, "out of memory");
+		goto out;
+	}
+	run_checked(a, t, v, &m);
+	for (i = 0; i < p.len; i++)
+		m.addr[i] = (unsigned char)~m.addr[i];
+	umem_snapshot(&m, left);
+	nanosleep(&quiet, NULL);
+	umem_snapshot(&m, later);
+	for (i = 0; i < m.map_len; i++) {
+		if (!m.readable[i / PAGE] || left[i] == later[i])
+			continue;
+		fail(v, "[quiesce] byte %zu of the mapping changed within %d ms of the call's return, after the caller reused it (%#x -> %#x)",
+		     i, QUIET_MS, left[i], later[i]);
+		break;
+	}
+out:
+	free(left);
+	free(later);
+	umem_free(&m);
+	final_checks(a, v, balance);
 }
 
 static void fault_none(const struct agent *a, const struct target *t,
@@ -287,6 +337,7 @@ const struct fault_kind layout_kinds[] = {
 	{ .name = "read_only", .run = hole_kind, .arg = F_READ_ONLY,
 	  .start = SEVERAL_STARTS },
 	{ .name = "guards", .run = fault_guards },
+	{ .name = "quiesce", .run = fault_quiesce },
 	{ .name = "swapped", .run = fault_swapped },
 	{ .name = "kernel_alias", .run = fault_kernel_alias, .start = 100 },
 };

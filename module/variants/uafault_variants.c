@@ -23,6 +23,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/unaligned.h>
+#include <linux/workqueue.h>
 
 #include "../uafault_target.h"
 
@@ -480,6 +481,84 @@ static void unpin_or_put(struct page **pages, unsigned long nr, bool bug)
 BUFFER_SHAPE(pin_put_mismatch, pin_short, unpin_or_put)
 
 /*
+ * A completion that outlives the call: the driver pins the buffer, the
+ * "device" fills it and the call returns done, but the variant leaves
+ * the completion (which writes the buffer once more, then unpins) to a
+ * worker that runs after the return, when the caller owns the buffer
+ * again and may have reused it.  The class of CVE-2022-1011 (fuse direct
+ * I/O, 0c4bcfdecb1a: the kernel still using a buffer's pages after its
+ * owner had moved on); the quiesce kind reuses the range and sees it
+ * clobbered.  The twin completes before it returns.
+ */
+#define LATE_COMPLETION_MS	20
+
+/* The completion in flight, at most one (the next call waits for it). */
+static struct {
+	struct page **pages;
+	unsigned long nr, offset;
+	size_t len;
+	u32 seed;
+} late;
+
+/* The device's bytes, uafault_fill()'s, through the pinned pages. */
+static void fill_pages(struct page **pages, unsigned long offset, size_t len,
+		       u32 seed)
+{
+	size_t i;
+	u8 *kaddr;
+
+	for (i = 0; i < len; i++) {
+		kaddr = kmap_local_page(pages[(offset + i) / PAGE_SIZE]);
+		kaddr[(offset + i) % PAGE_SIZE] = uafault_fill(seed, i);
+		kunmap_local(kaddr);
+	}
+}
+
+static void late_complete(struct work_struct *work)
+{
+	fill_pages(late.pages, late.offset, late.len, late.seed);
+	unpin_user_pages_dirty_lock(late.pages, late.nr, true);
+	kvfree(late.pages);
+	late.pages = NULL;
+}
+
+static DECLARE_DELAYED_WORK(late_work, late_complete);
+
+static int late_completion(struct uafault_ctx *ctx, bool bug)
+{
+	unsigned long nr = buffer_pages(ctx), offset = offset_in_page(ctx->addr);
+	struct page **pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	long rc;
+
+	if (!pages)
+		return -ENOMEM;
+	flush_delayed_work(&late_work);
+	rc = pin_all(ctx->addr, nr, pages, FOLL_WRITE, false);
+	if (rc < 0) {
+		kvfree(pages);
+		return variant_failed(ctx, rc);
+	}
+	fill_pages(pages, offset, ctx->len, ctx->seed);
+	ctx->csum = csum_pages(pages, offset, ctx->len, ctx->csum);
+	ctx->pinned = nr;
+	ctx->done = ctx->len;
+	if (!bug) {
+		unpin_user_pages_dirty_lock(pages, nr, true);
+		kvfree(pages);
+		return 0;
+	}
+	late.pages = pages;
+	late.nr = nr;
+	late.offset = offset;
+	late.len = ctx->len;
+	late.seed = ctx->seed;
+	schedule_delayed_work(&late_work, msecs_to_jiffies(LATE_COMPLETION_MS));
+	return 0;
+}
+
+TWIN_AND_VARIANT(late_completion)
+
+/*
  * CVE-2020-29374 (fixed in 5.8 by 17839856fd58; FOLL_PIN's answer): a
  * driver keeps a read-only get_user_pages() reference to an anonymous
  * buffer for its device.  After fork() and a write, the parent copies
@@ -594,6 +673,8 @@ static const struct variant_shape shapes[] = {
 	      false),
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
+	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
+	      false),
 	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
 };
 
@@ -672,6 +753,7 @@ static int __init variants_init(void)
 static void __exit variants_exit(void)
 {
 	variants_unregister();
+	flush_delayed_work(&late_work);	/* a completion still in flight */
 }
 
 module_init(variants_init);
