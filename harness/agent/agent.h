@@ -45,9 +45,10 @@ struct kpath;
 
 /*
  * What a path's contract adds to its result kind: a range whose address
- * or length is not a multiple of @addr_align or @len_align is refused
- * whole (-EINVAL) before anything is touched (direct I/O's block size,
- * iommufd's IO page, AF_XDP's chunk); an all-or-nothing pin that got
+ * or length is not a multiple of @addr_align or @len_align, or shorter
+ * than @min_len, is refused whole (-EINVAL) before anything is touched
+ * (direct I/O's block size, iommufd's IO page, AF_XDP's chunk, a v4l2
+ * frame); an all-or-nothing pin that got
  * some whole pages before the fault fails with -@partial_err instead of
  * -EFAULT (xdp_umem_pin_pages()'s -ENOMEM); a range pinned for writing
  * stops at a read-only page even when the call only reads it (io_uring
@@ -55,6 +56,7 @@ struct kpath;
  */
 struct contract {
 	unsigned int addr_align, len_align;	/* 0: any */
+	size_t min_len;		/* shorter is refused whole too (a frame) */
 	int partial_err;			/* 0: EFAULT */
 	bool write_pin;	/* pins with FOLL_WRITE even to read the range */
 };
@@ -283,7 +285,7 @@ struct kpath_family {
 };
 
 extern const struct kpath_family pipe_paths, vm_paths, uring_paths,
-	block_paths, iommufd_paths, xdp_paths, fuse_paths;
+	block_paths, iommufd_paths, xdp_paths, fuse_paths, v4l2_paths;
 
 /* fail-nth armed right before a target's call, read back right after. */
 struct fail_arm {

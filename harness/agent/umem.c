@@ -59,13 +59,13 @@ bool needs_write(const struct target *t)
 	return target_writes(t) || t->contract.write_pin;
 }
 
-/* A range @t's contract refuses whole: not aligned as it must be. */
-static bool misaligned(const struct target *t, const void *addr, size_t len)
+/* A range @t's contract refuses whole: misaligned, or too short. */
+static bool refused_whole(const struct target *t, const void *addr, size_t len)
 {
 	const struct contract *c = &t->contract;
 
 	return (c->addr_align && (uintptr_t)addr % c->addr_align) ||
-	       (c->len_align && len % c->len_align);
+	       (c->len_align && len % c->len_align) || len < c->min_len;
 }
 
 static bool blocks(enum fault f, bool write)
@@ -222,7 +222,7 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 	struct expect e = { .exact = true, .csum = true };
 	size_t len = p->len, pages, nul, nonzero, head;
 
-	if (misaligned(t, m->addr, len)) {
+	if (refused_whole(t, m->addr, len)) {
 		expect_exact(&e, 0, -EINVAL);
 		return e;
 	}

@@ -29,8 +29,11 @@ QEMU_BASE_ARGS: tuple[str, ...] = (
 # what a write left (the agent's dio_*_null_blk paths), 1 GiB at most.
 # init_on_free: a freed page reads back zeroes, never its old bytes, so a
 # target that uses memory after giving it back sees nothing plausible.
+# vivid.*: one video capture node (its only input S-Video), with a scaler,
+# so a frame can be as small as 16x16 (the agent's v4l2 path).
 BASE_APPEND = ("console=ttyS0 panic=-1 movablecore=256M null_blk.nr_devices=1 null_blk.memory_backed=1 "
-               "null_blk.gb=1 init_on_free=1")
+               "null_blk.gb=1 init_on_free=1 vivid.node_types=0x1 vivid.num_inputs=1 vivid.input_types=0x2 "
+               "vivid.ccs_cap_mode=4")
 # KASAN reports every bug, not only a boot's first: a boot runs a whole
 # batch of cases, and a later bug in it would otherwise pass silently.
 KASAN_APPEND = "kasan_multi_shot"
@@ -83,7 +86,8 @@ def _die_with_parent() -> None:
 # What a user's `append` may not set: the harness's own console, panic
 # and memory layout, and what runs as init.
 _RESERVED_PARAMS = ("console", "panic", "oops", "movablecore", "init", "rdinit", "null_blk.nr_devices",
-                    "null_blk.memory_backed", "null_blk.gb", "init_on_free", "kasan_multi_shot")
+                    "null_blk.memory_backed", "null_blk.gb", "init_on_free", "kasan_multi_shot", "vivid.node_types",
+                    "vivid.num_inputs", "vivid.input_types", "vivid.ccs_cap_mode")
 _PARAM = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@%-]*)?$")
 
 

@@ -3,8 +3,9 @@ kernel path.  One guest boot runs the paths with the agent's test-only
 --misuse-paths: each path then reports one byte more than the kernel
 moved, which the result oracle must catch, and the paths that hold pins
 past their call keep them (io_uring's registered buffers, iommufd's
-mapping, AF_XDP's umem), which the pin oracle must catch: the FOLL_PIN
-balance, and VmPin where the kernel charges it (AF_XDP charges no root).
+mapping, AF_XDP's umem, v4l2's queued USERPTR buffer), which the pin
+oracle must catch: the FOLL_PIN balance, and VmPin where the kernel
+charges it (AF_XDP charges no root, videobuf2 nobody).
 A second boot makes the fuse read's server never answer (--hang-paths):
 the agent's watchdog must name the case and end the agent.  A third boots
 a kernel tainted before its first case (sysctl.kernel.tainted on the
@@ -29,7 +30,8 @@ PATH_PREFIX = "path_"
 # kernel's own release).
 _BOTH = ("[pins] pin balance", "[pins] VmPin")
 KEEPS_PINS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
-              "path_iommufd_ioas_map": _BOTH, "path_xdp_umem_reg": ("[pins] pin balance",)}
+              "path_iommufd_ioas_map": _BOTH, "path_xdp_umem_reg": ("[pins] pin balance",),
+              "path_v4l2_userptr_vivid": ("[pins] pin balance",)}
 _ARTEFACTS = re.compile(r"^artefacts: (\S+)$", re.M)
 HANG_PATH = "path_fuse_direct_read"
 # TAINT_CRAP (C), an arbitrary taint no boot of ours has.

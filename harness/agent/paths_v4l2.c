@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * v4l2 capture with V4L2_MEMORY_USERPTR on vivid, the kernel's virtual
+ * video driver (drivers/media/test-drivers/vivid; the guest's command
+ * line gives it one capture node with a scaler, so a 16x16 GREY frame of
+ * V4L2_FRAME bytes fits the agent's range).  VIDIOC_QBUF pins the range
+ * long-term (videobuf2-vmalloc, vb2_create_framevec():
+ * pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM), all or nothing) and
+ * the driver's thread writes a frame through the pinned pages; the pins
+ * go when the queue is freed (VIDIOC_REQBUFS with count 0).  A range
+ * shorter than a frame is refused whole.  6647e76ab623 fixed the vb2
+ * USERPTR path; the frame is vivid's test pattern, so the path is opaque.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/videodev2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define V4L2_SIDE	16		/* vivid's smallest frame, MIN_WIDTH */
+#define V4L2_FRAME	(V4L2_SIDE * V4L2_SIDE)	/* GREY: a byte a pixel */
+#define V4L2_NODES	8
+
+/* Whether @fd is vivid's capture node, streaming. */
+static bool vivid_capture(int fd)
+{
+	struct v4l2_capability cap = { 0 };
+	__u32 want = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING;
+
+	return !ioctl(fd, VIDIOC_QUERYCAP, &cap) &&
+	       !strcmp((const char *)cap.driver, "vivid") &&
+	       (cap.device_caps & want) == want;
+}
+
+/* One 16x16 GREY frame of exactly V4L2_FRAME bytes, or -errno. */
+static int set_format(int fd)
+{
+	struct v4l2_format fmt = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+
+	fmt.fmt.pix.width = V4L2_SIDE;
+	fmt.fmt.pix.height = V4L2_SIDE;
+	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_GREY;
+	fmt.fmt.pix.field = V4L2_FIELD_NONE;
+	if (ioctl(fd, VIDIOC_S_FMT, &fmt))
+		return -errno;
+	return fmt.fmt.pix.sizeimage == V4L2_FRAME ? 0 : -ERANGE;
+}
+
+/* fd[0]: the first /dev/video* that is vivid's capture node. */
+static int v4l2_open(struct kpath_state *s)
+{
+	char node[32];
+	int n, fd, err = -ENODEV;
+
+	for (n = 0; n < V4L2_NODES && err; n++) {
+		snprintf(node, sizeof(node), "/dev/video%d", n);
+		fd = open(node, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		err = vivid_capture(fd) ? set_format(fd) : -ENODEV;
+		if (err)
+			close(fd);
+		else
+			s->fd[0] = fd;
+	}
+	return err;
+}
+
+static int request_buffers(int fd, __u32 count)
+{
+	struct v4l2_requestbuffers req = {
+		.count = count, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.memory = V4L2_MEMORY_USERPTR,
+	};
+
+	return ioctl(fd, VIDIOC_REQBUFS, &req) ? -errno : 0;
+}
+
+/* A queue of one USERPTR buffer, ready for the range. */
+static int v4l2_queue(struct kpath_state *s)
+{
+	return request_buffers(s->fd[0], 1);
+}
+
+static void userptr_call(struct kpath_state *s, void *addr,
+			 struct uafault_run *r)
+{
+	enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct v4l2_buffer buf = {
+		.type = type, .memory = V4L2_MEMORY_USERPTR,
+		.m.userptr = (uintptr_t)addr, .length = s->len,
+	};
+	long n = s->len;
+
+	if (ioctl(s->fd[0], VIDIOC_QBUF, &buf) ||
+	    ioctl(s->fd[0], VIDIOC_STREAMON, &type) ||
+	    ioctl(s->fd[0], VIDIOC_DQBUF, &buf))
+		n = -errno;
+	path_disarm(s);
+	ioctl(s->fd[0], VIDIOC_STREAMOFF, &type);
+	/* Freeing the queue releases the buffer: its pins go now. */
+	if (!s->misuse && request_buffers(s->fd[0], 0) && n >= 0)
+		n = -EIO;
+	path_result(r, n < 0 ? -1 : n, -n, s->len);
+	r->csum = UAFAULT_CSUM_INIT;
+}
+
+static const struct kpath v4l2_table[] = {
+	{
+		.name = "v4l2_userptr_vivid",
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.result = UAFAULT_RES_ALL,
+		.open = v4l2_open,
+		.prepare = v4l2_queue,
+		.call = userptr_call,
+		.contract = { .min_len = V4L2_FRAME },
+		.opaque = true,
+	},
+};
+
+const struct kpath_family v4l2_paths = FAMILY(v4l2_table);
