@@ -136,9 +136,9 @@ def test_timeout_and_missing_exit_marker_are_run_failures(kunit_tool_dir: Path, 
 def test_the_host_and_the_agent_know_the_same_kernel_reports() -> None:
     """REPORT_MARKERS in agent.h is the one list: the console tracker cuts
     reports at exactly those starts, and nowhere else in a line."""
-    from uafault_harness.guest.console import REPORT_START, _report_markers
+    from uafault_harness.core.kmsg import REPORT_START, report_markers
 
-    markers = _report_markers()
+    markers = report_markers()
     assert {"BUG:", "WARNING:", "KASAN:", "INFO: task", "Kernel panic"} <= set(markers)
     # Boot lines that look alike are not reports.
     assert not REPORT_START.match("DMA-API: preallocated 65536 debug entries")

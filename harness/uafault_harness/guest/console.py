@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
-from ..core.paths import PROJECT_ROOT
+from ..core.kmsg import PRINTK_ANYWHERE, PRINTK_PREFIX, REPORT_START
 from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, case_started, parse_result
 
 # The kernel's last words once /init runs `poweroff -f`: "reboot: Power
@@ -21,21 +21,6 @@ from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, case_started, parse_
 # the guest kernel has no power-off method, and then QEMU never exits.
 POWER_DOWN = "reboot: "
 
-# "[   12.345678]" plus an optional caller id "[  T123]" / "[    C1]".
-_PRINTK_PREFIX = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?")
-_PRINTK_ANYWHERE = re.compile(r"\[\s*\d+\.\d{6}\]")
-
-def _report_markers() -> tuple[str, ...]:
-    """The agent's REPORT_MARKERS (harness/agent/agent.h), their one definition."""
-    header = (PROJECT_ROOT / "harness" / "agent" / "agent.h").read_text()
-    body = header[header.index("#define REPORT_MARKERS"):]
-    body = body[:body.index("\n\n")]
-    return tuple(re.findall(r'"((?:[^"\\]|\\.)*)"', body))
-
-
-# Anchored at the start of the kernel message, so an agent diagnostic that
-# merely quotes one of these words is never taken for a report.
-REPORT_START = re.compile("^(?:" + "|".join(map(re.escape, _report_markers())) + ")")
 # Lines that close a report; the next start line is a new report.
 _REPORT_END = re.compile(r"^(?:---\[ end |={20,}$)")
 # Keep excerpts bounded: a lockdep splat can run to hundreds of lines.
@@ -68,7 +53,7 @@ _TITLE_CLEANUP: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def strip_printk_prefix(line: str) -> str | None:
     """The message of a kernel console line, or None for a user-space line."""
-    m = _PRINTK_PREFIX.match(line)
+    m = PRINTK_PREFIX.match(line)
     return line[m.end():] if m else None
 
 
@@ -76,7 +61,7 @@ def split_interleaved(line: str) -> list[str]:
     """A printk that lands in the middle of a user-space write shows up as
     `    ok 3 fo[   12.3] BUG: ...`; split it so neither half is lost to
     the other writer's parser."""
-    m = _PRINTK_ANYWHERE.search(line, 1)
+    m = PRINTK_ANYWHERE.search(line, 1)
     if m is None or strip_printk_prefix(line) is not None:
         return [line]
     return [line[:m.start()]] + split_interleaved(line[m.start():])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from types import ModuleType
 from typing import Any, Callable, Iterable, Iterator
 
 from ..core.errors import ExitCode, HarnessError
+from ..core.kmsg import PRINTK_PREFIX, REPORT_START
 from ..core.results import Counts
 
 
@@ -147,3 +149,66 @@ def judge_cases(parsed: ParsedRun, no_ktap: str) -> tuple[ExitCode, str] | None:
     if c.failed:
         return ExitCode.TEST_FAILED, f"{c.failed} case(s) failed"
     return None
+
+
+# A KUnit case that makes the kernel report on purpose says so first, in
+# its log ("# <case>: uafault-expect-report ..."): kunit/smap.c's raw
+# accesses oops under SMAP.
+EXPECT_REPORT = "uafault-expect-report"
+_SUBTEST = re.compile(r"^(\s*)# Subtest: (\S+)")
+_RESULT = re.compile(r"^\s*(not )?ok \d+ (.+?)(\s+# SKIP\b.*)?$")
+
+
+@dataclass(frozen=True)
+class CaseReport:
+    """A kernel report made while a case ran, and how the case ended."""
+    suite: str
+    case: str
+    title: str
+    outcome: str    # "passed", "skipped" or "failed", as KTAP said
+
+
+def reports_in_cases(console_lines: Iterable[str]) -> list[CaseReport]:
+    """Each kernel report (WARNING:, BUG:, KASAN:, ...) printed while a
+    case ran, charged to that case: the first result line after the
+    report, the innermost case then running.  kunit.py passes a case
+    whatever the kernel said during it; a report before any case (boot)
+    is no case's.  A case that announced EXPECT_REPORT is left alone."""
+    out: list[CaseReport] = []
+    suites: list[tuple[int, str]] = []
+    pending: str | None = None
+    expecting = False
+    for raw in console_lines:
+        line = PRINTK_PREFIX.sub("", raw, count=1)
+        subtest = _SUBTEST.match(line)
+        if subtest:
+            depth = len(subtest.group(1))
+            suites = [s for s in suites if s[0] < depth] + [(depth, subtest.group(2))]
+        if EXPECT_REPORT in line:
+            expecting = True
+        if REPORT_START.match(line) and suites and pending is None and not expecting:
+            pending = line.strip()
+        result = _RESULT.match(line)
+        if result and suites:
+            if pending is not None:
+                outcome = "failed" if result.group(1) else "skipped" if result.group(3) else "passed"
+                out.append(CaseReport(suites[0][1], result.group(2), pending, outcome))
+            pending, expecting = None, False
+    return out
+
+
+def fail_reported_cases(parsed: ParsedRun, reports: list[CaseReport]) -> None:
+    """A case that ended ok or skipped while the kernel reported a bug
+    did not pass: count it failed, in its suite and in the totals."""
+    for report in reports:
+        counts = parsed.suites.get(report.suite)
+        if counts is None or report.outcome == "failed":
+            continue
+        for c in (counts, parsed.counts):
+            if report.outcome == "passed" and c.passed:
+                c.passed -= 1
+            elif report.outcome == "skipped" and c.skipped:
+                c.skipped -= 1
+            else:
+                continue
+            c.failed += 1

@@ -134,11 +134,18 @@ def _analyse_console(
     text = console.read_text(errors="backslashreplace")
     parsed = ktap.parse_console(text.splitlines(), layout.kunit_tool_dir)
     fsutil.atomic_write_text(out_dir / "ktap.txt", "".join(line + "\n" for line in parsed.ktap_lines))
+    # kunit.py passes a case whatever the kernel reported during it.
+    reports = ktap.reports_in_cases(text.splitlines())
+    ktap.fail_reported_cases(parsed, reports)
     violations = policy_violations(parsed, request.profile, request.filter_glob)
     code, message = judge(parsed, violations, exec_rc)
+    said = [f"{r.suite}: {r.case} {r.outcome} though the kernel reported {r.title!r} during it" for r in reports]
+    if said:
+        message += "; " + said[0] + (f" (and {len(said) - 1} more)" if len(said) > 1 else "")
     return LayerResult(
         layer=layer, exit_code=code, message=message, counts=parsed.counts, suites=parsed.suites,
-        details={"policy_violations": violations, "parse_errors": parsed.parse_errors,
+        details={"policy_violations": violations, "kernel_reports_in_cases": said,
+                 "parse_errors": parsed.parse_errors,
                  "parser_status": parsed.status, "kunit_py_exec_exit": exec_rc},
     )
 
