@@ -247,6 +247,7 @@ struct kpath_state {
 	bool misuse;
 	bool hang;		/* --hang-paths: a call that never returns */
 	bool raced;		/* the range may change under the call */
+	bool unsettled;		/* a deferred tear-down's wait ran out */
 	struct fail_arm *arm;	/* armed for this call: path_disarm() */
 };
 

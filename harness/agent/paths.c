@@ -18,7 +18,7 @@
 #include "agent.h"
 
 /* How long a deferred tear-down may take to give its pins back. */
-#define SETTLE_MS	5000
+#define SETTLE_MS	20000
 
 static const struct kpath_family * const path_families[] = {
 	&pipe_paths, &vm_paths, &uring_paths, &block_paths, &iommufd_paths,
@@ -71,21 +71,27 @@ void path_disarm(struct kpath_state *s)
 }
 
 /*
- * Waits, up to SETTLE_MS, for the pin counters to come back to @before:
- * what a deferred tear-down left pinned after that is the pin oracle's.
+ * Waits, up to SETTLE_MS (a loaded TCG guest's RCU grace period and
+ * worker), for the pin counters to come back to @before: what a deferred
+ * tear-down left pinned after that is the pin oracle's.  Once a wait has
+ * run out, the path's next calls wait a tick only: a leak every call
+ * must not cost SETTLE_MS a call.
  */
-static void settle_pins(struct pins before)
+static void settle_pins(struct kpath_state *s, struct pins before)
 {
 	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
-	unsigned int waited;
+	unsigned int waited, limit = s->unsettled ? 10 : SETTLE_MS;
 	struct pins now;
 
-	for (waited = 0; waited < SETTLE_MS; waited += 10) {
+	for (waited = 0; waited < limit; waited += 10) {
 		now = pins_now();
-		if (now.foll == before.foll && now.vm_kb == before.vm_kb)
+		if (now.foll == before.foll && now.vm_kb == before.vm_kb) {
+			s->unsettled = false;
 			return;
+		}
 		nanosleep(&tick, NULL);
 	}
+	s->unsettled = true;
 }
 
 /*
@@ -121,7 +127,7 @@ int path_run(const struct agent *a, const struct target *t, void *addr,
 	watch_done();
 	path_disarm(s);
 	if (t->path->deferred && !s->misuse)	/* kept: nothing to wait for */
-		settle_pins(before);
+		settle_pins(s, before);
 	if (s->misuse)
 		r->done++;	/* a broken contract the result oracle must see */
 	return 0;
