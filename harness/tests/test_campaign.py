@@ -386,8 +386,8 @@ def test_shipped_known_issues_cover_every_variant_loosely() -> None:
     variants = [i for i in known if i.target.startswith("variant_")]
     assert sorted(i.target for i in variants) == sorted(f"variant_{s}" for s in shapes)
     assert not any(i.strict for i in variants)
-    # The rest are the kernel's own, found on its paths: each always shows.
-    assert all(i.target.startswith("path_") and i.strict for i in known if i not in variants)
+    # The rest are the kernel's own, found on its paths.
+    assert all(i.target.startswith("path_") for i in known if i not in variants)
 
 
 def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
