@@ -185,6 +185,19 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	final_checks(a, v, balance);
 }
 
+/*
+ * Whether the case has failed, a kernel report included: a raced kind
+ * reads the log after every round, so a target that makes the kernel
+ * warn on each call stops at the first report instead of printing
+ * --rounds of them on a slow serial console.
+ */
+static bool reported(const struct agent *a, struct verdict *v)
+{
+	if (!v->failed)
+		kmsg_scan(a, v, false, NULL);
+	return v->failed;
+}
+
 /* Stochastic: page 1 vanishes and comes back, refilled, in a loop. */
 struct churn {
 	unsigned char *page;
@@ -252,7 +265,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 		umem_free(&m);
 		return;
 	}
-	for (round = 0; round < a->rounds && !v->failed; round++) {
+	for (round = 0; round < a->rounds && !reported(a, v); round++) {
 		uint64_t csum;
 
 		err = run_target(a, t, m.addr, p.len, &r);
@@ -302,8 +315,9 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 
 /* The header race: a thread flips a message's length back and forth. */
 struct flipper {
-	unsigned char *header;
+	unsigned char *header;	/* the range's start */
 	uint32_t len;
+	bool any_byte;	/* flip any byte of the range, not the header */
 	bool stop;	/* __atomic: set by the main thread */
 	bool running;	/* __atomic: set by the flipper once on its CPU */
 	unsigned long flips;
@@ -327,6 +341,19 @@ static bool set_up_message(const struct agent *a, const struct target *t,
 	return set_up(a, t, v, m, p);
 }
 
+/*
+ * Every other flip lands in the range's first bytes, where lengths,
+ * counts and terminators of a message usually sit.
+ */
+#define HEAD_BYTES	8
+
+/* A store the compiler keeps, as the target's fetches race it. */
+static void flip_byte(unsigned char *byte)
+{
+	__atomic_store_n(byte, (unsigned char)~__atomic_load_n(byte, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+}
+
 static void *flip_thread(void *arg)
 {
 	struct flipper *f = arg;
@@ -339,13 +366,47 @@ static void *flip_thread(void *arg)
 	 * change lands between a target's two fetches, however far apart.
 	 */
 	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
-		put_le32(f->header, f->len + (f->flips & 1 ? 0 : 64));
+		if (f->any_byte)
+			flip_byte(f->header + rand_r(&seed) %
+				  (f->flips & 1 && f->len > HEAD_BYTES ?
+				   HEAD_BYTES : f->len));
+		else
+			put_le32(f->header, f->len + (f->flips & 1 ? 0 : 64));
 		for (spin = rand_r(&seed) % 1024; spin; spin--)
 			__asm__ volatile("" ::: "memory");
 		f->flips++;
 	}
-	put_le32(f->header, f->len);
+	if (!f->any_byte)
+		put_le32(f->header, f->len);
 	return NULL;
+}
+
+/* Starts @f's thread on CPU 1, this one on CPU 0 (@saved: its CPUs). */
+static int flipper_start(struct flipper *f, pthread_t *thread,
+			 cpu_set_t *saved)
+{
+	unsigned int wait;
+	int err;
+
+	pthread_getaffinity_np(pthread_self(), sizeof(*saved), saved);
+	pin_to_cpu(pthread_self(), 0);
+	err = pthread_create(thread, NULL, flip_thread, f);
+	if (err) {
+		pthread_setaffinity_np(pthread_self(), sizeof(*saved), saved);
+		return err;
+	}
+	for (wait = 0; wait < 1000 &&
+	     !__atomic_load_n(&f->running, __ATOMIC_ACQUIRE); wait++)
+		usleep(1000);
+	return 0;
+}
+
+static void flipper_stop(struct flipper *f, pthread_t thread,
+			 const cpu_set_t *saved)
+{
+	__atomic_store_n(&f->stop, true, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	pthread_setaffinity_np(pthread_self(), sizeof(*saved), saved);
 }
 
 /*
@@ -364,7 +425,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct flipper f = { 0 };
 	struct pins balance = pins_now();
-	unsigned int round, refused = 0, rounds = k->arg * a->rounds, wait;
+	unsigned int round, refused = 0, rounds = k->arg * a->rounds;
 	struct uafault_run r;
 	pthread_t thread;
 	cpu_set_t cpus;
@@ -375,18 +436,13 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 		return;
 	f.header = m.addr;
 	f.len = p.len;
-	pthread_getaffinity_np(pthread_self(), sizeof(cpus), &cpus);
-	pin_to_cpu(pthread_self(), 0);
-	err = pthread_create(&thread, NULL, flip_thread, &f);
+	err = flipper_start(&f, &thread, &cpus);
 	if (err) {
 		unresolved(v, "the flipping thread: %s", strerror(err));
-		pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
 		umem_free(&m);
 		return;
 	}
-	for (wait = 0; wait < 1000 && !__atomic_load_n(&f.running, __ATOMIC_ACQUIRE); wait++)
-		usleep(1000);
-	for (round = 0; round < rounds && !v->failed; round++) {
+	for (round = 0; round < rounds && !reported(a, v); round++) {
 		err = run_target(a, t, m.addr, p.len, &r);
 		if (err) {
 			fail(v, "round %u: ioctl refused: %s", round,
@@ -400,11 +456,95 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 			     round, (long long)r.ret,
 			     (unsigned long long)r.done, p.len);
 	}
-	__atomic_store_n(&f.stop, true, __ATOMIC_RELAXED);
-	pthread_join(thread, NULL);
-	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+	flipper_stop(&f, thread, &cpus);
 	note(v, "# %u rounds, %u refused the changed header, %lu flips\n",
 	     round, refused, f.flips);
+	umem_free(&m);
+	final_checks(a, v, balance);
+}
+
+/*
+ * What a target may return for a range whose bytes change while it runs,
+ * whatever snapshot of them it took: a copy or a pin is whole, a string
+ * ends at or before the range's end, a zero check says yes or no, a
+ * struct copy takes its head or refuses a non-zero tail, a message is
+ * whole or refused.  Anything else comes from bytes no snapshot held.
+ */
+static bool some_snapshot_gives(const struct target *t,
+				const struct uafault_run *r, size_t len)
+{
+	size_t head = len < UAFAULT_STRUCT_KSIZE ? len : UAFAULT_STRUCT_KSIZE;
+
+	switch (t->result) {
+	case UAFAULT_RES_STRLEN:
+	case UAFAULT_RES_STRBUF:
+		return !r->ret && r->done <= len;
+	case UAFAULT_RES_STRSIZE:
+		return !r->ret && r->done >= 1 && r->done <= len + 1;
+	case UAFAULT_RES_ZEROED:
+		return !r->ret && (!r->done || r->done == len);
+	case UAFAULT_RES_STRUCT:
+		return (!r->ret && r->done == head) ||
+		       (r->ret == -E2BIG && !r->done);
+	case UAFAULT_RES_HEADER:
+		return (!r->ret && r->done == len) ||
+		       (r->ret == -EINVAL && !r->done);
+	default:
+		return !r->ret && r->done == len;
+	}
+}
+
+/*
+ * Every double fetch, not only a header's: while a target that reads the
+ * range runs --rounds times, a thread on the other CPU flips bytes
+ * anywhere in it, each for a random while.  The result must be one some
+ * snapshot of the bytes allows (some_snapshot_gives()), and KASAN, the pin
+ * balance and the kernel log must stay quiet: a target that fetched a
+ * length, a terminator or any byte twice and trusted both shows here, on
+ * a KASAN guest by the overflow it makes.  Stochastic: for campaigns.
+ */
+static void fault_race_bytes(const struct agent *a, const struct target *t,
+			     struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct flipper f = { .any_byte = true };
+	struct pins balance = pins_now();
+	struct uafault_run r;
+	unsigned int round;
+	pthread_t thread;
+	cpu_set_t cpus;
+	struct umem m;
+	long refusal;
+	int err;
+
+	place(a, &p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	refusal = contract_refusal(&m, t);
+	f.header = m.addr;
+	f.len = p.len;
+	err = flipper_start(&f, &thread, &cpus);
+	if (err) {
+		unresolved(v, "the flipping thread: %s", strerror(err));
+		umem_free(&m);
+		return;
+	}
+	for (round = 0; round < a->rounds && !reported(a, v); round++) {
+		err = run_target(a, t, m.addr, p.len, &r);
+		if (err) {
+			fail(v, "round %u: ioctl refused: %s", round,
+			     strerror(-err));
+			break;
+		}
+		if (refusal ? r.ret == refusal && !r.done :
+			      some_snapshot_gives(t, &r, p.len))
+			continue;
+		fail(v, "[result] round %u: ret %lld done %llu of %zu: no snapshot of the changing bytes gives that",
+		     round, (long long)r.ret, (unsigned long long)r.done,
+		     p.len);
+	}
+	flipper_stop(&f, thread, &cpus);
+	note(v, "# %u rounds, %lu byte flips\n", round, f.flips);
 	umem_free(&m);
 	final_checks(a, v, balance);
 }
@@ -467,6 +607,8 @@ const struct fault_kind race_kinds[] = {
 	  .raced = true, .results = MESSAGES, .start = 100 },
 	{ .name = "trap_header", .run = fault_trap_header, .arg = 1,
 	  .results = MESSAGES, .start = 100 },
+	{ .name = "race_bytes", .run = fault_race_bytes, .raced = true,
+	  .needs = UAFAULT_TF_READ },
 };
 
 const struct fault_family race_family = FAMILY(race_kinds);

@@ -210,7 +210,7 @@ def test_the_planner_reads_what_the_agent_lists() -> None:
 def test_the_registry_holds_every_family() -> None:
     registry = (PROJECT_ROOT / "harness" / "agent" / "faults.c").read_text()
     assert "&layout_family, &race_family, &held_family, &inject_family," in registry
-    assert len(agent_fault_kinds()) == len(set(agent_fault_kinds())) == 18
+    assert len(agent_fault_kinds()) == len(set(agent_fault_kinds())) == 19
 
 
 def test_the_agent_table_says_which_targets_each_kind_needs() -> None:

@@ -108,7 +108,7 @@ def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
     kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)
     assert "-enable-kvm" in kvm and "-initrd" not in kvm and kvm[-1] == f"{BASE_APPEND} x=1"
     # KASAN reports every bug of a boot; a freed page never reads back its bytes.
-    assert kernel_append(True, kasan=True) == f"{BASE_APPEND} kasan_multi_shot" and "init_on_free=1" in BASE_APPEND
+    assert kernel_append(True, kasan=True) == f"{BASE_APPEND} kasan.fault=panic" and "init_on_free=1" in BASE_APPEND
     disk = scratch_disk(tmp_path)
     assert disk.stat().st_size == DISK_BYTES and disk.stat().st_blocks == 0
     with_disk = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk=disk)

@@ -34,9 +34,13 @@ QEMU_BASE_ARGS: tuple[str, ...] = (
 BASE_APPEND = ("console=ttyS0 panic=-1 movablecore=256M null_blk.nr_devices=1 null_blk.memory_backed=1 "
                "null_blk.gb=1 init_on_free=1 vivid.node_types=0x1 vivid.num_inputs=1 vivid.input_types=0x2 "
                "vivid.ccs_cap_mode=4")
-# KASAN reports every bug, not only a boot's first: a boot runs a whole
-# batch of cases, and a later bug in it would otherwise pass silently.
-KASAN_APPEND = "kasan_multi_shot"
+# Every KASAN report reaches its case: the first one panics the guest, the
+# case in flight is charged with it, and a campaign boots again for the
+# rest of its batch.  By default KASAN prints only a boot's first report,
+# blinding the rest of the batch; kasan_multi_shot printed every one, but
+# a target that overreads byte by byte (a double fetch that trusted a
+# flipped length) printed thousands for one call.
+KASAN_APPEND = "kasan.fault=panic"
 # Without --allow-crash any oops is a bug: panic so the run stops on the
 # first one instead of continuing on a kernel in an unknown state.  With it,
 # the SMAP target oopses on purpose and the guest must survive that.
@@ -86,7 +90,7 @@ def _die_with_parent() -> None:
 # What a user's `append` may not set: the harness's own console, panic
 # and memory layout, and what runs as init.
 _RESERVED_PARAMS = ("console", "panic", "oops", "movablecore", "init", "rdinit", "null_blk.nr_devices",
-                    "null_blk.memory_backed", "null_blk.gb", "init_on_free", "kasan_multi_shot", "vivid.node_types",
+                    "null_blk.memory_backed", "null_blk.gb", "init_on_free", "kasan.fault", "vivid.node_types",
                     "vivid.num_inputs", "vivid.input_types", "vivid.ccs_cap_mode")
 _PARAM = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[A-Za-z0-9_.,:/+@%-]*)?$")
 
