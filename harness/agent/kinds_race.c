@@ -198,6 +198,12 @@ static bool reported(const struct agent *a, struct verdict *v)
 	return v->failed;
 }
 
+/* The refusal the contract gives (contract_refusal()), nothing done. */
+static bool refused_as_said(const struct uafault_run *r, long refusal)
+{
+	return r->ret == refusal && !r->done;
+}
+
 /* Stochastic: page 1 vanishes and comes back, refilled, in a loop. */
 struct churn {
 	unsigned char *page;
@@ -280,7 +286,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 		}
 		if (refusal) {
 			/* Refused whole before it touched the range, every time. */
-			if (r.ret == refusal && !r.done)
+			if (refused_as_said(&r, refusal))
 				continue;
 			fail(v, "[result] round %u: ret %lld done %llu, expected %ld before it touched the range",
 			     round, (long long)r.ret, (unsigned long long)r.done,
@@ -536,7 +542,7 @@ static void fault_race_bytes(const struct agent *a, const struct target *t,
 			     strerror(-err));
 			break;
 		}
-		if (refusal ? r.ret == refusal && !r.done :
+		if (refusal ? refused_as_said(&r, refusal) :
 			      some_snapshot_gives(t, &r, p.len))
 			continue;
 		fail(v, "[result] round %u: ret %lld done %llu of %zu: no snapshot of the changing bytes gives that",

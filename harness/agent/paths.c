@@ -264,51 +264,46 @@ void close_path(struct target *t)
 }
 
 /*
- * Appends the kernel path named @target ("path_<name>") to @a's targets:
- * a reproducer opens only its own.  0 when @target is no kernel path.
+ * Appends the kernel paths named @name (NULL: every one) to @a's targets,
+ * each opened now, owner "kernel"; a path this kernel lacks is said and
+ * left out.  The last error, or 0.
  */
-int add_kernel_path(struct agent *a, const char *target)
+static int add_kernel_paths(struct agent *a, const char *name)
 {
 	unsigned int f, i;
-	int err;
+	int err = 0;
 
-	if (strncmp(target, "path_", 5))
-		return 0;
 	for (f = 0; f < ARRAY_SIZE(path_families); f++) {
 		for (i = 0; i < path_families[f]->n; i++) {
 			const struct kpath *path = &path_families[f]->paths[i];
 
-			if (strcmp(path->name, target + 5))
+			if (name && strcmp(path->name, name))
 				continue;
 			err = add_path(a, path, path->data, "kernel", 0, false);
 			if (err)
 				fprintf(stderr, "uafault-agent: path %s unavailable: %s\n",
 					path->name, strerror(-err));
-			return err;
 		}
 	}
-	return 0;
+	return err;
 }
 
 /*
- * Appends every path this kernel offers to @a's targets, each opened
- * now, before any case maps or unmaps a thing (a kernel without io_uring
- * has no io_uring path), owner "kernel".
+ * Appends the kernel path named @target ("path_<name>"): a reproducer
+ * opens only its own.  0 when @target is no kernel path.
+ */
+int add_kernel_path(struct agent *a, const char *target)
+{
+	return strncmp(target, "path_", 5) ? 0 : add_kernel_paths(a, target + 5);
+}
+
+/*
+ * Appends every path this kernel offers, each opened before any case
+ * maps or unmaps a thing (a kernel without io_uring has no io_uring
+ * path); one it lacks is no error.
  */
 int add_paths(struct agent *a)
 {
-	unsigned int f, i;
-	int err;
-
-	for (f = 0; f < ARRAY_SIZE(path_families); f++) {
-		for (i = 0; i < path_families[f]->n; i++) {
-			const struct kpath *path = &path_families[f]->paths[i];
-
-			err = add_path(a, path, path->data, "kernel", 0, false);
-			if (err)
-				fprintf(stderr, "uafault-agent: path %s unavailable: %s\n",
-					path->name, strerror(-err));
-		}
-	}
+	add_kernel_paths(a, NULL);
 	return 0;
 }
