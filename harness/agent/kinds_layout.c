@@ -90,6 +90,8 @@ static void fault_guards(const struct agent *a, const struct target *t,
 	p.npages = p.hole + 1;
 	if (p.npages <= MAX_PAGES)
 		run_plan(a, t, v, &p);
+	else
+		note(v, "# no room for a guard after the range's end\n");
 	/* Before: the same range a page further in, page 0 the guard. */
 	place(a, &p, t, 0);
 	p.offset += PAGE;
@@ -98,6 +100,8 @@ static void fault_guards(const struct agent *a, const struct target *t,
 	p.npages = pages > RANGE_PAGES ? pages : RANGE_PAGES;
 	if (p.npages <= MAX_PAGES)
 		run_plan(a, t, v, &p);
+	else
+		note(v, "# no room for a guard before the range's start\n");
 	note(v, "# guard pages after the range's end and before its start\n");
 }
 
