@@ -60,6 +60,9 @@ long uafault_ioctl_trap(struct uafault_trap_state *s,
 long uafault_ioctl_untrap(struct uafault_trap_state *s,
 			  struct uafault_trap __user *uarg);
 
+/* refs.c */
+long uafault_ioctl_page_refs(struct uafault_page_refs __user *uarg);
+
 /* dma.c */
 int uafault_dma_init(void);
 void uafault_dma_exit(void);

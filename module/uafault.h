@@ -13,7 +13,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define UAFAULT_ABI_VERSION	4
+#define UAFAULT_ABI_VERSION	5
 #define UAFAULT_DEVICE		"/dev/uafault"
 
 /* Longest target name, with its NUL. */
@@ -251,6 +251,56 @@ struct uafault_trap {
 	__u32 fired;
 };
 
+/* Most pages one %UAFAULT_IOC_PAGE_REFS looks at. */
+#define UAFAULT_REFS_MAX_PAGES	64
+
+/* struct uafault_page_ref.flags */
+#define UAFAULT_REF_LRU		(1U << 0)	/* on an LRU list: no CPU batch holds it */
+#define UAFAULT_REF_LARGE	(1U << 1)	/* part of a large folio */
+
+/**
+ * struct uafault_page_ref - one page as %UAFAULT_IOC_PAGE_REFS sees it
+ * @pfn: its page frame number; 0 when nothing is mapped there that
+ *	 GUP-fast would take (not present, %PROT_NONE, a special mapping)
+ * @extra: the folio's references beyond its mappings and its pins:
+ *	   folio_ref_count() - folio_mapcount() - what @pins account for,
+ *	   less the ioctl's own
+ * @pins: FOLL_PIN pins on the folio (the pin counters see those)
+ * @flags: %UAFAULT_REF_* bits
+ * @reserved: zero
+ */
+struct uafault_page_ref {
+	__u64 pfn;
+	__s32 extra;
+	__u32 pins;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/**
+ * struct uafault_page_refs - argument of %UAFAULT_IOC_PAGE_REFS
+ * @addr: in: first user address, page-aligned
+ * @npages: in: pages to look at, 1 to %UAFAULT_REFS_MAX_PAGES
+ * @reserved: in: zero
+ * @refs: in: user pointer to @npages struct uafault_page_ref, filled in
+ *
+ * What the page-reference oracle compares before and after a call: a
+ * get_user_pages() user (FOLL_GET: invisible to the pin counters) that
+ * keeps a reference leaves @extra higher, one that drops a reference it
+ * never took leaves it lower; a pin kept shows in @pins, not @extra.  The ioctl takes the pages with
+ * get_user_pages_fast_only(), which never faults one in, so looking
+ * changes nothing.  A folio a CPU's LRU batch holds has one reference
+ * more until the batch drains: compare only pages with %UAFAULT_REF_LRU.
+ * Fails with %EINVAL for a bad @addr, @npages or @reserved and %EFAULT
+ * when @refs cannot be written.
+ */
+struct uafault_page_refs {
+	__u64 addr;
+	__u32 npages;
+	__u32 reserved;
+	__u64 refs;
+};
+
 #define UAFAULT_IOC_MAGIC	'U'
 #define UAFAULT_IOC_VERSION	_IOR(UAFAULT_IOC_MAGIC, 0, struct uafault_version)
 #define UAFAULT_IOC_TARGET	_IOWR(UAFAULT_IOC_MAGIC, 1, struct uafault_target_info)
@@ -260,6 +310,7 @@ struct uafault_trap {
 #define UAFAULT_IOC_UNPIN	_IO(UAFAULT_IOC_MAGIC, 5)
 #define UAFAULT_IOC_TRAP	_IOW(UAFAULT_IOC_MAGIC, 6, struct uafault_trap)
 #define UAFAULT_IOC_UNTRAP	_IOR(UAFAULT_IOC_MAGIC, 7, struct uafault_trap)
+#define UAFAULT_IOC_PAGE_REFS	_IOW(UAFAULT_IOC_MAGIC, 8, struct uafault_page_refs)
 
 /*
  * The byte a writing target stores at offset @i of the range, and the

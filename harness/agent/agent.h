@@ -183,6 +183,14 @@ struct pins {
 };
 
 struct pins pins_now(void);
+/* Each page under a mapping, as UAFAULT_IOC_PAGE_REFS sees it. */
+struct page_refs {
+	unsigned int n;
+	struct uafault_page_ref ref[MAX_PAGES];
+};
+
+int page_refs_now(const struct agent *a, const void *base, size_t len,
+		  struct page_refs *out);
 /* What a read of the kernel log saw besides reports. */
 enum { NR_INJECTORS = 4 };
 extern const char * const injector_names[NR_INJECTORS];
@@ -286,7 +294,8 @@ struct kpath_family {
 };
 
 extern const struct kpath_family pipe_paths, vm_paths, uring_paths,
-	block_paths, iommufd_paths, xdp_paths, fuse_paths, v4l2_paths;
+	block_paths, iommufd_paths, xdp_paths, fuse_paths, v4l2_paths,
+	gup_paths;
 
 /* fail-nth armed right before a target's call, read back right after. */
 struct fail_arm {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -131,6 +132,43 @@ static long vm_pinned_kb(void)
 struct pins pins_now(void)
 {
 	return (struct pins){ .foll = pin_balance(), .vm_kb = vm_pinned_kb() };
+}
+
+/*
+ * Empties every CPU's LRU batches, whose reference on a page lasts until
+ * they drain: move_pages() of no page still does lru_cache_disable(),
+ * which drains them all.  Without NUMA it fails, and the oracle compares
+ * only the pages that are on an LRU list anyway.
+ */
+static void lru_drain(void)
+{
+	int node = 0;
+
+	syscall(SYS_move_pages, 0, 0UL, NULL, &node, NULL, 0);
+}
+
+/*
+ * The pages of [@base, @base + @len) (page-aligned) after the LRU batches
+ * drained; -errno, or -ENODEV without the device.
+ */
+int page_refs_now(const struct agent *a, const void *base, size_t len,
+		  struct page_refs *out)
+{
+	struct uafault_page_refs req = {
+		.addr = (uintptr_t)base,
+		.npages = len / PAGE,
+		.refs = (uintptr_t)out->ref,
+	};
+
+	if (a->dev < 0)
+		return -ENODEV;
+	if (!req.npages || req.npages > MAX_PAGES)
+		return -EINVAL;
+	lru_drain();
+	if (ioctl(a->dev, UAFAULT_IOC_PAGE_REFS, &req))
+		return -errno;
+	out->n = req.npages;
+	return 0;
 }
 
 /* Kernel reports that fail a case unless it expected an oops. */

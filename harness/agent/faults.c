@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -89,21 +90,104 @@ void final_checks(const struct agent *a, struct verdict *v, struct pins balance)
 	kmsg_check(a, v, false, NULL);
 }
 
+/* How long a passer-by's reference on a page may last (compaction, /proc). */
+#define REFS_SETTLE_MS	200
+
+/* Whether @x and @y are one small page on an LRU list both times. */
+static bool refs_comparable(const struct uafault_page_ref *x,
+			    const struct uafault_page_ref *y)
+{
+	return x->pfn && x->pfn == y->pfn &&
+	       (x->flags & y->flags & UAFAULT_REF_LRU) &&
+	       !((x->flags | y->flags) & UAFAULT_REF_LARGE);
+}
+
+/* The first page whose references @after changed from @before, or -1. */
+static int refs_changed(const struct page_refs *before,
+			const struct page_refs *after)
+{
+	unsigned int i;
+
+	for (i = 0; i < before->n && i < after->n; i++)
+		if (refs_comparable(&before->ref[i], &after->ref[i]) &&
+		    before->ref[i].extra != after->ref[i].extra)
+			return i;
+	return -1;
+}
+
+/*
+ * The references each page of @m holds beyond its mappings, before a
+ * call: the lower of two looks, so a passer-by's is not counted.  False
+ * when they cannot be read (no device, no ioctl): no page oracle then.
+ */
+static bool refs_before(const struct agent *a, const struct umem *m,
+			struct page_refs *r)
+{
+	struct page_refs again;
+	unsigned int i;
+
+	if (page_refs_now(a, m->base, m->map_len, r) ||
+	    page_refs_now(a, m->base, m->map_len, &again))
+		return false;
+	for (i = 0; i < r->n; i++)
+		if (again.ref[i].pfn == r->ref[i].pfn &&
+		    again.ref[i].extra < r->ref[i].extra)
+			r->ref[i] = again.ref[i];
+	return true;
+}
+
+/*
+ * Page references: a call leaves every page it did not unmap or replace
+ * with the references it found (beyond its mappings).  A FOLL_GET user
+ * that keeps one, which the pin counters never see, leaves more; one that
+ * drops a reference it never took leaves fewer.  Only a page with the
+ * same frame before and after, small and on an LRU list both times, is
+ * compared; a change must last REFS_SETTLE_MS, longer than a passer-by
+ * holds a page.
+ */
+static void check_refs(const struct agent *a, struct verdict *v,
+		       const struct umem *m, const struct page_refs *before)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	struct page_refs after;
+	unsigned int waited;
+	int i = -1;
+
+	for (waited = 0; waited <= REFS_SETTLE_MS; waited += 10) {
+		if (page_refs_now(a, m->base, m->map_len, &after))
+			return;
+		i = refs_changed(before, &after);
+		if (i < 0)
+			return;
+		nanosleep(&tick, NULL);
+	}
+	fail(v, "[refs] page %d of the mapping (pfn %#llx): %d references beyond its mappings and pins after the call, %d before: a reference %s",
+	     i, (unsigned long long)after.ref[i].pfn, after.ref[i].extra,
+	     before->ref[i].extra,
+	     after.ref[i].extra > before->ref[i].extra ? "kept" :
+	     "dropped that the call never took");
+}
+
 /*
  * Runs the target on @m's range as it is now and hands the result to the
- * oracle with the reach @m's plan allows.
+ * oracles: the result with the reach @m's plan allows, the references of
+ * the pages it left in place.
  */
 void run_checked(const struct agent *a, const struct target *t,
 			struct verdict *v, struct umem *m)
 {
+	struct page_refs before;
+	bool refs = refs_before(a, m, &before);
 	struct uafault_run r;
 	int err = run_target(a, t, m->addr, m->plan.len, &r);
 
-	if (err)
+	if (err) {
 		fail(v, "ioctl refused: %s", strerror(-err));
-	else
-		check_result(v, m, t, &r,
-			     plan_reach(&m->plan, needs_write(t)));
+		return;
+	}
+	check_result(v, m, t, &r, plan_reach(&m->plan, needs_write(t)));
+	if (refs)
+		check_refs(a, v, m, &before);
 }
 
 /* Lays @p out in @m; false (and the case unresolved) when it cannot. */

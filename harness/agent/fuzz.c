@@ -294,7 +294,7 @@ static unsigned int random_cmd(void)
 	static const unsigned int real[] = {
 		UAFAULT_IOC_VERSION, UAFAULT_IOC_TARGET, UAFAULT_IOC_RUN,
 		UAFAULT_IOC_PIN, UAFAULT_IOC_PIN_READ, UAFAULT_IOC_UNPIN,
-		UAFAULT_IOC_TRAP, UAFAULT_IOC_UNTRAP,
+		UAFAULT_IOC_TRAP, UAFAULT_IOC_UNTRAP, UAFAULT_IOC_PAGE_REFS,
 	};
 	unsigned int cmd;
 
@@ -400,6 +400,26 @@ static void fill_trap(struct uafault_trap *trap)
 		trap->addr = clamp_outside(trap->addr);
 }
 
+/*
+ * Pages to look at: mostly in the arena, the answer written into the
+ * arena too (never past its end), or somewhere the kernel must refuse.
+ */
+static void fill_refs(struct uafault_page_refs *r)
+{
+	uint64_t end = (uint64_t)(uintptr_t)arena + ARENA_PAGES * PG;
+	uint64_t most = UAFAULT_REFS_MAX_PAGES * sizeof(struct uafault_page_ref);
+
+	memset(r, 0, sizeof(*r));
+	r->addr = chance(3, 4) ? arena_addr() : bad_addr();
+	r->npages = chance(1, 8) ? (uint32_t)rnd() :
+		    (uint32_t)below(UAFAULT_REFS_MAX_PAGES + 2);
+	r->reserved = chance(1, 16) ? (uint32_t)rnd() : 0;
+	r->refs = chance(3, 4) ? arena_addr() : clamp_outside(bad_addr());
+	if (r->refs >= (uint64_t)(uintptr_t)arena && r->refs < end &&
+	    r->refs + most > end)
+		r->refs = end - most;
+}
+
 static void count(int rc)
 {
 	if (rc == 0) {
@@ -429,6 +449,7 @@ static void one_call(int fd)
 		struct uafault_run r;
 		struct uafault_pin pin;
 		struct uafault_trap trap;
+		struct uafault_page_refs refs;
 		unsigned char raw[512];
 	} u;
 	unsigned int cmd;
@@ -436,7 +457,7 @@ static void one_call(int fd)
 	uint64_t arg;
 	size_t size;
 
-	switch (below(15)) {
+	switch (below(16)) {
 	case 0:
 		cmd = UAFAULT_IOC_VERSION;
 		break;
@@ -462,6 +483,9 @@ static void one_call(int fd)
 	case 8:
 		cmd = UAFAULT_IOC_UNTRAP;
 		break;
+	case 9:
+		cmd = UAFAULT_IOC_PAGE_REFS;
+		break;
 	default:
 		cmd = UAFAULT_IOC_RUN;
 		break;
@@ -474,7 +498,8 @@ static void one_call(int fd)
 	       cmd == UAFAULT_IOC_PIN || cmd == UAFAULT_IOC_PIN_READ ?
 	       sizeof(u.pin) :
 	       cmd == UAFAULT_IOC_TRAP || cmd == UAFAULT_IOC_UNTRAP ?
-	       sizeof(u.trap) : sizeof(u.raw);
+	       sizeof(u.trap) :
+	       cmd == UAFAULT_IOC_PAGE_REFS ? sizeof(u.refs) : sizeof(u.raw);
 	p = pick_arg(size < PG / 2 ? size : PG / 2, &arg);
 
 	if (cmd == UAFAULT_IOC_TARGET) {
@@ -489,6 +514,8 @@ static void one_call(int fd)
 		fill_pin(&u.pin);
 	} else if (cmd == UAFAULT_IOC_TRAP) {
 		fill_trap(&u.trap);
+	} else if (cmd == UAFAULT_IOC_PAGE_REFS) {
+		fill_refs(&u.refs);
 	} else if (cmd == UAFAULT_IOC_UNPIN) {
 		arg = chance(1, 2) ? 0 : rnd();	/* _IO: the argument is unused */
 		p = NULL;

@@ -22,7 +22,7 @@
 
 static const struct kpath_family * const path_families[] = {
 	&pipe_paths, &vm_paths, &uring_paths, &block_paths, &iommufd_paths,
-	&xdp_paths, &fuse_paths, &v4l2_paths,
+	&xdp_paths, &fuse_paths, &v4l2_paths, &gup_paths,
 };
 
 /* The bytes a writing path's source holds: what a module target writes. */

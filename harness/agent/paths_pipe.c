@@ -32,6 +32,12 @@ static void vmsplice_call(struct kpath_state *s, void *addr,
 	struct iovec iov = { .iov_base = addr, .iov_len = s->len };
 	long n = vmsplice(s->fd[1], &iov, 1, 0);
 
+	/* --misuse-paths: the pipe keeps the pages' references past the call. */
+	if (s->misuse) {
+		path_disarm(s);
+		path_report(s, r, n, errno);
+		return;
+	}
 	path_read_back(s, n, errno, r);
 }
 

@@ -97,6 +97,11 @@ void put_le32(unsigned char *p, uint32_t v)
 	p[3] = v >> 24;
 }
 
+static uint32_t get_le32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 /* The bytes of the range each semantics needs: a NUL, zeroes, or pattern. */
 static void shape_range(unsigned char *r, size_t len, enum uafault_result result)
 {
@@ -280,6 +285,12 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		break;
 	case UAFAULT_RES_HEADER:
 		if (len < sizeof(uint32_t)) {
+			expect_exact(&e, 0, -EINVAL);
+			break;
+		}
+		/* The header as the run found it (zero after MADV_DONTNEED). */
+		if (reach >= sizeof(uint32_t) &&
+		    get_le32(m->before + p->offset) != len) {
 			expect_exact(&e, 0, -EINVAL);
 			break;
 		}

@@ -164,13 +164,14 @@ def test_a_described_paths_reproducer_carries_its_description(tmp_path: Path) ->
 
 def test_a_kernel_paths_reproducer_builds_against_its_kernels_headers(tmp_path: Path) -> None:
     """The agent's Makefile is the one place that says what a kernel's
-    build adds (its uapi, iommufd's test ABI); a reproducer asks it.
-    Without a kernel the iommufd path is left out and the rest builds."""
+    build adds (its uapi, iommufd's and gup_test's test ABIs); a
+    reproducer asks it.  Without a kernel those paths are left out and
+    the rest builds."""
     project = resolve_layout().project
     kdir = tmp_path / "kbuild"
     flags = kernel_cflags(project, kdir)
     assert flags == ("-isystem", f"{kdir}/usr/include", f"-I{kdir}/source/drivers/iommu/iommufd",
-                     "-DHAVE_IOMMUFD_TEST")
+                     "-DHAVE_IOMMUFD_TEST", "-idirafter", f"{kdir}/source/mm", "-DHAVE_GUP_TEST")
     assert kernel_cflags(project, None) == ()
     assert build_command(Path("r.c"), Path("r"), flags)[-4:-2] == [flags[-1], "-o"]
     repro = load_repro(write(tmp_path, '[repro]\ntarget = "path_iommufd_ioas_map"\nfault = "fail_nth"\n'

@@ -453,6 +453,36 @@ static long pin_leak_on_error_take(unsigned long start, unsigned long nr,
 
 BUFFER_SHAPE(pin_leak_on_error, pin_leak_on_error_take, unpin)
 
+/* Gives back get_user_pages() references: put_page() for each. */
+static void put_all(struct page **pages, unsigned long nr, bool bug)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++)
+		put_page(pages[i]);
+}
+
+/*
+ * pin_leak_on_error with FOLL_GET: a driver takes page references with
+ * get_user_pages_fast() (as vmsplice, videobuf and the pre-FOLL_PIN
+ * drivers do), gets fewer than it asked for and returns -EFAULT without
+ * put_page() on the ones it got.  The pin counters never see a FOLL_GET
+ * reference; the page-reference oracle does.
+ */
+static long get_leak_on_error_take(unsigned long start, unsigned long nr,
+				   struct page **pages, bool bug)
+{
+	long rc = get_user_pages_fast(start, nr, 0, pages);
+
+	if (rc >= 0 && (unsigned long)rc == nr)
+		return rc;
+	if (rc > 0 && !bug)
+		put_all(pages, rc, false);
+	return rc < 0 ? rc : -EFAULT;
+}
+
+BUFFER_SHAPE(get_leak_on_error, get_leak_on_error_take, put_all)
+
 /*
  * Pages pinned with FOLL_PIN released with put_page() (the pin/put
  * mismatch FOLL_PIN's accounting, which followed CVE-2019-11487's page
@@ -468,14 +498,10 @@ static long pin_short(unsigned long start, unsigned long nr,
 /* Gives back what @bug took: put_page() for each, else unpin. */
 static void unpin_or_put(struct page **pages, unsigned long nr, bool bug)
 {
-	unsigned long i;
-
-	if (!bug) {
+	if (bug)
+		put_all(pages, nr, false);
+	else
 		unpin_user_pages(pages, nr);
-		return;
-	}
-	for (i = 0; i < nr; i++)
-		put_page(pages[i]);
 }
 
 BUFFER_SHAPE(pin_put_mismatch, pin_short, unpin_or_put)
@@ -671,6 +697,7 @@ static const struct variant_shape shapes[] = {
 	      false),
 	SHAPE(pin_put_mismatch, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
 	      false),
+	SHAPE(get_leak_on_error, UAFAULT_TF_READ, ALL, 0, false),
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,

@@ -3,9 +3,11 @@ kernel path.  One guest boot runs the paths with the agent's test-only
 --misuse-paths: each path then reports one byte more than the kernel
 moved, which the result oracle must catch, and the paths that hold pins
 past their call keep them (io_uring's registered buffers, iommufd's
-mapping, AF_XDP's umem, v4l2's queued USERPTR buffer), which the pin
+mapping, AF_XDP's umem, v4l2's queued USERPTR buffer, gup_test's
+long-term pin), which the pin
 oracle must catch: the FOLL_PIN balance, and VmPin where the kernel
-charges it (AF_XDP charges no root, videobuf2 nobody).
+charges it (AF_XDP charges no root, videobuf2 nobody); vmsplice's pipe
+keeps its page references, which only the page-reference oracle sees.
 A second boot makes the fuse read's server never answer (--hang-paths):
 the agent's watchdog must name the case and end the agent.  A third boots
 a kernel tainted before its first case (sysctl.kernel.tainted on the
@@ -26,12 +28,17 @@ from .campaign_layers import cli_command, run_logged
 
 LAYER_DIR = "path-oracles"
 PATH_PREFIX = "path_"
-# Paths whose misuse keeps pins (the others' calls pin nothing past the
-# kernel's own release).
+# What a path's misuse keeps past its call, by the oracles that must see
+# it (the other paths' calls keep nothing past the kernel's own release).
 _BOTH = ("[pins] pin balance", "[pins] VmPin")
-KEEPS_PINS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
-              "path_iommufd_ioas_map": _BOTH, "path_xdp_umem_reg": ("[pins] pin balance",),
-              "path_v4l2_userptr_vivid": ("[pins] pin balance",)}
+KEEPS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
+         "path_iommufd_ioas_map": _BOTH, "path_xdp_umem_reg": ("[pins] pin balance",),
+         "path_v4l2_userptr_vivid": ("[pins] pin balance",),
+         # gup_test charges no VmPin.
+         **{f"path_gup_test_longterm_{how}": ("[pins] pin balance",)
+            for how in ("fast", "write", "locked")},
+         # vmsplice's pipe holds FOLL_GET references: only [refs] sees them.
+         "path_vmsplice": ("[refs]",)}
 _ARTEFACTS = re.compile(r"^artefacts: (\S+)$", re.M)
 HANG_PATH = "path_fuse_direct_read"
 # TAINT_CRAP (C), an arbitrary taint no boot of ours has.
@@ -99,7 +106,7 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
         if not suite.startswith(PATH_PREFIX):
             continue
         checks[f"{suite}: [result] caught the extra byte"] = any(c.startswith("[result]") for c in said)
-        for want in KEEPS_PINS.get(suite, ()):
+        for want in KEEPS.get(suite, ()):
             checks[f"{suite}: {want} caught what it kept"] = any(c.startswith(want) for c in said)
     checks.update(hang_checks(layout, out, jobs))
     checks.update(taint_checks(layout, out, jobs))
