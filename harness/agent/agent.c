@@ -147,12 +147,7 @@ static unsigned int count_kinds(const struct agent *a, const struct target *t)
 	return n;
 }
 
-/*
- * A kernel tainted before the first case (a WARN, a KASAN report, a bad
- * page during boot) would be charged to no case and blind the run: the
- * boot fails instead, saying so.  uafault.ko's own taint (O) comes later.
- */
-static bool boot_tainted(void)
+static unsigned long kernel_taint(void)
 {
 	unsigned long taint = 0;
 	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
@@ -162,6 +157,18 @@ static bool boot_tainted(void)
 			taint = 0;
 		fclose(f);
 	}
+	return taint;
+}
+
+/*
+ * A kernel tainted before the first case (a WARN, a KASAN report, a bad
+ * page during boot) would be charged to no case and blind the run: the
+ * boot fails instead, saying so.  uafault.ko's own taint (O) comes later.
+ */
+static bool boot_tainted(void)
+{
+	unsigned long taint = kernel_taint();
+
 	if (taint)
 		fprintf(stderr, "uafault-agent: the kernel is tainted (%lu) before the first case: a report during boot\n",
 			taint);
@@ -332,6 +339,7 @@ static int run_cases(const struct agent *a, const char *path)
 {
 	struct campaign_case c;
 	unsigned int n = 0, lines = 0;
+	unsigned long taint;
 	bool ok = true;
 	char line[512];
 	FILE *f = fopen(path, "r");
@@ -353,7 +361,19 @@ static int run_cases(const struct agent *a, const char *path)
 			fclose(f);
 			return EXIT_USAGE;
 		}
+		taint = kernel_taint();
 		ok &= run_case(a, &c, ++n);
+		/*
+		 * A case that tainted the kernel (a bad page, a WARN) may have
+		 * damaged it: a buggy target that put_page()s the zero page
+		 * leaves every later GUP of it failing.  The host runs the
+		 * rest of the batch in a fresh boot, as after a crash.
+		 */
+		if (kernel_taint() != taint && n < lines) {
+			fprintf(stderr, "uafault-agent: case %s tainted the kernel (%lu -> %lu): the rest of the batch needs a fresh boot\n",
+				c.id, taint, kernel_taint());
+			break;
+		}
 	}
 	fclose(f);
 	return ok ? EXIT_PASS : EXIT_FAIL;
@@ -401,9 +421,12 @@ static void print_usage(FILE *f)
 		"  --bare-calls N  then time N unchecked runs of each target (bench)\n"
 		"  --size N        range length for every fault kind (default: theirs)\n"
 		"  --offset N      range start in its first page (default: theirs)\n"
+		"  --memory KIND   what backs every range (default anon)\n"
 		"  --cases FILE    run these campaign cases instead, one a line:\n"
-		"                  ID TARGET FAULT SIZE OFFSET SEED\n"
+		"                  ID TARGET FAULT SIZE OFFSET SEED [MEMORY]\n"
 		"  --list-faults   print the fault kinds (\"NAME [crash] [raced] [start=N]\")\n"
+		"                  and exit\n"
+		"  --list-memory   print the memory kinds (\"NAME [skip=KIND,...]\")\n"
 		"                  and exit\n"
 		"  --list-targets  print the targets (\"NAME OWNER fixed_len=N kinds=K,...\n"
 		"                  [crash]\") and exit\n"
@@ -507,6 +530,8 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 'S' },
 		{ "offset", required_argument, NULL, 'O' },
 		{ "cases", required_argument, NULL, 'C' },
+		{ "memory", required_argument, NULL, 'Y' },
+		{ "list-memory", no_argument, NULL, 'y' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "kunit", required_argument, NULL, 'k' },
 		{ "expect-targets", required_argument, NULL, 'e' },
@@ -596,6 +621,18 @@ int main(int argc, char **argv)
 		case 'C':
 			cases = optarg;
 			break;
+		case 'Y':
+			a.memory = find_memory(optarg);
+			if (!a.memory) {
+				fprintf(stderr, "uafault-agent: --memory %s: no such memory kind (--list-memory)\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'y':
+			for (k = 0; k < nr_memory_kinds; k++)
+				list_memory(&memory_kinds[k]);
+			return EXIT_PASS;
 		case 'x':
 			program = optarg;
 			break;

@@ -81,6 +81,8 @@ static inline bool target_crashes(const struct target *t)
 
 enum fault { F_NONE, F_UNMAPPED, F_PROT_NONE, F_READ_ONLY };
 
+struct memory_kind;
+
 /* A user range and the fault planted in it. */
 struct plan {
 	unsigned int npages;
@@ -88,16 +90,41 @@ struct plan {
 	enum fault fault;
 	size_t offset;		/* range start from the mapping start */
 	size_t len;
+	const struct memory_kind *memory;	/* NULL: private anonymous */
 };
 
 struct umem {
 	struct plan plan;
 	unsigned char *base;
 	size_t map_len;
+	size_t vma_len;		/* mapped from base, when more than map_len */
 	unsigned char *addr;
 	unsigned char *before;	/* readable bytes before the run */
 	bool readable[MAX_PAGES];
+	char why[160];		/* a set-up failure's reason, "" for errno's */
 };
+
+/* memory.c: what backs a range */
+struct memory_kind {
+	const char *name;
+	int map_flags;		/* MAP_PRIVATE or MAP_SHARED, | MAP_ANONYMOUS */
+	int (*open)(size_t len);	/* the file it maps, or -errno */
+	bool untouched;		/* only read: its pages map the zero page */
+	bool huge;		/* a THP-aligned huge page, MADV_HUGEPAGE */
+	uint64_t must, must_not;	/* kpageflags of every page */
+	const char *skip;	/* fault kinds that mean nothing on it */
+	const char *why;	/* ... and why */
+};
+
+extern const struct memory_kind memory_kinds[];
+extern const unsigned int nr_memory_kinds;
+const struct memory_kind *find_memory(const char *name);
+bool memory_allows(const struct memory_kind *mk, const char *fault);
+void list_memory(const struct memory_kind *mk);
+int memory_map(struct umem *m, const struct memory_kind *mk,
+	       const unsigned char *bytes);
+bool memory_proven(struct umem *m, const struct memory_kind *mk);
+const char *umem_error(const struct umem *m, int err);
 
 /*
  * One case's verdict and what explains it.  @unresolved: the case's
@@ -128,6 +155,7 @@ struct agent {
 	unsigned int fuzz_calls;
 	size_t size;		/* range length for every kind, 0: theirs */
 	long offset;		/* range start in page 0, -1: the kind's */
+	const struct memory_kind *memory;	/* NULL: private anonymous */
 	char case_name[128];	/* the case in flight, as the console names it */
 	bool raced;		/* ... and a thread changes its range meanwhile */
 	/* A reproducer: take the module's allow_crash as it is. */
@@ -221,6 +249,7 @@ struct campaign_case {
 	unsigned long size;
 	long offset;
 	unsigned int seed;
+	char memory[32];
 };
 
 void print_notes(const struct verdict *v, const char *indent);

@@ -55,15 +55,20 @@ const struct target *find_target(const struct agent *a,
 	return NULL;
 }
 
-/* "ID TARGET FAULT SIZE OFFSET SEED"; size 0 and offset -1: the kind's. */
+/*
+ * "ID TARGET FAULT SIZE OFFSET SEED [MEMORY]"; size 0 and offset -1: the
+ * kind's; no memory: private anonymous.
+ */
 bool parse_case(const char *line, struct campaign_case *c)
 {
 	char tail;
+	int n;
 
-	return sscanf(line, "%63s %47s %31s %lu %ld %u %c", c->id, c->target,
-		      c->fault, &c->size, &c->offset, &c->seed, &tail) == 6 &&
-	       c->size <= MAX_RANGE && c->offset < (long)PAGE &&
-	       c->offset >= -1;
+	snprintf(c->memory, sizeof(c->memory), "%s", memory_kinds[0].name);
+	n = sscanf(line, "%63s %47s %31s %lu %ld %u %31s %c", c->id, c->target,
+		   c->fault, &c->size, &c->offset, &c->seed, c->memory, &tail);
+	return (n == 6 || n == 7) && c->size <= MAX_RANGE &&
+	       c->offset < (long)PAGE && c->offset >= -1;
 }
 
 /*
@@ -121,6 +126,12 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 	      const struct target *t, struct verdict *v, const char *indent)
 {
 	start_case(a, v, indent);
+	if (!memory_allows(a->memory, kind->name)) {
+		note(v, "# %s means nothing on %s memory: %s\n", kind->name,
+		     a->memory->name, a->memory->why);
+		v->skipped = true;
+		return;
+	}
 	a->raced = kind->raced;
 	kind->run(a, t, v, kind);
 }
@@ -138,8 +149,11 @@ bool run_case(const struct agent *base, const struct campaign_case *c,
 	a.size = c->size;
 	a.offset = c->offset;
 	a.seed = c->seed;
+	a.memory = find_memory(c->memory);
 	if (!kind)
 		fail(&v, "unknown fault kind %s", c->fault);
+	else if (!a.memory)
+		fail(&v, "unknown memory kind %s", c->memory);
 	else if (!t)
 		fail(&v, "no target %s is registered", c->target);
 	else if (!kind_applies(kind, t)) {

@@ -41,6 +41,7 @@ void place(const struct agent *a, struct plan *p,
 	if (a->offset >= 0 && !t->fixed_len)
 		offset = a->offset;
 	p->offset = offset;
+	p->memory = a->memory;
 	if (t->fixed_len)
 		p->len = t->fixed_len;
 	else if (a->size)
@@ -197,7 +198,7 @@ bool set_up(const struct agent *a, const struct target *t,
 	int err = umem_setup(m, p, t, a->seed);
 
 	if (err) {
-		unresolved(v, "setting up user memory: %s", strerror(-err));
+		unresolved(v, "setting up user memory: %s", umem_error(m, err));
 		umem_free(m);
 	}
 	return !err;

@@ -145,9 +145,11 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 }
 
 /*
- * MADV_DONTNEED under a held pin: the process gets fresh zero pages and
- * the target must see (or write) those; the pinned pages keep the bytes
- * they had, and releasing the pin leaks nothing.
+ * MADV_DONTNEED under a held pin: the process gets fresh zero pages (or
+ * the page cache's again, for a file) and the target must see (or write)
+ * those; the pinned pages keep the bytes they had, and releasing the pin
+ * leaks nothing.  Shared memory drops no page: the pin and the mapping
+ * hold the same ones, so the pin must hold what the target left there.
  */
 static void fault_dontneed(const struct agent *a, const struct target *t,
 			   struct verdict *v, const struct fault_kind *k)
@@ -162,7 +164,8 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 	err = umem_setup(&m, &p, t, a->seed);
 	old = malloc(p.len);
 	if (err || !old) {
-		unresolved(v, "setting up: %s", strerror(err ? -err : ENOMEM));
+		unresolved(v, "setting up: %s",
+			   err ? umem_error(&m, err) : strerror(ENOMEM));
 		goto out;
 	}
 	memcpy(old, m.addr, p.len);
@@ -175,7 +178,11 @@ static void fault_dontneed(const struct agent *a, const struct target *t,
 	}
 	umem_snapshot(&m, m.before);
 	run_checked(a, t, v, &m);
-	check_held(a, v, old, p.len, "the bytes from before MADV_DONTNEED");
+	if (p.memory && p.memory->map_flags & MAP_SHARED)
+		check_held(a, v, m.addr, p.len,
+			   "the bytes the shared mapping holds after the call");
+	else
+		check_held(a, v, old, p.len, "the bytes from before MADV_DONTNEED");
 out:
 	free(old);
 	umem_free(&m);

@@ -85,7 +85,8 @@ static void fault_fail_nth(const struct agent *a, const struct target *t,
 	for (nth = 1; nth <= MAX_FAIL_STEPS && !clean && !v->failed; nth++) {
 		err = umem_setup(&m, &p, t, a->seed);
 		if (err) {
-			unresolved(v, "setting up step %u", nth);
+			unresolved(v, "setting up step %u: %s", nth,
+				   umem_error(&m, err));
 			umem_free(&m);
 			break;
 		}

@@ -140,26 +140,36 @@ void umem_snapshot(struct umem *m, unsigned char *buf)
 			memcpy(buf + pg * PAGE, m->base + pg * PAGE, PAGE);
 }
 
+/*
+ * Lays @p out: the mapping of its memory kind holding the case's bytes,
+ * proven to be that memory, then the fault planted.  -errno, with the
+ * reason in m->why when errno does not say it.
+ */
 int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
 	       unsigned int seed)
 {
+	const struct memory_kind *mk = p->memory ?: &memory_kinds[0];
 	size_t i;
-	int prot;
+	int prot, err;
 
 	memset(m, 0, sizeof(*m));
 	m->plan = *p;
 	m->map_len = p->npages * PAGE;
-	m->base = mmap(NULL, m->map_len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m->base == MAP_FAILED)
-		return -errno;
-	m->addr = m->base + p->offset;
 	m->before = calloc(1, m->map_len);
 	if (!m->before)
 		return -ENOMEM;
-	for (i = 0; i < m->map_len; i++)
-		m->base[i] = pattern(i, seed);
-	shape_range(m->addr, p->len, t->result);
+	/* The bytes it gets; never-touched memory keeps its zeroes. */
+	if (!mk->untouched) {
+		for (i = 0; i < m->map_len; i++)
+			m->before[i] = pattern(i, seed);
+		shape_range(m->before + p->offset, p->len, t->result);
+	}
+	err = memory_map(m, mk, m->before);
+	if (err)
+		return err;
+	m->addr = m->base + p->offset;
+	if (!memory_proven(m, mk))
+		return -EPROTO;
 
 	for (i = 0; i < p->npages; i++)
 		m->readable[i] = true;
@@ -180,10 +190,16 @@ int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
 	return 0;
 }
 
+/* Why umem_setup() failed with @err. */
+const char *umem_error(const struct umem *m, int err)
+{
+	return m->why[0] ? m->why : strerror(-err);
+}
+
 void umem_free(struct umem *m)
 {
-	if (m->base && m->base != MAP_FAILED)
-		munmap(m->base, m->map_len);
+	if (m->base)
+		munmap(m->base, m->vma_len ?: m->map_len);
 	free(m->before);
 	m->base = NULL;
 	m->before = NULL;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,10 +14,10 @@ from conftest import run_cli
 from uafault_harness.campaign.runner import Progress, batches
 from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
 from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
-from uafault_harness.campaign.store import History, RunInfo, Store, Verdict, merge_into
+from uafault_harness.campaign.store import SCHEMA, History, RunInfo, Store, Verdict, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT
-from uafault_harness.guest.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_target
+from uafault_harness.guest.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_memory_kinds, parse_target
 from uafault_harness.guest.modules import Modules
 
 KINDS = ("none", "unmapped", "uffd_munmap", "fork_cow", "smap")
@@ -420,3 +421,57 @@ def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatc
     layout = Layout(project=PROJECT_ROOT, cache=tmp_path, tree=tmp_path, user_tree=True, results=tmp_path / "r")
     code, message = runner.run_campaign(layout, runner.CampaignRequest(spec, 1))
     assert code is ExitCode.OK, message
+
+
+MEMORY_KINDS = replace(FAULT_KINDS, memory={"anon": frozenset(), "thp": frozenset(),
+                                            "zero": frozenset({"fork_cow", "uffd_munmap"})})
+
+
+def test_memory_is_a_dimension_whose_default_keeps_the_old_ids(tmp_path: Path) -> None:
+    plain = expand(load_campaign(write(tmp_path, PLANNER), KINDS), chosen(["copy_from_user"]), MEMORY_KINDS)
+    both = expand(load_campaign(write(tmp_path, PLANNER.replace("seeds = [1]", 'seeds = [1]\nmemory = ["anon", "zero"]')),
+                                KINDS, ("anon", "thp", "zero")), chosen(["copy_from_user"]), MEMORY_KINDS)
+    anon = [c for c in both if c.memory == "anon"]
+    # The default memory adds nothing to an id: a plan from before keeps its ids.
+    assert [c.case_id for c in anon] == [c.case_id for c in plain]
+    zero = [c for c in both if c.memory == "zero"]
+    # A kind the memory rules out is never planned on it.
+    assert {c.fault for c in zero} == {"none"} and {c.fault for c in anon} == {"none", "uffd_munmap", "fork_cow"}
+    assert not {c.case_id for c in zero} & {c.case_id for c in anon}
+    assert zero[0].agent_line().endswith(" zero") and not anon[0].agent_line().endswith(" anon")
+
+
+def test_an_unknown_memory_kind_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("seeds = [1, 2]", 'seeds = [1, 2]\nmemory = ["anon", "hugetlb"]'))
+    with pytest.raises(HarnessError) as err:
+        load_campaign(path, KINDS, ("anon", "thp"))
+    assert "c.toml:10: memory: unknown value 'hugetlb'" in str(err.value)
+
+
+def test_the_planner_reads_the_agents_memory_kinds() -> None:
+    assert parse_memory_kinds("anon\nzero skip=swapped,fork_cow\n") == {
+        "anon": frozenset(), "zero": frozenset({"swapped", "fork_cow"})}
+    source = (PROJECT_ROOT / "harness" / "agent" / "memory.c").read_text()
+    # The first kind is the default, whatever the host calls it.
+    assert re.search(r'memory_kinds\[\] = \{\s*\{\s*\.name = "anon"', source)
+
+
+def test_a_database_from_before_memory_kinds_reads_and_merges(tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    db = sqlite3.connect(old)
+    schema = re.sub(r"\s*memory TEXT NOT NULL DEFAULT 'anon',", "", SCHEMA)
+    db.executescript(schema)
+    case = _cases(1)[0]
+    db.execute("INSERT INTO runs VALUES ('R0', 't', 'c.toml', 'd', '6.12', 'cfg', 'now')")
+    db.execute("INSERT INTO cases VALUES ('R0', ?, 0, 'plain', 'copy_from_user', 'none', 0, -1, 1, 0)",
+               (case.case_id,))
+    db.execute("INSERT INTO verdicts VALUES ('R0', ?, 'PASS', '', 0.1, '', 'now')", (case.case_id,))
+    db.commit()
+    db.close()
+    with History(old) as stored:
+        assert [r.case for r in stored.rows("R0")] == [case]
+    merged = tmp_path / "new.db"
+    assert merge_into(merged, [old])["cases"] == 1
+    assert Store(merged).planned("R0") == [case]
+    # Opening it for writing adds the column; its cases were anonymous memory.
+    assert Store(old).planned("R0") == [case]

@@ -31,6 +31,7 @@ from .setup.link import link, unlink
 from .setup.source import require_tree
 from .testsuite import summary
 from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
+from .testsuite.memory_layer import run_memory_layer
 from .testsuite.path_oracles_layer import run_path_oracles_layer
 from .testsuite.pytest_layer import run_pytest_layer
 from .testsuite.user_module_layer import run_user_module_layer
@@ -386,6 +387,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         layers.append(run_repro_layer(layout, run_dir, args.jobs))
         layers.append(run_user_module_layer(layout, run_dir, args.jobs))
         layers.append(run_path_oracles_layer(layout, run_dir, args.jobs))
+        layers.append(run_memory_layer(layout, run_dir, args.jobs))
     # The user module and path layers' `guest` runs made run dirs of their own:
     # `results` with no run id must show this one.
     mark_latest(run_dir)

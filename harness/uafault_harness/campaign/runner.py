@@ -26,7 +26,7 @@ from ..guest.build import config_text, guest_kernel
 from ..guest.console import ConsoleTracker
 from ..guest.protocol import (
     CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, ListedTarget, agent_error, case_started, is_unresolved,
-    parse_fault_kinds, parse_result, parse_target,
+    parse_fault_kinds, parse_memory_kinds, parse_result, parse_target,
 )
 from ..guest.modules import Modules
 from ..guest.qemu import RunOutcome
@@ -81,13 +81,18 @@ class Progress:
         print(f"\r\033[K{status[:shutil.get_terminal_size().columns - 1]}", end="", flush=True)
 
 
-def fault_kinds(agent: Path) -> FaultKinds:
-    """The agent's fault kinds and what they are, asked of the agent binary
-    itself (it runs on the host for this): "NAME [crash] [raced]"."""
-    proc = subprocess.run([str(agent), "--list-faults"], capture_output=True, text=True, check=False)
+def _ask_agent(agent: Path, option: str) -> str:
+    proc = subprocess.run([str(agent), option], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise HarnessError(ExitCode.RUN_FAILED, f"{agent} --list-faults failed: {proc.stderr.strip()}")
-    return parse_fault_kinds(proc.stdout)
+        raise HarnessError(ExitCode.RUN_FAILED, f"{agent} {option} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def fault_kinds(agent: Path) -> FaultKinds:
+    """The agent's fault kinds and what they are, and its memory kinds,
+    asked of the agent binary itself (it runs on the host for this)."""
+    kinds = parse_fault_kinds(_ask_agent(agent, "--list-faults"))
+    return replace(kinds, memory=parse_memory_kinds(_ask_agent(agent, "--list-memory")))
 
 
 def targets_cache(guest: PreparedGuest, modules: Modules, path_lines: tuple[str, ...] = ()) -> Path:
@@ -352,7 +357,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     plain = prepare_guest(layout, False, request.jobs, campaign.modules.dirs)
     kinds = fault_kinds(plain.artefacts.agent)
     crash_kinds = kinds.crash
-    campaign = load_campaign(request.spec, kinds.names)
+    campaign = load_campaign(request.spec, kinds.names, tuple(kinds.memory))
     env = BootEnv(campaign.modules, campaign.append, known_issues_for(layout, campaign.known_issues),
                   described_lines(layout, campaign.paths))
     if request.resume:

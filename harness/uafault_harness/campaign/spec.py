@@ -10,6 +10,8 @@ A file has one [campaign] table:
     sizes = [0, 64]                 # range bytes; 0: the fault kind's own
     offsets = [-1, 1]               # start in the first page; -1: the kind's
     seeds = [1]
+    memory = ["anon", "thp"]        # what backs the range (the agent's
+                                    # --list-memory); default ["anon"]
     repetitions = 1                 # runs of each case (stochastic races)
     budget = "10m"                  # stop starting batches after this
     batch = 50                      # cases per guest boot
@@ -21,9 +23,12 @@ A file has one [campaign] table:
                                     # report --variants (this is the default)
     paths = ["my-device.toml"]      # described paths besides configs/paths/
 
-Expansion is kernels x targets x faults x sizes x offsets x seeds x
-repetitions in that order, each list in file order and targets in the
-module's order, so the same file and target list give the same cases."""
+Expansion is kernels x targets x faults x memory x sizes x offsets x
+seeds x repetitions in that order, each list in file order and targets in
+the module's order, so the same file and target list give the same cases.
+A memory kind on which a fault kind means nothing (the agent says which)
+plans no case of that kind; private anonymous memory, the default, keeps
+the ids cases had before there were memory kinds."""
 
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ from typing import Any
 
 from ..core.errors import ExitCode, HarnessError
 from ..guest.modules import Modules, parse_modules
-from ..guest.protocol import FaultKinds, ListedTarget, case_line
+from ..guest.protocol import DEFAULT_MEMORY, FaultKinds, ListedTarget, case_line
 from ..guest.qemu import append_problem
 
 # The guest kernels ("variant" means the buggy catalogue, module/variants/).
@@ -66,6 +71,7 @@ class Campaign:
     sizes: tuple[int, ...]
     offsets: tuple[int, ...]
     seeds: tuple[int, ...]
+    memory: tuple[str, ...]
     repetitions: int
     budget_seconds: int
     batch: int
@@ -94,16 +100,20 @@ class Case:
     offset: int
     seed: int
     rep: int
+    memory: str = DEFAULT_MEMORY
 
     @property
     def case_id(self) -> str:
-        """Stable across runs and machines: a function of the parameters."""
+        """Stable across runs and machines: a function of the parameters
+        (the default memory adds nothing, so older ids stay)."""
         key = f"{self.kernel}/{self.target}/{self.fault}/{self.size}/{self.offset}/{self.seed}/{self.rep}"
+        if self.memory != DEFAULT_MEMORY:
+            key += f"/{self.memory}"
         return f"{self.target}.{self.fault}.{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
     def agent_line(self) -> str:
         """A line of the agent's --cases file."""
-        return case_line(self.case_id, self.target, self.fault, self.size, self.offset, self.seed)
+        return case_line(self.case_id, self.target, self.fault, self.size, self.offset, self.seed, self.memory)
 
 
 def parse_duration(text: str) -> int | None:
@@ -219,8 +229,8 @@ def _pairs(check: TableChecker) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-KNOWN_KEYS = ("name", "kernels", "variants", "targets", "faults", "sizes", "offsets", "seeds", "repetitions",
-              "budget", "batch", "modules", "known_issues", "append", "pairs", "paths")
+KNOWN_KEYS = ("name", "kernels", "variants", "targets", "faults", "sizes", "offsets", "seeds", "memory",
+              "repetitions", "budget", "batch", "modules", "known_issues", "append", "pairs", "paths")
 
 
 def read_table(path: Path, name: str, known_keys: tuple[str, ...]) -> tuple[bytes, TableChecker]:
@@ -262,10 +272,11 @@ def _kernels(check: TableChecker) -> tuple[str, ...]:
     return check.strings("kernels", KERNELS)
 
 
-def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None) -> Campaign:
+def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
+                  memory_kinds: tuple[str, ...] | None = None) -> Campaign:
     """Read and check a campaign file; every error names file:line: key.
-    fault_kinds None checks everything but the fault names (before the
-    agent that knows them is built)."""
+    fault_kinds and memory_kinds None check everything but those names
+    (before the agent that knows them is built)."""
     raw, check = read_table(path, "campaign", KNOWN_KEYS)
     table = check.table
     name = table.get("name")
@@ -283,6 +294,7 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None) -> Campaign:
         sizes=check.ints("sizes", 0, MAX_SIZE, [0]),
         offsets=check.ints("offsets", -1, PAGE - 1, [-1]),
         seeds=check.ints("seeds", 0, 2**31 - 1, [1]),
+        memory=check.strings("memory", memory_kinds, [DEFAULT_MEMORY]) or (DEFAULT_MEMORY,),
         repetitions=check.int("repetitions", 1, 1000, 1),
         budget_seconds=budget,
         batch=check.int("batch", 1, 10_000, 50),
@@ -347,10 +359,14 @@ def expand(campaign: Campaign, targets: list[ListedTarget], kinds: FaultKinds) -
     for kernel in campaign.kernels:
         for target in targets:
             for fault in campaign.faults:
-                for size, offset in plans(campaign, target, fault, kinds):
-                    for seed in campaign.seeds:
-                        for rep in range(campaign.repetitions):
-                            cases.append(Case(len(cases), kernel, target.name, fault, size, offset, seed, rep))
+                for memory in campaign.memory:
+                    if not kinds.applies(fault, memory):
+                        continue
+                    for size, offset in plans(campaign, target, fault, kinds):
+                        for seed in campaign.seeds:
+                            for rep in range(campaign.repetitions):
+                                cases.append(Case(len(cases), kernel, target.name, fault, size, offset, seed, rep,
+                                                  memory))
     return cases
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ExitCode, HarnessError
+from ..guest.protocol import DEFAULT_MEMORY
 from .spec import DEFAULT_PAIRS, Case
 from .verdicts import VERDICTS
 
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS cases (
     offset INTEGER NOT NULL,
     seed INTEGER NOT NULL,
     rep INTEGER NOT NULL,
+    memory TEXT NOT NULL DEFAULT 'anon',
     PRIMARY KEY (run_id, case_id)
 );
 CREATE TABLE IF NOT EXISTS pairs (
@@ -82,6 +84,15 @@ class Verdict:
     excerpt: str = ""
 
 
+# A case as Case() takes it; a database from before memory kinds has none.
+CASE_COLUMNS = "idx, variant, target, fault, size, offset, seed, rep, memory"
+_OLD_CASE_COLUMNS = f"idx, variant, target, fault, size, offset, seed, rep, '{DEFAULT_MEMORY}'"
+
+
+def _has_memory(db: sqlite3.Connection, schema: str) -> bool:
+    return any(r[1] == "memory" for r in db.execute(f"PRAGMA {schema}.table_info(cases)"))
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -98,6 +109,9 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        if not _has_memory(self.db, "main"):
+            # A database from before memory kinds: its cases were all anon.
+            self.db.execute(f"ALTER TABLE cases ADD COLUMN memory TEXT NOT NULL DEFAULT '{DEFAULT_MEMORY}'")
 
     def close(self) -> None:
         self.db.close()
@@ -112,9 +126,9 @@ class Store:
                              source_version, config_digest, _now()))
             self.db.executemany("INSERT INTO pairs VALUES (?, ?, ?)", [(info.run_id, *p) for p in pairs])
             self.db.executemany(
-                "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(info.run_id, c.case_id, c.index, c.kernel, c.target, c.fault, c.size, c.offset, c.seed,
-                  c.rep) for c in cases])
+                  c.rep, c.memory) for c in cases])
 
     def run_ids(self) -> list[str]:
         """Every run, oldest first (ids made from the UTC time sort by it)."""
@@ -131,7 +145,7 @@ class Store:
         return RunInfo(*row)
 
     def planned(self, run_id: str) -> list[Case]:
-        rows = self.db.execute("SELECT idx, variant, target, fault, size, offset, seed, rep FROM cases "
+        rows = self.db.execute(f"SELECT {CASE_COLUMNS} FROM cases "
                                "WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
         return [Case(*row) for row in rows]
 
@@ -167,7 +181,7 @@ class Row:
     def params(self) -> tuple[object, ...]:
         """The case without its repetition: what flakiness compares."""
         c = self.case
-        return (c.kernel, c.target, c.fault, c.size, c.offset, c.seed)
+        return (c.kernel, c.target, c.fault, c.size, c.offset, c.seed, c.memory)
 
 
 @dataclass(frozen=True)
@@ -228,8 +242,9 @@ class History:
 
     def rows(self, run_id: str) -> list[Row]:
         """The run's cases that have a verdict, in plan order."""
-        return [Row(Case(*r[:8]), *r[8:]) for r in self.db.execute(
-            "SELECT idx, variant, target, fault, size, offset, seed, rep, verdict, title, seconds "
+        columns = CASE_COLUMNS if _has_memory(self.db, "main") else _OLD_CASE_COLUMNS
+        return [Row(Case(*r[:9]), *r[9:]) for r in self.db.execute(
+            f"SELECT {columns}, verdict, title, seconds "
             "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
             "WHERE c.run_id = ? ORDER BY c.idx", (run_id,))]
 
@@ -301,7 +316,10 @@ def merge_into(dest: Path, sources: list[Path]) -> dict[str, int]:
                     for table in added:
                         if table not in present:
                             continue
-                        cur = store.db.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM src.{table}")
+                        # By name: an older database lacks later columns.
+                        columns = ", ".join(str(r[1]) for r in store.db.execute(f"PRAGMA src.table_info({table})"))
+                        cur = store.db.execute(f"INSERT OR IGNORE INTO main.{table} ({columns}) "
+                                               f"SELECT {columns} FROM src.{table}")
                         added[table] += cur.rowcount
             finally:
                 store.db.execute("DETACH DATABASE src")

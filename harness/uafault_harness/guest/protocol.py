@@ -66,6 +66,10 @@ def is_unresolved(skipped: bool, notes: Iterable[str]) -> bool:
     return False
 
 
+# What backs a range when nothing says (the agent's memory_kinds[0]).
+DEFAULT_MEMORY = "anon"
+
+
 @dataclass(frozen=True)
 class Result:
     """A KTAP result line: the test's name, and how it ended."""
@@ -114,6 +118,11 @@ class FaultKinds:
     # Kind -> where its range starts when a case leaves it to the kind
     # (offset -1); kinds that try several starts are not in it.
     starts: dict[str, int] = field(default_factory=dict)
+    # Memory kind -> the fault kinds that mean nothing on it (--list-memory).
+    memory: dict[str, frozenset[str]] = field(default_factory=lambda: {DEFAULT_MEMORY: frozenset()})
+
+    def applies(self, fault: str, memory: str) -> bool:
+        return fault not in self.memory.get(memory, frozenset())
 
 
 def parse_fault_kinds(text: str) -> FaultKinds:
@@ -132,6 +141,19 @@ def parse_fault_kinds(text: str) -> FaultKinds:
     return FaultKinds(tuple(names), frozenset(crash), frozenset(raced), starts)
 
 
-def case_line(case_id: str, target: str, fault: str, size: int, offset: int, seed: int) -> str:
-    """A line of the agent's --cases file (parse_case() in cases.c)."""
-    return f"{case_id} {target} {fault} {size} {offset} {seed}"
+def parse_memory_kinds(text: str) -> dict[str, frozenset[str]]:
+    """--list-memory: a line per memory kind, "NAME [skip=KIND,...]"."""
+    out: dict[str, frozenset[str]] = {}
+    for line in text.splitlines():
+        name, *flags = line.split()
+        skip = [f[len("skip="):] for f in flags if f.startswith("skip=")]
+        out[name] = frozenset(skip[0].split(",")) if skip else frozenset()
+    return out
+
+
+def case_line(case_id: str, target: str, fault: str, size: int, offset: int, seed: int,
+              memory: str = DEFAULT_MEMORY) -> str:
+    """A line of the agent's --cases file (parse_case() in cases.c); the
+    memory kind only when it is not the default."""
+    line = f"{case_id} {target} {fault} {size} {offset} {seed}"
+    return line if memory == DEFAULT_MEMORY else f"{line} {memory}"

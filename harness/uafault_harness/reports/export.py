@@ -67,7 +67,7 @@ def to_kcidb(rows: list[Row], run_id: str, source_version: str, config_digest: s
             "path": f"uafault.{r.case.target}.{r.case.fault}", "status": VERDICTS[r.verdict].kcidb,
             "waived": r.verdict == "XFAIL", "duration": round(r.seconds, 3),
             "misc": {"verdict": r.verdict, "size": r.case.size, "offset": r.case.offset, "seed": r.case.seed,
-                     "rep": r.case.rep},
+                     "rep": r.case.rep, "memory": r.case.memory},
         }
         if r.title:
             test["misc"]["title"] = r.title  # type: ignore[index]

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..campaign.store import History, Row
 from ..campaign.verdicts import BAD, ORDER, VERDICTS
 from ..core.errors import ExitCode, HarnessError
+from ..guest.protocol import DEFAULT_MEMORY
 
 
 def newest_run(history: History) -> str:
@@ -80,8 +81,9 @@ def diff(current: list[Row], previous: list[Row]) -> dict[str, list[str]]:
     return {
         "new failures": [r.case.case_id for r in current if r.verdict in BAD and before.get(r.case.case_id) not in BAD],
         "fixed": [r.case.case_id for r in current if r.verdict not in BAD and before.get(r.case.case_id) in BAD],
-        "flaky": sorted(f"{t}.{f} size={sz} offset={off} seed={seed} ({var})"
-                        for (var, t, f, sz, off, seed), v in by_params.items() if "bad" in v and len(v) > 1),
+        "flaky": sorted(f"{t}.{f} size={sz} offset={off} seed={seed}"
+                        + (f" memory={mem}" if mem != DEFAULT_MEMORY else "") + f" ({var})"
+                        for (var, t, f, sz, off, seed, mem), v in by_params.items() if "bad" in v and len(v) > 1),
     }
 
 

@@ -49,6 +49,12 @@ _WATCHDOG = re.compile(r"uafault-agent: watchdog: (\S+): its call has not return
 _SUBTEST = re.compile(r"^\s*# Subtest: (\S+)")
 
 
+def artefacts_of(log: str) -> Path | None:
+    """Where a `guest` command's log says it stored the run."""
+    where = _ARTEFACTS.search(log)
+    return Path(where.group(1)) if where else None
+
+
 def complaints_by_suite(ktap: str) -> dict[str, list[str]]:
     """Each top-level suite's oracle complaints, in order."""
     out: dict[str, list[str]] = {}
@@ -97,8 +103,8 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
     rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
                                         f"--targets '{PATH_PREFIX}*' --faults none --misuse-paths"), log)
     text = log.read_text(errors="replace")
-    where = _ARTEFACTS.search(text)
-    ktap = Path(where.group(1)) / KTAP_NAME if where else None
+    where = artefacts_of(text)
+    ktap = where / KTAP_NAME if where else None
     suites = complaints_by_suite(ktap.read_text()) if ktap and ktap.is_file() else {}
     checks: dict[str, bool] = {f"the misused paths fail the run (exit {rc} != 0)": rc != 0,
                                "the run lists paths": any(s.startswith(PATH_PREFIX) for s in suites)}

@@ -24,7 +24,7 @@ from ..campaign.store import DB_NAME, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..guest.modules import Modules
-from ..guest.protocol import oracle_tag
+from ..guest.protocol import DEFAULT_MEMORY, oracle_tag
 from ..guest.runner import GuestRequest, PreparedGuest, prepare_guest
 from .repro import REPRO_DIR, Repro, replay
 from .reproducer import build_command, c_reproducer, compile_c, kernel_cflags
@@ -118,7 +118,8 @@ def shrink(start: Repro, reproduces: Callable[[Repro], bool], log: Callable[[str
 
 def describe_plan(r: Repro) -> str:
     return (f"fault {r.fault}, size {r.size or 'the kind default'}, offset "
-            f"{r.offset if r.offset >= 0 else 'the kind default'}" + (f", rounds {r.rounds}" if r.rounds else ""))
+            f"{r.offset if r.offset >= 0 else 'the kind default'}" + (f", rounds {r.rounds}" if r.rounds else "")
+            + (f", {r.memory} memory" if r.memory != DEFAULT_MEMORY else ""))
 
 
 def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path | None,
@@ -131,7 +132,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     start = Repro(path=config, kernel=case.kernel, modules=campaign.modules, target=case.target, fault=case.fault,
                   size=case.size, offset=case.offset, seed=case.seed, rounds=0, runs=runs, threshold=runs,
                   expect=expect, title=title, digest="", known_issues=campaign.known_issues,
-                  append=campaign.append, paths=tuple(p.resolve() for p in campaign.paths))
+                  append=campaign.append, paths=tuple(p.resolve() for p in campaign.paths), memory=case.memory)
     guest = prepare_guest(layout, case.kernel == "kasan", jobs, campaign.modules.dirs)
     kinds = fault_kinds(guest.artefacts.agent)
     attempts = [0]

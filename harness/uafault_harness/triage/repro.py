@@ -18,18 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..campaign.runner import BootEnv, Progress, described_lines, fault_kinds, known_issues_for, run_batch
-from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, read_table
+from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, read_table
 from ..campaign.store import RunInfo, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import new_run_id
 from ..guest.modules import Modules
-from ..guest.protocol import oracle_tag
+from ..guest.protocol import DEFAULT_MEMORY, oracle_tag
 from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
 KEYS = ("kernel", "modules", "known_issues", "append", "paths", "target", "fault", "size", "offset", "seed",
-        "rounds", "runs", "threshold", "expect", "title")
+        "memory", "rounds", "runs", "threshold", "expect", "title")
 EXPECTABLE = ("FAIL", "CRASH", "TIMEOUT")
 _TARGET = re.compile(r"[\w.-]{1,47}")
 BOOT_TIMEOUT = 600
@@ -59,6 +59,8 @@ class Repro:
     append: str = ""
     # Described paths besides configs/paths/ (files).
     paths: tuple[Path, ...] = ()
+    # What backs the range (the agent's --list-memory).
+    memory: str = DEFAULT_MEMORY
 
     @property
     def name(self) -> str:
@@ -71,8 +73,8 @@ class Repro:
 
     def cases(self, runs: int) -> list[Case]:
         """One case per run: the same plan, told apart by rep."""
-        return [Case(i, self.kernel, self.target, self.fault, self.size, self.offset, self.seed, i + 1)
-                for i in range(runs)]
+        return [Case(i, self.kernel, self.target, self.fault, self.size, self.offset, self.seed, i + 1,
+                     self.memory) for i in range(runs)]
 
     def reproduced(self, v: Verdict) -> bool:
         if v.verdict != self.expect or self.title not in v.title:
@@ -91,6 +93,8 @@ class Repro:
                   "modules = [" + ", ".join(toml_string(m) for m in self.modules.entries) + "]",
                   f'target = "{self.target}"', f'fault = "{self.fault}"',
                   f"size = {self.size}", f"offset = {self.offset}", f"seed = {self.seed}"]
+        if self.memory != DEFAULT_MEMORY:
+            lines.append(f'memory = "{self.memory}"')
         if self.known_issues is not None:
             lines.append(f"known_issues = {toml_string(str(self.known_issues))}")
         if self.append:
@@ -121,7 +125,8 @@ def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
         paths=tuple(p.resolve() for p in check.files("paths")),
         target=target, fault=check.string("fault", fault_kinds),
         size=check.int("size", 0, MAX_SIZE, 0), offset=check.int("offset", -1, PAGE - 1, -1),
-        seed=check.int("seed", 0, 2**31 - 1, 1), rounds=check.int("rounds", 0, 1_000_000, 0),
+        seed=check.int("seed", 0, 2**31 - 1, 1), memory=check.string("memory", None, DEFAULT_MEMORY),
+        rounds=check.int("rounds", 0, 1_000_000, 0),
         runs=runs, threshold=check.int("threshold", 1, runs, runs),
         expect=check.string("expect", EXPECTABLE), title=check.string("title", None, ""),
         digest=hashlib.sha256(raw).hexdigest())
@@ -148,6 +153,9 @@ def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> Repr
         text = repro.path.read_text(errors="replace")
         line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith("fault")), None)
         raise SpecError(repro.path, line, "fault", f"unknown fault kind {repro.fault!r}; known: {', '.join(kinds.names)}")
+    if repro.memory not in kinds.memory:
+        raise SpecError(repro.path, key_line(repro.path.read_text(errors="replace"), "memory"), "memory",
+                        f"unknown memory kind {repro.memory!r}; known: {', '.join(kinds.memory)}")
     out = layout.results_root / REPRO_DIR / f"{repro.name}-{new_run_id()}"
     return replay(guest, kinds.crash, repro, runs or repro.runs, out, repro.env(layout))
 

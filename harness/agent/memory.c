@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Memory kinds: what backs a case's range.  Real user buffers are not
+ * only private anonymous memory: they are shared memory, page cache under
+ * a private mapping, huge pages and pages never touched, and GUP treats
+ * each differently (a read-only long-term pin of a page-cache page in a
+ * private mapping is unshared into an anonymous copy first, the zero page
+ * is never pinned, a huge page is pinned as one folio).  A kind maps the
+ * range, puts the case's bytes in it the way that memory gets them, and
+ * proves by /proc/self/pagemap and /proc/kpageflags, page by page, that
+ * the memory is what it says before any fault is planted: a kind whose
+ * precondition does not hold is a set-up failure, never a silent pass.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kernel-page-flags.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define HPAGE		(2UL << 20)	/* x86_64's PMD-sized THP */
+#define TMPFS_DIR	"/tmp/uafault-tmpfs"
+#define BIT(n)		(1ULL << (n))
+
+static int memfd_open(size_t len)
+{
+	int fd = memfd_create("uafault-range", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, len)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* A file of its own on a tmpfs the agent mounts, unlinked at once. */
+static int tmpfs_open(size_t len)
+{
+	char name[64];
+	int fd;
+
+	if (mkdir(TMPFS_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	/* Mounted once per boot; EBUSY: already. */
+	if (mount("uafault", TMPFS_DIR, "tmpfs", 0, "size=16m") &&
+	    errno != EBUSY)
+		return -errno;
+	snprintf(name, sizeof(name), TMPFS_DIR "/range-%d", getpid());
+	fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	unlink(name);
+	if (ftruncate(fd, len)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/*
+ * @must / @must_not: kpageflags every page of the mapping has / lacks
+ * before the fault is planted.  @skip: the fault kinds that mean nothing
+ * on this memory, and @why.
+ */
+const struct memory_kind memory_kinds[] = {
+	{
+		.name = "anon",
+		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
+		.must = BIT(KPF_ANON),
+	},
+	{
+		.name = "shared",
+		.map_flags = MAP_SHARED | MAP_ANONYMOUS,
+		.must_not = BIT(KPF_ANON),
+		.skip = "fork_cow uffd_munmap uffd_mprotect",
+		.why = "a MAP_SHARED page is not copied on write (fork_cow); the userfaultfd kinds plant an anonymous missing page (not yet for shmem)",
+	},
+	{
+		.name = "memfd",
+		.map_flags = MAP_SHARED,
+		.open = memfd_open,
+		.must_not = BIT(KPF_ANON),
+		.skip = "fork_cow uffd_munmap uffd_mprotect",
+		.why = "a MAP_SHARED page is not copied on write (fork_cow); the userfaultfd kinds plant an anonymous missing page (not yet for shmem)",
+	},
+	{
+		.name = "tmpfs_private",
+		.map_flags = MAP_PRIVATE,
+		.open = tmpfs_open,
+		.must_not = BIT(KPF_ANON),
+		.skip = "fork_cow uffd_munmap uffd_mprotect",
+		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (only FOLL_LONGTERM unshares it: fork_cow); the userfaultfd kinds plant an anonymous missing page",
+	},
+	{
+		.name = "zero",
+		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
+		.untouched = true,
+		.must = BIT(KPF_ZERO_PAGE),
+		.skip = "swapped fork_cow dontneed movable uffd_munmap uffd_mprotect",
+		.why = "the shared zero page is never swapped, never in ZONE_MOVABLE, and a short-term read-only pin of it does not follow a later COW (fork_cow, dontneed); the userfaultfd kinds plant a missing page, not the zero page",
+	},
+	{
+		.name = "thp",
+		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
+		.huge = true,
+		.must = BIT(KPF_ANON) | BIT(KPF_THP),
+		.skip = "swapped",
+		.why = "MADV_PAGEOUT of a few pages of a PMD-mapped huge page splits it and leaves most of them resident (7 of 8, measured)",
+	},
+};
+
+const unsigned int nr_memory_kinds = ARRAY_SIZE(memory_kinds);
+
+const struct memory_kind *find_memory(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_memory_kinds; i++)
+		if (!strcmp(memory_kinds[i].name, name))
+			return &memory_kinds[i];
+	return NULL;
+}
+
+/* Whether @name is a word of @list (space-separated). */
+static bool listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = list; p && (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+bool memory_allows(const struct memory_kind *mk, const char *fault)
+{
+	return !mk || !listed(mk->skip, fault);
+}
+
+/* A line of --list-memory: "NAME [skip=KIND,...]". */
+void list_memory(const struct memory_kind *mk)
+{
+	const char *p;
+
+	printf("%s", mk->name);
+	if (mk->skip) {
+		printf(" skip=");
+		for (p = mk->skip; *p; p++)
+			putchar(*p == ' ' ? ',' : *p);
+	}
+	printf("\n");
+}
+
+/* A THP-aligned HPAGE of anonymous memory asking for a huge page. */
+static unsigned char *map_huge(struct umem *m)
+{
+	unsigned char *resv = mmap(NULL, 2 * HPAGE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *base;
+	size_t head;
+
+	if (resv == MAP_FAILED)
+		return resv;
+	base = (unsigned char *)(((uintptr_t)resv + HPAGE - 1) & ~(HPAGE - 1));
+	head = base - resv;
+	if (head)
+		munmap(resv, head);
+	munmap(base + HPAGE, HPAGE - head);
+	m->vma_len = HPAGE;
+	if (madvise(base, HPAGE, MADV_HUGEPAGE)) {
+		munmap(base, HPAGE);
+		errno = errno ?: EINVAL;
+		return MAP_FAILED;
+	}
+	return base;
+}
+
+/*
+ * Maps m->map_len bytes of @mk holding @bytes (the untouched kind: none,
+ * its pages only read, so they map the zero page); 0 or -errno (the
+ * mapping, if any, is m->base's for umem_free()).
+ */
+int memory_map(struct umem *m, const struct memory_kind *mk,
+	       const unsigned char *bytes)
+{
+	int fd = -1;
+
+	if (mk->open) {
+		fd = mk->open(m->map_len);
+		if (fd < 0)
+			return fd;
+		/* The page cache gets the bytes, not the private mapping. */
+		if (pwrite(fd, bytes, m->map_len, 0) != (ssize_t)m->map_len) {
+			close(fd);
+			return -EIO;
+		}
+	}
+	m->base = mk->huge ? map_huge(m) :
+		  mmap(NULL, m->map_len, PROT_READ | PROT_WRITE,
+		       mk->map_flags, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (m->base == MAP_FAILED) {
+		m->base = NULL;
+		return -errno;
+	}
+	if (mk->untouched) {
+		/* Read faults, as a first read of each page would take. */
+		if (madvise(m->base, m->map_len, MADV_POPULATE_READ))
+			return -errno;
+	} else if (!mk->open) {
+		memcpy(m->base, bytes, m->map_len);
+	}
+	return 0;
+}
+
+/* The first of the proven bits in @bits, as the reason says it. */
+static const char *flag_name(uint64_t bits)
+{
+	if (bits & BIT(KPF_THP))
+		return "a transparent huge page";
+	if (bits & BIT(KPF_ZERO_PAGE))
+		return "the zero page";
+	return "anonymous";
+}
+
+/*
+ * Whether every page of @m is what @mk says (kpageflags); when not, why
+ * in m->why.  Without pagemap or kpageflags (not root) nothing is proven:
+ * a set-up failure too.
+ */
+bool memory_proven(struct umem *m, const struct memory_kind *mk)
+{
+	unsigned int n = m->map_len / PAGE, i;
+	uint64_t entry[MAX_PAGES], flags;
+	int fd;
+
+	if (!mk->must && !mk->must_not)
+		return true;
+	if (n > MAX_PAGES || !read_pagemap(m->base, n, entry)) {
+		snprintf(m->why, sizeof(m->why), "cannot read /proc/self/pagemap");
+		return false;
+	}
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0) {
+		snprintf(m->why, sizeof(m->why), "/proc/kpageflags: %s",
+			 strerror(errno));
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t pfn = entry[i] & ((1ULL << 55) - 1);
+
+		if (!(entry[i] >> 63 & 1) ||
+		    pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) !=
+		    sizeof(flags))
+			flags = 0;
+		if ((flags & mk->must) != mk->must || flags & mk->must_not) {
+			snprintf(m->why, sizeof(m->why),
+				 "%s memory: page %u is %s%s (kpageflags %#llx)",
+				 mk->name, i, flags & mk->must_not ? "" : "not ",
+				 flag_name((flags & mk->must_not) |
+					   (mk->must & ~flags)),
+				 (unsigned long long)flags);
+			break;
+		}
+	}
+	close(fd);
+	return i == n;
+}

@@ -1,0 +1,29 @@
+"""The memory layer judges each memory kind from the campaign's verdicts."""
+
+from __future__ import annotations
+
+from uafault_harness.campaign.spec import Case
+from uafault_harness.campaign.store import Row
+from uafault_harness.testsuite.memory_layer import LEAK_VARIANT, campaign_checks
+
+
+def row(target: str, memory: str, verdict: str, title: str = "") -> Row:
+    return Row(Case(0, "plain", target, "unmapped", 0, -1, 1, 0, memory), verdict, title, 0.1)
+
+
+def test_a_kind_passes_when_correct_targets_pass_and_the_leak_is_caught() -> None:
+    rows = [row("copy_from_user", m, "PASS") for m in ("anon", "zero")]
+    rows += [row(LEAK_VARIANT, "anon", "XFAIL", "[refs] page 0 of the mapping: a reference kept")]
+    checks = campaign_checks(rows)
+    assert all(checks.values()), checks
+    # The zero page takes no reference GUP-fast can see: no leak check there.
+    assert not any(name.startswith("zero: [refs]") for name in checks)
+
+
+def test_a_correct_targets_failure_or_a_missed_leak_fails_its_kind() -> None:
+    rows = [row("copy_from_user", "anon", "PASS"), row("copy_to_user", "shared", "FAIL", "[result] ret -14"),
+            row("copy_from_user", "shared", "PASS"), row(LEAK_VARIANT, "shared", "PASS")]
+    bad = [name for name, ok in campaign_checks(rows).items() if not ok]
+    assert any(name.startswith("shared: no correct target failed") and "[result] ret -14" in name for name in bad)
+    assert "shared: [refs] caught variant_get_leak_on_error" in bad
+    assert "anon: [refs] caught variant_get_leak_on_error" in bad

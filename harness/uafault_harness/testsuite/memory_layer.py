@@ -1,0 +1,86 @@
+"""The `memory` layer of `test`: every memory kind holds under the fault
+kinds that mean something on it.  The memory campaign
+(configs/campaigns/memory.toml) must give no correct target a failure on
+any memory, run cases on every kind, and catch the FOLL_GET leak variant
+on every kind whose pages a reference can be taken on.  A second boot
+turns transparent huge pages off: every `thp` case must then be a set-up
+failure that says the page is not huge, never a pass."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..campaign.store import DB_NAME, History, Row
+from ..campaign.verdicts import BAD
+from ..core.errors import ExitCode
+from ..core.paths import Layout
+from ..core.results import Counts, LayerResult, SUMMARY_NAME, write_layer
+from ..guest.runner import KTAP_NAME
+from .campaign_layers import WAIT_LIMIT, cli_command, newest_run, run_logged, since_now
+from .path_oracles_layer import artefacts_of
+
+MEMORY = Path("configs/campaigns/memory.toml")
+LAYER_DIR = "memory"
+LEAK_VARIANT = "variant_get_leak_on_error"
+# GUP-fast never takes the zero page: no reference oracle sees it there.
+NO_REFERENCES = frozenset({"zero"})
+NOT_HUGE = "thp memory: page 0 is not a transparent huge page"
+# A case of a suite: an indented result line.
+_CASE = re.compile(r"^\s+(not )?ok \d+ ")
+
+
+def campaign_checks(rows: list[Row]) -> dict[str, bool]:
+    """What the memory campaign's verdicts must show, per memory kind."""
+    kinds = sorted({r.case.memory for r in rows})
+    checks: dict[str, bool] = {"the campaign ran every memory kind of its file": len(kinds) > 1}
+    for memory in kinds:
+        mine = [r for r in rows if r.case.memory == memory]
+        wrong = [f"{r.case.case_id} {r.verdict} {r.title}" for r in mine
+                 if r.verdict in BAD and not r.case.target.startswith("variant_")]
+        checks[f"{memory}: no correct target failed ({'; '.join(wrong[:2])})" if wrong
+               else f"{memory}: no correct target failed"] = not wrong
+        checks[f"{memory}: cases passed"] = any(r.verdict == "PASS" for r in mine)
+        if memory not in NO_REFERENCES:
+            checks[f"{memory}: [refs] caught {LEAK_VARIANT}"] = any(
+                r.case.target == LEAK_VARIANT and r.title.startswith("[refs]") for r in mine)
+    return checks
+
+
+def thp_off_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
+    """THP off on the command line: the thp kind's precondition fails."""
+    log = out / "thp-never.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "guest", "--append", "transparent_hugepage=never",
+                                        "--agent-args", "--memory thp --targets copy_from_user --faults none,unmapped"),
+                    log)
+    where = artefacts_of(log.read_text(errors="replace"))
+    ktap = (where / KTAP_NAME).read_text(errors="replace") if where and (where / KTAP_NAME).is_file() else ""
+    cases = [line for line in ktap.splitlines() if _CASE.match(line)]
+    return {f"with THP off the boot ran (exit {rc})": rc == 0 and bool(cases),
+            "with THP off every thp case is a set-up failure":
+                bool(cases) and all(line.endswith("# SKIP set-up failed") for line in cases),
+            "... which says the page is not huge": NOT_HUGE in ktap}
+
+
+def run_memory_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
+    layer = "memory"
+    out = run_dir / LAYER_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    db = layout.results_root / DB_NAME
+    since = since_now()
+    log = out / "campaign.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "campaign", str(layout.project / MEMORY)), log, WAIT_LIMIT)
+    run = newest_run(db, since, "memory")
+    checks: dict[str, bool] = {f"the memory campaign ran (exit {rc})": run is not None}
+    if run is not None:
+        with History(db) as stored:
+            checks.update(campaign_checks(stored.rows(run[0])))
+    checks.update(thp_off_checks(layout, out, jobs))
+    passed = sum(checks.values())
+    bad = [name for name, ok in checks.items() if not ok]
+    result = LayerResult(layer, ExitCode.TEST_FAILED if bad else ExitCode.OK,
+                         f"failed: {'; '.join(bad)} (see {out})" if bad else
+                         f"{passed} checks: every memory kind holds, its precondition is proven",
+                         Counts(passed=passed, failed=len(bad)), details={"checks": checks})
+    write_layer(out / SUMMARY_NAME, result)
+    return result
