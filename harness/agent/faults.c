@@ -94,13 +94,17 @@ void final_checks(const struct agent *a, struct verdict *v, struct pins balance)
 /* How long a passer-by's reference on a page may last (compaction, /proc). */
 #define REFS_SETTLE_MS	200
 
-/* Whether @x and @y are one small page on an LRU list both times. */
+/*
+ * Whether @x and @y are one page, on an LRU list both times and of the
+ * same folio size (a huge page split between the looks is another folio;
+ * a huge page's counts are its folio's, the same on each of its pages).
+ */
 static bool refs_comparable(const struct uafault_page_ref *x,
 			    const struct uafault_page_ref *y)
 {
 	return x->pfn && x->pfn == y->pfn &&
 	       (x->flags & y->flags & UAFAULT_REF_LRU) &&
-	       !((x->flags | y->flags) & UAFAULT_REF_LARGE);
+	       !((x->flags ^ y->flags) & UAFAULT_REF_LARGE);
 }
 
 /* The first page whose references @after changed from @before, or -1. */
@@ -142,8 +146,8 @@ static bool refs_before(const struct agent *a, const struct umem *m,
  * with the references it found (beyond its mappings).  A FOLL_GET user
  * that keeps one, which the pin counters never see, leaves more; one that
  * drops a reference it never took leaves fewer.  Only a page with the
- * same frame before and after, small and on an LRU list both times, is
- * compared; a change must last REFS_SETTLE_MS, longer than a passer-by
+ * same frame and folio size before and after, on an LRU list both times,
+ * is compared; a change must last REFS_SETTLE_MS, longer than a passer-by
  * holds a page.
  */
 static void check_refs(const struct agent *a, struct verdict *v,

@@ -64,6 +64,13 @@ static int tmpfs_open(size_t len)
 	return fd;
 }
 
+/* What shared memory (shmem) leaves out, and why. */
+#define SHMEM_SKIP	"fork_cow swapped uffd_munmap uffd_mprotect"
+#define SHMEM_WHY	"a MAP_SHARED page is not copied on write (fork_cow); " \
+	"a shmem page paged out is no swap entry pagemap can show (swapped, " \
+	"not yet); the userfaultfd kinds plant an anonymous missing page " \
+	"(not yet for shmem)"
+
 /*
  * @must / @must_not: kpageflags every page of the mapping has / lacks
  * before the fault is planted.  @skip: the fault kinds that mean nothing
@@ -79,24 +86,24 @@ const struct memory_kind memory_kinds[] = {
 		.name = "shared",
 		.map_flags = MAP_SHARED | MAP_ANONYMOUS,
 		.must_not = BIT(KPF_ANON),
-		.skip = "fork_cow uffd_munmap uffd_mprotect",
-		.why = "a MAP_SHARED page is not copied on write (fork_cow); the userfaultfd kinds plant an anonymous missing page (not yet for shmem)",
+		.skip = SHMEM_SKIP,
+		.why = SHMEM_WHY,
 	},
 	{
 		.name = "memfd",
 		.map_flags = MAP_SHARED,
 		.open = memfd_open,
 		.must_not = BIT(KPF_ANON),
-		.skip = "fork_cow uffd_munmap uffd_mprotect",
-		.why = "a MAP_SHARED page is not copied on write (fork_cow); the userfaultfd kinds plant an anonymous missing page (not yet for shmem)",
+		.skip = SHMEM_SKIP,
+		.why = SHMEM_WHY,
 	},
 	{
 		.name = "tmpfs_private",
 		.map_flags = MAP_PRIVATE,
 		.open = tmpfs_open,
 		.must_not = BIT(KPF_ANON),
-		.skip = "fork_cow uffd_munmap uffd_mprotect",
-		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (only FOLL_LONGTERM unshares it: fork_cow); the userfaultfd kinds plant an anonymous missing page",
+		.skip = SHMEM_SKIP,
+		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (only FOLL_LONGTERM unshares it: fork_cow); a paged-out tmpfs page is no swap entry pagemap can show (swapped, not yet); the userfaultfd kinds plant an anonymous missing page",
 	},
 	{
 		.name = "zero",
