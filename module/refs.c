@@ -30,8 +30,12 @@ static void page_ref_of(unsigned long addr, struct uafault_page_ref *ref)
 		ref->pins = atomic_read(&folio->_pincount);
 		ref->extra = beyond - ref->pins;
 	} else {
-		/* A small folio's pin is GUP_PIN_COUNTING_BIAS references. */
-		ref->pins = beyond > 0 ? beyond / GUP_PIN_COUNTING_BIAS : 0;
+		/*
+		 * A small folio's pin is GUP_PIN_COUNTING_BIAS references;
+		 * to the nearest, so a pin less a put_page() is still a pin.
+		 */
+		ref->pins = beyond > 0 ? (beyond + GUP_PIN_COUNTING_BIAS / 2) /
+					 GUP_PIN_COUNTING_BIAS : 0;
 		ref->extra = beyond - ref->pins * GUP_PIN_COUNTING_BIAS;
 	}
 	if (folio_test_lru(folio))

@@ -265,7 +265,8 @@ struct uafault_trap {
  * @extra: the folio's references beyond its mappings and its pins:
  *	   folio_ref_count() - folio_mapcount() - what @pins account for,
  *	   less the ioctl's own
- * @pins: FOLL_PIN pins on the folio (the pin counters see those)
+ * @pins: FOLL_PIN pins on the folio (the pin counters see those; on a
+ *	  small folio the nearest multiple of its references' pin bias)
  * @flags: %UAFAULT_REF_* bits
  * @reserved: zero
  */

@@ -97,12 +97,13 @@ void final_checks(const struct agent *a, struct verdict *v, struct pins balance)
 /*
  * Whether @x and @y are one page, on an LRU list both times and of the
  * same folio size (a huge page split between the looks is another folio;
- * a huge page's counts are its folio's, the same on each of its pages).
+ * a huge page's counts are its folio's, the same on each of its pages),
+ * with as many pins: a page whose pins changed is the pin oracle's.
  */
 static bool refs_comparable(const struct uafault_page_ref *x,
 			    const struct uafault_page_ref *y)
 {
-	return x->pfn && x->pfn == y->pfn &&
+	return x->pfn && x->pfn == y->pfn && x->pins == y->pins &&
 	       (x->flags & y->flags & UAFAULT_REF_LRU) &&
 	       !((x->flags ^ y->flags) & UAFAULT_REF_LARGE);
 }
