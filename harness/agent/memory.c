@@ -183,8 +183,10 @@ static unsigned char *map_huge(struct umem *m)
 	munmap(base + HPAGE, HPAGE - head);
 	m->vma_len = HPAGE;
 	if (madvise(base, HPAGE, MADV_HUGEPAGE)) {
+		int err = errno;
+
 		munmap(base, HPAGE);
-		errno = errno ?: EINVAL;
+		errno = err;
 		return MAP_FAILED;
 	}
 	return base;
