@@ -109,6 +109,7 @@ struct memory_kind {
 	const char *name;
 	int map_flags;		/* MAP_PRIVATE or MAP_SHARED, | MAP_ANONYMOUS */
 	int (*open)(size_t len);	/* the file it maps, or -errno */
+	int (*reserve)(void);	/* what it needs first (huge pages), -errno */
 	bool untouched;		/* only read: its pages map the zero page */
 	bool huge;		/* a THP-aligned huge page, MADV_HUGEPAGE */
 	uint64_t must, must_not;	/* kpageflags of every page */

@@ -64,6 +64,29 @@ static int tmpfs_open(size_t len)
 	return fd;
 }
 
+/*
+ * Huge pages reserved for the hugetlb kind: its range, a fork's COW copy
+ * of it, and a long-term pin's migration target.
+ */
+#define HUGETLB_PAGES	8
+
+/* Reserves HUGETLB_PAGES huge pages once (at boot they are contiguous). */
+static int hugetlb_reserve(void)
+{
+	unsigned long have = 0;
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%lu", &have) != 1)
+		have = 0;
+	if (have < HUGETLB_PAGES) {
+		rewind(f);
+		fprintf(f, "%d\n", HUGETLB_PAGES);
+	}
+	return fclose(f) ? -errno : 0;
+}
+
 /* What shared memory (shmem) leaves out, and why. */
 #define SHMEM_SKIP	"fork_cow swapped uffd_munmap uffd_mprotect"
 #define SHMEM_WHY	"a MAP_SHARED page is not copied on write (fork_cow); " \
@@ -112,6 +135,14 @@ const struct memory_kind memory_kinds[] = {
 		.must = BIT(KPF_ZERO_PAGE),
 		.skip = "swapped fork_cow dontneed movable uffd_munmap uffd_mprotect",
 		.why = "the shared zero page is never swapped, never in ZONE_MOVABLE, and a short-term read-only pin of it does not follow a later COW (fork_cow, dontneed); the userfaultfd kinds plant a missing page, not the zero page",
+	},
+	{
+		.name = "hugetlb",
+		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+		.reserve = hugetlb_reserve,
+		.must = BIT(KPF_HUGE),
+		.skip = "unmapped prot_none read_only guards stochastic_munmap swapped movable dontneed uffd_munmap uffd_mprotect",
+		.why = "a hugetlb mapping changes only in whole huge pages: no 4 KiB hole, guard or remap can be planted in it, and MADV_DONTNEED of less than a huge page does nothing; hugetlb pages never swap and are not in ZONE_MOVABLE here; the userfaultfd kinds plant an anonymous missing page (not yet for hugetlb)",
 	},
 	{
 		.name = "thp",
@@ -212,8 +243,22 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 			return -EIO;
 		}
 	}
+	if (mk->reserve) {
+		int err = mk->reserve();
+
+		if (err) {
+			if (fd >= 0)
+				close(fd);
+			snprintf(m->why, sizeof(m->why),
+				 "%s memory: reserving huge pages: %s", mk->name,
+				 strerror(-err));
+			return err;
+		}
+	}
+	if (mk->map_flags & MAP_HUGETLB)
+		m->vma_len = HPAGE;	/* a whole huge page, or nothing */
 	m->base = mk->huge ? map_huge(m) :
-		  mmap(NULL, m->map_len, PROT_READ | PROT_WRITE,
+		  mmap(NULL, m->vma_len ?: m->map_len, PROT_READ | PROT_WRITE,
 		       mk->map_flags, fd, 0);
 	if (fd >= 0)
 		close(fd);
@@ -234,6 +279,8 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 /* The first of the proven bits in @bits, as the reason says it. */
 static const char *flag_name(uint64_t bits)
 {
+	if (bits & BIT(KPF_HUGE))
+		return "a hugetlb page";
 	if (bits & BIT(KPF_THP))
 		return "a transparent huge page";
 	if (bits & BIT(KPF_ZERO_PAGE))
