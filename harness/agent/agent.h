@@ -219,7 +219,7 @@ struct page_refs {
 };
 
 int page_refs_now(const struct agent *a, const void *base, size_t len,
-		  struct page_refs *out);
+		  struct page_refs *out, bool drain);
 /* What a read of the kernel log saw besides reports. */
 enum { NR_INJECTORS = 4 };
 extern const char * const injector_names[NR_INJECTORS];

@@ -148,11 +148,11 @@ static void lru_drain(void)
 }
 
 /*
- * The pages of [@base, @base + @len) (page-aligned) after the LRU batches
- * drained; -errno, or -ENODEV without the device.
+ * The pages of [@base, @base + @len) (page-aligned), after the LRU batches
+ * drained when @drain; -errno, or -ENODEV without the device.
  */
 int page_refs_now(const struct agent *a, const void *base, size_t len,
-		  struct page_refs *out)
+		  struct page_refs *out, bool drain)
 {
 	struct uafault_page_refs req = {
 		.addr = (uintptr_t)base,
@@ -164,7 +164,8 @@ int page_refs_now(const struct agent *a, const void *base, size_t len,
 		return -ENODEV;
 	if (!req.npages || req.npages > MAX_PAGES)
 		return -EINVAL;
-	lru_drain();
+	if (drain)
+		lru_drain();
 	if (ioctl(a->dev, UAFAULT_IOC_PAGE_REFS, &req))
 		return -errno;
 	out->n = req.npages;

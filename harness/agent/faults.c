@@ -132,8 +132,9 @@ static bool refs_before(const struct agent *a, const struct umem *m,
 	struct page_refs again;
 	unsigned int i;
 
-	if (page_refs_now(a, m->base, m->map_len, r) ||
-	    page_refs_now(a, m->base, m->map_len, &again))
+	/* One drain: nothing puts the range's pages in a batch between. */
+	if (page_refs_now(a, m->base, m->map_len, r, true) ||
+	    page_refs_now(a, m->base, m->map_len, &again, false))
 		return false;
 	for (i = 0; i < r->n; i++)
 		if (again.ref[i].pfn == r->ref[i].pfn &&
@@ -160,7 +161,7 @@ static void check_refs(const struct agent *a, struct verdict *v,
 	int i = -1;
 
 	for (waited = 0; waited <= REFS_SETTLE_MS; waited += 10) {
-		if (page_refs_now(a, m->base, m->map_len, &after))
+		if (page_refs_now(a, m->base, m->map_len, &after, true))
 			return;
 		i = refs_changed(before, &after);
 		if (i < 0)

@@ -119,21 +119,28 @@ def _killed_and_resumed(layout: Layout, cmd: list[str], db: Path, since: str, lo
                        f"{planned} planned = {once} verdicts", counts, details=details)
 
 
+def run_campaign_file(layout: Layout, out: Path, jobs: int, spec: Path, name: str,
+                      timeout: int = WAIT_LIMIT) -> tuple[int, str | None, Path]:
+    """Runs a shipped campaign file as a user would, logged in out: its
+    exit status, the run it made (None: it planned nothing) and the log."""
+    out.mkdir(parents=True, exist_ok=True)
+    since = since_now()
+    log = out / "campaign.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "campaign", str(layout.project / spec)), log, timeout)
+    run = newest_run(layout.results_root / DB_NAME, since, name)
+    return rc, run[0] if run else None, log
+
+
 def run_variants_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     """Two checks a shape (variant caught, twin clean), and one that the
     oopsing variant's cases are CRASH with a title and nothing was lost."""
     layer = "campaign variants"
     out = run_dir / VARIANTS_LAYER_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    db = layout.results_root / DB_NAME
-    since = since_now()
-    log = out / "campaign.log"
-    rc = run_logged(layout, cli_command(layout, jobs, "campaign", str(layout.project / VARIANTS)), log, WAIT_LIMIT * 2)
-    run = newest_run(db, since, "variants")
-    if run is None:
+    rc, run_id, log = run_campaign_file(layout, out, jobs, VARIANTS, "variants", WAIT_LIMIT * 2)
+    if run_id is None:
         result = LayerResult(layer, ExitCode.RUN_FAILED, f"the variants campaign planned nothing (exit {rc}); see {log}")
     else:
-        result = _judge_variants(db, run[0], rc, log)
+        result = _judge_variants(layout.results_root / DB_NAME, run_id, rc, log)
     write_layer(out / SUMMARY_NAME, result)
     return result
 

@@ -17,7 +17,7 @@ from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.results import Counts, LayerResult, SUMMARY_NAME, write_layer
 from ..guest.runner import KTAP_NAME
-from .campaign_layers import WAIT_LIMIT, cli_command, newest_run, run_logged, since_now
+from .campaign_layers import cli_command, run_campaign_file, run_logged
 from .path_oracles_layer import artefacts_of
 
 MEMORY = Path("configs/campaigns/memory.toml")
@@ -66,16 +66,11 @@ def thp_off_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
 def run_memory_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     layer = "memory"
     out = run_dir / LAYER_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    db = layout.results_root / DB_NAME
-    since = since_now()
-    log = out / "campaign.log"
-    rc = run_logged(layout, cli_command(layout, jobs, "campaign", str(layout.project / MEMORY)), log, WAIT_LIMIT)
-    run = newest_run(db, since, "memory")
-    checks: dict[str, bool] = {f"the memory campaign ran (exit {rc})": run is not None}
-    if run is not None:
-        with History(db) as stored:
-            checks.update(campaign_checks(stored.rows(run[0])))
+    rc, run_id, _ = run_campaign_file(layout, out, jobs, MEMORY, "memory")
+    checks: dict[str, bool] = {f"the memory campaign ran (exit {rc})": run_id is not None}
+    if run_id is not None:
+        with History(layout.results_root / DB_NAME) as stored:
+            checks.update(campaign_checks(stored.rows(run_id)))
     checks.update(thp_off_checks(layout, out, jobs))
     passed = sum(checks.values())
     bad = [name for name, ok in checks.items() if not ok]
