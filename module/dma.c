@@ -2,10 +2,18 @@
 /*
  * uafault DMA targets: a driver's "pin the user buffer and hand it to the
  * device" path.  pin_user_pages_fast(FOLL_LONGTERM), an sg_table over the
- * pinned part of the range, dma_map_sgtable() on a module-owned platform
- * device, then the "device" reads or writes the memory at its DMA
- * addresses (through dma_to_phys(), so a swiotlb bounce buffer is what it
- * touches), dma_unmap_sgtable() and unpin.
+ * pinned part of the range, dma_map_sgtable() on uafault's device, then
+ * the "device" reads or writes the memory at its DMA addresses,
+ * dma_unmap_sgtable() and unpin.
+ *
+ * The device is QEMU's pci-testdev when the guest has one (a PCI function
+ * no other driver claims, so it sits behind the guest's IOMMU when there
+ * is one), else a platform device of the module's own.  Its accesses land
+ * where real DMA would: through the IOMMU's page table (iommu-dma), or at
+ * dma_to_phys() (dma-direct, a swiotlb bounce slot under swiotlb=force).
+ * An address with no translation is an IOMMU fault: logged, nothing
+ * touched.  uafault_dma_device() and uafault_device_access() give other
+ * modules the same device (uafault_target.h).
  *
  * @pinned, @done and @ret are as for the GUP targets (gup.c); a failed
  * dma_map_sgtable() is @ret with @done = 0.  A write run whose pinned
@@ -23,14 +31,22 @@
 #include <linux/highmem.h>
 #include <linux/iommu-dma.h>
 #include <linux/mm.h>
+#include <linux/iommu.h>
 #include <linux/mutex.h>
+#include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
 #include "internal.h"
 
+/* QEMU's "PCI Test Device" (-device pci-testdev). */
+#define UAFAULT_PCI_TESTDEV	0x0005
+
+static struct device *uafault_dma_dev;
 static struct platform_device *uafault_pdev;
+static struct pci_dev *uafault_pci;
+static bool uafault_pci_registered;
 /* One device, one transfer at a time: no overlapping mappings. */
 static DEFINE_MUTEX(uafault_dma_lock);
 
@@ -46,49 +62,93 @@ static bool uafault_pages_dup(struct page **pages, unsigned long n)
 }
 
 /*
- * The device side of the transfer: walk the DMA segments in order and
- * read (checksum) or write the bytes at their DMA addresses.
+ * Where the device's access to @addr lands: the page the IOMMU translates
+ * it to, or dma-direct's physical address (a bounce slot included).
+ * 0 when the IOMMU has no translation.
  */
-static void uafault_dev_access(struct uafault_ctx *ctx, struct device *dev,
-			       struct sg_table *sgt, bool write)
+static phys_addr_t uafault_dev_phys(struct device *dev, dma_addr_t addr)
+{
+	if (use_dma_iommu(dev))
+		return iommu_iova_to_phys(iommu_get_domain_for_dev(dev), addr);
+	return dma_to_phys(dev, addr);
+}
+
+static void uafault_dev_touch(phys_addr_t phys, size_t n, bool write,
+			      u32 seed, size_t pos, u64 *csum)
+{
+	u8 *kaddr = kmap_local_page(pfn_to_page(PHYS_PFN(phys)));
+
+	if (write) {
+		uafault_fill_buf(kaddr + offset_in_page(phys), seed, pos, n);
+		*csum = uafault_csum_fill(*csum, seed, pos, n);
+	} else {
+		*csum = uafault_csum(*csum, kaddr + offset_in_page(phys), n);
+	}
+	kunmap_local(kaddr);
+}
+
+/**
+ * uafault_dma_device() - the device uafault's DMA targets map buffers for
+ *
+ * Return: the device, or NULL when uafault has none (no DMA targets).
+ */
+struct device *uafault_dma_device(void)
+{
+	return uafault_dma_dev;
+}
+EXPORT_SYMBOL_GPL(uafault_dma_device);
+
+/**
+ * uafault_device_access() - the device side of a transfer
+ * @dev: uafault_dma_device()
+ * @sgt: a table mapped for @dev (dma_map_sgtable())
+ * @write: the device writes uafault_fill(@seed) bytes; else it reads
+ * @seed: seed of the bytes written
+ * @csum: in/out: uafault_csum() carried over the bytes, in order
+ *
+ * Walks @sgt's DMA segments in order and reads or writes the memory
+ * there, as the device's bus accesses would reach it.
+ *
+ * Return: bytes accessed, or -%EIO at the first address with no
+ * translation (an IOMMU fault, logged "DMA fault"); the bytes before it
+ * were accessed.
+ */
+long uafault_device_access(struct device *dev, struct sg_table *sgt,
+			   bool write, u32 seed, u64 *csum)
 {
 	struct scatterlist *sg;
 	size_t pos = 0, off, n;
 	phys_addr_t phys;
+	dma_addr_t addr;
 	unsigned int i;
-	u8 *kaddr;
 
 	for_each_sgtable_dma_sg(sgt, sg, i) {
 		for (off = 0; off < sg_dma_len(sg); off += n, pos += n) {
-			phys = dma_to_phys(dev, sg_dma_address(sg) + off);
+			addr = sg_dma_address(sg) + off;
 			n = min_t(size_t, sg_dma_len(sg) - off,
-				  PAGE_SIZE - offset_in_page(phys));
-			if (!pfn_valid(PHYS_PFN(phys))) {
-				ctx->ret = -EIO;
-				return;
+				  PAGE_SIZE - offset_in_page(addr));
+			phys = uafault_dev_phys(dev, addr);
+			if (!phys || !pfn_valid(PHYS_PFN(phys))) {
+				dev_err_ratelimited(dev,
+						    "DMA fault: device %s at %pad: no translation\n",
+						    write ? "write" : "read",
+						    &addr);
+				return -EIO;
 			}
-			kaddr = kmap_local_page(pfn_to_page(PHYS_PFN(phys)));
-			if (write) {
-				uafault_fill_buf(kaddr + offset_in_page(phys),
-						 ctx->seed, pos, n);
-				ctx->csum = uafault_csum_fill(ctx->csum,
-							      ctx->seed, pos, n);
-			} else {
-				ctx->csum = uafault_csum(ctx->csum,
-							 kaddr + offset_in_page(phys),
-							 n);
-			}
-			kunmap_local(kaddr);
+			uafault_dev_touch(phys, n, write, seed, pos, csum);
 		}
 	}
+	return pos;
 }
+EXPORT_SYMBOL_GPL(uafault_device_access);
 
 /* Map the pinned part of the range, let the device at it, unmap. */
 static int uafault_dma_xfer(struct uafault_ctx *ctx, struct page **pages,
 			    enum dma_data_direction dir)
 {
-	struct device *dev = &uafault_pdev->dev;
+	struct device *dev = uafault_dma_dev;
 	struct sg_table sgt;
+	long moved;
 	int err;
 
 	err = sg_alloc_table_from_pages_segment(&sgt, pages, ctx->pinned,
@@ -103,7 +163,10 @@ static int uafault_dma_xfer(struct uafault_ctx *ctx, struct page **pages,
 		ctx->ret = err;
 		ctx->done = 0;
 	} else {
-		uafault_dev_access(ctx, dev, &sgt, dir == DMA_FROM_DEVICE);
+		moved = uafault_device_access(dev, &sgt, dir == DMA_FROM_DEVICE,
+					      ctx->seed, &ctx->csum);
+		if (moved < 0)
+			ctx->ret = moved;
 		dma_unmap_sgtable(dev, &sgt, dir, 0);
 	}
 	sg_free_table(&sgt);
@@ -164,7 +227,7 @@ static void uafault_dma_buf_free(struct page **pages, unsigned long nr,
 				 struct sg_table *sgt)
 {
 	if (sgt) {
-		dma_unmap_sgtable(&uafault_pdev->dev, sgt, DMA_TO_DEVICE, 0);
+		dma_unmap_sgtable(uafault_dma_dev, sgt, DMA_TO_DEVICE, 0);
 		sg_free_table(sgt);
 		kfree(sgt);
 	}
@@ -175,7 +238,7 @@ static void uafault_dma_buf_free(struct page **pages, unsigned long nr,
 static int uafault_pin_dma_read_hold(struct uafault_ctx *ctx,
 				     struct uafault_held *held)
 {
-	struct device *dev = &uafault_pdev->dev;
+	struct device *dev = uafault_dma_dev;
 	unsigned long nr = uafault_npages(ctx);
 	struct page **pages = uafault_alloc_pages(nr);
 	struct sg_table *sgt;
@@ -240,57 +303,112 @@ static struct uafault_target uafault_dma_targets[] = {
 	},
 };
 
-/*
- * The "device" computes CPU addresses with dma_to_phys(), which only
- * holds for dma-direct (swiotlb included), not behind an IOMMU.
- */
-static bool uafault_dma_is_direct(struct device *dev)
+static int uafault_pci_probe(struct pci_dev *pdev,
+			     const struct pci_device_id *id)
 {
-	return !get_dma_ops(dev) && !use_dma_iommu(dev);
+	int err;
+
+	if (uafault_pci)
+		return -EBUSY;
+	err = pcim_enable_device(pdev);
+	if (err)
+		return err;
+	pci_set_master(pdev);
+	uafault_pci = pdev;
+	return 0;
 }
 
-/* Without a usable device the DMA targets are left out, not an error. */
-int uafault_dma_init(void)
+static void uafault_pci_remove(struct pci_dev *pdev)
+{
+	uafault_pci = NULL;
+}
+
+static const struct pci_device_id uafault_pci_ids[] = {
+	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT, UAFAULT_PCI_TESTDEV) },
+	{ }
+};
+
+/* No sysfs unbind: the DMA targets use the device until module exit. */
+static struct pci_driver uafault_pci_driver = {
+	.name = "uafault_dma",
+	.id_table = uafault_pci_ids,
+	.probe = uafault_pci_probe,
+	.remove = uafault_pci_remove,
+	.driver.suppress_bind_attrs = true,
+};
+
+/* The PCI device when one was bound, else a platform device of our own. */
+static struct device *uafault_dma_pick(void)
 {
 	struct platform_device *pdev;
 	int err;
+
+	err = pci_register_driver(&uafault_pci_driver);
+	if (err)
+		pr_info("no PCI DMA device: %d\n", err);
+	uafault_pci_registered = !err;
+	if (uafault_pci)
+		return &uafault_pci->dev;
 
 	pdev = platform_device_register_simple("uafault-dma",
 					       PLATFORM_DEVID_NONE, NULL, 0);
 	if (IS_ERR(pdev)) {
 		pr_info("no DMA targets: cannot create device: %pe\n", pdev);
-		return 0;
+		return NULL;
 	}
-	err = dma_coerce_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	uafault_pdev = pdev;
+	return &pdev->dev;
+}
+
+static void uafault_dma_put(void)
+{
+	uafault_dma_dev = NULL;
+	if (uafault_pdev)
+		platform_device_unregister(uafault_pdev);
+	uafault_pdev = NULL;
+	if (uafault_pci_registered)
+		pci_unregister_driver(&uafault_pci_driver);
+	uafault_pci_registered = false;
+}
+
+/* Without a usable device the DMA targets are left out, not an error. */
+int uafault_dma_init(void)
+{
+	struct device *dev = uafault_dma_pick();
+	int err;
+
+	if (!dev)
+		goto none;
+	err = dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64));
 	if (err) {
 		pr_info("no DMA targets: cannot set DMA mask: %d\n", err);
-		goto err_unregister;
+		goto none;
 	}
-	if (!uafault_dma_is_direct(&pdev->dev)) {
-		pr_info("no DMA targets: device is not dma-direct\n");
-		goto err_unregister;
+	/* dma-direct or iommu-dma: where uafault_dev_phys() can follow. */
+	if (get_dma_ops(dev)) {
+		pr_info("no DMA targets: %s has its own DMA ops\n",
+			dev_name(dev));
+		goto none;
 	}
-
-	uafault_pdev = pdev;
+	uafault_dma_dev = dev;
+	dev_info(dev, "DMA targets: %s\n",
+		 use_dma_iommu(dev) ? "iommu-dma" : "dma-direct");
 	err = uafault_register_targets(uafault_dma_targets,
 				       ARRAY_SIZE(uafault_dma_targets));
-	if (err) {
-		uafault_pdev = NULL;
-		platform_device_unregister(pdev);
-	}
+	if (err)
+		uafault_dma_put();
 	return err;
 
-err_unregister:
-	platform_device_unregister(pdev);
+none:
+	uafault_dma_put();
 	return 0;
 }
 
 void uafault_dma_exit(void)
 {
-	if (!uafault_pdev)
+	if (!uafault_dma_dev)
 		return;
 	uafault_unregister_targets(uafault_dma_targets,
 				   ARRAY_SIZE(uafault_dma_targets));
-	platform_device_unregister(uafault_pdev);
-	uafault_pdev = NULL;
+	uafault_dma_put();
 }

@@ -107,4 +107,10 @@ void uafault_unregister_targets(struct uafault_target *t, size_t n);
 long uafault_pin_all(unsigned long start, unsigned long nr,
 		     unsigned int gup_flags, struct page **pages);
 
+struct device;
+struct sg_table;
+struct device *uafault_dma_device(void);
+long uafault_device_access(struct device *dev, struct sg_table *sgt,
+			   bool write, u32 seed, u64 *csum);
+
 #endif /* _UAFAULT_TARGET_H */

@@ -422,6 +422,7 @@ static void print_usage(FILE *f)
 		"  --size N        range length for every fault kind (default: theirs)\n"
 		"  --offset N      range start in its first page (default: theirs)\n"
 		"  --memory KIND   what backs every range (default anon)\n"
+		"  --dma MODE      prove uafault's DMA device is direct, swiotlb or iommu\n"
 		"  --cases FILE    run these campaign cases instead, one a line:\n"
 		"                  ID TARGET FAULT SIZE OFFSET SEED [MEMORY]\n"
 		"  --list-faults   print the fault kinds (\"NAME [crash] [raced] [start=N]\")\n"
@@ -532,6 +533,7 @@ int main(int argc, char **argv)
 		{ "cases", required_argument, NULL, 'C' },
 		{ "memory", required_argument, NULL, 'Y' },
 		{ "list-memory", no_argument, NULL, 'y' },
+		{ "dma", required_argument, NULL, 'D' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "kunit", required_argument, NULL, 'k' },
 		{ "expect-targets", required_argument, NULL, 'e' },
@@ -565,7 +567,7 @@ int main(int argc, char **argv)
 	struct kmod_ctx *ctx = NULL;
 	int nmods = 0, opt, status = EXIT_PASS, err;
 	const char *cases = NULL, *program = NULL, *kunit_glob = NULL;
-	const char *path_file = NULL;
+	const char *path_file = NULL, *dma = NULL;
 	char **kunit_suites = NULL, *expect[MAX_MODULES], *known[MAX_MODULES];
 	int nexpect = 0;
 	int nkunit = 0;
@@ -628,6 +630,15 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'D':
+			if (strcmp(optarg, "direct") && strcmp(optarg, "swiotlb") &&
+			    strcmp(optarg, "iommu")) {
+				fprintf(stderr, "uafault-agent: --dma %s: not direct, swiotlb or iommu\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			dma = optarg;
 			break;
 		case 'y':
 			for (k = 0; k < nr_memory_kinds; k++)
@@ -738,6 +749,10 @@ int main(int argc, char **argv)
 	if (list_only) {
 		for (i = 0; i < a.ntargets; i++)
 			list_target(&a.targets[i]);
+		goto out;
+	}
+	if (dma && dma_prove(&a, dma)) {
+		status = EXIT_SETUP;
 		goto out;
 	}
 	if (cases) {

@@ -419,4 +419,7 @@ bool kind_applies(const struct fault_kind *k, const struct target *t);
 const struct fault_kind *find_kind(const char *name);
 const struct target *find_target(const struct agent *a, const char *name);
 
+/* dma.c */
+int dma_prove(const struct agent *a, const char *mode);
+
 #endif

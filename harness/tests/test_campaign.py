@@ -140,6 +140,15 @@ def test_a_glob_matching_nothing_is_an_error_and_crashers_need_their_name(tmp_pa
         select_targets(campaign, TARGETS, CRASHING)
 
 
+def test_a_bang_glob_takes_back_what_the_globs_before_it_chose(tmp_path: Path) -> None:
+    campaign = load_campaign(write(tmp_path, GOOD.replace('"copy_*", "raw_deref"', '"*", "!*_user", "!pin_*"')), KINDS)
+    assert select_targets(campaign, TARGETS, CRASHING) == ["example_pin_buffer"]
+    # A take-back that matches nothing chosen is a typo, too.
+    campaign = load_campaign(write(tmp_path, GOOD.replace('"copy_*", "raw_deref"', '"copy_*", "!pin_*"')), KINDS)
+    with pytest.raises(HarnessError, match=r"targets: '!pin_\*' matches none of: copy_from_user, copy_to_user"):
+        select_targets(campaign, TARGETS, CRASHING)
+
+
 FAMILIES = ("layout", "race", "held", "inject")
 
 
@@ -377,7 +386,8 @@ def test_a_guest_run_hands_the_agent_its_kernels_known_issues_as_case_globs(tmp_
     assert case_globs(known, "kasan") == ("path_a.fail_nth", "path_b.*")
     artefacts = SimpleNamespace(loaded=lambda request: (), params=lambda m: "", built_from=lambda m: None)
     argv = agent_argv(artefacts, GuestRequest(known_issues=case_globs(known, "kasan")))  # type: ignore[arg-type]
-    assert argv == (AGENT_KNOWN_ISSUE, "path_a.fail_nth", AGENT_KNOWN_ISSUE, "path_b.*")
+    assert argv[argv.index(AGENT_KNOWN_ISSUE):] == (AGENT_KNOWN_ISSUE, "path_a.fail_nth", AGENT_KNOWN_ISSUE, "path_b.*")
+    assert argv[:2] == ("--dma", "direct")
 
 
 def test_shipped_known_issues_cover_every_variant_loosely() -> None:
@@ -387,8 +397,9 @@ def test_shipped_known_issues_cover_every_variant_loosely() -> None:
     variants = [i for i in known if i.target.startswith("variant_")]
     assert sorted(i.target for i in variants) == sorted(f"variant_{s}" for s in shapes)
     assert not any(i.strict for i in variants)
-    # The rest are the kernel's own, found on its paths.
-    assert all(i.target.startswith("path_") for i in known if i not in variants)
+    # The rest are the kernel's own, found on its paths or on one guest
+    # kernel's DMA mapping.
+    assert all(i.target.startswith("path_") or i.kernel != "*" for i in known if i not in variants)
 
 
 def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -475,3 +486,23 @@ def test_a_database_from_before_memory_kinds_reads_and_merges(tmp_path: Path) ->
     assert Store(merged).planned("R0") == [case]
     # Opening it for writing adds the column; its cases were anonymous memory.
     assert Store(old).planned("R0") == [case]
+
+
+def test_kernel_targets_limit_a_kernel_to_some_targets(tmp_path: Path) -> None:
+    """The DMA kernels differ only where a target does DMA: nightly.toml
+    runs only those targets on them."""
+    text = GOOD.replace('kernels = ["plain", "kasan"]', 'kernels = ["plain", "swiotlb"]\n'
+                        'kernel_targets = { swiotlb = ["pin_dma_*", "copy_to_*"] }')
+    text = text.replace('"copy_*", "raw_deref"', '"*"').replace('"none", "smap"', '"none"')
+    campaign = load_campaign(write(tmp_path, text), KINDS)
+    cases = expand(campaign, chosen(select_targets(campaign, TARGETS, CRASHING)), FAULT_KINDS)
+    assert {c.target for c in cases if c.kernel == "swiotlb"} == {"pin_dma_write", "copy_to_user"}
+    assert {c.target for c in cases if c.kernel == "plain"} == set(TARGETS) - CRASHING
+    for bad, words in (('{ kasan = ["x"] }', "'kasan' is not one of this file's kernels"),
+                       ('{ swiotlb = [] }', "swiotlb: must be a non-empty list"),
+                       ('["x"]', "must be a table")):
+        with pytest.raises(HarnessError, match=f"c.toml:5: kernel_targets: {words}"):
+            load_campaign(write(tmp_path, text.replace('{ swiotlb = ["pin_dma_*", "copy_to_*"] }', bad)), KINDS)
+    campaign = load_campaign(write(tmp_path, text.replace('"copy_to_*"', '"cpy_*"')), KINDS)
+    with pytest.raises(HarnessError, match=r"c.toml:5: kernel_targets: swiotlb: 'cpy_\*' matches none"):
+        expand(campaign, chosen(select_targets(campaign, TARGETS, CRASHING)), FAULT_KINDS)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from uafault_harness.core.errors import HarnessError
 from uafault_harness.guest.console import ConsoleTracker
+from uafault_harness.guest.kernels import BOOT_KERNELS, DMA_MODES, KERNELS, boot_kernel
 from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, Verdict, Watchdog, kernel_append, qemu_command,
                                         run_console, scratch_disk)
 from uafault_harness.guest.runner import select_accel
@@ -108,11 +110,29 @@ def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
     kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)
     assert "-enable-kvm" in kvm and "-initrd" not in kvm and kvm[-1] == f"{BASE_APPEND} x=1"
     # KASAN reports every bug of a boot; a freed page never reads back its bytes.
-    assert kernel_append(True, kasan=True) == f"{BASE_APPEND} kasan.fault=panic" and "init_on_free=1" in BASE_APPEND
+    kasan = boot_kernel("kasan")
+    assert kernel_append(True, own=kasan.append) == f"{BASE_APPEND} kasan.fault=panic" and "init_on_free=1" in BASE_APPEND
+    assert kernel_append(False, "x=1", "swiotlb=force") == f"{BASE_APPEND} swiotlb=force oops=panic x=1"
     disk = scratch_disk(tmp_path)
     assert disk.stat().st_size == DISK_BYTES and disk.stat().st_blocks == 0
     with_disk = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk=disk)
     assert with_disk[with_disk.index("-drive") + 1] == f"file={disk},if=virtio,format=raw"
+
+
+def test_each_kernel_boots_its_dma_mapping(tmp_path: Path) -> None:
+    """The iommu kernel adds the IOMMU and puts the disk's DMA through it;
+    every kernel has the PCI device uafault.ko's DMA targets use."""
+    assert [k.name for k in BOOT_KERNELS][:2] == ["plain", "kasan"] and {"swiotlb", "iommu"} <= set(KERNELS)
+    assert {k.dma for k in BOOT_KERNELS} == set(DMA_MODES)
+    iommu = boot_kernel("iommu")
+    cmd = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk=tmp_path / "d.img",
+                       devices=iommu.qemu_args, disk_platform=iommu.disk_platform)
+    assert cmd[cmd.index("-device") + 1] == "pci-testdev" and "virtio-iommu-pci" in cmd
+    assert any("iommu_platform=on" in arg for arg in cmd) and f"file={tmp_path / 'd.img'},if=none,format=raw,id=disk" in cmd
+    plain = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False)
+    assert "virtio-iommu-pci" not in plain and "pci-testdev" in plain
+    with pytest.raises(HarnessError, match="no guest kernel 'ubsan'"):
+        boot_kernel("ubsan")
 
 
 def test_kvm_is_never_probed_without_the_flag(tmp_path: Path) -> None:

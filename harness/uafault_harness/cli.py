@@ -16,6 +16,7 @@ from .core.errors import ExitCode, HarnessError, worst
 from .core.paths import Layout, resolve_layout
 from .core.results import LayerResult, create_run_dir, find_run, mark_latest
 from .guest.build import build_guest_kernel
+from .guest.kernels import BOOT_KERNELS, DEFAULT_KERNEL, KERNELS
 from .guest.modules import Modules, module_dir_problem
 from .guest.qemu import DEFAULT_SILENCE_TIMEOUT, append_problem
 from .guest.qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
@@ -31,6 +32,7 @@ from .setup.link import link, unlink
 from .setup.source import require_tree
 from .testsuite import summary
 from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
+from .testsuite.dma_layer import run_dma_layer
 from .testsuite.memory_layer import run_memory_layer
 from .testsuite.path_oracles_layer import run_path_oracles_layer
 from .testsuite.pytest_layer import run_pytest_layer
@@ -108,7 +110,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_guest_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kasan", action="store_true", help="boot the KASAN guest kernel")
+    kernels = parser.add_mutually_exclusive_group()
+    kernels.add_argument("--kernel", choices=KERNELS, default=DEFAULT_KERNEL,
+                         help="the guest kernel to boot: " + "; ".join(f"{k.name}: {k.about}" for k in BOOT_KERNELS))
+    kernels.add_argument("--kasan", dest="kernel", action="store_const", const="kasan",
+                         help="the KASAN guest kernel (--kernel kasan)")
     parser.add_argument("--allow-crash", action="store_true",
                         help="let the agent run the targets that oops on purpose (SMAP)")
     parser.add_argument("--timeout", type=positive_int("--timeout"), default=GUEST_DEFAULT_TIMEOUT,
@@ -262,13 +268,13 @@ def cmd_guest_build(args: argparse.Namespace, layout: Layout) -> ExitCode:
 
 
 def guest_request(args: argparse.Namespace, layout: Layout) -> GuestRequest:
-    return GuestRequest(path_lines=described_lines(layout, tuple(args.paths)), kasan=args.kasan, allow_crash=args.allow_crash, timeout=args.timeout,
+    return GuestRequest(path_lines=described_lines(layout, tuple(args.paths)), kernel=args.kernel,
+                        allow_crash=args.allow_crash, timeout=args.timeout,
                         silence_timeout=args.silence_timeout, kvm=args.kvm,
                         agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls,
                         kunit=args.kunit, modules=Modules(dirs=tuple(dict.fromkeys(args.modules))),
                         append=args.append,
-                        known_issues=case_globs(load_known_issues(layout.project / KNOWN_ISSUES),
-                                                "kasan" if args.kasan else "plain"))
+                        known_issues=case_globs(load_known_issues(layout.project / KNOWN_ISSUES), args.kernel))
 
 
 def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -359,7 +365,7 @@ def test_guest_requests(jobs: int, layout: Layout) -> list[GuestRequest]:
     known = load_known_issues(layout.project / KNOWN_ISSUES)
     return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True, path_lines=described,
                          known_issues=case_globs(known, "plain")),
-            GuestRequest(jobs=jobs, kasan=True, fuzz_calls=TEST_FUZZ_CALLS, path_lines=described,
+            GuestRequest(jobs=jobs, kernel="kasan", fuzz_calls=TEST_FUZZ_CALLS, path_lines=described,
                          known_issues=case_globs(known, "kasan"))]
 
 
@@ -388,6 +394,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         layers.append(run_user_module_layer(layout, run_dir, args.jobs))
         layers.append(run_path_oracles_layer(layout, run_dir, args.jobs))
         layers.append(run_memory_layer(layout, run_dir, args.jobs))
+        layers.append(run_dma_layer(layout, run_dir, args.jobs))
     # The user module and path layers' `guest` runs made run dirs of their own:
     # `results` with no run id must show this one.
     mark_latest(run_dir)

@@ -14,10 +14,12 @@
  * protocol.
  */
 #include <linux/delay.h>
+#include <linux/dma-mapping.h>
 #include <linux/highmem.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/stddef.h>
 #include <linux/string.h>
@@ -585,6 +587,128 @@ static int late_completion(struct uafault_ctx *ctx, bool bug)
 TWIN_AND_VARIANT(late_completion)
 
 /*
+ * A buffer for a device to write into: the whole range pinned long-term,
+ * mapped DMA_FROM_DEVICE on uafault's device (uafault_dma_device()).
+ */
+struct dma_buffer {
+	struct device *dev;
+	struct page **pages;
+	unsigned long nr;
+	struct sg_table sgt;
+};
+
+/* 0 with @buf mapped; 1 with the fault in @ctx; or a negative errno. */
+static int dma_buffer_map(struct uafault_ctx *ctx, struct dma_buffer *buf)
+{
+	unsigned int gup_flags = FOLL_WRITE | FOLL_LONGTERM;
+	long rc;
+	int err;
+
+	buf->dev = uafault_dma_device();
+	if (!buf->dev)
+		return -ENODEV;
+	buf->nr = buffer_pages(ctx);
+	buf->pages = kvmalloc_array(buf->nr, sizeof(*buf->pages), GFP_KERNEL);
+	if (!buf->pages)
+		return -ENOMEM;
+	rc = pin_all(ctx->addr & PAGE_MASK, buf->nr, buf->pages, gup_flags,
+		     false);
+	if (rc < 0) {
+		kvfree(buf->pages);
+		variant_failed(ctx, rc);
+		return 1;
+	}
+	/* A failed allocation leaves nothing to free. */
+	err = sg_alloc_table_from_pages(&buf->sgt, buf->pages, buf->nr,
+					offset_in_page(ctx->addr), ctx->len,
+					GFP_KERNEL);
+	if (!err) {
+		err = dma_map_sgtable(buf->dev, &buf->sgt, DMA_FROM_DEVICE, 0);
+		if (!err)
+			return 0;
+		sg_free_table(&buf->sgt);
+	}
+	unpin_user_pages(buf->pages, buf->nr);
+	kvfree(buf->pages);
+	return err;
+}
+
+/* After the unmap: the pages go back dirty, as the device wrote them. */
+static void dma_buffer_put(struct uafault_ctx *ctx, struct dma_buffer *buf)
+{
+	sg_free_table(&buf->sgt);
+	unpin_user_pages_dirty_lock(buf->pages, buf->nr, true);
+	kvfree(buf->pages);
+	ctx->pinned = buf->nr;
+	ctx->done = ctx->len;
+}
+
+/*
+ * The CPU reads what the device wrote while the buffer is still mapped
+ * for it, with no dma_sync_sgtable_for_cpu() first (the class of netmap
+ * issue #409: receive buffers read without a sync, invisible on x86
+ * until something bounces).  With dma-direct or an IOMMU the device wrote
+ * the pages themselves and nothing shows; under swiotlb=force its bytes
+ * sit in the bounce slots until a sync or the unmap, so the driver checks
+ * (and reports) what the range held before.
+ */
+static int dma_missing_sync(struct uafault_ctx *ctx, bool bug)
+{
+	u64 device_csum = ctx->csum;
+	struct dma_buffer buf;
+	long moved;
+	int err;
+
+	err = dma_buffer_map(ctx, &buf);
+	if (err)
+		return min(err, 0);
+	moved = uafault_device_access(buf.dev, &buf.sgt, true, ctx->seed,
+				      &device_csum);
+	if (!bug)
+		dma_sync_sgtable_for_cpu(buf.dev, &buf.sgt, DMA_FROM_DEVICE);
+	ctx->csum = csum_pages(buf.pages, offset_in_page(ctx->addr), ctx->len,
+			       ctx->csum);
+	dma_unmap_sgtable(buf.dev, &buf.sgt, DMA_FROM_DEVICE, 0);
+	dma_buffer_put(ctx, &buf);
+	if (moved < 0)
+		variant_failed(ctx, moved);
+	return 0;
+}
+
+TWIN_AND_VARIANT(dma_missing_sync)
+
+/*
+ * The driver unmaps the buffer before its device has finished writing it
+ * (DMA-API-HOWTO: unmap only once the transfer is complete), and trusts
+ * the completion.  With dma-direct the late write still lands in the
+ * pinned pages; behind an IOMMU the address no longer translates (a DMA
+ * fault) and under swiotlb it lands in a bounce slot already copied back
+ * and freed: either way the user never gets the device's bytes.
+ */
+static int dma_after_unmap(struct uafault_ctx *ctx, bool bug)
+{
+	struct dma_buffer buf;
+	long moved;
+	int err;
+
+	err = dma_buffer_map(ctx, &buf);
+	if (err)
+		return min(err, 0);
+	if (bug)
+		dma_unmap_sgtable(buf.dev, &buf.sgt, DMA_FROM_DEVICE, 0);
+	moved = uafault_device_access(buf.dev, &buf.sgt, true, ctx->seed,
+				      &ctx->csum);
+	if (!bug)
+		dma_unmap_sgtable(buf.dev, &buf.sgt, DMA_FROM_DEVICE, 0);
+	dma_buffer_put(ctx, &buf);
+	if (moved < 0 && !bug)
+		variant_failed(ctx, moved);
+	return 0;
+}
+
+TWIN_AND_VARIANT(dma_after_unmap)
+
+/*
  * CVE-2020-29374 (fixed in 5.8 by 17839856fd58; FOLL_PIN's answer): a
  * driver keeps a read-only get_user_pages() reference to an anonymous
  * buffer for its device.  After fork() and a write, the parent copies
@@ -701,6 +825,10 @@ static const struct variant_shape shapes[] = {
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
+	      false),
+	SHAPE(dma_missing_sync, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
+	      false),
+	SHAPE(dma_after_unmap, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
 	      false),
 	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
 };

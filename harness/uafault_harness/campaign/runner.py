@@ -23,6 +23,7 @@ from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import Counts, new_run_id
 from ..guest.build import config_text, guest_kernel
+from ..guest.kernels import boot_kernel
 from ..guest.console import ConsoleTracker
 from ..guest.protocol import (
     CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, ListedTarget, agent_error, case_started, is_unresolved,
@@ -181,7 +182,7 @@ def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
 def config_digest(layout: Layout, campaign: Campaign) -> str:
     digest = hashlib.sha256()
     for kernel in campaign.kernels:
-        digest.update(config_text(layout, guest_kernel(layout, kernel == "kasan")).encode())
+        digest.update(config_text(layout, guest_kernel(layout, boot_kernel(kernel).kasan)).encode())
     return digest.hexdigest()
 
 
@@ -264,7 +265,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
         recorded.add(case_id)
         progress.show(v)
 
-    request = GuestRequest(allow_crash=allow_crash, kasan=cases[0].kernel == "kasan", timeout=timeout,
+    request = GuestRequest(allow_crash=allow_crash, kernel=cases[0].kernel, timeout=timeout,
                            silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES} {agent_args}".strip(),
                            modules=env.modules, append=env.append, path_lines=env.path_lines)
     text = "".join(c.agent_line() + "\n" for c in cases)
@@ -392,8 +393,9 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     print(f"[campaign] run {run_id}: {len(cases)} cases planned, {len(done)} done, {len(left)} to run", flush=True)
     progress = Progress(len(left))
     budget = request.budget_seconds or campaign.budget_seconds
+    # One build serves every kernel that boots it (plain, swiotlb, iommu).
     guests = {False: plain}
-    for kasan in sorted({c.kernel == "kasan" for c in left} - {False}):
+    for kasan in sorted({boot_kernel(c.kernel).kasan for c in left} - {False}):
         guests[kasan] = prepare_guest(layout, kasan, request.jobs, campaign.modules.dirs)
     out_root = layout.results_root / CAMPAIGN_DIR / run_id
     # The budget is for running cases: it starts once the kernels are built.
@@ -405,7 +407,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             boot, allow_crash, batch = job
             out_dir = out_root / f"boot-{boot:04d}"
             try:
-                got = run_batch(guests[batch[0].kernel == "kasan"], store, run_id, allow_crash, batch, out_dir,
+                got = run_batch(guests[boot_kernel(batch[0].kernel).kasan], store, run_id, allow_crash, batch, out_dir,
                                 progress, request.batch_timeout, env)
             except HarnessError as exc:
                 queue.fail(exc)

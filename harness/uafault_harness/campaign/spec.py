@@ -4,8 +4,11 @@ expanding them into an ordered list of cases with stable ids.
 A file has one [campaign] table:
 
     name = "smoke"
-    kernels = ["plain"]             # guest kernels: plain, kasan
-    targets = ["copy_*", "pin_*"]   # globs over the module's target list
+    kernels = ["plain"]             # guest kernels: plain, kasan, swiotlb, iommu
+    kernel_targets = { iommu = ["pin_dma_*"] }  # a kernel limited to some
+                                    # of the targets (default: all of them)
+    targets = ["copy_*", "pin_*", "!pin_dma_*"]  # globs over the module's
+                                    # target list; "!glob" takes some back
     faults = ["none", "unmapped"]   # the agent's fault kinds
     sizes = [0, 64]                 # range bytes; 0: the fault kind's own
     offsets = [-1, 1]               # start in the first page; -1: the kind's
@@ -23,7 +26,7 @@ A file has one [campaign] table:
                                     # report --variants (this is the default)
     paths = ["my-device.toml"]      # described paths besides configs/paths/
 
-Expansion is kernels x targets x faults x memory x sizes x offsets x
+Expansion is kernels x targets (those of kernel_targets) x faults x memory x sizes x offsets x
 seeds x repetitions in that order, each list in file order and targets in
 the module's order, so the same file and target list give the same cases.
 A memory kind on which a fault kind means nothing (the agent says which)
@@ -42,12 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExitCode, HarnessError
+from ..guest.kernels import KERNELS
 from ..guest.modules import Modules, parse_modules
 from ..guest.protocol import DEFAULT_MEMORY, FaultKinds, ListedTarget, case_line
 from ..guest.qemu import append_problem
 
-# The guest kernels ("variant" means the buggy catalogue, module/variants/).
-KERNELS: tuple[str, ...] = ("plain", "kasan")
 # harness/agent/agent.c: the range may span at most MAX_PAGES - 1 pages.
 PAGE = 4096
 MAX_SIZE = 7 * PAGE
@@ -88,6 +90,12 @@ class Campaign:
     paths: tuple[Path, ...]
     # sha256 of the file's bytes: a resumed run must plan from the same file.
     digest: str
+    # (kernel, target globs): a kernel that runs only some of the targets.
+    kernel_targets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def targets_of(self, kernel: str) -> tuple[str, ...] | None:
+        """The globs kernel is limited to, or None for every target."""
+        return dict(self.kernel_targets).get(kernel)
 
 
 @dataclass(frozen=True)
@@ -122,9 +130,9 @@ def parse_duration(text: str) -> int | None:
 
 
 def key_line(text: str, key: str) -> int | None:
-    """Line of `key = ...` in the [campaign] table (tomllib keeps no
-    positions; the file is small and flat)."""
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    """Line of `key = ...` in the [campaign] table, or of its sub-table
+    `[campaign.key]` (tomllib keeps no positions; the file is small)."""
+    pattern = re.compile(rf"^\s*(?:{re.escape(key)}\s*=|\[\s*\w+\.{re.escape(key)}\s*\])")
     for number, line in enumerate(text.splitlines(), 1):
         if pattern.match(line):
             return number
@@ -229,7 +237,7 @@ def _pairs(check: TableChecker) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-KNOWN_KEYS = ("name", "kernels", "variants", "targets", "faults", "sizes", "offsets", "seeds", "memory",
+KNOWN_KEYS = ("name", "kernels", "kernel_targets", "variants", "targets", "faults", "sizes", "offsets", "seeds", "memory",
               "repetitions", "budget", "batch", "modules", "known_issues", "append", "pairs", "paths")
 
 
@@ -272,6 +280,22 @@ def _kernels(check: TableChecker) -> tuple[str, ...]:
     return check.strings("kernels", KERNELS)
 
 
+def _kernel_targets(check: TableChecker, kernels: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`kernel_targets = { swiotlb = ["pin_dma_*"] }`: the kernels (of this
+    file's) that run only the targets these globs match."""
+    value = check.table.get("kernel_targets", {})
+    if not isinstance(value, dict):
+        raise check.error("kernel_targets", "must be a table of kernel = [target globs]")
+    out = []
+    for kernel, globs in value.items():
+        if kernel not in kernels:
+            raise check.error("kernel_targets", f"{kernel!r} is not one of this file's kernels ({', '.join(kernels)})")
+        if not isinstance(globs, list) or not globs or not all(isinstance(g, str) and g for g in globs):
+            raise check.error("kernel_targets", f"{kernel}: must be a non-empty list of target globs")
+        out.append((kernel, tuple(globs)))
+    return tuple(out)
+
+
 def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
                   memory_kinds: tuple[str, ...] | None = None) -> Campaign:
     """Read and check a campaign file; every error names file:line: key.
@@ -286,9 +310,11 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
     budget = parse_duration(budget_text) if isinstance(budget_text, str) else None
     if not budget:
         raise check.error("budget", "must be a duration like \"90s\", \"30m\" or \"2h\"")
+    kernels = _kernels(check)
     return Campaign(
         path=path, name=name,
-        kernels=_kernels(check),
+        kernels=kernels,
+        kernel_targets=_kernel_targets(check, kernels),
         targets=check.strings("targets"),
         faults=check.strings("faults", fault_kinds),
         sizes=check.ints("sizes", 0, MAX_SIZE, [0]),
@@ -318,14 +344,18 @@ def _table_line(text: str, name: str) -> int | None:
 def select_targets(campaign: Campaign, available: list[str], crashing: set[str]) -> list[str]:
     """Targets the globs match, in the module's order; a glob that matches
     nothing is an error (a typo would otherwise test nothing, silently).
-    Crashing targets are only taken when a glob names one exactly."""
+    "!glob" takes back what the globs before it chose.  Crashing targets
+    are only taken when a glob names one exactly."""
     chosen: list[str] = []
     for glob in campaign.targets:
-        hits = [t for t in available if fnmatch.fnmatchcase(t, glob) and (t not in crashing or t == glob)]
+        drop = glob.startswith("!")
+        pattern = glob[1:] if drop else glob
+        hits = [t for t in (chosen if drop else available)
+                if fnmatch.fnmatchcase(t, pattern) and (t not in crashing or t == pattern)]
         if not hits:
             raise SpecError(campaign.path, key_line(campaign.path.read_text(errors="replace"), "targets"),
-                            "targets", f"{glob!r} matches none of: {', '.join(available)}")
-        chosen += [t for t in hits if t not in chosen]
+                            "targets", f"{glob!r} matches none of: {', '.join(chosen if drop else available)}")
+        chosen = [t for t in chosen if t not in hits] if drop else chosen + [t for t in hits if t not in chosen]
     return [t for t in available if t in chosen]
 
 
@@ -352,12 +382,23 @@ def plans(campaign: Campaign, target: ListedTarget, fault: str, kinds: FaultKind
     return out
 
 
+def _kernel_selection(campaign: Campaign, kernel: str, targets: list[ListedTarget]) -> list[ListedTarget]:
+    globs = campaign.targets_of(kernel)
+    if globs is None:
+        return targets
+    for glob in globs:
+        if not any(fnmatch.fnmatchcase(t.name, glob) for t in targets):
+            raise SpecError(campaign.path, key_line(campaign.path.read_text(errors="replace"), "kernel_targets"),
+                            "kernel_targets", f"{kernel}: {glob!r} matches none of the campaign's targets")
+    return [t for t in targets if any(fnmatch.fnmatchcase(t.name, g) for g in globs)]
+
+
 def expand(campaign: Campaign, targets: list[ListedTarget], kinds: FaultKinds) -> list[Case]:
     """The cases, in order, each a plan of its own: no case the agent
     would only skip, none that repeats another's plan (plans())."""
     cases: list[Case] = []
     for kernel in campaign.kernels:
-        for target in targets:
+        for target in _kernel_selection(campaign, kernel, targets):
             for fault in campaign.faults:
                 for memory in campaign.memory:
                     if not kinds.applies(fault, memory):

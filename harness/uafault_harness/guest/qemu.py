@@ -17,9 +17,11 @@ from typing import IO, Callable
 
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
 # the race cases two CPUs.
+# pci-testdev: a PCI function no driver claims, which uafault.ko takes as
+# the device of its DMA targets (behind the IOMMU when there is one).
 QEMU_BASE_ARGS: tuple[str, ...] = (
     "-machine", "q35", "-cpu", "max", "-smp", "2", "-m", "1024",
-    "-nographic", "-no-reboot",
+    "-nographic", "-no-reboot", "-device", "pci-testdev",
 )
 # panic=-1 reboots at once on a panic, which -no-reboot turns into QEMU
 # exiting: a dead guest ends the run instead of waiting for the watchdog.
@@ -34,13 +36,6 @@ QEMU_BASE_ARGS: tuple[str, ...] = (
 BASE_APPEND = ("console=ttyS0 panic=-1 movablecore=256M null_blk.nr_devices=1 null_blk.memory_backed=1 "
                "null_blk.gb=1 init_on_free=1 vivid.node_types=0x1 vivid.num_inputs=1 vivid.input_types=0x2 "
                "vivid.ccs_cap_mode=4")
-# Every KASAN report reaches its case: the first one panics the guest, the
-# case in flight is charged with it, and a campaign boots again for the
-# rest of its batch.  By default KASAN prints only a boot's first report,
-# blinding the rest of the batch; kasan_multi_shot printed every one, but
-# a target that overreads byte by byte (a double fetch that trusted a
-# flipped length) printed thousands for one call.
-KASAN_APPEND = "kasan.fault=panic"
 # Without --allow-crash any oops is a bug: panic so the run stops on the
 # first one instead of continuing on a kernel in an unknown state.  With it,
 # the SMAP target oopses on purpose and the guest must survive that.
@@ -108,10 +103,11 @@ def append_problem(extra: str) -> str | None:
     return None
 
 
-def kernel_append(allow_crash: bool, extra: str = "", kasan: bool = False) -> str:
-    parts = ([BASE_APPEND] + ([KASAN_APPEND] if kasan else []) + ([] if allow_crash else [OOPS_PANIC])
-             + ([extra] if extra else []))
-    return " ".join(parts)
+def kernel_append(allow_crash: bool, extra: str = "", own: str = "") -> str:
+    """The command line: the harness's, a kernel's own (guest/kernels.py),
+    then the user's extra."""
+    parts = [BASE_APPEND, own, "" if allow_crash else OOPS_PANIC, extra]
+    return " ".join(p for p in parts if p)
 
 
 def scratch_disk(out_dir: Path) -> Path:
@@ -123,14 +119,18 @@ def scratch_disk(out_dir: Path) -> Path:
 
 
 def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool,
-                 disk: Path | None = None) -> list[str]:
+                 disk: Path | None = None, devices: tuple[str, ...] = (), disk_platform: bool = False) -> list[str]:
     # TCG unless asked otherwise: /dev/kvm exists on these hosts but nested
     # KVM hangs or aborts, so it is never picked implicitly.
     accel = ["-enable-kvm"] if kvm else ["-accel", "tcg"]
     cmd = [str(qemu), *QEMU_BASE_ARGS, *accel, "-kernel", str(bzimage)]
     if initrd is not None:
         cmd += ["-initrd", str(initrd)]
-    if disk is not None:
+    cmd += devices
+    if disk is not None and disk_platform:
+        cmd += ["-drive", f"file={disk},if=none,format=raw,id=disk",
+                "-device", "virtio-blk-pci,drive=disk,disable-legacy=on,iommu_platform=on"]
+    elif disk is not None:
         cmd += ["-drive", f"file={disk},if=virtio,format=raw"]
     return cmd + ["-append", append]
 

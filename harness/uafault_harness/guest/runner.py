@@ -25,6 +25,7 @@ from .build import GuestKernel, build_guest_kernel
 from .console import ConsoleTracker, KernelReport
 from .initramfs import GUEST_FUZZER, INITRAMFS_NAME, InitramfsSpec, build_initramfs, guest_module_path
 from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
+from .kernels import DEFAULT_KERNEL, KERNELS, BootKernel, boot_kernel
 from .protocol import agent_error, is_unresolved
 from .qemu import (
     DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, kernel_append, probe_kvm,
@@ -32,8 +33,15 @@ from .qemu import (
 )
 
 GUEST_LAYER_DIR = "guest"
+
+
+def guest_layer_dir(kernel: str) -> str:
+    return GUEST_LAYER_DIR if kernel == DEFAULT_KERNEL else f"{GUEST_LAYER_DIR}-{kernel}"
+
+
 # Every guest layer's directory under a run dir, plain first.
-GUEST_LAYER_DIRS: tuple[str, ...] = (GUEST_LAYER_DIR, f"{GUEST_LAYER_DIR}-kasan")
+GUEST_LAYER_DIRS: tuple[str, ...] = tuple(guest_layer_dir(k) for k in KERNELS)
+AGENT_DMA = "--dma"
 # `test` runs the ioctl fuzzer this long in each guest layer (issue: >= 100k
 # calls under KASAN); a few seconds under TCG.
 TEST_FUZZ_CALLS = 100_000
@@ -76,7 +84,8 @@ KvmProbe = Callable[[Path, Path, Path], tuple[bool, str]]
 
 @dataclass(frozen=True)
 class GuestRequest:
-    kasan: bool = False
+    # A guest kernel's name (guest/kernels.py).
+    kernel: str = DEFAULT_KERNEL
     allow_crash: bool = False
     timeout: int = DEFAULT_TIMEOUT
     silence_timeout: int = DEFAULT_SILENCE_TIMEOUT
@@ -100,12 +109,20 @@ class GuestRequest:
     known_issues: tuple[str, ...] = ()
 
     @property
+    def boot(self) -> BootKernel:
+        return boot_kernel(self.kernel)
+
+    @property
+    def kasan(self) -> bool:
+        return self.boot.kasan
+
+    @property
     def layer(self) -> str:
-        return f"guest {GUEST_ARCH}" + (" kasan" if self.kasan else "")
+        return f"guest {GUEST_ARCH}" + ("" if self.kernel == DEFAULT_KERNEL else f" {self.kernel}")
 
     @property
     def layer_dir(self) -> str:
-        return GUEST_LAYER_DIRS[self.kasan]
+        return guest_layer_dir(self.kernel)
 
 
 @dataclass(frozen=True)
@@ -222,6 +239,7 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
             argv += [AGENT_EXPECT_TARGETS, ",".join(user.names)]
     if request.allow_crash:
         argv.append(AGENT_ALLOW_CRASH)
+    argv += [AGENT_DMA, request.boot.dma]
     if request.kunit:
         argv += [AGENT_KUNIT, KUNIT_GLOB]
     if request.path_lines:
@@ -386,8 +404,10 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
                                    kernel.bzimage, probe)
     disk = scratch_disk(out_dir)
+    boot = request.boot
     cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
-                       kernel_append(request.allow_crash, request.append, request.kasan), kvm, disk)
+                       kernel_append(request.allow_crash, request.append, boot.append), kvm, disk,
+                       boot.qemu_args, boot.disk_platform)
     print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 
@@ -424,7 +444,7 @@ def run_guest_layer(layout: Layout, request: GuestRequest, run_dir: Path,
         result = _boot(layout, request, out_dir, probe)
     except HarnessError as exc:
         result = LayerResult(request.layer, exc.code, str(exc))
-    result.details = {"kasan": request.kasan, "allow_crash": request.allow_crash,
+    result.details = {"kernel": request.kernel, "kasan": request.kasan, "allow_crash": request.allow_crash,
                       "layer_wall_seconds": round(time.monotonic() - started, 3), **result.details}
     write_layer(out_dir / SUMMARY_NAME, result)
     return result

@@ -23,6 +23,7 @@ from ..campaign.store import RunInfo, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import new_run_id
+from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
 from ..guest.protocol import DEFAULT_MEMORY, oracle_tag
 from ..guest.runner import PreparedGuest, prepare_guest
@@ -147,7 +148,7 @@ class ReproResult:
 
 
 def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> ReproResult:
-    guest = prepare_guest(layout, repro.kernel == "kasan", jobs, repro.modules.dirs)
+    guest = prepare_guest(layout, boot_kernel(repro.kernel).kasan, jobs, repro.modules.dirs)
     kinds = fault_kinds(guest.artefacts.agent)
     if repro.fault not in kinds.names:
         text = repro.path.read_text(errors="replace")
