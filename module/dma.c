@@ -287,14 +287,15 @@ static void uafault_pin_dma_read_release(struct uafault_held *held)
 static struct uafault_target uafault_dma_targets[] = {
 	{
 		.name = "pin_dma_write",
-		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,
 		.result = UAFAULT_RES_PAGES,
 		.run = uafault_pin_dma_write,
 		.owner = THIS_MODULE,
 	},
 	{
 		.name = "pin_dma_read",
-		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN | UAFAULT_TF_HOLD,
+		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN | UAFAULT_TF_HOLD |
+			 UAFAULT_TF_LONGTERM,
 		.result = UAFAULT_RES_PAGES,
 		.run = uafault_pin_dma_read,
 		.hold = uafault_pin_dma_read_hold,

@@ -216,7 +216,8 @@ static struct uafault_target uafault_gup_targets[] = {
 	UAFAULT_GUP_TARGET(pin_user_pages_fast, UAFAULT_TF_READ),
 	UAFAULT_GUP_TARGET(pin_user_pages_fast_write, UAFAULT_TF_WRITE),
 	UAFAULT_GUP_TARGET(pin_user_pages_longterm,
-			   UAFAULT_TF_READ | UAFAULT_TF_NOWAIT),
+			   UAFAULT_TF_READ | UAFAULT_TF_NOWAIT |
+			   UAFAULT_TF_LONGTERM),
 	UAFAULT_GUP_TARGET(pin_user_pages_unlocked, UAFAULT_TF_READ),
 };
 

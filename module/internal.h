@@ -63,6 +63,9 @@ long uafault_ioctl_untrap(struct uafault_trap_state *s,
 /* refs.c */
 long uafault_ioctl_page_refs(struct uafault_page_refs __user *uarg);
 
+/* mmap.c */
+int uafault_mmap(struct file *file, struct vm_area_struct *vma);
+
 /* dma.c */
 int uafault_dma_init(void);
 void uafault_dma_exit(void);

@@ -378,6 +378,7 @@ static const struct file_operations uafault_fops = {
 	.open = uafault_open,
 	.release = uafault_release,
 	.unlocked_ioctl = uafault_ioctl,
+	.mmap = uafault_mmap,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };

@@ -13,13 +13,18 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define UAFAULT_ABI_VERSION	5
+#define UAFAULT_ABI_VERSION	6
 #define UAFAULT_DEVICE		"/dev/uafault"
 
 /* Longest target name, with its NUL. */
 #define UAFAULT_NAME_LEN	48
 /* Largest range a target accepts: 64 pages of 4 KiB. */
 #define UAFAULT_MAX_LEN		(64UL * 4096)
+/*
+ * Largest mmap() of /dev/uafault: pages of the module's own, mapped
+ * VM_PFNMAP | VM_IO (MAP_SHARED, offset 0), which GUP refuses.
+ */
+#define UAFAULT_MMAP_MAX_LEN	(2 * UAFAULT_MAX_LEN)
 
 /* struct uafault_version.flags */
 #define UAFAULT_MOD_ALLOW_CRASH	(1U << 0)	/* loaded with allow_crash=1 */
@@ -40,7 +45,13 @@
  * set up: %UAFAULT_IOC_PIN can hold the range through the target.
  */
 #define UAFAULT_TF_HOLD		(1U << 6)
-#define UAFAULT_TF_ALL		((1U << 7) - 1)
+/*
+ * Pins with FOLL_LONGTERM (with FOLL_WRITE too when it writes the range):
+ * GUP refuses a long-term write pin of a file mapping that needs dirty
+ * tracking (ext4, not shmem), so on such memory it gets no page at all.
+ */
+#define UAFAULT_TF_LONGTERM	(1U << 7)
+#define UAFAULT_TF_ALL		((1U << 8) - 1)
 
 /* The block size a %UAFAULT_RES_DIO range must be aligned to. */
 #define UAFAULT_DIO_ALIGN	512

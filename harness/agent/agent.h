@@ -112,6 +112,9 @@ struct memory_kind {
 	int (*reserve)(void);	/* what it needs first (huge pages), -errno */
 	bool untouched;		/* only read: its pages map the zero page */
 	bool huge;		/* a THP-aligned huge page, MADV_HUGEPAGE */
+	bool no_longterm_write;	/* GUP refuses FOLL_LONGTERM | FOLL_WRITE */
+	bool merged;		/* merged by KSM with a twin of its bytes */
+	bool device;		/* /dev/uafault's mmap: VM_PFNMAP, no GUP */
 	uint64_t must, must_not;	/* kpageflags of every page */
 	const char *skip;	/* fault kinds that mean nothing on it */
 	const char *why;	/* ... and why */
@@ -174,6 +177,7 @@ int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
 void umem_snapshot(struct umem *m, unsigned char *buf);
 void umem_free(struct umem *m);
 size_t plan_reach(const struct plan *p, bool write);
+size_t target_reach(const struct plan *p, const struct target *t);
 bool target_writes(const struct target *t);
 bool needs_write(const struct target *t);
 void put_le32(unsigned char *p, uint32_t v);

@@ -192,7 +192,7 @@ void run_checked(const struct agent *a, const struct target *t,
 		fail(v, "ioctl refused: %s", strerror(-err));
 		return;
 	}
-	check_result(v, m, t, &r, plan_reach(&m->plan, needs_write(t)));
+	check_result(v, m, t, &r, target_reach(&m->plan, t));
 	if (refs)
 		check_refs(a, v, m, &before);
 }

@@ -441,6 +441,39 @@ static int do_ioctl(int fd, unsigned int cmd, uint64_t arg)
 	return rc;
 }
 
+/*
+ * mmap() of /dev/uafault with random lengths, offsets and flags; what it
+ * maps is split (munmap, mprotect of a part), written, run through a
+ * random target and unmapped: the module's VMA reference counting.
+ */
+static void fuzz_mmap(int fd)
+{
+	size_t len = chance(1, 8) ? rnd() : (1 + below(UAFAULT_MMAP_MAX_LEN / PG + 2)) * PG;
+	off_t off = chance(1, 8) ? (off_t)(below(4) * PG) : 0;
+	int flags = chance(1, 4) ? MAP_PRIVATE : MAP_SHARED;
+	struct uafault_run r;
+	unsigned char *m;
+	size_t cut;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, off);
+	if (m == MAP_FAILED)
+		return;
+	memset(m, 0x5a, len);
+	cut = below(len / PG) * PG;
+	if (chance(1, 2))
+		mprotect(m + cut, PG, PROT_READ);
+	else
+		munmap(m + cut, PG);
+	if (nnames) {
+		memset(&r, 0, sizeof(r));
+		copy_name(r.name, names[below(nnames)]);
+		r.addr = (uintptr_t)m;
+		r.len = 1 + below(len < UAFAULT_MAX_LEN ? len : UAFAULT_MAX_LEN);
+		do_ioctl(fd, UAFAULT_IOC_RUN, (uintptr_t)&r);
+	}
+	munmap(m, len);
+}
+
 static void one_call(int fd)
 {
 	union {
@@ -486,6 +519,9 @@ static void one_call(int fd)
 	case 9:
 		cmd = UAFAULT_IOC_PAGE_REFS;
 		break;
+	case 10:
+		fuzz_mmap(fd);
+		return;
 	default:
 		cmd = UAFAULT_IOC_RUN;
 		break;

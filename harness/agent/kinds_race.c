@@ -178,7 +178,7 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	if (err)
 		fail(v, "ioctl refused: %s", strerror(-err));
 	else
-		check_result(v, &m, t, &r, plan_reach(&m.plan, needs_write(t)));
+		check_result(v, &m, t, &r, target_reach(&m.plan, t));
 	if (v->failed)
 		describe_plan(v, &m.plan);
 	umem_free(&m);

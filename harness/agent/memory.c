@@ -14,17 +14,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kernel-page-flags.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "agent.h"
 
 #define HPAGE		(2UL << 20)	/* x86_64's PMD-sized THP */
 #define TMPFS_DIR	"/tmp/uafault-tmpfs"
+#define EXT4_DIR	"/tmp/uafault-ext4"
+#define EXT4_MAGIC	0xEF53
+/* The virtio-blk disk the host formats ext4 (guest/qemu.py's serial). */
+#define EXT4_SERIAL	"uafault-ext4"
 #define BIT(n)		(1ULL << (n))
 
 static int memfd_open(size_t len)
@@ -62,6 +68,153 @@ static int tmpfs_open(size_t len)
 		return -errno;
 	}
 	return fd;
+}
+
+/* /dev/uafault, whose mmap gives pages of the module's own (VM_PFNMAP). */
+static int device_open(size_t len)
+{
+	int fd;
+
+	if (len > UAFAULT_MMAP_MAX_LEN)
+		return -E2BIG;
+	fd = open("/dev/uafault", O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Whether the VMA at @addr has VM_PFNMAP and VM_IO (smaps "pf", "io"). */
+static bool vma_is_pfnmap(const void *addr)
+{
+	unsigned long lo, hi, at = (unsigned long)addr;
+	bool in = false, found = false;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = lo <= at && at < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8))
+			found = strstr(line, " pf") && strstr(line, " io");
+	}
+	fclose(f);
+	return found;
+}
+
+/* /dev/vdX whose virtio serial is EXT4_SERIAL, or -ENODEV. */
+static int ext4_disk(char *dev, size_t size)
+{
+	char path[300], serial[64];
+	struct dirent *e;
+	int found = -ENODEV;
+	DIR *d = opendir("/sys/block");
+	FILE *f;
+
+	if (!d)
+		return -errno;
+	while (found && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(serial, sizeof(serial), f) &&
+		    !strncmp(serial, EXT4_SERIAL, strlen(EXT4_SERIAL))) {
+			snprintf(dev, size, "/dev/%s", e->d_name);
+			found = 0;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * A file of its own on the ext4 disk, mounted once, unlinked at once;
+ * statfs proves the file system is ext4.
+ */
+static int ext4_open(size_t len)
+{
+	struct statfs st;
+	char dev[300], name[64];
+	int fd, err;
+
+	if (mkdir(EXT4_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	if (statfs(EXT4_DIR, &st))
+		return -errno;
+	if (st.f_type != EXT4_MAGIC) {
+		err = ext4_disk(dev, sizeof(dev));
+		if (err)
+			return err;
+		if (mount(dev, EXT4_DIR, "ext4", 0, NULL))
+			return -errno;
+		if (statfs(EXT4_DIR, &st))
+			return -errno;
+		if (st.f_type != EXT4_MAGIC)
+			return -ENOTBLK;
+	}
+	snprintf(name, sizeof(name), EXT4_DIR "/range-%d", getpid());
+	fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	unlink(name);
+	if (ftruncate(fd, len)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+#define KSM_SYSFS	"/sys/kernel/mm/ksm/"
+/* ksmd merges a page on its second full scan: ample under TCG. */
+#define KSM_WAIT_MS	10000
+
+static int ksm_set(const char *knob, const char *value)
+{
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSM_SYSFS "%s", knob);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fputs(value, f);
+	return fclose(f) ? -errno : 0;
+}
+
+/*
+ * KSM merges identical pages of MADV_MERGEABLE areas, so a twin mapping
+ * with the same bytes gives every page of the range a partner.  ksmd runs
+ * only until pagemap shows every page of the range merged; the twin then
+ * goes, and the range keeps its KSM pages (now mapped once).
+ */
+static int ksm_merge(struct umem *m, const struct memory_kind *mk)
+{
+	void *twin = mmap(NULL, m->map_len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned int waited = 0;
+	int err = 0;
+
+	if (twin == MAP_FAILED)
+		return -errno;
+	memcpy(twin, m->base, m->map_len);
+	if (madvise(m->base, m->map_len, MADV_MERGEABLE) ||
+	    madvise(twin, m->map_len, MADV_MERGEABLE))
+		err = -errno;
+	if (!err)
+		err = ksm_set("pages_to_scan", "1000") ?:
+		      ksm_set("sleep_millisecs", "5") ?: ksm_set("run", "1");
+	while (!err && !memory_proven(m, mk) && waited < KSM_WAIT_MS) {
+		usleep(5000);
+		waited += 5;
+	}
+	/* 0 stops ksmd and keeps what it merged (2 would unmerge). */
+	ksm_set("run", "0");
+	munmap(twin, m->map_len);
+	if (err)
+		snprintf(m->why, sizeof(m->why), "ksm memory: %s",
+			 strerror(-err));
+	return err;
 }
 
 /*
@@ -127,6 +280,54 @@ const struct memory_kind memory_kinds[] = {
 		.must_not = BIT(KPF_ANON),
 		.skip = SHMEM_SKIP,
 		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (only FOLL_LONGTERM unshares it: fork_cow); a paged-out tmpfs page is no swap entry pagemap can show (swapped, not yet); the userfaultfd kinds plant an anonymous missing page",
+	},
+	{
+		/*
+		 * Page cache of a file system that tracks dirty pages:
+		 * check_vma_flags() refuses a FOLL_LONGTERM | FOLL_WRITE pin
+		 * of it (writable_file_mapping_allowed()), -EFAULT with no
+		 * page, while a short-term pin or a copy works.
+		 */
+		.name = "ext4_shared",
+		.map_flags = MAP_SHARED,
+		.open = ext4_open,
+		.no_longterm_write = true,
+		.must_not = BIT(KPF_ANON),
+		.skip = SHMEM_SKIP,
+		.why = "a MAP_SHARED page is not copied on write (fork_cow); a paged-out file page is written back and dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only",
+	},
+	{
+		.name = "ext4_private",
+		.map_flags = MAP_PRIVATE,
+		.open = ext4_open,
+		.must_not = BIT(KPF_ANON),
+		.skip = SHMEM_SKIP,
+		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (fork_cow); a paged-out file page is dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only",
+	},
+	{
+		/*
+		 * Pages KSM merged: anonymous but never exclusive, so a
+		 * FOLL_PIN, read-only too, gets an unshared copy first and a
+		 * write breaks COW, while the stable page stays the other
+		 * mappers'.
+		 */
+		.name = "ksm",
+		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
+		.merged = true,
+		.must = BIT(KPF_ANON) | BIT(KPF_KSM),
+	},
+	{
+		/*
+		 * uafault.ko's mmap: remap_pfn_range() of its own pages, as a
+		 * driver maps device memory.  A copy works; check_vma_flags()
+		 * refuses every GUP of VM_IO | VM_PFNMAP (-EFAULT, no page).
+		 */
+		.name = "pfnmap",
+		.map_flags = MAP_SHARED,
+		.open = device_open,
+		.device = true,
+		.skip = "swapped fork_cow dontneed movable stochastic_munmap uffd_munmap uffd_mprotect",
+		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; userfaultfd does not register it",
 	},
 	{
 		.name = "zero",
@@ -238,7 +439,8 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 		if (fd < 0)
 			return fd;
 		/* The page cache gets the bytes, not the private mapping. */
-		if (pwrite(fd, bytes, m->map_len, 0) != (ssize_t)m->map_len) {
+		if (!mk->device &&
+		    pwrite(fd, bytes, m->map_len, 0) != (ssize_t)m->map_len) {
 			close(fd);
 			return -EIO;
 		}
@@ -270,10 +472,10 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 		/* Read faults, as a first read of each page would take. */
 		if (madvise(m->base, m->map_len, MADV_POPULATE_READ))
 			return -errno;
-	} else if (!mk->open) {
+	} else if (!mk->open || mk->device) {
 		memcpy(m->base, bytes, m->map_len);
 	}
-	return 0;
+	return mk->merged ? ksm_merge(m, mk) : 0;
 }
 
 /* The first of the proven bits in @bits, as the reason says it. */
@@ -285,6 +487,8 @@ static const char *flag_name(uint64_t bits)
 		return "a transparent huge page";
 	if (bits & BIT(KPF_ZERO_PAGE))
 		return "the zero page";
+	if (bits & BIT(KPF_KSM))
+		return "a KSM-merged page";
 	return "anonymous";
 }
 
@@ -299,6 +503,12 @@ bool memory_proven(struct umem *m, const struct memory_kind *mk)
 	uint64_t entry[MAX_PAGES], flags;
 	int fd;
 
+	if (mk->device && !vma_is_pfnmap(m->base)) {
+		snprintf(m->why, sizeof(m->why),
+			 "%s memory: the mapping is not VM_PFNMAP | VM_IO (smaps VmFlags)",
+			 mk->name);
+		return false;
+	}
 	if (!mk->must && !mk->must_not)
 		return true;
 	if (n > MAX_PAGES || !read_pagemap(m->base, n, entry)) {

@@ -71,7 +71,7 @@ static void dio_read_call(struct kpath_state *s, void *addr,
 #define DIO_PATH(op, dev, node, dir, fill, fn)				\
 	{								\
 		.name = "dio_" op "_" dev,				\
-		.flags = dir,						\
+		.flags = dir | UAFAULT_TF_PIN,				\
 		.result = UAFAULT_RES_DIO,				\
 		.open = block_open,					\
 		.prepare = fill,					\

@@ -113,13 +113,13 @@ static int parse_line(const char *line, struct kpath *path, char *name,
 		      struct described *d, size_t *fixed_len, bool *opaque)
 {
 	char open_mode[16], call[16], arg[16], returns[16], dir[16],
-	     writes[16], result[16];
+	     writes[16], result[16], pins[16];
 	unsigned long fixed;
 
-	if (sscanf(line, "%47s %127s %15s %15s %lu %15s %u %u %u %lu %15s %15s %15s %15s",
+	if (sscanf(line, "%47s %127s %15s %15s %lu %15s %u %u %u %lu %15s %15s %15s %15s %15s",
 		   name, d->device, open_mode, call, &d->request, arg,
 		   &d->ptr_off, &d->len_off, &d->len_size, &fixed, returns,
-		   dir, writes, result) != 14)
+		   dir, writes, result, pins) != 15)
 		return -EINVAL;
 	d->oflags = !strcmp(open_mode, "rdonly") ? O_RDONLY :
 		    !strcmp(open_mode, "wronly") ? O_WRONLY : O_RDWR;
@@ -136,6 +136,12 @@ static int parse_line(const char *line, struct kpath *path, char *name,
 	*fixed_len = fixed;
 	path->flags = !strcmp(dir, "to_user") ? UAFAULT_TF_WRITE :
 						UAFAULT_TF_READ;
+	/* How the device takes the pages: none, short, longterm[_write]. */
+	if (strcmp(pins, "none"))
+		path->flags |= UAFAULT_TF_PIN;
+	if (!strncmp(pins, "longterm", 8))
+		path->flags |= UAFAULT_TF_LONGTERM;
+	path->contract.write_pin = !strcmp(pins, "longterm_write");
 	/* What the device reads, or writes other than zeros, is unknown. */
 	*opaque = !strcmp(dir, "from_user") || !d->zeros;
 	path->name = name;

@@ -86,7 +86,7 @@ static void longterm_locked_call(struct kpath_state *s, void *addr,
 static const struct kpath gup_table[] = {
 	{
 		.name = "gup_test_longterm_fast",
-		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN,
+		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,
 		.result = UAFAULT_RES_ALL,
 		.open = gup_test_open,
 		.call = longterm_fast_call,
@@ -94,7 +94,7 @@ static const struct kpath gup_table[] = {
 	},
 	{
 		.name = "gup_test_longterm_write",
-		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN,
+		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,
 		.result = UAFAULT_RES_ALL,
 		.open = gup_test_open,
 		.call = longterm_write_call,
@@ -103,7 +103,8 @@ static const struct kpath gup_table[] = {
 	},
 	{
 		.name = "gup_test_longterm_locked",
-		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN | UAFAULT_TF_NOWAIT,
+		.flags = UAFAULT_TF_READ | UAFAULT_TF_PIN | UAFAULT_TF_NOWAIT |
+			 UAFAULT_TF_LONGTERM,
 		.result = UAFAULT_RES_ALL,
 		.open = gup_test_open,
 		.call = longterm_locked_call,

@@ -148,7 +148,7 @@ out:
 static const struct kpath iommufd_table[] = {
 	{
 		.name = "iommufd_ioas_map",
-		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,
 		.result = UAFAULT_RES_ALL,
 		.open = iommufd_open,
 		.call = ioas_map_call,

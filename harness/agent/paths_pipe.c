@@ -93,7 +93,7 @@ static const struct kpath pipe_table[] = {
 		  path_empty, pipe_writev_call),
 	PIPE_PATH("pipe_readv", UAFAULT_TF_WRITE, UAFAULT_RES_CHUNKS,
 		  path_refill, pipe_readv_call),
-	PIPE_PATH("vmsplice", UAFAULT_TF_READ, UAFAULT_RES_PAGES,
+	PIPE_PATH("vmsplice", UAFAULT_TF_READ | UAFAULT_TF_PIN, UAFAULT_RES_PAGES,
 		  path_empty, vmsplice_call),
 };
 

@@ -190,7 +190,8 @@ static void write_fixed_call(struct kpath_state *s, void *addr,
  * registration pins it writable (.write_pin), all or nothing.
  */
 #define FIXED_PATH(op, dir, ready, fn)					\
-	{ .name = "io_uring_" op "_fixed", .flags = dir | UAFAULT_TF_PIN,	\
+	{ .name = "io_uring_" op "_fixed",					\
+	  .flags = dir | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,		\
 	  .result = UAFAULT_RES_ALL, .open = uring_setup,		\
 	  .prepare = ready, .call = fn, .close = uring_close,		\
 	  .contract = { .write_pin = true } }

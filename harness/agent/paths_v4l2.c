@@ -112,7 +112,7 @@ static void userptr_call(struct kpath_state *s, void *addr,
 static const struct kpath v4l2_table[] = {
 	{
 		.name = "v4l2_userptr_vivid",
-		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,
 		.result = UAFAULT_RES_ALL,
 		.open = v4l2_open,
 		.prepare = v4l2_queue,

@@ -48,9 +48,9 @@ static void vm_writev_call(struct kpath_state *s, void *addr,
 }
 
 static const struct kpath vm_table[] = {
-	{ .name = "process_vm_readv", .flags = UAFAULT_TF_READ,
+	{ .name = "process_vm_readv", .flags = UAFAULT_TF_READ | UAFAULT_TF_PIN,
 	  .result = UAFAULT_RES_PAGES, .call = vm_readv_call },
-	{ .name = "process_vm_writev", .flags = UAFAULT_TF_WRITE,
+	{ .name = "process_vm_writev", .flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN,
 	  .result = UAFAULT_RES_PAGES, .prepare = vm_prepare,
 	  .call = vm_writev_call },
 };

@@ -59,7 +59,8 @@ static void umem_reg_call(struct kpath_state *s, void *addr,
 static const struct kpath xdp_table[] = {
 	{
 		.name = "xdp_umem_reg",
-		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN | UAFAULT_TF_NOWAIT,
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN | UAFAULT_TF_NOWAIT |
+			 UAFAULT_TF_LONGTERM,
 		.result = UAFAULT_RES_ALL,
 		.open = xdp_socket,
 		.prepare = xdp_socket,

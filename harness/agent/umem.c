@@ -89,6 +89,22 @@ size_t plan_reach(const struct plan *p, bool write)
 						 p->len;
 }
 
+/*
+ * What the target can get at: the plan's reach, or nothing when the
+ * memory refuses the way it takes its pages (a long-term write pin of
+ * ext4 page cache).
+ */
+size_t target_reach(const struct plan *p, const struct target *t)
+{
+	if (p->memory && p->memory->no_longterm_write &&
+	    t->flags & UAFAULT_TF_LONGTERM && needs_write(t))
+		return 0;
+	/* check_vma_flags(): no page of a VM_IO | VM_PFNMAP mapping. */
+	if (p->memory && p->memory->device && t->flags & UAFAULT_TF_PIN)
+		return 0;
+	return plan_reach(p, needs_write(t));
+}
+
 void put_le32(unsigned char *p, uint32_t v)
 {
 	p[0] = v;

@@ -36,7 +36,11 @@ def test_a_struct_ioctl_becomes_one_agent_line(tmp_path: Path) -> None:
     described = load_path(write(tmp_path, IOCTL))
     assert described.target == "path_mydev_submit"
     assert described.agent_line() == ("mydev_submit /dev/mydev rdwr ioctl 3222826241 24 8 16 4 0 zero "
-                                      "from_user any all")
+                                      "from_user any all none")
+    # A device that keeps the buffer pinned for writing says so: on memory
+    # that refuses a long-term write pin the oracle expects a refusal.
+    pinned = load_path(write(tmp_path, IOCTL + 'pins = "longterm_write"\n'))
+    assert pinned.agent_line().endswith(" all longterm_write")
 
 
 def test_the_shipped_descriptions_load() -> None:
@@ -44,7 +48,7 @@ def test_the_shipped_descriptions_load() -> None:
     names = {p.name for p in load_paths(files)}
     assert {"zero_read", "uafault_version"} <= names
     zero = load_path(PROJECT_ROOT / "configs/paths/zero_read.toml")
-    assert zero.agent_line() == "zero_read /dev/zero rdonly read 0 range 0 0 0 0 count to_user zeros copy"
+    assert zero.agent_line() == "zero_read /dev/zero rdonly read 0 range 0 0 0 0 count to_user zeros copy none"
 
 
 @pytest.mark.parametrize("change, line, key", [

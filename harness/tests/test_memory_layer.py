@@ -27,3 +27,13 @@ def test_a_correct_targets_failure_or_a_missed_leak_fails_its_kind() -> None:
     assert any(name.startswith("shared: no correct target failed") and "[result] ret -14" in name for name in bad)
     assert "shared: [refs] caught variant_get_leak_on_error" in bad
     assert "anon: [refs] caught variant_get_leak_on_error" in bad
+
+
+def test_ext4_shared_needs_every_long_term_write_pin_refused() -> None:
+    rows = [Row(Case(0, "plain", t, "none", 0, -1, 1, 0, "ext4_shared"), "PASS", "", 0.1)
+            for t in ("pin_dma_write", "path_io_uring_read_fixed", "path_gup_test_longterm_write")]
+    rows += [row(LEAK_VARIANT, "ext4_shared", "XFAIL", "[refs] kept")]
+    assert campaign_checks(rows)["ext4_shared: every long-term write pin refused whole"]
+    rows[0] = Row(rows[0].case, "FAIL", "[result] ret 0 done 100, expected ret -14 done 0", 0.1)
+    assert not campaign_checks(rows)["ext4_shared: every long-term write pin refused whole"]
+    assert not campaign_checks(rows[1:])["ext4_shared: every long-term write pin refused whole"]

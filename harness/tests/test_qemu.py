@@ -4,6 +4,7 @@ console kept on disk, and KVM only on request."""
 from __future__ import annotations
 
 import io
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -13,8 +14,8 @@ import pytest
 from uafault_harness.core.errors import HarnessError
 from uafault_harness.guest.console import ConsoleTracker
 from uafault_harness.guest.kernels import BOOT_KERNELS, DMA_MODES, KERNELS, boot_kernel
-from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, Verdict, Watchdog, kernel_append, qemu_command,
-                                        run_console, scratch_disk)
+from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, EXT4_BYTES, EXT4_SERIAL, Verdict, Watchdog, ext4_disk,
+                                        kernel_append, qemu_command, run_console, scratch_disk)
 from uafault_harness.guest.runner import select_accel
 
 # Prints lines, then behaves as told: exits, hangs silently, or chatters forever.
@@ -133,6 +134,22 @@ def test_each_kernel_boots_its_dma_mapping(tmp_path: Path) -> None:
     assert "virtio-iommu-pci" not in plain and "pci-testdev" in plain
     with pytest.raises(HarnessError, match="no guest kernel 'ubsan'"):
         boot_kernel("ubsan")
+
+
+def test_the_ext4_disk_is_a_real_ext4_the_agent_finds_by_serial(tmp_path: Path) -> None:
+    mkfs = shutil.which("mkfs.ext4") or "/usr/sbin/mkfs.ext4"
+    image = ext4_disk(tmp_path, Path(mkfs))
+    with image.open("rb") as f:
+        f.seek(0x438)  # the superblock's s_magic
+        assert f.read(2) == b"\x53\xef"
+    assert image.stat().st_blocks * 512 < EXT4_BYTES // 2  # sparse
+    assert EXT4_SERIAL == "uafault-ext4"  # read from the agent's memory.c
+    for platform in (False, True):
+        cmd = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk_platform=platform, ext4=image)
+        device = cmd[cmd.index(f"file={image},if=none,format=raw,id=ext4") + 2]
+        assert device.endswith(f"serial={EXT4_SERIAL}") and ("iommu_platform=on" in device) == platform
+    with pytest.raises(OSError, match="false"):
+        ext4_disk(tmp_path, Path("/bin/false"))
 
 
 def test_kvm_is_never_probed_without_the_flag(tmp_path: Path) -> None:

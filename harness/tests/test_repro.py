@@ -158,7 +158,7 @@ def test_a_described_paths_reproducer_carries_its_description(tmp_path: Path) ->
                                        'fault = "unmapped"\nexpect = "FAIL"\n'))
     assert repro.paths == ((tmp_path / "zero.toml").resolve(),)
     text = c_reproducer(resolve_layout(), repro, "header")
-    assert ('#define REPRO_PATHS\t"zero_copy /dev/zero rdwr read 0 range 0 0 0 0 count to_user zeros all\\n"'
+    assert ('#define REPRO_PATHS\t"zero_copy /dev/zero rdwr read 0 range 0 0 0 0 count to_user zeros all none\\n"'
             in text)
     source = tmp_path / "repro.c"
     source.write_text(text)

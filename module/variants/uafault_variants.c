@@ -821,15 +821,16 @@ static const struct variant_shape shapes[] = {
 	      false),
 	SHAPE(pin_put_mismatch, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
 	      false),
-	SHAPE(get_leak_on_error, UAFAULT_TF_READ, ALL, 0, false),
+	SHAPE(get_leak_on_error, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0,
+	      false),
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
 	      false),
-	SHAPE(dma_missing_sync, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
-	      false),
-	SHAPE(dma_after_unmap, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
-	      false),
+	SHAPE(dma_missing_sync, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
+	      UAFAULT_TF_LONGTERM, ALL, 0, false),
+	SHAPE(dma_after_unmap, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
+	      UAFAULT_TF_LONGTERM, ALL, 0, false),
 	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
 };
 

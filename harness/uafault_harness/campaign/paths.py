@@ -9,6 +9,10 @@
     direction = "to_user"       # to_user: the kernel writes the range
     writes = "zeros"            # zeros (checked) or any (the device's own)
     contract = "copy"           # copy, pages, all, chunks, dio
+    pins = "none"               # none, short, longterm, longterm_write:
+                                # how the device takes the pages (GUP
+                                # refuses a long-term write pin of ext4
+                                # page cache: the ext4_shared memory kind)
 
 An ioctl also names its `request` and its argument: `arg = "range"` (the
 range is the argument; `fixed_len` bytes of it) or `arg = "struct"` with
@@ -27,11 +31,12 @@ from .spec import TableChecker, read_table
 
 PATHS_DIR = Path("configs/paths")
 KEYS = ("name", "device", "open", "call", "request", "arg", "arg_size", "ptr_offset", "len_offset", "len_size",
-        "fixed_len", "returns", "direction", "writes", "contract")
+        "fixed_len", "returns", "direction", "writes", "contract", "pins")
 OPEN_MODES = ("rdwr", "rdonly", "wronly")
 CALLS = ("read", "write", "ioctl")
 DIRECTIONS = ("to_user", "from_user")
 CONTRACTS = ("copy", "pages", "all", "chunks", "dio")
+PINS = ("none", "short", "longterm", "longterm_write")
 # The agent's struct argument buffer (paths_described.c, MAX_ARG).
 MAX_ARG = 256
 _NAME = re.compile(r"[a-z0-9_]{1,40}")
@@ -55,6 +60,7 @@ class DescribedPath:
     direction: str
     writes: str
     contract: str
+    pins: str = "none"
 
     @property
     def target(self) -> str:
@@ -65,7 +71,7 @@ class DescribedPath:
         return " ".join(str(x) for x in (
             self.name, self.device, self.open, self.call, self.request, self.arg, self.ptr_offset,
             self.len_offset, self.len_size, self.fixed_len, self.returns, self.direction, self.writes,
-            self.contract))
+            self.contract, self.pins))
 
 
 def _ioctl_arg(check: TableChecker) -> tuple[str, int, int, int, int]:
@@ -122,7 +128,8 @@ def load_path(path: Path) -> DescribedPath:
     if direction == "from_user" and "writes" in check.table:
         raise check.error("writes", "only a path that writes the range (to_user) says what it writes")
     return DescribedPath(path, name, device, check.string("open", OPEN_MODES, "rdwr"), call, request, arg, ptr,
-                         length, len_size, fixed, returns, direction, writes, check.string("contract", CONTRACTS))
+                         length, len_size, fixed, returns, direction, writes, check.string("contract", CONTRACTS),
+                         check.string("pins", PINS, "none"))
 
 
 def load_paths(files: tuple[Path, ...]) -> tuple[DescribedPath, ...]:

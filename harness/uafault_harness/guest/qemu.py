@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable
 
+from ..core.paths import PROJECT_ROOT
+
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
 # the race cases two CPUs.
 # pci-testdev: a PCI function no driver claims, which uafault.ko takes as
@@ -50,6 +52,20 @@ KVM_PROBE_TIMEOUT = 20
 # empty for each boot in its output directory and removed after it.
 DISK_NAME = "disk.img"
 DISK_BYTES = 8 << 20
+# The ext4 memory kinds' file system: a second virtio-blk disk, formatted
+# for each boot, which the agent finds by its serial (harness/agent/memory.c).
+EXT4_NAME = "ext4.img"
+EXT4_BYTES = 32 << 20
+def _agent_memory_define(name: str) -> str:
+    """A string the agent's memory.c #defines: its one definition."""
+    text = (PROJECT_ROOT / "harness" / "agent" / "memory.c").read_text()
+    found = re.search(rf'^#define {name}\s+"([^"]+)"', text, re.M)
+    if not found:
+        raise RuntimeError(f"harness/agent/memory.c defines no {name}")
+    return found.group(1)
+
+
+EXT4_SERIAL = _agent_memory_define("EXT4_SERIAL")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -118,8 +134,30 @@ def scratch_disk(out_dir: Path) -> Path:
     return disk
 
 
+def ext4_disk(out_dir: Path, mkfs: Path) -> Path:
+    """An empty ext4 file system of EXT4_BYTES in out_dir (sparse)."""
+    image = out_dir / EXT4_NAME
+    with image.open("wb") as f:
+        f.truncate(EXT4_BYTES)
+    done = subprocess.run([str(mkfs), "-q", "-F", "-E", "nodiscard", str(image)], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise OSError(f"{mkfs} {image}: {done.stderr.strip() or done.returncode}")
+    return image
+
+
+def _virtio_disk(image: Path, ident: str, platform: bool, serial: str = "") -> list[str]:
+    """A virtio-blk disk; platform: its DMA through the DMA API (and the
+    IOMMU), which needs a modern-only device."""
+    options = ",disable-legacy=on,iommu_platform=on" if platform else ""
+    options += f",serial={serial}" if serial else ""
+    return ["-drive", f"file={image},if=none,format=raw,id={ident}",
+            "-device", f"virtio-blk-pci,drive={ident}{options}"]
+
+
 def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool,
-                 disk: Path | None = None, devices: tuple[str, ...] = (), disk_platform: bool = False) -> list[str]:
+                 disk: Path | None = None, devices: tuple[str, ...] = (), disk_platform: bool = False,
+                 ext4: Path | None = None) -> list[str]:
     # TCG unless asked otherwise: /dev/kvm exists on these hosts but nested
     # KVM hangs or aborts, so it is never picked implicitly.
     accel = ["-enable-kvm"] if kvm else ["-accel", "tcg"]
@@ -128,10 +166,11 @@ def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kv
         cmd += ["-initrd", str(initrd)]
     cmd += devices
     if disk is not None and disk_platform:
-        cmd += ["-drive", f"file={disk},if=none,format=raw,id=disk",
-                "-device", "virtio-blk-pci,drive=disk,disable-legacy=on,iommu_platform=on"]
+        cmd += _virtio_disk(disk, "disk", True)
     elif disk is not None:
         cmd += ["-drive", f"file={disk},if=virtio,format=raw"]
+    if ext4 is not None:
+        cmd += _virtio_disk(ext4, "ext4", disk_platform, EXT4_SERIAL)
     return cmd + ["-append", append]
 
 

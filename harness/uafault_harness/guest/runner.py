@@ -28,7 +28,7 @@ from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_modu
 from .kernels import DEFAULT_KERNEL, KERNELS, BootKernel, boot_kernel
 from .protocol import agent_error, is_unresolved
 from .qemu import (
-    DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, kernel_append, probe_kvm,
+    DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, ext4_disk, kernel_append, probe_kvm,
     qemu_command, run_console, scratch_disk,
 )
 
@@ -404,10 +404,14 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
                                    kernel.bzimage, probe)
     disk = scratch_disk(out_dir)
+    try:
+        ext4 = ext4_disk(out_dir, tools["mkfs.ext4"])
+    except OSError as exc:
+        raise HarnessError(ExitCode.MISSING_PREREQ, f"cannot make the ext4 disk: {exc}") from exc
     boot = request.boot
     cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
                        kernel_append(request.allow_crash, request.append, boot.append), kvm, disk,
-                       boot.qemu_args, boot.disk_platform)
+                       boot.qemu_args, boot.disk_platform, ext4)
     print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 
@@ -420,6 +424,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
                           Watchdog(request.timeout, request.silence_timeout), sys.stdout if echo else None,
                           halted=lambda: tracker.powered_down)
     disk.unlink(missing_ok=True)
+    ext4.unlink(missing_ok=True)
     details: dict[str, object] = {"qemu_command": cmd, "accel": "kvm" if kvm else "tcg",
                                   "accel_note": accel_note, "bzimage": str(kernel.bzimage)}
     return tracker, outcome, details

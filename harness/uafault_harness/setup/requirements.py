@@ -49,6 +49,9 @@ TOOLS: tuple[Tool, ...] = (
     # The guest layer: shared libraries of the agent, the KVM probe's timeout.
     Tool("ldd", "libc-bin"),
     Tool("timeout", "coreutils"),
+    # The ext4 disk of the ext4 memory kinds, formatted for each boot
+    # (/sbin is not on every PATH).
+    Tool("mkfs.ext4", "e2fsprogs", fallback=Path("/usr/sbin/mkfs.ext4")),
     # The campaign report's browser test renders it headless.
     Tool("chromium", "chromium"),
 )
@@ -56,7 +59,7 @@ TOOLS: tuple[Tool, ...] = (
 # What make needs to build a kernel (the guest kernel; kunit.py checks its own).
 KERNEL_BUILD_TOOLS: tuple[str, ...] = ("gcc", "make", "flex", "bison", "bc", "perl")
 # What the guest layer needs beyond a built kernel.
-GUEST_RUNTIME_TOOLS: tuple[str, ...] = ("qemu-system-x86_64", "busybox", "cpio", "ldd", "timeout")
+GUEST_RUNTIME_TOOLS: tuple[str, ...] = ("qemu-system-x86_64", "busybox", "cpio", "ldd", "timeout", "mkfs.ext4")
 
 HEADERS: tuple[Header, ...] = (
     Header(Path("/usr/include/libelf.h"), "libelf-dev"),

@@ -23,10 +23,15 @@ from .path_oracles_layer import artefacts_of
 MEMORY = Path("configs/campaigns/memory.toml")
 LAYER_DIR = "memory"
 LEAK_VARIANT = "variant_get_leak_on_error"
-# Where the leak cannot be seen: GUP-fast never takes the zero page, and
-# no 4 KiB hole (so no short take) can be planted in a hugetlb page.
-NO_REFERENCES = frozenset({"zero", "hugetlb"})
+# Where the leak cannot be seen: GUP-fast never takes the zero page, no
+# 4 KiB hole (so no short take) can be planted in a hugetlb page, and GUP
+# takes no page of a VM_PFNMAP range at all.
+NO_REFERENCES = frozenset({"zero", "hugetlb", "pfnmap"})
 NOT_HUGE = "thp memory: page 0 is not a transparent huge page"
+# Targets that pin FOLL_LONGTERM | FOLL_WRITE: on ext4_shared GUP refuses
+# them whole (-EFAULT), which their PASS under `none` says.
+NO_LONGTERM_WRITE = "ext4_shared"
+LONGTERM_WRITERS = ("pin_dma_write", "path_io_uring_read_fixed", "path_gup_test_longterm_write")
 # A case of a suite: an indented result line.
 _CASE = re.compile(r"^\s+(not )?ok \d+ ")
 
@@ -42,6 +47,10 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
         checks[f"{memory}: no correct target failed ({'; '.join(wrong[:2])})" if wrong
                else f"{memory}: no correct target failed"] = not wrong
         checks[f"{memory}: cases passed"] = any(r.verdict == "PASS" for r in mine)
+        if memory == NO_LONGTERM_WRITE:
+            refused = [r for r in mine if r.case.target in LONGTERM_WRITERS and r.case.fault == "none"]
+            checks[f"{memory}: every long-term write pin refused whole"] = (
+                {r.case.target for r in refused} == set(LONGTERM_WRITERS) and all(r.verdict == "PASS" for r in refused))
         if memory not in NO_REFERENCES:
             checks[f"{memory}: [refs] caught {LEAK_VARIANT}"] = any(
                 r.case.target == LEAK_VARIANT and r.title.startswith("[refs]") for r in mine)
