@@ -741,6 +741,11 @@ int main(int argc, char **argv)
 		status = EXIT_SETUP;
 		goto out;
 	}
+	/* Before --targets narrows the list: the proof runs a DMA target. */
+	if (dma && !list_only && !program && dma_prove(&a, dma)) {
+		status = EXIT_SETUP;
+		goto out;
+	}
 	keep_targets(&a);
 	if (program) {
 		status = exec_program(program);
@@ -749,10 +754,6 @@ int main(int argc, char **argv)
 	if (list_only) {
 		for (i = 0; i < a.ntargets; i++)
 			list_target(&a.targets[i]);
-		goto out;
-	}
-	if (dma && dma_prove(&a, dma)) {
-		status = EXIT_SETUP;
 		goto out;
 	}
 	if (cases) {

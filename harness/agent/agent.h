@@ -423,6 +423,14 @@ bool kind_applies(const struct fault_kind *k, const struct target *t);
 const struct fault_kind *find_kind(const char *name);
 const struct target *find_target(const struct agent *a, const char *name);
 
+/*
+ * The guest's virtio-blk disks, named by their serial (guest/qemu.py
+ * reads these): direct I/O's scratch disk and the ext4 memory kinds'.
+ */
+#define SCRATCH_SERIAL	"uafault-scratch"
+#define EXT4_SERIAL	"uafault-ext4"
+int disk_by_serial(const char *serial, char *dev, size_t size);
+
 /* dma.c */
 int dma_prove(const struct agent *a, const char *mode);
 

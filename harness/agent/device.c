@@ -4,8 +4,10 @@
  * run of one, the kernel log and the pin counters.  No libkmod here: a
  * reproducer runs with the module already loaded.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -329,4 +331,33 @@ int open_device(struct agent *a)
 	if (a->kmsg >= 0)
 		lseek(a->kmsg, 0, SEEK_END);
 	return 0;
+}
+
+/* /dev/vdX whose virtio serial is @serial, or -ENODEV. */
+int disk_by_serial(const char *serial, char *dev, size_t size)
+{
+	char path[300], seen[64];
+	struct dirent *e;
+	int found = -ENODEV;
+	DIR *d = opendir("/sys/block");
+	FILE *f;
+
+	if (!d)
+		return -errno;
+	while (found && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(seen, sizeof(seen), f)) {
+			seen[strcspn(seen, "\n")] = '\0';
+			if (!strcmp(seen, serial)) {
+				snprintf(dev, size, "/dev/%s", e->d_name);
+				found = 0;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
 }

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kernel-page-flags.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,8 +28,6 @@
 #define TMPFS_DIR	"/tmp/uafault-tmpfs"
 #define EXT4_DIR	"/tmp/uafault-ext4"
 #define EXT4_MAGIC	0xEF53
-/* The virtio-blk disk the host formats ext4 (guest/qemu.py's serial). */
-#define EXT4_SERIAL	"uafault-ext4"
 #define BIT(n)		(1ULL << (n))
 
 static int memfd_open(size_t len)
@@ -101,33 +98,6 @@ static bool vma_is_pfnmap(const void *addr)
 	return found;
 }
 
-/* /dev/vdX whose virtio serial is EXT4_SERIAL, or -ENODEV. */
-static int ext4_disk(char *dev, size_t size)
-{
-	char path[300], serial[64];
-	struct dirent *e;
-	int found = -ENODEV;
-	DIR *d = opendir("/sys/block");
-	FILE *f;
-
-	if (!d)
-		return -errno;
-	while (found && (e = readdir(d))) {
-		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(serial, sizeof(serial), f) &&
-		    !strncmp(serial, EXT4_SERIAL, strlen(EXT4_SERIAL))) {
-			snprintf(dev, size, "/dev/%s", e->d_name);
-			found = 0;
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return found;
-}
-
 /*
  * A file of its own on the ext4 disk, mounted once, unlinked at once;
  * statfs proves the file system is ext4.
@@ -143,7 +113,7 @@ static int ext4_open(size_t len)
 	if (statfs(EXT4_DIR, &st))
 		return -errno;
 	if (st.f_type != EXT4_MAGIC) {
-		err = ext4_disk(dev, sizeof(dev));
+		err = disk_by_serial(EXT4_SERIAL, dev, sizeof(dev));
 		if (err)
 			return err;
 		if (mount(dev, EXT4_DIR, "ext4", 0, NULL))
@@ -326,8 +296,8 @@ const struct memory_kind memory_kinds[] = {
 		.map_flags = MAP_SHARED,
 		.open = device_open,
 		.device = true,
-		.skip = "swapped fork_cow dontneed movable stochastic_munmap uffd_munmap uffd_mprotect",
-		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; userfaultfd does not register it",
+		.skip = "swapped fork_cow dontneed movable stochastic_munmap kernel_alias uffd_munmap uffd_mprotect",
+		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias pins one of its pages, which GUP refuses; userfaultfd does not register it",
 	},
 	{
 		.name = "zero",

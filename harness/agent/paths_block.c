@@ -3,7 +3,8 @@
  * Direct I/O on a block device (block/fops.c, __blkdev_direct_IO_simple):
  * pwrite() and pread() at offset 0 of a device opened O_DIRECT: brd's
  * /dev/ram0, a memory-backed null_blk, /dev/nullb0, and the virtio-blk
- * disk QEMU provides, /dev/vda (the bio is DMA through virtio-pci):
+ * disk QEMU provides (the bio is DMA through virtio-pci), found by its
+ * serial:
  * three drivers under one contract.
  * A range whose address or length is not a multiple of the logical block
  * size is refused whole (-EINVAL).  An aligned one is pinned with
@@ -19,13 +20,27 @@
 
 #include "agent.h"
 
-/* fd[0] for the direct I/O under test, fd[1] buffered for the other side. */
+/*
+ * fd[0] for the direct I/O under test, fd[1] buffered for the other side.
+ * The node is a path, or a virtio-blk disk's serial: QEMU's order of the
+ * disks decides which one is vda.
+ */
 static int block_open(struct kpath_state *s)
 {
-	s->fd[0] = open(s->desc, O_RDWR | O_DIRECT | O_CLOEXEC);
+	const char *node = s->desc;
+	char dev[300];
+	int err;
+
+	if (node[0] != '/') {
+		err = disk_by_serial(node, dev, sizeof(dev));
+		if (err)
+			return err;
+		node = dev;
+	}
+	s->fd[0] = open(node, O_RDWR | O_DIRECT | O_CLOEXEC);
 	if (s->fd[0] < 0)
 		return -errno;
-	s->fd[1] = open(s->desc, O_RDWR | O_CLOEXEC);
+	s->fd[1] = open(node, O_RDWR | O_CLOEXEC);
 	if (s->fd[1] < 0) {
 		close(s->fd[0]);
 		s->fd[0] = -1;
@@ -88,9 +103,9 @@ static const struct kpath block_table[] = {
 		 dio_write_call),
 	DIO_PATH("read", "null_blk", "/dev/nullb0", UAFAULT_TF_WRITE,
 		 block_fill, dio_read_call),
-	DIO_PATH("write", "virtio_blk", "/dev/vda", UAFAULT_TF_READ, NULL,
+	DIO_PATH("write", "virtio_blk", SCRATCH_SERIAL, UAFAULT_TF_READ, NULL,
 		 dio_write_call),
-	DIO_PATH("read", "virtio_blk", "/dev/vda", UAFAULT_TF_WRITE,
+	DIO_PATH("read", "virtio_blk", SCRATCH_SERIAL, UAFAULT_TF_WRITE,
 		 block_fill, dio_read_call),
 };
 

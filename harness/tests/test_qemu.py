@@ -14,7 +14,7 @@ import pytest
 from uafault_harness.core.errors import HarnessError
 from uafault_harness.guest.console import ConsoleTracker
 from uafault_harness.guest.kernels import BOOT_KERNELS, DMA_MODES, KERNELS, boot_kernel
-from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, EXT4_BYTES, EXT4_SERIAL, Verdict, Watchdog, ext4_disk,
+from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, EXT4_BYTES, EXT4_SERIAL, SCRATCH_SERIAL, Verdict, Watchdog, ext4_disk,
                                         kernel_append, qemu_command, run_console, scratch_disk)
 from uafault_harness.guest.runner import select_accel
 
@@ -117,7 +117,8 @@ def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
     disk = scratch_disk(tmp_path)
     assert disk.stat().st_size == DISK_BYTES and disk.stat().st_blocks == 0
     with_disk = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk=disk)
-    assert with_disk[with_disk.index("-drive") + 1] == f"file={disk},if=virtio,format=raw"
+    assert with_disk[with_disk.index("-drive") + 1] == f"file={disk},if=none,format=raw,id=disk"
+    assert with_disk[with_disk.index("-drive") + 3] == f"virtio-blk-pci,drive=disk,serial={SCRATCH_SERIAL}"
 
 
 def test_each_kernel_boots_its_dma_mapping(tmp_path: Path) -> None:
@@ -143,7 +144,7 @@ def test_the_ext4_disk_is_a_real_ext4_the_agent_finds_by_serial(tmp_path: Path) 
         f.seek(0x438)  # the superblock's s_magic
         assert f.read(2) == b"\x53\xef"
     assert image.stat().st_blocks * 512 < EXT4_BYTES // 2  # sparse
-    assert EXT4_SERIAL == "uafault-ext4"  # read from the agent's memory.c
+    assert (EXT4_SERIAL, SCRATCH_SERIAL) == ("uafault-ext4", "uafault-scratch")  # read from agent.h
     for platform in (False, True):
         cmd = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk_platform=platform, ext4=image)
         device = cmd[cmd.index(f"file={image},if=none,format=raw,id=ext4") + 2]

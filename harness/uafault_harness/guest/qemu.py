@@ -53,19 +53,21 @@ KVM_PROBE_TIMEOUT = 20
 DISK_NAME = "disk.img"
 DISK_BYTES = 8 << 20
 # The ext4 memory kinds' file system: a second virtio-blk disk, formatted
-# for each boot, which the agent finds by its serial (harness/agent/memory.c).
+# for each boot.
 EXT4_NAME = "ext4.img"
 EXT4_BYTES = 32 << 20
-def _agent_memory_define(name: str) -> str:
-    """A string the agent's memory.c #defines: its one definition."""
-    text = (PROJECT_ROOT / "harness" / "agent" / "memory.c").read_text()
+def _agent_define(name: str) -> str:
+    """A string the agent's agent.h #defines: its one definition."""
+    text = (PROJECT_ROOT / "harness" / "agent" / "agent.h").read_text()
     found = re.search(rf'^#define {name}\s+"([^"]+)"', text, re.M)
     if not found:
-        raise RuntimeError(f"harness/agent/memory.c defines no {name}")
+        raise RuntimeError(f"harness/agent/agent.h defines no {name}")
     return found.group(1)
 
 
-EXT4_SERIAL = _agent_memory_define("EXT4_SERIAL")
+# The agent finds each disk by its serial, whatever QEMU's order.
+SCRATCH_SERIAL = _agent_define("SCRATCH_SERIAL")
+EXT4_SERIAL = _agent_define("EXT4_SERIAL")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -165,10 +167,8 @@ def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kv
     if initrd is not None:
         cmd += ["-initrd", str(initrd)]
     cmd += devices
-    if disk is not None and disk_platform:
-        cmd += _virtio_disk(disk, "disk", True)
-    elif disk is not None:
-        cmd += ["-drive", f"file={disk},if=virtio,format=raw"]
+    if disk is not None:
+        cmd += _virtio_disk(disk, "disk", disk_platform, SCRATCH_SERIAL)
     if ext4 is not None:
         cmd += _virtio_disk(ext4, "ext4", disk_platform, EXT4_SERIAL)
     return cmd + ["-append", append]
