@@ -22,6 +22,8 @@
 #include "agent.h"
 
 #define MAX_MODULES	16
+/* configs/known-issues.toml's entries for one kernel, with room to grow. */
+#define MAX_KNOWN	64
 
 static int load_modules(struct kmod_ctx *ctx, char **paths, char **params,
 			int n, bool allow_crash, struct kmod_module **mods)
@@ -374,6 +376,12 @@ static int run_cases(const struct agent *a, const char *path)
 				c.id, taint, kernel_taint());
 			break;
 		}
+		/* Nothing gives the zero page its zeroes back: the same. */
+		if (!zero_page_intact() && n < lines) {
+			fprintf(stderr, "uafault-agent: case %s left the shared zero page written: the rest of the batch needs a fresh boot\n",
+				c.id);
+			break;
+		}
 	}
 	fclose(f);
 	return ok ? EXIT_PASS : EXIT_FAIL;
@@ -486,11 +494,11 @@ static void list_target(const struct target *t)
 }
 
 /* Adds @arg to a list of at most MAX_MODULES; -1, said, when it is full. */
-static int add_arg(char **list, int *n, const char *option, char *arg)
+static int add_arg(char **list, int *n, int max, const char *option,
+		   char *arg)
 {
-	if (*n == MAX_MODULES) {
-		fprintf(stderr, "uafault-agent: at most %d %s\n", MAX_MODULES,
-			option);
+	if (*n == max) {
+		fprintf(stderr, "uafault-agent: at most %d %s\n", max, option);
 		return -1;
 	}
 	list[(*n)++] = arg;
@@ -568,7 +576,7 @@ int main(int argc, char **argv)
 	int nmods = 0, opt, status = EXIT_PASS, err;
 	const char *cases = NULL, *program = NULL, *kunit_glob = NULL;
 	const char *path_file = NULL, *dma = NULL;
-	char **kunit_suites = NULL, *expect[MAX_MODULES], *known[MAX_MODULES];
+	char **kunit_suites = NULL, *expect[MAX_MODULES], *known[MAX_KNOWN];
 	int nexpect = 0;
 	int nkunit = 0;
 	bool list_only = false;
@@ -586,7 +594,7 @@ int main(int argc, char **argv)
 		}
 		switch (opt) {
 		case 'm':
-			if (add_arg(paths, &nmods, "--module", optarg))
+			if (add_arg(paths, &nmods, MAX_MODULES, "--module", optarg))
 				return EXIT_USAGE;
 			break;
 		case 'p':
@@ -651,7 +659,7 @@ int main(int argc, char **argv)
 			kunit_glob = optarg;
 			break;
 		case 'e':
-			if (add_arg(expect, &nexpect, "--expect-targets", optarg))
+			if (add_arg(expect, &nexpect, MAX_MODULES, "--expect-targets", optarg))
 				return EXIT_USAGE;
 			break;
 		case 'L':
@@ -659,7 +667,7 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			a.known = known;
-			if (add_arg(known, &a.nknown, "--known-issue", optarg))
+			if (add_arg(known, &a.nknown, MAX_KNOWN, "--known-issue", optarg))
 				return EXIT_USAGE;
 			break;
 		case 'H':

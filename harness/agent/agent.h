@@ -101,6 +101,7 @@ struct umem {
 	unsigned char *addr;
 	unsigned char *before;	/* readable bytes before the run */
 	bool readable[MAX_PAGES];
+	int fd;			/* the backing file (backed kinds), or -1 */
 	char why[160];		/* a set-up failure's reason, "" for errno's */
 };
 
@@ -115,6 +116,7 @@ struct memory_kind {
 	bool no_longterm_write;	/* GUP refuses FOLL_LONGTERM | FOLL_WRITE */
 	bool merged;		/* merged by KSM with a twin of its bytes */
 	bool device;		/* /dev/uafault's mmap: VM_PFNMAP, no GUP */
+	bool backed;		/* MAP_SHARED of a file a disk backs */
 	uint64_t must, must_not;	/* kpageflags of every page */
 	const char *skip;	/* fault kinds that mean nothing on it */
 	const char *why;	/* ... and why */
@@ -128,6 +130,7 @@ void list_memory(const struct memory_kind *mk);
 int memory_map(struct umem *m, const struct memory_kind *mk,
 	       const unsigned char *bytes);
 bool memory_proven(struct umem *m, const struct memory_kind *mk);
+bool memory_private_file(const struct memory_kind *mk);
 const char *umem_error(const struct umem *m, int err);
 
 /*
@@ -430,6 +433,7 @@ const struct target *find_target(const struct agent *a, const char *name);
 #define SCRATCH_SERIAL	"uafault-scratch"
 #define EXT4_SERIAL	"uafault-ext4"
 int disk_by_serial(const char *serial, char *dev, size_t size);
+bool zero_page_intact(void);
 
 /* dma.c */
 int dma_prove(const struct agent *a, const char *mode);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -360,4 +361,27 @@ int disk_by_serial(const char *serial, char *dev, size_t size)
 	}
 	closedir(d);
 	return found;
+}
+
+/*
+ * Whether the shared zero page still reads zero, through a page of
+ * private anonymous memory that was only ever read (so maps it).  A
+ * kernel write through a pin taken without FOLL_WRITE can land in it,
+ * and every never-written page of every process then reads the bytes.
+ */
+bool zero_page_intact(void)
+{
+	static const unsigned char zeros[PAGE];
+	static unsigned char *probe;
+
+	if (!probe) {
+		probe = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			     -1, 0);
+		if (probe == MAP_FAILED ||
+		    madvise(probe, PAGE, MADV_POPULATE_READ)) {
+			probe = NULL;
+			return true;	/* nothing to look through */
+		}
+	}
+	return !memcmp(probe, zeros, PAGE);
 }

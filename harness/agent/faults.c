@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +178,69 @@ static void check_refs(const struct agent *a, struct verdict *v,
 }
 
 /*
+ * [writeback] (class: pages a device wrote that nobody marked dirty): on
+ * memory a disk backs, what the readable pages hold after the call must
+ * be what the disk holds after fsync().  The disk is read with O_DIRECT
+ * through the file's /proc/self/fd link (it is unlinked): the page cache
+ * is bypassed, and a clean page's bytes were never written back.
+ */
+static void check_writeback(struct verdict *v, const struct umem *m)
+{
+	size_t n = m->map_len / PAGE, i;
+	unsigned char *disk;
+	char link[64];
+	int fd;
+
+	if (fsync(m->fd)) {
+		unresolved(v, "[writeback] fsync: %s", strerror(errno));
+		return;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", m->fd);
+	fd = open(link, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	disk = aligned_alloc(PAGE, m->map_len);
+	if (fd < 0 || !disk ||
+	    pread(fd, disk, m->map_len, 0) != (ssize_t)m->map_len) {
+		unresolved(v, "[writeback] reading the file back with O_DIRECT: %s",
+			   strerror(errno));
+	} else {
+		for (i = 0; i < n; i++) {
+			if (!m->readable[i] ||
+			    !memcmp(disk + i * PAGE, m->base + i * PAGE, PAGE))
+				continue;
+			fail(v, "[writeback] page %zu: the disk holds other bytes than the mapping after fsync(): written without being marked dirty",
+			     i);
+			break;
+		}
+	}
+	free(disk);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * [private-file] (class: a write that reaches a file through a private
+ * mapping, Dirty COW's): under MAP_PRIVATE every write must land in a
+ * copy, so the file still holds the bytes it was given.
+ */
+static void check_private_file(struct verdict *v, const struct umem *m)
+{
+	unsigned char *file = malloc(m->map_len);
+	size_t i;
+
+	if (!file || pread(m->fd, file, m->map_len, 0) != (ssize_t)m->map_len) {
+		unresolved(v, "[private-file] reading the file back: %s",
+			   strerror(errno));
+	} else {
+		for (i = 0; i < m->map_len && file[i] == m->before[i];)
+			i++;
+		if (i < m->map_len)
+			fail(v, "[private-file] byte %zu of the file changed (%#x, was %#x): a write through a private mapping reached the page cache",
+			     i, file[i], m->before[i]);
+	}
+	free(file);
+}
+
+/*
  * Runs the target on @m's range as it is now and hands the result to the
  * oracles: the result with the reach @m's plan allows, the references of
  * the pages it left in place.
@@ -193,8 +258,15 @@ void run_checked(const struct agent *a, const struct target *t,
 		return;
 	}
 	check_result(v, m, t, &r, target_reach(&m->plan, t));
+	if (!zero_page_intact())
+		fail(v, "[zero-page] the shared zero page no longer reads zero: the call wrote it (through a pin taken without FOLL_WRITE?)");
 	if (refs)
 		check_refs(a, v, m, &before);
+	if (m->fd >= 0 && target_writes(t) && m->plan.memory &&
+	    memory_private_file(m->plan.memory))
+		check_private_file(v, m);
+	else if (m->fd >= 0 && target_writes(t))
+		check_writeback(v, m);
 }
 
 /* Lays @p out in @m; false (and the case unresolved) when it cannot. */

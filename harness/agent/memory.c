@@ -262,6 +262,7 @@ const struct memory_kind memory_kinds[] = {
 		.map_flags = MAP_SHARED,
 		.open = ext4_open,
 		.no_longterm_write = true,
+		.backed = true,
 		.must_not = BIT(KPF_ANON),
 		.skip = SHMEM_SKIP,
 		.why = "a MAP_SHARED page is not copied on write (fork_cow); a paged-out file page is written back and dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only",
@@ -414,6 +415,11 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 			close(fd);
 			return -EIO;
 		}
+		/* On disk, so the pages start clean (mapped read-only). */
+		if (mk->backed && fsync(fd)) {
+			close(fd);
+			return -errno;
+		}
 	}
 	if (mk->reserve) {
 		int err = mk->reserve();
@@ -432,7 +438,10 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 	m->base = mk->huge ? map_huge(m) :
 		  mmap(NULL, m->vma_len ?: m->map_len, PROT_READ | PROT_WRITE,
 		       mk->map_flags, fd, 0);
-	if (fd >= 0)
+	/* The writeback and private-file oracles read the file. */
+	if (fd >= 0 && (mk->backed || memory_private_file(mk)))
+		m->fd = fd;
+	else if (fd >= 0)
 		close(fd);
 	if (m->base == MAP_FAILED) {
 		m->base = NULL;
@@ -467,6 +476,12 @@ static const char *flag_name(uint64_t bits)
  * in m->why.  Without pagemap or kpageflags (not root) nothing is proven:
  * a set-up failure too.
  */
+/* A file's page cache under MAP_PRIVATE: writes must never reach it. */
+bool memory_private_file(const struct memory_kind *mk)
+{
+	return mk->open && !mk->device && !(mk->map_flags & MAP_SHARED);
+}
+
 bool memory_proven(struct umem *m, const struct memory_kind *mk)
 {
 	unsigned int n = m->map_len / PAGE, i;

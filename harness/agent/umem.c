@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "agent.h"
 
@@ -169,6 +170,7 @@ int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
 	int prot, err;
 
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 	m->plan = *p;
 	m->map_len = p->npages * PAGE;
 	m->before = calloc(1, m->map_len);
@@ -216,6 +218,9 @@ void umem_free(struct umem *m)
 {
 	if (m->base)
 		munmap(m->base, m->vma_len ?: m->map_len);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
 	free(m->before);
 	m->base = NULL;
 	m->before = NULL;

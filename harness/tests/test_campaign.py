@@ -506,3 +506,16 @@ def test_kernel_targets_limit_a_kernel_to_some_targets(tmp_path: Path) -> None:
     campaign = load_campaign(write(tmp_path, text.replace('"copy_to_*"', '"cpy_*"')), KINDS)
     with pytest.raises(HarnessError, match=r"c.toml:5: kernel_targets: swiotlb: 'cpy_\*' matches none"):
         expand(campaign, chosen(select_targets(campaign, TARGETS, CRASHING)), FAULT_KINDS)
+
+
+def test_the_agent_takes_every_known_issue_of_any_kernel() -> None:
+    """The host hands the agent one --known-issue per issue of its kernel;
+    the agent has room for MAX_KNOWN."""
+    import re
+
+    from uafault_harness.guest.kernels import KERNELS
+
+    agent = (PROJECT_ROOT / "harness" / "agent" / "agent.c").read_text()
+    room = int(re.search(r"#define MAX_KNOWN\s+(\d+)", agent).group(1))  # type: ignore[union-attr]
+    known = load_known_issues(PROJECT_ROOT / "configs" / "known-issues.toml")
+    assert max(len(case_globs(known, k)) for k in KERNELS) <= room

@@ -552,32 +552,51 @@ static void late_complete(struct work_struct *work)
 
 static DECLARE_DELAYED_WORK(late_work, late_complete);
 
-static int late_completion(struct uafault_ctx *ctx, bool bug)
+/*
+ * A device write into the whole range: pinned with @gup_flags, filled with
+ * uafault_fill() bytes through the kernel mapping, reported done.  The
+ * pinned pages, or NULL with the fault in @ctx (@err 0) or @err set.
+ */
+static struct page **device_write(struct uafault_ctx *ctx,
+				  unsigned int gup_flags, int *err)
 {
 	unsigned long nr = buffer_pages(ctx), offset = offset_in_page(ctx->addr);
 	struct page **pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
 	long rc;
 
+	*err = pages ? 0 : -ENOMEM;
 	if (!pages)
-		return -ENOMEM;
-	flush_delayed_work(&late_work);
-	rc = pin_all(ctx->addr, nr, pages, FOLL_WRITE, false);
+		return NULL;
+	rc = pin_all(ctx->addr & PAGE_MASK, nr, pages, gup_flags, false);
 	if (rc < 0) {
 		kvfree(pages);
-		return variant_failed(ctx, rc);
+		variant_failed(ctx, rc);
+		return NULL;
 	}
 	fill_pages(pages, offset, ctx->len, ctx->seed);
 	ctx->csum = csum_pages(pages, offset, ctx->len, ctx->csum);
 	ctx->pinned = nr;
 	ctx->done = ctx->len;
+	return pages;
+}
+
+static int late_completion(struct uafault_ctx *ctx, bool bug)
+{
+	struct page **pages;
+	int err;
+
+	flush_delayed_work(&late_work);
+	pages = device_write(ctx, FOLL_WRITE, &err);
+	if (!pages)
+		return err;
 	if (!bug) {
-		unpin_user_pages_dirty_lock(pages, nr, true);
+		unpin_user_pages_dirty_lock(pages, ctx->pinned, true);
 		kvfree(pages);
 		return 0;
 	}
 	late.pages = pages;
-	late.nr = nr;
-	late.offset = offset;
+	late.nr = ctx->pinned;
+	late.offset = offset_in_page(ctx->addr);
 	late.len = ctx->len;
 	late.seed = ctx->seed;
 	schedule_delayed_work(&late_work, msecs_to_jiffies(LATE_COMPLETION_MS));
@@ -585,6 +604,33 @@ static int late_completion(struct uafault_ctx *ctx, bool bug)
 }
 
 TWIN_AND_VARIANT(late_completion)
+
+/*
+ * A device writes into pages its driver pinned without FOLL_WRITE and
+ * gives back without marking them dirty: the class FOLL_WRITE and
+ * unpin_user_pages_dirty_lock() exist for (Documentation/core-api/
+ * pin_user_pages.rst; videobuf's and early RDMA's read-only pins of
+ * capture buffers).  Anonymous memory does not care; a clean page of a
+ * file's page cache keeps its new bytes only until it is dropped, and
+ * fsync() never writes them.  The twin pins for writing and unpins dirty.
+ */
+static int write_without_dirty(struct uafault_ctx *ctx, bool bug)
+{
+	struct page **pages;
+	int err;
+
+	pages = device_write(ctx, bug ? 0 : FOLL_WRITE, &err);
+	if (!pages)
+		return err;
+	if (bug)
+		unpin_user_pages(pages, ctx->pinned);
+	else
+		unpin_user_pages_dirty_lock(pages, ctx->pinned, true);
+	kvfree(pages);
+	return 0;
+}
+
+TWIN_AND_VARIANT(write_without_dirty)
 
 /*
  * A buffer for a device to write into: the whole range pinned long-term,
@@ -826,6 +872,8 @@ static const struct variant_shape shapes[] = {
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
+	      false),
+	SHAPE(write_without_dirty, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
 	      false),
 	SHAPE(dma_missing_sync, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
 	      UAFAULT_TF_LONGTERM, ALL, 0, false),

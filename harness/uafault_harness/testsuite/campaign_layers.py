@@ -119,6 +119,19 @@ def _killed_and_resumed(layout: Layout, cmd: list[str], db: Path, since: str, lo
                        f"{planned} planned = {once} verdicts", counts, details=details)
 
 
+def checks_layer(layer: str, checks: dict[str, bool], out: Path, where: Path, ok_message: str,
+                 details: dict[str, object] | None = None) -> LayerResult:
+    """A layer judged by named checks: each one a pass or a failure, the
+    failed ones named in the message; written to out's summary."""
+    passed = sum(checks.values())
+    bad = [name for name, ok in checks.items() if not ok]
+    result = LayerResult(layer, ExitCode.TEST_FAILED if bad else ExitCode.OK,
+                         f"failed: {'; '.join(bad)} (see {where})" if bad else f"{passed} checks: {ok_message}",
+                         Counts(passed=passed, failed=len(bad)), details={"checks": checks, **(details or {})})
+    write_layer(out / SUMMARY_NAME, result)
+    return result
+
+
 def run_campaign_file(layout: Layout, out: Path, jobs: int, spec: Path, name: str,
                       timeout: int = WAIT_LIMIT) -> tuple[int, str | None, Path]:
     """Runs a shipped campaign file as a user would, logged in out: its

@@ -14,9 +14,9 @@ from ..campaign.store import DB_NAME, History, Row
 from ..campaign.verdicts import BAD, VERDICTS
 from ..core.errors import ExitCode
 from ..core.paths import Layout
-from ..core.results import Counts, LayerResult, SUMMARY_NAME, write_layer
+from ..core.results import LayerResult
 from ..reports.matrix import detection
-from .campaign_layers import cli_command, run_campaign_file, run_logged
+from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 
 DMA = Path("configs/campaigns/dma.toml")
 LAYER_DIR = "dma"
@@ -84,11 +84,5 @@ def run_dma_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
         (out / "detection.txt").write_text(matrix)
         checks[f"detection: {matrix.splitlines()[-1]}"] = code is ExitCode.OK
     checks.update(proof_checks(layout, out, jobs))
-    passed = sum(checks.values())
-    bad = [name for name, ok in checks.items() if not ok]
-    result = LayerResult(layer, ExitCode.TEST_FAILED if bad else ExitCode.OK,
-                         f"failed: {'; '.join(bad)} (see {out})" if bad else
-                         f"{passed} checks: every DMA mapping holds, each variant caught where it shows",
-                         Counts(passed=passed, failed=len(bad)), details={"checks": checks, "log": str(log)})
-    write_layer(out / SUMMARY_NAME, result)
-    return result
+    return checks_layer(layer, checks, out, out, "every DMA mapping holds, each variant caught where it shows",
+                        {"log": str(log)})

@@ -19,12 +19,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..core.errors import ExitCode
 from ..core.paths import Layout
-from ..core.results import Counts, LayerResult, SUMMARY_NAME, write_layer
+from ..core.results import LayerResult
 from ..guest.protocol import ORACLE_NOTE
 from ..guest.runner import KTAP_NAME
-from .campaign_layers import cli_command, run_logged
+from .campaign_layers import checks_layer, cli_command, run_logged
 
 LAYER_DIR = "path-oracles"
 PATH_PREFIX = "path_"
@@ -116,11 +115,4 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
             checks[f"{suite}: {want} caught what it kept"] = any(c.startswith(want) for c in said)
     checks.update(hang_checks(layout, out, jobs))
     checks.update(taint_checks(layout, out, jobs))
-    passed = sum(checks.values())
-    bad = [name for name, ok in checks.items() if not ok]
-    result = LayerResult(layer, ExitCode.TEST_FAILED if bad else ExitCode.OK,
-                         (f"failed: {'; '.join(bad)} (see {log})") if bad else
-                         f"{passed} checks: every path's oracles fire on its misuse",
-                         Counts(passed=passed, failed=len(bad)), details={"checks": checks})
-    write_layer(out / SUMMARY_NAME, result)
-    return result
+    return checks_layer(layer, checks, out, log, "every path's oracles fire on its misuse")
