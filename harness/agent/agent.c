@@ -721,6 +721,7 @@ int main(int argc, char **argv)
 
 	if (boot_tainted())
 		return EXIT_SETUP;
+	zero_page_probe();
 	ctx = kmod_new(NULL, NULL);
 	if (!ctx) {
 		fprintf(stderr, "uafault-agent: kmod_new failed\n");

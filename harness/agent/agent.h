@@ -433,6 +433,7 @@ const struct target *find_target(const struct agent *a, const char *name);
 #define SCRATCH_SERIAL	"uafault-scratch"
 #define EXT4_SERIAL	"uafault-ext4"
 int disk_by_serial(const char *serial, char *dev, size_t size);
+void zero_page_probe(void);
 bool zero_page_intact(void);
 
 /* dma.c */

@@ -364,24 +364,28 @@ int disk_by_serial(const char *serial, char *dev, size_t size)
 }
 
 /*
- * Whether the shared zero page still reads zero, through a page of
- * private anonymous memory that was only ever read (so maps it).  A
- * kernel write through a pin taken without FOLL_WRITE can land in it,
- * and every never-written page of every process then reads the bytes.
+ * A page of private anonymous memory that is only ever read, so it maps
+ * the shared zero page.  A kernel write through a pin taken without
+ * FOLL_WRITE can land in that page, and every never-written page of
+ * every process then reads its bytes.  Mapped once, before any case:
+ * mapped later, it could land in a hole a fault kind punched in a range,
+ * and go when that range does.
  */
+static unsigned char *zero_probe;
+
+void zero_page_probe(void)
+{
+	void *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+
+	if (p != MAP_FAILED && !madvise(p, PAGE, MADV_POPULATE_READ))
+		zero_probe = p;
+}
+
+/* Whether the shared zero page still reads zero (true without a probe). */
 bool zero_page_intact(void)
 {
 	static const unsigned char zeros[PAGE];
-	static unsigned char *probe;
 
-	if (!probe) {
-		probe = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
-			     -1, 0);
-		if (probe == MAP_FAILED ||
-		    madvise(probe, PAGE, MADV_POPULATE_READ)) {
-			probe = NULL;
-			return true;	/* nothing to look through */
-		}
-	}
-	return !memcmp(probe, zeros, PAGE);
+	return !zero_probe || !memcmp(zero_probe, zeros, PAGE);
 }

@@ -36,6 +36,7 @@ int main(void)
 	bool passed;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	zero_page_probe();
 	if (open_device(&a) || add_described_paths(&a, REPRO_PATHS) ||
 	    add_kernel_path(&a, c.target) || watchdog_start())
 		return EXIT_SETUP;

@@ -798,6 +798,34 @@ BUFFER_SHAPE(shortterm_hold, shortterm_hold_take, unpin)
 BUFFER_SHAPE_HOLD(shortterm_hold)
 
 /*
+ * A reference dropped too early: the driver lets go of its pin as soon as
+ * it has the pages and goes on using them (the page pointers, or their
+ * physical addresses for its device), the bug class behind the
+ * get_user_pages() to pin_user_pages() conversions' "put_page() in the
+ * wrong place" fixes.  Nothing keeps the pages: once the process unmaps
+ * them (MADV_DONTNEED, munmap, exit) they go back to the allocator while
+ * the device still reads them.  The twin keeps its pin until release().
+ */
+static long early_unpin_take(unsigned long start, unsigned long nr,
+			     struct page **pages, bool bug)
+{
+	long rc = pin_all(start, nr, pages, FOLL_LONGTERM, false);
+
+	if (rc >= 0 && bug)
+		unpin_user_pages(pages, nr);
+	return rc;
+}
+
+static void early_unpin_put(struct page **pages, unsigned long nr, bool bug)
+{
+	if (!bug)
+		unpin_user_pages(pages, nr);
+}
+
+BUFFER_SHAPE(early_unpin, early_unpin_take, early_unpin_put)
+BUFFER_SHAPE_HOLD(early_unpin)
+
+/*
  * A raw dereference of a user pointer: what SMAP exists to stop.  The
  * twin uses get_user(); the variant reads through the pointer and oopses
  * on any x86_64 with SMAP.
@@ -871,6 +899,7 @@ static const struct variant_shape shapes[] = {
 	      false),
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
+	SHAPE_HOLD(early_unpin, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
 	      false),
 	SHAPE(write_without_dirty, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
