@@ -64,9 +64,10 @@ def test_a_dry_run_says_the_size_and_what_it_may_take(tmp_path: Path) -> None:
     from uafault_harness.campaign.runner import describe_plan
 
     db = _db(tmp_path)
-    cases = [Case(i, v, t, "none", 0, -1, 1, 0) for i, (v, t) in
-             enumerate([("plain", "a"), ("plain", "b"), ("kasan", "a")])]
+    cases = [Case(i, v, t, "none", 0, -1, 1, 0, m) for i, (v, t, m) in
+             enumerate([("plain", "a", "anon"), ("plain", "b", "ksm"), ("kasan", "a", "anon")])]
     text = describe_plan(cases, "smoke", db)
     assert "3 cases" in text and "per kernel: plain 2, kasan 1" in text and "per target: a 2, b 1" in text
+    assert "per memory kind: anon 2, ksm 1" in text
     assert "at 2.00 s a case" in text
     assert "no earlier run" in describe_plan(cases, "nightly", db)

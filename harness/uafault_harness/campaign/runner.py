@@ -155,8 +155,9 @@ def counts_of(by_verdict: dict[str, int]) -> Counts:
 
 
 def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
-    """The plan's size: cases per kernel, per fault kind and per target,
-    and the guest time the campaign's earlier runs took per case."""
+    """The plan's size: cases per kernel, per memory kind, per fault kind
+    and per target, and the guest time the campaign's earlier runs took
+    per case."""
     def tally(key: str) -> str:
         counts: dict[str, int] = {}
         for c in cases:
@@ -164,7 +165,8 @@ def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
         return ", ".join(f"{k} {n}" for k, n in counts.items())
 
     lines = [f"[campaign] plan of {campaign}: {len(cases)} cases",
-             f"  per kernel: {tally('kernel')}", f"  per fault kind: {tally('fault')}",
+             f"  per kernel: {tally('kernel')}", f"  per memory kind: {tally('memory')}",
+             f"  per fault kind: {tally('fault')}",
              f"  per target: {tally('target')}"]
     seconds = None
     if db.is_file():
