@@ -640,12 +640,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'D':
-			if (strcmp(optarg, "direct") && strcmp(optarg, "swiotlb") &&
-			    strcmp(optarg, "iommu")) {
-				fprintf(stderr, "uafault-agent: --dma %s: not direct, swiotlb or iommu\n",
-					optarg);
+			if (!dma_mode_known(optarg))
 				return EXIT_USAGE;
-			}
 			dma = optarg;
 			break;
 		case 'y':

@@ -436,7 +436,9 @@ int disk_by_serial(const char *serial, char *dev, size_t size);
 void zero_page_probe(void);
 bool zero_page_intact(void);
 
-/* dma.c */
+/* dma.c: --dma MODE, the mappings it can prove (guest/kernels.py reads these) */
+#define DMA_MODES	"direct", "swiotlb", "iommu"
+bool dma_mode_known(const char *mode);
 int dma_prove(const struct agent *a, const char *mode);
 
 #endif

@@ -93,6 +93,22 @@ static long dma_bounced(const struct agent *a)
 	return err || r.ret ? -1 : read_hiwater();
 }
 
+/* Whether --dma @mode is one of DMA_MODES; if not, says which are. */
+bool dma_mode_known(const char *mode)
+{
+	static const char *const modes[] = { DMA_MODES };
+	size_t i, n = sizeof(modes) / sizeof(modes[0]);
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(mode, modes[i]))
+			return true;
+	fprintf(stderr, "uafault-agent: --dma %s: not one of", mode);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, " %s", modes[i]);
+	fputc('\n', stderr);
+	return false;
+}
+
 int dma_prove(const struct agent *a, const char *mode)
 {
 	bool translated;

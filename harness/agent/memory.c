@@ -136,8 +136,8 @@ static int ext4_open(size_t len)
 }
 
 #define KSM_SYSFS	"/sys/kernel/mm/ksm/"
-/* ksmd merges a page on its second full scan: ample under TCG. */
-#define KSM_WAIT_MS	10000
+/* ksmd merges a page on its second full scan: ample under a loaded TCG. */
+#define KSM_WAIT_MS	30000
 
 static int ksm_set(const char *knob, const char *value)
 {

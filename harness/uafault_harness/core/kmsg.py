@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .paths import PROJECT_ROOT
+from .agent_header import agent_strings
 
 # "[   12.345678]" plus an optional caller id "[  T123]" / "[    C1]".
 PRINTK_PREFIX = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?")
@@ -15,10 +15,7 @@ PRINTK_ANYWHERE = re.compile(r"\[\s*\d+\.\d{6}\]")
 
 def report_markers() -> tuple[str, ...]:
     """The agent's REPORT_MARKERS (harness/agent/agent.h), their one definition."""
-    header = (PROJECT_ROOT / "harness" / "agent" / "agent.h").read_text()
-    body = header[header.index("#define REPORT_MARKERS"):]
-    body = body[:body.index("\n\n")]
-    return tuple(re.findall(r'"((?:[^"\\]|\\.)*)"', body))
+    return agent_strings("REPORT_MARKERS")
 
 
 # Anchored at the start of the kernel message, so an agent diagnostic that

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.agent_header import agent_strings
 from ..core.errors import ExitCode, HarnessError
 
 # Every KASAN report reaches its case: the first one panics the guest, the
@@ -15,8 +16,8 @@ from ..core.errors import ExitCode, HarnessError
 # a target that overreads byte by byte (a double fetch that trusted a
 # flipped length) printed thousands for one call.
 KASAN_APPEND = "kasan.fault=panic"
-# The agent's --dma: what it proves before the first case.
-DMA_MODES: tuple[str, ...] = ("direct", "swiotlb", "iommu")
+# The agent's --dma: what it can prove before the first case.
+DMA_MODES: tuple[str, ...] = agent_strings("DMA_MODES")
 
 
 @dataclass(frozen=True)

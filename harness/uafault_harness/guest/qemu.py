@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable
 
-from ..core.paths import PROJECT_ROOT
+from ..core.agent_header import agent_string
 
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
 # the race cases two CPUs.
@@ -56,18 +56,9 @@ DISK_BYTES = 8 << 20
 # for each boot.
 EXT4_NAME = "ext4.img"
 EXT4_BYTES = 32 << 20
-def _agent_define(name: str) -> str:
-    """A string the agent's agent.h #defines: its one definition."""
-    text = (PROJECT_ROOT / "harness" / "agent" / "agent.h").read_text()
-    found = re.search(rf'^#define {name}\s+"([^"]+)"', text, re.M)
-    if not found:
-        raise RuntimeError(f"harness/agent/agent.h defines no {name}")
-    return found.group(1)
-
-
 # The agent finds each disk by its serial, whatever QEMU's order.
-SCRATCH_SERIAL = _agent_define("SCRATCH_SERIAL")
-EXT4_SERIAL = _agent_define("EXT4_SERIAL")
+SCRATCH_SERIAL = agent_string("SCRATCH_SERIAL")
+EXT4_SERIAL = agent_string("EXT4_SERIAL")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
