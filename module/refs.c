@@ -12,6 +12,21 @@
 
 #include "internal.h"
 
+/*
+ * What the page cache (or swap cache) and a file system's private data
+ * (buffer heads, attached at the first write fault) hold: theirs, not a
+ * caller's, and they come and go while a call writes a file's page.
+ */
+static int cache_refs(struct folio *folio)
+{
+	int refs = folio_test_private(folio);
+
+	if (folio_test_swapcache(folio) ||
+	    (!folio_test_anon(folio) && folio->mapping))
+		refs += folio_nr_pages(folio);
+	return refs;
+}
+
 /* One page, taken without faulting it in (GUP-fast only). */
 static void page_ref_of(unsigned long addr, struct uafault_page_ref *ref)
 {
@@ -25,7 +40,8 @@ static void page_ref_of(unsigned long addr, struct uafault_page_ref *ref)
 	folio = page_folio(page);
 	ref->pfn = page_to_pfn(page);
 	/* Less the reference get_user_pages_fast_only() just took. */
-	beyond = folio_ref_count(folio) - 1 - folio_mapcount(folio);
+	beyond = folio_ref_count(folio) - 1 - folio_mapcount(folio) -
+		 cache_refs(folio);
 	if (folio_test_large(folio)) {
 		ref->pins = atomic_read(&folio->_pincount);
 		ref->extra = beyond - ref->pins;

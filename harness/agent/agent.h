@@ -131,6 +131,7 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 	       const unsigned char *bytes);
 bool memory_proven(struct umem *m, const struct memory_kind *mk);
 bool memory_private_file(const struct memory_kind *mk);
+long smaps_kb(const void *addr, const char *field);
 const char *umem_error(const struct umem *m, int err);
 
 /*
@@ -212,6 +213,7 @@ int run_target(const struct agent *a, const struct target *t, void *addr,
 	       size_t len, struct uafault_run *r);
 #define PIN_BALANCE_UNKNOWN	LONG_MIN
 long pin_balance(void);
+long vmstat_value(const char *key);	/* /proc/vmstat's, -1: none */
 /* The pin oracle's counters: FOLL_PIN balance, VmPin (-1: unknown). */
 struct pins {
 	long foll;
@@ -399,7 +401,7 @@ struct fault_family {
 };
 
 extern const struct fault_family layout_family, race_family, held_family,
-	inject_family;
+	mm_family, inject_family;
 unsigned int nr_fault_kinds(void);
 const struct fault_kind *fault_kind_at(unsigned int i);
 
@@ -421,6 +423,14 @@ bool set_up(const struct agent *a, const struct target *t, struct verdict *v,
 	    struct umem *m, const struct plan *p);
 bool read_pagemap(const unsigned char *addr, size_t n, uint64_t *entries);
 bool pin_to_cpu(pthread_t thread, int cpu);
+void check_writeback(struct verdict *v, const struct umem *m);
+
+/* kinds_held.c: a pin held across what the process does next */
+bool hold_pin(const struct agent *a, const struct target *t,
+	      const struct umem *m, struct verdict *v);
+void check_held(const struct agent *a, struct verdict *v,
+		const unsigned char *want, size_t len, const char *why);
+bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn);
 
 bool kind_applies(const struct fault_kind *k, const struct target *t);
 const struct fault_kind *find_kind(const char *name);

@@ -122,18 +122,45 @@ void start_case(const struct agent *a, struct verdict *v, const char *indent)
 	*v = (struct verdict){ 0 };
 }
 
+/* How long the pin counters must hold still after a failed case. */
+#define SETTLE_MS	300
+#define SETTLE_TRIES	20
+
+/*
+ * A failed case may have left pins that something still holds and lets
+ * go later (a completion that outlived its call): before the next case
+ * takes its baseline, the counters must have held still for SETTLE_MS,
+ * or a correct target is charged with a release that is not its own.
+ */
+static void settle_pins(void)
+{
+	struct pins last = pins_now(), now;
+	unsigned int i;
+
+	for (i = 0; i < SETTLE_TRIES; i++, last = now) {
+		usleep(SETTLE_MS * 1000);
+		now = pins_now();
+		if (now.foll == last.foll && now.vm_kb == last.vm_kb)
+			return;
+	}
+}
+
 void run_kind(struct agent *a, const struct fault_kind *kind,
 	      const struct target *t, struct verdict *v, const char *indent)
 {
+	const struct memory_kind *mk = a->memory ?: &memory_kinds[0];
+
 	start_case(a, v, indent);
-	if (!memory_allows(a->memory, kind->name)) {
+	if (!memory_allows(mk, kind->name)) {
 		note(v, "# %s means nothing on %s memory: %s\n", kind->name,
-		     a->memory->name, a->memory->why);
+		     mk->name, mk->why);
 		v->skipped = true;
 		return;
 	}
 	a->raced = kind->raced;
 	kind->run(a, t, v, kind);
+	if (v->failed)
+		settle_pins();
 }
 
 /* Runs one campaign case; its verdict is one top-level KTAP line. */

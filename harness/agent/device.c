@@ -75,7 +75,7 @@ int run_target(const struct agent *a, const struct target *t, void *addr,
 	return run_target_armed(a, t, addr, len, r, NULL);
 }
 
-static long vmstat_value(const char *key)
+long vmstat_value(const char *key)
 {
 	char line[256];
 	size_t klen = strlen(key);

@@ -184,7 +184,7 @@ static void check_refs(const struct agent *a, struct verdict *v,
  * through the file's /proc/self/fd link (it is unlinked): the page cache
  * is bypassed, and a clean page's bytes were never written back.
  */
-static void check_writeback(struct verdict *v, const struct umem *m)
+void check_writeback(struct verdict *v, const struct umem *m)
 {
 	size_t n = m->map_len / PAGE, i;
 	unsigned char *disk;
@@ -262,10 +262,11 @@ void run_checked(const struct agent *a, const struct target *t,
 		fail(v, "[zero-page] the shared zero page no longer reads zero: the call wrote it (through a pin taken without FOLL_WRITE?)");
 	if (refs)
 		check_refs(a, v, m, &before);
-	if (m->fd >= 0 && target_writes(t) && m->plan.memory &&
-	    memory_private_file(m->plan.memory))
+	if (m->fd < 0 || !target_writes(t) || !m->plan.memory)
+		return;
+	if (memory_private_file(m->plan.memory))
 		check_private_file(v, m);
-	else if (m->fd >= 0 && target_writes(t))
+	else if (m->plan.memory->backed)
 		check_writeback(v, m);
 }
 
@@ -317,6 +318,7 @@ bool pin_to_cpu(pthread_t thread, int cpu)
 
 static const struct fault_family * const families[] = {
 	&layout_family, &race_family, &held_family, &inject_family,
+	&mm_family,
 };
 
 unsigned int nr_fault_kinds(void)

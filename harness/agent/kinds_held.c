@@ -23,8 +23,8 @@
  * must: a FOLL_LONGTERM target run under a short-term pin there could not
  * migrate them and would fail with -ENOMEM.  Every page must be held.
  */
-static bool hold_pin(const struct agent *a, const struct target *t,
-		     const struct umem *m, struct verdict *v)
+bool hold_pin(const struct agent *a, const struct target *t,
+	      const struct umem *m, struct verdict *v)
 {
 	struct uafault_pin pin = {
 		.addr = (uintptr_t)m->addr,
@@ -52,8 +52,8 @@ static bool hold_pin(const struct agent *a, const struct target *t,
 }
 
 /* The held pages must hold @want now; then the pin is released. */
-static void check_held(const struct agent *a, struct verdict *v,
-		       const unsigned char *want, size_t len, const char *why)
+void check_held(const struct agent *a, struct verdict *v,
+		const unsigned char *want, size_t len, const char *why)
 {
 	struct uafault_pin pin = { 0 };
 	uint64_t csum = uafault_csum(UAFAULT_CSUM_INIT, want, len);
@@ -220,7 +220,7 @@ static bool movable_zone(uint64_t *start, uint64_t *end)
 }
 
 /* Page frame of each page of [addr, addr + n pages), 0 when not present. */
-static bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn)
+bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn)
 {
 	size_t i;
 

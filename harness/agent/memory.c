@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <linux/kernel-page-flags.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -76,6 +77,28 @@ static int device_open(size_t len)
 		return -E2BIG;
 	fd = open("/dev/uafault", O_RDWR | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+/* The kB of smaps @field ("AnonHugePages:") of the VMA at @addr, or -1. */
+long smaps_kb(const void *addr, const char *field)
+{
+	unsigned long lo, hi, at = (unsigned long)addr;
+	size_t n = strlen(field);
+	bool in = false;
+	char line[512];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (kb < 0 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = lo <= at && at < hi;
+		else if (in && !strncmp(line, field, n))
+			kb = strtol(line + n, NULL, 10);
+	}
+	fclose(f);
+	return kb;
 }
 
 /* Whether the VMA at @addr has VM_PFNMAP and VM_IO (smaps "pf", "io"). */
@@ -216,6 +239,14 @@ static int hugetlb_reserve(void)
 	"a shmem page paged out is no swap entry pagemap can show (swapped, " \
 	"not yet); the userfaultfd kinds plant an anonymous missing page " \
 	"(not yet for shmem)"
+/* Memory no file backs: nothing to truncate or write back. */
+#define NO_FILE		"truncate writeback"
+#define NO_FILE_WHY	"no file backs it (truncate, writeback)"
+/* A file no disk backs: tmpfs pages are never written back. */
+#define NO_DISK		"writeback"
+#define NO_DISK_WHY	"no disk backs it, so nothing is written back (writeback)"
+/* Pins of it that do not stay the mapped pages, or no pin at all. */
+#define NO_HELD_PAGE	"split compact truncate writeback"
 
 /*
  * @must / @must_not: kpageflags every page of the mapping has / lacks
@@ -227,29 +258,31 @@ const struct memory_kind memory_kinds[] = {
 		.name = "anon",
 		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
 		.must = BIT(KPF_ANON),
+		.skip = NO_FILE,
+		.why = NO_FILE_WHY,
 	},
 	{
 		.name = "shared",
 		.map_flags = MAP_SHARED | MAP_ANONYMOUS,
 		.must_not = BIT(KPF_ANON),
-		.skip = SHMEM_SKIP,
-		.why = SHMEM_WHY,
+		.skip = SHMEM_SKIP " " NO_FILE,
+		.why = SHMEM_WHY "; " NO_FILE_WHY,
 	},
 	{
 		.name = "memfd",
 		.map_flags = MAP_SHARED,
 		.open = memfd_open,
 		.must_not = BIT(KPF_ANON),
-		.skip = SHMEM_SKIP,
-		.why = SHMEM_WHY,
+		.skip = SHMEM_SKIP " " NO_DISK,
+		.why = SHMEM_WHY "; " NO_DISK_WHY,
 	},
 	{
 		.name = "tmpfs_private",
 		.map_flags = MAP_PRIVATE,
 		.open = tmpfs_open,
 		.must_not = BIT(KPF_ANON),
-		.skip = SHMEM_SKIP,
-		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (only FOLL_LONGTERM unshares it: fork_cow); a paged-out tmpfs page is no swap entry pagemap can show (swapped, not yet); the userfaultfd kinds plant an anonymous missing page",
+		.skip = SHMEM_SKIP " " NO_DISK,
+		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (only FOLL_LONGTERM unshares it: fork_cow); a paged-out tmpfs page is no swap entry pagemap can show (swapped, not yet); the userfaultfd kinds plant an anonymous missing page; " NO_DISK_WHY,
 	},
 	{
 		/*
@@ -286,6 +319,8 @@ const struct memory_kind memory_kinds[] = {
 		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
 		.merged = true,
 		.must = BIT(KPF_ANON) | BIT(KPF_KSM),
+		.skip = NO_FILE,
+		.why = NO_FILE_WHY,
 	},
 	{
 		/*
@@ -297,32 +332,32 @@ const struct memory_kind memory_kinds[] = {
 		.map_flags = MAP_SHARED,
 		.open = device_open,
 		.device = true,
-		.skip = "swapped fork_cow dontneed movable stochastic_munmap kernel_alias uffd_munmap uffd_mprotect",
-		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias pins one of its pages, which GUP refuses; userfaultfd does not register it",
+		.skip = "swapped fork_cow dontneed movable stochastic_munmap kernel_alias uffd_munmap uffd_mprotect " NO_HELD_PAGE,
+		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias and the kinds that hold a pin across an mm event (split, compact, truncate, writeback) pin its pages, which GUP refuses; userfaultfd does not register it",
 	},
 	{
 		.name = "zero",
 		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
 		.untouched = true,
 		.must = BIT(KPF_ZERO_PAGE),
-		.skip = "swapped fork_cow dontneed movable uffd_munmap uffd_mprotect",
-		.why = "the shared zero page is never swapped, never in ZONE_MOVABLE, and a short-term read-only pin of it does not follow a later COW (fork_cow, dontneed); the userfaultfd kinds plant a missing page, not the zero page",
+		.skip = "swapped fork_cow dontneed movable uffd_munmap uffd_mprotect " NO_HELD_PAGE,
+		.why = "the shared zero page is never swapped, never in ZONE_MOVABLE, and a pin of it does not follow a later COW (fork_cow, dontneed, split, compact: the process's write maps another page); no file backs it (truncate, writeback); the userfaultfd kinds plant a missing page, not the zero page",
 	},
 	{
 		.name = "hugetlb",
 		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
 		.reserve = hugetlb_reserve,
 		.must = BIT(KPF_HUGE),
-		.skip = "unmapped prot_none read_only guards stochastic_munmap swapped movable dontneed uffd_munmap uffd_mprotect",
-		.why = "a hugetlb mapping changes only in whole huge pages: no 4 KiB hole, guard or remap can be planted in it, and MADV_DONTNEED of less than a huge page does nothing; hugetlb pages never swap and are not in ZONE_MOVABLE here; the userfaultfd kinds plant an anonymous missing page (not yet for hugetlb)",
+		.skip = "unmapped prot_none read_only guards stochastic_munmap swapped movable dontneed uffd_munmap uffd_mprotect split " NO_FILE,
+		.why = "a hugetlb mapping changes only in whole huge pages: no 4 KiB hole, guard, split or remap can be planted in it, and MADV_DONTNEED of less than a huge page does nothing; " NO_FILE_WHY "; hugetlb pages never swap and are not in ZONE_MOVABLE here; the userfaultfd kinds plant an anonymous missing page (not yet for hugetlb)",
 	},
 	{
 		.name = "thp",
 		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
 		.huge = true,
 		.must = BIT(KPF_ANON) | BIT(KPF_THP),
-		.skip = "swapped",
-		.why = "MADV_PAGEOUT of a few pages of a PMD-mapped huge page splits it and leaves most of them resident (7 of 8, measured)",
+		.skip = "swapped " NO_FILE,
+		.why = "MADV_PAGEOUT of a few pages of a PMD-mapped huge page splits it and leaves most of them resident (7 of 8, measured); " NO_FILE_WHY,
 	},
 };
 
@@ -350,9 +385,10 @@ static bool listed(const char *list, const char *name)
 	return false;
 }
 
+/* Whether @fault means something on @mk (NULL: private anonymous). */
 bool memory_allows(const struct memory_kind *mk, const char *fault)
 {
-	return !mk || !listed(mk->skip, fault);
+	return !listed((mk ?: &memory_kinds[0])->skip, fault);
 }
 
 /* A line of --list-memory: "NAME [skip=KIND,...]". */
@@ -438,8 +474,8 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 	m->base = mk->huge ? map_huge(m) :
 		  mmap(NULL, m->vma_len ?: m->map_len, PROT_READ | PROT_WRITE,
 		       mk->map_flags, fd, 0);
-	/* The writeback and private-file oracles read the file. */
-	if (fd >= 0 && (mk->backed || memory_private_file(mk)))
+	/* The writeback and private-file oracles read it, truncate cuts it. */
+	if (fd >= 0 && !mk->device)
 		m->fd = fd;
 	else if (fd >= 0)
 		close(fd);

@@ -34,6 +34,14 @@ LONGTERM_WRITERS = ("pin_dma_write", "path_io_uring_read_fixed", "path_gup_test_
 # A device write that never marked its pages dirty: only memory a disk
 # backs loses it, which the writeback oracle sees.
 DIRTY_VARIANT = "variant_write_without_dirty"
+# A driver that lets go of its pin but keeps using the pages: compaction
+# moves them ([migrated]) and truncation frees them ([pinned-contents]),
+# on every kind where that mm event means something.
+# Compaction leaves huge folios where they are (it isolates no compound
+# page), so on thp and hugetlb the early unpin stays unseen under it.
+EARLY_VARIANT = "variant_early_unpin"
+CAUGHT_UNDER = {"compact": "[migrated]", "truncate": "[pinned-contents]"}
+NOT_COMPACTED = frozenset({"thp", "hugetlb"})
 # A case of a suite: an indented result line.
 _CASE = re.compile(r"^\s+(not )?ok \d+ ")
 
@@ -55,6 +63,11 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
             refused = [r for r in mine if r.case.target in LONGTERM_WRITERS and r.case.fault == "none"]
             checks[f"{memory}: every long-term write pin refused whole"] = (
                 {r.case.target for r in refused} == set(LONGTERM_WRITERS) and all(r.verdict == "PASS" for r in refused))
+        for fault, tag in CAUGHT_UNDER.items():
+            if any(r.case.fault == fault for r in mine) and not (fault == "compact" and memory in NOT_COMPACTED):
+                checks[f"{memory}: {tag} caught {EARLY_VARIANT} under {fault}"] = any(
+                    r.case.target == EARLY_VARIANT and r.case.fault == fault and r.title.startswith(tag)
+                    for r in mine)
         if memory not in NO_REFERENCES:
             checks[f"{memory}: [refs] caught {LEAK_VARIANT}"] = any(
                 r.case.target == LEAK_VARIANT and r.title.startswith("[refs]") for r in mine)

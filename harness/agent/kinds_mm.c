@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What mm does to pages while a pin holds them: a huge page split under
+ * the pin, compaction migrating the pages around it, the file truncated
+ * beneath it, writeback and drop_caches.  The contract is the same for
+ * each.  The pin keeps its pages: never migrated, never freed, never
+ * dropped from under it.  A pinned page still mapped is the one the
+ * process sees, so what the process writes the pin reads.  The target
+ * sees the memory as it is after the event, and letting go leaks nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+#define HPAGE	(2UL << 20)
+
+/* A case's memory with a pin held on its range, and its bytes before. */
+struct held {
+	struct plan p;
+	struct umem m;
+	struct pins balance;
+	unsigned char *old;
+	bool pinned;
+};
+
+/* Lays the range out and holds a pin on it; false: unresolved. */
+static bool hold(const struct agent *a, const struct target *t,
+		 struct verdict *v, const struct fault_kind *k,
+		 struct held *h)
+{
+	*h = (struct held){ .p = { .npages = RANGE_PAGES, .hole = -1 } };
+	h->balance = pins_now();
+	place(a, &h->p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, &h->m, &h->p))
+		return false;
+	h->old = malloc(h->p.len);
+	if (!h->old) {
+		unresolved(v, "setting up: %s", strerror(ENOMEM));
+		return false;
+	}
+	memcpy(h->old, h->m.addr, h->p.len);
+	h->pinned = hold_pin(a, t, &h->m, v);
+	return h->pinned;
+}
+
+/*
+ * The process writes its range again: a pinned page still mapped must
+ * read what it wrote (a page migrated or replaced under the pin would
+ * not).  The pin is released by the check.
+ */
+static void check_follows(const struct agent *a, struct verdict *v,
+			  struct held *h, const char *event)
+{
+	char why[96];
+	size_t i;
+
+	for (i = 0; i < h->p.len; i++)
+		h->m.addr[i] ^= 0x5a;
+	snprintf(why, sizeof(why), "what the process wrote after %s", event);
+	check_held(a, v, h->m.addr, h->p.len, why);
+	h->pinned = false;
+}
+
+static void let_go(const struct agent *a, struct verdict *v, struct held *h)
+{
+	if (h->pinned && ioctl(a->dev, UAFAULT_IOC_UNPIN))
+		fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+	free(h->old);
+	umem_free(&h->m);
+	final_checks(a, v, h->balance);
+}
+
+/*
+ * mprotect() of one page inside the range and back splits the VMA twice
+ * and, in a huge page, the PMD mapping; for a huge page MADV_DONTNEED of
+ * the part of it after the range zaps half a pinned THP.  The pinned
+ * folio cannot be split (its extra references), so its pages stay mapped
+ * by PTEs: the smaps AnonHugePages of the VMA going to 0 proves it.
+ */
+static void fault_split(const struct agent *a, const struct target *t,
+			struct verdict *v, const struct fault_kind *k)
+{
+	unsigned char *page;
+	bool huge;
+	struct held h;
+
+	if (!hold(a, t, v, k, &h))
+		goto out;
+	huge = h.p.memory && h.p.memory->huge;
+	page = h.m.base + (h.m.map_len / PAGE / 2) * PAGE;
+	if (mprotect(page, PAGE, PROT_READ) ||
+	    mprotect(page, PAGE, PROT_READ | PROT_WRITE)) {
+		unresolved(v, "mprotect of a page of the range: %s",
+			   strerror(errno));
+		goto out;
+	}
+	if (huge && madvise(h.m.base + h.m.map_len, HPAGE - h.m.map_len,
+			    MADV_DONTNEED)) {
+		unresolved(v, "MADV_DONTNEED of the rest of the huge page: %s",
+			   strerror(errno));
+		goto out;
+	}
+	if (huge && smaps_kb(h.m.base, "AnonHugePages:") != 0) {
+		unresolved(v, "the huge page is still PMD-mapped after the split (smaps AnonHugePages %ld kB)",
+			   smaps_kb(h.m.base, "AnonHugePages:"));
+		goto out;
+	}
+	umem_snapshot(&h.m, h.m.before);
+	run_checked(a, t, v, &h.m);
+	check_follows(a, v, &h, huge ? "the huge page's split" : "the VMA's split");
+out:
+	let_go(a, v, &h);
+}
+
+/* Compaction of every zone, from a thread on the other CPU. */
+static void *compact(void *arg)
+{
+	int fd = open("/proc/sys/vm/compact_memory", O_WRONLY | O_CLOEXEC);
+	long err = 0;
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	return (void *)err;
+}
+
+/*
+ * Compaction migrates every movable page it can while the target runs:
+ * the pinned pages are not movable (their references), so pagemap must
+ * show each at the frame it had, and the pin must still read what the
+ * mapping shows.  vmstat's compact_migrate_scanned proves compaction ran.
+ */
+static void fault_compact(const struct agent *a, const struct target *t,
+			  struct verdict *v, const struct fault_kind *k)
+{
+	uint64_t before[MAX_PAGES], after[MAX_PAGES];
+	long scanned = vmstat_value("compact_migrate_scanned");
+	size_t n, i;
+	pthread_t thread;
+	void *err = NULL;
+	struct held h;
+
+	if (!hold(a, t, v, k, &h))
+		goto out;
+	n = h.m.map_len / PAGE;
+	if (scanned < 0 || !page_frames(h.m.base, n, before)) {
+		unresolved(v, "cannot read /proc/vmstat or /proc/self/pagemap");
+		goto out;
+	}
+	if (pthread_create(&thread, NULL, compact, NULL)) {
+		unresolved(v, "pthread_create: %s", strerror(errno));
+		goto out;
+	}
+	pin_to_cpu(thread, 1);
+	umem_snapshot(&h.m, h.m.before);
+	run_checked(a, t, v, &h.m);
+	pthread_join(thread, &err);
+	if (err) {
+		unresolved(v, "/proc/sys/vm/compact_memory: %s",
+			   strerror((int)(long)err));
+		goto out;
+	}
+	if (vmstat_value("compact_migrate_scanned") <= scanned) {
+		unresolved(v, "compaction scanned no page (vmstat compact_migrate_scanned)");
+		goto out;
+	}
+	if (!page_frames(h.m.base, n, after)) {
+		unresolved(v, "cannot read /proc/self/pagemap");
+		goto out;
+	}
+	for (i = h.p.offset / PAGE; i * PAGE < h.p.offset + h.p.len; i++) {
+		if (before[i] && before[i] != after[i]) {
+			fail(v, "[migrated] page %zu moved from pfn %#llx to %#llx while pinned",
+			     i, (unsigned long long)before[i],
+			     (unsigned long long)after[i]);
+			break;
+		}
+	}
+	check_follows(a, v, &h, "compaction");
+out:
+	let_go(a, v, &h);
+}
+
+/* The file's bytes, after the pin was let go; false: could not read. */
+static bool file_reads(struct verdict *v, const struct umem *m,
+		       const unsigned char *want, const char *tag)
+{
+	unsigned char *file = malloc(m->map_len);
+	size_t i = 0;
+
+	if (!file || pread(m->fd, file, m->map_len, 0) != (ssize_t)m->map_len) {
+		unresolved(v, "%s reading the file back: %s", tag,
+			   strerror(errno));
+		free(file);
+		return false;
+	}
+	while (i < m->map_len && file[i] == want[i])
+		i++;
+	if (i < m->map_len)
+		fail(v, "%s byte %zu of the file is %#x, not %#x: a released page reached the file",
+		     tag, i, file[i], want[i]);
+	free(file);
+	return true;
+}
+
+/*
+ * ftruncate() of the file to nothing and back under the pin: every page,
+ * a private mapping's copies too, is unmapped and dropped from the page
+ * cache, and the range now reads the zeroes of a new hole.  The target
+ * must see those; the pin keeps the old pages with their bytes, and when
+ * it is let go (dirty, for a written pin) nothing of them may come back
+ * into the file: it reads what the mapping shows.
+ */
+static void fault_truncate(const struct agent *a, const struct target *t,
+			   struct verdict *v, const struct fault_kind *k)
+{
+	bool shared = false;
+	unsigned char *want;
+	struct held h;
+	size_t i;
+
+	if (!hold(a, t, v, k, &h))
+		goto out;
+	shared = h.p.memory && h.p.memory->map_flags & MAP_SHARED;
+	if (h.m.fd < 0 || ftruncate(h.m.fd, 0) ||
+	    ftruncate(h.m.fd, h.m.map_len)) {
+		unresolved(v, "truncating the file: %s",
+			   h.m.fd < 0 ? "no file" : strerror(errno));
+		goto out;
+	}
+	umem_snapshot(&h.m, h.m.before);
+	for (i = 0; i < h.m.map_len; i++) {
+		if (h.m.readable[i / PAGE] && h.m.before[i]) {
+			fail(v, "[truncate] byte %zu still reads %#x after the file was truncated: a page stayed mapped",
+			     i, h.m.before[i]);
+			goto out;
+		}
+	}
+	run_checked(a, t, v, &h.m);
+	check_held(a, v, h.old, h.p.len, "the bytes from before the truncation");
+	h.pinned = false;
+	want = shared ? h.m.base : calloc(1, h.m.map_len);
+	if (want)
+		file_reads(v, &h.m, want, "[truncate]");
+	if (!shared)
+		free(want);
+out:
+	let_go(a, v, &h);
+}
+
+static bool drop_clean_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, "3", 1) == 1;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/*
+ * The process dirties its pinned range (a shared mapping's: a private
+ * one's writes never reach the file), fsync() writes the pinned pages back, and drop_caches drops every clean page it can: a pinned page must
+ * stay the mapping's.  After the target and the process write again and
+ * the pin is let go, a disk-backed file must hold on disk what the
+ * mapping shows (the writeback oracle).
+ */
+static void fault_writeback(const struct agent *a, const struct target *t,
+			    struct verdict *v, const struct fault_kind *k)
+{
+	struct held h;
+	size_t i;
+
+	if (!hold(a, t, v, k, &h))
+		goto out;
+	/* Under MAP_PRIVATE the write lands in copies; the file stays. */
+	if (h.p.memory && h.p.memory->map_flags & MAP_SHARED)
+		for (i = 0; i < h.p.len; i++)
+			h.m.addr[i] = ~h.m.addr[i];
+	if (h.m.fd < 0 || fsync(h.m.fd) || !drop_clean_caches()) {
+		unresolved(v, "fsync and drop_caches: %s",
+			   h.m.fd < 0 ? "no file" : strerror(errno));
+		goto out;
+	}
+	umem_snapshot(&h.m, h.m.before);
+	run_checked(a, t, v, &h.m);
+	check_follows(a, v, &h, "writeback and drop_caches");
+	if (h.p.memory && h.p.memory->backed)
+		check_writeback(v, &h.m);
+out:
+	let_go(a, v, &h);
+}
+
+const struct fault_kind mm_kinds[] = {
+	{ .name = "split", .run = fault_split },
+	{ .name = "compact", .run = fault_compact },
+	{ .name = "truncate", .run = fault_truncate },
+	{ .name = "writeback", .run = fault_writeback },
+};
+
+const struct fault_family mm_family = FAMILY(mm_kinds);
