@@ -22,6 +22,7 @@
 /* A family (of fault kinds, of paths) as its files export it: a table. */
 #define FAMILY(table)	{ (table), ARRAY_SIZE(table) }
 #define PAGE		4096UL
+#define HPAGE		(2UL << 20)	/* x86_64's PMD-sized THP */
 #define MAX_PAGES	8
 /* The longest range a case may ask for (--size): a page is left to plant in. */
 #define MAX_RANGE	((MAX_PAGES - 1) * PAGE)

@@ -123,22 +123,22 @@ void start_case(const struct agent *a, struct verdict *v, const char *indent)
 }
 
 /* How long the pin counters must hold still after a failed case. */
-#define SETTLE_MS	300
-#define SETTLE_TRIES	20
+#define QUIET_MS	300
+#define QUIET_TRIES	20
 
 /*
  * A failed case may have left pins that something still holds and lets
  * go later (a completion that outlived its call): before the next case
- * takes its baseline, the counters must have held still for SETTLE_MS,
+ * takes its baseline, the counters must have held still for QUIET_MS,
  * or a correct target is charged with a release that is not its own.
  */
-static void settle_pins(void)
+static void wait_pins_quiet(void)
 {
 	struct pins last = pins_now(), now;
 	unsigned int i;
 
-	for (i = 0; i < SETTLE_TRIES; i++, last = now) {
-		usleep(SETTLE_MS * 1000);
+	for (i = 0; i < QUIET_TRIES; i++, last = now) {
+		usleep(QUIET_MS * 1000);
 		now = pins_now();
 		if (now.foll == last.foll && now.vm_kb == last.vm_kb)
 			return;
@@ -160,7 +160,7 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 	a->raced = kind->raced;
 	kind->run(a, t, v, kind);
 	if (v->failed)
-		settle_pins();
+		wait_pins_quiet();
 }
 
 /* Runs one campaign case; its verdict is one top-level KTAP line. */

@@ -19,8 +19,6 @@
 
 #include "agent.h"
 
-#define HPAGE	(2UL << 20)
-
 /* A case's memory with a pin held on its range, and its bytes before. */
 struct held {
 	struct plan p;

@@ -25,7 +25,6 @@
 
 #include "agent.h"
 
-#define HPAGE		(2UL << 20)	/* x86_64's PMD-sized THP */
 #define TMPFS_DIR	"/tmp/uafault-tmpfs"
 #define EXT4_DIR	"/tmp/uafault-ext4"
 #define EXT4_MAGIC	0xEF53
