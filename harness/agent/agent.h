@@ -385,6 +385,7 @@ struct fault_kind {
 	bool crash_only;	/* runs only for crashing targets, they only it */
 	bool raced;		/* a racing thread, --rounds runs of the target */
 	unsigned int needs;	/* UAFAULT_TF_* bits the target must have */
+	unsigned int shuns;	/* ... and those it must not have */
 	unsigned int results;	/* 1 << enum uafault_result it takes; 0: any */
 	/*
 	 * Where the range starts in its first page when the case leaves it

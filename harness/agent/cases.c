@@ -15,7 +15,7 @@
 bool kind_applies(const struct fault_kind *k, const struct target *t)
 {
 	return k->crash_only == target_crashes(t) &&
-	       (t->flags & k->needs) == k->needs &&
+	       (t->flags & k->needs) == k->needs && !(t->flags & k->shuns) &&
 	       (!k->results || k->results & 1U << t->result);
 }
 

@@ -603,6 +603,89 @@ out:
 	final_checks(a, v, balance);
 }
 
+/* The range's first bytes the trap flips, one run each: lengths, headers. */
+#define TRAP_HEAD	8
+
+/* Flips byte @pos of @m's range right after the kernel's first read of it. */
+static int trap_byte(const struct agent *a, struct umem *m, size_t pos,
+		     const struct target *t, struct uafault_run *r,
+		     struct uafault_trap *trap)
+{
+	int err;
+
+	*trap = (struct uafault_trap){
+		.addr = (uintptr_t)m->addr + pos, .len = 1, .nth = 1,
+	};
+	trap->bytes[0] = ~m->addr[pos];
+	if (ioctl(a->dev, UAFAULT_IOC_TRAP, trap))
+		return -errno;
+	err = run_target(a, t, m->addr, m->plan.len, r);
+	if (ioctl(a->dev, UAFAULT_IOC_UNTRAP, trap) && !err)
+		err = -errno;
+	/* What the trap wrote is not the target's doing. */
+	m->addr[pos] = m->before[m->plan.offset + pos];
+	return err;
+}
+
+/*
+ * Every double fetch, made deterministic: for each of the range's first
+ * TRAP_HEAD bytes and its last (where lengths, headers and terminators
+ * sit), uafault.ko's trap flips that byte right after the kernel's first
+ * read of it, and the target runs once.  Each result must be one some
+ * snapshot of the bytes allows (some_snapshot_gives()), and the kernel
+ * log and the pin balance must stay quiet: a target that reads a byte
+ * twice and trusts both reads shows on every run, whatever the load.  The
+ * trap is a breakpoint on the user address, so a target that reads through
+ * pinned pages (UAFAULT_TF_PIN: a device, a page reference) never trips
+ * it: those race_bytes covers.
+ */
+static void fault_trap_bytes(const struct agent *a, const struct target *t,
+			     struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct pins balance = pins_now();
+	unsigned int runs = 0, fired = 0;
+	size_t pos[TRAP_HEAD + 1], n = 0, i;
+	struct uafault_trap trap;
+	struct uafault_run r;
+	struct umem m;
+	long refusal;
+	int err;
+
+	place(a, &p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	refusal = contract_refusal(&m, t);
+	for (i = 0; i < TRAP_HEAD && i < p.len; i++)
+		pos[n++] = i;
+	if (p.len > TRAP_HEAD)
+		pos[n++] = p.len - 1;
+	for (i = 0; i < n && !reported(a, v); i++) {
+		err = trap_byte(a, &m, pos[i], t, &r, &trap);
+		if (err) {
+			unresolved(v, "trapping byte %zu: %s", pos[i],
+				   strerror(-err));
+			break;
+		}
+		runs++;
+		if (!trap.fired)
+			continue;
+		fired++;
+		if (refusal ? refused_as_said(&r, refusal) :
+			      some_snapshot_gives(t, &r, p.len))
+			continue;
+		fail(v, "[result] byte %zu flipped after the kernel's first read: ret %lld done %llu of %zu: no snapshot of the bytes gives that",
+		     pos[i], (long long)r.ret, (unsigned long long)r.done, p.len);
+		break;
+	}
+	note(v, "# %u of %u trapped bytes read by the kernel through the user address\n",
+	     fired, runs);
+	if (runs && !fired && !v->failed)
+		unresolved(v, "the kernel never read the range through its user address, so no trap fired");
+	umem_free(&m);
+	final_checks(a, v, balance);
+}
+
 #define MESSAGES	(1U << UAFAULT_RES_HEADER)
 
 const struct fault_kind race_kinds[] = {
@@ -615,6 +698,8 @@ const struct fault_kind race_kinds[] = {
 	  .results = MESSAGES, .start = 100 },
 	{ .name = "race_bytes", .run = fault_race_bytes, .raced = true,
 	  .needs = UAFAULT_TF_READ },
+	{ .name = "trap_bytes", .run = fault_trap_bytes,
+	  .needs = UAFAULT_TF_READ, .shuns = UAFAULT_TF_PIN },
 };
 
 const struct fault_family race_family = FAMILY(race_kinds);

@@ -244,6 +244,9 @@ static int hugetlb_reserve(void)
 /* A file no disk backs: tmpfs pages are never written back. */
 #define NO_DISK		"writeback"
 #define NO_DISK_WHY	"no disk backs it, so nothing is written back (writeback)"
+/* uafault.ko's trap writes through a long-term write pin of the page. */
+#define TRAPS		"trap_header trap_bytes"
+#define TRAPS_WHY	"the trap kinds pin the page long-term for writing, which it refuses (trap_header, trap_bytes)"
 /* Pins of it that do not stay the mapped pages, or no pin at all. */
 #define NO_HELD_PAGE	"split compact truncate writeback"
 
@@ -296,8 +299,8 @@ const struct memory_kind memory_kinds[] = {
 		.no_longterm_write = true,
 		.backed = true,
 		.must_not = BIT(KPF_ANON),
-		.skip = SHMEM_SKIP,
-		.why = "a MAP_SHARED page is not copied on write (fork_cow); a paged-out file page is written back and dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only",
+		.skip = SHMEM_SKIP " " TRAPS,
+		.why = "a MAP_SHARED page is not copied on write (fork_cow); a paged-out file page is written back and dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only; " TRAPS_WHY,
 	},
 	{
 		.name = "ext4_private",
@@ -331,8 +334,8 @@ const struct memory_kind memory_kinds[] = {
 		.map_flags = MAP_SHARED,
 		.open = device_open,
 		.device = true,
-		.skip = "swapped fork_cow dontneed movable stochastic_munmap kernel_alias uffd_munmap uffd_mprotect " NO_HELD_PAGE,
-		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias and the kinds that hold a pin across an mm event (split, compact, truncate, writeback) pin its pages, which GUP refuses; userfaultfd does not register it",
+		.skip = "swapped fork_cow dontneed movable stochastic_munmap kernel_alias uffd_munmap uffd_mprotect " NO_HELD_PAGE " " TRAPS,
+		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias, the trap kinds and the kinds that hold a pin across an mm event (split, compact, truncate, writeback) pin its pages, which GUP refuses; userfaultfd does not register it",
 	},
 	{
 		.name = "zero",
