@@ -4,7 +4,8 @@
  * buffer (import_ubuf) through copy_from_iter/copy_to_iter, three iovec
  * segments (kernel-held, or imported from user space with import_iovec),
  * and iov_iter_extract_pages, which pins.  Partial results are exact: an
- * iterator's count must drop by exactly what was reported.
+ * iterator's count must drop by exactly what was reported.  A kernel
+ * address where a user one belongs moves nothing.
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -255,6 +256,97 @@ static void extract_pages_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, uafault_pin_balance(), balance);
 }
 
+/*
+ * A kernel address where a user one belongs: import_ubuf() must refuse
+ * it, and a ubuf iterator built over it without that check (as
+ * iov_iter_ubuf() lets a caller) must move nothing in either direction:
+ * copy_{from,to}_iter() check every segment with access_ok() themselves.
+ */
+enum iter_kaddr_op { KADDR_IMPORT, KADDR_FROM_ITER, KADDR_TO_ITER };
+
+static const char * const iter_kaddr_ops[] = {
+	[KADDR_IMPORT] = "import_ubuf",
+	[KADDR_FROM_ITER] = "copy_from_iter",
+	[KADDR_TO_ITER] = "copy_to_iter",
+};
+
+enum iter_kaddr_where { KADDR_KMALLOC, KADDR_TASK_SIZE, KADDR_STRADDLE };
+
+struct iter_kaddr_case {
+	enum iter_kaddr_op op;
+	enum iter_kaddr_where where;
+};
+
+static const struct iter_kaddr_case iter_kaddr_cases[] = {
+	{ KADDR_IMPORT, KADDR_KMALLOC }, { KADDR_IMPORT, KADDR_TASK_SIZE },
+	{ KADDR_IMPORT, KADDR_STRADDLE },
+	{ KADDR_FROM_ITER, KADDR_KMALLOC }, { KADDR_FROM_ITER, KADDR_TASK_SIZE },
+	{ KADDR_FROM_ITER, KADDR_STRADDLE },
+	{ KADDR_TO_ITER, KADDR_KMALLOC }, { KADDR_TO_ITER, KADDR_TASK_SIZE },
+	{ KADDR_TO_ITER, KADDR_STRADDLE },
+};
+
+static void iter_kaddr_name(const struct iter_kaddr_case *c, char *desc)
+{
+	static const char * const where[] = { "kmalloc", "TASK_SIZE", "straddling" };
+
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s %s", iter_kaddr_ops[c->op],
+		 where[c->where]);
+}
+
+KUNIT_ARRAY_PARAM(iter_kaddr, iter_kaddr_cases, iter_kaddr_name);
+
+static void iter_kernel_addr_test(struct kunit *test)
+{
+	const struct iter_kaddr_case *c = test->param_value;
+	struct uafault_layout none = { .npages = 1, .hole = -1 };
+	const size_t len = 16;
+	struct uafault_umem m;
+	struct iov_iter iter;
+	unsigned long addr = 0;
+	u8 *victim, *kbuf;
+	size_t done;
+
+	/* A mapping, so the mm exists and user space is not simply empty. */
+	uafault_umem_setup(test, &m, &none, 1);
+	victim = uafault_kbuf(test, len);
+	kbuf = uafault_kbuf(test, len);
+	memset(kbuf, 0x5a, len);
+	switch (c->where) {
+	case KADDR_KMALLOC:
+		addr = (unsigned long)victim;
+		break;
+	case KADDR_TASK_SIZE:
+		addr = TASK_SIZE;
+		break;
+	case KADDR_STRADDLE:
+		addr = TASK_SIZE - len / 2;
+		break;
+	}
+	if (c->op == KADDR_IMPORT &&
+	    uafault_deviates(test, IS_ENABLED(CONFIG_UML) &&
+			     c->where == KADDR_KMALLOC,
+			     "UML's access_ok() takes a kernel address below TASK_SIZE (user memory is another host process, so nothing is reached through it)")) {
+		KUNIT_EXPECT_EQ(test, import_ubuf(ITER_SOURCE, (void __user *)addr,
+						  len, &iter), 0);
+	} else if (c->op == KADDR_IMPORT) {
+		KUNIT_EXPECT_EQ(test, import_ubuf(ITER_SOURCE, (void __user *)addr,
+						  len, &iter), -EFAULT);
+	} else {
+		iov_iter_ubuf(&iter, c->op == KADDR_TO_ITER ? ITER_DEST :
+			      ITER_SOURCE, (void __user *)addr, len);
+		done = c->op == KADDR_TO_ITER ? copy_to_iter(kbuf, len, &iter) :
+						copy_from_iter(kbuf, len, &iter);
+		KUNIT_EXPECT_EQ(test, done, 0);
+		KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), len);
+		KUNIT_EXPECT_TRUE_MSG(test, !memchr_inv(kbuf, 0x5a, len),
+				      "the kernel buffer changed: bytes came from a kernel address");
+	}
+	KUNIT_EXPECT_TRUE_MSG(test, !memchr_inv(victim, UAFAULT_POISON, len),
+			      "kernel memory behind the pointer was written");
+	uafault_expect_guards(test, victim, len);
+}
+
 static int add_iovec_cases(bool to_iter)
 {
 	struct iovec_case *c;
@@ -317,6 +409,7 @@ static struct kunit_case iter_test_cases[] = {
 	KUNIT_CASE_PARAM(ubuf_copy_test, ubuf_gen_params),
 	KUNIT_CASE_PARAM(iovec_copy_test, iovec_gen_params),
 	KUNIT_CASE_PARAM(extract_pages_test, extract_gen_params),
+	KUNIT_CASE_PARAM(iter_kernel_addr_test, iter_kaddr_gen_params),
 	KUNIT_CASE(iter_reinit_test),
 	{}
 };

@@ -1,6 +1,7 @@
 """The harness's packages depend one way: core <- setup <- kunit <- guest
 <- campaign <- triage, reports read the campaign store (and the protocol's
-oracle tags), the test layers sit on everything and the CLI on top."""
+oracle tags), mutate drives kunit over edits of the tree (setup), the test
+layers sit on everything and the CLI on top."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ ALLOWED: dict[str, set[str]] = {
     "campaign": {"core", "setup", "kunit", "guest"},
     "triage": {"core", "setup", "kunit", "guest", "campaign"},
     "reports": {"core", "campaign", "guest"},
-    "testsuite": {"core", "setup", "kunit", "guest", "campaign", "triage", "reports"},
+    "mutate": {"core", "setup", "kunit"},
+    "testsuite": {"core", "setup", "kunit", "guest", "campaign", "triage", "reports", "mutate"},
 }
 
 

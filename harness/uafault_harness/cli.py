@@ -34,6 +34,10 @@ from .testsuite import summary
 from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
 from .testsuite.dma_layer import run_dma_layer
 from .testsuite.memory_layer import run_memory_layer
+from .testsuite.mutants_layer import run_mutants_layer
+from .mutate import runner as mutate_runner
+from .mutate.catalogue import CATALOGUE, check_against_tree, load_catalogue
+from .mutate.runner import MUTANT_TIMEOUT
 from .testsuite.path_oracles_layer import run_path_oracles_layer
 from .testsuite.pytest_layer import run_pytest_layer
 from .testsuite.user_module_layer import run_user_module_layer
@@ -163,6 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     p.add_argument("filter_glob", nargs="?", default="", help="suite[.test] glob, e.g. 'uafault_copy*'")
 
+    p = sub.add_parser("mutants", help="score the KUnit suites against configs/mutants.toml: each mutant of the "
+                       "kernel code they cover applied to the cached tree, built, run, undone")
+    p.add_argument("names", nargs="*", metavar="GLOB", help="only the mutants whose names match (default: all)")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip the run on the unedited tree (only when the suites just passed on it)")
+    add_jobs_option(p)
+    p.add_argument("--timeout", type=positive_int("--timeout"), default=MUTANT_TIMEOUT,
+                   help="seconds each kernel may run the suites (default %(default)s: a mutant that "
+                        "loops is killed by it)")
+
     p = sub.add_parser("guest-build", help="build (or reuse) the x86_64 guest kernel for the agent")
     p.add_argument("--kasan", action="store_true", help="add configs/guest-kasan.config (own build dir)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
@@ -260,6 +274,31 @@ def cmd_kunit(args: argparse.Namespace, layout: Layout) -> ExitCode:
     preflight(layout, request.profile)
     run_dir = create_run_dir(layout.results_root)
     return _print_layer(run_kunit_layer(layout, request, run_dir), run_dir / args.arch)
+
+
+def cmd_mutants(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    if layout.user_tree:
+        raise HarnessError(ExitCode.USAGE, f"mutants edits kernel sources and KSRC={layout.tree} is yours: "
+                                           "run it on the cached tree (unset KSRC)")
+    catalogue = layout.project / CATALOGUE
+    mutants = mutate_runner.select(load_catalogue(catalogue), args.names)
+    if not mutants:
+        raise HarnessError(ExitCode.USAGE, f"no mutant of {catalogue} matches {' '.join(args.names)}")
+    check_against_tree(mutants, layout.tree, catalogue)
+    for arch in sorted({m.arch for m in mutants}):
+        preflight(layout, ARCH_PROFILES[arch])
+    run_dir = create_run_dir(layout.results_root)
+    out_dir = run_dir / "mutants"
+    if not args.no_baseline:
+        for arch in sorted({m.arch for m in mutants}):
+            base = mutate_runner.run_baseline(layout, arch, args.jobs, args.timeout, out_dir)
+            if base.exit_code is not ExitCode.OK:
+                print(f"mutants: the suites fail on the unedited tree ({base.message}): no mutant can be scored")
+                return base.exit_code
+    outcomes = mutate_runner.run_mutants(layout, mutants, args.jobs, args.timeout, out_dir)
+    print(mutate_runner.table(outcomes))
+    print(f"artefacts: {out_dir}")
+    return ExitCode.OK
 
 
 def cmd_guest_build(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -380,8 +419,11 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
     layers: list[LayerResult] = []
     if not args.skip_pytest:
         layers.append(run_pytest_layer(layout, run_dir))
-    for arch in arches:
-        layers.append(run_kunit_layer(layout, KunitRequest(arch, args.jobs, args.timeout), run_dir))
+    kunit = {arch: run_kunit_layer(layout, KunitRequest(arch, args.jobs, args.timeout), run_dir) for arch in arches}
+    layers += kunit.values()
+    # A mutant is killed only by suites that pass on the unedited tree.
+    if kunit["um"].exit_code is ExitCode.OK:
+        layers.append(run_mutants_layer(layout, run_dir, args.jobs))
     if not args.skip_guest:
         # --timeout is the KUnit runs'; the guests keep their own watchdogs.
         for request in test_guest_requests(args.jobs, layout):
@@ -437,6 +479,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "link": cmd_link,
     "unlink": cmd_unlink,
     "kunit": cmd_kunit,
+    "mutants": cmd_mutants,
     "test": cmd_test,
     "guest-build": cmd_guest_build,
     "guest": cmd_guest,

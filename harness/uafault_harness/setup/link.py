@@ -12,6 +12,7 @@ from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from .source import require_tree
+from .tree_edit import recover
 
 LINK_MARKER = "# uafault-link: added by harness/uafault setup; undo with harness/uafault unlink"
 SYMLINK_RELPATH = Path("lib/uafault")
@@ -123,8 +124,12 @@ def unlink(tree: Path, project: Path) -> list[str]:
 
 def ensure_linked(layout: Layout) -> None:
     """The suites and the guest kernel only configure if the tree sources
-    lib/uafault: link it, or re-point a link left by another checkout."""
+    lib/uafault: link it, or re-point a link left by another checkout.
+    A mutant a killed run left in the tree is undone first."""
     require_tree(layout)
+    restored = recover(layout.cache, layout.tree)
+    if restored:
+        print(f"[uafault] {restored}", flush=True)
     state = link_state(layout.tree, layout.project)
     if state is LinkState.LINKED:
         return
