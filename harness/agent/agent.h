@@ -118,6 +118,7 @@ struct memory_kind {
 	bool merged;		/* merged by KSM with a twin of its bytes */
 	bool device;		/* /dev/uafault's mmap: VM_PFNMAP, no GUP */
 	bool backed;		/* MAP_SHARED of a file a disk backs */
+	bool shmem;		/* shmem pages: swapped out, no swap PTE */
 	uint64_t must, must_not;	/* kpageflags of every page */
 	const char *skip;	/* fault kinds that mean nothing on it */
 	const char *why;	/* ... and why */
@@ -133,6 +134,7 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 bool memory_proven(struct umem *m, const struct memory_kind *mk);
 bool memory_private_file(const struct memory_kind *mk);
 long smaps_kb(const void *addr, const char *field);
+unsigned int memory_swapped(const struct umem *m, size_t npages);
 const char *umem_error(const struct umem *m, int err);
 
 /*

@@ -168,20 +168,6 @@ static void fault_none(const struct agent *a, const struct target *t,
 	}
 }
 
-/* Pages of [addr, addr + npages) that pagemap shows swapped out. */
-static unsigned int count_swapped(const unsigned char *addr, size_t npages)
-{
-	uint64_t entry[SWAP_PAGES];
-	unsigned int swapped = 0;
-	size_t i;
-
-	if (npages > SWAP_PAGES || !read_pagemap(addr, npages, entry))
-		return 0;
-	for (i = 0; i < npages; i++)
-		swapped += !(entry[i] >> 63 & 1) && (entry[i] >> 62 & 1);
-	return swapped;
-}
-
 /* "used of size KiB" of the swap devices, for a set-up failure's note. */
 static bool swap_usage(long *used, long *size)
 {
@@ -204,7 +190,7 @@ static bool swap_usage(long *used, long *size)
 }
 
 /*
- * Pages the range out and counts, by pagemap, the pages swapped.
+ * Pages the range out and counts the pages swapped (memory_swapped()).
  * MADV_PAGEOUT reclaims only pages on an LRU list, and a page faulted in
  * waits first in the lru_add batch of the CPU that faulted it; madvise
  * drains the batch of the CPU it runs on, no other.  So the caller faults
@@ -221,13 +207,13 @@ static unsigned int page_out(struct umem *m, const cpu_set_t *cpus,
 
 	/* First where the range was faulted in: that drains its batch. */
 	madvise(m->base, m->map_len, MADV_PAGEOUT);
-	swapped = count_swapped(m->base, SWAP_PAGES);
+	swapped = memory_swapped(m, SWAP_PAGES);
 	for (*tries = 1; *tries < SWAP_TRIES && swapped < SWAP_PAGES; (*tries)++) {
 		for (cpu = 0; cpu < CPU_SETSIZE && swapped < SWAP_PAGES; cpu++) {
 			if (!CPU_ISSET(cpu, cpus) || !pin_to_cpu(pthread_self(), cpu))
 				continue;
 			madvise(m->base, m->map_len, MADV_PAGEOUT);
-			swapped = count_swapped(m->base, SWAP_PAGES);
+			swapped = memory_swapped(m, SWAP_PAGES);
 		}
 	}
 	return swapped;
@@ -259,7 +245,7 @@ static void fault_swapped(const struct agent *a, const struct target *t,
 	place(a, &p, t, start_at(t, k->start));
 	if (set_up(a, t, v, &m, &p)) {
 		swapped = page_out(&m, &cpus, &tries);
-		note(v, "# pagemap: %u of %u pages swapped out before the call (%u tries)\n",
+		note(v, "# %u of %u pages swapped out before the call (%u tries)\n",
 		     swapped, SWAP_PAGES, tries);
 		if (swapped < SWAP_PAGES) {
 			swap_usage(&used, &size);

@@ -88,6 +88,28 @@ static int uffd_register(unsigned char *page)
 }
 
 /*
+ * Makes @page of @m missing, the way userfaultfd's missing mode sees it:
+ * no page table entry, and for shmem no page in the page cache either
+ * (a hole punched in the file, MADV_REMOVE without one), or a fault
+ * would find the old page there.
+ */
+static int make_missing(const struct umem *m, unsigned char *page)
+{
+	const struct memory_kind *mk = m->plan.memory;
+
+	if (madvise(page, PAGE, MADV_DONTNEED))
+		return -errno;
+	if (m->fd >= 0 &&
+	    fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      page - m->base, PAGE))
+		return -errno;
+	if (m->fd < 0 && mk && mk->map_flags & MAP_SHARED &&
+	    madvise(page, PAGE, MADV_REMOVE))
+		return -errno;
+	return 0;
+}
+
+/*
  * Deterministic munmap race: page 1 of three is missing and registered
  * with userfaultfd; when the target faults on it, the handler thread
  * munmaps (or PROT_NONEs) page 2, then resolves page 1.  The target must
@@ -118,7 +140,12 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	race.trap = m.base + PAGE;
 	race.rest = m.base + 2 * PAGE;
 	race.fill = m.before + PAGE;
-	madvise(race.trap, PAGE, MADV_DONTNEED);
+	err = make_missing(&m, race.trap);
+	if (err) {
+		unresolved(v, "making page 1 missing: %s", strerror(-err));
+		umem_free(&m);
+		return;
+	}
 	race.uffd = uffd_register(race.trap);
 	if (race.uffd < 0) {
 		unresolved(v, "userfaultfd: %s", strerror(-race.uffd));

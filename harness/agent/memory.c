@@ -100,6 +100,34 @@ long smaps_kb(const void *addr, const char *field)
 	return kb;
 }
 
+/*
+ * Pages of @m's first @npages that are swapped out.  Anonymous memory
+ * keeps a swap entry in its page table, which pagemap shows page by
+ * page; a shmem page leaves only a hole there (its swap entry is in the
+ * file's page cache), so for shmem every page must be absent from the
+ * page table and smaps must count the VMA's swap.
+ */
+unsigned int memory_swapped(const struct umem *m, size_t npages)
+{
+	const struct memory_kind *mk = m->plan.memory;
+	unsigned long absent = 0, swapped = 0, counted;
+	uint64_t entry[MAX_PAGES];
+	long kb;
+	size_t i;
+
+	if (npages > MAX_PAGES || !read_pagemap(m->base, npages, entry))
+		return 0;
+	for (i = 0; i < npages; i++) {
+		absent += !(entry[i] >> 63 & 1);
+		swapped += !(entry[i] >> 63 & 1) && (entry[i] >> 62 & 1);
+	}
+	if (!mk || !mk->shmem)
+		return swapped;
+	kb = smaps_kb(m->base, "Swap:");
+	counted = kb < 0 ? 0 : kb * 1024 / PAGE;
+	return counted < absent ? counted : absent;
+}
+
 /* Whether the VMA at @addr has VM_PFNMAP and VM_IO (smaps "pf", "io"). */
 static bool vma_is_pfnmap(const void *addr)
 {
@@ -232,12 +260,16 @@ static int hugetlb_reserve(void)
 	return fclose(f) ? -errno : 0;
 }
 
-/* What shared memory (shmem) leaves out, and why. */
-#define SHMEM_SKIP	"fork_cow swapped uffd_munmap uffd_mprotect"
-#define SHMEM_WHY	"a MAP_SHARED page is not copied on write (fork_cow); " \
-	"a shmem page paged out is no swap entry pagemap can show (swapped, " \
-	"not yet); the userfaultfd kinds plant an anonymous missing page " \
-	"(not yet for shmem)"
+/*
+ * What shared memory (shmem) leaves out, and why.  Its userfaultfd kinds
+ * punch the page out of the file first, so the fault finds it missing;
+ * its swap-out is proven by smaps (memory_swapped()).
+ */
+#define SHMEM_SKIP	"fork_cow"
+#define SHMEM_WHY	"a MAP_SHARED page is not copied on write (fork_cow)"
+/* A disk file's: written back, not swapped; no userfaultfd missing mode. */
+#define FILE_SKIP	"fork_cow swapped uffd_munmap uffd_mprotect"
+#define NO_UFFD_WHY	"a paged-out file page is written back and dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only"
 /* Memory no file backs: nothing to truncate or write back. */
 #define NO_FILE		"truncate writeback"
 #define NO_FILE_WHY	"no file backs it (truncate, writeback)"
@@ -266,6 +298,7 @@ const struct memory_kind memory_kinds[] = {
 	{
 		.name = "shared",
 		.map_flags = MAP_SHARED | MAP_ANONYMOUS,
+		.shmem = true,
 		.must_not = BIT(KPF_ANON),
 		.skip = SHMEM_SKIP " " NO_FILE,
 		.why = SHMEM_WHY "; " NO_FILE_WHY,
@@ -274,6 +307,7 @@ const struct memory_kind memory_kinds[] = {
 		.name = "memfd",
 		.map_flags = MAP_SHARED,
 		.open = memfd_open,
+		.shmem = true,
 		.must_not = BIT(KPF_ANON),
 		.skip = SHMEM_SKIP " " NO_DISK,
 		.why = SHMEM_WHY "; " NO_DISK_WHY,
@@ -282,9 +316,10 @@ const struct memory_kind memory_kinds[] = {
 		.name = "tmpfs_private",
 		.map_flags = MAP_PRIVATE,
 		.open = tmpfs_open,
+		.shmem = true,
 		.must_not = BIT(KPF_ANON),
 		.skip = SHMEM_SKIP " " NO_DISK,
-		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (only FOLL_LONGTERM unshares it: fork_cow); a paged-out tmpfs page is no swap entry pagemap can show (swapped, not yet); the userfaultfd kinds plant an anonymous missing page; " NO_DISK_WHY,
+		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (only FOLL_LONGTERM unshares it: fork_cow); " NO_DISK_WHY,
 	},
 	{
 		/*
@@ -299,16 +334,16 @@ const struct memory_kind memory_kinds[] = {
 		.no_longterm_write = true,
 		.backed = true,
 		.must_not = BIT(KPF_ANON),
-		.skip = SHMEM_SKIP " " TRAPS,
-		.why = "a MAP_SHARED page is not copied on write (fork_cow); a paged-out file page is written back and dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only; " TRAPS_WHY,
+		.skip = FILE_SKIP " " TRAPS,
+		.why = "a MAP_SHARED page is not copied on write (fork_cow); " NO_UFFD_WHY "; " TRAPS_WHY,
 	},
 	{
 		.name = "ext4_private",
 		.map_flags = MAP_PRIVATE,
 		.open = ext4_open,
 		.must_not = BIT(KPF_ANON),
-		.skip = SHMEM_SKIP,
-		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (fork_cow); a paged-out file page is dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only",
+		.skip = FILE_SKIP,
+		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (fork_cow); " NO_UFFD_WHY,
 	},
 	{
 		/*

@@ -42,6 +42,10 @@ DIRTY_VARIANT = "variant_write_without_dirty"
 EARLY_VARIANT = "variant_early_unpin"
 CAUGHT_UNDER = {"compact": "[migrated]", "truncate": "[pinned-contents]"}
 NOT_COMPACTED = frozenset({"thp", "hugetlb"})
+# shmem: swapped out with no swap entry in the page table (smaps proves it),
+# and missing to userfaultfd only once its page is punched out of the file.
+SHMEM_KINDS = frozenset({"shared", "memfd", "tmpfs_private"})
+SHMEM_FAULTS = ("swapped", "uffd_munmap")
 # A case of a suite: an indented result line.
 _CASE = re.compile(r"^\s+(not )?ok \d+ ")
 
@@ -68,6 +72,10 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
                 checks[f"{memory}: {tag} caught {EARLY_VARIANT} under {fault}"] = any(
                     r.case.target == EARLY_VARIANT and r.case.fault == fault and r.title.startswith(tag)
                     for r in mine)
+        if memory in SHMEM_KINDS:
+            for fault in SHMEM_FAULTS:
+                checks[f"{memory}: {fault} set up and passed"] = any(
+                    r.case.fault == fault and r.verdict == "PASS" for r in mine)
         if memory not in NO_REFERENCES:
             checks[f"{memory}: [refs] caught {LEAK_VARIANT}"] = any(
                 r.case.target == LEAK_VARIANT and r.title.startswith("[refs]") for r in mine)
