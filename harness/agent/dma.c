@@ -97,7 +97,7 @@ static long dma_bounced(const struct agent *a)
 bool dma_mode_known(const char *mode)
 {
 	static const char *const modes[] = { DMA_MODES };
-	size_t i, n = sizeof(modes) / sizeof(modes[0]);
+	size_t i, n = ARRAY_SIZE(modes);
 
 	for (i = 0; i < n; i++)
 		if (!strcmp(mode, modes[i]))

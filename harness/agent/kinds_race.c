@@ -527,6 +527,15 @@ static bool some_snapshot_gives(const struct target *t,
 	}
 }
 
+/* What a target refused by contract, else what some_snapshot_gives(). */
+static bool snapshot_allows(const struct target *t,
+			    const struct uafault_run *r, size_t len,
+			    long refusal)
+{
+	return refusal ? refused_as_said(r, refusal) :
+			 some_snapshot_gives(t, r, len);
+}
+
 /*
  * Every double fetch, not only a header's: while a target that reads the
  * range runs --rounds times, a thread on the other CPU flips bytes
@@ -569,8 +578,7 @@ static void fault_race_bytes(const struct agent *a, const struct target *t,
 			     strerror(-err));
 			break;
 		}
-		if (refusal ? refused_as_said(&r, refusal) :
-			      some_snapshot_gives(t, &r, p.len))
+		if (snapshot_allows(t, &r, p.len, refusal))
 			continue;
 		fail(v, "[result] round %u: ret %lld done %llu of %zu: no snapshot of the changing bytes gives that",
 		     round, (long long)r.ret, (unsigned long long)r.done,
@@ -698,8 +706,7 @@ static void fault_trap_bytes(const struct agent *a, const struct target *t,
 		if (!trap.fired)
 			continue;
 		fired++;
-		if (refusal ? refused_as_said(&r, refusal) :
-			      some_snapshot_gives(t, &r, p.len))
+		if (snapshot_allows(t, &r, p.len, refusal))
 			continue;
 		fail(v, "[result] byte %zu flipped after the kernel's first read: ret %lld done %llu of %zu: no snapshot of the bytes gives that",
 		     pos[i], (long long)r.ret, (unsigned long long)r.done, p.len);
