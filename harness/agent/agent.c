@@ -227,6 +227,44 @@ static bool run_suite(struct agent *a, const struct target *t,
 	return !failed;
 }
 
+/*
+ * --break-memory: every memory kind's precondition check, shown failing.
+ * Each kind is set up for @t's "none" case with its promise undone
+ * (memory_break()); the case passes only if it ends as a set-up failure
+ * that names the kind, the target never run on memory it was not given.
+ */
+static int run_memory_breaks(struct agent *a, const struct target *t)
+{
+	const struct fault_kind *none = find_kind("none");
+	unsigned int i, failed = 0;
+	bool caught;
+
+	printf("KTAP version 1\n1..1\n    KTAP version 1\n");
+	printf("    # Subtest: memory_preconditions\n    1..%u\n",
+	       nr_memory_kinds);
+	for (i = 0; i < nr_memory_kinds; i++) {
+		const struct memory_kind *mk = &memory_kinds[i];
+		struct verdict v = { 0 };
+
+		a->memory = mk;
+		snprintf(a->case_name, sizeof(a->case_name),
+			 "memory_preconditions.%s", mk->name);
+		run_kind(a, none, t, &v, "    ");
+		caught = v.unresolved && !v.failed && strstr(v.msg, mk->name);
+		if (!caught)
+			note(&v, "# %s memory: its precondition was undone and its proof did not see it\n",
+			     mk->name);
+		print_notes(&v, "    ");
+		printf("    %sok %u %s\n", caught ? "" : "not ", i + 1, mk->name);
+		failed += !caught;
+	}
+	printf("# memory_preconditions: pass:%u fail:%u skip:0 total:%u\n",
+	       nr_memory_kinds - failed, failed, nr_memory_kinds);
+	printf("%sok 1 memory_preconditions\n", failed ? "not " : "");
+	fflush(stdout);
+	return failed ? EXIT_FAIL : 0;
+}
+
 static double now_seconds(void)
 {
 	struct timespec ts;
@@ -435,6 +473,8 @@ static void print_usage(FILE *f)
 		"                  ID TARGET FAULT SIZE OFFSET SEED [MEMORY]\n"
 		"  --list-faults   print the fault kinds (\"NAME [crash] [raced] [start=N]\")\n"
 		"                  and exit\n"
+		"  --break-memory  undo each memory kind's promise before its proof, on the\n"
+		"                  first target's \"none\" case: every proof must catch it\n"
 		"  --list-memory   print the memory kinds (\"NAME [skip=KIND,...]\")\n"
 		"                  and exit\n"
 		"  --list-targets  print the targets (\"NAME OWNER fixed_len=N kinds=K,...\n"
@@ -540,6 +580,7 @@ int main(int argc, char **argv)
 		{ "offset", required_argument, NULL, 'O' },
 		{ "cases", required_argument, NULL, 'C' },
 		{ "memory", required_argument, NULL, 'Y' },
+		{ "break-memory", no_argument, NULL, 'B' },
 		{ "list-memory", no_argument, NULL, 'y' },
 		{ "dma", required_argument, NULL, 'D' },
 		{ "exec", required_argument, NULL, 'x' },
@@ -638,6 +679,9 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'B':
+			a.break_memory = true;
 			break;
 		case 'D':
 			if (!dma_mode_known(optarg))
@@ -763,6 +807,13 @@ int main(int argc, char **argv)
 	}
 	if (cases) {
 		status = run_cases(&a, cases);
+		goto out;
+	}
+	if (a.break_memory) {
+		status = a.ntargets ? run_memory_breaks(&a, &a.targets[0]) :
+				      EXIT_USAGE;
+		if (!a.ntargets)
+			fprintf(stderr, "uafault-agent: --break-memory needs a target (--targets)\n");
 		goto out;
 	}
 	if (kunit_glob) {

@@ -92,6 +92,7 @@ struct plan {
 	size_t offset;		/* range start from the mapping start */
 	size_t len;
 	const struct memory_kind *memory;	/* NULL: private anonymous */
+	bool broken;		/* undo the memory's promise (--break-memory) */
 };
 
 struct umem {
@@ -103,6 +104,7 @@ struct umem {
 	unsigned char *before;	/* readable bytes before the run */
 	bool readable[MAX_PAGES];
 	int fd;			/* the backing file (backed kinds), or -1 */
+	unsigned char *twin;	/* a merged kind's KSM partner, map_len */
 	char why[160];		/* a set-up failure's reason, "" for errno's */
 };
 
@@ -132,6 +134,7 @@ void list_memory(const struct memory_kind *mk);
 int memory_map(struct umem *m, const struct memory_kind *mk,
 	       const unsigned char *bytes);
 bool memory_proven(struct umem *m, const struct memory_kind *mk);
+void memory_break(struct umem *m, const struct memory_kind *mk);
 bool memory_private_file(const struct memory_kind *mk);
 long smaps_kb(const void *addr, const char *field);
 unsigned int memory_swapped(const struct umem *m, size_t npages);
@@ -167,6 +170,8 @@ struct agent {
 	size_t size;		/* range length for every kind, 0: theirs */
 	long offset;		/* range start in page 0, -1: the kind's */
 	const struct memory_kind *memory;	/* NULL: private anonymous */
+	/* --break-memory: each kind's promise undone before its proof */
+	bool break_memory;
 	char case_name[128];	/* the case in flight, as the console names it */
 	bool raced;		/* ... and a thread changes its range meanwhile */
 	/* A reproducer: take the module's allow_crash as it is. */

@@ -44,6 +44,7 @@ void place(const struct agent *a, struct plan *p,
 		offset = a->offset;
 	p->offset = offset;
 	p->memory = a->memory;
+	p->broken = a->break_memory;
 	if (t->fixed_len)
 		p->len = t->fixed_len;
 	else if (a->size)

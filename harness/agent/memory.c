@@ -29,6 +29,7 @@
 #define EXT4_DIR	"/tmp/uafault-ext4"
 #define EXT4_MAGIC	0xEF53
 #define BIT(n)		(1ULL << (n))
+#define PFN_MASK	((1ULL << 55) - 1)	/* of a pagemap entry */
 
 static int memfd_open(size_t len)
 {
@@ -205,8 +206,9 @@ static int ksm_set(const char *knob, const char *value)
 /*
  * KSM merges identical pages of MADV_MERGEABLE areas, so a twin mapping
  * with the same bytes gives every page of the range a partner.  ksmd runs
- * only until pagemap shows every page of the range merged; the twin then
- * goes, and the range keeps its KSM pages (now mapped once).
+ * only until pagemap shows every page of the range on its twin's frame;
+ * the twin stays mapped for the case (umem_free() drops it), so the proof
+ * still holds, page by page, when the fault is planted.
  */
 static int ksm_merge(struct umem *m, const struct memory_kind *mk)
 {
@@ -217,20 +219,26 @@ static int ksm_merge(struct umem *m, const struct memory_kind *mk)
 
 	if (twin == MAP_FAILED)
 		return -errno;
+	m->twin = twin;
 	memcpy(twin, m->base, m->map_len);
 	if (madvise(m->base, m->map_len, MADV_MERGEABLE) ||
 	    madvise(twin, m->map_len, MADV_MERGEABLE))
 		err = -errno;
+	/*
+	 * Smart scan (6.7+) skips, for ever longer, the addresses it once
+	 * failed to merge: the next case's range, mapped at the same
+	 * address, would then wait for nothing.
+	 */
+	ksm_set("smart_scan", "0");
 	if (!err)
 		err = ksm_set("pages_to_scan", "1000") ?:
-		      ksm_set("sleep_millisecs", "5") ?: ksm_set("run", "1");
+		      ksm_set("sleep_millisecs", "0") ?: ksm_set("run", "1");
 	while (!err && !memory_proven(m, mk) && waited < KSM_WAIT_MS) {
 		usleep(5000);
 		waited += 5;
 	}
 	/* 0 stops ksmd and keeps what it merged (2 would unmerge). */
 	ksm_set("run", "0");
-	munmap(twin, m->map_len);
 	if (err)
 		snprintf(m->why, sizeof(m->why), "ksm memory: %s",
 			 strerror(-err));
@@ -350,14 +358,17 @@ const struct memory_kind memory_kinds[] = {
 		 * Pages KSM merged: anonymous but never exclusive, so a
 		 * FOLL_PIN, read-only too, gets an unshared copy first and a
 		 * write breaks COW, while the stable page stays the other
-		 * mappers'.
+		 * mappers'.  Proven by the twin's frames: 6.12's kpageflags
+		 * sets KPF_KSM on every anonymous page (fs/proc/page.c tests
+		 * mapping & PAGE_MAPPING_KSM, true whenever PAGE_MAPPING_ANON
+		 * is set), so it cannot say which pages KSM merged.
 		 */
 		.name = "ksm",
 		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
 		.merged = true,
-		.must = BIT(KPF_ANON) | BIT(KPF_KSM),
-		.skip = NO_FILE,
-		.why = NO_FILE_WHY,
+		.must = BIT(KPF_ANON),
+		.skip = NO_FILE " swapped",
+		.why = NO_FILE_WHY "; MADV_PAGEOUT leaves a page mapped more than once (the range and its twin) resident (swapped)",
 	},
 	{
 		/*
@@ -520,14 +531,38 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 		m->base = NULL;
 		return -errno;
 	}
-	if (mk->untouched) {
-		/* Read faults, as a first read of each page would take. */
+	/*
+	 * The untouched kind and a file's page cache are mapped by read
+	 * faults, as a first read of each page maps them, so that pagemap
+	 * can prove every page before the fault is planted.
+	 */
+	if (mk->untouched || (mk->open && !mk->device)) {
 		if (madvise(m->base, m->map_len, MADV_POPULATE_READ))
 			return -errno;
-	} else if (!mk->open || mk->device) {
+	} else {
 		memcpy(m->base, bytes, m->map_len);
 	}
 	return mk->merged ? ksm_merge(m, mk) : 0;
+}
+
+/*
+ * --break-memory: undoes what @mk promises, the way a real system can
+ * (another mapping over the device's, a write that copies the zero or a
+ * KSM page, reclaim or MADV_DONTNEED taking a page away), so that its
+ * proof must catch it: a kind whose precondition can fail silently would
+ * pass cases on memory it never had.
+ */
+void memory_break(struct umem *m, const struct memory_kind *mk)
+{
+	if (mk->device) {
+		mmap(m->base, PAGE, PROT_READ | PROT_WRITE,
+		     MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	} else if (mk->untouched || mk->merged) {
+		m->base[0] ^= 1;
+	} else {
+		madvise(m->base, mk->map_flags & MAP_HUGETLB ? HPAGE : PAGE,
+			MADV_DONTNEED);
+	}
 }
 
 /* The first of the proven bits in @bits, as the reason says it. */
@@ -539,8 +574,6 @@ static const char *flag_name(uint64_t bits)
 		return "a transparent huge page";
 	if (bits & BIT(KPF_ZERO_PAGE))
 		return "the zero page";
-	if (bits & BIT(KPF_KSM))
-		return "a KSM-merged page";
 	return "anonymous";
 }
 
@@ -553,6 +586,30 @@ static const char *flag_name(uint64_t bits)
 bool memory_private_file(const struct memory_kind *mk)
 {
 	return mk->open && !mk->device && !(mk->map_flags & MAP_SHARED);
+}
+
+/* Whether every page of @m shares its frame with its twin's (KSM). */
+static bool merged_with_twin(struct umem *m, const struct memory_kind *mk)
+{
+	unsigned int n = m->map_len / PAGE, i;
+	uint64_t mine[MAX_PAGES], twin[MAX_PAGES];
+
+	if (!m->twin || !read_pagemap(m->base, n, mine) ||
+	    !read_pagemap(m->twin, n, twin)) {
+		snprintf(m->why, sizeof(m->why), "%s memory: no twin to prove the merge by",
+			 mk->name);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (!(twin[i] >> 63 & 1) ||
+		    (mine[i] & PFN_MASK) != (twin[i] & PFN_MASK)) {
+			snprintf(m->why, sizeof(m->why),
+				 "%s memory: page %u is not merged with its twin (pagemap frames differ)",
+				 mk->name, i);
+			return false;
+		}
+	}
+	return true;
 }
 
 bool memory_proven(struct umem *m, const struct memory_kind *mk)
@@ -580,10 +637,14 @@ bool memory_proven(struct umem *m, const struct memory_kind *mk)
 		return false;
 	}
 	for (i = 0; i < n; i++) {
-		uint64_t pfn = entry[i] & ((1ULL << 55) - 1);
+		uint64_t pfn = entry[i] & PFN_MASK;
 
-		if (!(entry[i] >> 63 & 1) ||
-		    pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) !=
+		if (!(entry[i] >> 63 & 1)) {
+			snprintf(m->why, sizeof(m->why),
+				 "%s memory: page %u is not mapped", mk->name, i);
+			break;
+		}
+		if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) !=
 		    sizeof(flags))
 			flags = 0;
 		if ((flags & mk->must) != mk->must || flags & mk->must_not) {
@@ -597,5 +658,5 @@ bool memory_proven(struct umem *m, const struct memory_kind *mk)
 		}
 	}
 	close(fd);
-	return i == n;
+	return i == n && (!mk->merged || merged_with_twin(m, mk));
 }

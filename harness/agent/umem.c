@@ -186,6 +186,8 @@ int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
 	if (err)
 		return err;
 	m->addr = m->base + p->offset;
+	if (p->broken)
+		memory_break(m, mk);
 	if (!memory_proven(m, mk))
 		return -EPROTO;
 
@@ -220,6 +222,9 @@ void umem_free(struct umem *m)
 		munmap(m->base, m->vma_len ?: m->map_len);
 	if (m->fd >= 0)
 		close(m->fd);
+	if (m->twin)
+		munmap(m->twin, m->map_len);
+	m->twin = NULL;
 	m->fd = -1;
 	free(m->before);
 	m->base = NULL;

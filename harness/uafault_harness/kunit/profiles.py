@@ -24,14 +24,15 @@ class ArchProfile:
 
 
 ARCH_PROFILES: dict[str, ArchProfile] = {
-    "um": ArchProfile(name="um"),
+    # uafault_limits' copies over INT_MAX WARN by design (check_copy_size()).
+    "um": ArchProfile(name="um", kernel_args=("uafault_kunit.allow_warn=1",)),
     "x86_64": ArchProfile(
         name="x86_64",
         extra_kunitconfigs=(Path("configs/kunit-x86_64.config"),),
         # TCG "max" exposes SMAP; -smp 2 gives the race suite two CPUs.
         qemu_args="-cpu max -smp 2",
         # The raw accesses of uafault_smap oops on purpose; off by default.
-        kernel_args=("uafault_kunit.allow_oops=1",),
+        kernel_args=("uafault_kunit.allow_oops=1", "uafault_kunit.allow_warn=1"),
         required_suites=("uafault_smap",),
         runtime_tools=("qemu-system-x86_64",),
     ),

@@ -9,6 +9,7 @@ failure that says the page is not huge, never a pass."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 from ..campaign.store import DB_NAME, History, Row
@@ -97,6 +98,23 @@ def thp_off_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
             "... which says the page is not huge": NOT_HUGE in ktap}
 
 
+def broken_memory_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
+    """Each memory kind's promise undone before its proof (--break-memory):
+    every kind's case must be a set-up failure naming the kind."""
+    log = out / "break-memory.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
+                                        "--break-memory --targets copy_from_user"), log)
+    where = artefacts_of(log.read_text(errors="replace"))
+    ktap = (where / KTAP_NAME).read_text(errors="replace") if where and (where / KTAP_NAME).is_file() else ""
+    cases = {name: status for status, name in re.findall(r"^\s+(ok|not ok) \d+ (\w+)$", ktap, re.M)}
+    checks = {f"with each memory kind undone the boot ran (exit {rc})": rc == 0}
+    # memory.toml runs every kind the agent has (its own layer check).
+    kinds = tomllib.loads((layout.project / MEMORY).read_text())["campaign"]["memory"]
+    for kind in kinds:
+        checks[f"{kind}: its proof caught the undone precondition"] = cases.get(kind) == "ok"
+    return checks
+
+
 def run_memory_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     layer = "memory"
     out = run_dir / LAYER_DIR
@@ -106,4 +124,5 @@ def run_memory_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
         with History(layout.results_root / DB_NAME) as stored:
             checks.update(campaign_checks(stored.rows(run_id)))
     checks.update(thp_off_checks(layout, out, jobs))
+    checks.update(broken_memory_checks(layout, out, jobs))
     return checks_layer(layer, checks, out, out, "every memory kind holds, its precondition is proven")
