@@ -261,6 +261,21 @@ static void *churn_thread(void *arg)
 }
 
 /*
+ * Lays out @k's range for @t (false: not set up, said in @v) and gives
+ * what @t's contract refuses in it, 0 for nothing.
+ */
+static bool set_up_refusal(const struct agent *a, const struct target *t,
+			   struct verdict *v, const struct fault_kind *k,
+			   struct umem *m, struct plan *p, long *refusal)
+{
+	place(a, p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, m, p))
+		return false;
+	*refusal = contract_refusal(m, t);
+	return true;
+}
+
+/*
  * A FOLL_LONGTERM pin first migrates its pages out of ZONE_MOVABLE; when a
  * page is unmapped under that migration, migrate_pages() fails and the
  * whole pin fails with -ENOMEM, every page given back (mm/gup.c,
@@ -286,10 +301,8 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 	long refusal;
 	int err;
 
-	place(a, &p, t, start_at(t, k->start));
-	if (!set_up(a, t, v, &m, &p))
+	if (!set_up_refusal(a, t, v, k, &m, &p, &refusal))
 		return;
-	refusal = contract_refusal(&m, t);
 	ch.page = m.base + PAGE;
 	ch.fill = m.before + PAGE;
 	err = pthread_create(&thread, NULL, churn_thread, &ch);
@@ -559,10 +572,8 @@ static void fault_race_bytes(const struct agent *a, const struct target *t,
 	long refusal;
 	int err;
 
-	place(a, &p, t, start_at(t, k->start));
-	if (!set_up(a, t, v, &m, &p))
+	if (!set_up_refusal(a, t, v, k, &m, &p, &refusal))
 		return;
-	refusal = contract_refusal(&m, t);
 	f.header = m.addr;
 	f.len = p.len;
 	err = flipper_start(&f, &thread, &cpus);
@@ -687,10 +698,8 @@ static void fault_trap_bytes(const struct agent *a, const struct target *t,
 	long refusal;
 	int err;
 
-	place(a, &p, t, start_at(t, k->start));
-	if (!set_up(a, t, v, &m, &p))
+	if (!set_up_refusal(a, t, v, k, &m, &p, &refusal))
 		return;
-	refusal = contract_refusal(&m, t);
 	for (i = 0; i < TRAP_HEAD && i < p.len; i++)
 		pos[n++] = i;
 	if (p.len > TRAP_HEAD)

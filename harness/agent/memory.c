@@ -433,10 +433,10 @@ static bool listed(const char *list, const char *name)
 	return false;
 }
 
-/* Whether @fault means something on @mk (NULL: private anonymous). */
+/* Whether @fault means something on @mk. */
 bool memory_allows(const struct memory_kind *mk, const char *fault)
 {
-	return !listed((mk ?: &memory_kinds[0])->skip, fault);
+	return !listed(mk->skip, fault);
 }
 
 /* A line of --list-memory: "NAME [skip=KIND,...]". */
