@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * What mm does to pages while a pin holds them: a huge page split under
- * the pin, compaction migrating the pages around it, the file truncated
+ * the pin, compaction migrating the pages around it, move_pages() asking
+ * for exactly them on the other NUMA node, the file truncated
  * beneath it, writeback and drop_caches.  The contract is the same for
  * each.  The pin keeps its pages: never migrated, never freed, never
  * dropped from under it.  A pinned page still mapped is the one the
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -117,6 +119,81 @@ out:
 	let_go(a, v, &h);
 }
 
+/* The second node the guest boots with (QEMU -numa). */
+#define OTHER_NODE_DIR	"/sys/devices/system/node/node1"
+#define MPOL_MF_MOVE	(1 << 1)
+
+static long move_pages(unsigned long n, void **pages, const int *nodes,
+		       int *status)
+{
+	return syscall(SYS_move_pages, 0, n, pages, nodes, status,
+		       nodes ? MPOL_MF_MOVE : 0);
+}
+
+/*
+ * Asks for each pinned page on the node it is not on; false: unresolved.
+ * What move_pages() returns is not judged (a page it could not move is
+ * counted, not an error): the frames are.
+ */
+static bool move_to_other_node(struct verdict *v, unsigned char *addr,
+			       size_t n)
+{
+	void *pages[MAX_PAGES];
+	int nodes[MAX_PAGES], status[MAX_PAGES];
+	size_t i;
+
+	if (access(OTHER_NODE_DIR, F_OK)) {
+		unresolved(v, "the guest has one NUMA node (no %s)",
+			   OTHER_NODE_DIR);
+		return false;
+	}
+	for (i = 0; i < n; i++)
+		pages[i] = addr + i * PAGE;
+	if (move_pages(n, pages, NULL, status) < 0) {
+		unresolved(v, "move_pages (where the pages are): %s",
+			   strerror(errno));
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (status[i] < 0) {
+			unresolved(v, "move_pages finds no movable page %zu: %s",
+				   i, strerror(-status[i]));
+			return false;
+		}
+		nodes[i] = !status[i];
+	}
+	if (move_pages(n, pages, nodes, status) < 0) {
+		unresolved(v, "move_pages: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The pinned range's pages, and the page after them, each already mapped
+ * before the call: a frame that changed moved.
+ */
+static bool check_frames(struct verdict *v, const struct held *h,
+			 const uint64_t *before, const char *event)
+{
+	uint64_t after[MAX_PAGES];
+	size_t i;
+
+	if (!page_frames(h->m.base, h->m.map_len / PAGE, after)) {
+		unresolved(v, "cannot read /proc/self/pagemap");
+		return false;
+	}
+	for (i = h->p.offset / PAGE; i * PAGE < h->p.offset + h->p.len; i++) {
+		if (before[i] && before[i] != after[i]) {
+			fail(v, "[migrated] page %zu moved from pfn %#llx to %#llx while pinned (%s)",
+			     i, (unsigned long long)before[i],
+			     (unsigned long long)after[i], event);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Compaction of every zone, from a thread on the other CPU. */
 static void *compact(void *arg)
 {
@@ -139,9 +216,9 @@ static void *compact(void *arg)
 static void fault_compact(const struct agent *a, const struct target *t,
 			  struct verdict *v, const struct fault_kind *k)
 {
-	uint64_t before[MAX_PAGES], after[MAX_PAGES];
+	uint64_t before[MAX_PAGES];
 	long scanned = vmstat_value("compact_migrate_scanned");
-	size_t n, i;
+	size_t n;
 	pthread_t thread;
 	void *err = NULL;
 	struct held h;
@@ -170,19 +247,40 @@ static void fault_compact(const struct agent *a, const struct target *t,
 		unresolved(v, "compaction scanned no page (vmstat compact_migrate_scanned)");
 		goto out;
 	}
-	if (!page_frames(h.m.base, n, after)) {
+	check_frames(v, &h, before, "compaction");
+	check_follows(a, v, &h, "compaction");
+out:
+	let_go(a, v, &h);
+}
+
+/*
+ * move_pages() asks for exactly the pinned pages on the other node, before
+ * the target runs: unlike compaction it reaches every page whatever the
+ * allocator did, so a pin let go early is caught every time.  Each page
+ * must stay at its frame, and the pin must read what the mapping shows.
+ */
+static void fault_migrate(const struct agent *a, const struct target *t,
+			  struct verdict *v, const struct fault_kind *k)
+{
+	uint64_t before[MAX_PAGES];
+	size_t first, last;
+	struct held h;
+
+	if (!hold(a, t, v, k, &h))
+		goto out;
+	if (!page_frames(h.m.base, h.m.map_len / PAGE, before)) {
 		unresolved(v, "cannot read /proc/self/pagemap");
 		goto out;
 	}
-	for (i = h.p.offset / PAGE; i * PAGE < h.p.offset + h.p.len; i++) {
-		if (before[i] && before[i] != after[i]) {
-			fail(v, "[migrated] page %zu moved from pfn %#llx to %#llx while pinned",
-			     i, (unsigned long long)before[i],
-			     (unsigned long long)after[i]);
-			break;
-		}
-	}
-	check_follows(a, v, &h, "compaction");
+	first = h.p.offset / PAGE;
+	last = (h.p.offset + (h.p.len ? h.p.len - 1 : 0)) / PAGE;
+	if (!move_to_other_node(v, h.m.base + first * PAGE, last - first + 1))
+		goto out;
+	if (!check_frames(v, &h, before, "move_pages"))
+		goto out;
+	umem_snapshot(&h.m, h.m.before);
+	run_checked(a, t, v, &h.m);
+	check_follows(a, v, &h, "move_pages");
 out:
 	let_go(a, v, &h);
 }
@@ -300,6 +398,7 @@ out:
 const struct fault_kind mm_kinds[] = {
 	{ .name = "split", .run = fault_split },
 	{ .name = "compact", .run = fault_compact },
+	{ .name = "migrate", .run = fault_migrate },
 	{ .name = "truncate", .run = fault_truncate },
 	{ .name = "writeback", .run = fault_writeback },
 };

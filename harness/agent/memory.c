@@ -288,7 +288,7 @@ static int hugetlb_reserve(void)
 #define TRAPS		"trap_header trap_bytes"
 #define TRAPS_WHY	"the trap kinds pin the page long-term for writing, which it refuses (trap_header, trap_bytes)"
 /* Pins of it that do not stay the mapped pages, or no pin at all. */
-#define NO_HELD_PAGE	"split compact truncate writeback"
+#define NO_HELD_PAGE	"split compact migrate truncate writeback"
 
 /*
  * @must / @must_not: kpageflags every page of the mapping has / lacks
@@ -381,7 +381,7 @@ const struct memory_kind memory_kinds[] = {
 		.open = device_open,
 		.device = true,
 		.skip = "swapped fork_cow dontneed movable stochastic_munmap kernel_alias uffd_munmap uffd_mprotect " NO_HELD_PAGE " " TRAPS,
-		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias, the trap kinds and the kinds that hold a pin across an mm event (split, compact, truncate, writeback) pin its pages, which GUP refuses; userfaultfd does not register it",
+		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias, the trap kinds and the kinds that hold a pin across an mm event (split, compact, migrate, truncate, writeback) pin its pages, which GUP refuses; userfaultfd does not register it",
 	},
 	{
 		.name = "zero",
@@ -389,7 +389,7 @@ const struct memory_kind memory_kinds[] = {
 		.untouched = true,
 		.must = BIT(KPF_ZERO_PAGE),
 		.skip = "swapped fork_cow dontneed movable uffd_munmap uffd_mprotect " NO_HELD_PAGE,
-		.why = "the shared zero page is never swapped, never in ZONE_MOVABLE, and a pin of it does not follow a later COW (fork_cow, dontneed, split, compact: the process's write maps another page); no file backs it (truncate, writeback); the userfaultfd kinds plant a missing page, not the zero page",
+		.why = "the shared zero page is never swapped, never in ZONE_MOVABLE, and a pin of it does not follow a later COW (fork_cow, dontneed, split, compact, migrate: the process's write maps another page); no file backs it (truncate, writeback); the userfaultfd kinds plant a missing page, not the zero page",
 	},
 	{
 		.name = "hugetlb",

@@ -19,11 +19,27 @@ from ..core.agent_header import agent_string
 
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
 # the race cases two CPUs.
+# Two NUMA nodes, half the memory each, both CPUs on node 0: the agent's
+# `migrate` kind asks move_pages() for a pinned range on the other node.
+# (A CPU on each node would split the two cores of one socket, whose
+# shared LLC across nodes the kernel WARNs about at boot.)
 # pci-testdev: a PCI function no driver claims, which uafault.ko takes as
 # the device of its DMA targets (behind the IOMMU when there is one).
+GUEST_MIB = 1024
+NUMA_NODES = 2
+
+
+def _numa_args() -> tuple[str, ...]:
+    args: list[str] = []
+    for node in range(NUMA_NODES):
+        args += ["-object", f"memory-backend-ram,id=mem{node},size={GUEST_MIB // NUMA_NODES}M",
+                 "-numa", f"node,nodeid={node},memdev=mem{node}" + (",cpus=0-1" if node == 0 else "")]
+    return tuple(args)
+
+
 QEMU_BASE_ARGS: tuple[str, ...] = (
-    "-machine", "q35", "-cpu", "max", "-smp", "2", "-m", "1024",
-    "-nographic", "-no-reboot", "-device", "pci-testdev",
+    "-machine", "q35", "-cpu", "max", "-smp", "2", "-m", str(GUEST_MIB),
+    *_numa_args(), "-nographic", "-no-reboot", "-device", "pci-testdev",
 )
 # panic=-1 reboots at once on a panic, which -no-reboot turns into QEMU
 # exiting: a dead guest ends the run instead of waiting for the watchdog.

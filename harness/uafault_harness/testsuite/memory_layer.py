@@ -37,12 +37,13 @@ LONGTERM_WRITERS = ("pin_dma_write", "path_io_uring_read_fixed", "path_gup_test_
 DIRTY_VARIANT = "variant_write_without_dirty"
 # A driver that lets go of its pin but keeps using the pages: truncation
 # frees them, and init_on_free zeroes what the driver still reads
-# ([pinned-contents]), on every file kind.  Compaction moving them
-# ([migrated]) is not checked here: whether it does depends on where the
-# allocator put the pages against compaction's scanners, so that catch
-# belongs to campaigns.
+# ([pinned-contents]), on every file kind; move_pages() asks for exactly
+# its pages on the other node and gets them ([migrated]), on every kind
+# the range can be pinned in.  Compaction moving them is not checked here:
+# whether it does depends on where the allocator put the pages against
+# compaction's scanners, so that catch belongs to campaigns.
 EARLY_VARIANT = "variant_early_unpin"
-EARLY_FAULT, EARLY_TAG = "truncate", "[pinned-contents]"
+EARLY_CATCHES = (("truncate", "[pinned-contents]"), ("migrate", "[migrated]"))
 # shmem: swapped out with no swap entry in the page table (smaps proves it),
 # and missing to userfaultfd only once its page is punched out of the file.
 SHMEM_KINDS = frozenset({"shared", "memfd", "tmpfs_private"})
@@ -68,10 +69,11 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
             refused = [r for r in mine if r.case.target in LONGTERM_WRITERS and r.case.fault == "none"]
             checks[f"{memory}: every long-term write pin refused whole"] = (
                 {r.case.target for r in refused} == set(LONGTERM_WRITERS) and all(r.verdict == "PASS" for r in refused))
-        if any(r.case.fault == EARLY_FAULT for r in mine):
-            checks[f"{memory}: {EARLY_TAG} caught {EARLY_VARIANT} under {EARLY_FAULT}"] = any(
-                r.case.target == EARLY_VARIANT and r.case.fault == EARLY_FAULT and r.title.startswith(EARLY_TAG)
-                for r in mine)
+        for fault, tag in EARLY_CATCHES:
+            if any(r.case.fault == fault for r in mine):
+                checks[f"{memory}: {tag} caught {EARLY_VARIANT} under {fault}"] = any(
+                    r.case.target == EARLY_VARIANT and r.case.fault == fault and r.title.startswith(tag)
+                    for r in mine)
         if memory in SHMEM_KINDS:
             for fault in SHMEM_FAULTS:
                 checks[f"{memory}: {fault} set up and passed"] = any(
