@@ -71,7 +71,7 @@ static struct uafault_target *uafault_find(const char *name)
  * %UAFAULT_TF_CRASH is only accepted when uafault was loaded with
  * allow_crash=1.
  *
- * Return: 0; -%EINVAL for a bad name, flags, result, fixed_len, no
+ * Return: 0; -%EINVAL for a bad name, flags, result, fixed_len, min_len, no
  * run(), or hold() and release() not both there exactly with
  * %UAFAULT_TF_HOLD;
  * -%EPERM for a crashing target without allow_crash; -%EEXIST when a
@@ -81,7 +81,8 @@ int uafault_register_target(struct uafault_target *t)
 {
 	if (!t || !t->run || !uafault_name_ok(t->name) ||
 	    (t->flags & ~UAFAULT_TF_ALL) || t->result >= UAFAULT_RES_MAX ||
-	    t->fixed_len > UAFAULT_MAX_LEN ||
+	    t->fixed_len > UAFAULT_MAX_LEN || t->min_len > UAFAULT_MAX_LEN ||
+	    (t->fixed_len && t->min_len > t->fixed_len) ||
 	    !!(t->flags & UAFAULT_TF_HOLD) != !!t->hold ||
 	    !t->hold != !t->release)
 		return -EINVAL;
@@ -187,6 +188,7 @@ static long uafault_ioctl_target(struct uafault_target_info __user *uarg)
 			info.flags = t->flags;
 			info.result = t->result;
 			info.fixed_len = t->fixed_len;
+			info.min_len = t->min_len;
 			strscpy(info.name, t->name);
 			strscpy(info.owner,
 				t->owner ? module_name(t->owner) : "kernel");

@@ -13,7 +13,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define UAFAULT_ABI_VERSION	6
+#define UAFAULT_ABI_VERSION	7
 #define UAFAULT_DEVICE		"/dev/uafault"
 
 /* Longest target name, with its NUL. */
@@ -135,6 +135,8 @@ struct uafault_version {
  * @owner: out: name of the module that registered it, NUL-terminated
  * @result: out: &enum uafault_result, how to read a run's outcome
  * @fixed_len: out: the one length the target accepts, or 0 for any
+ * @min_len: out: the shortest range the target takes; a shorter one it
+ *	     refuses with -%EINVAL before touching it (0: any)
  */
 struct uafault_target_info {
 	__u32 index;
@@ -143,6 +145,7 @@ struct uafault_target_info {
 	char owner[UAFAULT_NAME_LEN];
 	__u32 result;
 	__u32 fixed_len;
+	__u32 min_len;
 };
 
 /**

@@ -64,6 +64,10 @@ struct uafault_held {
  * @result: &enum uafault_result: what @run reports in @done and @ret
  * @fixed_len: 0 for any length, or the one length the target accepts;
  *	       %UAFAULT_IOC_RUN fails with %EINVAL for any other
+ * @min_len: 0, or the shortest range @run takes: for a shorter one it
+ *	     reports -%EINVAL with nothing done, before touching the range
+ *	     (a driver's "argsz < sizeof(header)" check).  The agent expects
+ *	     exactly that there, whatever fault is planted.
  * @run: runs the target on @ctx.  Returns 0 when it ran (the outcome,
  *	 faults included, is in @ctx), or a negative errno when it could
  *	 not run at all (out of memory), which the ioctl returns.  Called
@@ -82,6 +86,7 @@ struct uafault_target {
 	unsigned int flags;
 	enum uafault_result result;
 	size_t fixed_len;
+	size_t min_len;
 	int (*run)(struct uafault_ctx *ctx);
 	int (*hold)(struct uafault_ctx *ctx, struct uafault_held *held);
 	void (*release)(struct uafault_held *held);

@@ -422,6 +422,7 @@ static int run_cases(const struct agent *a, const char *path)
 		}
 	}
 	fclose(f);
+	print_profile();
 	return ok ? EXIT_PASS : EXIT_FAIL;
 }
 
@@ -836,6 +837,7 @@ int main(int argc, char **argv)
 			status = EXIT_FAIL;
 	printf("# uafault-stats: scenarios=%lu seconds=%.3f\n", target_runs,
 	       now_seconds() - start);
+	print_profile();
 	if (bare_calls)
 		bare_loop(&a, bare_calls);
 	if (a.fuzz_calls && !run_fuzz_suite(&a, ++k))

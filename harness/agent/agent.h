@@ -38,6 +38,26 @@
 	"general protection fault", "#PF: ", "possible circular locking", \
 	"INFO: task", "kernel BUG", "Kernel panic"
 
+/* The profile line (profile.c), which bench/profile reads. */
+#define PROFILE_MARKER	"# uafault-profile:"
+
+/* profile.c: where a case's time goes, each phase's own time. */
+enum phase {
+	PH_SETUP,	/* laying the range out, proving its memory */
+	PH_CALL,	/* the target: UAFAULT_IOC_RUN or a path's calls */
+	PH_PINS,	/* the pin counters (stat_refresh, vmstat, VmPin) */
+	PH_KMSG,	/* reading the kernel log */
+	PH_REFS,	/* page references (UAFAULT_IOC_PAGE_REFS, settling) */
+	PH_RESULT,	/* judging the result: bytes, checksums */
+	PH_CASE,	/* the rest of a case: the kind's own work */
+	NR_PHASES
+};
+
+void phase_begin(enum phase ph);
+void phase_end(void);
+void phase_api_ns(uint64_t ns);
+void print_profile(void);
+
 /* --rounds: runs of the target against a racing thread. */
 #define DEFAULT_ROUNDS	200
 #define MSG_LEN		4096
@@ -72,7 +92,7 @@ struct target {
 	const struct kpath *path;	/* NULL: the module's, run by ioctl */
 	struct kpath_state *state;	/* the path's, open for the run */
 	bool opaque;		/* its bytes are a device's own: no data oracle */
-	struct contract contract;	/* a path's; module targets: none */
+	struct contract contract;	/* a path's; a module target's min_len */
 };
 
 static inline bool target_crashes(const struct target *t)

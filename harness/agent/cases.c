@@ -158,9 +158,14 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 		return;
 	}
 	a->raced = kind->raced;
+	phase_begin(PH_CASE);
 	kind->run(a, t, v, kind);
-	if (v->failed)
+	if (v->failed) {
+		phase_begin(PH_PINS);
 		wait_pins_quiet();
+		phase_end();
+	}
+	phase_end();
 }
 
 /* Runs one campaign case; its verdict is one top-level KTAP line. */

@@ -56,14 +56,22 @@ int run_target_armed(const struct agent *a, const struct target *t,
 	r->addr = (uintptr_t)addr;
 	r->len = len;
 	r->seed = a->seed;
-	if (t->path)
-		return path_run(a, t, addr, len, r, arm);
+	if (t->path) {
+		phase_begin(PH_CALL);
+		err = path_run(a, t, addr, len, r, arm);
+		phase_end();
+		return err;
+	}
 	err = arm ? fail_arm_set(arm) : 0;
 	if (err)
 		return err;
 	watch_call(a);
+	phase_begin(PH_CALL);
 	err = ioctl(a->dev, UAFAULT_IOC_RUN, r) ? -errno : 0;
+	phase_end();
 	watch_done();
+	if (!err)
+		phase_api_ns(r->ns);
 	if (arm)
 		fail_arm_read(arm);
 	return err;
@@ -134,7 +142,12 @@ static long vm_pinned_kb(void)
 
 struct pins pins_now(void)
 {
-	return (struct pins){ .foll = pin_balance(), .vm_kb = vm_pinned_kb() };
+	struct pins p;
+
+	phase_begin(PH_PINS);
+	p = (struct pins){ .foll = pin_balance(), .vm_kb = vm_pinned_kb() };
+	phase_end();
+	return p;
 }
 
 /*
@@ -225,6 +238,7 @@ void kmsg_scan(const struct agent *a, struct verdict *v, bool expect_oops,
 
 	if (a->kmsg < 0)
 		return;
+	phase_begin(PH_KMSG);
 	while ((n = read(a->kmsg, rec, sizeof(rec) - 1)) > 0 || errno == EPIPE) {
 		char *text;
 
@@ -245,6 +259,7 @@ void kmsg_scan(const struct agent *a, struct verdict *v, bool expect_oops,
 		}
 		fail(v, "[kmsg] kernel report: %s", text);
 	}
+	phase_end();
 }
 
 void kmsg_check(const struct agent *a, struct verdict *v, bool expect_oops,
@@ -291,6 +306,7 @@ int read_targets(struct agent *a)
 		t->owner[sizeof(t->owner) - 1] = 0;
 		t->flags = info.flags;
 		t->fixed_len = info.fixed_len;
+		t->contract.min_len = info.min_len;
 		if (info.result >= UAFAULT_RES_MAX) {
 			fprintf(stderr, "uafault-agent: target %s: unknown result kind %u\n",
 				t->name, info.result);

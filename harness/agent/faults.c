@@ -250,19 +250,28 @@ void run_checked(const struct agent *a, const struct target *t,
 			struct verdict *v, struct umem *m)
 {
 	struct page_refs before;
-	bool refs = refs_before(a, m, &before);
 	struct uafault_run r;
-	int err = run_target(a, t, m->addr, m->plan.len, &r);
+	bool refs;
+	int err;
 
+	phase_begin(PH_REFS);
+	refs = refs_before(a, m, &before);
+	phase_end();
+	err = run_target(a, t, m->addr, m->plan.len, &r);
 	if (err) {
 		fail(v, "ioctl refused: %s", strerror(-err));
 		return;
 	}
+	phase_begin(PH_RESULT);
 	check_result(v, m, t, &r, target_reach(&m->plan, t));
 	if (!zero_page_intact())
 		fail(v, "[zero-page] the shared zero page no longer reads zero: the call wrote it (through a pin taken without FOLL_WRITE?)");
-	if (refs)
+	phase_end();
+	if (refs) {
+		phase_begin(PH_REFS);
 		check_refs(a, v, m, &before);
+		phase_end();
+	}
 	if (m->fd < 0 || !target_writes(t) || !m->plan.memory)
 		return;
 	if (memory_private_file(m->plan.memory))

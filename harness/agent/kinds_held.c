@@ -189,34 +189,45 @@ out:
 	final_checks(a, v, balance);
 }
 
-/* ZONE_MOVABLE's page frames, from /proc/zoneinfo; false without one. */
-static bool movable_zone(uint64_t *start, uint64_t *end)
+/* A NUMA node's ZONE_MOVABLE: its page frames [start, end). */
+struct zone_span {
+	uint64_t start, end;
+};
+
+#define MAX_NODES	8
+
+/*
+ * Every node's ZONE_MOVABLE (movablecore= splits it among the nodes),
+ * from /proc/zoneinfo: how many there are, 0 without one.
+ */
+static unsigned int movable_zones(struct zone_span *z)
 {
+	unsigned long long v, spanned = 0;
+	unsigned int n = 0;
+	bool in = false;
 	char line[256];
-	bool in = false, found = false;
-	unsigned long long v;
 	FILE *f = fopen("/proc/zoneinfo", "r");
 
 	if (!f)
-		return false;
-	*start = *end = 0;
+		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "Node ", 5)) {
-			in = strstr(line, "zone  Movable") != NULL;
+			in = strstr(line, "zone  Movable") && n < MAX_NODES;
+			spanned = 0;
 			continue;
 		}
 		if (!in)
 			continue;
-		if (sscanf(line, " spanned %llu", &v) == 1)
-			*end = v;
-		else if (sscanf(line, " start_pfn: %llu", &v) == 1) {
-			*start = v;
-			found = true;
+		if (sscanf(line, " spanned %llu", &v) == 1) {
+			spanned = v;
+		} else if (sscanf(line, " start_pfn: %llu", &v) == 1 &&
+			   spanned) {
+			z[n++] = (struct zone_span){ v, v + spanned };
+			in = false;
 		}
 	}
 	fclose(f);
-	*end += *start;
-	return found && *end > *start;
+	return n;
 }
 
 /* Page frame of each page of [addr, addr + n pages), 0 when not present. */
@@ -231,19 +242,22 @@ bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn)
 	return true;
 }
 
-/* How many of the range's pages sit in [start, end); -1 unknown. */
-static int pages_in(const struct umem *m, uint64_t start, uint64_t end)
+/* How many of the range's pages sit in one of the @n zones; -1 unknown. */
+static int pages_in(const struct umem *m, const struct zone_span *z,
+		    unsigned int n_zones)
 {
 	size_t first = m->plan.offset / PAGE;
 	size_t n = (m->plan.offset + m->plan.len + PAGE - 1) / PAGE - first;
 	uint64_t pfn[MAX_PAGES];
 	int in = 0;
+	unsigned int j;
 	size_t i;
 
 	if (!page_frames(m->base + first * PAGE, n, pfn))
 		return -1;
 	for (i = 0; i < n; i++)
-		in += pfn[i] >= start && pfn[i] < end;
+		for (j = 0; j < n_zones; j++)
+			in += pfn[i] >= z[j].start && pfn[i] < z[j].end;
 	return in;
 }
 
@@ -260,26 +274,28 @@ static void fault_movable(const struct agent *a, const struct target *t,
 {
 	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
 	struct pins balance = pins_now();
-	uint64_t start, end;
+	struct zone_span zones[MAX_NODES];
+	unsigned int nz = movable_zones(zones);
 	struct umem m;
 	int before, after;
 
-	if (!movable_zone(&start, &end)) {
+	if (!nz) {
 		unresolved(v, "no ZONE_MOVABLE in /proc/zoneinfo (movablecore= on the command line?)");
 		return;
 	}
 	place(a, &p, t, start_at(t, k->start));
 	if (!set_up(a, t, v, &m, &p))
 		return;
-	before = pages_in(&m, start, end);
-	note(v, "# Movable zone pfn %#llx-%#llx: %d page(s) of the range in it\n",
-	     (unsigned long long)start, (unsigned long long)end, before);
+	before = pages_in(&m, zones, nz);
+	note(v, "# %u Movable zone(s), the first pfn %#llx-%#llx: %d page(s) of the range in one\n",
+	     nz, (unsigned long long)zones[0].start,
+	     (unsigned long long)zones[0].end, before);
 	if (before < 0) {
 		unresolved(v, "cannot read /proc/self/pagemap");
 	} else if (!before) {
 		unresolved(v, "no page of the range landed in ZONE_MOVABLE");
 	} else if (hold_pin(a, t, &m, v)) {
-		after = pages_in(&m, start, end);
+		after = pages_in(&m, zones, nz);
 		if (after)
 			fail(v, "[movable] %d held page(s) still in ZONE_MOVABLE: a long-term hold must migrate them out",
 			     after);

@@ -277,7 +277,8 @@ static bool set_up_refusal(const struct agent *a, const struct target *t,
 
 /*
  * A FOLL_LONGTERM pin first migrates its pages out of ZONE_MOVABLE; when a
- * page is unmapped under that migration, migrate_pages() fails and the
+ * page is unmapped or written under that migration (it keeps an extra
+ * reference through every retry), migrate_pages() fails and the
  * whole pin fails with -ENOMEM, every page given back (mm/gup.c,
  * migrate_longterm_unpinnable_folios()).  That is the contract, not a bug:
  * nothing done, nothing pinned; the pin balance still has to hold.
@@ -540,11 +541,17 @@ static bool some_snapshot_gives(const struct target *t,
 	}
 }
 
-/* What a target refused by contract, else what some_snapshot_gives(). */
+/*
+ * What a target refused by contract, else what some_snapshot_gives(); a
+ * long-term pin may also lose its migration out of ZONE_MOVABLE to the
+ * bytes changing under it (lost_migration()).
+ */
 static bool snapshot_allows(const struct target *t,
 			    const struct uafault_run *r, size_t len,
 			    long refusal)
 {
+	if (lost_migration(t, r))
+		return true;
 	return refusal ? refused_as_said(r, refusal) :
 			 some_snapshot_gives(t, r, len);
 }
@@ -623,6 +630,12 @@ static void fault_trap_header(const struct agent *a, const struct target *t,
 	if (!set_up_message(a, t, k, v, &m, &p))
 		return;
 	trap.addr = (uintptr_t)m.addr;
+	/*
+	 * A trap stays in one page: a header across two is trapped in the
+	 * first, whose bytes of the new length still change it.
+	 */
+	if (PAGE - trap.addr % PAGE < trap.len)
+		trap.len = PAGE - trap.addr % PAGE;
 	put_le32(trap.bytes, p.len + 64);
 	if (ioctl(a->dev, UAFAULT_IOC_TRAP, &trap)) {
 		unresolved(v, "arming the trap on the header: %s", strerror(errno));
@@ -712,9 +725,11 @@ static void fault_trap_bytes(const struct agent *a, const struct target *t,
 			break;
 		}
 		runs++;
-		if (!trap.fired)
+		/* A range its contract refuses is never read: still judged. */
+		if (trap.fired)
+			fired++;
+		else if (!refusal)
 			continue;
-		fired++;
 		if (snapshot_allows(t, &r, p.len, refusal))
 			continue;
 		fail(v, "[result] byte %zu flipped after the kernel's first read: ret %lld done %llu of %zu: no snapshot of the bytes gives that",
@@ -723,7 +738,7 @@ static void fault_trap_bytes(const struct agent *a, const struct target *t,
 	}
 	note(v, "# %u of %u trapped bytes read by the kernel through the user address\n",
 	     fired, runs);
-	if (runs && !fired && !v->failed)
+	if (runs && !fired && !refusal && !v->failed)
 		unresolved(v, "the kernel never read the range through its user address, so no trap fired");
 	umem_free(&m);
 	final_checks(a, v, balance);

@@ -91,19 +91,25 @@ size_t plan_reach(const struct plan *p, bool write)
 }
 
 /*
- * What the target can get at: the plan's reach, or nothing when the
- * memory refuses the way it takes its pages (a long-term write pin of
- * ext4 page cache).
+ * The memory refuses the way @t takes its pages, so it gets none whatever
+ * the fault: a long-term write pin of ext4 page cache, or any GUP of a
+ * VM_IO | VM_PFNMAP mapping (check_vma_flags()).  Every kind's
+ * expectation goes through here (expect_for(), contract_refusal()).
  */
+static bool memory_refuses(const struct plan *p, const struct target *t)
+{
+	if (!p->memory)
+		return false;
+	if (p->memory->no_longterm_write && t->flags & UAFAULT_TF_LONGTERM &&
+	    needs_write(t))
+		return true;
+	return p->memory->device && t->flags & UAFAULT_TF_PIN;
+}
+
+/* What the target can get at: the plan's reach, or what the memory allows. */
 size_t target_reach(const struct plan *p, const struct target *t)
 {
-	if (p->memory && p->memory->no_longterm_write &&
-	    t->flags & UAFAULT_TF_LONGTERM && needs_write(t))
-		return 0;
-	/* check_vma_flags(): no page of a VM_IO | VM_PFNMAP mapping. */
-	if (p->memory && p->memory->device && t->flags & UAFAULT_TF_PIN)
-		return 0;
-	return plan_reach(p, needs_write(t));
+	return memory_refuses(p, t) ? 0 : plan_reach(p, needs_write(t));
 }
 
 void put_le32(unsigned char *p, uint32_t v)
@@ -162,8 +168,8 @@ void umem_snapshot(struct umem *m, unsigned char *buf)
  * proven to be that memory, then the fault planted.  -errno, with the
  * reason in m->why when errno does not say it.
  */
-int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
-	       unsigned int seed)
+static int lay_out(struct umem *m, const struct plan *p, const struct target *t,
+		   unsigned int seed)
 {
 	const struct memory_kind *mk = p->memory ?: &memory_kinds[0];
 	size_t i;
@@ -208,6 +214,17 @@ int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
 	}
 	umem_snapshot(m, m->before);
 	return 0;
+}
+
+int umem_setup(struct umem *m, const struct plan *p, const struct target *t,
+	       unsigned int seed)
+{
+	int err;
+
+	phase_begin(PH_SETUP);
+	err = lay_out(m, p, t, seed);
+	phase_end();
+	return err;
 }
 
 /* Why umem_setup() failed with @err. */
@@ -273,6 +290,8 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 		expect_exact(&e, 0, -EINVAL);
 		return e;
 	}
+	if (memory_refuses(p, t))
+		reach = 0;
 	switch (t->result) {
 	case UAFAULT_RES_DIO:
 		/* Aligned: the pinned pages before the fault, in blocks. */
@@ -358,13 +377,16 @@ static struct expect expect_for(const struct umem *m, const struct target *t,
 /*
  * The error @t's contract gives @m's range before touching it, whatever
  * is planted there (-EINVAL: an unaligned direct I/O range, a message
- * too short for its header), or 0.  A race has nothing to race then.
+ * too short for its header; -EFAULT: memory GUP takes no page of), or 0.
+ * A race has nothing to race then.
  */
 long contract_refusal(const struct umem *m, const struct target *t)
 {
 	struct expect e = expect_for(m, t, m->plan.len);
 
-	return e.exact && e.ret == -EINVAL ? -EINVAL : 0;
+	if (e.exact && e.ret == -EINVAL)
+		return -EINVAL;
+	return m->plan.len && memory_refuses(&m->plan, t) ? -EFAULT : 0;
 }
 
 /*

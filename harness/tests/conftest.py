@@ -79,7 +79,7 @@ def kunit_tool_dir() -> Path:
 @pytest.fixture
 def isolated_env(tmp_path: Path) -> dict[str, str]:
     """Environment for CLI subprocesses that never touches the real cache."""
-    env = {k: v for k, v in os.environ.items() if k not in ("KSRC", "XDG_CACHE_HOME")}
+    env = {k: v for k, v in os.environ.items() if k not in ("KSRC", "XDG_CACHE_HOME", "UAFAULT_ACCEL")}
     env["UAFAULT_CACHE"] = str(tmp_path / "cache")
     return env
 
@@ -97,3 +97,11 @@ def copy_kunit_parser(src_tool_dir: Path, tree: Path) -> None:
     dst = tree / KUNIT_TOOL_RELPATH
     for name in ("kunit_parser.py", "kunit_printer.py"):
         shutil.copy(src_tool_dir / name, dst / name)
+
+
+@pytest.fixture(autouse=True)
+def no_host_kvm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process boots never probe this host's /dev/kvm (tests of the
+    probe pass their own)."""
+    from uafault_harness.guest import accel
+    monkeypatch.setattr(accel, "kvm_device_problem", lambda device=accel.KVM_DEVICE: "no KVM in the tests")

@@ -83,7 +83,7 @@ def guest(tmp_path: Path) -> PreparedGuest:
     tools = {name: find_tool(tool_named(name)) for name in GUEST_RUNTIME_TOOLS if name != "qemu-system-x86_64"}
     tools["qemu-system-x86_64"] = qemu
     kernel = GuestKernel(tmp_path / "build", False, ())
-    return PreparedGuest(tools, kernel, GuestArtefacts((module,), module, module, agent, agent))  # type: ignore[arg-type]
+    return PreparedGuest(tools, kernel, GuestArtefacts((module,), module, module, agent, agent), tmp_path / "kvm.json")  # type: ignore[arg-type]
 
 
 def test_a_crash_is_recorded_and_the_rest_is_left_for_the_next_boot(guest: PreparedGuest, tmp_path: Path) -> None:

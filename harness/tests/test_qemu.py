@@ -16,7 +16,6 @@ from uafault_harness.guest.console import ConsoleTracker
 from uafault_harness.guest.kernels import BOOT_KERNELS, DMA_MODES, KERNELS, boot_kernel
 from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, EXT4_BYTES, EXT4_SERIAL, SCRATCH_SERIAL, Verdict, Watchdog, ext4_disk,
                                         kernel_append, qemu_command, run_console, scratch_disk)
-from uafault_harness.guest.runner import select_accel
 
 # Prints lines, then behaves as told: exits, hangs silently, or chatters forever.
 FAKE_QEMU = r'''
@@ -102,14 +101,18 @@ def test_guest_kernel_that_halts_is_stopped_without_the_grace(fake_qemu: Path, t
 def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
     tcg = qemu_command(Path("/usr/bin/qemu-system-x86_64"), tmp_path / "bzImage", tmp_path / "i.cpio.gz",
                        kernel_append(allow_crash=False), kvm=False)
-    assert "-enable-kvm" not in tcg and tcg[tcg.index("-accel") + 1] == "tcg"
+    assert tcg[tcg.index("-accel") + 1] == "tcg"
     assert not any("kvm" in arg for arg in tcg)
     for a, b in (("-cpu", "max"), ("-smp", "2"), ("-m", "1024"), ("-initrd", str(tmp_path / "i.cpio.gz"))):
         assert tcg[tcg.index(a) + 1] == b
+    # Two NUMA nodes of half the memory each (the migrate kind), the CPUs on node 0.
+    nodes = [tcg[i + 1] for i, a in enumerate(tcg) if a == "-numa"]
+    assert nodes == ["node,nodeid=0,memdev=mem0,cpus=0-1", "node,nodeid=1,memdev=mem1"]
+    assert "memory-backend-ram,id=mem1,size=512M" in tcg
     assert "-nographic" in tcg and "-no-reboot" in tcg
     assert tcg[-2:] == ["-append", f"{BASE_APPEND} oops=panic"]
     kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)
-    assert "-enable-kvm" in kvm and "-initrd" not in kvm and kvm[-1] == f"{BASE_APPEND} x=1"
+    assert kvm[kvm.index("-accel") + 1] == "kvm" and "-initrd" not in kvm and kvm[-1] == f"{BASE_APPEND} x=1"
     # KASAN reports every bug of a boot; a freed page never reads back its bytes.
     kasan = boot_kernel("kasan")
     assert kernel_append(True, own=kasan.append) == f"{BASE_APPEND} kasan.fault=panic" and "init_on_free=1" in BASE_APPEND
@@ -151,12 +154,3 @@ def test_the_ext4_disk_is_a_real_ext4_the_agent_finds_by_serial(tmp_path: Path) 
         assert device.endswith(f"serial={EXT4_SERIAL}") and ("iommu_platform=on" in device) == platform
     with pytest.raises(OSError, match="false"):
         ext4_disk(tmp_path, Path("/bin/false"))
-
-
-def test_kvm_is_never_probed_without_the_flag(tmp_path: Path) -> None:
-    def probe(*_: Path) -> tuple[bool, str]:
-        raise AssertionError("KVM probed without --kvm")
-
-    assert select_accel(False, Path("q"), Path("timeout"), tmp_path, probe)[0] is False
-    assert select_accel(True, Path("q"), Path("timeout"), tmp_path, lambda *_: (False, "hung"))[0] is False
-    assert select_accel(True, Path("q"), Path("timeout"), tmp_path, lambda *_: (True, "ok")) == (True, "ok; using KVM")

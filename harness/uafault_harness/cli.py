@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from .campaign.store import DB_NAME, RUN_ID, merge_into
 from .core.errors import ExitCode, HarnessError, worst
 from .core.paths import Layout, resolve_layout
 from .core.results import LayerResult, create_run_dir, find_run, mark_latest
+from .guest.accel import ACCEL_ENV, ACCELS, DEFAULT_ACCEL, accel_arg, default_accel
 from .guest.build import build_guest_kernel
 from .guest.kernels import BOOT_KERNELS, DEFAULT_KERNEL, KERNELS
 from .guest.modules import Modules, module_dir_problem
@@ -113,6 +115,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds allowed for the kernel to run the tests (default %(default)s)")
 
 
+def add_accel_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accel", type=accel_arg, default=default_accel(), metavar="{" + ",".join(ACCELS) + "}",
+                        help="auto: KVM where a probe boot shows it works (kept per host boot), else TCG; kvm: "
+                             f"KVM or an error; tcg: never probe (default ${ACCEL_ENV}, else %(default)s)")
+
+
 def add_guest_options(parser: argparse.ArgumentParser) -> None:
     kernels = parser.add_mutually_exclusive_group()
     kernels.add_argument("--kernel", choices=KERNELS, default=DEFAULT_KERNEL,
@@ -127,8 +135,7 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
                         default=DEFAULT_SILENCE_TIMEOUT,
                         help="seconds without console output before the guest counts as hung "
                              "(default %(default)s)")
-    parser.add_argument("--kvm", action="store_true",
-                        help="use KVM if a probe boot works (never by default: nested KVM hangs here)")
+    add_accel_option(parser)
     parser.add_argument("--fuzz-calls", type=positive_int("--fuzz-calls"), default=0, metavar="N",
                         help="also run the ioctl fuzzer for N calls (one more suite)")
     parser.add_argument("--module", dest="modules", type=module_dir, action="append", default=[], metavar="DIR",
@@ -201,12 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="plan only: print the cases per kernel, fault kind and target, and an estimate of the "
                         "time from earlier runs; nothing runs or is stored")
+    add_accel_option(p)
     add_jobs_option(p)
 
     p = sub.add_parser("repro", help="replay a repro config's case N times: REPRODUCED k/N (exit 0), "
                        "NOT REPRODUCED (exit 1), or an error (exit 2)")
     p.add_argument("file", type=Path, help="configs/repro/*.toml")
     p.add_argument("--runs", type=positive_int("--runs"), default=None, help="runs (default: the file's)")
+    add_accel_option(p)
     add_jobs_option(p)
 
     p = sub.add_parser("minimize", help="turn a failing campaign case into the smallest repro config and a "
@@ -217,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the .toml and .c go (default results/repro/minimized/RUN)")
     p.add_argument("--runs", type=positive_int("--runs"), default=1,
                    help="runs per attempt, all of which must reproduce (default 1)")
+    add_accel_option(p)
     add_jobs_option(p)
 
     p = sub.add_parser("report", help="a campaign run as one self-contained HTML file")
@@ -243,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-x86_64", action="store_true")
     p.add_argument("--skip-pytest", action="store_true")
     p.add_argument("--skip-guest", action="store_true", help="leave out the QEMU guest and campaign layers")
+    add_accel_option(p)
     add_run_options(p)
 
     sub.add_parser("doctor", help="check every prerequisite and print the fix")
@@ -309,7 +320,7 @@ def cmd_guest_build(args: argparse.Namespace, layout: Layout) -> ExitCode:
 def guest_request(args: argparse.Namespace, layout: Layout) -> GuestRequest:
     return GuestRequest(path_lines=described_lines(layout, tuple(args.paths)), kernel=args.kernel,
                         allow_crash=args.allow_crash, timeout=args.timeout,
-                        silence_timeout=args.silence_timeout, kvm=args.kvm,
+                        silence_timeout=args.silence_timeout, accel=args.accel,
                         agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls,
                         kunit=args.kunit, modules=Modules(dirs=tuple(dict.fromkeys(args.modules))),
                         append=args.append,
@@ -332,7 +343,7 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
     code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, budget_seconds=args.budget,
                                                        resume=args.resume, guests=args.guests,
                                                        shard=args.shard, run_id=args.run_id,
-                                                       dry_run=args.dry_run))
+                                                       dry_run=args.dry_run, accel=args.accel))
     print(f"campaign: {message}")
     return code
 
@@ -340,7 +351,7 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
 def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
     repro = load_repro(args.file)
     require_tree(layout)
-    result = run_repro(layout, repro, args.runs, args.jobs)
+    result = run_repro(layout, repro, args.runs, args.jobs, args.accel)
     print(f"repro: {args.file}: runs in {result.out_dir}")
     print(describe(repro, result))
     reason = known_reason(layout, repro)
@@ -352,7 +363,7 @@ def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
 def cmd_minimize(args: argparse.Namespace, layout: Layout) -> ExitCode:
     require_tree(layout)
     try:
-        done = minimize(layout, args.run, args.case, args.jobs, args.out, args.runs)
+        done = minimize(layout, args.run, args.case, args.jobs, args.out, args.runs, args.accel)
     except NotReproduced as exc:
         print(f"minimize: NOT REPRODUCED: {exc}")
         return ExitCode.TEST_FAILED
@@ -395,7 +406,7 @@ def cmd_merge(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK
 
 
-def test_guest_requests(jobs: int, layout: Layout) -> list[GuestRequest]:
+def test_guest_requests(jobs: int, layout: Layout, accel: str = DEFAULT_ACCEL) -> list[GuestRequest]:
     """What `test` boots: every fault kind on every target, the ioctl
     fuzzer, the KUnit suites re-run through debugfs and SMAP (it oopses
     last, on purpose), then the fuzzer and the fault kinds again under
@@ -403,9 +414,9 @@ def test_guest_requests(jobs: int, layout: Layout) -> list[GuestRequest]:
     described = described_lines(layout, ())
     known = load_known_issues(layout.project / KNOWN_ISSUES)
     return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True, path_lines=described,
-                         known_issues=case_globs(known, "plain")),
+                         known_issues=case_globs(known, "plain"), accel=accel),
             GuestRequest(jobs=jobs, kernel="kasan", fuzz_calls=TEST_FUZZ_CALLS, path_lines=described,
-                         known_issues=case_globs(known, "kasan"))]
+                         known_issues=case_globs(known, "kasan"), accel=accel)]
 
 
 def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
@@ -425,8 +436,10 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
     if kunit["um"].exit_code is ExitCode.OK:
         layers.append(run_mutants_layer(layout, run_dir, args.jobs))
     if not args.skip_guest:
+        # The layers that run the CLI hand --accel on through its default.
+        os.environ[ACCEL_ENV] = args.accel
         # --timeout is the KUnit runs'; the guests keep their own watchdogs.
-        for request in test_guest_requests(args.jobs, layout):
+        for request in test_guest_requests(args.jobs, layout, args.accel):
             layers.append(run_guest_layer(layout, request, run_dir))
         smoke = run_campaign_layer(layout, run_dir, args.jobs)
         layers.append(smoke)

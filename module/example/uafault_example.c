@@ -114,6 +114,7 @@ static struct uafault_target example_targets[] = {
 		.name = "example_ioctl_copy_in",
 		.flags = UAFAULT_TF_READ,
 		.result = UAFAULT_RES_ALL,
+		.min_len = sizeof(struct example_hdr),
 		.run = example_run_copy_in,
 		.owner = THIS_MODULE,
 	},

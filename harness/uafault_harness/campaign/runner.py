@@ -22,6 +22,7 @@ from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import Counts, new_run_id
+from ..guest.accel import DEFAULT_ACCEL
 from ..guest.build import config_text, guest_kernel
 from ..guest.kernels import boot_kernel
 from ..guest.console import ConsoleTracker
@@ -335,6 +336,8 @@ class CampaignRequest:
     batch_timeout: int = 1800
     # Plan, print the plan's size and an estimate, run nothing.
     dry_run: bool = False
+    # auto, kvm or tcg (guest/accel.py).
+    accel: str = DEFAULT_ACCEL
 
 
 def run_campaign(layout: Layout, request: CampaignRequest) -> tuple[ExitCode, str]:
@@ -357,7 +360,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     # A bad file fails now, before the kernels are built (names of fault
     # kinds are checked once the agent is).
     campaign = load_campaign(request.spec, None)
-    plain = prepare_guest(layout, False, request.jobs, campaign.modules.dirs)
+    plain = prepare_guest(layout, False, request.jobs, campaign.modules.dirs, request.accel)
     kinds = fault_kinds(plain.artefacts.agent)
     crash_kinds = kinds.crash
     campaign = load_campaign(request.spec, kinds.names, tuple(kinds.memory))
@@ -398,7 +401,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     # One build serves every kernel that boots it (plain, swiotlb, iommu).
     guests = {False: plain}
     for kasan in sorted({boot_kernel(c.kernel).kasan for c in left} - {False}):
-        guests[kasan] = prepare_guest(layout, kasan, request.jobs, campaign.modules.dirs)
+        guests[kasan] = prepare_guest(layout, kasan, request.jobs, campaign.modules.dirs, request.accel)
     out_root = layout.results_root / CAMPAIGN_DIR / run_id
     # The budget is for running cases: it starts once the kernels are built.
     queue = BatchQueue(batches(left, crashing_targets, campaign.batch), time.monotonic() + budget,

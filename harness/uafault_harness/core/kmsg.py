@@ -11,6 +11,8 @@ from .agent_header import agent_strings
 # "[   12.345678]" plus an optional caller id "[  T123]" / "[    C1]".
 PRINTK_PREFIX = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?")
 PRINTK_ANYWHERE = re.compile(r"\[\s*\d+\.\d{6}\]")
+# The seconds since boot a console line's printk prefix gives.
+PRINTK_TIME = re.compile(r"^\[\s*(\d+\.\d+)\]")
 
 
 def report_markers() -> tuple[str, ...]:

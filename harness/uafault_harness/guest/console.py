@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
-from ..core.kmsg import PRINTK_ANYWHERE, PRINTK_PREFIX, REPORT_START
+from ..core.kmsg import PRINTK_ANYWHERE, PRINTK_PREFIX, PRINTK_TIME, REPORT_START
 from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, case_started, parse_result
 
 # The kernel's last words once /init runs `poweroff -f`: "reboot: Power
@@ -96,6 +96,12 @@ class KernelReport:
         return asdict(self)
 
 
+# Where a boot's time goes (bench/profile): kernel lines whose printk time
+# and arrival mark a phase; /init's and the agent's markers arrive only.
+KERNEL_MILESTONES = (("unpack", "Trying to unpack rootfs"), ("unpacked", "Freeing initrd memory"),
+                     ("init", "Run /init"))
+
+
 @dataclass
 class ConsoleTracker:
     """Fed one console line at a time, live or from a stored log."""
@@ -116,6 +122,11 @@ class ConsoleTracker:
     _open: KernelReport | None = None
     # A user line a printk cut in two; its rest is the next user line.
     _partial: str = ""
+    # Seconds since QEMU started at which each milestone's line arrived
+    # (KERNEL_MILESTONES, agent_start, first_case, agent_exit), and the
+    # kernel's own printk time of the kernel ones.
+    arrived: dict[str, float] = field(default_factory=dict)
+    printk_time: dict[str, float] = field(default_factory=dict)
 
     def feed(self, raw: str, seconds: float | None = None) -> None:
         pieces = split_interleaved(raw.rstrip("\r\n").replace("\r", ""))
@@ -145,10 +156,15 @@ class ConsoleTracker:
     def unexpected_reports(self) -> list[KernelReport]:
         return [r for r in self.reports if not r.expected]
 
+    def _arrived(self, milestone: str, seconds: float | None) -> None:
+        if seconds is not None:
+            self.arrived.setdefault(milestone, seconds)
+
     def _user_line(self, line: str, seconds: float | None) -> None:
         self.user_lines.append(line)
         if case := case_started(line):
             self.case, self.case_done = case, False
+            self._arrived("first_case", seconds)
             if self.first_case_seconds is None:
                 self.first_case_seconds = seconds
         elif m := EXPECT_RE.match(line):
@@ -157,13 +173,21 @@ class ConsoleTracker:
             self.case_done = True
         elif line.startswith(INIT_AGENT_START):
             self.agent_started = True
+            self._arrived("agent_start", seconds)
         elif m := EXIT_RE.match(line):
+            self._arrived("agent_exit", seconds)
             self.agent_exit = int(m.group(1))
             self.agent_end = len(self.user_lines) - 1
 
     def _kernel_line(self, line: str, message: str, seconds: float | None) -> None:
         if message.startswith(POWER_DOWN):
             self.powered_down = True
+        for milestone, text in KERNEL_MILESTONES:
+            if message.startswith(text) and milestone not in self.printk_time:
+                self._arrived(milestone, seconds)
+                stamp = PRINTK_TIME.match(line)
+                if stamp:
+                    self.printk_time[milestone] = float(stamp.group(1))
         report = self._open
         if report is not None:
             report.excerpt.append(line)

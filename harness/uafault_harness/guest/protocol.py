@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from ..core.agent_header import agent_string
+
 # Printed by the /init that initramfs.py generates.
 INIT_AGENT_START = "uafault-init: agent start"
 INIT_AGENT_EXIT = "uafault-init: agent exit"
@@ -36,6 +38,17 @@ _RESULT_RE = re.compile(r"^\s*(not )?ok \d+ (\S+)(\s+# SKIP)?")
 # The agent's figures (agent.c): checked scenarios, and the bare ioctl loop.
 STATS_RE = re.compile(r"# uafault-stats: scenarios=(\d+) seconds=([\d.]+)")
 BARE_RE = re.compile(r"# uafault-bare: calls=(\d+) seconds=([\d.]+)")
+# Where the agent's time went (profile.c): cases=N, then seconds per phase.
+PROFILE_MARKER = agent_string("PROFILE_MARKER")
+PROFILE_RE = re.compile(re.escape(PROFILE_MARKER) + r" cases=(\d+)((?: \w+=[\d.]+)+)$")
+
+
+def parse_profile(line: str) -> tuple[int, dict[str, float]] | None:
+    """The cases and each phase's seconds of a profile line, or None."""
+    found = PROFILE_RE.search(line)
+    if found is None:
+        return None
+    return int(found.group(1)), {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", found.group(2))}
 # --list-targets: "uafault-target: NAME OWNER fixed_len=N kinds=K,... [crash]".
 _TARGET_RE = re.compile(r"^uafault-target: (\S+) (\S+) fixed_len=(\d+) kinds=(\S*)( crash)?$")
 

@@ -19,10 +19,11 @@ from ..core.agent_header import agent_string
 
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
 # the race cases two CPUs.
-# Two NUMA nodes, half the memory each, both CPUs on node 0: the agent's
-# `migrate` kind asks move_pages() for a pinned range on the other node.
-# (A CPU on each node would split the two cores of one socket, whose
-# shared LLC across nodes the kernel WARNs about at boot.)
+# Two NUMA nodes, half the memory each: the agent's `migrate` kind asks
+# move_pages() for a pinned range on the other node.  Both CPUs sit on
+# node 0 (a CPU on each would split the two cores of one socket, whose
+# LLC shared across nodes the kernel WARNs about at boot).  movablecore=
+# gives each node a ZONE_MOVABLE of its own.
 # pci-testdev: a PCI function no driver claims, which uafault.ko takes as
 # the device of its DMA targets (behind the IOMMU when there is one).
 GUEST_MIB = 1024
@@ -62,7 +63,6 @@ DEFAULT_TIMEOUT = 900
 DEFAULT_SILENCE_TIMEOUT = 300
 # After the agent's exit marker the guest only has to power off.
 POWEROFF_GRACE = 30
-KVM_PROBE_TIMEOUT = 20
 # The guest's virtio-blk disk (/dev/vda: the agent's dio_*_virtio_blk
 # paths, direct I/O that is DMA through virtio-pci): a sparse file made
 # empty for each boot in its output directory and removed after it.
@@ -167,9 +167,8 @@ def _virtio_disk(image: Path, ident: str, platform: bool, serial: str = "") -> l
 def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool,
                  disk: Path | None = None, devices: tuple[str, ...] = (), disk_platform: bool = False,
                  ext4: Path | None = None) -> list[str]:
-    # TCG unless asked otherwise: /dev/kvm exists on these hosts but nested
-    # KVM hangs or aborts, so it is never picked implicitly.
-    accel = ["-enable-kvm"] if kvm else ["-accel", "tcg"]
+    # kvm only once guest/accel.py has seen it boot this kernel.
+    accel = ["-accel", "kvm" if kvm else "tcg"]
     cmd = [str(qemu), *QEMU_BASE_ARGS, *accel, "-kernel", str(bzimage)]
     if initrd is not None:
         cmd += ["-initrd", str(initrd)]
@@ -179,21 +178,6 @@ def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kv
     if ext4 is not None:
         cmd += _virtio_disk(ext4, "ext4", disk_platform, EXT4_SERIAL)
     return cmd + ["-append", append]
-
-
-def probe_kvm(qemu: Path, timeout_bin: Path, bzimage: Path) -> tuple[bool, str]:
-    """Boot the kernel with no initrd under KVM: it panics for want of a
-    root fs and panic=-1 ends QEMU.  Only that, in time, counts as working."""
-    cmd = [str(timeout_bin), "-k", "5", str(KVM_PROBE_TIMEOUT),
-           *qemu_command(qemu, bzimage, None, BASE_APPEND, kvm=True)]
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          errors="backslashreplace", check=False)
-    if proc.returncode == 0 and "Kernel panic" in proc.stdout:
-        return True, "KVM probe boot reached the kernel and exited"
-    if proc.returncode in (124, 137):
-        return False, f"KVM probe boot hung (killed after {KVM_PROBE_TIMEOUT} s)"
-    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    return False, f"KVM probe boot failed (exit {proc.returncode}: {tail})"
 
 
 def run_console(

@@ -21,6 +21,7 @@ from ..core.results import LayerResult, SUMMARY_NAME, write_layer
 from ..kunit import ktap
 from ..setup.requirements import GUEST_RUNTIME_TOOLS, require_tools
 from ..setup.source import require_tree
+from .accel import ACCEL_CACHE_NAME, DEFAULT_ACCEL, KvmProbe, probe_kvm, select_accel
 from .build import GuestKernel, build_guest_kernel
 from .console import ConsoleTracker, KernelReport
 from .initramfs import GUEST_FUZZER, INITRAMFS_NAME, InitramfsSpec, build_initramfs, guest_module_path
@@ -28,7 +29,7 @@ from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_modu
 from .kernels import DEFAULT_KERNEL, KERNELS, BootKernel, boot_kernel
 from .protocol import agent_error, is_unresolved
 from .qemu import (
-    DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, ext4_disk, kernel_append, probe_kvm,
+    BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, ext4_disk, kernel_append,
     qemu_command, run_console, scratch_disk,
 )
 
@@ -79,7 +80,6 @@ AGENT_ALLOW_CRASH = "--allow-crash"
 _MODULE_SOURCE_SUFFIXES = (".c", ".h")
 _MODULE_SOURCE_NAMES = ("Makefile", "Kbuild")
 
-KvmProbe = Callable[[Path, Path, Path], tuple[bool, str]]
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ class GuestRequest:
     allow_crash: bool = False
     timeout: int = DEFAULT_TIMEOUT
     silence_timeout: int = DEFAULT_SILENCE_TIMEOUT
-    kvm: bool = False
+    # auto, kvm or tcg (guest/accel.py).
+    accel: str = DEFAULT_ACCEL
     agent_args: str = ""
     jobs: int = 1
     # Calls of the ioctl fuzzer, run as one more suite; 0 leaves it out.
@@ -251,15 +252,6 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
     return tuple(argv + shlex.split(request.agent_args))
 
 
-def select_accel(want_kvm: bool, qemu: Path, timeout_bin: Path, bzimage: Path,
-                 probe: KvmProbe = probe_kvm) -> tuple[bool, str]:
-    """KVM only when asked for and a probe boot proves it works."""
-    if not want_kvm:
-        return False, "TCG (KVM is used only with --kvm)"
-    ok, why = probe(qemu, timeout_bin, bzimage)
-    return ok, why + ("; using KVM" if ok else "; using TCG")
-
-
 def _case_status(root: Any, suite: str, case: str) -> str | None:
     """kunit_parser's status of a case, UNRESOLVED for a set-up failure."""
     for s in getattr(root, "subtests", []):
@@ -374,15 +366,20 @@ class PreparedGuest:
     tools: dict[str, Path]
     kernel: GuestKernel
     artefacts: GuestArtefacts
+    # Where the KVM probe's answer is kept, and the command's --accel
+    # (guest/accel.py): how every boot of it runs.
+    accel_cache: Path
+    accel: str = DEFAULT_ACCEL
 
 
-def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path, ...] = ()) -> PreparedGuest:
+def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path, ...] = (),
+                  accel: str = DEFAULT_ACCEL) -> PreparedGuest:
     """The kernel, uafault's artefacts and a user's module directories, all
     built for it."""
     tools = require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
     kernel = build_guest_kernel(layout, kasan, jobs)
     artefacts = build_user_modules(build_artefacts(layout, kernel, jobs), kernel, user_dirs, jobs)
-    return PreparedGuest(tools, kernel, artefacts)
+    return PreparedGuest(tools, kernel, artefacts, layout.cache / ACCEL_CACHE_NAME, accel)
 
 
 def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
@@ -401,8 +398,9 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
                       modules=artefacts.loaded(request), agent_args=agent_argv(artefacts, request), files=files,
                       programs=programs),
         out_dir / INITRAMFS_NAME, cpio=str(tools["cpio"]))
-    kvm, accel_note = select_accel(request.kvm, tools["qemu-system-x86_64"], tools["timeout"],
-                                   kernel.bzimage, probe)
+    qemu = tools["qemu-system-x86_64"]
+    accel = select_accel(guest.accel, qemu, qemu_command(qemu, kernel.bzimage, None, BASE_APPEND, kvm=True),
+                         guest.accel_cache, probe)
     disk = scratch_disk(out_dir)
     try:
         ext4 = ext4_disk(out_dir, tools["mkfs.ext4"])
@@ -410,9 +408,9 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         raise HarnessError(ExitCode.MISSING_PREREQ, f"cannot make the ext4 disk: {exc}") from exc
     boot = request.boot
     cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
-                       kernel_append(request.allow_crash, request.append, boot.append), kvm, disk,
+                       kernel_append(request.allow_crash, request.append, boot.append), accel.kvm, disk,
                        boot.qemu_args, boot.disk_platform, ext4)
-    print(f"[uafault] guest: {accel_note}\n[uafault] {shlex.join(cmd)}", flush=True)
+    print(f"[uafault] guest: {accel.note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 
     def feed(line: str, seconds: float) -> None:
@@ -425,13 +423,13 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
                           halted=lambda: tracker.powered_down)
     disk.unlink(missing_ok=True)
     ext4.unlink(missing_ok=True)
-    details: dict[str, object] = {"qemu_command": cmd, "accel": "kvm" if kvm else "tcg",
-                                  "accel_note": accel_note, "bzimage": str(kernel.bzimage)}
+    details: dict[str, object] = {"qemu_command": cmd, "accel": accel.name,
+                                  "accel_note": accel.note, "bzimage": str(kernel.bzimage)}
     return tracker, outcome, details
 
 
 def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe) -> LayerResult:
-    guest = prepare_guest(layout, request.kasan, request.jobs, request.modules.dirs)
+    guest = prepare_guest(layout, request.kasan, request.jobs, request.modules.dirs, request.accel)
     tracker, outcome, details = boot_guest(guest, request, out_dir, probe)
     result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, guest.kernel)
     result.details = {**details, **result.details}

@@ -23,6 +23,7 @@ from ..campaign.spec import Campaign, Case, load_campaign
 from ..campaign.store import DB_NAME, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
+from ..guest.accel import DEFAULT_ACCEL
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
 from ..guest.protocol import DEFAULT_MEMORY, oracle_tag
@@ -124,7 +125,7 @@ def describe_plan(r: Repro) -> str:
 
 
 def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path | None,
-             runs: int = 1) -> Minimized:
+             runs: int = 1, accel: str = DEFAULT_ACCEL) -> Minimized:
     case, verdict, campaign = stored_case(layout, run_id, case_id)
     expect, title = signature(verdict)
     out = out_dir or layout.results_root / REPRO_DIR / "minimized" / run_id
@@ -134,7 +135,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
                   size=case.size, offset=case.offset, seed=case.seed, rounds=0, runs=runs, threshold=runs,
                   expect=expect, title=title, digest="", known_issues=campaign.known_issues,
                   append=campaign.append, paths=tuple(p.resolve() for p in campaign.paths), memory=case.memory)
-    guest = prepare_guest(layout, boot_kernel(case.kernel).kasan, jobs, campaign.modules.dirs)
+    guest = prepare_guest(layout, boot_kernel(case.kernel).kasan, jobs, campaign.modules.dirs, accel)
     kinds = fault_kinds(guest.artefacts.agent)
     attempts = [0]
 

@@ -23,6 +23,7 @@ from ..campaign.store import RunInfo, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import new_run_id
+from ..guest.accel import DEFAULT_ACCEL
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
 from ..guest.protocol import DEFAULT_MEMORY, oracle_tag
@@ -147,8 +148,9 @@ class ReproResult:
         return self.reproduced >= self.needed
 
 
-def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int) -> ReproResult:
-    guest = prepare_guest(layout, boot_kernel(repro.kernel).kasan, jobs, repro.modules.dirs)
+def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int,
+              accel: str = DEFAULT_ACCEL) -> ReproResult:
+    guest = prepare_guest(layout, boot_kernel(repro.kernel).kasan, jobs, repro.modules.dirs, accel)
     kinds = fault_kinds(guest.artefacts.agent)
     if repro.fault not in kinds.names:
         text = repro.path.read_text(errors="replace")
