@@ -233,3 +233,19 @@ def test_the_agents_own_complaint_is_the_layers_message(layout: Layout, tmp_path
     assert result.exit_code is ExitCode.RUN_FAILED
     assert result.message == ("no KTAP output from the agent (agent exit 3): "
                               "insert /lib/modules/mydrv.ko: Unknown symbol in module")
+
+
+def test_unchanged_sources_build_nothing_and_a_change_rebuilds(layout: Layout, tmp_path: Path) -> None:
+    """A second command on the same sources starts at once; a changed
+    source (from any checkout) makes the artefacts again."""
+    def makes() -> int:
+        log = tmp_path / "make.log"
+        return len(log.read_text().splitlines()) if log.is_file() else 0
+
+    run_guest_layer(layout, GuestRequest(allow_crash=True), create_run_dir(layout.results_root))
+    assert makes() == 1
+    run_guest_layer(layout, GuestRequest(allow_crash=True), create_run_dir(layout.results_root))
+    assert makes() == 1
+    (layout.project / "module" / "main.c").write_text("/* module, changed */\n")
+    run_guest_layer(layout, GuestRequest(allow_crash=True), create_run_dir(layout.results_root))
+    assert makes() == 2

@@ -3,10 +3,13 @@ old or the new file, never half of one."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 
 def _temp_sibling(path: Path) -> Path:
@@ -59,3 +62,29 @@ def atomic_symlink(target: str | Path, link: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def dir_lock(directory: Path) -> Path:
+    """The lock file of a build directory: beside it, so nothing that
+    cleans the directory removes it."""
+    return directory.parent / f".{directory.name}.lock"
+
+
+@contextlib.contextmanager
+def locked(lock: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on the file lock for the block: two harness
+    commands (two checkouts, a campaign beside a repro) sharing one cache
+    take turns at a build directory instead of building into it at once.
+    Says once what it waits for; the lock goes with the process, so a killed
+    command never leaves one behind."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[uafault] waiting for another harness command's {what} ({lock})", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

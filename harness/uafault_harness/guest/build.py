@@ -17,6 +17,7 @@ from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import GUEST_ARCH, Layout
 from ..core.procutil import stream_command
+from ..core.progress import build_progress
 from ..setup.link import ensure_linked
 from ..setup.requirements import KERNEL_BUILD_TOOLS, require_tools
 from ..setup.source import read_stamp, require_tree
@@ -121,6 +122,13 @@ def build_guest_kernel(layout: Layout, kasan: bool, jobs: int, dry_run: bool = F
     """Build (or reuse) the guest kernel; raises HarnessError on failure."""
     require_tree(layout)
     kernel = guest_kernel(layout, kasan)
+    if dry_run:  # changes nothing, the lock file included
+        return _build_guest_kernel(layout, kernel, jobs, dry_run)
+    with fsutil.locked(fsutil.dir_lock(kernel.build_dir), "guest kernel build"):
+        return _build_guest_kernel(layout, kernel, jobs, dry_run)
+
+
+def _build_guest_kernel(layout: Layout, kernel: GuestKernel, jobs: int, dry_run: bool) -> GuestKernel:
     text = config_text(layout, kernel)
     stamp = expected_stamp(layout, kernel, text)
     if is_up_to_date(kernel, stamp):
@@ -149,7 +157,9 @@ def build_guest_kernel(layout: Layout, kasan: bool, jobs: int, dry_run: bool = F
             "This is probably due to unsatisfied dependencies.\n"
             "Missing: " + ", ".join(missing),
         )
-    _make(layout, kernel, list(BUILD_TARGETS), jobs, "build")
+    with build_progress(f"guest kernel build ({kernel.build_dir.name})", kernel.build_dir) as build:
+        _make(layout, kernel, list(BUILD_TARGETS), jobs, "build")
+        build.ok = True
     if not kernel.bzimage.is_file():
         raise HarnessError(ExitCode.BUILD_FAILED, f"make succeeded but {kernel.bzimage} is missing")
     if stamp is not None:

@@ -5,6 +5,7 @@ then reads the console into a LayerResult and artefacts under
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import shutil
 import sys
@@ -188,11 +189,39 @@ def sync_module_sources(src: Path, dst: Path) -> None:
         shutil.copyfile(path, target)
 
 
+# What the artefacts are built from, besides module/ and kunit/ (which
+# sync_module_sources copies): a change to any of it rebuilds them.
+_ARTEFACT_INPUTS = (Path("Makefile"), Path("harness/agent"))
+ARTEFACTS_STAMP = ".uafault-artefacts-stamp"
+
+
+def artefacts_digest(layout: Layout, kernel: GuestKernel) -> str:
+    """The content of everything the artefacts are built from, and of the
+    kernel's own stamp: equal digests, equal artefacts."""
+    digest = hashlib.sha256()
+    for top in (MODULE_SRC, KUNIT_SRC, *_ARTEFACT_INPUTS):
+        root = layout.project / top
+        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
+            if path.is_file() and not path.name.startswith("."):
+                digest.update(str(path.relative_to(layout.project)).encode() + b"\0" + path.read_bytes())
+    digest.update(kernel.stamp.read_bytes() if kernel.stamp.is_file() else b"no kernel stamp")
+    return digest.hexdigest()
+
+
 def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArtefacts:
     """uafault.ko, the example module, uafault_kunit.ko and the agent for
-    this kernel, via `make guest-artefacts`; make decides what is out of date."""
+    this kernel, via `make guest-artefacts`, unless the last build was of
+    the very same sources (then nothing runs: a campaign whose sources did
+    not change starts at once)."""
     artefacts = artefacts_for(kernel)
     out = kernel.build_dir / ARTEFACTS_DIRNAME
+    stamp = out / ARTEFACTS_STAMP
+    digest = artefacts_digest(layout, kernel)
+    built = [*artefacts.modules, artefacts.variants, artefacts.kunit, artefacts.agent, artefacts.fuzzer]
+    if stamp.is_file() and stamp.read_text().strip() == digest and all(p.is_file() for p in built):
+        print(f"[uafault] uafault's modules and agent for {kernel.build_dir.name} are up to date", flush=True)
+        return artefacts
+    stamp.unlink(missing_ok=True)
     sync_module_sources(layout.project / MODULE_SRC, out / MODULE_SRC)
     sync_module_sources(layout.project / KUNIT_SRC, out / KUNIT_SRC)
     cmd = ["make", "-C", str(layout.project), f"-j{jobs}", ARTEFACTS_TARGET, f"KDIR={kernel.build_dir}",
@@ -210,6 +239,7 @@ def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArte
     print(f"[uafault] uafault.ko's exports for this kernel: {artefacts.symvers} (a module of yours: make -C "
           f"{kernel.build_dir} M=DIR KBUILD_EXTRA_SYMBOLS={artefacts.symvers} "
           f"{INCLUDE_VAR}={artefacts.symvers.parent} modules)", flush=True)
+    fsutil.atomic_write_text(stamp, digest + "\n")
     return artefacts
 
 
@@ -378,7 +408,8 @@ def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path,
     built for it."""
     tools = require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
     kernel = build_guest_kernel(layout, kasan, jobs)
-    artefacts = build_user_modules(build_artefacts(layout, kernel, jobs), kernel, user_dirs, jobs)
+    with fsutil.locked(fsutil.dir_lock(kernel.build_dir), "build of uafault's modules and agent"):
+        artefacts = build_user_modules(build_artefacts(layout, kernel, jobs), kernel, user_dirs, jobs)
     return PreparedGuest(tools, kernel, artefacts, layout.cache / ACCEL_CACHE_NAME, accel)
 
 

@@ -15,6 +15,7 @@ from ..core import fsutil
 from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.procutil import stream_command
+from ..core.progress import build_progress
 from ..core.results import LayerResult, SUMMARY_NAME, write_layer
 from ..setup.link import ensure_linked
 from ..setup.requirements import require_tools
@@ -172,12 +173,17 @@ def run_kunit_layer(layout: Layout, request: KunitRequest, run_dir: Path) -> Lay
     result: LayerResult | None = None
     exec_started = 0.0
     try:
-        with open(out_part, "w") as log:
+        with open(out_part, "w") as log, fsutil.locked(fsutil.dir_lock(build_dir), f"kunit.py run in {build_dir}"):
             for step, cmd in steps:
                 print(f"[uafault] kunit.py {step} ({request.arch})", flush=True)
                 if step == "exec":
                     exec_started = time.time()
-                rc = stream_command(cmd, layout.tree, log)
+                if step == "build":
+                    with build_progress(f"kunit.py build ({request.arch})", build_dir) as build:
+                        rc = stream_command(cmd, layout.tree, log)
+                        build.ok = rc == 0
+                else:
+                    rc = stream_command(cmd, layout.tree, log)
                 if step != "exec" and rc != 0:
                     result = LayerResult(f"kunit {request.arch}", ExitCode.BUILD_FAILED,
                                          f"kunit.py {step} failed (exit {rc}); see {out_dir / 'kunit.out'}")
