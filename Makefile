@@ -20,11 +20,14 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 all: run
 
 # Fresh Debian 12 -> packages, kernel source, link, KUnit suites in UML.
+# Each entry point installs only what it needs (setup --for).
 run: setup
 	$(HARNESS) kunit --arch um
 
-# The whole test suite: harness unit tests, UML and x86_64 KUnit runs.
-test: setup
+# The whole test suite: harness unit tests, KUnit on UML and x86_64, the
+# guest and campaign layers.
+test:
+	$(HARNESS) setup --for test
 	$(HARNESS) test
 
 setup:
@@ -45,7 +48,8 @@ modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) CONFIG_UAFAULT_KUNIT_TEST=m modules
 
 # The QEMU guest layer: guest kernel, uafault.ko, the agent, one boot.
-guest: setup
+guest:
+	$(HARNESS) setup --for guest
 	$(HARNESS) guest
 
 # uafault.ko, the example module, uafault_kunit.ko and the in-guest

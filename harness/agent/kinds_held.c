@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -189,9 +190,10 @@ out:
 	final_checks(a, v, balance);
 }
 
-/* A NUMA node's ZONE_MOVABLE: its page frames [start, end). */
+/* A NUMA node's ZONE_MOVABLE: its page frames [start, end), free pages. */
 struct zone_span {
-	uint64_t start, end;
+	uint64_t start, end, free;
+	int node;
 };
 
 #define MAX_NODES	8
@@ -202,32 +204,59 @@ struct zone_span {
  */
 static unsigned int movable_zones(struct zone_span *z)
 {
-	unsigned long long v, spanned = 0;
+	unsigned long long v, spanned = 0, free = 0;
 	unsigned int n = 0;
 	bool in = false;
 	char line[256];
+	int node = 0;
 	FILE *f = fopen("/proc/zoneinfo", "r");
 
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "Node ", 5)) {
-			in = strstr(line, "zone  Movable") && n < MAX_NODES;
-			spanned = 0;
+			in = strstr(line, "zone  Movable") && n < MAX_NODES &&
+			     sscanf(line, "Node %d", &node) == 1;
+			spanned = free = 0;
 			continue;
 		}
 		if (!in)
 			continue;
-		if (sscanf(line, " spanned %llu", &v) == 1) {
+		if (sscanf(line, " pages free %llu", &v) == 1) {
+			free = v;
+		} else if (sscanf(line, " spanned %llu", &v) == 1) {
 			spanned = v;
 		} else if (sscanf(line, " start_pfn: %llu", &v) == 1 &&
 			   spanned) {
-			z[n++] = (struct zone_span){ v, v + spanned };
+			z[n++] = (struct zone_span){ v, v + spanned, free, node };
 			in = false;
 		}
 	}
 	fclose(f);
 	return n;
+}
+
+/* The node of the Movable zone with the most free pages. */
+static int roomiest(const struct zone_span *z, unsigned int n)
+{
+	unsigned int i, best = 0;
+
+	for (i = 1; i < n; i++)
+		if (z[i].free > z[best].free)
+			best = i;
+	return z[best].node;
+}
+
+#define MPOL_DEFAULT	0
+#define MPOL_PREFERRED	1
+
+/* This thread's allocations from @node first; -1: the default again. */
+static void prefer_node(int node)
+{
+	unsigned long mask = node >= 0 ? 1UL << node : 0;
+
+	syscall(SYS_set_mempolicy, node >= 0 ? MPOL_PREFERRED : MPOL_DEFAULT,
+		node >= 0 ? &mask : NULL, node >= 0 ? sizeof(mask) * 8 : 0);
 }
 
 /* Page frame of each page of [addr, addr + n pages), 0 when not present. */
@@ -278,13 +307,22 @@ static void fault_movable(const struct agent *a, const struct target *t,
 	unsigned int nz = movable_zones(zones);
 	struct umem m;
 	int before, after;
+	bool ok;
 
 	if (!nz) {
 		unresolved(v, "no ZONE_MOVABLE in /proc/zoneinfo (movablecore= on the command line?)");
 		return;
 	}
 	place(a, &p, t, start_at(t, k->start));
-	if (!set_up(a, t, v, &m, &p))
+	/*
+	 * A node allocates from its ZONE_MOVABLE first, but from its own
+	 * DMA32 before another node's: the range is laid out on the node
+	 * whose Movable zone has the most room.
+	 */
+	prefer_node(roomiest(zones, nz));
+	ok = set_up(a, t, v, &m, &p);
+	prefer_node(-1);
+	if (!ok)
 		return;
 	before = pages_in(&m, zones, nz);
 	note(v, "# %u Movable zone(s), the first pfn %#llx-%#llx: %d page(s) of the range in one\n",

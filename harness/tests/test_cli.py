@@ -86,7 +86,7 @@ def test_doctor_reports_hidden_qemu(tmp_path: Path, isolated_env: dict[str, str]
     lines = proc.stdout.splitlines()
     qemu = next(l for l in lines if " qemu-system-x86_64:" in l)
     assert qemu.startswith("MISSING")
-    assert qemu.endswith("fix: apt-get install -y qemu-system-x86")
+    assert qemu.endswith("fix: apt-get install -y --no-install-recommends qemu-system-x86")
     if shutil.which("gcc"):
         assert next(l for l in lines if " gcc:" in l).startswith("ok")
     assert any(l.startswith("info") and "/dev/kvm" in l and "TCG" in l for l in lines)
@@ -98,7 +98,7 @@ def test_x86_64_kunit_needs_qemu(tmp_path: Path, isolated_env: dict[str, str]) -
     assert run_cli(["link"], env).returncode == 0
     proc = run_cli(["kunit", "--arch", "x86_64"], env)
     assert proc.returncode == ExitCode.MISSING_PREREQ
-    assert "apt-get install -y qemu-system-x86" in proc.stderr
+    assert "apt-get install -y --no-install-recommends qemu-system-x86" in proc.stderr
 
 
 def test_bench_dry_run_prints_commands_and_changes_nothing(tmp_path: Path, isolated_env: dict[str, str]) -> None:
@@ -154,3 +154,14 @@ def test_test_help_names_every_layer_it_runs() -> None:
     assert all(w in text for w in words), text
     assert len(LAYER_DIRS) == 4  # smoke, minimize, variants, repro: named above
 
+
+
+def test_each_entry_point_installs_only_what_it_needs() -> None:
+    """make run needs no QEMU nor browser; a guest no browser; make test all."""
+    from uafault_harness.setup.requirements import DEBIAN_PACKAGES, packages_for
+    run, guest, test = (set(packages_for(p)) for p in ("run", "guest", "test"))
+    assert run < guest < test and test == set(DEBIAN_PACKAGES)
+    assert {"gcc", "libelf-dev", "linux-source-6.12"} <= run
+    assert not {"qemu-system-x86", "busybox-static", "chromium", "python3-pytest"} & run
+    assert {"qemu-system-x86", "busybox-static", "libkmod-dev"} <= guest and "chromium" not in guest
+    assert {"chromium", "python3-pytest", "python3-yaml"} <= test

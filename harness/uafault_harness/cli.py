@@ -31,6 +31,7 @@ from .reports.html import render as render_report
 from .reports.matrix import detection as variant_detection
 from .setup import doctor, provision
 from .setup.link import link, unlink
+from .setup.requirements import PURPOSES
 from .setup.source import require_tree
 from .testsuite import summary
 from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
@@ -165,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("setup", help="install packages, unpack kernel source, link the project")
     p.add_argument("--no-install", action="store_true", help="report missing packages instead of installing")
+    p.add_argument("--for", dest="purpose", choices=PURPOSES, default="run",
+                   help="what to install for: run (build and run the UML suites, the default), guest (also "
+                        "QEMU and the guest's tools), test (also pytest and chromium: make test)")
 
     sub.add_parser("link", help="hook the project into the kernel tree (lib/uafault)")
     sub.add_parser("unlink", help="undo link, restoring the tree byte for byte")
@@ -335,6 +339,7 @@ def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
 
 
 def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    provision.ensure_packages("guest")
     # A bad file fails now, not after minutes of building the guest.
     load_campaign(args.spec, None)
     require_tree(layout)
@@ -349,6 +354,7 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
 
 
 def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    provision.ensure_packages("guest")
     repro = load_repro(args.file)
     require_tree(layout)
     result = run_repro(layout, repro, args.runs, args.jobs, args.accel)
@@ -361,6 +367,7 @@ def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
 
 
 def cmd_minimize(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    provision.ensure_packages("guest")
     require_tree(layout)
     try:
         done = minimize(layout, args.run, args.case, args.jobs, args.out, args.runs, args.accel)
@@ -458,7 +465,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
 
 
 def cmd_setup(args: argparse.Namespace, layout: Layout) -> ExitCode:
-    return provision.setup(layout, install=not args.no_install)
+    return provision.setup(layout, install=not args.no_install, purpose=args.purpose)
 
 
 def _print_changes(verb: str, changes: list[str], layout: Layout) -> ExitCode:

@@ -20,6 +20,7 @@ from ..core.paths import GUEST_ARCH, Layout
 from ..core.procutil import stream_command
 from ..core.results import LayerResult, SUMMARY_NAME, write_layer
 from ..kunit import ktap
+from ..setup.provision import ensure_packages
 from ..setup.requirements import GUEST_RUNTIME_TOOLS, require_tools
 from ..setup.source import require_tree
 from .accel import ACCEL_CACHE_NAME, DEFAULT_ACCEL, KvmProbe, probe_kvm, select_accel
@@ -385,7 +386,9 @@ def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool
 
 
 def guest_preflight(layout: Layout) -> None:
-    """What `test` checks before spending minutes on the other layers."""
+    """What `test` checks before spending minutes on the other layers; QEMU
+    and the guest's tools are installed the first time they are needed."""
+    ensure_packages("guest")
     require_tree(layout)
     require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
 

@@ -10,7 +10,8 @@ import subprocess
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import DEBIAN_SOURCE_PACKAGE, Layout
 from .link import link
-from .requirements import apt_install_command, installed_package_version, missing_packages, source_tarball
+from .requirements import (APT_INSTALL, apt_install_command, installed_package_version, missing_packages,
+                           packages_for, source_tarball)
 from .source import ensure_source
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -33,18 +34,27 @@ def install_packages(packages: list[str]) -> None:
             f"  apt-get update && DEBIAN_FRONTEND=noninteractive {apt_install_command(packages)}",
         )
     env = {**os.environ, **APT_ENV}
-    for cmd in (prefix + ["apt-get", "update"], prefix + ["apt-get", "install", "-y", *packages]):
+    for cmd in (prefix + ["apt-get", "update"], prefix + [*APT_INSTALL, *packages]):
         print(f"setup: running {shlex.join(cmd)}", flush=True)
         if subprocess.run(cmd, env=env, check=False).returncode != 0:
             raise HarnessError(ExitCode.MISSING_PREREQ, f"{shlex.join(cmd)} failed")
 
 
-def setup(layout: Layout, install: bool) -> ExitCode:
+def ensure_packages(purpose: str) -> None:
+    """Install what purpose needs and is missing, e.g. QEMU the first time a
+    guest boots; MISSING_PREREQ with the command when it cannot."""
+    missing = missing_packages(packages_for(purpose))
+    if missing:
+        print(f"[uafault] installing what a {purpose} needs: {' '.join(missing)}", flush=True)
+        install_packages(missing)
+
+
+def setup(layout: Layout, install: bool, purpose: str = "run") -> ExitCode:
     changed = False
     code = ExitCode.OK
-    missing = missing_packages()
+    missing = missing_packages(packages_for(purpose))
     if not missing:
-        print("setup: all Debian packages installed")
+        print(f"setup: every Debian package for {purpose} installed")
     elif install:
         install_packages(missing)
         changed = True

@@ -1,5 +1,6 @@
-"""Host prerequisites: which Debian package provides what we probe for.
-`setup` installs every package listed here; `doctor` probes each one."""
+"""Host prerequisites: which Debian package provides what we probe for,
+and what each entry point needs: `setup --for PURPOSE` installs that much
+(without recommends); `doctor` probes everything."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ from ..core.paths import DEBIAN_SOURCE_PACKAGE, DEBIAN_SOURCE_TARBALL
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 
+# What each entry point needs, each including the ones before it: `make
+# run` builds a kernel and runs UML, a guest boots under QEMU, `make test`
+# also runs pytest and a headless browser (the report's test).
+PURPOSES = ("run", "guest", "test")
+
+
 @dataclass(frozen=True)
 class Tool:
     name: str
@@ -25,12 +32,14 @@ class Tool:
     # Where Debian installs it if it is not on PATH (busybox-static puts
     # busybox in /bin, which some minimal PATHs lack).
     fallback: Path | None = None
+    purpose: str = "run"
 
 
 @dataclass(frozen=True)
 class Header:
     path: Path
     package: str
+    purpose: str = "run"
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -43,17 +52,17 @@ TOOLS: tuple[Tool, ...] = (
     Tool("cpio", "cpio"),
     Tool("xz", "xz-utils"),
     Tool("kmod", "kmod"),
-    Tool("qemu-system-x86_64", "qemu-system-x86"),
-    Tool("busybox", "busybox-static", fallback=Path("/bin/busybox")),
     Tool("pahole", "pahole"),
-    # The guest layer: shared libraries of the agent, the KVM probe's timeout.
-    Tool("ldd", "libc-bin"),
-    Tool("timeout", "coreutils"),
+    Tool("qemu-system-x86_64", "qemu-system-x86", purpose="guest"),
+    Tool("busybox", "busybox-static", fallback=Path("/bin/busybox"), purpose="guest"),
+    # The guest layer: shared libraries of the agent, the watchdog's timeout.
+    Tool("ldd", "libc-bin", purpose="guest"),
+    Tool("timeout", "coreutils", purpose="guest"),
     # The ext4 disk of the ext4 memory kinds, formatted for each boot
     # (/sbin is not on every PATH).
-    Tool("mkfs.ext4", "e2fsprogs", fallback=Path("/usr/sbin/mkfs.ext4")),
+    Tool("mkfs.ext4", "e2fsprogs", fallback=Path("/usr/sbin/mkfs.ext4"), purpose="guest"),
     # The campaign report's browser test renders it headless.
-    Tool("chromium", "chromium"),
+    Tool("chromium", "chromium", purpose="test"),
 )
 
 # What make needs to build a kernel (the guest kernel; kunit.py checks its own).
@@ -64,24 +73,30 @@ GUEST_RUNTIME_TOOLS: tuple[str, ...] = ("qemu-system-x86_64", "busybox", "cpio",
 HEADERS: tuple[Header, ...] = (
     Header(Path("/usr/include/libelf.h"), "libelf-dev"),
     Header(Path("/usr/include/openssl/ssl.h"), "libssl-dev"),
-    Header(Path("/usr/include/libkmod.h"), "libkmod-dev"),
+    Header(Path("/usr/include/libkmod.h"), "libkmod-dev", purpose="guest"),
 )
 
 PYTEST_PACKAGE = "python3-pytest"
 # The CI-config tests read configs/ci/*.yml.
 YAML_PACKAGE = "python3-yaml"
 
-DEBIAN_PACKAGES: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        [t.package for t in TOOLS]
-        + [h.package for h in HEADERS]
-        + [PYTEST_PACKAGE, YAML_PACKAGE, DEBIAN_SOURCE_PACKAGE]
-    )
-)
+def packages_for(purpose: str) -> tuple[str, ...]:
+    """The Debian packages purpose needs (and every purpose before it)."""
+    wanted = PURPOSES[:PURPOSES.index(purpose) + 1]
+    return tuple(dict.fromkeys(
+        [DEBIAN_SOURCE_PACKAGE]
+        + [t.package for t in TOOLS if t.purpose in wanted]
+        + [h.package for h in HEADERS if h.purpose in wanted]
+        + ([PYTEST_PACKAGE, YAML_PACKAGE] if "test" in wanted else [])))
+
+
+DEBIAN_PACKAGES: tuple[str, ...] = packages_for(PURPOSES[-1])
+# apt's recommends would bring systemd, udev, avahi and cups with QEMU.
+APT_INSTALL = ("apt-get", "install", "-y", "--no-install-recommends")
 
 
 def apt_install_command(packages: list[str] | tuple[str, ...]) -> str:
-    return "apt-get install -y " + " ".join(packages)
+    return " ".join(APT_INSTALL + tuple(packages))
 
 
 def find_tool(tool: Tool, env: Mapping[str, str] | None = None) -> Path | None:
