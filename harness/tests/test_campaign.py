@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+from typing import Any
+
 import pytest
 from conftest import run_cli
 
@@ -523,3 +525,30 @@ def test_the_agent_takes_every_known_issue_of_any_kernel() -> None:
     room = int(re.search(r"#define MAX_KNOWN\s+(\d+)", agent).group(1))  # type: ignore[union-attr]
     known = load_known_issues(PROJECT_ROOT / "configs" / "known-issues.toml")
     assert max(len(case_globs(known, k)) for k in KERNELS) <= room
+
+
+NIGHTS = '[campaign]\nname = "n"\nkernels = ["plain"]\ntargets = ["*"]\nfaults = ["none"]\nnights = {}\n'
+
+
+def test_a_matrix_covered_over_nights_runs_one_slice_a_night(tmp_path: Path) -> None:
+    from uafault_harness.campaign.spec import shard, tonight
+    spec = tmp_path / "n.toml"
+    spec.write_text(NIGHTS.format(7))
+    assert load_campaign(spec, None).nights == 7
+    assert tonight(1, 20000) is None
+    slices = {tonight(7, day) for day in range(20000, 20007)}
+    assert slices == {(i, 7) for i in range(1, 8)}
+    cases = list(range(50))
+    nights = [c for day in range(7) for c in shard_ids(shard, cases, tonight(7, day))]
+    assert sorted(nights) == cases  # seven nights: the whole matrix, once
+    spec.write_text(NIGHTS.format(0))
+    with pytest.raises(HarnessError, match=r"n.toml:6: nights"):
+        load_campaign(spec, None)
+
+
+def shard_ids(shard: Any, ids: list[int], part: tuple[int, int] | None) -> list[int]:
+    class C:
+        def __init__(self, index: int) -> None:
+            self.index = index
+    assert part is not None
+    return [c.index for c in shard([C(i) for i in ids], *part)]

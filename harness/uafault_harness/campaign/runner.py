@@ -37,7 +37,7 @@ from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest
 from ..setup.source import read_stamp
 from .known_issues import KNOWN_ISSUES, KnownIssue, expected_verdict, load_known_issues
 from .paths import load_paths, shipped_paths
-from .spec import Campaign, Case, expand, load_campaign, select_targets, shard
+from .spec import Campaign, Case, expand, load_campaign, select_targets, shard, tonight
 from .store import DB_NAME, History, RunInfo, Store, Verdict
 from .verdicts import BAD, VERDICTS
 
@@ -373,18 +373,23 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
                                "resume it with the file it was planned from")
         run_id, cases = info.run_id, store.planned(info.run_id)
     else:
+        # --shard, else tonight's slice of a matrix covered over nights.
+        part = request.shard or tonight(campaign.nights, int(time.time() // 86400))
         if request.run_id is not None:
             run_id = request.run_id
             if store.has_run(run_id):
                 raise HarnessError(ExitCode.USAGE, f"run {run_id} exists; finish it with --resume {run_id}")
         else:
-            run_id = new_run_id() + (f"-s{request.shard[0]}of{request.shard[1]}" if request.shard else "")
+            run_id = new_run_id() + (f"-s{part[0]}of{part[1]}" if part else "")
         listed = list_targets(plain, layout.results_root / CAMPAIGN_DIR / run_id / "list-targets",
                               campaign.modules, env.path_lines)
         chosen = select_targets(campaign, [t.name for t in listed], {t.name for t in listed if t.crashes})
         cases = expand(campaign, [t for t in listed if t.name in chosen], kinds)
-        if request.shard:
-            cases = shard(cases, *request.shard)
+        if part:
+            if not request.shard:
+                print(f"[campaign] {campaign.name} covers its matrix in {part[1]} nights: tonight is slice "
+                      f"{part[0]} (--shard {part[0]}/{part[1]})", flush=True)
+            cases = shard(cases, *part)
         if request.dry_run:
             print(describe_plan(cases, campaign.name, layout.results_root / DB_NAME), flush=True)
             return ExitCode.OK, f"{len(cases)} cases planned, none run (--dry-run)"

@@ -18,6 +18,9 @@ A file has one [campaign] table:
     repetitions = 1                 # runs of each case (stochastic races)
     budget = "10m"                  # stop starting batches after this
     batch = 50                      # cases per guest boot
+    nights = 1                      # a run plans tonight's 1/N of the
+                                    # matrix (the UTC day picks which), so
+                                    # N nights cover it; --shard overrides
     modules = ["variants", "../my-driver"]  # the buggy catalogue, a module
                                     # directory (relative to this file)
     known_issues = "known.toml"     # more [[issue]] tables, same rules
@@ -92,6 +95,8 @@ class Campaign:
     digest: str
     # (kernel, target globs): a kernel that runs only some of the targets.
     kernel_targets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The matrix is covered in this many runs, one slice a night.
+    nights: int = 1
 
     def targets_of(self, kernel: str) -> tuple[str, ...] | None:
         """The globs kernel is limited to, or None for every target."""
@@ -238,7 +243,7 @@ def _pairs(check: TableChecker) -> tuple[tuple[str, str], ...]:
 
 
 KNOWN_KEYS = ("name", "kernels", "kernel_targets", "variants", "targets", "faults", "sizes", "offsets", "seeds", "memory",
-              "repetitions", "budget", "batch", "modules", "known_issues", "append", "pairs", "paths")
+              "repetitions", "budget", "batch", "modules", "known_issues", "append", "pairs", "paths", "nights")
 
 
 def read_table(path: Path, name: str, known_keys: tuple[str, ...]) -> tuple[bytes, TableChecker]:
@@ -324,6 +329,7 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
         repetitions=check.int("repetitions", 1, 1000, 1),
         budget_seconds=budget,
         batch=check.int("batch", 1, 10_000, 50),
+        nights=check.int("nights", 1, 366, 1),
         modules=check.modules(),
         known_issues=check.file("known_issues"),
         append=check.append(),
@@ -415,6 +421,12 @@ def shard(cases: list[Case], index: int, count: int) -> list[Case]:
     """Shard index of count (1-based): every count-th case of the plan,
     keeping each case's id and index, so shards merged are the whole plan."""
     return [c for c in cases if c.index % count == index - 1]
+
+
+def tonight(nights: int, day: int) -> tuple[int, int] | None:
+    """The slice (1-based, of nights) UTC day number day runs, or None for a
+    campaign that runs whole every night."""
+    return None if nights <= 1 else (day % nights + 1, nights)
 
 
 def parse_shard(text: str) -> tuple[int, int] | None:
