@@ -62,6 +62,7 @@ long uafault_ioctl_untrap(struct uafault_trap_state *s,
 
 /* refs.c */
 long uafault_ioctl_page_refs(struct uafault_page_refs __user *uarg);
+long uafault_ioctl_pin_balance(struct uafault_pin_balance __user *uarg);
 
 /* mmap.c */
 int uafault_mmap(struct file *file, struct vm_area_struct *vma);

@@ -332,6 +332,8 @@ static long uafault_ioctl(struct file *file, unsigned int cmd,
 		return uafault_ioctl_untrap(f->trap, uarg);
 	case UAFAULT_IOC_PAGE_REFS:
 		return uafault_ioctl_page_refs(uarg);
+	case UAFAULT_IOC_PIN_BALANCE:
+		return uafault_ioctl_pin_balance(uarg);
 	case UAFAULT_IOC_VERSION:
 		return uafault_ioctl_version(uarg);
 	case UAFAULT_IOC_TARGET:

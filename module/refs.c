@@ -4,7 +4,8 @@
  * holds beyond its mappings.  The pin counters see FOLL_PIN only; a
  * get_user_pages() user that keeps a page reference (vmsplice's pipe, a
  * driver's FOLL_GET buffer) or drops one it never took is seen here, as
- * a change the agent compares across a call.
+ * a change the agent compares across a call.  UAFAULT_IOC_PIN_BALANCE: the
+ * pin counters, exact without a vmstat refresh.
  */
 #include <linux/mm.h>
 #include <linux/string.h>
@@ -59,6 +60,33 @@ static void page_ref_of(unsigned long addr, struct uafault_page_ref *ref)
 	if (folio_test_large(folio))
 		ref->flags |= UAFAULT_REF_LARGE;
 	put_page(page);
+}
+
+/* @item over every node, with what each CPU has not folded in yet. */
+static s64 node_stat_exact(enum node_stat_item item)
+{
+	s64 sum = 0;
+	int nid, cpu;
+
+	for_each_online_node(nid) {
+		struct pglist_data *pgdat = NODE_DATA(nid);
+
+		sum += atomic_long_read(&pgdat->vm_stat[item]);
+		for_each_possible_cpu(cpu)
+			sum += per_cpu_ptr(pgdat->per_cpu_nodestats,
+					   cpu)->vm_node_stat_diff[item];
+	}
+	return sum;
+}
+
+long uafault_ioctl_pin_balance(struct uafault_pin_balance __user *uarg)
+{
+	struct uafault_pin_balance b = {
+		.acquired = node_stat_exact(NR_FOLL_PIN_ACQUIRED),
+		.released = node_stat_exact(NR_FOLL_PIN_RELEASED),
+	};
+
+	return copy_to_user(uarg, &b, sizeof(b)) ? -EFAULT : 0;
 }
 
 long uafault_ioctl_page_refs(struct uafault_page_refs __user *uarg)

@@ -293,6 +293,22 @@ struct uafault_page_ref {
 };
 
 /**
+ * struct uafault_pin_balance - argument of %UAFAULT_IOC_PIN_BALANCE
+ * @acquired: out: FOLL_PIN pins taken since boot (nr_foll_pin_acquired)
+ * @released: out: FOLL_PIN pins released since boot (nr_foll_pin_released)
+ *
+ * Exact whenever no pin is taken or released meanwhile: each node's
+ * counter plus every CPU's diff not yet folded into it, which /proc/vmstat
+ * shows only after a write to /proc/sys/vm/stat_refresh (a work item on
+ * every CPU, milliseconds under emulation).  The pin oracle compares
+ * @acquired - @released before and after a case.
+ */
+struct uafault_pin_balance {
+	__s64 acquired;
+	__s64 released;
+};
+
+/**
  * struct uafault_page_refs - argument of %UAFAULT_IOC_PAGE_REFS
  * @addr: in: first user address, page-aligned
  * @npages: in: pages to look at, 1 to %UAFAULT_REFS_MAX_PAGES
@@ -326,6 +342,7 @@ struct uafault_page_refs {
 #define UAFAULT_IOC_TRAP	_IOW(UAFAULT_IOC_MAGIC, 6, struct uafault_trap)
 #define UAFAULT_IOC_UNTRAP	_IOR(UAFAULT_IOC_MAGIC, 7, struct uafault_trap)
 #define UAFAULT_IOC_PAGE_REFS	_IOW(UAFAULT_IOC_MAGIC, 8, struct uafault_page_refs)
+#define UAFAULT_IOC_PIN_BALANCE	_IOR(UAFAULT_IOC_MAGIC, 9, struct uafault_pin_balance)
 
 /*
  * The byte a writing target stores at offset @i of the range, and the

@@ -49,6 +49,7 @@ enum phase {
 	PH_KMSG,	/* reading the kernel log */
 	PH_REFS,	/* page references (UAFAULT_IOC_PAGE_REFS, settling) */
 	PH_RESULT,	/* judging the result: bytes, checksums */
+	PH_SETTLE,	/* after a failed case: the pins holding still */
 	PH_CASE,	/* the rest of a case: the kind's own work */
 	NR_PHASES
 };

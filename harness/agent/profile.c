@@ -17,6 +17,7 @@ static const char *const phase_names[NR_PHASES] = {
 	[PH_KMSG] = "kmsg",
 	[PH_REFS] = "refs",
 	[PH_RESULT] = "result",
+	[PH_SETTLE] = "settle",
 	[PH_CASE] = "other",
 };
 

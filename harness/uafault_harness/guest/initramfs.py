@@ -158,7 +158,8 @@ def stage(spec: InitramfsSpec, staging: Path) -> None:
 
 
 def pack(staging: Path, out: Path, cpio: str = "cpio") -> None:
-    """newc cpio of staging, gzipped, written atomically to out."""
+    """newc cpio of staging, gzipped, written atomically to out.  Level 1:
+    level 9 took 1.4 s a boot on the host (bench/profile) for 8% less."""
     names = sorted(str(p.relative_to(staging)) for p in staging.rglob("*"))
     # Owned by root in the guest whoever builds it; sorted for a stable archive.
     proc = subprocess.run([cpio, "--quiet", "-o", "-H", "newc", "-R", "0:0", "-0"],
@@ -168,7 +169,7 @@ def pack(staging: Path, out: Path, cpio: str = "cpio") -> None:
         raise HarnessError(ExitCode.MISSING_PREREQ,
                            f"cpio failed (exit {proc.returncode}): {proc.stderr.decode(errors='replace').strip()}")
     part = out.with_name(out.name + ".part")
-    with open(part, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+    with open(part, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=1) as gz:
         gz.write(proc.stdout)
     os.replace(part, out)
 
