@@ -26,6 +26,9 @@ from ..core.agent_header import agent_string
 # gives each node a ZONE_MOVABLE of its own.
 # pci-testdev: a PCI function no driver claims, which uafault.ko takes as
 # the device of its DMA targets (behind the IOMMU when there is one).
+# No NIC (the default one's iPXE ROM only slowed the firmware), and qboot
+# instead of SeaBIOS: it loads the kernel and QEMU's ACPI tables (virtio-
+# iommu's VIOT too) and nothing else, 0.2 s less a boot (bench/guest).
 GUEST_MIB = 1024
 NUMA_NODES = 2
 
@@ -40,7 +43,7 @@ def _numa_args() -> tuple[str, ...]:
 
 QEMU_BASE_ARGS: tuple[str, ...] = (
     "-machine", "q35", "-cpu", "max", "-smp", "2", "-m", str(GUEST_MIB),
-    *_numa_args(), "-nographic", "-no-reboot", "-device", "pci-testdev",
+    *_numa_args(), "-nographic", "-no-reboot", "-nic", "none", "-bios", "qboot.rom", "-device", "pci-testdev",
 )
 # panic=-1 reboots at once on a panic, which -no-reboot turns into QEMU
 # exiting: a dead guest ends the run instead of waiting for the watchdog.
