@@ -35,6 +35,7 @@ from .setup.requirements import PURPOSES
 from .setup.source import require_tree
 from .testsuite import summary
 from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
+from .testsuite.bisect_layer import run_bisect_layer
 from .testsuite.dma_layer import run_dma_layer
 from .testsuite.memory_layer import run_memory_layer
 from .testsuite.mutants_layer import run_mutants_layer
@@ -44,6 +45,7 @@ from .mutate.runner import MUTANT_TIMEOUT
 from .testsuite.path_oracles_layer import run_path_oracles_layer
 from .testsuite.pytest_layer import run_pytest_layer
 from .testsuite.user_module_layer import run_user_module_layer
+from .triage.bisect import RUN_SCRIPT, bisect, git, kernel_step, module_step, top_of as bisect_top
 from .triage.minimize import NotReproduced, minimize
 from .triage.repro import describe, known_reason, load_repro, run_repro
 
@@ -233,6 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_accel_option(p)
     add_jobs_option(p)
 
+    p = sub.add_parser("bisect", help="the first commit at which a repro config reproduces, over the kernel tree "
+                       "(KSRC) or a git repository of one of its modules (exit 0 found, 1 none, 2 error)")
+    p.add_argument("file", type=Path, help="configs/repro/*.toml, or a repro config of your own")
+    p.add_argument("--good", required=True, metavar="REV", help="a revision where it does not reproduce")
+    p.add_argument("--bad", required=True, metavar="REV", help="a revision where it reproduces")
+    p.add_argument("--repo", type=Path, default=None,
+                   help="the git repository to bisect: one holding a module directory of the repro "
+                        "(only the module is rebuilt), or a kernel tree (default: $KSRC)")
+    p.add_argument("--runs", type=positive_int("--runs"), default=None,
+                   help="runs per step, as many as the file's threshold scaled (default: the file's)")
+    add_accel_option(p)
+    add_jobs_option(p)
+
     p = sub.add_parser("report", help="a campaign run as one self-contained HTML file")
     p.add_argument("run", nargs="?", default=None, help="campaign run id (default: the newest)")
     p.add_argument("--out", type=Path, default=None,
@@ -366,6 +381,32 @@ def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK if result.ok else ExitCode.TEST_FAILED
 
 
+def cmd_bisect(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    provision.ensure_packages("guest")
+    repro = load_repro(args.file)
+    require_tree(layout)
+    runs = args.runs or repro.runs
+    repo = args.repo or (layout.tree if layout.user_tree else None)
+    if repo is None:
+        raise HarnessError(ExitCode.USAGE, "bisect: say which repository with --repo (or KSRC for a kernel tree)")
+    top = bisect_top(repo)
+    if any(d.is_relative_to(top) for d in repro.modules.dirs):
+        test = module_step(layout, repro, top, runs, args.jobs, args.accel)
+    elif (top / "mm" / "gup.c").is_file():
+        test = kernel_step(layout, repro, runs, args.jobs, args.accel)
+    else:
+        raise HarnessError(ExitCode.USAGE, f"bisect: {top} is neither a kernel tree nor a repository holding "
+                                           f"a module directory of {args.file}")
+    result = bisect(layout, repro, top, args.good, args.bad, runs, test, layout.project / "harness" / "uafault",
+                    args.accel)
+    print(f"bisect: {len(result.steps)} steps, logs in {result.out_dir} (and {RUN_SCRIPT} for git bisect run)")
+    if result.first_bad is None:
+        print(f"bisect: no first bad commit: {result.said.strip().splitlines()[-1:] or 'git said nothing'}")
+        return ExitCode.TEST_FAILED
+    print(f"bisect: first bad commit: {git(top, 'log', '-1', '--format=%H %s', result.first_bad).strip()}")
+    return ExitCode.OK
+
+
 def cmd_minimize(args: argparse.Namespace, layout: Layout) -> ExitCode:
     provision.ensure_packages("guest")
     require_tree(layout)
@@ -454,6 +495,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         layers.append(run_variants_layer(layout, run_dir, args.jobs))
         layers.append(run_repro_layer(layout, run_dir, args.jobs))
         layers.append(run_user_module_layer(layout, run_dir, args.jobs))
+        layers.append(run_bisect_layer(layout, run_dir, args.jobs))
         layers.append(run_path_oracles_layer(layout, run_dir, args.jobs))
         layers.append(run_memory_layer(layout, run_dir, args.jobs))
         layers.append(run_dma_layer(layout, run_dir, args.jobs))
@@ -508,6 +550,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "report": cmd_report,
     "repro": cmd_repro,
     "minimize": cmd_minimize,
+    "bisect": cmd_bisect,
     "export": cmd_export,
     "results": cmd_results,
 }
