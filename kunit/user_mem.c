@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmstat.h>
 
+#include "../module/pin_stat.h"
 #include "uafault_kunit.h"
 
 static const char * const fault_names[UAFAULT_NR_FAULTS] = {
@@ -351,40 +352,13 @@ void uafault_expect_kbuf_read(const struct uafault_umem *m, const u8 *kbuf,
 	uafault_expect_guards(test, kbuf, m->len);
 }
 
-/*
- * Pins taken minus pins released, exactly: the node counters plus every
- * CPU's not yet folded delta.  vmstat folding moves a delta between the
- * two while we read, so read until two sums agree.
- */
-static long node_stat_exact(enum node_stat_item item)
-{
-	long sum = 0;
-	int nid, cpu;
-
-	for_each_online_node(nid) {
-		struct pglist_data *pgdat = NODE_DATA(nid);
-
-		sum += atomic_long_read(&pgdat->vm_stat[item]);
-		for_each_possible_cpu(cpu)
-			sum += per_cpu_ptr(pgdat->per_cpu_nodestats,
-					   cpu)->vm_node_stat_diff[item];
-	}
-	return sum;
-}
-
+/* Pins taken minus pins released, exactly (pin_stat.h). */
 long uafault_pin_balance(void)
 {
-	long prev = LONG_MIN, now;
-	int tries;
+	s64 acquired, released;
 
-	for (tries = 0; tries < 16; tries++) {
-		now = node_stat_exact(NR_FOLL_PIN_ACQUIRED) -
-		      node_stat_exact(NR_FOLL_PIN_RELEASED);
-		if (now == prev)
-			break;
-		prev = now;
-	}
-	return now;
+	uafault_pin_counts(&acquired, &released);
+	return acquired - released;
 }
 
 MODULE_DESCRIPTION("uafault KUnit fault suites for user access and pinning");

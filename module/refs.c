@@ -12,6 +12,7 @@
 #include <linux/uaccess.h>
 
 #include "internal.h"
+#include "pin_stat.h"
 
 /*
  * What the page cache (or swap cache) and a file system's private data
@@ -62,30 +63,14 @@ static void page_ref_of(unsigned long addr, struct uafault_page_ref *ref)
 	put_page(page);
 }
 
-/* @item over every node, with what each CPU has not folded in yet. */
-static s64 node_stat_exact(enum node_stat_item item)
-{
-	s64 sum = 0;
-	int nid, cpu;
-
-	for_each_online_node(nid) {
-		struct pglist_data *pgdat = NODE_DATA(nid);
-
-		sum += atomic_long_read(&pgdat->vm_stat[item]);
-		for_each_possible_cpu(cpu)
-			sum += per_cpu_ptr(pgdat->per_cpu_nodestats,
-					   cpu)->vm_node_stat_diff[item];
-	}
-	return sum;
-}
-
 long uafault_ioctl_pin_balance(struct uafault_pin_balance __user *uarg)
 {
-	struct uafault_pin_balance b = {
-		.acquired = node_stat_exact(NR_FOLL_PIN_ACQUIRED),
-		.released = node_stat_exact(NR_FOLL_PIN_RELEASED),
-	};
+	struct uafault_pin_balance b;
+	s64 acquired, released;
 
+	uafault_pin_counts(&acquired, &released);
+	b.acquired = acquired;
+	b.released = released;
 	return copy_to_user(uarg, &b, sizeof(b)) ? -EFAULT : 0;
 }
 
