@@ -249,3 +249,25 @@ def test_unchanged_sources_build_nothing_and_a_change_rebuilds(layout: Layout, t
     (layout.project / "module" / "main.c").write_text("/* module, changed */\n")
     run_guest_layer(layout, GuestRequest(allow_crash=True), create_run_dir(layout.results_root))
     assert makes() == 2
+
+
+def test_a_command_boots_its_own_copy_of_what_was_built(tmp_path: Path) -> None:
+    """Another command's rebuild into the shared build directory changes
+    nothing under a command already running; a killed command's copy goes."""
+    from uafault_harness.guest.runner import GuestArtefacts, snapshot_artefacts
+    home = tmp_path / "build" / "uafault-artefacts"
+    files = {"module/uafault.ko": "ko", "module/Module.symvers": "sym", "module/variants/v.ko": "v",
+             "kunit/k.ko": "k", "uafault-agent": "agent v1", "uafault-fuzz": "fuzz"}
+    for rel, text in files.items():
+        (home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / rel).write_text(text)
+    built = GuestArtefacts((home / "module/uafault.ko",), home / "module/variants/v.ko", home / "kunit/k.ko",
+                           home / "uafault-agent", home / "uafault-fuzz", home=home)
+    root = tmp_path / "in-use"
+    dead = root / "guest-x86_64-999999999-gone"
+    dead.mkdir(parents=True)
+    mine = snapshot_artefacts(built, root, "guest-x86_64")
+    (home / "uafault-agent").write_text("agent v2")
+    assert mine.agent.read_text() == "agent v1" and mine.agent.parent != home and mine.home == home
+    assert mine.symvers.read_text() == "sym" and mine.variants.read_text() == "v"
+    assert not dead.exists()

@@ -106,7 +106,7 @@ def targets_cache(guest: PreparedGuest, modules: Modules, path_lines: tuple[str,
     for path in (*guest.artefacts.loaded(request), guest.artefacts.agent):
         digest.update(path.read_bytes())
     digest.update("\n".join(path_lines).encode())
-    return guest.artefacts.agent.parent / f"targets-{digest.hexdigest()[:16]}.txt"
+    return (guest.artefacts.home or guest.artefacts.agent.parent) / f"targets-{digest.hexdigest()[:16]}.txt"
 
 
 def list_targets(guest: PreparedGuest, out_dir: Path, modules: Modules = Modules(),

@@ -5,10 +5,13 @@ then reads the console into a LayerResult and artefacts under
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -137,6 +140,8 @@ class GuestArtefacts:
     fuzzer: Path
     # A user's module directories, built for this kernel.
     user: tuple[BuiltModule, ...] = ()
+    # Where the build keeps them (the paths above may be a command's copy).
+    home: Path | None = None
 
     @property
     def symvers(self) -> Path:
@@ -170,7 +175,48 @@ def artefacts_for(kernel: GuestKernel) -> GuestArtefacts:
     return GuestArtefacts(modules=tuple(out / MODULE_SRC / p for p in MODULE_RELPATHS),
                           variants=out / MODULE_SRC / VARIANTS_RELPATH,
                           kunit=out / KUNIT_SRC / KUNIT_RELPATH, agent=out / AGENT_NAME,
-                          fuzzer=out / FUZZER_NAME)
+                          fuzzer=out / FUZZER_NAME, home=out)
+
+
+# In the cache: each running command's copy of what it boots.
+IN_USE_DIRNAME = "in-use"
+
+
+def _prune_in_use(root: Path) -> None:
+    """Copies of commands that are gone (killed: no atexit ran)."""
+    for entry in root.glob("*-*-*") if root.is_dir() else []:
+        pid = entry.name.split("-")[-2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def snapshot_artefacts(artefacts: GuestArtefacts, root: Path, name: str) -> GuestArtefacts:
+    """A copy of the built files this command boots with, so another
+    command's rebuild (other sources, another checkout) into the shared
+    build directory changes nothing under it; removed when the command
+    ends.  A few MB: milliseconds."""
+    _prune_in_use(root)
+    dst = Path(tempfile.mkdtemp(prefix=f"{name}-{os.getpid()}-", dir=_mkdirs(root)))
+    atexit.register(shutil.rmtree, dst, True)
+    home = artefacts.home or artefacts.agent.parent
+
+    def keep(path: Path) -> Path:
+        target = dst / (path.relative_to(home) if path.is_relative_to(home) else path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        return target
+
+    modules = tuple(keep(m) for m in artefacts.modules)
+    if artefacts.symvers.is_file():
+        keep(artefacts.symvers)
+    user = tuple(replace(u, kos=tuple(keep(ko) for ko in u.kos)) for u in artefacts.user)
+    return replace(artefacts, modules=modules, variants=keep(artefacts.variants), kunit=keep(artefacts.kunit),
+                   agent=keep(artefacts.agent), fuzzer=keep(artefacts.fuzzer), user=user, home=home)
+
+
+def _mkdirs(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def sync_module_sources(src: Path, dst: Path) -> None:
@@ -413,6 +459,7 @@ def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path,
     kernel = build_guest_kernel(layout, kasan, jobs)
     with fsutil.locked(fsutil.dir_lock(kernel.build_dir), "build of uafault's modules and agent"):
         artefacts = build_user_modules(build_artefacts(layout, kernel, jobs), kernel, user_dirs, jobs)
+        artefacts = snapshot_artefacts(artefacts, layout.cache / IN_USE_DIRNAME, kernel.build_dir.name)
     return PreparedGuest(tools, kernel, artefacts, layout.cache / ACCEL_CACHE_NAME, accel)
 
 
