@@ -96,7 +96,8 @@ def kvm_check() -> Check:
     present = os.path.exists("/dev/kvm")
     return Check("/dev/kvm", True,
                  ("present" if present else "absent")
-                 + "; nested KVM is unreliable here, so x86_64 runs use QEMU TCG (no KVM needed)",
+                 + "; guests use KVM where a probe boot shows it works (--accel auto), else QEMU TCG "
+                   "(no KVM needed); kunit.py's x86_64 run uses TCG",
                  informational=True)
 
 
