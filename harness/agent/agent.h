@@ -250,6 +250,8 @@ struct pins {
 };
 
 struct pins pins_now(void);
+bool pins_equal(struct pins x, struct pins y);
+bool pins_back(struct pins before, unsigned int ms);
 /* Each page under a mapping, as UAFAULT_IOC_PAGE_REFS sees it. */
 struct page_refs {
 	unsigned int n;

@@ -134,11 +134,6 @@ void start_case(const struct agent *a, struct verdict *v, const char *indent)
  * Only a case that ended with the counters off its start can: the others
  * go on at once.
  */
-static bool pins_equal(struct pins x, struct pins y)
-{
-	return x.foll == y.foll && x.vm_kb == y.vm_kb;
-}
-
 static void wait_pins_quiet(void)
 {
 	struct pins last = pins_now(), now;

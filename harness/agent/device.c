@@ -152,6 +152,28 @@ static long vm_pinned_kb(void)
 	return kb;
 }
 
+bool pins_equal(struct pins x, struct pins y)
+{
+	return x.foll == y.foll && x.vm_kb == y.vm_kb;
+}
+
+/*
+ * Waits up to @ms, a millisecond at a time, for the counters to be back
+ * at @before; false if they are not by then.
+ */
+bool pins_back(struct pins before, unsigned int ms)
+{
+	const struct timespec tick = { .tv_nsec = 1000 * 1000 };
+	unsigned int waited;
+
+	for (waited = 0; !pins_equal(pins_now(), before); waited++) {
+		if (waited >= ms)
+			return false;
+		nanosleep(&tick, NULL);
+	}
+	return true;
+}
+
 struct pins pins_now(void)
 {
 	struct pins p;

@@ -70,11 +70,6 @@ size_t start_at(const struct target *t, size_t offset)
  * memory charged as pinned (VmPin: io_uring, iommufd, RDMA charge
  * mm->pinned_vm) are where they started.
  */
-static bool pins_same(struct pins x, struct pins y)
-{
-	return x.foll == y.foll && x.vm_kb == y.vm_kb;
-}
-
 /*
  * Runs this thread once on every CPU it may run on: an interrupt or
  * softirq there that woke us before it was done (a bio's completion lets
@@ -107,15 +102,11 @@ static void visit_cpus(void)
 
 void check_pins(struct verdict *v, struct pins start)
 {
-	const struct timespec tick = { .tv_nsec = 1000 * 1000 };
 	struct pins now = pins_now();
-	unsigned int ms;
 
-	for (ms = 0; ms < PINS_SETTLE_MS && !pins_same(now, start); ms++) {
-		if (!ms)
-			visit_cpus();
-		else
-			nanosleep(&tick, NULL);
+	if (!pins_equal(now, start)) {
+		visit_cpus();
+		pins_back(start, PINS_SETTLE_MS);
 		now = pins_now();
 	}
 
@@ -223,29 +214,13 @@ static void check_refs(const struct agent *a, struct verdict *v,
 	     "dropped that the call never took");
 }
 
-/* How long the agent's own direct read may take to give its pins back. */
-#define OWN_PINS_MS	2000
-
 /*
+ * How long the agent's own direct read may take to give its pins back:
  * iomap's direct I/O wakes the reader before it lets go of the bio's pages
- * (iomap_dio_bio_end_io(), on the CPU that completed it): the agent's own
- * read returns with its buffer still pinned for a moment, which the pin
- * oracle must not charge to the target.  Waits for the counters to come
- * back to @before.
+ * (iomap_dio_bio_end_io(), on the CPU that completed it), and the pin
+ * oracle must not charge that moment to the target.
  */
-static void own_pins_back(struct pins before)
-{
-	const struct timespec tick = { .tv_nsec = 1000 * 1000 };
-	struct pins now;
-	unsigned int ms;
-
-	for (ms = 0; ms < OWN_PINS_MS; ms++) {
-		now = pins_now();
-		if (now.foll == before.foll && now.vm_kb == before.vm_kb)
-			return;
-		nanosleep(&tick, NULL);
-	}
-}
+#define OWN_PINS_MS	2000
 
 /*
  * [writeback] (class: pages a device wrote that nobody marked dirty): on
@@ -273,7 +248,7 @@ void check_writeback(struct verdict *v, const struct umem *m)
 	before = pins_now();
 	ok = fd >= 0 && disk &&
 	     pread(fd, disk, m->map_len, 0) == (ssize_t)m->map_len;
-	own_pins_back(before);
+	pins_back(before, OWN_PINS_MS);
 	if (!ok) {
 		unresolved(v, "[writeback] reading the file back with O_DIRECT: %s",
 			   strerror(errno));

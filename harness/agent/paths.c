@@ -79,19 +79,7 @@ void path_disarm(struct kpath_state *s)
  */
 static void settle_pins(struct kpath_state *s, struct pins before)
 {
-	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
-	unsigned int waited, limit = s->unsettled ? 10 : SETTLE_MS;
-	struct pins now;
-
-	for (waited = 0; waited < limit; waited += 10) {
-		now = pins_now();
-		if (now.foll == before.foll && now.vm_kb == before.vm_kb) {
-			s->unsettled = false;
-			return;
-		}
-		nanosleep(&tick, NULL);
-	}
-	s->unsettled = true;
+	s->unsettled = !pins_back(before, s->unsettled ? 10 : SETTLE_MS);
 }
 
 /*
