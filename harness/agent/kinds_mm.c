@@ -170,8 +170,8 @@ static bool move_to_other_node(struct verdict *v, unsigned char *addr,
 }
 
 /*
- * The pinned range's pages, and the page after them, each already mapped
- * before the call: a frame that changed moved.
+ * The pinned range's pages that were mapped before (@before, from
+ * page_frames()): a frame that changed moved.
  */
 static bool check_frames(struct verdict *v, const struct held *h,
 			 const uint64_t *before, const char *event)

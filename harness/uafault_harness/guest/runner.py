@@ -196,7 +196,8 @@ def snapshot_artefacts(artefacts: GuestArtefacts, root: Path, name: str) -> Gues
     build directory changes nothing under it; removed when the command
     ends.  A few MB: milliseconds."""
     _prune_in_use(root)
-    dst = Path(tempfile.mkdtemp(prefix=f"{name}-{os.getpid()}-", dir=_mkdirs(root)))
+    root.mkdir(parents=True, exist_ok=True)
+    dst = Path(tempfile.mkdtemp(prefix=f"{name}-{os.getpid()}-", dir=root))
     atexit.register(shutil.rmtree, dst, True)
     home = artefacts.home or artefacts.agent.parent
 
@@ -212,11 +213,6 @@ def snapshot_artefacts(artefacts: GuestArtefacts, root: Path, name: str) -> Gues
     user = tuple(replace(u, kos=tuple(keep(ko) for ko in u.kos)) for u in artefacts.user)
     return replace(artefacts, modules=modules, variants=keep(artefacts.variants), kunit=keep(artefacts.kunit),
                    agent=keep(artefacts.agent), fuzzer=keep(artefacts.fuzzer), user=user, home=home)
-
-
-def _mkdirs(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def sync_module_sources(src: Path, dst: Path) -> None:
