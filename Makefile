@@ -58,16 +58,17 @@ guest:
 # copies of module/ and kunit/ per kernel and AGENT_OUT at a directory of
 # that kernel's own; the agent compiles against that kernel's uapi.  The agent is always rebuilt (-B, about a second): its
 # sources may come from another checkout with older mtimes than the
-# binaries there.
+# binaries there.  GCOV_PROFILE=y: the modules are code under test, so a
+# kernel with CONFIG_GCOV_KERNEL counts their lines (`--coverage`).
 MODSRC ?= $(CURDIR)/module
 KUNITSRC ?= $(CURDIR)/kunit
 AGENT_OUT ?= $(CURDIR)/harness/agent
 guest-artefacts:
-	$(MAKE) -C $(KDIR) M=$(MODSRC) modules
+	$(MAKE) -C $(KDIR) M=$(MODSRC) GCOV_PROFILE=y modules
 	$(MAKE) -C $(KDIR) M=$(KUNITSRC) CONFIG_UAFAULT_KUNIT_TEST=m modules
-	$(MAKE) -C $(KDIR) M=$(MODSRC)/example \
+	$(MAKE) -C $(KDIR) M=$(MODSRC)/example GCOV_PROFILE=y \
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
-	$(MAKE) -C $(KDIR) M=$(MODSRC)/variants \
+	$(MAKE) -C $(KDIR) M=$(MODSRC)/variants GCOV_PROFILE=y \
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
 	$(MAKE) -C $(KDIR) headers
 	$(MAKE) -B -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT) KDIR=$(KDIR)

@@ -470,6 +470,7 @@ static void print_usage(FILE *f)
 		"  --offset N      range start in its first page (default: theirs)\n"
 		"  --memory KIND   what backs every range (default anon)\n"
 		"  --dma MODE      prove uafault's DMA device is direct, swiotlb or iommu\n"
+		"  --coverage      write each case's gcov counters to the coverage disk\n"
 		"  --cases FILE    run these campaign cases instead, one a line:\n"
 		"                  ID TARGET FAULT SIZE OFFSET SEED [MEMORY]\n"
 		"  --list-faults   print the fault kinds (\"NAME [crash] [raced] [start=N]\")\n"
@@ -592,6 +593,7 @@ int main(int argc, char **argv)
 		{ "watchdog", required_argument, NULL, 'w' },
 		{ "hang-paths", no_argument, NULL, 'H' },
 		{ "path-file", required_argument, NULL, 'P' },
+		{ "coverage", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -621,7 +623,7 @@ int main(int argc, char **argv)
 	char **kunit_suites = NULL, *expect[MAX_MODULES], *known[MAX_KNOWN];
 	int nexpect = 0;
 	int nkunit = 0;
-	bool list_only = false;
+	bool list_only = false, coverage = false;
 	double start;
 	const struct fault_kind *kind;
 	unsigned int i, k;
@@ -720,6 +722,9 @@ int main(int argc, char **argv)
 		case 'P':
 			path_file = optarg;
 			break;
+		case 'G':
+			coverage = true;
+			break;
 		case 'l':
 			for_each_fault_kind(k, kind)
 				list_kind(kind);
@@ -804,6 +809,10 @@ int main(int argc, char **argv)
 	if (list_only) {
 		for (i = 0; i < a.ntargets; i++)
 			list_target(&a.targets[i]);
+		goto out;
+	}
+	if (coverage && coverage_start()) {
+		status = EXIT_SETUP;
 		goto out;
 	}
 	if (cases) {

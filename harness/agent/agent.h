@@ -478,6 +478,19 @@ int disk_by_serial(const char *serial, char *dev, size_t size);
 void zero_page_probe(void);
 bool zero_page_intact(void);
 
+/*
+ * coverage.c: --coverage, each case's gcov counters to the disk of this
+ * serial, one record per object the case ran (guest/coverage.py reads
+ * these).
+ */
+#define COVERAGE_SERIAL	"uafault-coverage"
+#define COVERAGE_RECORD	"uafault-gcda"
+#define COVERAGE_DIR	"/sys/kernel/debug/gcov"
+int coverage_start(void);
+void coverage_begin(void);
+void coverage_call(void);
+void coverage_end(const char *case_name);
+
 /* dma.c: --dma MODE, the mappings it can prove (guest/kernels.py reads these) */
 #define DMA_MODES	"direct", "swiotlb", "iommu"
 bool dma_mode_known(const char *mode);

@@ -162,6 +162,7 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 	}
 	a->raced = kind->raced;
 	start = pins_now();
+	coverage_begin();
 	phase_begin(PH_CASE);
 	kind->run(a, t, v, kind);
 	if (v->failed && !pins_equal(start, pins_now())) {
@@ -170,6 +171,7 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 		phase_end();
 	}
 	phase_end();
+	coverage_end(a->case_name);
 }
 
 /* Runs one campaign case; its verdict is one top-level KTAP line. */

@@ -51,6 +51,7 @@ int run_target_armed(const struct agent *a, const struct target *t,
 	int err;
 
 	target_runs++;
+	coverage_call();
 	memset(r, 0, sizeof(*r));
 	snprintf(r->name, sizeof(r->name), "%s", t->name);
 	r->addr = (uintptr_t)addr;

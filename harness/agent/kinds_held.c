@@ -38,6 +38,7 @@ bool hold_pin(const struct agent *a, const struct target *t,
 		pin.flags = 0;
 	}
 
+	coverage_call();
 	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin)) {
 		unresolved(v, "UAFAULT_IOC_PIN: %s", strerror(errno));
 		return false;

@@ -292,6 +292,7 @@ static void fault_kernel_alias(const struct agent *a, const struct target *t,
 	if (!set_up(a, t, v, &m, &p))
 		goto out;
 	pin.addr = (uintptr_t)m.base;
+	coverage_call();
 	if (ioctl(a->dev, UAFAULT_IOC_PIN, &pin) || pin.ret) {
 		unresolved(v, "holding the page: %s",
 		     strerror(pin.ret ? (int)-pin.ret : errno));

@@ -40,6 +40,7 @@ def make_fake_project(root: Path) -> Path:
     (root / "kunit" / "copy.c").write_text("/* suite */\n")
     (root / "configs").mkdir()
     (root / "configs" / "kunit-x86_64.config").write_text("CONFIG_SMP=y\n")
+    (root / "configs" / "coverage.paths").write_text("mm/gup.c\nio_uring/\n")
     (root / "Kconfig").write_text("config UAFAULT_KUNIT_TEST\n")
     return root
 

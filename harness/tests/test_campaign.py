@@ -14,6 +14,7 @@ from conftest import run_cli
 from uafault_harness.campaign.runner import Progress, batches
 from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
 from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
+from uafault_harness.guest.coverage import Coverage, SourceFile
 from uafault_harness.campaign.store import SCHEMA, History, RunInfo, Store, Verdict, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT
@@ -324,6 +325,9 @@ def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict
         store.create_run(RunInfo(run_id, "t", "c.toml", "d"), "6.12", "cfg", part, (("ok_*", "bad_*"),))
         for c in part:
             store.record(run_id, Verdict(c.case_id, verdict_of[c.case_id]))
+        # Each shard's --coverage of its first case.
+        store.record_coverage(run_id, Coverage({"mm/gup.c": SourceFile("mm/gup.c", "/src/gup.c", {1, 2, 3})},
+                                               {part[0].case_id: {"mm/gup.c": {i}}}))
         store.close()
         dbs.append(tmp_path / f"shard{i}.db")
     into = tmp_path / "all.db"
@@ -331,7 +335,12 @@ def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict
     assert proc.returncode == 0, proc.stderr
     assert f"{len(plan)} cases" in proc.stdout
     # Merging again adds nothing.
-    assert merge_into(into, dbs) == {"runs": 0, "cases": 0, "pairs": 0, "verdicts": 0}
+    assert merge_into(into, dbs) == {"runs": 0, "cases": 0, "pairs": 0, "verdicts": 0, "coverage_files": 0,
+                                     "coverage": 0}
+    with History(into) as stored:
+        covered = {case: by_file["mm/gup.c"] for r in dict.fromkeys(run_ids)
+                   for case, by_file in stored.coverage(r).hits.items()}
+    assert sorted(covered.values(), key=min) == [{1}, {2}]
     merged = Store(into)
     with History(into) as stored:
         assert {stored.pairs(r) for r in run_ids} == {(("ok_*", "bad_*"),)}
@@ -420,7 +429,7 @@ def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatc
         return guest
 
     def run_batch(_guest: object, store: Store, run_id: str, _crash: bool, cases: list[Case],
-                  *_: object) -> set[str]:
+                  *_: object, **__: object) -> set[str]:
         for c in cases:
             store.record(run_id, Verdict(c.case_id, "PASS"))
         return {c.case_id for c in cases}

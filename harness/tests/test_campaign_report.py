@@ -3,7 +3,6 @@ filled by hand, checked through the DOM."""
 
 from __future__ import annotations
 
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from uafault_harness.campaign.store import RunInfo, Store, Verdict
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.reports.html import render
 from uafault_harness.setup.requirements import find_tool, tool_named
+from uafault_harness.testsuite.browser import browse, dump_dom
 
 
 class Dom(HTMLParser):
@@ -92,13 +92,8 @@ def test_report_of_an_unknown_run_is_no_such_run(tmp_path: Path) -> None:
     assert err.value.code is ExitCode.NO_SUCH_RUN
 
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
-
-
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    chromium = find_tool(tool_named("chromium"))
-    if chromium is None:
+    if find_tool(tool_named("chromium")) is None:
         pytest.fail("chromium is missing: harness/uafault setup installs it")
     db = tmp_path / "u.db"
     store = Store(db)
@@ -107,17 +102,12 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     page.write_text(render(db, None)[1])
 
-    def browse(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(chromium), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                               "--window-size=1000,1200", *args, page.as_uri()],
-                              capture_output=True, text=True, timeout=120, check=False)
-
     # The DOM after the browser parsed and laid it out.
     dom = Dom()
-    dom.feed(browse("--dump-dom").stdout)
+    dom.feed(dump_dom(page, tmp_path / "profile"))
     assert [c[2] for c in dom.find("td", "cell")] == ["1 PASS", "1 CRASH", "1 PASS 1 SKIP"]
     assert len(dom.find("svg", "plot")) == 2 and len(dom.find("rect", "bar")) == 2
     shot = tmp_path / "report.png"
-    browse(f"--screenshot={shot}")
+    browse(page, tmp_path / "profile", f"--screenshot={shot}")
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

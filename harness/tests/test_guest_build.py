@@ -62,7 +62,9 @@ def test_build_runs_the_plain_recipe_then_is_cached(layout: Layout, tmp_path: Pa
     build = tmp_path / "cache" / "build" / "guest-x86_64"
     assert kernel.build_dir == build and kernel.bzimage == build / BZIMAGE_RELPATH
     base = ["-C", str(layout.tree), f"O={build}", "ARCH=x86_64"]
-    assert _make_calls(tmp_path) == [base + ["olddefconfig"], base + ["-j2", "all"]]
+    # The profile names exactly what configs/coverage.paths lists.
+    profile = "GCOV_PROFILE=$(if $(filter mm/gup,$(obj)/$(target-stem))$(filter io_uring,$(obj)),y)"
+    assert _make_calls(tmp_path) == [base + ["olddefconfig"], base + ["-j2", profile, "all"]]
     # .config started as the fragment byte for byte (olddefconfig appended to it).
     assert (build / ".config").read_text().startswith(GUEST_CONFIG)
     stamp = (build / ".uafault-guest-stamp").read_text()
@@ -127,7 +129,7 @@ def test_dry_run_prints_commands_and_changes_nothing(tmp_path: Path, fake_tree: 
     out = proc.stdout
     assert f"cp {project_configs / 'guest.config'} " in out
     assert f"make -C {fake_tree} O=" in out and "ARCH=x86_64 olddefconfig" in out
-    assert "ARCH=x86_64 -j2 all" in out and "guest-x86_64/.config" in out
+    assert "ARCH=x86_64 -j2 'GCOV_PROFILE=$(if " in out and ",y)' all" in out and "guest-x86_64/.config" in out
     kasan = run_cli(["guest-build", "--dry-run", "--kasan"], env).stdout
     assert f"cat {project_configs / 'guest.config'} {project_configs / 'guest-kasan.config'} > " in kasan
     assert "guest-x86_64-kasan" in kasan

@@ -27,7 +27,11 @@ from .kunit.profiles import ARCHES, ARCH_PROFILES
 from .kunit.runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
 from .reports.export import FORMATS as EXPORT_FORMATS
 from .reports.export import export as export_run
-from .reports.html import render as render_report
+from .guest.build import guest_kernel
+from .guest.coverage import COVERAGE_NAME, Coverage, case_coverage, read_records, sources_for
+from .guest.runner import artefacts_for
+from .reports.coverage import LCOV_DIR, Ran, ran_of_names, summary as coverage_summary, write_lcov
+from .reports.html import render as render_report, run_or_newest
 from .reports.matrix import detection as variant_detection
 from .setup import doctor, provision
 from .setup.link import link, unlink
@@ -36,6 +40,7 @@ from .setup.source import require_tree
 from .testsuite import summary
 from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
 from .testsuite.bisect_layer import run_bisect_layer
+from .testsuite.coverage_layer import run_coverage_layer
 from .testsuite.dma_layer import run_dma_layer
 from .testsuite.memory_layer import run_memory_layer
 from .testsuite.mutants_layer import run_mutants_layer
@@ -124,6 +129,12 @@ def add_accel_option(parser: argparse.ArgumentParser) -> None:
                              f"KVM or an error; tcg: never probe (default ${ACCEL_ENV}, else %(default)s)")
 
 
+def add_coverage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--coverage", action="store_true",
+                        help="also record which lines of the code under test (configs/coverage.paths, uafault's "
+                             "and your modules) each case ran: lcov tree and error-path tables")
+
+
 def add_guest_options(parser: argparse.ArgumentParser) -> None:
     kernels = parser.add_mutually_exclusive_group()
     kernels.add_argument("--kernel", choices=KERNELS, default=DEFAULT_KERNEL,
@@ -153,6 +164,7 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kunit", action="store_true",
                         help="also load uafault_kunit.ko (its suites run) and run each suite again "
                              "through /sys/kernel/debug/kunit/<suite>/run (one more suite each)")
+    add_coverage_option(parser)
     parser.add_argument("--agent-args", type=shell_words, default="", metavar="ARGS",
                         help="extra uafault-agent arguments, shell-quoted, e.g. \"--targets 'copy*'\"")
 
@@ -214,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="plan only: print the cases per kernel, fault kind and target, and an estimate of the "
                         "time from earlier runs; nothing runs or is stored")
+    add_coverage_option(p)
     add_accel_option(p)
     add_jobs_option(p)
 
@@ -221,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "NOT REPRODUCED (exit 1), or an error (exit 2)")
     p.add_argument("file", type=Path, help="configs/repro/*.toml")
     p.add_argument("--runs", type=positive_int("--runs"), default=None, help="runs (default: the file's)")
+    add_coverage_option(p)
     add_accel_option(p)
     add_jobs_option(p)
 
@@ -342,19 +356,38 @@ def guest_request(args: argparse.Namespace, layout: Layout) -> GuestRequest:
                         silence_timeout=args.silence_timeout, accel=args.accel,
                         agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls,
                         kunit=args.kunit, modules=Modules(dirs=tuple(dict.fromkeys(args.modules))),
-                        append=args.append,
+                        append=args.append, coverage=args.coverage,
                         known_issues=case_globs(load_known_issues(layout.project / KNOWN_ISSUES), args.kernel))
+
+
+def _show_coverage(cov: Coverage, cases: list[Ran], out_dir: Path, title: str) -> None:
+    if not cov.files:
+        print("coverage: no case ran any code under test")
+        return
+    index = write_lcov(cov, cases, out_dir, title)
+    print(coverage_summary(cov, cases))
+    print(f"coverage: {index}")
+    for problem in cov.problems[:3]:
+        print(f"coverage: gcov: {problem.splitlines()[0]}")
 
 
 def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
     request = guest_request(args, layout)
-    guest_preflight(layout)
+    guest_preflight(layout, args.coverage)
     run_dir = create_run_dir(layout.results_root)
-    return _print_layer(run_guest_layer(layout, request, run_dir), run_dir / request.layer_dir)
+    code = _print_layer(run_guest_layer(layout, request, run_dir), run_dir / request.layer_dir)
+    image = run_dir / request.layer_dir / COVERAGE_NAME
+    if request.coverage and image.is_file():
+        home = artefacts_for(guest_kernel(layout, request.kasan)).home
+        cov = case_coverage(read_records(image), sources_for(layout.tree, layout.project, (home,) if home else ()))
+        _show_coverage(cov, ran_of_names(list(cov.hits)), run_dir / request.layer_dir / LCOV_DIR,
+                       f"uafault guest {request.kernel}")
+        image.unlink()
+    return code
 
 
 def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
-    provision.ensure_packages("guest")
+    provision.ensure_packages("coverage" if args.coverage else "guest")
     # A bad file fails now, not after minutes of building the guest.
     load_campaign(args.spec, None)
     require_tree(layout)
@@ -363,17 +396,22 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
     code, message = run_campaign(layout, CampaignRequest(args.spec, args.jobs, budget_seconds=args.budget,
                                                        resume=args.resume, guests=args.guests,
                                                        shard=args.shard, run_id=args.run_id,
-                                                       dry_run=args.dry_run, accel=args.accel))
+                                                       dry_run=args.dry_run, accel=args.accel,
+                                                       coverage=args.coverage))
     print(f"campaign: {message}")
     return code
 
 
 def cmd_repro(args: argparse.Namespace, layout: Layout) -> ExitCode:
-    provision.ensure_packages("guest")
+    provision.ensure_packages("coverage" if args.coverage else "guest")
     repro = load_repro(args.file)
     require_tree(layout)
-    result = run_repro(layout, repro, args.runs, args.jobs, args.accel)
+    result = run_repro(layout, repro, args.runs, args.jobs, args.accel, args.coverage)
     print(f"repro: {args.file}: runs in {result.out_dir}")
+    if result.coverage is not None:
+        cases = repro.cases(result.runs)
+        _show_coverage(result.coverage, [Ran(c.case_id, c.target, c.fault) for c in cases],
+                       result.out_dir / LCOV_DIR, f"uafault repro {repro.name}")
     print(describe(repro, result))
     reason = known_reason(layout, repro)
     if reason:
@@ -429,8 +467,10 @@ def cmd_report(args: argparse.Namespace, layout: Layout) -> ExitCode:
         code, text = variant_detection(layout.results_root / DB_NAME, args.run)
         sys.stdout.write(text)
         return code
-    run_id, page = render_report(layout.results_root / DB_NAME, args.run)
+    run_id = run_or_newest(layout.results_root / DB_NAME, args.run)
     out = args.out or layout.results_root / CAMPAIGN_DIR / run_id / "report.html"
+    # A run with coverage: its lcov tree beside the page.
+    _, page = render_report(layout.results_root / DB_NAME, run_id, out.parent / LCOV_DIR)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page)
     print(f"report: {out}")
@@ -473,7 +513,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
     for arch in arches:
         preflight(layout, ARCH_PROFILES[arch])
     if not args.skip_guest:
-        guest_preflight(layout)
+        guest_preflight(layout, coverage=True)
     run_dir = create_run_dir(layout.results_root)
     layers: list[LayerResult] = []
     if not args.skip_pytest:
@@ -491,6 +531,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
             layers.append(run_guest_layer(layout, request, run_dir))
         smoke = run_campaign_layer(layout, run_dir, args.jobs)
         layers.append(smoke)
+        layers.append(run_coverage_layer(layout, run_dir, args.jobs, smoke.details.get("run_id")))  # type: ignore[arg-type]
         layers.append(run_minimize_layer(layout, run_dir, args.jobs, smoke.details.get("run_id")))  # type: ignore[arg-type]
         layers.append(run_variants_layer(layout, run_dir, args.jobs))
         layers.append(run_repro_layer(layout, run_dir, args.jobs))

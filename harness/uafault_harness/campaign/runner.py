@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from ..guest.protocol import (
     CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, ListedTarget, agent_error, case_started, is_unresolved,
     parse_fault_kinds, parse_memory_kinds, parse_result, parse_target,
 )
+from ..guest.coverage import COVERAGE_NAME, Sources, case_coverage, read_records, sources_for
 from ..guest.modules import Modules
 from ..guest.qemu import RunOutcome
 from ..guest.qemu import Verdict as BootVerdict
@@ -229,12 +231,28 @@ class BootEnv:
     path_lines: tuple[str, ...] = ()
 
 
+def store_coverage(store: Store, run_id: str, image: Path, sources: Sources) -> int:
+    """A boot's coverage disk into the run's coverage, then the disk is
+    removed (one left behind by a killed run is read on --resume).
+    Returns how many cases it had."""
+    cov = case_coverage(read_records(image), sources)
+    planned = {c.case_id for c in store.planned(run_id)}
+    cov.hits = {case[len(CAMPAIGN_CASE_PREFIX):]: by_file for case, by_file in cov.hits.items()
+                if case[len(CAMPAIGN_CASE_PREFIX):] in planned}
+    store.record_coverage(run_id, cov)
+    for problem in cov.problems[:3]:
+        print(f"[campaign] coverage: {problem.splitlines()[0]}", flush=True)
+    image.unlink()
+    return len(cov.hits)
+
+
 def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
               out_dir: Path, progress: Progress, timeout: int, env: BootEnv = BootEnv(), agent_args: str = "",
-              programs: tuple[tuple[str, Path], ...] = ()) -> set[str]:
+              programs: tuple[tuple[str, Path], ...] = (), coverage: Sources | None = None) -> set[str]:
     """One boot; returns the ids of the cases that got a verdict.  agent_args
     go to the agent after the cases (e.g. --rounds for a repro, or --exec
-    of one of the programs, a C reproducer that runs the case itself)."""
+    of one of the programs, a C reproducer that runs the case itself).
+    coverage: read each case's gcov counters, sources naming the files."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {c.case_id: c for c in cases}
     recorded: set[str] = set()
@@ -270,10 +288,13 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
 
     request = GuestRequest(allow_crash=allow_crash, kernel=cases[0].kernel, timeout=timeout,
                            silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES} {agent_args}".strip(),
-                           modules=env.modules, append=env.append, path_lines=env.path_lines)
+                           modules=env.modules, append=env.append, path_lines=env.path_lines,
+                           coverage=coverage is not None)
     text = "".join(c.agent_line() + "\n" for c in cases)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),), programs=programs,
                                      on_line=on_line, echo=False)
+    if coverage is not None and (out_dir / COVERAGE_NAME).is_file():
+        store_coverage(store, run_id, out_dir / COVERAGE_NAME, coverage)
     dead = _died_in_flight(tracker, outcome, time.monotonic() - started_at[0])
     if dead is not None and dead.case_id in by_id and dead.case_id not in recorded:
         dead = replace(dead, verdict=expected_verdict(dead.verdict, by_id[dead.case_id], env.known)[0])
@@ -338,6 +359,14 @@ class CampaignRequest:
     dry_run: bool = False
     # auto, kvm or tcg (guest/accel.py).
     accel: str = DEFAULT_ACCEL
+    # Each case's lines of the code under test (guest/coverage.py).
+    coverage: bool = False
+
+
+def coverage_sources(layout: Layout, guests: list[PreparedGuest]) -> Sources:
+    """How gcov's source paths become report names: the tree's code under
+    test (configs/coverage.paths) and the modules built for each guest."""
+    return sources_for(layout.tree, layout.project, tuple(g.artefacts.home for g in guests if g.artefacts.home))
 
 
 def run_campaign(layout: Layout, request: CampaignRequest) -> tuple[ExitCode, str]:
@@ -408,6 +437,10 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     for kasan in sorted({boot_kernel(c.kernel).kasan for c in left} - {False}):
         guests[kasan] = prepare_guest(layout, kasan, request.jobs, campaign.modules.dirs, request.accel)
     out_root = layout.results_root / CAMPAIGN_DIR / run_id
+    sources = coverage_sources(layout, list(guests.values())) if request.coverage else None
+    for image in sorted(out_root.glob(f"boot-*/{COVERAGE_NAME}")) if sources else []:
+        print(f"[campaign] coverage of {store_coverage(store, run_id, image, sources)} cases from "
+              f"{image.parent.name}, which a killed run left", flush=True)
     # The budget is for running cases: it starts once the kernels are built.
     queue = BatchQueue(batches(left, crashing_targets, campaign.batch), time.monotonic() + budget,
                        len(list(out_root.glob("boot-*"))))
@@ -418,9 +451,13 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             out_dir = out_root / f"boot-{boot:04d}"
             try:
                 got = run_batch(guests[boot_kernel(batch[0].kernel).kasan], store, run_id, allow_crash, batch, out_dir,
-                                progress, request.batch_timeout, env)
+                                progress, request.batch_timeout, env, coverage=sources)
             except HarnessError as exc:
                 queue.fail(exc)
+                return
+            except Exception as exc:  # a bug of ours: the run must not look finished
+                queue.fail(HarnessError(ExitCode.RUN_FAILED, f"boot {boot}: {type(exc).__name__}: {exc}\n"
+                                        + traceback.format_exc()))
                 return
             if not got:
                 queue.fail(HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of its {len(batch)} cases; "

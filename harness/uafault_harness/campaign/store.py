@@ -8,6 +8,7 @@ exactly which cases are left."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 import threading
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ExitCode, HarnessError
+from ..guest.coverage import Coverage, SourceFile, parse_ranges, ranges
 from ..guest.protocol import DEFAULT_MEMORY
 from .spec import DEFAULT_PAIRS, Case
 from .verdicts import VERDICTS
@@ -62,6 +64,25 @@ CREATE TABLE IF NOT EXISTS verdicts (
     excerpt TEXT NOT NULL DEFAULT '',
     finished TEXT NOT NULL,
     PRIMARY KEY (run_id, case_id),
+    FOREIGN KEY (run_id, case_id) REFERENCES cases(run_id, case_id)
+);
+-- --coverage: each source file of the code under test (its instrumented
+-- lines as ranges "1-3,7", its functions as JSON {name: [first, last]}),
+-- and the lines each case ran in it.
+CREATE TABLE IF NOT EXISTS coverage_files (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    file TEXT NOT NULL,
+    source TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    functions TEXT NOT NULL,
+    PRIMARY KEY (run_id, file)
+);
+CREATE TABLE IF NOT EXISTS coverage (
+    run_id TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    file TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    PRIMARY KEY (run_id, case_id, file),
     FOREIGN KEY (run_id, case_id) REFERENCES cases(run_id, case_id)
 );
 """
@@ -162,6 +183,24 @@ class Store:
                                "WHERE run_id = ?", (run_id,)).fetchall()
         return {row[0]: Verdict(*row) for row in rows}
 
+    def record_coverage(self, run_id: str, cov: Coverage) -> None:
+        """A boot's coverage (case ids as the store knows them), merged
+        into what the run has: one transaction."""
+        with self._transaction():
+            mine = _load_coverage(self.db, run_id)
+            mine.merge(cov)
+            for f in cov.files.values():
+                merged = mine.files[f.name]
+                self.db.execute("INSERT OR REPLACE INTO coverage_files VALUES (?, ?, ?, ?, ?)",
+                                (run_id, f.name, merged.path, ranges(merged.lines), json.dumps(merged.functions)))
+            for case, by_file in cov.hits.items():
+                for name in by_file:
+                    self.db.execute("INSERT OR REPLACE INTO coverage VALUES (?, ?, ?, ?)",
+                                    (run_id, case, name, ranges(mine.hits[case][name])))
+
+    def coverage(self, run_id: str) -> Coverage:
+        return _load_coverage(self.db, run_id)
+
     def _path(self) -> str:
         return str(self.db.execute("PRAGMA database_list").fetchone()[2])
 
@@ -248,6 +287,10 @@ class History:
             "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
             "WHERE c.run_id = ? ORDER BY c.idx", (run_id,))]
 
+    def coverage(self, run_id: str) -> Coverage:
+        """What --coverage stored for the run (empty without it)."""
+        return _load_coverage(self.db, run_id)
+
     def planned_count(self, run_id: str) -> int:
         return int(self.db.execute("SELECT count(*) FROM cases WHERE run_id = ?", (run_id,)).fetchone()[0])
 
@@ -300,7 +343,9 @@ def merge_into(dest: Path, sources: list[Path]) -> dict[str, int]:
     (the same run merged twice) is kept, not doubled.  Returns rows added
     per table."""
     store = Store(dest)
-    added = {"runs": 0, "cases": 0, "pairs": 0, "verdicts": 0}
+    # Parents first (foreign keys).  Shards of one run on one build agree on
+    # a file's instrumented lines, so the first copy of a file's row stands.
+    added = {"runs": 0, "cases": 0, "pairs": 0, "verdicts": 0, "coverage_files": 0, "coverage": 0}
     try:
         for source in sources:
             if not source.is_file():
@@ -326,6 +371,19 @@ def merge_into(dest: Path, sources: list[Path]) -> dict[str, int]:
     finally:
         store.close()
     return added
+
+
+def _load_coverage(db: sqlite3.Connection, run_id: str) -> Coverage:
+    cov = Coverage()
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'coverage_files'").fetchone():
+        return cov  # a database from before --coverage, opened read-only
+    for name, source, lines, functions in db.execute(
+            "SELECT file, source, lines, functions FROM coverage_files WHERE run_id = ?", (run_id,)):
+        cov.files[name] = SourceFile(name, source, parse_ranges(lines),
+                                     {k: (v[0], v[1]) for k, v in json.loads(functions).items()})
+    for case, name, lines in db.execute("SELECT case_id, file, lines FROM coverage WHERE run_id = ?", (run_id,)):
+        cov.hits.setdefault(case, {})[name] = parse_ranges(lines)
+    return cov
 
 
 class _Tx:

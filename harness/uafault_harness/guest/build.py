@@ -3,7 +3,9 @@ same tree as the KUnit runs into a build dir of its own.
 
 The recipe is deliberately the plain one, so a hand build gives the same
 result:  cp configs/guest.config B/.config;
-make -C TREE O=B ARCH=x86_64 olddefconfig; make -C TREE O=B ARCH=x86_64 -jN all"""
+make -C TREE O=B ARCH=x86_64 olddefconfig; make -C TREE O=B ARCH=x86_64 -jN
+GCOV_PROFILE='...' all, the GCOV_PROFILE of configs/coverage.paths
+(guest/profiled.py; --dry-run prints it)."""
 
 from __future__ import annotations
 
@@ -21,13 +23,14 @@ from ..core.progress import build_progress
 from ..setup.link import ensure_linked
 from ..setup.requirements import KERNEL_BUILD_TOOLS, require_tools
 from ..setup.source import read_stamp, require_tree
+from .profiled import load_profiled
 
 GUEST_FRAGMENT = Path("configs/guest.config")
 KASAN_FRAGMENT = Path("configs/guest-kasan.config")
 BZIMAGE_RELPATH = Path("arch/x86/boot/bzImage")
 STAMP_NAME = ".uafault-guest-stamp"
 # Part of the stamp: changing the recipe below must invalidate old builds.
-RECIPE_VERSION = "guest-build v1: olddefconfig, all"
+RECIPE_VERSION = "guest-build v2: olddefconfig, all with GCOV_PROFILE"
 # `all` because the guest config has CONFIG_MODULES=y: it builds bzImage,
 # the in-tree modules and what out-of-tree (M=) module builds need.
 BUILD_TARGETS: tuple[str, ...] = ("all",)
@@ -80,11 +83,18 @@ def missing_options(wanted: list[str], dotconfig_text: str) -> list[str]:
     return [option for option in wanted if option not in have]
 
 
-def make_command(layout: Layout, kernel: GuestKernel, *targets: str, jobs: int | None = None) -> list[str]:
+def make_command(layout: Layout, kernel: GuestKernel, *targets: str, jobs: int | None = None,
+                 profile: str = "") -> list[str]:
+    """profile: the GCOV_PROFILE variable, given to the build (it names
+    what gcov instruments)."""
     cmd = ["make", "-C", str(layout.tree), f"O={kernel.build_dir}", f"ARCH={GUEST_ARCH}"]
     if jobs is not None:
         cmd.append(f"-j{jobs}")
-    return cmd + list(targets)
+    return cmd + ([profile] if profile else []) + list(targets)
+
+
+def profile_variable(layout: Layout) -> str:
+    return load_profiled(layout.project).make_variable()
 
 
 def expected_stamp(layout: Layout, kernel: GuestKernel, fragment_text: str) -> str | None:
@@ -94,7 +104,7 @@ def expected_stamp(layout: Layout, kernel: GuestKernel, fragment_text: str) -> s
     if source is None:
         return None
     digest = hashlib.sha256()
-    for part in (RECIPE_VERSION, str(layout.tree), fragment_text, source):
+    for part in (RECIPE_VERSION, str(layout.tree), fragment_text, profile_variable(layout), source):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
@@ -113,7 +123,7 @@ def dry_run_script(layout: Layout, kernel: GuestKernel, jobs: int) -> list[str]:
         copy,
         shlex.join(make_command(layout, kernel, "olddefconfig")),
         "# then: every CONFIG_X=y/m line of the fragments must be in .config",
-        shlex.join(make_command(layout, kernel, *BUILD_TARGETS, jobs=jobs)),
+        shlex.join(make_command(layout, kernel, *BUILD_TARGETS, jobs=jobs, profile=profile_variable(layout))),
         f"# then: write {kernel.stamp}",
     ]
 
@@ -157,8 +167,11 @@ def _build_guest_kernel(layout: Layout, kernel: GuestKernel, jobs: int, dry_run:
             "This is probably due to unsatisfied dependencies.\n"
             "Missing: " + ", ".join(missing),
         )
+    absent = load_profiled(layout.project).missing_in(layout.tree)
+    if absent:
+        print(f"guest-build: not in {layout.tree}, so not profiled: {', '.join(absent)}", flush=True)
     with build_progress(f"guest kernel build ({kernel.build_dir.name})", kernel.build_dir) as build:
-        _make(layout, kernel, list(BUILD_TARGETS), jobs, "build")
+        _make(layout, kernel, list(BUILD_TARGETS), jobs, "build", profile_variable(layout))
         build.ok = True
     if not kernel.bzimage.is_file():
         raise HarnessError(ExitCode.BUILD_FAILED, f"make succeeded but {kernel.bzimage} is missing")
@@ -168,8 +181,9 @@ def _build_guest_kernel(layout: Layout, kernel: GuestKernel, jobs: int, dry_run:
     return kernel
 
 
-def _make(layout: Layout, kernel: GuestKernel, targets: list[str], jobs: int | None, what: str) -> None:
-    cmd = make_command(layout, kernel, *targets, jobs=jobs)
+def _make(layout: Layout, kernel: GuestKernel, targets: list[str], jobs: int | None, what: str,
+          profile: str = "") -> None:
+    cmd = make_command(layout, kernel, *targets, jobs=jobs, profile=profile)
     print(f"[uafault] {shlex.join(cmd)}", flush=True)
     rc = stream_command(cmd, layout.tree, None)
     if rc != 0:

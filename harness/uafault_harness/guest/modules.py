@@ -99,6 +99,11 @@ def _ordered_kos(copy: Path) -> tuple[Path, ...]:
     return tuple(kos)
 
 
+# A user's module is code under test: a kernel with CONFIG_GCOV_KERNEL
+# counts its lines (`--coverage`), as it does uafault's own.
+PROFILE_MODULE = "GCOV_PROFILE=y"
+
+
 def build_user_module(source: Path, kdir: Path, artefacts: Path, jobs: int, kernel_name: str,
                       reserved: frozenset[str], sync: Callable[[Path, Path], None]) -> BuiltModule:
     """Build source with M= against kdir in a copy under artefacts, with
@@ -111,7 +116,7 @@ def build_user_module(source: Path, kdir: Path, artefacts: Path, jobs: int, kern
     sync(source, copy)
     include = artefacts / MODULE_DIRNAME
     cmd = ["make", "-C", str(kdir), f"-j{jobs}", f"M={copy}", f"KBUILD_EXTRA_SYMBOLS={include / SYMVERS}",
-           f"{INCLUDE_VAR}={include}", "modules"]
+           f"{INCLUDE_VAR}={include}", PROFILE_MODULE, "modules"]
     print(f"[uafault] module {source}: {shlex.join(cmd)}", flush=True)
     rc = stream_command(cmd, copy, None)
     if rc != 0:

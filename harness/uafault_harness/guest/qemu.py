@@ -78,6 +78,8 @@ EXT4_BYTES = 32 << 20
 # The agent finds each disk by its serial, whatever QEMU's order.
 SCRATCH_SERIAL = agent_string("SCRATCH_SERIAL")
 EXT4_SERIAL = agent_string("EXT4_SERIAL")
+# --coverage's disk (guest/coverage.py reads it).
+COVERAGE_SERIAL = agent_string("COVERAGE_SERIAL")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -169,7 +171,7 @@ def _virtio_disk(image: Path, ident: str, platform: bool, serial: str = "") -> l
 
 def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool,
                  disk: Path | None = None, devices: tuple[str, ...] = (), disk_platform: bool = False,
-                 ext4: Path | None = None) -> list[str]:
+                 ext4: Path | None = None, coverage: Path | None = None) -> list[str]:
     # kvm only once guest/accel.py has seen it boot this kernel.
     accel = ["-accel", "kvm" if kvm else "tcg"]
     cmd = [str(qemu), *QEMU_BASE_ARGS, *accel, "-kernel", str(bzimage)]
@@ -180,6 +182,8 @@ def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kv
         cmd += _virtio_disk(disk, "disk", disk_platform, SCRATCH_SERIAL)
     if ext4 is not None:
         cmd += _virtio_disk(ext4, "ext4", disk_platform, EXT4_SERIAL)
+    if coverage is not None:
+        cmd += _virtio_disk(coverage, "coverage", disk_platform, COVERAGE_SERIAL)
     return cmd + ["-append", append]
 
 

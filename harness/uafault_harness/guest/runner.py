@@ -29,6 +29,7 @@ from ..setup.source import require_tree
 from .accel import ACCEL_CACHE_NAME, DEFAULT_ACCEL, KvmProbe, probe_kvm, select_accel
 from .build import GuestKernel, build_guest_kernel
 from .console import ConsoleTracker, KernelReport
+from .coverage import AGENT_COVERAGE, coverage_disk
 from .initramfs import GUEST_FUZZER, INITRAMFS_NAME, InitramfsSpec, build_initramfs, guest_module_path
 from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
 from .kernels import DEFAULT_KERNEL, KERNELS, BootKernel, boot_kernel
@@ -113,6 +114,8 @@ class GuestRequest:
     # reports their failures as SKIPs that say XFAIL (campaigns judge
     # known issues themselves, from the raw verdicts).
     known_issues: tuple[str, ...] = ()
+    # Each case's gcov counters to the coverage disk (guest/coverage.py).
+    coverage: bool = False
 
     @property
     def boot(self) -> BootKernel:
@@ -322,6 +325,8 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
         argv += ["--fuzzer", GUEST_FUZZER, "--fuzz-calls", str(request.fuzz_calls)]
     for glob in request.known_issues:
         argv += [AGENT_KNOWN_ISSUE, glob]
+    if request.coverage:
+        argv.append(AGENT_COVERAGE)
     return tuple(argv + shlex.split(request.agent_args))
 
 
@@ -427,10 +432,11 @@ def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool
                        suites=parsed.suites, details=details)
 
 
-def guest_preflight(layout: Layout) -> None:
+def guest_preflight(layout: Layout, coverage: bool = False) -> None:
     """What `test` checks before spending minutes on the other layers; QEMU
-    and the guest's tools are installed the first time they are needed."""
-    ensure_packages("guest")
+    and the guest's tools (and lcov for coverage) are installed the first
+    time they are needed."""
+    ensure_packages("coverage" if coverage else "guest")
     require_tree(layout)
     require_tools(GUEST_RUNTIME_TOOLS, "for the guest layer")
 
@@ -483,10 +489,12 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         ext4 = ext4_disk(out_dir, tools["mkfs.ext4"])
     except OSError as exc:
         raise HarnessError(ExitCode.MISSING_PREREQ, f"cannot make the ext4 disk: {exc}") from exc
+    # Kept after the boot: the caller reads it (guest/coverage.py).
+    coverage = coverage_disk(out_dir) if request.coverage else None
     boot = request.boot
     cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
                        kernel_append(request.allow_crash, request.append, boot.append), accel.kvm, disk,
-                       boot.qemu_args, boot.disk_platform, ext4)
+                       boot.qemu_args, boot.disk_platform, ext4, coverage)
     print(f"[uafault] guest: {accel.note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 

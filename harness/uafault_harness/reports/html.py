@@ -2,7 +2,8 @@
 CSS and SVG, no network): the target x fault matrix, crash titles with
 counts and first/last run seen, cases/s and duration per run of the same
 campaign as plots, and the diff against the previous run: new failures,
-fixed, flaky (repetitions that disagree)."""
+fixed, flaky (repetitions that disagree); with `--coverage`, the
+error-path coverage (reports/coverage.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..campaign.store import History, Row
 from ..campaign.verdicts import BAD, ORDER, VERDICTS
 from ..core.errors import ExitCode, HarnessError
 from ..guest.protocol import DEFAULT_MEMORY
+from .coverage import Ran, section as coverage_section, write_lcov
 
 
 def newest_run(history: History) -> str:
@@ -21,6 +23,11 @@ def newest_run(history: History) -> str:
     if run_id is None:
         raise HarnessError(ExitCode.NO_SUCH_RUN, "no campaign run in the database yet")
     return run_id
+
+
+def run_or_newest(db_path: Path, run_id: str | None) -> str:
+    with History(db_path) as stored:
+        return run_id or newest_run(stored)
 
 
 def _svg_bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
@@ -87,10 +94,13 @@ def diff(current: list[Row], previous: list[Row]) -> dict[str, list[str]]:
     }
 
 
-def render(db_path: Path, run_id: str | None) -> tuple[str, str]:
-    """(run_id, html) of a stored campaign run."""
+def render(db_path: Path, run_id: str | None, lcov_dir: Path | None = None) -> tuple[str, str]:
+    """(run_id, html) of a stored campaign run.  A run with coverage gets
+    its section, and its lcov tree in lcov_dir (linked relative to it:
+    the page goes in lcov_dir's parent)."""
     with History(db_path) as stored:
         run_id = run_id or newest_run(stored)
+        cov = stored.coverage(run_id)
         head = stored.header(run_id)
         campaign, started, source, config = head.campaign, head.started, head.source_version, head.config_digest
         rows = stored.rows(run_id)
@@ -98,6 +108,12 @@ def render(db_path: Path, run_id: str | None) -> tuple[str, str]:
         runs = stored.runs_of(campaign, run_id)
         history = [stored.rows(r) for r in runs]
         titles = _titles(stored, campaign)
+    cases = [Ran(r.case.case_id, r.case.target, r.case.fault) for r in rows]
+    href = None
+    if cov.files and lcov_dir is not None:
+        write_lcov(cov, cases, lcov_dir, f"uafault {campaign} {run_id}")
+        href = f"{lcov_dir.name}/index.html"
+    coverage = coverage_section(cov, cases, href)
     counts = Counter(r.verdict for r in rows)
     rates = [len(h) / max(sum(r.seconds for r in h), 1e-9) for h in history]
     seconds = [sum(r.seconds for r in h) for h in history]
@@ -125,6 +141,7 @@ Started {html.escape(started)}; source {html.escape(source)}; guest config {html
 {_svg_bars("cases per second of guest time", runs, rates, "cases/s")}
 {_svg_bars("guest seconds per run (sum of case durations)", runs, seconds, "s")}
 <h2>Against the previous run ({html.escape(previous)})</h2>{diff_html}
+{coverage}
 </body></html>
 """
     return run_id, page

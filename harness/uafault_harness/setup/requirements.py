@@ -20,9 +20,10 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 
 # What each entry point needs, each including the ones before it: `make
-# run` builds a kernel and runs UML, a guest boots under QEMU, `make test`
-# also runs pytest and a headless browser (the report's test).
-PURPOSES = ("run", "guest", "test")
+# run` builds a kernel and runs UML, a guest boots under QEMU, `--coverage`
+# reads gcov's counters and draws lcov's tree, `make test` also runs pytest
+# and a headless browser (the report's test).
+PURPOSES = ("run", "guest", "coverage", "test")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ TOOLS: tuple[Tool, ...] = (
     # The ext4 disk of the ext4 memory kinds, formatted for each boot
     # (/sbin is not on every PATH).
     Tool("mkfs.ext4", "e2fsprogs", fallback=Path("/usr/sbin/mkfs.ext4"), purpose="guest"),
+    # --coverage: the host's gcov reads the guest's counters (gcc's own
+    # version), genhtml draws the tree.
+    Tool("gcov", "gcc", purpose="coverage"),
+    Tool("genhtml", "lcov", purpose="coverage"),
     # The campaign report's browser test renders it headless.
     Tool("chromium", "chromium", purpose="test"),
 )

@@ -77,8 +77,9 @@ def run_campaign_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     db = layout.results_root / DB_NAME
     since = since_now()
     log = out / "campaign.log"
-    result = _killed_and_resumed(layout, cli_command(layout, jobs, "campaign", str(layout.project / SMOKE)), db, since,
-                                 log)
+    # With coverage: the coverage layer reads it, the killed boot's too.
+    result = _killed_and_resumed(layout, cli_command(layout, jobs, "campaign", str(layout.project / SMOKE),
+                                                     "--coverage"), db, since, log)
     write_layer(out / SUMMARY_NAME, result)
     return result
 

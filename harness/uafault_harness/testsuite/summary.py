@@ -10,6 +10,7 @@ from ..guest.runner import GUEST_LAYER_DIRS
 from ..kunit.profiles import ARCHES
 from .campaign_layers import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
 from .pytest_layer import JUNIT_NAME, layer_from_junit
+from .coverage_layer import LAYER_DIR as COVERAGE_LAYER_DIR
 from .dma_layer import LAYER_DIR as DMA_LAYER_DIR
 from .memory_layer import LAYER_DIR as MEMORY_LAYER_DIR
 from .path_oracles_layer import LAYER_DIR as PATH_ORACLES_LAYER_DIR
@@ -63,7 +64,8 @@ def load_run_layers(run_dir: Path) -> list[LayerResult]:
     if (run_dir / JUNIT_NAME).is_file():
         layers.append(layer_from_junit(run_dir / JUNIT_NAME))
     # Every layer `test` runs, in its order, so the totals are its last line.
-    for name in (*ARCHES, *GUEST_LAYER_DIRS, *CAMPAIGN_LAYER_DIRS, USER_MODULE_LAYER_DIR, PATH_ORACLES_LAYER_DIR,
+    smoke, *after_smoke = CAMPAIGN_LAYER_DIRS
+    for name in (*ARCHES, *GUEST_LAYER_DIRS, smoke, COVERAGE_LAYER_DIR, *after_smoke, USER_MODULE_LAYER_DIR, PATH_ORACLES_LAYER_DIR,
                  MEMORY_LAYER_DIR, DMA_LAYER_DIR):
         summary = run_dir / name / SUMMARY_NAME
         if summary.is_file():

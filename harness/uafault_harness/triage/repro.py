@@ -17,13 +17,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..campaign.runner import BootEnv, Progress, described_lines, fault_kinds, known_issues_for, run_batch
+from ..campaign.runner import (
+    BootEnv, Progress, coverage_sources, described_lines, fault_kinds, known_issues_for, run_batch,
+)
 from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, read_table
 from ..campaign.store import RunInfo, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import new_run_id
 from ..guest.accel import DEFAULT_ACCEL
+from ..guest.coverage import Coverage, Sources
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
 from ..guest.protocol import DEFAULT_MEMORY, oracle_tag
@@ -142,6 +145,8 @@ class ReproResult:
     needed: int
     verdicts: dict[str, Verdict]
     out_dir: Path
+    # With --coverage: the lines each run ran (case ids as the store's).
+    coverage: Coverage | None = None
 
     @property
     def ok(self) -> bool:
@@ -149,7 +154,7 @@ class ReproResult:
 
 
 def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int,
-              accel: str = DEFAULT_ACCEL) -> ReproResult:
+              accel: str = DEFAULT_ACCEL, coverage: bool = False) -> ReproResult:
     guest = prepare_guest(layout, boot_kernel(repro.kernel).kasan, jobs, repro.modules.dirs, accel)
     kinds = fault_kinds(guest.artefacts.agent)
     if repro.fault not in kinds.names:
@@ -160,7 +165,8 @@ def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int,
         raise SpecError(repro.path, key_line(repro.path.read_text(errors="replace"), "memory"), "memory",
                         f"unknown memory kind {repro.memory!r}; known: {', '.join(kinds.memory)}")
     out = layout.results_root / REPRO_DIR / f"{repro.name}-{new_run_id()}"
-    return replay(guest, kinds.crash, repro, runs or repro.runs, out, repro.env(layout))
+    sources = coverage_sources(layout, [guest]) if coverage else None
+    return replay(guest, kinds.crash, repro, runs or repro.runs, out, repro.env(layout), coverage=sources)
 
 
 def known_reason(layout: Layout, repro: Repro) -> str:
@@ -171,7 +177,7 @@ def known_reason(layout: Layout, repro: Repro) -> str:
 
 
 def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs: int, out: Path,
-           env: BootEnv, program: Path | None = None) -> ReproResult:
+           env: BootEnv, program: Path | None = None, coverage: Sources | None = None) -> ReproResult:
     """Run repro's case runs times in as many boots as it takes (a crash
     ends a boot).  With program, a C reproducer of the case, each boot
     runs that instead of the agent's own cases."""
@@ -190,16 +196,17 @@ def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs
         # Each boot runs at least one case, so runs boots always suffice.
         while left and boot < runs:
             got = run_batch(guest, store, run_id, repro.fault in crash_kinds, left, out / f"boot-{boot:04d}",
-                            progress, BOOT_TIMEOUT, env, args, programs)
+                            progress, BOOT_TIMEOUT, env, args, programs, coverage)
             boot += 1
             if not got:
                 raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of the runs; see {out}/boot-{boot - 1:04d}")
             left = [c for c in left if c.case_id not in got]
         verdicts = store.verdicts(run_id)
+        cov = store.coverage(run_id) if coverage is not None else None
     finally:
         store.close()
     hits = sum(repro.reproduced(v) for v in verdicts.values())
-    return ReproResult(hits, runs, repro.needed(runs), verdicts, out)
+    return ReproResult(hits, runs, repro.needed(runs), verdicts, out, cov)
 
 
 def describe(repro: Repro, result: ReproResult) -> str:
