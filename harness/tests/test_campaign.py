@@ -14,7 +14,7 @@ from conftest import run_cli
 from uafault_harness.campaign.runner import Progress, batches
 from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
 from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
-from uafault_harness.guest.coverage import Coverage, SourceFile
+from uafault_harness.core.coverage import Coverage, SourceFile
 from uafault_harness.campaign.store import SCHEMA, History, RunInfo, Store, Verdict, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT
@@ -415,9 +415,10 @@ def test_shipped_known_issues_cover_every_variant_loosely() -> None:
     assert all(i.target.startswith("path_") or i.kernel != "*" for i in known if i not in variants)
 
 
-def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--budget is time for cases: a cold kernel build before them (10,000 s
-    here, on a fake clock) must not spend it."""
+def _fake_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_batch: object,
+                   build_seconds: float = 0.0) -> tuple[ExitCode, str]:
+    """run_campaign with the guest faked: its build takes build_seconds of
+    a fake clock, and run_batch stands in for the boots."""
     from uafault_harness.campaign import runner
     from uafault_harness.core.paths import Layout
 
@@ -425,14 +426,8 @@ def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatc
     guest = SimpleNamespace(artefacts=SimpleNamespace(agent=tmp_path / "agent"))
 
     def build(*_: object) -> object:
-        clock[0] += 10_000
+        clock[0] += build_seconds
         return guest
-
-    def run_batch(_guest: object, store: Store, run_id: str, _crash: bool, cases: list[Case],
-                  *_: object, **__: object) -> set[str]:
-        for c in cases:
-            store.record(run_id, Verdict(c.case_id, "PASS"))
-        return {c.case_id for c in cases}
 
     monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(runner, "prepare_guest", build)
@@ -443,8 +438,31 @@ def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatc
     spec = write(tmp_path, GOOD.replace('targets = ["copy_*", "raw_deref"]', 'targets = ["copy_from_user"]')
                  .replace('faults = ["none", "smap"]', 'faults = ["none"]').replace('"2m"', '"1m"'))
     layout = Layout(project=PROJECT_ROOT, cache=tmp_path, tree=tmp_path, user_tree=True, results=tmp_path / "r")
-    code, message = runner.run_campaign(layout, runner.CampaignRequest(spec, 1))
+    return runner.run_campaign(layout, runner.CampaignRequest(spec, 1))
+
+
+def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--budget is time for cases: a cold kernel build before them (10,000 s
+    here, on a fake clock) must not spend it."""
+    def run_batch(_guest: object, store: Store, run_id: str, _crash: bool, cases: list[Case],
+                  *_: object, **__: object) -> set[str]:
+        for c in cases:
+            store.record(run_id, Verdict(c.case_id, "PASS"))
+        return {c.case_id for c in cases}
+
+    code, message = _fake_campaign(tmp_path, monkeypatch, run_batch, build_seconds=10_000)
     assert code is ExitCode.OK, message
+
+
+def test_a_bug_in_a_boot_fails_the_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception of ours in a guest's thread must not end the run as if
+    every case had passed."""
+    def run_batch(*_: object, **__: object) -> set[str]:
+        raise KeyError("a bug")
+
+    with pytest.raises(HarnessError) as err:
+        _fake_campaign(tmp_path, monkeypatch, run_batch)
+    assert err.value.code is ExitCode.RUN_FAILED and "KeyError: 'a bug'" in str(err.value)
 
 
 MEMORY_KINDS = replace(FAULT_KINDS, memory={"anon": frozenset(), "thp": frozenset(),

@@ -13,10 +13,9 @@ import pytest
 from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import RunInfo, Store, Verdict
 from uafault_harness.core.errors import ExitCode, HarnessError
-from uafault_harness.guest.coverage import (
-    RECORD, Coverage, Record, SourceFile, Sources, case_coverage, parse_ranges, ranges, read_records,
-)
-from uafault_harness.guest.profiled import parse_profiled
+from uafault_harness.core.coverage import Coverage, SourceFile, Sources, from_tracefile, parse_ranges, ranges
+from uafault_harness.guest.coverage import RECORD, Record, case_coverage, read_records
+from uafault_harness.core.profiled import parse_profiled
 from uafault_harness.reports.coverage import Ran, file_rows, mechanics, reach, section, tracefile
 from uafault_harness.reports.html import render
 
@@ -178,3 +177,27 @@ def test_what_a_kind_reaches_on_every_target_is_its_own_not_an_error_path() -> N
     # Two targets are too few to tell the kind's lines from theirs.
     two = [c for c in cases if c.target != "c"]
     assert mechanics(cov, two) == {}
+
+
+def test_kunit_coverage_is_lcov_s_capture_read_back(tmp_path: Path) -> None:
+    """UML's route: counters next to the objects, zeroed before a run,
+    captured by lcov after it; read back as one case."""
+    from uafault_harness.kunit.coverage import capture, zero_counters
+    if shutil.which("lcov") is None:
+        pytest.fail("lcov is missing: harness/uafault setup --for coverage installs it")
+    tree = tmp_path / "linux"
+    (tree / "mm").mkdir(parents=True)
+    (tree / "mm" / "gup.c").write_text(SOURCE)
+    subprocess.run(["gcc", "-O0", "--coverage", "mm/gup.c", "-o", "prog"], cwd=tree, check=True)
+    subprocess.run([str(tree / "prog"), "x", "y"], cwd=tree, check=False)   # copy(1): no error path
+    assert capture(tree, tmp_path / "no.info") is None
+    assert zero_counters(tree) == 1 and capture(tree, tmp_path / "none.info") is not None
+    subprocess.run([str(tree / "prog")], cwd=tree, check=False)             # copy(-1): the error path
+    assert capture(tree, tmp_path / "run.info") is None
+    sources = Sources(tree.resolve(), parse_profiled("mm/gup.c\n", "p"))
+    cov = from_tracefile((tmp_path / "run.info").read_text(), sources.name, "kunit")
+    assert set(cov.files) == {"mm/gup.c"}
+    ran = cov.hits["kunit"]["mm/gup.c"]
+    assert 9 in ran and 6 not in ran and {6, 9, 14} <= cov.files["mm/gup.c"].lines
+    # lcov names a function's first line; it ends where the next begins.
+    assert cov.files["mm/gup.c"].functions["copy"] == (1, 10)

@@ -15,7 +15,7 @@ from .campaign.spec import load_campaign, parse_duration, parse_shard
 from .campaign.store import DB_NAME, RUN_ID, merge_into
 from .core.errors import ExitCode, HarnessError, worst
 from .core.paths import Layout, resolve_layout
-from .core.results import LayerResult, create_run_dir, find_run, mark_latest
+from .core.results import SUMMARY_NAME, LayerResult, create_run_dir, find_run, mark_latest
 from .guest.accel import ACCEL_ENV, ACCELS, DEFAULT_ACCEL, accel_arg, default_accel
 from .guest.build import build_guest_kernel
 from .guest.kernels import BOOT_KERNELS, DEFAULT_KERNEL, KERNELS
@@ -23,18 +23,20 @@ from .guest.modules import Modules, module_dir_problem
 from .guest.qemu import DEFAULT_SILENCE_TIMEOUT, append_problem
 from .guest.qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
 from .guest.runner import GuestRequest, TEST_FUZZ_CALLS, guest_preflight, run_guest_layer
+from .kunit.coverage import INFO_NAME as KUNIT_INFO_NAME
 from .kunit.profiles import ARCHES, ARCH_PROFILES
 from .kunit.runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
 from .reports.export import FORMATS as EXPORT_FORMATS
 from .reports.export import export as export_run
 from .guest.build import guest_kernel
-from .guest.coverage import COVERAGE_NAME, Coverage, case_coverage, read_records, sources_for
+from .core.coverage import Coverage, from_tracefile, sources_for
+from .guest.coverage import COVERAGE_NAME, case_coverage, read_records
 from .guest.runner import artefacts_for
 from .reports.coverage import LCOV_DIR, Ran, ran_of_names, summary as coverage_summary, write_lcov
 from .reports.html import render as render_report, run_or_newest
 from .reports.matrix import detection as variant_detection
 from .setup import doctor, provision
-from .setup.link import link, unlink
+from .setup.link import SYMLINK_RELPATH, link, unlink
 from .setup.requirements import PURPOSES
 from .setup.source import require_tree
 from .testsuite import summary
@@ -190,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("kunit", help="build and run the KUnit suites for one arch")
     p.add_argument("--arch", choices=ARCHES, default="um")
     add_run_options(p)
+    p.add_argument("--coverage", action="store_true",
+                   help="UML: build with kunit.py's coverage_uml.config (own build dir) and report the lines of "
+                        "the code under test and of the suites that ran (lcov tree)")
     p.add_argument("filter_glob", nargs="?", default="", help="suite[.test] glob, e.g. 'uafault_copy*'")
 
     p = sub.add_parser("mutants", help="score the KUnit suites against configs/mutants.toml: each mutant of the "
@@ -314,10 +319,26 @@ def _print_layer(result: LayerResult, out_dir: Path) -> ExitCode:
 
 
 def cmd_kunit(args: argparse.Namespace, layout: Layout) -> ExitCode:
-    request = KunitRequest(arch=args.arch, jobs=args.jobs, timeout=args.timeout, filter_glob=args.filter_glob)
+    if args.coverage and args.arch != "um":
+        raise HarnessError(ExitCode.USAGE, "kunit --coverage runs on UML (kunit.py's gcov route); on x86_64 "
+                                           "the guest counts coverage: harness/uafault guest --coverage")
+    request = KunitRequest(arch=args.arch, jobs=args.jobs, timeout=args.timeout, filter_glob=args.filter_glob,
+                           coverage=args.coverage)
+    if args.coverage:
+        provision.ensure_packages("coverage")
     preflight(layout, request.profile)
     run_dir = create_run_dir(layout.results_root)
-    return _print_layer(run_kunit_layer(layout, request, run_dir), run_dir / args.arch)
+    code = _print_layer(run_kunit_layer(layout, request, run_dir), run_dir / args.arch)
+    info = run_dir / args.arch / KUNIT_INFO_NAME
+    if args.coverage:
+        if not info.is_file():
+            raise HarnessError(ExitCode.RUN_FAILED, "kunit --coverage: no coverage was captured (see "
+                                                    f"{run_dir / args.arch / SUMMARY_NAME})")
+        # The code under test, and the suites themselves (linked in as lib/uafault).
+        sources = sources_for(layout.tree, layout.project, (layout.tree / SYMLINK_RELPATH,))
+        cov = from_tracefile(info.read_text(errors="replace"), sources.name, "kunit")
+        _show_coverage(cov, [Ran("kunit", "kunit", "none")], run_dir / args.arch / LCOV_DIR, "uafault KUnit (UML)")
+    return code
 
 
 def cmd_mutants(args: argparse.Namespace, layout: Layout) -> ExitCode:

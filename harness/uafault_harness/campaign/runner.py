@@ -31,7 +31,8 @@ from ..guest.protocol import (
     CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, FaultKinds, ListedTarget, agent_error, case_started, is_unresolved,
     parse_fault_kinds, parse_memory_kinds, parse_result, parse_target,
 )
-from ..guest.coverage import COVERAGE_NAME, Sources, case_coverage, read_records, sources_for
+from ..core.coverage import Sources, sources_for
+from ..guest.coverage import COVERAGE_NAME, case_coverage, read_records
 from ..guest.modules import Modules
 from ..guest.qemu import RunOutcome
 from ..guest.qemu import Verdict as BootVerdict

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ExitCode, HarnessError
-from ..guest.coverage import Coverage, SourceFile, parse_ranges, ranges
+from ..core.coverage import Coverage, SourceFile, parse_ranges, ranges
 from ..guest.protocol import DEFAULT_MEMORY
 from .spec import DEFAULT_PAIRS, Case
 from .verdicts import VERDICTS

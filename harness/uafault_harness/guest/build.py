@@ -23,7 +23,7 @@ from ..core.progress import build_progress
 from ..setup.link import ensure_linked
 from ..setup.requirements import KERNEL_BUILD_TOOLS, require_tools
 from ..setup.source import read_stamp, require_tree
-from .profiled import load_profiled
+from ..core.profiled import load_profiled
 
 GUEST_FRAGMENT = Path("configs/guest.config")
 KASAN_FRAGMENT = Path("configs/guest-kasan.config")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.agent_header import agent_string
-from .profiled import Profiled, load_profiled
+from ..core.coverage import Coverage, SourceFile, Sources
 
 RECORD = agent_string("COVERAGE_RECORD")
 AGENT_COVERAGE = "--coverage"
@@ -57,63 +57,6 @@ def read_records(image: Path) -> list[Record]:
             if len(data) != int(parts[1]) or f.read(1) != b"\n":
                 return records
             records.append(Record(parts[2], parts[3], data))
-
-
-@dataclass
-class SourceFile:
-    """One source file of the code under test, as gcov saw it."""
-    # Its name in reports: relative to the tree (mm/gup.c), or to the
-    # modules' build directory (module/uaccess.c).
-    name: str
-    # Where its text is on this host.
-    path: str
-    # The lines gcov instrumented, and each function's first and last line.
-    lines: set[int] = field(default_factory=set)
-    functions: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-@dataclass
-class Coverage:
-    files: dict[str, SourceFile] = field(default_factory=dict)
-    # case -> file name -> the lines it ran
-    hits: dict[str, dict[str, set[int]]] = field(default_factory=dict)
-    # What gcov could not read (a notes file gone or rebuilt since).
-    problems: list[str] = field(default_factory=list)
-
-    def merge(self, other: Coverage) -> None:
-        for name, f in other.files.items():
-            mine = self.files.setdefault(name, SourceFile(f.name, f.path))
-            mine.lines |= f.lines
-            mine.functions.update(f.functions)
-        for case, by_file in other.hits.items():
-            for name, lines in by_file.items():
-                self.hits.setdefault(case, {}).setdefault(name, set()).update(lines)
-        self.problems += other.problems
-
-
-@dataclass(frozen=True)
-class Sources:
-    """How a compiled source path becomes a report name: the code under
-    test in the kernel tree, and modules built under a directory."""
-    tree: Path
-    profiled: Profiled
-    modules: tuple[Path, ...] = ()
-
-    def name(self, path: str) -> str | None:
-        p = Path(os.path.normpath(path))
-        if p.is_relative_to(self.tree):
-            rel = str(p.relative_to(self.tree))
-            return rel if self.profiled.covers(rel) else None
-        for home in self.modules:
-            if p.is_relative_to(home) and p.suffix == ".c":
-                return str(p.relative_to(home))
-        return None
-
-
-def sources_for(tree: Path, project: Path, homes: tuple[Path, ...]) -> Sources:
-    """The tree's code under test (configs/coverage.paths) and the modules
-    built under homes (each guest kernel's artefacts)."""
-    return Sources(tree.resolve(), load_profiled(project), homes)
 
 
 def _gcov(gcov: str, work: Path, gcdas: list[Path]) -> tuple[list[dict[str, object]], str]:
@@ -169,22 +112,3 @@ def case_coverage(records: list[Record], sources: Sources, gcov: str = "gcov") -
             for fn in entry["functions"]:
                 f.functions[fn["name"]] = (fn["start_line"], fn["end_line"])
     return cov
-
-
-def ranges(lines: set[int]) -> str:
-    """1,2,3,7 -> "1-3,7": how line sets are kept (SQLite, JSON)."""
-    out: list[str] = []
-    for n in sorted(lines):
-        if out and int(out[-1].split("-")[-1]) == n - 1:
-            out[-1] = f"{out[-1].split('-')[0]}-{n}"
-        else:
-            out.append(str(n))
-    return ",".join(out)
-
-
-def parse_ranges(text: str) -> set[int]:
-    lines: set[int] = set()
-    for part in filter(None, text.split(",")):
-        first, _, last = part.partition("-")
-        lines.update(range(int(first), int(last or first) + 1))
-    return lines

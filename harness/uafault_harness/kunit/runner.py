@@ -20,6 +20,7 @@ from ..core.results import LayerResult, SUMMARY_NAME, write_layer
 from ..setup.link import ensure_linked
 from ..setup.requirements import require_tools
 from . import ktap
+from .coverage import COVERAGE_KUNITCONFIG, COVERAGE_VARIANT, INFO_NAME, capture, zero_counters
 from .profiles import ARCH_PROFILES, ArchProfile
 
 DEFAULT_TIMEOUT = 1800
@@ -37,6 +38,8 @@ class KunitRequest:
     jobs: int
     timeout: int = DEFAULT_TIMEOUT
     filter_glob: str = ""
+    # UML only: gcov's counters of the run, captured by lcov (kunit/coverage.py).
+    coverage: bool = False
 
     @property
     def profile(self) -> ArchProfile:
@@ -156,9 +159,11 @@ def run_kunit_layer(layout: Layout, request: KunitRequest, run_dir: Path) -> Lay
     profile = request.profile
     out_dir = run_dir / request.arch
     out_dir.mkdir(parents=True, exist_ok=True)
-    build_dir = layout.build_dir(request.arch)
+    build_dir = layout.build_dir(request.arch, variant=COVERAGE_VARIANT if request.coverage else "")
     build_dir.mkdir(parents=True, exist_ok=True)
     configs = uafault_kunitconfigs(layout, profile)
+    if request.coverage:
+        configs.append(layout.tree / COVERAGE_KUNITCONFIG)
     json_part = out_dir / "kunit.json.part"
     steps: list[tuple[str, list[str]]] = [
         ("config", kunit_py_command(layout, "config", profile, build_dir, configs)),
@@ -178,6 +183,8 @@ def run_kunit_layer(layout: Layout, request: KunitRequest, run_dir: Path) -> Lay
                 print(f"[uafault] kunit.py {step} ({request.arch})", flush=True)
                 if step == "exec":
                     exec_started = time.time()
+                    if request.coverage:
+                        zero_counters(build_dir)
                 if step == "build":
                     with build_progress(f"kunit.py build ({request.arch})", build_dir) as build:
                         rc = stream_command(cmd, layout.tree, log)
@@ -195,6 +202,9 @@ def run_kunit_layer(layout: Layout, request: KunitRequest, run_dir: Path) -> Lay
                                              f"kernel produced no console log ({console}); kunit.py exec exited {rc}")
                     else:
                         result = _analyse_console(layout, request, out_dir, console, rc)
+                    if request.coverage:
+                        why = capture(build_dir, out_dir / INFO_NAME)
+                        details["coverage"] = why or str(out_dir / INFO_NAME)
     finally:
         # Keep whatever was captured, even on Ctrl-C.
         if out_part.exists():

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..core.errors import ExitCode, HarnessError
-from ..guest.coverage import Coverage
+from ..core.coverage import Coverage
 
 NO_FAULT = "none"
 # What error handling reads like in kernel C: an errno, a jump to an exit

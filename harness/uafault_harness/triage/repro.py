@@ -26,7 +26,7 @@ from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import new_run_id
 from ..guest.accel import DEFAULT_ACCEL
-from ..guest.coverage import Coverage, Sources
+from ..core.coverage import Coverage, Sources
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
 from ..guest.protocol import DEFAULT_MEMORY, oracle_tag
