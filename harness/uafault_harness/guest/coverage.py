@@ -1,8 +1,8 @@
 """`--coverage`: the lines of the code under test each case ran.
 
-The agent (harness/agent/coverage.c) resets gcov's counters before every
-case and writes the .gcda of every object the case ran to the coverage
-disk.  Here each record goes beside its object's notes file (.gcno, in the
+The agent (harness/agent/coverage.c) resets gcov's counters at every
+case's first call and writes the .gcda of every object the case ran to the
+coverage disk.  Here each record goes beside its object's notes file (.gcno, in the
 build directory the guest's path names) and the host's gcov says which
 lines ran (its JSON: `gcov --json-format --stdout`)."""
 
@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.agent_header import agent_string
@@ -21,7 +21,9 @@ from ..core.coverage import Coverage, SourceFile, Sources
 RECORD = agent_string("COVERAGE_RECORD")
 AGENT_COVERAGE = "--coverage"
 COVERAGE_NAME = "coverage.img"
-# Sparse: a case writes the objects it ran, tens of KB.
+# Sparse: a case writes the objects it ran, tens to hundreds of KB, and a
+# boot runs a batch of cases (the agent stops writing, and says so, when
+# it is full).
 COVERAGE_BYTES = 256 << 20
 # gcov's command line per call.
 _GCOV_BATCH = 400
