@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -247,13 +248,38 @@ def store_coverage(store: Store, run_id: str, image: Path, sources: Sources) -> 
     return len(cov.hits)
 
 
+class CoverageSink:
+    """Where each boot's coverage disk goes: into the run's coverage, by a
+    thread of its own when background (gcov on the host then overlaps the
+    next boot).  A disk is removed only once stored, so a killed run's is
+    read on --resume."""
+
+    def __init__(self, store: Store, run_id: str, sources: Sources, background: bool = False) -> None:
+        self.store, self.run_id, self.sources = store, run_id, sources
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="coverage") if background else None
+        self._pending: list[Future[int]] = []
+
+    def take(self, image: Path) -> None:
+        if self._pool is None:
+            store_coverage(self.store, self.run_id, image, self.sources)
+        else:
+            self._pending.append(self._pool.submit(store_coverage, self.store, self.run_id, image, self.sources))
+
+    def close(self) -> None:
+        """Waits for the disks in flight; the first failure is raised."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            for done in self._pending:
+                done.result()
+
+
 def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
               out_dir: Path, progress: Progress, timeout: int, env: BootEnv = BootEnv(), agent_args: str = "",
-              programs: tuple[tuple[str, Path], ...] = (), coverage: Sources | None = None) -> set[str]:
+              programs: tuple[tuple[str, Path], ...] = (), coverage: CoverageSink | None = None) -> set[str]:
     """One boot; returns the ids of the cases that got a verdict.  agent_args
     go to the agent after the cases (e.g. --rounds for a repro, or --exec
     of one of the programs, a C reproducer that runs the case itself).
-    coverage: read each case's gcov counters, sources naming the files."""
+    coverage: read each case's gcov counters and hand the disk to it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     by_id = {c.case_id: c for c in cases}
     recorded: set[str] = set()
@@ -295,7 +321,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),), programs=programs,
                                      on_line=on_line, echo=False)
     if coverage is not None and (out_dir / COVERAGE_NAME).is_file():
-        store_coverage(store, run_id, out_dir / COVERAGE_NAME, coverage)
+        coverage.take(out_dir / COVERAGE_NAME)
     dead = _died_in_flight(tracker, outcome, time.monotonic() - started_at[0])
     if dead is not None and dead.case_id in by_id and dead.case_id not in recorded:
         dead = replace(dead, verdict=expected_verdict(dead.verdict, by_id[dead.case_id], env.known)[0])
@@ -438,10 +464,13 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     for kasan in sorted({boot_kernel(c.kernel).kasan for c in left} - {False}):
         guests[kasan] = prepare_guest(layout, kasan, request.jobs, campaign.modules.dirs, request.accel)
     out_root = layout.results_root / CAMPAIGN_DIR / run_id
-    sources = coverage_sources(layout, list(guests.values())) if request.coverage else None
-    for image in sorted(out_root.glob(f"boot-*/{COVERAGE_NAME}")) if sources else []:
-        print(f"[campaign] coverage of {store_coverage(store, run_id, image, sources)} cases from "
-              f"{image.parent.name}, which a killed run left", flush=True)
+    sink = None
+    if request.coverage:
+        sources = coverage_sources(layout, list(guests.values()))
+        for image in sorted(out_root.glob(f"boot-*/{COVERAGE_NAME}")):
+            print(f"[campaign] coverage of {store_coverage(store, run_id, image, sources)} cases from "
+                  f"{image.parent.name}, which a killed run left", flush=True)
+        sink = CoverageSink(store, run_id, sources, background=True)
     # The budget is for running cases: it starts once the kernels are built.
     queue = BatchQueue(batches(left, crashing_targets, campaign.batch), time.monotonic() + budget,
                        len(list(out_root.glob("boot-*"))))
@@ -452,7 +481,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             out_dir = out_root / f"boot-{boot:04d}"
             try:
                 got = run_batch(guests[boot_kernel(batch[0].kernel).kasan], store, run_id, allow_crash, batch, out_dir,
-                                progress, request.batch_timeout, env, coverage=sources)
+                                progress, request.batch_timeout, env, coverage=sink)
             except HarnessError as exc:
                 queue.fail(exc)
                 return
@@ -475,6 +504,8 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     for t in threads:
         while t.is_alive():
             t.join(0.5)
+    if sink is not None:
+        sink.close()
     if queue.error is not None:
         raise queue.error
     if queue.out_of_budget:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..campaign.runner import (
-    BootEnv, Progress, coverage_sources, described_lines, fault_kinds, known_issues_for, run_batch,
+    BootEnv, CoverageSink, Progress, coverage_sources, described_lines, fault_kinds, known_issues_for, run_batch,
 )
 from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, read_table
 from ..campaign.store import RunInfo, Store, Verdict
@@ -196,7 +196,8 @@ def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs
         # Each boot runs at least one case, so runs boots always suffice.
         while left and boot < runs:
             got = run_batch(guest, store, run_id, repro.fault in crash_kinds, left, out / f"boot-{boot:04d}",
-                            progress, BOOT_TIMEOUT, env, args, programs, coverage)
+                            progress, BOOT_TIMEOUT, env, args, programs,
+                            CoverageSink(store, run_id, coverage) if coverage is not None else None)
             boot += 1
             if not got:
                 raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of the runs; see {out}/boot-{boot - 1:04d}")
