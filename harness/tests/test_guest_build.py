@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from conftest import layout_for, run_cli
 
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import Layout
-from uafault_harness.guest.build import BZIMAGE_RELPATH, build_guest_kernel, guest_kernel
+from uafault_harness.guest.build import BZIMAGE_RELPATH, build_guest_kernel, guest_kernel, make_command
 
 GUEST_CONFIG = "# guest\nCONFIG_SMP=y\nCONFIG_ZRAM=y\nCONFIG_KUNIT=m\n# CONFIG_FOO is not set\n"
 KASAN_CONFIG = "CONFIG_KASAN=y\n"
@@ -100,6 +101,20 @@ def test_option_lost_in_olddefconfig_fails_the_build(layout: Layout, tmp_path: P
     assert "Missing: CONFIG_ZRAM=y" in str(err.value)
     assert [c[-1] for c in _make_calls(tmp_path)] == ["olddefconfig"]
     assert not (guest_kernel(layout, False).stamp).exists()
+
+
+def test_a_users_tree_compiles_through_ccache_where_it_is_installed(layout: Layout, tmp_path: Path) -> None:
+    ccache = tmp_path / "fakebin" / "ccache"
+    ccache.write_text("#!/bin/sh\nexec \"$@\"\n")
+    ccache.chmod(0o755)
+    build_guest_kernel(layout, kasan=False, jobs=2)   # the cached Debian tree: built once, as it always was
+    assert not any("CC=ccache gcc" in c for c in _make_calls(tmp_path))
+    mine = replace(layout, user_tree=True)            # KSRC: a bisection's steps, a developer's commits
+    build_guest_kernel(mine, kasan=False, jobs=2)
+    calls = _make_calls(tmp_path)[2:]
+    assert calls and all("CC=ccache gcc" in c for c in calls)
+    ccache.unlink()
+    assert "CC=ccache gcc" not in make_command(mine, guest_kernel(mine, False), "all")
 
 
 def test_make_failure_leaves_no_stamp(layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

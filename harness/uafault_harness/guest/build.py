@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +88,18 @@ def make_command(layout: Layout, kernel: GuestKernel, *targets: str, jobs: int |
                  profile: str = "") -> list[str]:
     """profile: the GCOV_PROFILE variable, given to the build (it names
     what gcov instruments)."""
-    cmd = ["make", "-C", str(layout.tree), f"O={kernel.build_dir}", f"ARCH={GUEST_ARCH}"]
+    cmd = ["make", "-C", str(layout.tree), f"O={kernel.build_dir}", f"ARCH={GUEST_ARCH}", *compiler(layout)]
     if jobs is not None:
         cmd.append(f"-j{jobs}")
     return cmd + ([profile] if profile else []) + list(targets)
+
+
+def compiler(layout: Layout) -> list[str]:
+    """A user's tree (KSRC: a bisection's steps, a developer's commits)
+    compiles through ccache when it is installed, so a step back to
+    sources built before costs little; the cached Debian tree never
+    changes and is built once, so it compiles as it always did."""
+    return ["CC=ccache gcc"] if layout.user_tree and shutil.which("ccache") else []
 
 
 def profile_variable(layout: Layout) -> str:
