@@ -17,6 +17,13 @@ COVERAGE_KUNITCONFIG = Path("tools/testing/kunit/configs/coverage_uml.config")
 # The build directory's variant (core/paths.py: kunit-um-coverage).
 COVERAGE_VARIANT = "coverage"
 INFO_NAME = "coverage.info"
+# GCC 11 and later export mangle_path() from libgcov, which fs/seq_file.c
+# defines too: the UML link fails ("multiple definition of mangle_path",
+# the "compile errors" running_tips.rst warns of).  Letting the linker
+# keep one breaks libgcov, which calls its own to name every .gcda file
+# (no file is written).  So the kernel's is renamed, everywhere it is
+# named, by the preprocessor.
+COVERAGE_MAKE_OPTIONS: tuple[str, ...] = ("KCFLAGS=-Dmangle_path=kernel_mangle_path",)
 
 
 def zero_counters(build_dir: Path) -> int:

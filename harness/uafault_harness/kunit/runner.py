@@ -20,7 +20,7 @@ from ..core.results import LayerResult, SUMMARY_NAME, write_layer
 from ..setup.link import ensure_linked
 from ..setup.requirements import require_tools
 from . import ktap
-from .coverage import COVERAGE_KUNITCONFIG, COVERAGE_VARIANT, INFO_NAME, capture, zero_counters
+from .coverage import COVERAGE_KUNITCONFIG, COVERAGE_MAKE_OPTIONS, COVERAGE_VARIANT, INFO_NAME, capture, zero_counters
 from .profiles import ARCH_PROFILES, ArchProfile
 
 DEFAULT_TIMEOUT = 1800
@@ -62,6 +62,7 @@ def kunit_py_command(
     timeout: int | None = None,
     json_path: Path | None = None,
     filter_glob: str = "",
+    make_options: tuple[str, ...] = (),
 ) -> list[str]:
     cmd = [sys.executable, str(layout.kunit_py), step]
     cmd += [f"--kunitconfig={p}" for p in kunitconfigs]
@@ -72,6 +73,7 @@ def kunit_py_command(
         cmd += [f"--kernel_args={arg}" for arg in profile.kernel_args]
     if jobs is not None:
         cmd.append(f"--jobs={jobs}")
+    cmd += [f"--make_options={option}" for option in make_options]
     if timeout is not None:
         cmd.append(f"--timeout={timeout}")
     if json_path is not None:
@@ -165,9 +167,11 @@ def run_kunit_layer(layout: Layout, request: KunitRequest, run_dir: Path) -> Lay
     if request.coverage:
         configs.append(layout.tree / COVERAGE_KUNITCONFIG)
     json_part = out_dir / "kunit.json.part"
+    options = COVERAGE_MAKE_OPTIONS if request.coverage else ()
     steps: list[tuple[str, list[str]]] = [
-        ("config", kunit_py_command(layout, "config", profile, build_dir, configs)),
-        ("build", kunit_py_command(layout, "build", profile, build_dir, configs, jobs=request.jobs)),
+        ("config", kunit_py_command(layout, "config", profile, build_dir, configs, make_options=options)),
+        ("build", kunit_py_command(layout, "build", profile, build_dir, configs, jobs=request.jobs,
+                                   make_options=options)),
         ("exec", kunit_py_command(layout, "exec", profile, build_dir, configs, timeout=request.timeout,
                                   json_path=json_part, filter_glob=request.filter_glob)),
     ]
