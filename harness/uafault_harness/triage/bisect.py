@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import io
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from ..core.paths import Layout
 from ..core.results import new_run_id
 from ..guest.accel import DEFAULT_ACCEL
 from ..guest.modules import Modules
+from ..setup.link import link
 from .repro import Repro, describe, run_repro
 
 BISECT_DIR = "bisect"
@@ -99,10 +102,12 @@ def module_step(layout: Layout, repro: Repro, top: Path, runs: int, jobs: int, a
 
 
 def kernel_step(layout: Layout, repro: Repro, runs: int, jobs: int, accel: str) -> StepTest:
-    """A step of a kernel tree: the guest kernel is built from the worktree
-    (the harness links itself in there, and the next step's checkout
-    undoes it)."""
+    """A step of a kernel tree: the guest kernel is built from the worktree.
+    The worktree is the harness's own, so it links itself in there (a
+    user's KSRC it never links unasked); the reset before the next
+    checkout undoes that."""
     def test(worktree: Path) -> tuple[str, str]:
+        link(worktree, layout.project)
         return _replay(dataclasses.replace(layout, tree=worktree, user_tree=True), repro, runs, jobs, accel)
     return test
 
@@ -133,8 +138,26 @@ def bisect(layout: Layout, repro: Repro, repo: Path, good: str, bad: str, runs: 
     out.mkdir(parents=True)
     fsutil.atomic_write_text(out / RUN_SCRIPT, run_script(repro, runs, accel, harness))
     (out / RUN_SCRIPT).chmod(0o755)
-    worktree = layout.cache / BISECT_DIR / f"worktree-{out.name}"
+    worktree = worktree_of(layout, top)
+    with fsutil.locked(fsutil.dir_lock(worktree), f"bisection of {top}"):
+        return _bisect(top, worktree, good_commit, bad_commit, out, test, echo)
+
+
+def worktree_of(layout: Layout, top: Path) -> Path:
+    """One worktree per repository, at one path: a kernel tree's guest
+    build directory is named by its tree's path, so the next bisection of
+    the same repository builds incrementally into the same one."""
+    digest = hashlib.sha256(str(top.resolve()).encode()).hexdigest()[:10]
+    return layout.cache / BISECT_DIR / f"worktree-{top.name}-{digest}"
+
+
+def _bisect(top: Path, worktree: Path, good_commit: str, bad_commit: str, out: Path, test: StepTest,
+            echo: bool) -> BisectResult:
     worktree.parent.mkdir(parents=True, exist_ok=True)
+    # A killed bisection's worktree: git's record of it, then the files.
+    git(top, "worktree", "remove", "--force", str(worktree), check=False)
+    git(top, "worktree", "prune", check=False)
+    shutil.rmtree(worktree, ignore_errors=True)
     git(top, "worktree", "add", "--detach", str(worktree), bad_commit)
     steps: list[Step] = []
     said = ""
