@@ -251,6 +251,22 @@ def test_unchanged_sources_build_nothing_and_a_change_rebuilds(layout: Layout, t
     assert makes() == 2
 
 
+def test_a_kernel_without_a_stamp_rebuilds_the_artefacts_when_it_changes(layout: Layout, tmp_path: Path) -> None:
+    """A bisection's worktree has no source stamp, so its kernel has none:
+    each step's new kernel (its release names the commit) must get modules
+    built for it, or they do not load ("Exec format error")."""
+    from uafault_harness.guest.build import guest_kernel
+    from uafault_harness.guest.runner import artefacts_digest
+    kernel = guest_kernel(layout, False)
+    kernel.stamp.unlink(missing_ok=True)
+    kernel.bzimage.parent.mkdir(parents=True, exist_ok=True)
+    kernel.bzimage.write_bytes(b"6.12.0-g35a2ea1b6c5a")
+    first = artefacts_digest(layout, kernel)
+    assert artefacts_digest(layout, kernel) == first
+    kernel.bzimage.write_bytes(b"6.12.0-g61e97a6068ae")
+    assert artefacts_digest(layout, kernel) != first
+
+
 def test_a_command_boots_its_own_copy_of_what_was_built(tmp_path: Path) -> None:
     """Another command's rebuild into the shared build directory changes
     nothing under a command already running; a killed command's copy goes."""

@@ -250,7 +250,11 @@ def artefacts_digest(layout: Layout, kernel: GuestKernel) -> str:
         for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
             if path.is_file() and not path.name.startswith("."):
                 digest.update(str(path.relative_to(layout.project)).encode() + b"\0" + path.read_bytes())
-    digest.update(kernel.stamp.read_bytes() if kernel.stamp.is_file() else b"no kernel stamp")
+    # A tree without a source stamp (a bisection's worktree, a user's KSRC)
+    # rebuilds the kernel at every make: then the kernel image itself says
+    # whether the modules must follow (its release changes with each commit).
+    digest.update(kernel.stamp.read_bytes() if kernel.stamp.is_file() else
+                  kernel.bzimage.read_bytes() if kernel.bzimage.is_file() else b"no kernel")
     return digest.hexdigest()
 
 
