@@ -99,3 +99,24 @@ def test_module_directories_move_into_the_worktree(tmp_path: Path) -> None:
     moved = in_worktree(r, tmp_path / "repo", tmp_path / "wt")
     assert moved.modules.dirs == (tmp_path / "wt" / "drv",)
     assert in_worktree(r, tmp_path / "other", tmp_path / "wt").modules.dirs == r.modules.dirs
+
+
+def test_a_kept_worktree_is_moved_not_made_again(tmp_path: Path, layout) -> None:  # type: ignore[no-untyped-def]
+    """A kernel tree's worktree stays for the next bisection, which checks
+    out only what differs: a file no commit touched keeps its mtime, so
+    the guest kernel's make rebuilds only what the steps changed."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README").write_text("in every commit, changed by none\n")
+    commits = history(repo, ["ok", "ok 2", "leak", "leak 2"])
+    first = bisect(layout, repro(tmp_path, repo), repo, commits[0], commits[-1], 1, reader([]),  # type: ignore[arg-type]
+                   Path("/h/uafault"), echo=False, keep_worktree=True)
+    [kept] = [Path(line.split()[1]) for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+              if line.startswith("worktree ") and Path(line.split()[1]) != repo]
+    stamp = (kept / "README").stat().st_mtime_ns
+    (kept / "stray.o").write_text("left by a build\n")
+    second = bisect(layout, repro(tmp_path, repo), repo, commits[0], commits[-1], 1, reader([]),  # type: ignore[arg-type]
+                    Path("/h/uafault"), echo=False, keep_worktree=True)
+    assert first.first_bad == second.first_bad == commits[2]
+    assert (kept / "README").stat().st_mtime_ns == stamp and not (kept / "stray.o").exists()
+    assert git(repo, "rev-parse", "HEAD") == commits[-1] and git(repo, "status", "--porcelain") == ""

@@ -449,15 +449,18 @@ def cmd_bisect(args: argparse.Namespace, layout: Layout) -> ExitCode:
     if repo is None:
         raise HarnessError(ExitCode.USAGE, "bisect: say which repository with --repo (or KSRC for a kernel tree)")
     top = bisect_top(repo)
+    kernel = False
     if any(d.is_relative_to(top) for d in repro.modules.dirs):
         test = module_step(layout, repro, top, runs, args.jobs, args.accel)
     elif (top / "mm" / "gup.c").is_file():
-        test = kernel_step(layout, repro, runs, args.jobs, args.accel)
+        test, kernel = kernel_step(layout, repro, runs, args.jobs, args.accel), True
     else:
         raise HarnessError(ExitCode.USAGE, f"bisect: {top} is neither a kernel tree nor a repository holding "
                                            f"a module directory of {args.file}")
+    # A kernel tree's worktree stays for the next bisection: a fresh checkout
+    # would build the guest kernel from scratch.
     result = bisect(layout, repro, top, args.good, args.bad, runs, test, layout.project / "harness" / "uafault",
-                    args.accel)
+                    args.accel, keep_worktree=kernel)
     print(f"bisect: {len(result.steps)} steps, logs in {result.out_dir} (and {RUN_SCRIPT} for git bisect run)")
     if result.first_bad is None:
         print(f"bisect: no first bad commit: {result.said.strip().splitlines()[-1:] or 'git said nothing'}")

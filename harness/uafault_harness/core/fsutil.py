@@ -64,6 +64,20 @@ def atomic_symlink(target: str | Path, link: Path) -> None:
         raise
 
 
+def fresh_dir(parent: Path, name: str) -> Path:
+    """A new directory parent/name, or name-2, name-3 ... when another run
+    of the same second made that one."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(parent / name)
+
+
 def dir_lock(directory: Path) -> Path:
     """The lock file of a build directory: beside it, so nothing that
     cleans the directory removes it."""

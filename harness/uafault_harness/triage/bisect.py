@@ -131,34 +131,48 @@ def run_script(repro: Repro, runs: int, accel: str, harness: Path) -> str:
 
 
 def bisect(layout: Layout, repro: Repro, repo: Path, good: str, bad: str, runs: int, test: StepTest,
-           harness: Path, accel: str = DEFAULT_ACCEL, echo: bool = True) -> BisectResult:
+           harness: Path, accel: str = DEFAULT_ACCEL, echo: bool = True, keep_worktree: bool = False) -> BisectResult:
+    """keep_worktree: leave the worktree for the next bisection of repo (a
+    kernel tree: a fresh checkout's new mtimes would make its guest kernel
+    build from scratch); otherwise it goes, and repo is as it was."""
     top = top_of(repo)
     good_commit, bad_commit = commit_of(top, good, "--good"), commit_of(top, bad, "--bad")
-    out = layout.results_root / BISECT_DIR / f"{repro.name}-{new_run_id()}"
-    out.mkdir(parents=True)
+    out = fsutil.fresh_dir(layout.results_root / BISECT_DIR, f"{repro.name}-{new_run_id()}")
     fsutil.atomic_write_text(out / RUN_SCRIPT, run_script(repro, runs, accel, harness))
     (out / RUN_SCRIPT).chmod(0o755)
     worktree = worktree_of(layout, top)
     with fsutil.locked(fsutil.dir_lock(worktree), f"bisection of {top}"):
-        return _bisect(top, worktree, good_commit, bad_commit, out, test, echo)
+        return _bisect(top, worktree, good_commit, bad_commit, out, test, echo, keep_worktree)
 
 
 def worktree_of(layout: Layout, top: Path) -> Path:
     """One worktree per repository, at one path: a kernel tree's guest
-    build directory is named by its tree's path, so the next bisection of
-    the same repository builds incrementally into the same one."""
+    build directory is named by its tree's path, so a kept worktree's next
+    bisection builds incrementally into the same one."""
     digest = hashlib.sha256(str(top.resolve()).encode()).hexdigest()[:10]
     return layout.cache / BISECT_DIR / f"worktree-{top.name}-{digest}"
 
 
-def _bisect(top: Path, worktree: Path, good_commit: str, bad_commit: str, out: Path, test: StepTest,
-            echo: bool) -> BisectResult:
-    worktree.parent.mkdir(parents=True, exist_ok=True)
-    # A killed bisection's worktree: git's record of it, then the files.
+def _checkout(top: Path, worktree: Path, commit: str) -> None:
+    """worktree at commit: the kept one moved there (git rewrites only
+    the files that differ), else a new one."""
+    if (worktree / ".git").is_file() and str(worktree) in git(top, "worktree", "list", "--porcelain", check=False):
+        git(worktree, "bisect", "reset", check=False)
+        git(worktree, "reset", "--hard", "--quiet")
+        git(worktree, "clean", "-fdxq")
+        git(worktree, "checkout", "--quiet", "--detach", commit)
+        return
+    # None, or what a killed run left: git's record of it, then the files.
     git(top, "worktree", "remove", "--force", str(worktree), check=False)
     git(top, "worktree", "prune", check=False)
     shutil.rmtree(worktree, ignore_errors=True)
-    git(top, "worktree", "add", "--detach", str(worktree), bad_commit)
+    worktree.parent.mkdir(parents=True, exist_ok=True)
+    git(top, "worktree", "add", "--detach", str(worktree), commit)
+
+
+def _bisect(top: Path, worktree: Path, good_commit: str, bad_commit: str, out: Path, test: StepTest,
+            echo: bool, keep_worktree: bool) -> BisectResult:
+    _checkout(top, worktree, bad_commit)
     steps: list[Step] = []
     said = ""
     first_bad = None
@@ -187,8 +201,9 @@ def _bisect(top: Path, worktree: Path, good_commit: str, bad_commit: str, out: P
                 raise HarnessError(ExitCode.RUN_FAILED, f"git bisect {verdict} in {worktree}: {said.strip()}")
     finally:
         git(worktree, "bisect", "reset", check=False)
-        git(top, "worktree", "remove", "--force", str(worktree), check=False)
-        git(top, "worktree", "prune", check=False)
+        if not keep_worktree:
+            git(top, "worktree", "remove", "--force", str(worktree), check=False)
+            git(top, "worktree", "prune", check=False)
     fsutil.atomic_write_text(out / "bisect.log", said)
     return BisectResult(first_bad, tuple(steps), out, said)
 
