@@ -21,6 +21,8 @@ def test_the_line_counts_new_objects_and_estimates_from_the_last_build(tmp_path:
     assert progress_line("kunit.py build (um)", 10, 65, None) == "[uafault] kunit.py build (um): 10 objects built, 1m05s"
     line = progress_line("b", 500, 60, {"objects": 2000, "seconds": 400})
     assert line.endswith("(last build: 2000 objects in 6m40s; ~5m40s left)")
+    # Past a smaller last build, it estimates nothing.
+    assert progress_line("b", 791, 160, {"objects": 16, "seconds": 14}).endswith("(last build: 16 objects in 0m14s)")
 
 
 def test_a_finished_build_records_its_figures_and_a_failed_one_does_not(tmp_path: Path) -> None:

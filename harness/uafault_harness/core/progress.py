@@ -37,10 +37,11 @@ def _minutes(seconds: float) -> str:
 def progress_line(label: str, built: int, elapsed: float, last: dict[str, float] | None) -> str:
     line = f"[uafault] {label}: {built} objects built, {_minutes(elapsed)}"
     if last and last.get("objects") and last.get("seconds"):
-        share = min(built / last["objects"], 1.0)
-        left = max(last["seconds"] - elapsed, 0.0) if share < 1.0 else 0.0
-        line += (f" (last build: {int(last['objects'])} objects in {_minutes(last['seconds'])}; "
-                 f"~{_minutes(left)} left)")
+        line += f" (last build: {int(last['objects'])} objects in {_minutes(last['seconds'])}"
+        # Past the last build (it was a smaller one): it says nothing of this one.
+        if built < last["objects"] and elapsed < last["seconds"]:
+            line += f"; ~{_minutes(last['seconds'] - elapsed)} left"
+        line += ")"
     return line
 
 
