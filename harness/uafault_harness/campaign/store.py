@@ -185,18 +185,21 @@ class Store:
 
     def record_coverage(self, run_id: str, cov: Coverage) -> None:
         """A boot's coverage (case ids as the store knows them), merged
-        into what the run has: one transaction."""
+        into the rows it touches: one transaction."""
         with self._transaction():
-            mine = _load_coverage(self.db, run_id)
-            mine.merge(cov)
             for f in cov.files.values():
-                merged = mine.files[f.name]
+                row = self.db.execute("SELECT lines, functions FROM coverage_files WHERE run_id = ? AND file = ?",
+                                      (run_id, f.name)).fetchone()
+                lines = f.lines | (parse_ranges(row[0]) if row else set())
+                functions = {**(json.loads(row[1]) if row else {}), **f.functions}
                 self.db.execute("INSERT OR REPLACE INTO coverage_files VALUES (?, ?, ?, ?, ?)",
-                                (run_id, f.name, merged.path, ranges(merged.lines), json.dumps(merged.functions)))
+                                (run_id, f.name, f.path, ranges(lines), json.dumps(functions)))
             for case, by_file in cov.hits.items():
-                for name in by_file:
+                for name, ran in by_file.items():
+                    row = self.db.execute("SELECT lines FROM coverage WHERE run_id = ? AND case_id = ? AND file = ?",
+                                          (run_id, case, name)).fetchone()
                     self.db.execute("INSERT OR REPLACE INTO coverage VALUES (?, ?, ?, ?)",
-                                    (run_id, case, name, ranges(mine.hits[case][name])))
+                                    (run_id, case, name, ranges(ran | (parse_ranges(row[0]) if row else set()))))
 
     def coverage(self, run_id: str) -> Coverage:
         return _load_coverage(self.db, run_id)
