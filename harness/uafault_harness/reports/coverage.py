@@ -12,9 +12,10 @@ the kind reached on every target it ran on (three or more) is its
 mechanics (fork_cow's child exiting, uffd_munmap's munmap), not an error
 path of each target.  A run of one family of targets (all pinning, say)
 therefore counts the error path they share as mechanics: add a target of
-another family to tell them apart.  A gap is a line of a function the target's cases
-entered that reads like error handling (an -E... value, a goto, an error
-label) and that none of its cases reached: a line no fault kind opened."""
+another family to tell them apart.  A gap is a line of a function in which the faults
+opened an error path for the target, that reads like error handling (an
+-E... value, a goto, an error label) and that none of its cases reached:
+error handling next to what the faults reached, which no fault kind did."""
 
 from __future__ import annotations
 
@@ -145,8 +146,9 @@ def reach(cov: Coverage, cases: list[Ran]) -> list[Reach]:
         ran = _union(cov, mine)
         for name, lines in sorted(ran.items()):
             f, text = cov.files[name], texts[name]
+            opened = [n for (file, n) in r.opened if file == name]
             for first, last in sorted(f.functions.values()):
-                if not any(first <= n <= last for n in lines):
+                if not any(first <= n <= last for n in opened):
                     continue
                 r.gaps += [(name, n) for n in range(first, last + 1)
                            if n in f.lines and n not in lines and n <= len(text) and ERROR_LINE.search(text[n - 1])]
@@ -190,7 +192,7 @@ def section(cov: Coverage, cases: list[Ran], lcov_href: str | None) -> str:
             f'<th>reached</th><th>with no fault</th><th>only under a fault</th><th>reached %</th></tr>{body}</table>'
             f'<h3>Fault reach per target</h3><p>Error-path lines: reached by a faulted case of the target and '
             f'by none of its cases without a fault; gaps: error-handling lines (an errno, a goto, an error '
-            f'label) of functions it entered that no case reached.</p><table class="reach"><tr><th>target</th>'
+            f'label) that no case reached, in the functions where the faults opened an error path.</p><table class="reach"><tr><th>target</th>'
             f'<th>error-path lines</th><th>first reached by</th><th>gaps</th><th></th></tr>{"".join(targets)}'
             f'</table>')
 
