@@ -475,6 +475,8 @@ const struct target *find_target(const struct agent *a, const char *name);
 #define SCRATCH_SERIAL	"uafault-scratch"
 #define EXT4_SERIAL	"uafault-ext4"
 int disk_by_serial(const char *serial, char *dev, size_t size);
+/* Writes @value to a /proc, sysfs or debugfs knob: 0 or -errno. */
+int write_knob(const char *path, const char *value);
 void zero_page_probe(void);
 bool zero_page_intact(void);
 

@@ -96,15 +96,7 @@ static int add_gcda(const char *path, const struct stat *st, int type,
 
 static int reset_counters(void)
 {
-	int fd = open(GCOV_RESET, O_WRONLY);
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "1", 1) != 1)
-		err = -errno;
-	close(fd);
-	return err;
+	return write_knob(GCOV_RESET, "1");
 }
 
 /* Every .gcda's image after a reset: what a file no case touched reads. */

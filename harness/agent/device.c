@@ -121,15 +121,10 @@ long pin_balance(void)
 	struct uafault_pin_balance b;
 	long acquired, released;
 	bool folded;
-	int fd;
 
 	if (balance_dev >= 0 && !ioctl(balance_dev, UAFAULT_IOC_PIN_BALANCE, &b))
 		return b.acquired - b.released;
-	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-	if (fd < 0)
-		return PIN_BALANCE_UNKNOWN;
-	folded = write(fd, "1", 1) == 1;
-	close(fd);
+	folded = !write_knob("/proc/sys/vm/stat_refresh", "1");
 	acquired = vmstat_value("nr_foll_pin_acquired");
 	released = vmstat_value("nr_foll_pin_released");
 	if (!folded || acquired < 0 || released < 0)
@@ -384,6 +379,20 @@ int open_device(struct agent *a)
 	if (a->kmsg >= 0)
 		lseek(a->kmsg, 0, SEEK_END);
 	return 0;
+}
+
+int write_knob(const char *path, const char *value)
+{
+	size_t len = strlen(value);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, value, len) != (ssize_t)len)
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 /* /dev/vdX whose virtio serial is @serial, or -ENODEV. */

@@ -197,14 +197,7 @@ static bool check_frames(struct verdict *v, const struct held *h,
 /* Compaction of every zone, from a thread on the other CPU. */
 static void *compact(void *arg)
 {
-	int fd = open("/proc/sys/vm/compact_memory", O_WRONLY | O_CLOEXEC);
-	long err = 0;
-
-	if (fd < 0 || write(fd, "1", 1) != 1)
-		err = errno;
-	if (fd >= 0)
-		close(fd);
-	return (void *)err;
+	return (void *)(long)-write_knob("/proc/sys/vm/compact_memory", "1");
 }
 
 /*
@@ -354,12 +347,7 @@ out:
 
 static bool drop_clean_caches(void)
 {
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	bool ok = fd >= 0 && write(fd, "3", 1) == 1;
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
+	return !write_knob("/proc/sys/vm/drop_caches", "3");
 }
 
 /*

@@ -65,16 +65,9 @@ void kunit_free_suites(char **names, int n)
 static int kunit_run(const char *suite)
 {
 	char path[PATH_MAX];
-	int fd, err = 0;
 
 	snprintf(path, sizeof(path), KUNIT_DEBUGFS "/%s/run", suite);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "1\n", 2) != 2)
-		err = -errno;
-	close(fd);
-	return err;
+	return write_knob(path, "1\n");
 }
 
 /*

@@ -17,21 +17,19 @@ from .core.errors import ExitCode, HarnessError, worst
 from .core.paths import Layout, resolve_layout
 from .core.results import SUMMARY_NAME, LayerResult, create_run_dir, find_run, mark_latest
 from .guest.accel import ACCEL_ENV, ACCELS, DEFAULT_ACCEL, accel_arg, default_accel
-from .guest.build import build_guest_kernel
+from .core.coverage import Coverage, from_tracefile, sources_for
+from .guest.build import build_guest_kernel, guest_kernel
+from .guest.coverage import COVERAGE_NAME, case_coverage, read_records
 from .guest.kernels import BOOT_KERNELS, DEFAULT_KERNEL, KERNELS
 from .guest.modules import Modules, module_dir_problem
 from .guest.qemu import DEFAULT_SILENCE_TIMEOUT, append_problem
 from .guest.qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
-from .guest.runner import GuestRequest, TEST_FUZZ_CALLS, guest_preflight, run_guest_layer
+from .guest.runner import GuestRequest, TEST_FUZZ_CALLS, artefacts_for, guest_preflight, run_guest_layer
 from .kunit.coverage import INFO_NAME as KUNIT_INFO_NAME
 from .kunit.profiles import ARCHES, ARCH_PROFILES
 from .kunit.runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
 from .reports.export import FORMATS as EXPORT_FORMATS
 from .reports.export import export as export_run
-from .guest.build import guest_kernel
-from .core.coverage import Coverage, from_tracefile, sources_for
-from .guest.coverage import COVERAGE_NAME, case_coverage, read_records
-from .guest.runner import artefacts_for
 from .reports.coverage import LCOV_DIR, Ran, ran_of_names, summary as coverage_summary, write_lcov
 from .reports.html import render as render_report, run_or_newest
 from .reports.matrix import detection as variant_detection

@@ -65,17 +65,17 @@ def atomic_symlink(target: str | Path, link: Path) -> None:
 
 
 def fresh_dir(parent: Path, name: str) -> Path:
-    """A new directory parent/name, or name-2, name-3 ... when another run
-    of the same second made that one."""
+    """A new directory parent/name; mkdir is the claim, so a run of the
+    same second (a name from the time) gets name-1, name-2, ..."""
     parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 1000):
-        path = parent / (name if n == 1 else f"{name}-{n}")
+    suffix = 0
+    while True:
+        path = parent / (name if suffix == 0 else f"{name}-{suffix}")
         try:
             path.mkdir()
             return path
         except FileExistsError:
-            continue
-    raise FileExistsError(parent / name)
+            suffix += 1
 
 
 def dir_lock(directory: Path) -> Path:

@@ -97,19 +97,9 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 def create_run_dir(results_root: Path, now: dt.datetime | None = None) -> Path:
     """mkdir is the claim: two runs in the same second get -1, -2, ..."""
-    results_root.mkdir(parents=True, exist_ok=True)
-    base = new_run_id(now)
-    suffix = 0
-    while True:
-        run_id = base if suffix == 0 else f"{base}-{suffix}"
-        run_dir = results_root / run_id
-        try:
-            run_dir.mkdir()
-        except FileExistsError:
-            suffix += 1
-            continue
-        mark_latest(run_dir)
-        return run_dir
+    run_dir = fsutil.fresh_dir(results_root, new_run_id(now))
+    mark_latest(run_dir)
+    return run_dir
 
 
 def mark_latest(run_dir: Path) -> None:

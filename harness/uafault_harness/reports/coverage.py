@@ -99,6 +99,11 @@ def summary(cov: Coverage, cases: list[Ran]) -> str:
     return "\n".join(lines)
 
 
+def source_texts(cov: Coverage) -> dict[str, list[str]]:
+    """Each file's lines, read once (empty when it is gone)."""
+    return {name: _source_lines(f.path) for name, f in cov.files.items()}
+
+
 def _source_lines(path: str) -> list[str]:
     try:
         return Path(path).read_text(errors="replace").splitlines()
@@ -123,9 +128,9 @@ def mechanics(cov: Coverage, cases: list[Ran]) -> dict[str, dict[str, set[int]]]
     return out
 
 
-def reach(cov: Coverage, cases: list[Ran]) -> list[Reach]:
+def reach(cov: Coverage, cases: list[Ran], texts: dict[str, list[str]] | None = None) -> list[Reach]:
     """Per target with coverage, in plan order."""
-    texts = {name: _source_lines(f.path) for name, f in cov.files.items()}
+    texts = source_texts(cov) if texts is None else texts
     run_none = _union(cov, [c for c in cases if c.fault == NO_FAULT])
     own = mechanics(cov, cases)
     out: list[Reach] = []
@@ -156,8 +161,8 @@ def reach(cov: Coverage, cases: list[Ran]) -> list[Reach]:
     return out
 
 
-def _line_text(cov: Coverage, name: str, line: int, cache: dict[str, list[str]]) -> str:
-    text = cache.setdefault(name, _source_lines(cov.files[name].path))
+def _line_text(texts: dict[str, list[str]], name: str, line: int) -> str:
+    text = texts[name]
     return text[line - 1].strip() if line <= len(text) else ""
 
 
@@ -172,16 +177,16 @@ def section(cov: Coverage, cases: list[Ran], lcov_href: str | None) -> str:
         f'<td>{100 * r.reached / max(r.lines, 1):.1f}%</td></tr>' for r in rows)
     link = f'<p><a id="lcov" href="{html.escape(lcov_href)}">lcov tree of every line</a> (genhtml; one test per ' \
            f'fault kind).</p>' if lcov_href else ""
-    cache: dict[str, list[str]] = {}
+    texts = source_texts(cov)
     targets = []
-    for r in reach(cov, cases):
+    for r in reach(cov, cases, texts):
         kinds: dict[str, int] = {}
         for kind in r.opened.values():
             kinds[kind] = kinds.get(kind, 0) + 1
         listed = "".join(f"<li>{html.escape(n)}:{line} <b>{html.escape(k)}</b> "
-                         f"<code>{html.escape(_line_text(cov, n, line, cache))}</code></li>"
+                         f"<code>{html.escape(_line_text(texts, n, line))}</code></li>"
                          for (n, line), k in list(r.opened.items())[:LISTED])
-        gaps = "".join(f"<li>{html.escape(n)}:{line} <code>{html.escape(_line_text(cov, n, line, cache))}</code></li>"
+        gaps = "".join(f"<li>{html.escape(n)}:{line} <code>{html.escape(_line_text(texts, n, line))}</code></li>"
                        for n, line in r.gaps[:LISTED])
         by_kind = ", ".join(f"{k} {n}" for k, n in kinds.items()) or "none"
         targets.append(

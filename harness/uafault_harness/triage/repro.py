@@ -22,6 +22,7 @@ from ..campaign.runner import (
 )
 from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, read_table
 from ..campaign.store import RunInfo, Store, Verdict
+from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from ..core.results import new_run_id
@@ -164,7 +165,7 @@ def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int,
     if repro.memory not in kinds.memory:
         raise SpecError(repro.path, key_line(repro.path.read_text(errors="replace"), "memory"), "memory",
                         f"unknown memory kind {repro.memory!r}; known: {', '.join(kinds.memory)}")
-    out = layout.results_root / REPRO_DIR / f"{repro.name}-{new_run_id()}"
+    out = fsutil.fresh_dir(layout.results_root / REPRO_DIR, f"{repro.name}-{new_run_id()}")
     sources = coverage_sources(layout, [guest]) if coverage else None
     return replay(guest, kinds.crash, repro, runs or repro.runs, out, repro.env(layout), coverage=sources)
 
