@@ -27,10 +27,12 @@
  * The raw accesses oops (in a thread of their own) and taint the kernel,
  * so they run only when asked for: uafault_kunit.allow_oops=1 on the
  * command line of a kernel with the suites built in (the harness passes
- * it to kunit.py), allow_oops=1 when loading uafault_kunit.ko.
+ * it to kunit.py), or written to the parameter of a loaded
+ * uafault_kunit.ko before its suites run again through debugfs (the
+ * guest does, after everything else).
  */
 static bool allow_oops;
-module_param(allow_oops, bool, 0444);
+module_param(allow_oops, bool, 0644);
 MODULE_PARM_DESC(allow_oops, "run the raw user accesses that oops under SMAP");
 
 struct smap_ctx {

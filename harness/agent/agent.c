@@ -496,7 +496,11 @@ static void print_usage(FILE *f)
 		"  --misuse-paths  (tests) paths keep what they should give back and\n"
 		"                  report a byte more than moved: the oracles must fire\n"
 		"  --kunit GLOB    then run the loaded KUnit suites matching GLOB again\n"
-		"                  through /sys/kernel/debug/kunit/<suite>/run\n",
+		"                  through /sys/kernel/debug/kunit/<suite>/run\n"
+		"  --kunit-param MODULE.NAME=VALUE  set a module parameter first (the\n"
+		"                  cases that WARN or oops on purpose)\n"
+		"  --kunit-last GLOB  the suites that oops on purpose: run them after\n"
+		"                  every other suite\n",
 		DEFAULT_ROUNDS);
 }
 
@@ -587,6 +591,8 @@ int main(int argc, char **argv)
 		{ "dma", required_argument, NULL, 'D' },
 		{ "exec", required_argument, NULL, 'x' },
 		{ "kunit", required_argument, NULL, 'k' },
+		{ "kunit-param", required_argument, NULL, 'q' },
+		{ "kunit-last", required_argument, NULL, 'A' },
 		{ "expect-targets", required_argument, NULL, 'e' },
 		{ "misuse-paths", no_argument, NULL, 'M' },
 		{ "known-issue", required_argument, NULL, 'K' },
@@ -618,11 +624,11 @@ int main(int argc, char **argv)
 	char *paths[MAX_MODULES], *params[MAX_MODULES] = { NULL };
 	struct kmod_ctx *ctx = NULL;
 	int nmods = 0, opt, status = EXIT_PASS, err;
-	const char *cases = NULL, *program = NULL, *kunit_glob = NULL;
+	const char *cases = NULL, *program = NULL;
 	const char *path_file = NULL, *dma = NULL;
-	char **kunit_suites = NULL, *expect[MAX_MODULES], *known[MAX_KNOWN];
+	char *expect[MAX_MODULES], *known[MAX_KNOWN];
+	struct kunit_rerun kunit = { 0 };
 	int nexpect = 0;
-	int nkunit = 0;
 	bool list_only = false, coverage = false;
 	double start;
 	const struct fault_kind *kind;
@@ -699,7 +705,15 @@ int main(int argc, char **argv)
 			program = optarg;
 			break;
 		case 'k':
-			kunit_glob = optarg;
+			kunit.glob = optarg;
+			break;
+		case 'q':
+			if (add_arg(kunit.params, &kunit.nparams, MAX_KUNIT_PARAMS,
+				    "--kunit-param", optarg))
+				return EXIT_USAGE;
+			break;
+		case 'A':
+			kunit.last = optarg;
 			break;
 		case 'e':
 			if (add_arg(expect, &nexpect, MAX_MODULES, "--expect-targets", optarg))
@@ -826,19 +840,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "uafault-agent: --break-memory needs a target (--targets)\n");
 		goto out;
 	}
-	if (kunit_glob) {
-		nkunit = kunit_list_suites(kunit_glob, &kunit_suites);
-		if (nkunit <= 0) {
-			fprintf(stderr, "uafault-agent: no KUnit suite matches '%s' in /sys/kernel/debug/kunit (%s)\n",
-				kunit_glob, nkunit ? strerror(-nkunit) :
-				"is its module loaded, with CONFIG_KUNIT_DEBUGFS?");
-			status = EXIT_SETUP;
-			goto out;
-		}
+	if (kunit.glob && kunit_rerun_prepare(&kunit)) {
+		status = EXIT_SETUP;
+		goto out;
 	}
 	/* The crashing target oopses: its suite runs last. */
 	printf("KTAP version 1\n1..%u\n",
-	       a.ntargets + !!a.fuzz_calls + nkunit);
+	       a.ntargets + !!a.fuzz_calls + kunit.nsuites);
 	k = 0;
 	start = now_seconds();
 	for (i = 0; i < a.ntargets; i++)
@@ -851,16 +859,14 @@ int main(int argc, char **argv)
 		bare_loop(&a, bare_calls);
 	if (a.fuzz_calls && !run_fuzz_suite(&a, ++k))
 		status = EXIT_FAIL;
-	for (i = 0; i < (unsigned int)nkunit; i++)
-		if (!kunit_rerun_suite(&a, kunit_suites[i], ++k))
-			status = EXIT_FAIL;
+	if (!kunit_rerun_all(&a, &kunit, &k))
+		status = EXIT_FAIL;
 	for (i = 0; i < a.ntargets; i++)
 		if (target_crashes(&a.targets[i]) && !run_suite(&a, &a.targets[i], ++k))
 			status = EXIT_FAIL;
 
 out:
-	if (nkunit > 0)
-		kunit_free_suites(kunit_suites, nkunit);
+	kunit_rerun_free(&kunit);
 	for (i = 0; i < a.ntargets; i++)
 		close_path(&a.targets[i]);
 	close(a.dev);

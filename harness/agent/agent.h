@@ -396,10 +396,19 @@ void path_read_back(struct kpath_state *s, long n, int err,
 		    struct uafault_run *r);
 
 /* kunit_rerun.c: a loaded module's KUnit suites, run again through debugfs */
-int kunit_list_suites(const char *glob, char ***names);
-void kunit_free_suites(char **names, int n);
-bool kunit_rerun_suite(struct agent *a, const char *suite,
-		       unsigned int number);
+#define MAX_KUNIT_PARAMS	8
+struct kunit_rerun {
+	const char *glob;		/* the suites to run again */
+	const char *last;		/* those that oops on purpose: run last */
+	char *params[MAX_KUNIT_PARAMS];	/* MODULE.NAME=VALUE, set first */
+	int nparams;
+	char **suites;			/* in the order they run */
+	int nsuites;
+};
+int kunit_rerun_prepare(struct kunit_rerun *r);
+bool kunit_rerun_all(struct agent *a, const struct kunit_rerun *r,
+		     unsigned int *number);
+void kunit_rerun_free(struct kunit_rerun *r);
 
 /* faults.c and kinds_*.c: the fault kinds */
 /*

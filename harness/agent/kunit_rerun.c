@@ -18,12 +18,32 @@
 
 #define KUNIT_DEBUGFS	"/sys/kernel/debug/kunit"
 
-static int by_name(const void *a, const void *b)
+static void kunit_free_suites(char **names, int n)
 {
-	return strcmp(*(char * const *)a, *(char * const *)b);
+	while (n > 0)
+		free(names[--n]);
+	free(names);
 }
 
-int kunit_list_suites(const char *glob, char ***names)
+/*
+ * The suites that oops on purpose (@last) go after every other suite: an
+ * oops taints the kernel and turns lockdep off for what runs after it.
+ */
+static const char *last_glob;
+
+static int by_order(const void *a, const void *b)
+{
+	const char *x = *(char * const *)a, *y = *(char * const *)b;
+	bool x_last = last_glob && !fnmatch(last_glob, x, 0);
+	bool y_last = last_glob && !fnmatch(last_glob, y, 0);
+
+	if (x_last != y_last)
+		return x_last ? 1 : -1;
+	return strcmp(x, y);
+}
+
+static int kunit_list_suites(const char *glob, const char *last,
+			     char ***names)
 {
 	DIR *dir = opendir(KUNIT_DEBUGFS);
 	char **list = NULL, **grown;
@@ -45,20 +65,14 @@ int kunit_list_suites(const char *glob, char ***names)
 		n++;
 	}
 	closedir(dir);
-	qsort(list, n, sizeof(*list), by_name);
+	last_glob = last;
+	qsort(list, n, sizeof(*list), by_order);
 	*names = list;
 	return n;
 nomem:
 	kunit_free_suites(list, n);
 	closedir(dir);
 	return -ENOMEM;
-}
-
-void kunit_free_suites(char **names, int n)
-{
-	while (n > 0)
-		free(names[--n]);
-	free(names);
 }
 
 /* The write returns when the suite has run (in kthreads of its own). */
@@ -100,8 +114,8 @@ static bool kunit_print_results(const char *suite, unsigned int number,
 	return false;
 }
 
-bool kunit_rerun_suite(struct agent *a, const char *suite,
-		       unsigned int number)
+static bool kunit_rerun_suite(struct agent *a, const char *suite,
+			      unsigned int number)
 {
 	char path[PATH_MAX];
 	struct verdict v;
@@ -127,4 +141,66 @@ bool kunit_rerun_suite(struct agent *a, const char *suite,
 	fclose(f);
 	fflush(stdout);
 	return ok;
+}
+
+/*
+ * "MODULE.NAME=VALUE": the module's parameter NAME, which must be
+ * writable, set to VALUE before the suites run again (the cases that
+ * WARN or oops on purpose, off while the module loaded).
+ */
+static int kunit_set_param(const char *setting)
+{
+	const char *dot = strchr(setting, '.'), *eq = strchr(setting, '=');
+	char path[PATH_MAX];
+	int err;
+
+	if (!dot || !eq || dot > eq || dot == setting || eq == dot + 1) {
+		fprintf(stderr, "uafault-agent: --kunit-param %s: not MODULE.NAME=VALUE\n",
+			setting);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "/sys/module/%.*s/parameters/%.*s",
+		 (int)(dot - setting), setting, (int)(eq - dot - 1), dot + 1);
+	err = write_knob(path, eq + 1);
+	if (err)
+		fprintf(stderr, "uafault-agent: --kunit-param %s: cannot write %s: %s\n",
+			setting, path, strerror(-err));
+	return err;
+}
+
+int kunit_rerun_prepare(struct kunit_rerun *r)
+{
+	int i, n;
+
+	for (i = 0; i < r->nparams; i++)
+		if (kunit_set_param(r->params[i]))
+			return -EINVAL;
+	n = kunit_list_suites(r->glob, r->last, &r->suites);
+	if (n <= 0) {
+		fprintf(stderr, "uafault-agent: no KUnit suite matches '%s' in " KUNIT_DEBUGFS " (%s)\n",
+			r->glob, n ? strerror(-n) :
+			"is its module loaded, with CONFIG_KUNIT_DEBUGFS?");
+		return n ? n : -ENOENT;
+	}
+	r->nsuites = n;
+	return 0;
+}
+
+bool kunit_rerun_all(struct agent *a, const struct kunit_rerun *r,
+		     unsigned int *number)
+{
+	bool ok = true;
+	int i;
+
+	for (i = 0; i < r->nsuites; i++)
+		ok &= kunit_rerun_suite(a, r->suites[i], ++*number);
+	return ok;
+}
+
+void kunit_rerun_free(struct kunit_rerun *r)
+{
+	if (r->nsuites > 0)
+		kunit_free_suites(r->suites, r->nsuites);
+	r->suites = NULL;
+	r->nsuites = 0;
 }

@@ -149,8 +149,8 @@ def test_test_help_names_every_layer_it_runs() -> None:
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     text = " ".join(next(c.help for c in sub._choices_actions if c.dest == "test").split())
-    words = ["pytest", "KUnit um and x86_64", "guest", "KASAN", "smoke campaign", "killed and resumed",
-             "minimize", "variants campaign", "repro", "debugfs", "user module", "path oracles"]
+    words = ["pytest", "KUnit on UML", "KUnit suites on x86_64", "guest", "KASAN", "smoke campaign",
+             "killed and resumed", "minimize", "variants campaign", "repro", "user module", "path oracles"]
     assert all(w in text for w in words), text
     assert len(LAYER_DIRS) == 4  # smoke, minimize, variants, repro: named above
 

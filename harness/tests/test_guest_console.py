@@ -145,3 +145,43 @@ def test_the_host_and_the_agent_know_the_same_kernel_reports() -> None:
     for marker in markers:
         assert REPORT_START.match(marker + " x")
         assert not REPORT_START.match("    # quoting " + marker)
+
+
+# A KUnit suite run again through debugfs prints its cases to the kernel
+# log, where a case that reports on purpose announces it first.
+KUNIT_RERUN = """\
+    # uafault-case: uafault_smap.debugfs_run
+[   40.100000]     # Subtest: uafault_smap
+[   40.100100]     # smap_access_test: uafault-expect-report: the raw access oopses under SMAP
+[   40.100200] BUG: unable to handle page access at 00007f0000000000
+[   40.100300] Oops: Oops: 0000 [#2] PREEMPT SMP NOPTI
+[   40.100400] ---[ end trace 0000000000000000 ]---
+[   40.100500]         ok 1 raw read
+[   40.100600] WARNING: CPU: 0 PID: 9 at mm/gup.c:10 pin_user_pages+0x5a/0x80
+[   40.100700] ---[ end trace 0000000000000000 ]---
+[   40.100800]         ok 2 get_user
+"""
+
+
+def test_a_kunit_case_that_announces_its_report_is_expected_until_it_ends() -> None:
+    tracker = ConsoleTracker().feed_all(KUNIT_RERUN.splitlines())
+    oops, warning = tracker.reports
+    assert oops.expected and oops.case == "uafault_smap.debugfs_run"
+    # The next case announced nothing: its report fails the boot.
+    assert not warning.expected and tracker.unexpected_reports == [warning]
+
+
+def test_the_guest_kunit_run_that_may_oops_must_run_every_smap_case(kunit_tool_dir: Path, tmp_path: Path) -> None:
+    from uafault_harness.guest.runner import GuestRequest
+
+    lines = ["KTAP version 1", "1..1", "    KTAP version 1", "    # Subtest: uafault_smap", "    1..2",
+             "    ok 1 smap_on_test", "    ok 2 smap_access_test # SKIP oopses on purpose", "ok 1 uafault_smap",
+             "uafault-init: agent exit 0"]
+    may_oops = analyse("guest x86_64", ConsoleTracker().feed_all(lines), EXITED, kunit_tool_dir, tmp_path,
+                       request=GuestRequest(kunit=True, allow_crash=True))
+    assert may_oops.exit_code is ExitCode.TEST_FAILED
+    assert "SMAP cases were skipped (1 of 2 in suite uafault_smap)" in may_oops.message
+    # A boot that may not oops skips them by design.
+    quiet = analyse("guest x86_64", ConsoleTracker().feed_all(lines), EXITED, kunit_tool_dir, tmp_path,
+                    request=GuestRequest(kunit=True))
+    assert quiet.exit_code is ExitCode.OK, quiet.message

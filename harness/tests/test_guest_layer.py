@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -153,8 +154,22 @@ def test_kunit_request_loads_the_suites_last_and_reruns_them(layout: Layout, tmp
     modules = [w for w in line.split() if w.endswith(".ko")]
     assert modules[-1].endswith("/uafault_kunit.ko") and len(modules) == 3
     assert "--kunit 'uafault_*'" in line
-    # Its raw SMAP accesses oops on purpose: loaded without allow_oops.
-    assert "allow_oops" not in line
+    # The cases that WARN on purpose are turned on once it is loaded; its
+    # raw SMAP accesses oops, and this boot may not.
+    assert "--kunit-param uafault_kunit.allow_warn=1" in line
+    assert "allow_oops" not in line and "--kunit-last" not in line
+
+
+def test_a_boot_that_may_oops_runs_the_smap_suite_last_with_its_oopses(layout: Layout, tmp_path: Path) -> None:
+    run_dir = create_run_dir(layout.results_root)
+    run_guest_layer(layout, GuestRequest(kunit=True, allow_crash=True), run_dir)
+    init = gzip.decompress((run_dir / "guest" / "initramfs.cpio.gz").read_bytes()).decode(errors="replace")
+    words = shlex.split(next(l for l in init.splitlines() if l.startswith("/bin/uafault-agent")))
+    params = [words[i + 1] for i, w in enumerate(words) if w == "--kunit-param"]
+    assert params == ["uafault_kunit.allow_warn=1", "uafault_kunit.allow_oops=1"]
+    assert words[words.index("--kunit-last") + 1] == "uafault_smap"
+    # Set after the load, never at it: the load-time run stays report-free.
+    assert all("allow_" not in words[i + 1] for i, w in enumerate(words) if w == "--module-params")
 
 
 def test_module_sync_leaves_same_bytes_and_renews_changed_ones(tmp_path: Path) -> None:

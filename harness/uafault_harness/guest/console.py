@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
 from ..core.kmsg import PRINTK_ANYWHERE, PRINTK_PREFIX, PRINTK_TIME, REPORT_START
+from ..kunit.ktap import EXPECT_REPORT, is_result_line
 from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, case_started, parse_result
 
 # The kernel's last words once /init runs `poweroff -f`: "reboot: Power
@@ -120,6 +121,9 @@ class ConsoleTracker:
     # Index in user_lines of /init's exit marker: the agent's output ends there.
     agent_end: int | None = None
     _open: KernelReport | None = None
+    # A KUnit case in the kernel (a suite run again through debugfs) said
+    # its next report is on purpose, and has not ended yet.
+    _kunit_expects: bool = False
     # A user line a printk cut in two; its rest is the next user line.
     _partial: str = ""
     # Seconds since QEMU started at which each milestone's line arrived
@@ -194,10 +198,14 @@ class ConsoleTracker:
             if _REPORT_END.match(message) or len(report.excerpt) >= MAX_EXCERPT_LINES:
                 self._open = None
             return
+        if EXPECT_REPORT in message:
+            self._kunit_expects = True
+        elif is_result_line(message):
+            self._kunit_expects = False
         if REPORT_START.match(message):
             report = KernelReport(
                 title=normalise_title(message), case=self.case,
-                expected=self.case is not None and self.case in self.expected_oops,
+                expected=self._kunit_expects or (self.case is not None and self.case in self.expected_oops),
                 after_case_result=self.case_done, line_no=self.line_count,
                 seconds=seconds, excerpt=[line],
             )

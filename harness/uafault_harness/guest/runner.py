@@ -23,6 +23,8 @@ from ..core.paths import GUEST_ARCH, Layout
 from ..core.procutil import stream_command
 from ..core.results import LayerResult, SUMMARY_NAME, write_layer
 from ..kunit import ktap
+from ..kunit.profiles import ALLOW_OOPS, ALLOW_WARN, ARCH_PROFILES, OOPS_SUITES
+from ..kunit.runner import policy_violations
 from ..setup.provision import ensure_packages
 from ..setup.requirements import GUEST_RUNTIME_TOOLS, require_tools
 from ..setup.source import require_tree
@@ -66,11 +68,15 @@ MODULE_RELPATHS: tuple[Path, ...] = (Path("uafault.ko"), Path("example/uafault_e
 # the variant that oopses under SMAP registered too.
 VARIANTS_RELPATH = Path("variants/uafault_variants.ko")
 VARIANTS_PARAMS = "allow_oops=1"
-# The KUnit suites as a module: they run when it loads (their SMAP cases
-# that oops stay off) and the agent runs them again through debugfs.
+# The KUnit suites as a module: they run when it loads (the cases that
+# WARN or oops on purpose stay off) and the agent runs them again through
+# debugfs with those on (the oopses only in a boot that may oops, and
+# last).  That second run is make test's x86_64 KUnit run, held to
+# kunit.py's x86_64 policy: every SMAP case runs.
 KUNIT_RELPATH = Path("uafault_kunit.ko")
 AGENT_KUNIT = "--kunit"
 KUNIT_GLOB = "uafault_*"
+KUNIT_POLICY = ARCH_PROFILES[GUEST_ARCH]
 # After a user's modules: set-up fails unless one of them registered a target.
 AGENT_EXPECT_TARGETS = "--expect-targets"
 # Where the described paths' lines sit in the guest, for --path-file.
@@ -322,7 +328,9 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
         argv.append(AGENT_ALLOW_CRASH)
     argv += [AGENT_DMA, request.boot.dma]
     if request.kunit:
-        argv += [AGENT_KUNIT, KUNIT_GLOB]
+        argv += [AGENT_KUNIT, KUNIT_GLOB, "--kunit-param", ALLOW_WARN]
+        if request.allow_crash:
+            argv += ["--kunit-param", ALLOW_OOPS, "--kunit-last", OOPS_SUITES]
     if request.path_lines:
         argv += [AGENT_PATH_FILE, GUEST_PATHS]
     if request.fuzz_calls:
@@ -372,7 +380,8 @@ def charge_reports(parsed: ktap.ParsedRun, reports: list[KernelReport]) -> list[
     return charged
 
 
-def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOutcome) -> tuple[ExitCode, str]:
+def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOutcome,
+                violations: list[str] | None = None) -> tuple[ExitCode, str]:
     c = parsed.counts
     unexpected = tracker.unexpected_reports
     if outcome.verdict is Verdict.TIMEOUT:
@@ -386,6 +395,8 @@ def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOut
                                + (f": {said}" if said else ""))
     if verdict is not None:
         return verdict
+    if violations:
+        return ExitCode.TEST_FAILED, "; ".join(violations)
     if tracker.agent_exit is None:
         return ExitCode.RUN_FAILED, "the agent never finished (no exit marker on the console)"
     if tracker.agent_exit != 0:
@@ -407,14 +418,23 @@ def _write_kunit_json(parsed: ktap.ParsedRun, kunit_tool_dir: Path, out: Path, k
     return True
 
 
+def kunit_violations(parsed: ktap.ParsedRun, request: GuestRequest) -> list[str]:
+    """A boot that ran the KUnit suites with their oopses allowed is the
+    x86_64 KUnit run: none of KUNIT_POLICY's required cases may skip."""
+    if not (request.kunit and request.allow_crash):
+        return []
+    return policy_violations(parsed, KUNIT_POLICY)
+
+
 def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool_dir: Path,
-            out_dir: Path, kernel: GuestKernel | None = None) -> LayerResult:
+            out_dir: Path, kernel: GuestKernel | None = None, request: GuestRequest | None = None) -> LayerResult:
     """Console -> artefacts and verdict; needs no QEMU."""
     parsed = ktap.parse_console(tracker.agent_lines, kunit_tool_dir, is_unresolved)
     fsutil.atomic_write_text(out_dir / KTAP_NAME, "".join(line + "\n" for line in parsed.ktap_lines))
     wrote_json = _write_kunit_json(parsed, kunit_tool_dir, out_dir / KUNIT_JSON_NAME, kernel)
     charged = charge_reports(parsed, tracker.unexpected_reports)
-    code, message = judge_guest(parsed, tracker, outcome)
+    violations = kunit_violations(parsed, request) if request else []
+    code, message = judge_guest(parsed, tracker, outcome, violations)
     details: dict[str, object] = {
         "verdict": outcome.verdict.value,
         "verdict_reason": outcome.reason,
@@ -427,6 +447,7 @@ def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool
         "case_in_flight_at_end": tracker.case,
         "kernel_reports": [r.to_json() for r in tracker.reports],
         "cases_charged_with_reports": charged,
+        "policy_violations": violations,
         "expected_oops_cases": sorted(tracker.expected_oops),
         "parse_errors": parsed.parse_errors,
         "parser_status": parsed.status,
@@ -520,7 +541,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
 def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe) -> LayerResult:
     guest = prepare_guest(layout, request.kasan, request.jobs, request.modules.dirs, request.accel)
     tracker, outcome, details = boot_guest(guest, request, out_dir, probe)
-    result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, guest.kernel)
+    result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, guest.kernel, request)
     result.details = {**details, **result.details}
     return result
 

@@ -159,6 +159,12 @@ _SUBTEST = re.compile(r"^(\s*)# Subtest: (\S+)")
 _RESULT = re.compile(r"^\s*(not )?ok \d+ (.+?)(\s+# SKIP\b.*)?$")
 
 
+def is_result_line(line: str) -> bool:
+    """A KTAP result line ("ok 3 name", "not ok 1 name # SKIP ..."): the
+    end of a case, and of any report it announced."""
+    return _RESULT.match(line) is not None
+
+
 @dataclass(frozen=True)
 class CaseReport:
     """A kernel report made while a case ran, and how the case ended."""

@@ -6,6 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+# The suites' cases that make the kernel report on purpose, off unless
+# asked for: uafault_limits' copies over INT_MAX WARN (check_copy_size()),
+# uafault_smap's raw accesses oops.
+ALLOW_WARN = "uafault_kunit.allow_warn=1"
+ALLOW_OOPS = "uafault_kunit.allow_oops=1"
+# The suites whose cases oops: an oops taints the kernel and turns lockdep
+# off, so in a guest they run after everything else.
+OOPS_SUITES = "uafault_smap"
+
+
 @dataclass(frozen=True)
 class ArchProfile:
     name: str
@@ -24,16 +34,14 @@ class ArchProfile:
 
 
 ARCH_PROFILES: dict[str, ArchProfile] = {
-    # uafault_limits' copies over INT_MAX WARN by design (check_copy_size()).
-    "um": ArchProfile(name="um", kernel_args=("uafault_kunit.allow_warn=1",)),
+    "um": ArchProfile(name="um", kernel_args=(ALLOW_WARN,)),
     "x86_64": ArchProfile(
         name="x86_64",
         extra_kunitconfigs=(Path("configs/kunit-x86_64.config"),),
         # TCG "max" exposes SMAP; -smp 2 gives the race suite two CPUs.
         qemu_args="-cpu max -smp 2",
-        # The raw accesses of uafault_smap oops on purpose; off by default.
-        kernel_args=("uafault_kunit.allow_oops=1", "uafault_kunit.allow_warn=1"),
-        required_suites=("uafault_smap",),
+        kernel_args=(ALLOW_OOPS, ALLOW_WARN),
+        required_suites=(OOPS_SUITES,),
         runtime_tools=("qemu-system-x86_64",),
     ),
 }
