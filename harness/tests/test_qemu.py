@@ -103,12 +103,12 @@ def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
                        kernel_append(allow_crash=False), kvm=False)
     assert tcg[tcg.index("-accel") + 1] == "tcg"
     assert not any("kvm" in arg for arg in tcg)
-    for a, b in (("-cpu", "max"), ("-smp", "2"), ("-m", "1024"), ("-initrd", str(tmp_path / "i.cpio.gz"))):
+    for a, b in (("-cpu", "max"), ("-smp", "2"), ("-m", "512"), ("-initrd", str(tmp_path / "i.cpio.gz"))):
         assert tcg[tcg.index(a) + 1] == b
     # Two NUMA nodes of half the memory each (the migrate kind), the CPUs on node 0.
     nodes = [tcg[i + 1] for i, a in enumerate(tcg) if a == "-numa"]
     assert nodes == ["node,nodeid=0,memdev=mem0,cpus=0-1", "node,nodeid=1,memdev=mem1"]
-    assert "memory-backend-ram,id=mem1,size=512M" in tcg
+    assert "memory-backend-ram,id=mem1,size=256M" in tcg
     assert "-nographic" in tcg and "-no-reboot" in tcg
     assert tcg[-2:] == ["-append", f"{BASE_APPEND} oops=panic"]
     kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)

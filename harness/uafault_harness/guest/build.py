@@ -22,7 +22,7 @@ from ..core.paths import GUEST_ARCH, Layout
 from ..core.procutil import stream_command
 from ..core.progress import build_progress
 from ..setup.link import ensure_linked
-from ..setup.requirements import KERNEL_BUILD_TOOLS, require_tools
+from ..setup.requirements import GUEST_BUILD_TOOLS, require_tools
 from ..setup.source import read_stamp, require_tree
 from ..core.profiled import load_profiled
 
@@ -160,7 +160,7 @@ def _build_guest_kernel(layout: Layout, kernel: GuestKernel, jobs: int, dry_run:
         for line in dry_run_script(layout, kernel, jobs):
             print(f"  {line}")
         return kernel
-    require_tools(KERNEL_BUILD_TOOLS, "to build the guest kernel")
+    require_tools(GUEST_BUILD_TOOLS, "to build the guest kernel")
     ensure_linked(layout)
     kernel.build_dir.mkdir(parents=True, exist_ok=True)
     # A build interrupted from here on must not look finished next time.

@@ -54,6 +54,8 @@ TOOLS: tuple[Tool, ...] = (
     Tool("xz", "xz-utils"),
     Tool("kmod", "kmod"),
     Tool("pahole", "pahole"),
+    # The guest kernel is LZ4-compressed (configs/guest.config).
+    Tool("lz4", "lz4", purpose="guest"),
     Tool("qemu-system-x86_64", "qemu-system-x86", purpose="guest"),
     Tool("busybox", "busybox-static", fallback=Path("/bin/busybox"), purpose="guest"),
     # The guest layer: shared libraries of the agent, the watchdog's timeout.
@@ -72,6 +74,7 @@ TOOLS: tuple[Tool, ...] = (
 
 # What make needs to build a kernel (the guest kernel; kunit.py checks its own).
 KERNEL_BUILD_TOOLS: tuple[str, ...] = ("gcc", "make", "flex", "bison", "bc", "perl")
+GUEST_BUILD_TOOLS: tuple[str, ...] = (*KERNEL_BUILD_TOOLS, "lz4")
 # What the guest layer needs beyond a built kernel.
 GUEST_RUNTIME_TOOLS: tuple[str, ...] = ("qemu-system-x86_64", "busybox", "cpio", "ldd", "timeout", "mkfs.ext4")
 
