@@ -103,12 +103,12 @@ def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
                        kernel_append(allow_crash=False), kvm=False)
     assert tcg[tcg.index("-accel") + 1] == "tcg"
     assert not any("kvm" in arg for arg in tcg)
-    for a, b in (("-cpu", "max"), ("-smp", "2"), ("-m", "512"), ("-initrd", str(tmp_path / "i.cpio.gz"))):
+    for a, b in (("-cpu", "max"), ("-smp", "2"), ("-m", "640"), ("-initrd", str(tmp_path / "i.cpio.gz"))):
         assert tcg[tcg.index(a) + 1] == b
     # Two NUMA nodes of half the memory each (the migrate kind), the CPUs on node 0.
     nodes = [tcg[i + 1] for i, a in enumerate(tcg) if a == "-numa"]
     assert nodes == ["node,nodeid=0,memdev=mem0,cpus=0-1", "node,nodeid=1,memdev=mem1"]
-    assert "memory-backend-ram,id=mem1,size=256M" in tcg
+    assert "memory-backend-ram,id=mem1,size=320M" in tcg
     assert "-nographic" in tcg and "-no-reboot" in tcg
     assert tcg[-2:] == ["-append", f"{BASE_APPEND} oops=panic"]
     kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)
@@ -154,3 +154,14 @@ def test_the_ext4_disk_is_a_real_ext4_the_agent_finds_by_serial(tmp_path: Path) 
         assert device.endswith(f"serial={EXT4_SERIAL}") and ("iommu_platform=on" in device) == platform
     with pytest.raises(OSError, match="false"):
         ext4_disk(tmp_path, Path("/bin/false"))
+
+
+def test_the_kasan_guest_gets_the_ram_thp_needs_beside_its_shadow(tmp_path: Path) -> None:
+    """THP is off below 512 MiB of kernel-visible RAM: the plain guests get
+    640 MiB, KASAN (170 MiB of shadow and reserves) 1 GiB."""
+    from uafault_harness.guest.kernels import boot_kernel
+
+    assert {boot_kernel(k).memory_mib for k in ("plain", "swiotlb", "iommu")} == {640}
+    cmd = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, memory_mib=boot_kernel("kasan").memory_mib)
+    assert cmd[cmd.index("-m") + 1] == "1024"
+    assert "memory-backend-ram,id=mem0,size=512M" in cmd and "memory-backend-ram,id=mem1,size=512M" in cmd

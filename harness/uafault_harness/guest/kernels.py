@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..core.agent_header import agent_strings
 from ..core.errors import ExitCode, HarnessError
+from .qemu import GUEST_MIB
 
 # Every KASAN report reaches its case: the first one panics the guest, the
 # case in flight is charged with it, and a campaign boots again for the
@@ -16,6 +17,9 @@ from ..core.errors import ExitCode, HarnessError
 # a target that overreads byte by byte (a double fetch that trusted a
 # flipped length) printed thousands for one call.
 KASAN_APPEND = "kasan.fault=panic"
+# KASAN's shadow and reserves take 170 MiB of the RAM: 1 GiB leaves THP
+# its 512 MiB.
+KASAN_MIB = 1024
 # The agent's --dma: what it can prove before the first case.
 DMA_MODES: tuple[str, ...] = agent_strings("DMA_MODES")
 
@@ -35,11 +39,14 @@ class BootKernel:
     # VIRTIO_F_ACCESS_PLATFORM, which needs a modern-only device.
     disk_platform: bool = False
     about: str = ""
+    # RAM: GUEST_MIB (the smallest THP still works in) unless it needs more.
+    memory_mib: int = GUEST_MIB
 
 
 BOOT_KERNELS: tuple[BootKernel, ...] = (
     BootKernel("plain", False, "direct", about="dma-direct"),
-    BootKernel("kasan", True, "direct", KASAN_APPEND, about="generic KASAN; a report panics the guest"),
+    BootKernel("kasan", True, "direct", KASAN_APPEND, about="generic KASAN; a report panics the guest",
+               memory_mib=KASAN_MIB),
     # Every streaming mapping of every device bounces: the device sees a
     # copy until the sync or unmap.
     BootKernel("swiotlb", False, "swiotlb", "swiotlb=force", about="every streaming DMA mapping bounced"),

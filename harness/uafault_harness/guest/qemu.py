@@ -29,25 +29,26 @@ from ..core.agent_header import agent_string
 # No NIC (the default one's iPXE ROM only slowed the firmware), and qboot
 # instead of SeaBIOS: it loads the kernel and QEMU's ACPI tables (virtio-
 # iommu's VIOT too) and nothing else, 0.2 s less a boot (bench/guest).
-# 512 MiB: init_on_free clears all of it at every boot, and a guest's
-# first touch of a page is the host's too (clearing 1 GiB took 2.3 s of a
-# boot after a pause on this machine, 0.3 s back to back).  The KASAN
-# guest and every layer of `make test` run in it.
-GUEST_MIB = 512
+# RAM: init_on_free clears all of it at every boot, and a guest's first
+# touch of a page is the host's too (clearing 1 GiB took 2.3 s of a boot
+# after a pause on this machine, 0.3 s back to back), so as little as
+# the kinds need: THP wants 512 MiB left to the kernel (hugepage_init()
+# turns it off below that), which 640 MiB leaves the plain kernel; the
+# KASAN kernel's shadow and reserves take 170 MiB more (guest/kernels.py).
+GUEST_MIB = 640
 NUMA_NODES = 2
 
 
-def _numa_args() -> tuple[str, ...]:
-    args: list[str] = []
+def memory_args(mib: int) -> tuple[str, ...]:
+    args: list[str] = ["-m", str(mib)]
     for node in range(NUMA_NODES):
-        args += ["-object", f"memory-backend-ram,id=mem{node},size={GUEST_MIB // NUMA_NODES}M",
+        args += ["-object", f"memory-backend-ram,id=mem{node},size={mib // NUMA_NODES}M",
                  "-numa", f"node,nodeid={node},memdev=mem{node}" + (",cpus=0-1" if node == 0 else "")]
     return tuple(args)
 
 
 QEMU_BASE_ARGS: tuple[str, ...] = (
-    "-machine", "q35", "-cpu", "max", "-smp", "2", "-m", str(GUEST_MIB),
-    *_numa_args(), "-nographic", "-no-reboot", "-nic", "none", "-bios", "qboot.rom", "-device", "pci-testdev",
+    "-machine", "q35", "-cpu", "max", "-smp", "2", "-nographic", "-no-reboot", "-nic", "none", "-bios", "qboot.rom", "-device", "pci-testdev",
 )
 # panic=-1 reboots at once on a panic, which -no-reboot turns into QEMU
 # exiting: a dead guest ends the run instead of waiting for the watchdog.
@@ -175,10 +176,10 @@ def _virtio_disk(image: Path, ident: str, platform: bool, serial: str = "") -> l
 
 def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool,
                  disk: Path | None = None, devices: tuple[str, ...] = (), disk_platform: bool = False,
-                 ext4: Path | None = None, coverage: Path | None = None) -> list[str]:
+                 ext4: Path | None = None, coverage: Path | None = None, memory_mib: int = GUEST_MIB) -> list[str]:
     # kvm only once guest/accel.py has seen it boot this kernel.
     accel = ["-accel", "kvm" if kvm else "tcg"]
-    cmd = [str(qemu), *QEMU_BASE_ARGS, *accel, "-kernel", str(bzimage)]
+    cmd = [str(qemu), *QEMU_BASE_ARGS, *memory_args(memory_mib), *accel, "-kernel", str(bzimage)]
     if initrd is not None:
         cmd += ["-initrd", str(initrd)]
     cmd += devices

@@ -519,7 +519,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     boot = request.boot
     cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
                        kernel_append(request.allow_crash, request.append, boot.append), accel.kvm, disk,
-                       boot.qemu_args, boot.disk_platform, ext4, coverage)
+                       boot.qemu_args, boot.disk_platform, ext4, coverage, boot.memory_mib)
     print(f"[uafault] guest: {accel.note}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 
