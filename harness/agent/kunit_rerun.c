@@ -5,6 +5,9 @@
  * each reported as one more KTAP suite from its results file.  The module
  * ran them once when it was loaded, so this is every suite's second run:
  * what suite_init builds (the parameter tables) must come out the same.
+ * Before it, --kunit-param turns on the cases that WARN or oops on
+ * purpose (off at load, where a report would fail the boot), and
+ * --kunit-last puts the suites that oops after the rest.
  */
 #include <dirent.h>
 #include <errno.h>
