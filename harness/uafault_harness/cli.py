@@ -163,7 +163,8 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
                         help="more kernel parameters for the guest, e.g. \"transparent_hugepage=always\"")
     parser.add_argument("--kunit", action="store_true",
                         help="also load uafault_kunit.ko (its suites run) and run each suite again "
-                             "through /sys/kernel/debug/kunit/<suite>/run (one more suite each)")
+                             "through /sys/kernel/debug/kunit/<suite>/run (one more suite each), the cases "
+                             "that WARN on purpose on, with --allow-crash those that oops too (SMAP, last)")
     add_coverage_option(parser)
     parser.add_argument("--agent-args", type=shell_words, default="", metavar="ARGS",
                         help="extra uafault-agent arguments, shell-quoted, e.g. \"--targets 'copy*'\"")
