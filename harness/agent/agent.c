@@ -708,7 +708,8 @@ int main(int argc, char **argv)
 			kunit.glob = optarg;
 			break;
 		case 'q':
-			if (add_arg(kunit.params, &kunit.nparams, MAX_KUNIT_PARAMS,
+			if (!kunit_param_ok(optarg) ||
+			    add_arg(kunit.params, &kunit.nparams, MAX_KUNIT_PARAMS,
 				    "--kunit-param", optarg))
 				return EXIT_USAGE;
 			break;

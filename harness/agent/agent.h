@@ -405,6 +405,7 @@ struct kunit_rerun {
 	char **suites;			/* in the order they run */
 	int nsuites;
 };
+bool kunit_param_ok(const char *setting);
 int kunit_rerun_prepare(struct kunit_rerun *r);
 bool kunit_rerun_all(struct agent *a, const struct kunit_rerun *r,
 		     unsigned int *number);

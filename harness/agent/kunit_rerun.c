@@ -149,19 +149,27 @@ static bool kunit_rerun_suite(struct agent *a, const char *suite,
 /*
  * "MODULE.NAME=VALUE": the module's parameter NAME, which must be
  * writable, set to VALUE before the suites run again (the cases that
- * WARN or oops on purpose, off while the module loaded).
+ * WARN or oops on purpose, off while the module loaded).  Checked when
+ * the option is read, written by kunit_rerun_prepare().
  */
+bool kunit_param_ok(const char *setting)
+{
+	const char *dot = strchr(setting, '.'), *eq = strchr(setting, '=');
+
+	if (dot && eq && dot < eq && dot != setting && eq != dot + 1 &&
+	    !memchr(setting, '/', eq - setting))
+		return true;
+	fprintf(stderr, "uafault-agent: --kunit-param %s: not MODULE.NAME=VALUE\n",
+		setting);
+	return false;
+}
+
 static int kunit_set_param(const char *setting)
 {
 	const char *dot = strchr(setting, '.'), *eq = strchr(setting, '=');
 	char path[PATH_MAX];
 	int err;
 
-	if (!dot || !eq || dot > eq || dot == setting || eq == dot + 1) {
-		fprintf(stderr, "uafault-agent: --kunit-param %s: not MODULE.NAME=VALUE\n",
-			setting);
-		return -EINVAL;
-	}
 	snprintf(path, sizeof(path), "/sys/module/%.*s/parameters/%.*s",
 		 (int)(dot - setting), setting, (int)(eq - dot - 1), dot + 1);
 	err = write_knob(path, eq + 1);
