@@ -48,7 +48,8 @@ def memory_args(mib: int) -> tuple[str, ...]:
 
 
 QEMU_BASE_ARGS: tuple[str, ...] = (
-    "-machine", "q35", "-cpu", "max", "-smp", "2", "-nographic", "-no-reboot", "-nic", "none", "-bios", "qboot.rom", "-device", "pci-testdev",
+    "-machine", "q35", "-cpu", "max", "-smp", "2", "-nographic", "-no-reboot", "-nic", "none",
+    "-bios", "qboot.rom", "-device", "pci-testdev",
 )
 # panic=-1 reboots at once on a panic, which -no-reboot turns into QEMU
 # exiting: a dead guest ends the run instead of waiting for the watchdog.

@@ -75,6 +75,8 @@ VARIANTS_PARAMS = "allow_oops=1"
 # kunit.py's x86_64 policy: every SMAP case runs.
 KUNIT_RELPATH = Path("uafault_kunit.ko")
 AGENT_KUNIT = "--kunit"
+AGENT_KUNIT_PARAM = "--kunit-param"
+AGENT_KUNIT_LAST = "--kunit-last"
 KUNIT_GLOB = "uafault_*"
 KUNIT_POLICY = ARCH_PROFILES[GUEST_ARCH]
 # After a user's modules: set-up fails unless one of them registered a target.
@@ -328,9 +330,9 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
         argv.append(AGENT_ALLOW_CRASH)
     argv += [AGENT_DMA, request.boot.dma]
     if request.kunit:
-        argv += [AGENT_KUNIT, KUNIT_GLOB, "--kunit-param", ALLOW_WARN]
+        argv += [AGENT_KUNIT, KUNIT_GLOB, AGENT_KUNIT_PARAM, ALLOW_WARN]
         if request.allow_crash:
-            argv += ["--kunit-param", ALLOW_OOPS, "--kunit-last", OOPS_SUITES]
+            argv += [AGENT_KUNIT_PARAM, ALLOW_OOPS, AGENT_KUNIT_LAST, OOPS_SUITES]
     if request.path_lines:
         argv += [AGENT_PATH_FILE, GUEST_PATHS]
     if request.fuzz_calls:
