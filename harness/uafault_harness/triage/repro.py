@@ -194,11 +194,11 @@ def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs
         programs: tuple[tuple[str, Path], ...] = ()
         if program is not None:
             programs, args = ((GUEST_REPRO, program),), f"--exec {GUEST_REPRO}"
+        sink = CoverageSink(store, run_id, coverage) if coverage is not None else None
         # Each boot runs at least one case, so runs boots always suffice.
         while left and boot < runs:
             got = run_batch(guest, store, run_id, repro.fault in crash_kinds, left, out / f"boot-{boot:04d}",
-                            progress, BOOT_TIMEOUT, env, args, programs,
-                            CoverageSink(store, run_id, coverage) if coverage is not None else None)
+                            progress, BOOT_TIMEOUT, env, args, programs, sink)
             boot += 1
             if not got:
                 raise HarnessError(ExitCode.RUN_FAILED, f"a boot ran none of the runs; see {out}/boot-{boot - 1:04d}")
