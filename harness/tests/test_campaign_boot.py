@@ -5,7 +5,6 @@ title) and the rest for the next boot."""
 
 from __future__ import annotations
 
-import gzip
 import shutil
 import sys
 from pathlib import Path
@@ -27,13 +26,14 @@ pytestmark = pytest.mark.skipif(
     reason="needs busybox-static, cpio and ldd",
 )
 
-# Reads cases.txt out of the (newc, gzipped) initramfs and plays the agent:
+# Reads cases.txt out of the job disk (newc, uncompressed) and plays the agent:
 # a target named "crashy" oopses and the kernel panics (oops=panic); under
 # the fault kind "swapped" the agent could not set the case up, under
 # "unmapped" it skips (the kind does not apply).
 FAKE_QEMU = r'''#!/usr/bin/env python3
-import gzip, sys
-data = gzip.decompress(open(sys.argv[sys.argv.index("-initrd") + 1], "rb").read())
+import sys
+job = next(a for a in sys.argv if a.endswith(",id=job")).split(",")[0].split("=", 1)[1]
+data = open(job, "rb").read()
 pos, cases = 0, ""
 while pos < len(data):
     namesize, filesize = int(data[pos+94:pos+102], 16), int(data[pos+54:pos+62], 16)
@@ -104,11 +104,12 @@ def test_a_crash_is_recorded_and_the_rest_is_left_for_the_next_boot(guest: Prepa
     assert got == {cases[2].case_id}
     assert {v.verdict for v in store.verdicts("R").values()} == {"PASS", "CRASH"}
     assert len(store.verdicts("R")) == 3
-    # The boot that crashed keeps its initramfs (its whole batch), the clean
-    # one only its console.
-    initrd = gzip.decompress((tmp_path / "boot-0001" / "initramfs.cpio.gz").read_bytes())
-    assert all(c.agent_line().encode() in initrd for c in cases)
-    assert not (tmp_path / "boot-0002" / "initramfs.cpio.gz").exists()
+    # The boot that crashed keeps its job (its whole batch) and base, the
+    # clean one only its console.
+    job = (tmp_path / "boot-0001" / "job.img").read_bytes()
+    assert all(c.agent_line().encode() in job for c in cases)
+    assert (tmp_path / "boot-0001" / "initramfs.cpio.gz").is_file()
+    assert not {"job.img", "initramfs.cpio.gz"} & {p.name for p in (tmp_path / "boot-0002").iterdir()}
     assert (tmp_path / "boot-0002" / "console.log").is_file()
 
 

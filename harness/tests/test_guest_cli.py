@@ -13,6 +13,7 @@ from uafault_harness.core.errors import ExitCode
     (["guest", "--silence-timeout", "x"], "--silence-timeout must be a whole number"),
     (["guest", "--agent-args", "--targets 'copy"], "No closing quotation"),
     (["guest", "--accel", "yes"], "'yes' is not one of auto, kvm, tcg"),
+    (["campaign", "x.toml", "--boot", "warm"], "'warm' is not one of snapshot, cold"),
     (["guest-build", "--jobs", "0"], "--jobs must be > 0"),
     (["test", "--skip-guest", "--jobs", "0"], "--jobs must be > 0"),
 ])
@@ -24,7 +25,8 @@ def test_guest_bad_usage_exits_2(args: list[str], needle: str, isolated_env: dic
 
 def test_guest_help_names_every_option(isolated_env: dict[str, str]) -> None:
     out = run_cli(["guest", "--help"], isolated_env).stdout
-    for option in ("--kasan", "--allow-crash", "--timeout", "--silence-timeout", "--accel", "--agent-args"):
+    for option in ("--kasan", "--allow-crash", "--timeout", "--silence-timeout", "--accel", "--boot",
+                   "--agent-args"):
         assert option in out
     assert "--skip-guest" in run_cli(["test", "--help"], isolated_env).stdout
 
@@ -38,3 +40,8 @@ def test_guest_without_tree_asks_for_setup(isolated_env: dict[str, str]) -> None
 def test_a_bad_accel_in_the_environment_is_a_usage_error(isolated_env: dict[str, str]) -> None:
     proc = run_cli(["guest"], {**isolated_env, "UAFAULT_ACCEL": "hvf"})
     assert proc.returncode == ExitCode.USAGE and "$UAFAULT_ACCEL" in proc.stderr
+
+
+def test_a_bad_boot_mode_in_the_environment_is_a_usage_error(isolated_env: dict[str, str]) -> None:
+    proc = run_cli(["guest"], {**isolated_env, "UAFAULT_BOOT": "warm"})
+    assert proc.returncode == ExitCode.USAGE and "$UAFAULT_BOOT" in proc.stderr

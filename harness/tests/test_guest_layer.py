@@ -3,7 +3,6 @@ artefacts: artefacts on disk, the verdict, and `test`/`results` totals."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shlex
@@ -20,6 +19,7 @@ from uafault_harness.core.results import Counts, create_run_dir, read_layer
 from uafault_harness.guest.build import config_text, expected_stamp, guest_kernel
 from uafault_harness.guest.modules import Modules
 from uafault_harness.guest.runner import GuestRequest, artefacts_for, run_guest_layer, sync_module_sources
+from uafault_harness.guest.snapshot import BOOT_ENV
 from uafault_harness.setup.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
 from uafault_harness.testsuite.summary import run_report
 
@@ -80,6 +80,8 @@ def layout(tmp_path: Path, fake_tree: Path, fake_project: Path, kunit_tool_dir: 
         (bindir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_QEMU_LOG", str(tmp_path / "qemu.log"))
+    # The fake QEMU cannot be saved and restored (guest/snapshot.py).
+    monkeypatch.setenv(BOOT_ENV, "cold")
     monkeypatch.setenv("FAKE_MAKE_LOG", str(tmp_path / "make.log"))
     console = tmp_path / "console.txt"
     console.write_text(samples.KTAP_EXPECTED_ONLY)
@@ -92,7 +94,7 @@ def test_guest_layer_stores_artefacts_and_passes(layout: Layout, tmp_path: Path)
     result = run_guest_layer(layout, GuestRequest(allow_crash=True, agent_args="--seed 3"), run_dir)
     assert result.exit_code is ExitCode.OK, result.message
     out = run_dir / "guest"
-    assert {"console.log", "ktap.txt", "summary.json", "initramfs.cpio.gz"} <= {p.name for p in out.iterdir()}
+    assert {"console.log", "ktap.txt", "summary.json", "job.img"} <= {p.name for p in out.iterdir()}
     assert (out / "console.log").read_text() == samples.KTAP_EXPECTED_ONLY
     assert read_layer(out / "summary.json") == result
     assert result.suites == {"copy_from_user": Counts(passed=2), "smap_read": Counts(passed=1)}
@@ -139,8 +141,8 @@ def test_artefact_left_missing_is_a_build_failure(layout: Layout, tmp_path: Path
 def test_fuzz_calls_reach_the_agent_command_line(layout: Layout, tmp_path: Path) -> None:
     run_dir = create_run_dir(layout.results_root)
     run_guest_layer(layout, GuestRequest(fuzz_calls=1234), run_dir)
-    init = gzip.decompress((run_dir / "guest" / "initramfs.cpio.gz").read_bytes())
-    line = next(l for l in init.decode(errors="replace").splitlines() if l.startswith("/bin/uafault-agent"))
+    init = (run_dir / "guest" / "job.img").read_bytes().decode(errors="replace")
+    line = next(l for l in init.splitlines() if l.startswith("/bin/uafault-agent"))
     assert "--fuzzer /bin/uafault-fuzz --fuzz-calls 1234" in line
     assert "--allow-crash" not in line
     assert "uafault_kunit" not in line and "--kunit" not in line
@@ -149,7 +151,7 @@ def test_fuzz_calls_reach_the_agent_command_line(layout: Layout, tmp_path: Path)
 def test_kunit_request_loads_the_suites_last_and_reruns_them(layout: Layout, tmp_path: Path) -> None:
     run_dir = create_run_dir(layout.results_root)
     run_guest_layer(layout, GuestRequest(kunit=True), run_dir)
-    init = gzip.decompress((run_dir / "guest" / "initramfs.cpio.gz").read_bytes()).decode(errors="replace")
+    init = (run_dir / "guest" / "job.img").read_bytes().decode(errors="replace")
     line = next(l for l in init.splitlines() if l.startswith("/bin/uafault-agent"))
     modules = [w for w in line.split() if w.endswith(".ko")]
     assert modules[-1].endswith("/uafault_kunit.ko") and len(modules) == 3
@@ -163,7 +165,7 @@ def test_kunit_request_loads_the_suites_last_and_reruns_them(layout: Layout, tmp
 def test_a_boot_that_may_oops_runs_the_smap_suite_last_with_its_oopses(layout: Layout, tmp_path: Path) -> None:
     run_dir = create_run_dir(layout.results_root)
     run_guest_layer(layout, GuestRequest(kunit=True, allow_crash=True), run_dir)
-    init = gzip.decompress((run_dir / "guest" / "initramfs.cpio.gz").read_bytes()).decode(errors="replace")
+    init = (run_dir / "guest" / "job.img").read_bytes().decode(errors="replace")
     words = shlex.split(next(l for l in init.splitlines() if l.startswith("/bin/uafault-agent")))
     params = [words[i + 1] for i, w in enumerate(words) if w == "--kunit-param"]
     assert params == ["uafault_kunit.allow_warn=1", "uafault_kunit.allow_oops=1"]
@@ -217,7 +219,7 @@ def test_a_users_module_is_built_in_a_copy_and_loaded_after_uafault(layout: Layo
     assert f"M={user}" in user_make and "modules" in user_make
     assert f"KBUILD_EXTRA_SYMBOLS={artefacts / 'module' / 'Module.symvers'}" in user_make
     assert f"UAFAULT_INCLUDE={artefacts / 'module'}" in user_make
-    init = gzip.decompress((run_dir / "guest" / "initramfs.cpio.gz").read_bytes()).decode(errors="replace")
+    init = (run_dir / "guest" / "job.img").read_bytes().decode(errors="replace")
     line = next(l for l in init.splitlines() if l.startswith("/bin/uafault-agent"))
     assert line.index("uafault.ko") < line.index("/mydrv.ko") and "--expect-targets mydrv" in line
 

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.guest.protocol import INIT_AGENT_EXIT, INIT_AGENT_START
+from uafault_harness.core.errors import HarnessError
+from uafault_harness.guest import initramfs
+from uafault_harness.guest.protocol import INIT_AGENT_EXIT, INIT_AGENT_START, INIT_JOB_READ, INIT_JOB_WAIT
 from uafault_harness.guest.initramfs import (
-    INIT_APPLETS, InitramfsSpec, build_initramfs, list_archive, render_init, shared_libraries,
+    INIT_APPLETS, JOB_DISK_BYTES, JOB_SERIAL, BaseSpec, JobSpec, base_libraries, build_base, build_job, cached_base,
+    list_archive, list_job, render_init, render_job, shared_libraries,
 )
 from uafault_harness.setup.requirements import find_tool, tool_named
 
@@ -34,32 +37,57 @@ def fake_agent(tmp_path: Path) -> Path:
     return agent
 
 
-def test_archive_holds_agent_libraries_loader_busybox_and_modules(tmp_path: Path, fake_agent: Path) -> None:
+def test_base_holds_agent_libraries_loader_and_busybox_and_the_job_the_rest(tmp_path: Path,
+                                                                            fake_agent: Path) -> None:
     modules = []
     for name in ("uafault.ko", "uafault_example.ko"):
         (tmp_path / name).write_bytes(b"\x7fELF fake module")
         modules.append(tmp_path / name)
     fuzzer = tmp_path / "uafault-fuzz"
     shutil.copy("/bin/true", fuzzer)
-    out = build_initramfs(InitramfsSpec(busybox=_busybox(), agent=fake_agent, fuzzer=fuzzer,
-                                        modules=tuple(modules), agent_args=("--seed", "7")),
-                          tmp_path / "run" / "guest" / "initramfs.cpio.gz")
+    base_spec = BaseSpec(busybox=_busybox(), agent=fake_agent, fuzzer=fuzzer)
+    out = build_base(base_spec, tmp_path / "run" / "guest" / "initramfs.cpio.gz")
     members = set(list_archive(out))
     libs = shared_libraries(fake_agent)
     assert any("ld-linux" in str(lib) for lib in libs), libs
     assert any(lib.name.startswith("libc.so") for lib in libs), libs
     for lib in libs:
         assert str(lib).lstrip("/") in members
-    expected = {"init", "bin/busybox", "bin/uafault-agent", "bin/uafault-fuzz",
-                "lib/modules/uafault.ko", "lib/modules/uafault_example.ko", "dev", "proc", "sys", "tmp"}
+    expected = {"init", "bin/busybox", "bin/uafault-agent", "bin/uafault-fuzz", "dev", "proc", "sys", "tmp"}
     expected |= {f"bin/{applet}" for applet in INIT_APPLETS}
-    assert expected <= members
+    assert expected <= members and not any(m.endswith(".ko") for m in members)
     # Nothing of the staging directory is left next to the archive.
     assert sorted(p.name for p in out.parent.iterdir()) == ["initramfs.cpio.gz"]
 
+    # A program of the job brings only the libraries the base lacks.
+    program = tmp_path / "repro"
+    shutil.copy("/bin/true", program)
+    job = build_job(JobSpec(agent_args=("--seed", "7"), modules=tuple(modules), files=(("/plan.txt", "a\n"),),
+                            programs=(("/bin/repro", program),)),
+                    tmp_path / "job.img", base_libraries(base_spec))
+    assert job.stat().st_size == JOB_DISK_BYTES and job.read_bytes()[:6] == b"070701"
+    assert set(list_job(job)) == {"job.sh", "lib/modules/uafault.ko", "lib/modules/uafault_example.ko",
+                                  "plan.txt", "bin/repro", "bin", "lib", "lib/modules"}
+
+
+def test_a_job_too_big_for_its_disk_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(initramfs, "JOB_DISK_BYTES", 1024)
+    with pytest.raises(HarnessError, match="job is 0 MiB .* its disk holds 0 MiB"):
+        build_job(JobSpec(files=(("/plan.txt", "x" * 4096),)), tmp_path / "job.img")
+    assert not (tmp_path / "job.img").exists()
+
+
+def test_the_base_is_built_once_per_content(tmp_path: Path, fake_agent: Path) -> None:
+    spec = BaseSpec(busybox=_busybox(), agent=fake_agent)
+    first = cached_base(spec, tmp_path)
+    assert cached_base(spec, tmp_path) == first
+    fake_agent.write_bytes(fake_agent.read_bytes() + b"\0")
+    second = cached_base(spec, tmp_path)
+    assert second != first and second.is_file()
+
 
 def test_archive_entries_have_the_right_kinds(tmp_path: Path, fake_agent: Path) -> None:
-    out = build_initramfs(InitramfsSpec(busybox=_busybox(), agent=fake_agent), tmp_path / "i.cpio.gz")
+    out = build_base(BaseSpec(busybox=_busybox(), agent=fake_agent), tmp_path / "i.cpio.gz")
     import gzip
     listing = subprocess.run(["cpio", "--quiet", "-tv"], input=gzip.decompress(out.read_bytes()),
                              capture_output=True, check=True).stdout.decode().splitlines()
@@ -74,8 +102,14 @@ def test_static_busybox_needs_no_libraries() -> None:
     assert shared_libraries(_busybox()) == []
 
 
-def test_init_script() -> None:
-    text = render_init(["--module", "/lib/modules/uafault.ko", "--targets", "copy *"])
+def _applets_used(text: str) -> set[str]:
+    shell_words = ("#", "/", "rc=", "exec", "if", "else", "fi", "for", "done", "while", "[", "cd", "then",
+                   "job=", "sh")
+    return {l.split()[0] for l in text.splitlines() if l.strip() and not l.lstrip().startswith(shell_words)}
+
+
+def test_init_script_prepares_the_machine_and_waits_for_its_job() -> None:
+    text = render_init()
     lines = text.splitlines()
     assert lines[0] == "#!/bin/sh"
     for mount in ("-t devtmpfs devtmpfs /dev", "-t proc proc /proc", "-t sysfs sysfs /sys",
@@ -84,14 +118,26 @@ def test_init_script() -> None:
     zram = next(l for l in lines if "zram0/disksize" in l)
     assert "echo 64M > /sys/block/zram0/disksize" in zram
     assert "mkswap /dev/zram0" in zram and "swapon /dev/zram0" in zram
-    start = lines.index(f'echo "{INIT_AGENT_START}"')
-    assert lines[start + 1] == "/bin/uafault-agent --module /lib/modules/uafault.ko --targets 'copy *'"
-    assert lines[start + 2:] == ["rc=$?", f'echo "{INIT_AGENT_EXIT} $rc"', "poweroff -f"]
     # Fault injection says one line per injected fault, no stack dump.
     assert "for attr in fail_usercopy failslab fail_page_alloc fail_iommufd; do" in lines
     assert "    echo 1 > /sys/kernel/debug/$attr/verbose 2>/dev/null" in lines
-    # The applets /init calls are the ones installed.
-    shell_words = ("#", "/", "rc=", "exec", "if", "else", "fi", "for", "done")
-    used = {l.split()[0] for l in lines if l.strip() and not l.lstrip().startswith(shell_words)}
-    assert used <= set(INIT_APPLETS)
+    # Set-up, then the snapshot point, then the job: found by its serial,
+    # read once an archive is there, every disk's cache dropped first.
+    wait = lines.index(f'echo "{INIT_JOB_WAIT}"')
+    assert wait > lines.index(zram)
+    tail = "\n".join(lines[wait:])
+    assert f'= {JOB_SERIAL} ]' in tail and '[ "$(head -c 6 $job)" = 070701 ] && break' in tail
+    assert tail.count("blockdev --flushbufs") == 2
+    assert lines[-3:] == ["cd / && cpio -idmu < $job 2>/dev/null", f'echo "{INIT_JOB_READ}"', "exec sh /job.sh"]
+    assert _applets_used(text) <= set(INIT_APPLETS)
+    assert subprocess.run(["sh", "-n"], input=text.encode(), check=False).returncode == 0
+
+
+def test_job_script_runs_the_agent_once_and_powers_off() -> None:
+    text = render_job(["--module", "/lib/modules/uafault.ko", "--targets", "copy *"])
+    lines = text.splitlines()
+    start = lines.index(f'echo "{INIT_AGENT_START}"')
+    assert lines[start + 1] == "/bin/uafault-agent --module /lib/modules/uafault.ko --targets 'copy *'"
+    assert lines[start + 2:] == ["rc=$?", f'echo "{INIT_AGENT_EXIT} $rc"', "poweroff -f"]
+    assert _applets_used(text) <= set(INIT_APPLETS)
     assert subprocess.run(["sh", "-n"], input=text.encode(), check=False).returncode == 0

@@ -17,6 +17,7 @@ from .core.errors import ExitCode, HarnessError, worst
 from .core.paths import Layout, resolve_layout
 from .core.results import SUMMARY_NAME, LayerResult, create_run_dir, find_run, mark_latest
 from .guest.accel import ACCEL_ENV, ACCELS, DEFAULT_ACCEL, accel_arg, default_accel
+from .guest.snapshot import BOOT_ENV, BOOT_MODES
 from .core.coverage import Coverage, from_tracefile, sources_for
 from .guest.build import build_guest_kernel, guest_kernel
 from .guest.coverage import COVERAGE_NAME, case_coverage, read_records
@@ -123,10 +124,23 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds allowed for the kernel to run the tests (default %(default)s)")
 
 
-def add_accel_option(parser: argparse.ArgumentParser) -> None:
+def boot_arg(text: str) -> str:
+    """argparse type of --boot; its default may come from $UAFAULT_BOOT."""
+    if text not in BOOT_MODES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(BOOT_MODES)} (from --boot or ${BOOT_ENV})")
+    return text
+
+
+def add_boot_options(parser: argparse.ArgumentParser) -> None:
+    """How every boot of a command runs: --accel and --boot."""
     parser.add_argument("--accel", type=accel_arg, default=default_accel(), metavar="{" + ",".join(ACCELS) + "}",
                         help="auto: KVM where a probe boot shows it works (kept per host boot), else TCG; kvm: "
                              f"KVM or an error; tcg: never probe (default ${ACCEL_ENV}, else %(default)s)")
+    parser.add_argument("--boot", type=boot_arg, default=os.environ.get(BOOT_ENV) or BOOT_MODES[0],
+                        metavar="{" + ",".join(BOOT_MODES) + "}",
+                        help="snapshot: restore a guest saved at the end of its boot (made once per kernel, "
+                             "agent and command line); cold: boot the kernel every time (default "
+                             f"${BOOT_ENV}, else %(default)s)")
 
 
 def add_coverage_option(parser: argparse.ArgumentParser) -> None:
@@ -149,7 +163,7 @@ def add_guest_options(parser: argparse.ArgumentParser) -> None:
                         default=DEFAULT_SILENCE_TIMEOUT,
                         help="seconds without console output before the guest counts as hung "
                              "(default %(default)s)")
-    add_accel_option(parser)
+    add_boot_options(parser)
     parser.add_argument("--fuzz-calls", type=positive_int("--fuzz-calls"), default=0, metavar="N",
                         help="also run the ioctl fuzzer for N calls (one more suite)")
     parser.add_argument("--module", dest="modules", type=module_dir, action="append", default=[], metavar="DIR",
@@ -231,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan only: print the cases per kernel, fault kind and target, and an estimate of the "
                         "time from earlier runs; nothing runs or is stored")
     add_coverage_option(p)
-    add_accel_option(p)
+    add_boot_options(p)
     add_jobs_option(p)
 
     p = sub.add_parser("repro", help="replay a repro config's case N times: REPRODUCED k/N (exit 0), "
@@ -239,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="configs/repro/*.toml")
     p.add_argument("--runs", type=positive_int("--runs"), default=None, help="runs (default: the file's)")
     add_coverage_option(p)
-    add_accel_option(p)
+    add_boot_options(p)
     add_jobs_option(p)
 
     p = sub.add_parser("minimize", help="turn a failing campaign case into the smallest repro config and a "
@@ -250,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the .toml and .c go (default results/repro/minimized/RUN)")
     p.add_argument("--runs", type=positive_int("--runs"), default=1,
                    help="runs per attempt, all of which must reproduce (default 1)")
-    add_accel_option(p)
+    add_boot_options(p)
     add_jobs_option(p)
 
     p = sub.add_parser("bisect", help="the first commit at which a repro config reproduces, over the kernel tree "
@@ -263,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(only the module is rebuilt), or a kernel tree (default: $KSRC)")
     p.add_argument("--runs", type=positive_int("--runs"), default=None,
                    help="runs per step, as many as the file's threshold scaled (default: the file's)")
-    add_accel_option(p)
+    add_boot_options(p)
     add_jobs_option(p)
 
     p = sub.add_parser("report", help="a campaign run as one self-contained HTML file")
@@ -292,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "to build cold); the guest runs them on x86_64 anyway")
     p.add_argument("--skip-pytest", action="store_true")
     p.add_argument("--skip-guest", action="store_true", help="leave out the QEMU guest and campaign layers")
-    add_accel_option(p)
+    add_boot_options(p)
     add_run_options(p)
 
     sub.add_parser("doctor", help="check every prerequisite and print the fix")
@@ -624,6 +638,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "boot", None):
+        # Read where the boots happen (guest/runner.py), however deep.
+        os.environ[BOOT_ENV] = args.boot
     try:
         if args.command == "doctor":
             # doctor reports a bad KSRC as one of its lines instead of dying.

@@ -34,7 +34,7 @@ from ..guest.protocol import (
 )
 from ..core.coverage import Sources, sources_for
 from ..guest.coverage import COVERAGE_NAME, case_coverage, read_records
-from ..guest.initramfs import INITRAMFS_NAME
+from ..guest.initramfs import INITRAMFS_NAME, JOB_NAME
 from ..guest.modules import Modules
 from ..guest.qemu import RunOutcome
 from ..guest.qemu import Verdict as BootVerdict
@@ -333,11 +333,12 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     if not recorded and said is not None and tracker.agent_exit:
         raise HarnessError(ExitCode.RUN_FAILED, f"the agent could not set up: {said} (see {out_dir / CONSOLE_NAME})")
     # A boot that ran its whole batch with no kernel report keeps its
-    # console but not its initramfs (4.5 MB; a nightly boots hundreds of
-    # times): the plan and the artefacts make it again.  One that died or
-    # reported keeps it, to boot again by hand.
+    # console but not its job disk (a nightly boots hundreds of times):
+    # the plan and the artefacts make it again.  One that died or reported
+    # keeps it, to boot again by hand (the command is in its summary).
     if dead is None and not tracker.reports and recorded == set(by_id):
-        (out_dir / INITRAMFS_NAME).unlink(missing_ok=True)
+        for name in (JOB_NAME, INITRAMFS_NAME):
+            (out_dir / name).unlink(missing_ok=True)
     return recorded
 
 

@@ -15,7 +15,7 @@ from typing import Iterable
 
 from ..core.kmsg import PRINTK_ANYWHERE, PRINTK_PREFIX, PRINTK_TIME, REPORT_START
 from ..kunit.ktap import EXPECT_REPORT, is_result_line
-from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, case_started, parse_result
+from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, INIT_JOB_READ, case_started, parse_result
 
 # The kernel's last words once /init runs `poweroff -f`: "reboot: Power
 # down", or "reboot: Power off not available: System halted instead" when
@@ -127,7 +127,7 @@ class ConsoleTracker:
     # A user line a printk cut in two; its rest is the next user line.
     _partial: str = ""
     # Seconds since QEMU started at which each milestone's line arrived
-    # (KERNEL_MILESTONES, agent_start, first_case, agent_exit), and the
+    # (KERNEL_MILESTONES, job_read, agent_start, first_case, agent_exit), and the
     # kernel's own printk time of the kernel ones.
     arrived: dict[str, float] = field(default_factory=dict)
     printk_time: dict[str, float] = field(default_factory=dict)
@@ -175,6 +175,8 @@ class ConsoleTracker:
             self.expected_oops.add(m.group(1))
         elif (result := parse_result(line)) and self.case and self.case.endswith("." + result.name):
             self.case_done = True
+        elif line.startswith(INIT_JOB_READ):
+            self._arrived("job_read", seconds)
         elif line.startswith(INIT_AGENT_START):
             self.agent_started = True
             self._arrived("agent_start", seconds)

@@ -13,6 +13,10 @@ from typing import Iterable
 from ..core.agent_header import agent_string
 
 # Printed by the /init that initramfs.py generates.
+# The base's /init waits for its job here: a snapshot is taken at this
+# line (guest/snapshot.py) and a restored guest goes on from it.
+INIT_JOB_WAIT = "uafault-init: waiting for the job disk"
+INIT_JOB_READ = "uafault-init: job read"
 INIT_AGENT_START = "uafault-init: agent start"
 INIT_AGENT_EXIT = "uafault-init: agent exit"
 # The agent's own complaints (stderr, on the console too): a module that

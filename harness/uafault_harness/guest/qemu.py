@@ -8,6 +8,7 @@ import enum
 import os
 import re
 import selectors
+import shlex
 import signal
 import subprocess
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from ..core.agent_header import agent_string
+from .initramfs import JOB_SERIAL
 
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
 # the race cases two CPUs.
@@ -177,7 +179,8 @@ def _virtio_disk(image: Path, ident: str, platform: bool, serial: str = "") -> l
 
 def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kvm: bool,
                  disk: Path | None = None, devices: tuple[str, ...] = (), disk_platform: bool = False,
-                 ext4: Path | None = None, coverage: Path | None = None, memory_mib: int = GUEST_MIB) -> list[str]:
+                 ext4: Path | None = None, coverage: Path | None = None, memory_mib: int = GUEST_MIB,
+                 job: Path | None = None) -> list[str]:
     # kvm only once guest/accel.py has seen it boot this kernel.
     accel = ["-accel", "kvm" if kvm else "tcg"]
     cmd = [str(qemu), *QEMU_BASE_ARGS, *memory_args(memory_mib), *accel, "-kernel", str(bzimage)]
@@ -190,23 +193,33 @@ def qemu_command(qemu: Path, bzimage: Path, initrd: Path | None, append: str, kv
         cmd += _virtio_disk(ext4, "ext4", disk_platform, EXT4_SERIAL)
     if coverage is not None:
         cmd += _virtio_disk(coverage, "coverage", disk_platform, COVERAGE_SERIAL)
+    if job is not None:
+        cmd += _virtio_disk(job, "job", disk_platform, JOB_SERIAL)
     return cmd + ["-append", append]
+
+
+def incoming_args(state: Path) -> list[str]:
+    """Start from a saved guest (guest/snapshot.py) instead of booting."""
+    return ["-incoming", f"exec:cat {shlex.quote(str(state))}"]
 
 
 def run_console(
     cmd: list[str],
     console_log: Path,
-    on_line: Callable[[str, float], None],
+    on_line: Callable[[str, float | None], None],
     finished: Callable[[], bool],
     watchdog: Watchdog,
     echo: IO[str] | None,
     clock: Callable[[], float] = time.monotonic,
     halted: Callable[[], bool] = lambda: False,
+    preamble: tuple[str, ...] = (),
 ) -> RunOutcome:
     """Run QEMU until it exits, the guest has halted (halted(): nothing
     more can come, so QEMU is stopped at once) or the watchdog fires.  Every console line is
     appended and flushed to console_log before anything else sees it, so a
-    killed run keeps everything that was printed."""
+    killed run keeps everything that was printed.  preamble: the console
+    of the boot a restored guest was saved from, logged and seen first
+    (with no time: it was printed before this QEMU started)."""
     start = clock()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
@@ -220,14 +233,19 @@ def run_console(
     stop: tuple[Verdict, str] | None = None
     try:
         with open(console_log, "w", encoding="utf-8", errors="backslashreplace") as log:
-            def emit(raw: bytes, now: float) -> None:
-                line = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+            def show(line: str, seconds: float | None) -> None:
                 log.write(line + "\n")
                 log.flush()
                 if echo is not None:
                     echo.write(line + "\n")
                     echo.flush()
-                on_line(line, now - start)
+                on_line(line, seconds)
+
+            def emit(raw: bytes, now: float) -> None:
+                show(raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n"), now - start)
+
+            for line in preamble:
+                show(line, None)
 
             while True:
                 now = clock()

@@ -32,14 +32,18 @@ from .accel import ACCEL_CACHE_NAME, DEFAULT_ACCEL, KvmProbe, probe_kvm, select_
 from .build import GuestKernel, build_guest_kernel
 from .console import ConsoleTracker, KernelReport
 from .coverage import AGENT_COVERAGE, coverage_disk
-from .initramfs import GUEST_FUZZER, INITRAMFS_NAME, InitramfsSpec, build_initramfs, guest_module_path
+from .initramfs import (
+    GUEST_FUZZER, INITRAMFS_NAME, JOB_NAME, BaseSpec, JobSpec, base_libraries, blank_job, build_base, build_job,
+    cached_base, guest_module_path,
+)
 from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
 from .kernels import DEFAULT_KERNEL, KERNELS, BootKernel, boot_kernel
 from .protocol import agent_error, is_unresolved
 from .qemu import (
-    BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, Verdict, Watchdog, ext4_disk, kernel_append,
-    qemu_command, run_console, scratch_disk,
+    BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, EXT4_BYTES, EXT4_NAME, RunOutcome, Verdict, Watchdog,
+    ext4_disk, incoming_args, kernel_append, qemu_command, run_console, scratch_disk,
 )
+from .snapshot import SNAPSHOT_DIRNAME, Template, boot_mode, template, template_key
 
 GUEST_LAYER_DIR = "guest"
 
@@ -478,6 +482,9 @@ class PreparedGuest:
     # (guest/accel.py): how every boot of it runs.
     accel_cache: Path
     accel: str = DEFAULT_ACCEL
+    # Where base archives and saved guests live (guest/snapshot.py); None:
+    # each boot's own directory, and every boot cold.
+    snapshots: Path | None = None
 
 
 def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path, ...] = (),
@@ -489,7 +496,27 @@ def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path,
     with fsutil.locked(fsutil.dir_lock(kernel.build_dir), "build of uafault's modules and agent"):
         artefacts = build_user_modules(build_artefacts(layout, kernel, jobs), kernel, user_dirs, jobs)
         artefacts = snapshot_artefacts(artefacts, layout.cache / IN_USE_DIRNAME, kernel.build_dir.name)
-    return PreparedGuest(tools, kernel, artefacts, layout.cache / ACCEL_CACHE_NAME, accel)
+    return PreparedGuest(tools, kernel, artefacts, layout.cache / ACCEL_CACHE_NAME, accel,
+                         layout.cache / SNAPSHOT_DIRNAME)
+
+
+@dataclass(frozen=True)
+class BootDisks:
+    """The files a boot's QEMU command names besides the kernel."""
+    disk: Path
+    ext4: Path
+    job: Path
+    coverage: Path | None = None
+
+
+def blank_disks(directory: Path, coverage: bool) -> BootDisks:
+    """Disks of every boot's sizes with nothing on them (a snapshot's boot)."""
+    def blank(name: str, size: int) -> Path:
+        with (directory / name).open("wb") as f:
+            f.truncate(size)
+        return directory / name
+    return BootDisks(scratch_disk(directory), blank(EXT4_NAME, EXT4_BYTES), blank_job(directory / JOB_NAME),
+                     coverage_disk(directory) if coverage else None)
 
 
 def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
@@ -497,20 +524,44 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
                programs: tuple[tuple[str, Path], ...] = (),
                on_line: Callable[[ConsoleTracker, str], None] | None = None,
                echo: bool = True) -> tuple[ConsoleTracker, RunOutcome, dict[str, object]]:
-    """One boot: initramfs with the agent and request's arguments (plus
-    files and programs), QEMU under the watchdog.  on_line sees each console line after
-    the tracker has."""
+    """One boot: the base archive (the same for every boot of a build),
+    a job disk with the agent's arguments, modules, files and programs,
+    QEMU under the watchdog; restored from a saved guest where there is
+    one (guest/snapshot.py).  on_line sees each console line after the
+    tracker has."""
     tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
+    mode = boot_mode() if guest.snapshots is not None else "cold"
     if request.path_lines:
         files += ((GUEST_PATHS, "".join(line + "\n" for line in request.path_lines)),)
-    initrd = build_initramfs(
-        InitramfsSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer,
-                      modules=artefacts.loaded(request), agent_args=agent_argv(artefacts, request), files=files,
-                      programs=programs),
-        out_dir / INITRAMFS_NAME, cpio=str(tools["cpio"]))
+    cpio = str(tools["cpio"])
+    base_spec = BaseSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer)
+    if guest.snapshots is not None:
+        base = cached_base(base_spec, guest.snapshots, cpio)
+    else:
+        base = build_base(base_spec, out_dir / INITRAMFS_NAME, cpio)
+    job = build_job(JobSpec(agent_args=agent_argv(artefacts, request), modules=artefacts.loaded(request),
+                            files=files, programs=programs),
+                    out_dir / JOB_NAME, base_libraries(base_spec), cpio)
     qemu = tools["qemu-system-x86_64"]
     accel = select_accel(guest.accel, qemu, qemu_command(qemu, kernel.bzimage, None, BASE_APPEND, kvm=True),
                          guest.accel_cache, probe)
+    boot = request.boot
+    append = kernel_append(request.allow_crash, request.append, boot.append)
+
+    def command(disks: BootDisks) -> list[str]:
+        return qemu_command(qemu, kernel.bzimage, base, append, accel.kvm, disks.disk, boot.qemu_args,
+                            boot.disk_platform, disks.ext4, disks.coverage, boot.memory_mib, disks.job)
+
+    saved: Template | None = None
+    if mode == "snapshot" and guest.snapshots is not None:
+        placeholders = BootDisks(Path("@disk"), Path("@ext4"), Path("@job"),
+                                 Path("@coverage") if request.coverage else None)
+        found = template(guest.snapshots, template_key(command(placeholders), kernel.bzimage),
+                         lambda d: command(blank_disks(d, request.coverage)))
+        if isinstance(found, Template):
+            saved = found
+        else:
+            print(f"[uafault] guest: no snapshot ({found}); booting cold", flush=True)
     disk = scratch_disk(out_dir)
     try:
         ext4 = ext4_disk(out_dir, tools["mkfs.ext4"])
@@ -518,25 +569,27 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         raise HarnessError(ExitCode.MISSING_PREREQ, f"cannot make the ext4 disk: {exc}") from exc
     # Kept after the boot: the caller reads it (guest/coverage.py).
     coverage = coverage_disk(out_dir) if request.coverage else None
-    boot = request.boot
-    cmd = qemu_command(tools["qemu-system-x86_64"], kernel.bzimage, initrd,
-                       kernel_append(request.allow_crash, request.append, boot.append), accel.kvm, disk,
-                       boot.qemu_args, boot.disk_platform, ext4, coverage, boot.memory_mib)
-    print(f"[uafault] guest: {accel.note}\n[uafault] {shlex.join(cmd)}", flush=True)
+    cmd = command(BootDisks(disk, ext4, job, coverage))
+    if saved is not None:
+        cmd += incoming_args(saved.state)
+    how = f"restored from {saved.state.parent}" if saved is not None else "booted cold"
+    print(f"[uafault] guest: {accel.note}; {how}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 
-    def feed(line: str, seconds: float) -> None:
+    def feed(line: str, seconds: float | None) -> None:
         tracker.feed(line, seconds)
         if on_line is not None:
             on_line(tracker, line)
 
     outcome = run_console(cmd, out_dir / CONSOLE_NAME, feed, lambda: tracker.agent_exit is not None,
                           Watchdog(request.timeout, request.silence_timeout), sys.stdout if echo else None,
-                          halted=lambda: tracker.powered_down)
+                          halted=lambda: tracker.powered_down, preamble=saved.console if saved else ())
     disk.unlink(missing_ok=True)
     ext4.unlink(missing_ok=True)
-    details: dict[str, object] = {"qemu_command": cmd, "accel": accel.name,
-                                  "accel_note": accel.note, "bzimage": str(kernel.bzimage)}
+    details: dict[str, object] = {"qemu_command": cmd, "accel": accel.name, "accel_note": accel.note,
+                                  "bzimage": str(kernel.bzimage), "boot": "snapshot" if saved else "cold"}
+    if saved is not None and saved.made_seconds is not None:
+        details["snapshot_made_seconds"] = saved.made_seconds
     return tracker, outcome, details
 
 
