@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from uafault_harness.campaign.store import RunInfo, Store
 from uafault_harness.guest import protocol
 from uafault_harness.guest.build import GuestKernel
 from uafault_harness.guest.modules import Modules
+from uafault_harness.guest import runner
 from uafault_harness.guest.runner import GuestArtefacts, PreparedGuest
+from uafault_harness.guest.snapshot import Template
 from uafault_harness.setup.requirements import GUEST_RUNTIME_TOOLS, find_tool, tool_named
 
 pytestmark = pytest.mark.skipif(
@@ -32,6 +35,9 @@ pytestmark = pytest.mark.skipif(
 # "unmapped" it skips (the kind does not apply).
 FAKE_QEMU = r'''#!/usr/bin/env python3
 import sys
+if "-incoming" in sys.argv:
+    print("qemu-system-x86_64: load of migration failed: Invalid argument")
+    sys.exit(1)
 job = next(a for a in sys.argv if a.endswith(",id=job")).split(",")[0].split("=", 1)[1]
 data = open(job, "rb").read()
 pos, cases = 0, ""
@@ -45,7 +51,7 @@ while pos < len(data):
     if name == "TRAILER!!!":
         break
 out = sys.stdout
-out.write("[    1.000000] Run /init as init process\nINIT_AGENT_START\nKTAP version 1\n")
+out.write("[    1.000000] Run /init as init process\nINIT_JOB_READ\nINIT_AGENT_START\nKTAP version 1\n")
 for n, line in enumerate(cases.splitlines(), 1):
     case_id, target = line.split()[:2]
     out.write(f"CASE_MARKER CAMPAIGN_CASE_PREFIX{case_id}\n")
@@ -72,7 +78,7 @@ def guest(tmp_path: Path) -> PreparedGuest:
     qemu = tmp_path / "qemu-system-x86_64"
     script = FAKE_QEMU.replace("/usr/bin/env python3", sys.executable, 1)
     # The protocol's words from its one definition.
-    for word in ("INIT_AGENT_START", "INIT_AGENT_EXIT", "CASE_MARKER", "CAMPAIGN_CASE_PREFIX", "SETUP_TAG"):
+    for word in ("INIT_JOB_READ", "INIT_AGENT_START", "INIT_AGENT_EXIT", "CASE_MARKER", "CAMPAIGN_CASE_PREFIX", "SETUP_TAG"):
         script = script.replace(word, getattr(protocol, word))
     qemu.write_text(script)
     qemu.chmod(0o755)
@@ -150,3 +156,22 @@ def test_the_target_list_is_kept_per_build(guest: PreparedGuest, tmp_path: Path)
     assert not (tmp_path / "list").exists()  # no boot
     guest.artefacts.modules[0].write_bytes(b"\x7fELF another build")
     assert targets_cache(guest, Modules()) != cache
+
+
+def test_a_snapshot_that_will_not_restore_is_dropped_and_the_boot_goes_cold(
+        guest: PreparedGuest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = tmp_path / "snapshots" / "k"
+    saved.mkdir(parents=True)
+    (saved / "state").write_bytes(b"not a guest")
+    monkeypatch.setattr(runner, "template", lambda *a: Template(saved / "state", ("saved boot line",)))
+    guest = replace(guest, snapshots=tmp_path / "snapshots")
+    guest.kernel.bzimage.parent.mkdir(parents=True)
+    guest.kernel.bzimage.write_bytes(b"kernel")
+    cases = [Case(1, "plain", "copy_from_user", "none", 0, -1, 1, 0)]
+    store = Store(tmp_path / "u.db")
+    store.create_run(RunInfo("R", "t", "c.toml", "d"), "6.12", "cfg", cases)
+    got = run_batch(guest, store, "R", False, cases, tmp_path / "boot", Progress(1, tty=False), timeout=60)
+    assert got == {cases[0].case_id} and store.verdicts("R")[cases[0].case_id].verdict == "PASS"
+    assert not saved.exists()
+    # The log is the cold boot's alone.
+    assert "saved boot line" not in (tmp_path / "boot" / "console.log").read_text()

@@ -139,5 +139,10 @@ def test_job_script_runs_the_agent_once_and_powers_off() -> None:
     start = lines.index(f'echo "{INIT_AGENT_START}"')
     assert lines[start + 1] == "/bin/uafault-agent --module /lib/modules/uafault.ko --targets 'copy *'"
     assert lines[start + 2:] == ["rc=$?", f'echo "{INIT_AGENT_EXIT} $rc"', "poweroff -f"]
+    assert "panic_on_oops" not in text
+    # The kernel boots with oops=panic; a job whose targets oops on purpose
+    # turns it off before the agent starts.
+    crash = render_job(["--allow-crash"], allow_crash=True).splitlines()
+    assert crash[crash.index(f'echo "{INIT_AGENT_START}"') - 1] == "echo 0 > /proc/sys/kernel/panic_on_oops"
     assert _applets_used(text) <= set(INIT_APPLETS)
     assert subprocess.run(["sh", "-n"], input=text.encode(), check=False).returncode == 0

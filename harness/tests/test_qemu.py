@@ -100,7 +100,7 @@ def test_guest_kernel_that_halts_is_stopped_without_the_grace(fake_qemu: Path, t
 
 def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
     tcg = qemu_command(Path("/usr/bin/qemu-system-x86_64"), tmp_path / "bzImage", tmp_path / "i.cpio.gz",
-                       kernel_append(allow_crash=False), kvm=False)
+                       kernel_append(), kvm=False)
     assert tcg[tcg.index("-accel") + 1] == "tcg"
     assert not any("kvm" in arg for arg in tcg)
     for a, b in (("-cpu", "max"), ("-smp", "2"), ("-m", "640"), ("-initrd", str(tmp_path / "i.cpio.gz"))):
@@ -111,12 +111,13 @@ def test_qemu_command_is_tcg_unless_kvm_was_chosen(tmp_path: Path) -> None:
     assert "memory-backend-ram,id=mem1,size=320M" in tcg
     assert "-nographic" in tcg and "-no-reboot" in tcg
     assert tcg[-2:] == ["-append", f"{BASE_APPEND} oops=panic"]
-    kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append(True, "x=1"), kvm=True)
-    assert kvm[kvm.index("-accel") + 1] == "kvm" and "-initrd" not in kvm and kvm[-1] == f"{BASE_APPEND} x=1"
+    kvm = qemu_command(Path("q"), tmp_path / "bzImage", None, kernel_append("x=1"), kvm=True)
+    assert kvm[kvm.index("-accel") + 1] == "kvm" and "-initrd" not in kvm and kvm[-1] == f"{BASE_APPEND} oops=panic x=1"
     # KASAN reports every bug of a boot; a freed page never reads back its bytes.
     kasan = boot_kernel("kasan")
-    assert kernel_append(True, own=kasan.append) == f"{BASE_APPEND} kasan.fault=panic" and "init_on_free=1" in BASE_APPEND
-    assert kernel_append(False, "x=1", "swiotlb=force") == f"{BASE_APPEND} swiotlb=force oops=panic x=1"
+    assert kernel_append(own=kasan.append) == f"{BASE_APPEND} kasan.fault=panic oops=panic"
+    assert "init_on_free=1" in BASE_APPEND
+    assert kernel_append("x=1", "swiotlb=force") == f"{BASE_APPEND} swiotlb=force oops=panic x=1"
     disk = scratch_disk(tmp_path)
     assert disk.stat().st_size == DISK_BYTES and disk.stat().st_blocks == 0
     with_disk = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk=disk)

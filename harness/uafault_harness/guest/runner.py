@@ -43,7 +43,7 @@ from .qemu import (
     BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, EXT4_BYTES, EXT4_NAME, RunOutcome, Verdict, Watchdog,
     ext4_disk, incoming_args, kernel_append, qemu_command, run_console, scratch_disk,
 )
-from .snapshot import SNAPSHOT_DIRNAME, Template, boot_mode, template, template_key
+from .snapshot import SNAPSHOT_DIRNAME, Template, boot_mode, forget, template, template_key
 
 GUEST_LAYER_DIR = "guest"
 
@@ -506,33 +506,34 @@ class BootDisks:
     disk: Path
     ext4: Path
     job: Path
-    coverage: Path | None = None
+    coverage: Path
 
 
-def blank_disks(directory: Path, coverage: bool) -> BootDisks:
+def blank_disks(directory: Path) -> BootDisks:
     """Disks of every boot's sizes with nothing on them (a snapshot's boot)."""
     def blank(name: str, size: int) -> Path:
         with (directory / name).open("wb") as f:
             f.truncate(size)
         return directory / name
     return BootDisks(scratch_disk(directory), blank(EXT4_NAME, EXT4_BYTES), blank_job(directory / JOB_NAME),
-                     coverage_disk(directory) if coverage else None)
+                     coverage_disk(directory))
 
 
 def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
                files: tuple[tuple[str, str], ...] = (),
                programs: tuple[tuple[str, Path], ...] = (),
                on_line: Callable[[ConsoleTracker, str], None] | None = None,
-               echo: bool = True) -> tuple[ConsoleTracker, RunOutcome, dict[str, object]]:
+               echo: bool = True, restore: bool = True) -> tuple[ConsoleTracker, RunOutcome, dict[str, object]]:
     """One boot: the base archive (the same for every boot of a build),
     a job disk with the agent's arguments, modules, files and programs,
     QEMU under the watchdog; restored from a saved guest where there is
-    one (guest/snapshot.py).  on_line sees each console line after the
-    tracker has."""
+    one (guest/snapshot.py) unless not restore.  on_line sees each console
+    line after the tracker has."""
     tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
-    mode = boot_mode() if guest.snapshots is not None else "cold"
+    mode = boot_mode() if guest.snapshots is not None and restore else "cold"
+    job_files = files
     if request.path_lines:
-        files += ((GUEST_PATHS, "".join(line + "\n" for line in request.path_lines)),)
+        job_files += ((GUEST_PATHS, "".join(line + "\n" for line in request.path_lines)),)
     cpio = str(tools["cpio"])
     base_spec = BaseSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer)
     if guest.snapshots is not None:
@@ -540,13 +541,13 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     else:
         base = build_base(base_spec, out_dir / INITRAMFS_NAME, cpio)
     job = build_job(JobSpec(agent_args=agent_argv(artefacts, request), modules=artefacts.loaded(request),
-                            files=files, programs=programs),
+                            files=job_files, programs=programs, allow_crash=request.allow_crash),
                     out_dir / JOB_NAME, base_libraries(base_spec), cpio)
     qemu = tools["qemu-system-x86_64"]
     accel = select_accel(guest.accel, qemu, qemu_command(qemu, kernel.bzimage, None, BASE_APPEND, kvm=True),
                          guest.accel_cache, probe)
     boot = request.boot
-    append = kernel_append(request.allow_crash, request.append, boot.append)
+    append = kernel_append(request.append, boot.append)
 
     def command(disks: BootDisks) -> list[str]:
         return qemu_command(qemu, kernel.bzimage, base, append, accel.kvm, disks.disk, boot.qemu_args,
@@ -554,10 +555,9 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
 
     saved: Template | None = None
     if mode == "snapshot" and guest.snapshots is not None:
-        placeholders = BootDisks(Path("@disk"), Path("@ext4"), Path("@job"),
-                                 Path("@coverage") if request.coverage else None)
+        placeholders = BootDisks(Path("@disk"), Path("@ext4"), Path("@job"), Path("@coverage"))
         found = template(guest.snapshots, template_key(command(placeholders), kernel.bzimage),
-                         lambda d: command(blank_disks(d, request.coverage)))
+                         lambda d: command(blank_disks(d)))
         if isinstance(found, Template):
             saved = found
         else:
@@ -567,8 +567,10 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         ext4 = ext4_disk(out_dir, tools["mkfs.ext4"])
     except OSError as exc:
         raise HarnessError(ExitCode.MISSING_PREREQ, f"cannot make the ext4 disk: {exc}") from exc
-    # Kept after the boot: the caller reads it (guest/coverage.py).
-    coverage = coverage_disk(out_dir) if request.coverage else None
+    # Every boot has one (sparse until written), so --coverage is the same
+    # command line, the same snapshot; kept after a --coverage boot: the
+    # caller reads it (guest/coverage.py).
+    coverage = coverage_disk(out_dir)
     cmd = command(BootDisks(disk, ext4, job, coverage))
     if saved is not None:
         cmd += incoming_args(saved.state)
@@ -586,6 +588,16 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
                           halted=lambda: tracker.powered_down, preamble=saved.console if saved else ())
     disk.unlink(missing_ok=True)
     ext4.unlink(missing_ok=True)
+    if not request.coverage:
+        coverage.unlink(missing_ok=True)
+    if saved is not None and "job_read" not in tracker.arrived:
+        # Between the restore and its job the guest only polls a disk: a
+        # restore that never got there is a snapshot QEMU could not load,
+        # not the boot's result.
+        forget(saved)
+        print(f"[uafault] guest: the restored guest never read its job ({outcome.reason}); snapshot "
+              f"{saved.state.parent} dropped, booting cold", flush=True)
+        return boot_guest(guest, request, out_dir, probe, files, programs, on_line, echo, restore=False)
     details: dict[str, object] = {"qemu_command": cmd, "accel": accel.name, "accel_note": accel.note,
                                   "bzimage": str(kernel.bzimage), "boot": "snapshot" if saved else "cold"}
     if saved is not None and saved.made_seconds is not None:

@@ -38,9 +38,9 @@ STATE_NAME = "state"
 TEMPLATE_CONSOLE = "console.log"
 # Part of every key: a change to what a template holds makes new ones.
 SNAPSHOT_FORMAT = "uafault-snapshot-1"
-# Saved guests kept in the cache (70-200 MB each: zero pages are not
+# Saved guests kept in the cache (70-220 MB each: zero pages are not
 # stored), newest used first.
-TEMPLATES_KEPT = 6
+TEMPLATES_KEPT = 10
 # A template boot is a whole boot (a TCG KASAN kernel on a busy host).
 TEMPLATE_WATCHDOG = Watchdog(overall=600, silence=300, grace=0)
 QMP_TIMEOUT = 120.0
@@ -182,6 +182,11 @@ def _make(directory: Path, make_cmd: Callable[[Path], list[str]]) -> Template | 
         shutil.rmtree(part, ignore_errors=True)
     made = _load(directory)
     return made if made is not None else "the saved guest is incomplete"
+
+
+def forget(saved: Template) -> None:
+    """Drop a saved guest that would not restore; the next boot makes it again."""
+    shutil.rmtree(saved.state.parent, ignore_errors=True)
 
 
 def _prune(root: Path, keep: Path) -> None:
