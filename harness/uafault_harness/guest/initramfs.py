@@ -120,28 +120,34 @@ if echo {ZRAM_SWAP_SIZE} > /sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/
 else
     echo "uafault-init: zram swap unavailable"
 fi
+# The job disk, by its serial (virtio-blk probes its disks before /init;
+# the serial has no newline, so read fails at its end but sets it).
+for d in /sys/block/vd*; do
+    serial=
+    read -r serial < $d/serial 2>/dev/null
+    [ "$serial" = {JOB_SERIAL} ] && job=/dev/${{d##*/}}
+done
+if [ -z "$job" ]; then
+    echo "uafault-init: no job disk (serial {JOB_SERIAL})"
+    poweroff -f
+fi
 # The snapshot point (guest/snapshot.py): everything above is every
 # boot's, everything below the job's.  Blank, the disk reads zeroes; the
 # block cache is dropped each time, and on every disk once the job is
 # there, because a restored guest's cache holds what the disks held when
-# the snapshot was taken.
+# the snapshot was taken.  Shell built-ins where they do: after a restore
+# every program's first run is translated afresh under TCG.
 echo "{INIT_JOB_WAIT}"
 while :; do
-    for d in /sys/block/vd*; do
-        [ "$(cat $d/serial 2>/dev/null)" = {JOB_SERIAL} ] && job=/dev/${{d##*/}}
-    done
-    if [ -n "$job" ]; then
-        blockdev --flushbufs $job
-        [ "$(head -c 6 $job)" = {_NEWC_MAGIC} ] && break
-    fi
+    blockdev --flushbufs $job && read -r -n 6 magic < $job && [ "$magic" = {_NEWC_MAGIC} ] && break
     sleep 0.01
 done
 for d in /sys/block/vd*; do
-    blockdev --flushbufs /dev/${{d##*/}}
+    [ /dev/${{d##*/}} = $job ] || blockdev --flushbufs /dev/${{d##*/}}
 done
 cd / && cpio -idmu < $job 2>/dev/null
 echo "{INIT_JOB_READ}"
-exec sh {JOB_SCRIPT}
+. {JOB_SCRIPT}
 """
 
 
