@@ -31,7 +31,7 @@ GUEST_MODULE_DIR = "/lib/modules"
 # Every applet /init uses; busybox picks the applet from argv[0].
 INIT_APPLETS: tuple[str, ...] = (
     "sh", "mount", "mkdir", "cat", "echo", "poweroff", "mkswap", "swapon", "sleep", "ls", "dmesg",
-    "blockdev", "head", "cpio",
+    "blockdev", "cpio",
 )
 # The fault-injection attributes configs/guest.config enables (debugfs).
 FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc", "fail_iommufd")
