@@ -519,6 +519,20 @@ def blank_disks(directory: Path) -> BootDisks:
                      coverage_disk(directory))
 
 
+def _saved_guest(guest: PreparedGuest, command: Callable[[BootDisks], list[str]]) -> Template | None:
+    """The saved guest that boots of command restore (made first if need
+    be), or None, said once, when none could be made."""
+    if guest.snapshots is None:
+        return None
+    placeholders = BootDisks(Path("@disk"), Path("@ext4"), Path("@job"), Path("@coverage"))
+    found = template(guest.snapshots, template_key(command(placeholders), guest.kernel.bzimage),
+                     lambda work: command(blank_disks(work)))
+    if isinstance(found, Template):
+        return found
+    print(f"[uafault] guest: no snapshot ({found}); booting cold", flush=True)
+    return None
+
+
 def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
                files: tuple[tuple[str, str], ...] = (),
                programs: tuple[tuple[str, Path], ...] = (),
@@ -553,15 +567,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         return qemu_command(qemu, kernel.bzimage, base, append, accel.kvm, disks.disk, boot.qemu_args,
                             boot.disk_platform, disks.ext4, disks.coverage, boot.memory_mib, disks.job)
 
-    saved: Template | None = None
-    if mode == "snapshot" and guest.snapshots is not None:
-        placeholders = BootDisks(Path("@disk"), Path("@ext4"), Path("@job"), Path("@coverage"))
-        found = template(guest.snapshots, template_key(command(placeholders), kernel.bzimage),
-                         lambda d: command(blank_disks(d)))
-        if isinstance(found, Template):
-            saved = found
-        else:
-            print(f"[uafault] guest: no snapshot ({found}); booting cold", flush=True)
+    saved = _saved_guest(guest, command) if mode == "snapshot" else None
     disk = scratch_disk(out_dir)
     try:
         ext4 = ext4_disk(out_dir, tools["mkfs.ext4"])
