@@ -12,8 +12,8 @@ from uafault_harness.core.errors import HarnessError
 from uafault_harness.guest import initramfs
 from uafault_harness.guest.protocol import INIT_AGENT_EXIT, INIT_AGENT_START, INIT_JOB_READ, INIT_JOB_WAIT
 from uafault_harness.guest.initramfs import (
-    INIT_APPLETS, JOB_DISK_BYTES, JOB_SERIAL, BaseSpec, JobSpec, base_libraries, build_base, build_job, cached_base,
-    list_archive, list_job, render_init, render_job, shared_libraries,
+    INIT_APPLETS, JOB_DISK_BYTES, JOB_SERIAL, BaseSpec, JobSpec, build_base, build_job, cached_base,
+    list_archive, render_init, render_job, shared_libraries,
 )
 from uafault_harness.setup.requirements import find_tool, tool_named
 
@@ -46,7 +46,8 @@ def test_base_holds_agent_libraries_loader_and_busybox_and_the_job_the_rest(tmp_
     fuzzer = tmp_path / "uafault-fuzz"
     shutil.copy("/bin/true", fuzzer)
     base_spec = BaseSpec(busybox=_busybox(), agent=fake_agent, fuzzer=fuzzer)
-    out = build_base(base_spec, tmp_path / "run" / "guest" / "initramfs.cpio.gz")
+    base = build_base(base_spec, tmp_path / "run" / "guest" / "initramfs.cpio.gz")
+    out = base.archive
     members = set(list_archive(out))
     libs = shared_libraries(fake_agent)
     assert any("ld-linux" in str(lib) for lib in libs), libs
@@ -64,9 +65,9 @@ def test_base_holds_agent_libraries_loader_and_busybox_and_the_job_the_rest(tmp_
     shutil.copy("/bin/true", program)
     job = build_job(JobSpec(agent_args=("--seed", "7"), modules=tuple(modules), files=(("/plan.txt", "a\n"),),
                             programs=(("/bin/repro", program),)),
-                    tmp_path / "job.img", base_libraries(base_spec))
+                    tmp_path / "job.img", base.libraries)
     assert job.stat().st_size == JOB_DISK_BYTES and job.read_bytes()[:6] == b"070701"
-    assert set(list_job(job)) == {"job.sh", "lib/modules/uafault.ko", "lib/modules/uafault_example.ko",
+    assert set(list_archive(job)) == {"job.sh", "lib/modules/uafault.ko", "lib/modules/uafault_example.ko",
                                   "plan.txt", "bin/repro", "bin", "lib", "lib/modules"}
 
 
@@ -79,15 +80,16 @@ def test_a_job_too_big_for_its_disk_is_refused(tmp_path: Path, monkeypatch: pyte
 
 def test_the_base_is_built_once_per_content(tmp_path: Path, fake_agent: Path) -> None:
     spec = BaseSpec(busybox=_busybox(), agent=fake_agent)
-    first = cached_base(spec, tmp_path)
-    assert cached_base(spec, tmp_path) == first
+    first = cached_base(spec, tmp_path).archive
+    built = first.stat().st_ino  # a rebuild is written anew and renamed over it
+    assert cached_base(spec, tmp_path).archive == first and first.stat().st_ino == built
     fake_agent.write_bytes(fake_agent.read_bytes() + b"\0")
-    second = cached_base(spec, tmp_path)
+    second = cached_base(spec, tmp_path).archive
     assert second != first and second.is_file()
 
 
 def test_archive_entries_have_the_right_kinds(tmp_path: Path, fake_agent: Path) -> None:
-    out = build_base(BaseSpec(busybox=_busybox(), agent=fake_agent), tmp_path / "i.cpio.gz")
+    out = build_base(BaseSpec(busybox=_busybox(), agent=fake_agent), tmp_path / "i.cpio.gz").archive
     import gzip
     listing = subprocess.run(["cpio", "--quiet", "-tv"], input=gzip.decompress(out.read_bytes()),
                              capture_output=True, check=True).stdout.decode().splitlines()

@@ -64,6 +64,15 @@ def atomic_symlink(target: str | Path, link: Path) -> None:
         raise
 
 
+def sparse_file(path: Path, size: int, head: bytes = b"") -> Path:
+    """path made anew: head, then zeroes (no blocks) up to size bytes; a
+    guest's disk image."""
+    with path.open("wb") as f:
+        f.write(head)
+        f.truncate(size)
+    return path
+
+
 def fresh_dir(parent: Path, name: str) -> Path:
     """A new directory parent/name; mkdir is the claim, so a run of the
     same second (a name from the time) gets name-1, name-2, ..."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..core.agent_header import agent_string
 from ..core.coverage import Coverage, SourceFile, Sources
+from ..core.fsutil import sparse_file
 
 RECORD = agent_string("COVERAGE_RECORD")
 AGENT_COVERAGE = "--coverage"
@@ -31,10 +32,7 @@ _GCOV_MIN_BATCH = 50
 
 
 def coverage_disk(out_dir: Path) -> Path:
-    image = out_dir / COVERAGE_NAME
-    with image.open("wb") as f:
-        f.truncate(COVERAGE_BYTES)
-    return image
+    return sparse_file(out_dir / COVERAGE_NAME, COVERAGE_BYTES)
 
 
 @dataclass(frozen=True)

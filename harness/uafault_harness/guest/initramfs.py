@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ExitCode, HarnessError
-from ..core.fsutil import atomic_write_bytes
+from ..core.fsutil import atomic_write_bytes, sparse_file
 from .protocol import INIT_AGENT_EXIT, INIT_AGENT_START, INIT_JOB_READ, INIT_JOB_WAIT
 
 INITRAMFS_NAME = "initramfs.cpio.gz"
@@ -205,21 +205,32 @@ def _base_programs(spec: BaseSpec) -> list[tuple[Path, str]]:
     return programs
 
 
-def base_libraries(spec: BaseSpec) -> frozenset[str]:
-    """The guest paths of the shared libraries the base holds."""
-    return frozenset(str(lib) for program, _ in _base_programs(spec) for lib in shared_libraries(program))
+@dataclass(frozen=True)
+class Base:
+    archive: Path
+    # The guest paths of the shared libraries it holds: a job's programs
+    # bring only the others.
+    libraries: frozenset[str]
 
 
-def base_digest(spec: BaseSpec) -> str:
+def _base_libraries(spec: BaseSpec) -> dict[Path, list[Path]]:
+    return {program: shared_libraries(program) for program, _ in _base_programs(spec)}
+
+
+def base_digest(spec: BaseSpec, libraries: dict[Path, list[Path]]) -> str:
     """What the base archive is made of: /init, the programs' bytes and
     their libraries (path, size, time: the host's packages)."""
     h = hashlib.sha256(render_init().encode() + " ".join(INIT_APPLETS).encode())
     for program, guest_path in _base_programs(spec):
         h.update(guest_path.encode() + b"\0" + program.read_bytes())
-        for lib in shared_libraries(program):
+        for lib in libraries[program]:
             st = lib.stat()
             h.update(f"{lib}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()
+
+
+def _base(archive: Path, libraries: dict[Path, list[Path]]) -> Base:
+    return Base(archive, frozenset(str(lib) for libs in libraries.values() for lib in libs))
 
 
 def stage_base(spec: BaseSpec, staging: Path) -> None:
@@ -266,33 +277,32 @@ def newc(staging: Path, cpio: str = "cpio") -> bytes:
     return proc.stdout
 
 
-def build_base(spec: BaseSpec, out: Path, cpio: str = "cpio") -> Path:
+def build_base(spec: BaseSpec, out: Path, cpio: str = "cpio") -> Base:
     """The base archive, gzipped (level 1: level 9 took 1.4 s a boot on the
     host for 8% less), written atomically to out."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".initramfs-", dir=out.parent) as tmp:
         stage_base(spec, Path(tmp))
         atomic_write_bytes(out, gzip.compress(newc(Path(tmp), cpio), compresslevel=1, mtime=0))
-    return out
+    return _base(out, _base_libraries(spec))
 
 
-def cached_base(spec: BaseSpec, cache: Path, cpio: str = "cpio") -> Path:
+def cached_base(spec: BaseSpec, cache: Path, cpio: str = "cpio") -> Base:
     """The base archive for spec, built once into cache and kept while it
     is the newest few (the host builds it in a fraction of a second, but
     every boot of a campaign needs it)."""
-    out = cache / f"base-{base_digest(spec)[:20]}.cpio.gz"
+    libraries = _base_libraries(spec)
+    out = cache / f"base-{base_digest(spec, libraries)[:20]}.cpio.gz"
     if not out.is_file():
         build_base(spec, out, cpio)
         for old in sorted(cache.glob("base-*.cpio.gz"), key=lambda p: p.stat().st_mtime)[:-BASES_KEPT]:
             old.unlink(missing_ok=True)
-    return out
+    return _base(out, libraries)
 
 
 def blank_job(out: Path) -> Path:
     """A job disk with nothing on it: /init waits at its snapshot point."""
-    with out.open("wb") as f:
-        f.truncate(JOB_DISK_BYTES)
-    return out
+    return sparse_file(out, JOB_DISK_BYTES)
 
 
 def build_job(spec: JobSpec, out: Path, present: frozenset[str] = frozenset(), cpio: str = "cpio") -> Path:
@@ -304,20 +314,12 @@ def build_job(spec: JobSpec, out: Path, present: frozenset[str] = frozenset(), c
     if len(archive) > JOB_DISK_BYTES:
         raise HarnessError(ExitCode.USAGE, f"the guest's job is {len(archive) >> 20} MiB (modules, files and "
                                            f"programs); its disk holds {JOB_DISK_BYTES >> 20} MiB")
-    with out.open("wb") as f:
-        f.write(archive)
-        f.truncate(JOB_DISK_BYTES)
-    return out
-
-
-def list_job(image: Path, cpio: str = "cpio") -> list[str]:
-    """Member names of a job disk's archive."""
-    proc = subprocess.run([cpio, "--quiet", "-t"], stdin=image.open("rb"), capture_output=True, check=True)
-    return proc.stdout.decode().splitlines()
+    return sparse_file(out, JOB_DISK_BYTES, archive)
 
 
 def list_archive(archive: Path, cpio: str = "cpio") -> list[str]:
-    """Member names of a (gzipped) cpio archive, via `cpio -t`."""
+    """Member names of a cpio archive, gzipped or not (a job disk), via
+    `cpio -t`."""
     data = archive.read_bytes()
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from ..core.agent_header import agent_string
+from ..core.fsutil import sparse_file
 from .initramfs import JOB_SERIAL
 
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
@@ -156,17 +157,12 @@ def kernel_append(extra: str = "", own: str = "") -> str:
 
 def scratch_disk(out_dir: Path) -> Path:
     """An empty DISK_BYTES disk image in out_dir (sparse: no blocks yet)."""
-    disk = out_dir / DISK_NAME
-    with disk.open("wb") as f:
-        f.truncate(DISK_BYTES)
-    return disk
+    return sparse_file(out_dir / DISK_NAME, DISK_BYTES)
 
 
 def ext4_disk(out_dir: Path, mkfs: Path) -> Path:
     """An empty ext4 file system of EXT4_BYTES in out_dir (sparse)."""
-    image = out_dir / EXT4_NAME
-    with image.open("wb") as f:
-        f.truncate(EXT4_BYTES)
+    image = sparse_file(out_dir / EXT4_NAME, EXT4_BYTES)
     done = subprocess.run([str(mkfs), "-q", "-F", "-E", "nodiscard", str(image)], capture_output=True, text=True,
                           check=False)
     if done.returncode != 0:

@@ -33,7 +33,7 @@ from .build import GuestKernel, build_guest_kernel
 from .console import ConsoleTracker, KernelReport
 from .coverage import AGENT_COVERAGE, coverage_disk
 from .initramfs import (
-    GUEST_FUZZER, INITRAMFS_NAME, JOB_NAME, BaseSpec, JobSpec, base_libraries, blank_job, build_base, build_job,
+    GUEST_FUZZER, INITRAMFS_NAME, JOB_NAME, BaseSpec, JobSpec, blank_job, build_base, build_job,
     cached_base, guest_module_path,
 )
 from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
@@ -511,11 +511,8 @@ class BootDisks:
 
 def blank_disks(directory: Path) -> BootDisks:
     """Disks of every boot's sizes with nothing on them (a snapshot's boot)."""
-    def blank(name: str, size: int) -> Path:
-        with (directory / name).open("wb") as f:
-            f.truncate(size)
-        return directory / name
-    return BootDisks(scratch_disk(directory), blank(EXT4_NAME, EXT4_BYTES), blank_job(directory / JOB_NAME),
+    return BootDisks(scratch_disk(directory), fsutil.sparse_file(directory / EXT4_NAME, EXT4_BYTES),
+                     blank_job(directory / JOB_NAME),
                      coverage_disk(directory))
 
 
@@ -556,7 +553,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         base = build_base(base_spec, out_dir / INITRAMFS_NAME, cpio)
     job = build_job(JobSpec(agent_args=agent_argv(artefacts, request), modules=artefacts.loaded(request),
                             files=job_files, programs=programs, allow_crash=request.allow_crash),
-                    out_dir / JOB_NAME, base_libraries(base_spec), cpio)
+                    out_dir / JOB_NAME, base.libraries, cpio)
     qemu = tools["qemu-system-x86_64"]
     accel = select_accel(guest.accel, qemu, qemu_command(qemu, kernel.bzimage, None, BASE_APPEND, kvm=True),
                          guest.accel_cache, probe)
@@ -564,7 +561,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     append = kernel_append(request.append, boot.append)
 
     def command(disks: BootDisks) -> list[str]:
-        return qemu_command(qemu, kernel.bzimage, base, append, accel.kvm, disks.disk, boot.qemu_args,
+        return qemu_command(qemu, kernel.bzimage, base.archive, append, accel.kvm, disks.disk, boot.qemu_args,
                             boot.disk_platform, disks.ext4, disks.coverage, boot.memory_mib, disks.job)
 
     saved = _saved_guest(guest, command) if mode == "snapshot" else None

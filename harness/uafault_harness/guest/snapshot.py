@@ -176,6 +176,8 @@ def _make(directory: Path, make_cmd: Callable[[Path], list[str]]) -> Template | 
             return f"saving it failed: {saved[0]}"
         fsutil.atomic_write_text(part / TEMPLATE_CONSOLE, "".join(line + "\n" for line in lines))
         part.chmod(0o755)
+        # Under the lock: anything there is a leftover that would not load.
+        shutil.rmtree(directory, ignore_errors=True)
         os.replace(part, directory)
     finally:
         shutil.rmtree(work, ignore_errors=True)
