@@ -82,10 +82,13 @@ def template_key(cmd: list[str], bzimage: Path) -> str:
 
 def _load(directory: Path) -> Template | None:
     state, console = directory / STATE_NAME, directory / TEMPLATE_CONSOLE
-    if not (state.is_file() and console.is_file()):
+    try:
+        os.utime(directory)  # the newest used is the last pruned
+        lines = console.read_text(errors="replace").splitlines()
+    except OSError:
+        # None yet, or another command pruned it just now.
         return None
-    os.utime(directory)
-    return Template(state, tuple(console.read_text(errors="replace").splitlines()))
+    return Template(state, tuple(lines)) if state.is_file() else None
 
 
 class _Qmp:
