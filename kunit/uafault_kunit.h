@@ -10,6 +10,9 @@
 #include <kunit/test.h>
 #include <linux/types.h>
 
+#include "../module/uafault_known.h"
+#include "compat.h"
+
 /* Poison of kernel buffers; user patterns stay below it (see pattern). */
 #define UAFAULT_POISON		0xa5
 /* Poisoned bytes kept on both sides of every kernel buffer. */
@@ -155,17 +158,18 @@ static int name##_add_layouts(u8 op, unsigned int flags, u8 npages,	\
 }
 
 /*
- * An architecture that knowingly departs from the documented contract.
- * The case then asserts the departure exactly, so that a fix shows up as
- * a failure (and this call is removed), and says so in the log.
+ * uafault_known() - the kernel shows a recorded deviation (or does not)
+ * @test: the case
+ * @id: the record (module/uafault_known.h)
+ * @shows: the case observed the record's deviation instead of the contract
+ *
+ * Call it where the deviation would show if the kernel had it.  When it
+ * does, the case is a known deviation: a SKIP whose reason starts XFAIL
+ * and names the record and its fix (unless the case already failed), and
+ * the caller asserts the rest of the deviation's shape.  When it does not,
+ * the log says so and the caller asserts the contract.  Returns @shows.
  */
-static inline bool uafault_deviates(struct kunit *test, bool applies,
-				    const char *what)
-{
-	if (applies)
-		kunit_info(test, "known deviation: %s", what);
-	return applies;
-}
+bool uafault_known(struct kunit *test, enum uafault_known_id id, bool shows);
 
 const char *uafault_fault_name(enum uafault_fault fault);
 bool uafault_fault_blocks(enum uafault_fault fault, bool write);

@@ -361,6 +361,22 @@ long uafault_pin_balance(void)
 	return acquired - released;
 }
 
+bool uafault_known(struct kunit *test, enum uafault_known_id id, bool shows)
+{
+	const struct uafault_known *k = &uafault_known_records[id];
+
+	if (!shows) {
+		kunit_info(test, UAFAULT_KNOWN_ABSENT " %s", k->id);
+		return false;
+	}
+	kunit_info(test, "known deviation %s: %s", k->id, k->deviation);
+	/* A failure already recorded is not hidden behind the skip. */
+	if (test->status != KUNIT_FAILURE)
+		kunit_mark_skipped(test, UAFAULT_KNOWN_XFAIL " %s: fix %s (%s)",
+				   k->id, k->fix, k->subject);
+	return true;
+}
+
 MODULE_DESCRIPTION("uafault KUnit fault suites for user access and pinning");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);

@@ -178,8 +178,35 @@ static bool boot_tainted(void)
 }
 
 /*
+ * The record of module/uafault_known.h whose "agent:" globs take the case
+ * @name, or NULL (a known issue of uafault's own variants, or a user's).
+ */
+static const char *known_record(const char *name)
+{
+	char glob[128];
+	const char *p, *end;
+	int i;
+
+	for (i = 0; i < UAFAULT_KNOWN_NR; i++) {
+		for (p = uafault_known_records[i].cases; *p; p = end) {
+			p += strspn(p, " ");
+			end = p + strcspn(p, " ");
+			if (end - p <= 6 || strncmp(p, "agent:", 6) ||
+			    end - p - 6 >= (long)sizeof(glob))
+				continue;
+			snprintf(glob, sizeof(glob), "%.*s", (int)(end - p - 6),
+				 p + 6);
+			if (!fnmatch(glob, name, 0))
+				return uafault_known_records[i].id;
+		}
+	}
+	return NULL;
+}
+
+/*
  * A failure of a case a --known-issue names is that issue, seen again: a
- * SKIP that says so, its notes printed as a failure's are.
+ * SKIP that says so and names its record, its notes printed as a
+ * failure's are.
  */
 static void expect_known(const struct agent *a, struct verdict *v)
 {
@@ -189,6 +216,7 @@ static void expect_known(const struct agent *a, struct verdict *v)
 		if (!fnmatch(a->known[i], a->case_name, 0)) {
 			v->failed = false;
 			v->known = true;
+			v->known_id = known_record(a->case_name);
 		}
 	}
 }

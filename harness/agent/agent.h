@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "../../module/uafault.h"
+#include "../../module/uafault_known.h"
 #include "exit.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -170,6 +171,7 @@ const char *umem_error(const struct umem *m, int err);
 struct verdict {
 	bool failed;
 	bool known;		/* failed as a --known-issue said it would */
+	const char *known_id;	/* that issue's record (uafault_known.h) */
 	bool unresolved;
 	bool skipped;
 	char msg[MSG_LEN];

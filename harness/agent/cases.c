@@ -81,9 +81,12 @@ void print_result(const struct verdict *v, const char *indent,
 	print_notes(v, indent);
 	if (v->failed)
 		printf("%snot ok %u %s\n", indent, number, name);
+	else if (v->known && v->known_id)
+		printf("%sok %u %s # SKIP " UAFAULT_KNOWN_XFAIL " %s: a known issue\n",
+		       indent, number, name, v->known_id);
 	else if (v->known)
-		printf("%sok %u %s # SKIP XFAIL: a known issue\n", indent, number,
-		       name);
+		printf("%sok %u %s # SKIP " UAFAULT_KNOWN_XFAIL ": a known issue\n",
+		       indent, number, name);
 	else if (v->unresolved)
 		printf("%sok %u %s # SKIP set-up failed\n", indent, number, name);
 	else if (v->skipped)

@@ -52,12 +52,13 @@ def test_one_shipped_repro_per_variant_and_each_loads() -> None:
 
 def test_each_kernel_finding_has_a_repro_that_loads_and_a_known_issue() -> None:
     """configs/repro/kernel/: what the oracles found in the kernel itself,
-    each listed in configs/known-issues.toml, whose reason names the file."""
+    each a record of module/uafault_known.h, whose deviation names the
+    file."""
     import fnmatch
 
-    from uafault_harness.campaign.known_issues import load_known_issues
+    from uafault_harness.campaign.known_issues import shipped_known_issues
 
-    known = load_known_issues(PROJECT_ROOT / "configs" / "known-issues.toml")
+    known = shipped_known_issues(PROJECT_ROOT)
     configs = sorted((PROJECT_ROOT / "configs" / "repro" / "kernel").glob("*.toml"))
     assert configs
     for config in configs:
@@ -225,6 +226,6 @@ def test_the_reproducer_is_made_of_what_the_makefile_builds_uafault_repro_from()
     """c_sources() reads the agent Makefile's REPRO_SRCS: every kind family
     and path file, and repro_main.c last."""
     sources = c_sources(PROJECT_ROOT)
-    assert sources[:3] == C_HEADERS and sources[-1] == "harness/agent/repro_main.c"
+    assert sources[:len(C_HEADERS)] == C_HEADERS and sources[-1] == "harness/agent/repro_main.c"
     assert {"harness/agent/kinds_inject.c", "harness/agent/paths.c", "harness/agent/paths_uring.c"} <= set(sources)
     assert all((PROJECT_ROOT / s).is_file() for s in sources) and "harness/agent/agent.c" not in sources

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .campaign.known_issues import KNOWN_ISSUES, case_globs, load_known_issues
+from .campaign.known_issues import case_globs, shipped_known_issues
 from .campaign.runner import CAMPAIGN_DIR, CampaignRequest, described_lines, run_campaign
 from .campaign.spec import load_campaign, parse_duration, parse_shard
 from .campaign.store import DB_NAME, RUN_ID, merge_into
@@ -393,7 +393,7 @@ def guest_request(args: argparse.Namespace, layout: Layout) -> GuestRequest:
                         agent_args=args.agent_args, jobs=args.jobs, fuzz_calls=args.fuzz_calls,
                         kunit=args.kunit, modules=Modules(dirs=tuple(dict.fromkeys(args.modules))),
                         append=args.append, coverage=args.coverage,
-                        known_issues=case_globs(load_known_issues(layout.project / KNOWN_ISSUES), args.kernel))
+                        known_issues=case_globs(shipped_known_issues(layout.project), args.kernel))
 
 
 def _show_coverage(cov: Coverage, cases: list[Ran], out_dir: Path, title: str) -> None:
@@ -539,7 +539,7 @@ def test_guest_requests(jobs: int, layout: Layout, accel: str = DEFAULT_ACCEL) -
     last, on purpose), then the fuzzer and the fault kinds again under
     KASAN, where nothing may oops."""
     described = described_lines(layout, ())
-    known = load_known_issues(layout.project / KNOWN_ISSUES)
+    known = shipped_known_issues(layout.project)
     return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True, path_lines=described,
                          known_issues=case_globs(known, "plain"), accel=accel),
             GuestRequest(jobs=jobs, kernel="kasan", fuzz_calls=TEST_FUZZ_CALLS, path_lines=described,

@@ -1,6 +1,8 @@
-"""Known issues (configs/known-issues.toml): bugs a campaign is expected
-to hit.  A matching case that fails is XFAIL, one that passes XPASS (the
-bug is gone), or, not strict, stays PASS."""
+"""Known issues: bugs a campaign is expected to hit.  The kernel's own are
+the records of module/uafault_known.h (core/known.py); uafault's buggy
+variants and a user's own are [[issue]] tables (configs/known-issues.toml,
+a campaign's `known_issues` file).  A matching case that fails is XFAIL,
+one that passes XPASS (the bug is gone), or, not strict, stays PASS."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core import known
 from ..core.errors import ExitCode, HarnessError
 from .spec import Case, SpecError
 
@@ -64,6 +67,24 @@ def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
         out.append(KnownIssue(issue.get("kernel", issue.get("variant", "*")), issue["target"], issue.get("fault", "*"),
                               issue["reason"], issue.get("strict", True)))
     return tuple(out)
+
+
+def record_issues(records: tuple[known.Record, ...] | None = None) -> tuple[KnownIssue, ...]:
+    """The kernel's known bugs (module/uafault_known.h) as campaign issues:
+    one per agent case glob ("target.fault") of a record.  Not strict: a
+    bug a fault plan must reach passes on the plans that miss it."""
+    out: list[KnownIssue] = []
+    for record in known.records() if records is None else records:
+        for glob in record.case_globs("agent"):
+            target, _, fault = glob.rpartition(".")
+            out.append(KnownIssue(record.kernel, target or glob, fault if target else "*",
+                                  f"known {record.id}: {record.deviation}; fix: {record.fix_text}", False))
+    return tuple(out)
+
+
+def shipped_known_issues(project: Path) -> tuple[KnownIssue, ...]:
+    """uafault's own: the kernel's records, then configs/known-issues.toml."""
+    return record_issues() + load_known_issues(project / KNOWN_ISSUES)
 
 
 def case_globs(issues: tuple[KnownIssue, ...], kernel: str) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ from ..guest.qemu import RunOutcome
 from ..guest.qemu import Verdict as BootVerdict
 from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
 from ..setup.source import read_stamp
-from .known_issues import KNOWN_ISSUES, KnownIssue, expected_verdict, load_known_issues
+from .known_issues import KnownIssue, expected_verdict, load_known_issues, shipped_known_issues
 from .paths import load_paths, shipped_paths
 from .spec import Campaign, Case, expand, load_campaign, select_targets, shard, tonight
 from .store import DB_NAME, History, RunInfo, Store, Verdict
@@ -141,8 +141,7 @@ def list_targets(guest: PreparedGuest, out_dir: Path, modules: Modules = Modules
 def known_issues_for(layout: Layout, own: Path | None) -> tuple[KnownIssue, ...]:
     """uafault's known issues, and those of the file a campaign or repro
     config names (`known_issues`)."""
-    known = load_known_issues(layout.project / KNOWN_ISSUES)
-    return known + (load_known_issues(own) if own is not None else ())
+    return shipped_known_issues(layout.project) + (load_known_issues(own) if own is not None else ())
 
 
 def described_lines(layout: Layout, own: tuple[Path, ...]) -> tuple[str, ...]:

@@ -458,6 +458,7 @@ def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool
         "parse_errors": parsed.parse_errors,
         "parser_status": parsed.status,
         "kunit_json": wrote_json,
+        "known": parsed.deviations.to_json(),
     }
     return LayerResult(layer=layer, exit_code=code, message=message, counts=parsed.counts,
                        suites=parsed.suites, details=details)

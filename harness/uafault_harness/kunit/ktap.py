@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable, Iterator
 
+from ..core import known
 from ..core.errors import ExitCode, HarnessError
 from ..core.kmsg import PRINTK_PREFIX, REPORT_START
 from ..core.results import Counts
@@ -77,16 +78,43 @@ class ParsedRun:
     status: str = ""
     # kunit_parser's Test tree, for kunit_json and per-case lookups.
     root: Any = field(default=None, repr=False, compare=False)
+    # What the cases said of the known deviations (module/uafault_known.h).
+    deviations: known.Seen = field(default_factory=lambda: known.Seen({}, {}))
 
 
-def _leaves(test: Any) -> Iterator[Any]:
+def _leaves(test: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     # Parameterised cases are tests with subtests; their parameters are
     # the leaves and each one counts as a case.
+    path = path + (test.name,)
     if not test.subtests:
-        yield test
+        yield path, test
         return
     for sub in test.subtests:
-        yield from _leaves(sub)
+        yield from _leaves(sub, path)
+
+
+def xfail_paths(lines: Iterable[str]) -> set[tuple[str, ...]]:
+    """The cases (suite, case[, parameter] names) whose result line is a
+    known deviation or a known issue: "ok N NAME # SKIP XFAIL ...".  The
+    tree's parser keeps no skip reason, so the lines are read here."""
+    out: set[tuple[str, ...]] = set()
+    open_tests: list[tuple[int, str]] = []
+    for raw in lines:
+        line = PRINTK_PREFIX.sub("", raw, count=1)
+        subtest = _SUBTEST.match(line)
+        if subtest:
+            depth = len(subtest.group(1))
+            open_tests = [t for t in open_tests if t[0] < depth] + [(depth, subtest.group(2))]
+            continue
+        result = _RESULT.match(line)
+        if not result:
+            continue
+        depth = len(line) - len(line.lstrip())
+        # A result closes the tests opened deeper than it.
+        open_tests = [t for t in open_tests if t[0] <= depth]
+        if result.group(3) and known.xfail_reason(result.group(3)) is not None:
+            out.add(tuple(name for _, name in open_tests) + (result.group(2),))
+    return out
 
 
 # Whether a case (skipped?, its diagnostic lines) could not be set up: a
@@ -98,16 +126,20 @@ def _never(skipped: bool, notes: list[str]) -> bool:
     return False
 
 
-def _count_leaves(parser: ModuleType, test: Any, unresolved_case: Unresolved) -> Counts:
+def _count_leaves(parser: ModuleType, test: Any, unresolved_case: Unresolved,
+                  xfails: set[tuple[str, ...]]) -> Counts:
     raw = parser.TestCounts()
-    unresolved = 0
-    for leaf in _leaves(test):
-        if unresolved_case(leaf.status == parser.TestStatus.SKIPPED, leaf.log):
+    unresolved = xfail = 0
+    for path, leaf in _leaves(test):
+        skipped = leaf.status == parser.TestStatus.SKIPPED
+        if unresolved_case(skipped, leaf.log):
             unresolved += 1
+        elif skipped and path in xfails:
+            xfail += 1
         else:
             raw.add_status(leaf.status)
     return Counts(passed=raw.passed, failed=raw.failed, skipped=raw.skipped, crashed=raw.crashed,
-                  unresolved=unresolved)
+                  unresolved=unresolved, xfail=xfail)
 
 
 def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path,
@@ -119,10 +151,11 @@ def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path,
         root = parser.parse_run_tests(lines)
     counts = Counts()
     suites: dict[str, Counts] = {}
+    xfails = xfail_paths(lines)
     # An unparsable run yields a root with no subtests; counting it as a
     # leaf would invent a crashed "test".
     for suite in root.subtests:
-        suite_counts = _count_leaves(parser, suite, unresolved)
+        suite_counts = _count_leaves(parser, suite, unresolved, xfails)
         suites[suite.name] = suite_counts
         counts.add(suite_counts)
     return ParsedRun(
@@ -132,6 +165,7 @@ def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path,
         parse_errors=int(root.counts.errors),
         status=str(root.status.name),
         root=root,
+        deviations=known.seen_in(lines),
     )
 
 
@@ -172,6 +206,7 @@ class CaseReport:
     case: str
     title: str
     outcome: str    # "passed", "skipped" or "failed", as KTAP said
+    xfail: bool = False     # the skip is a known deviation
 
 
 def reports_in_cases(console_lines: Iterable[str]) -> list[CaseReport]:
@@ -198,7 +233,8 @@ def reports_in_cases(console_lines: Iterable[str]) -> list[CaseReport]:
         if result and suites:
             if pending is not None:
                 outcome = "failed" if result.group(1) else "skipped" if result.group(3) else "passed"
-                out.append(CaseReport(suites[0][1], result.group(2), pending, outcome))
+                xfail = bool(result.group(3)) and known.xfail_reason(result.group(3)) is not None
+                out.append(CaseReport(suites[0][1], result.group(2), pending, outcome, xfail))
             pending, expecting = None, False
     return out
 
@@ -213,6 +249,8 @@ def fail_reported_cases(parsed: ParsedRun, reports: list[CaseReport]) -> None:
         for c in (counts, parsed.counts):
             if report.outcome == "passed" and c.passed:
                 c.passed -= 1
+            elif report.outcome == "skipped" and report.xfail and c.xfail:
+                c.xfail -= 1
             elif report.outcome == "skipped" and c.skipped:
                 c.skipped -= 1
             else:

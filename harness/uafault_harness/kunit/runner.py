@@ -152,7 +152,8 @@ def _analyse_console(
         layer=layer, exit_code=code, message=message, counts=parsed.counts, suites=parsed.suites,
         details={"policy_violations": violations, "kernel_reports_in_cases": said,
                  "parse_errors": parsed.parse_errors,
-                 "parser_status": parsed.status, "kunit_py_exec_exit": exec_rc},
+                 "parser_status": parsed.status, "kunit_py_exec_exit": exec_rc,
+                 "known": parsed.deviations.to_json()},
     )
 
 

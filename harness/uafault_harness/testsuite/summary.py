@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core import known
 from ..core.results import Counts, LayerResult, SUMMARY_NAME, read_layer
 from ..guest.runner import GUEST_LAYER_DIRS
 from ..kunit.profiles import ARCHES
@@ -28,7 +29,18 @@ def totals_line(layers: list[LayerResult]) -> str:
     """The last line of `uafault test`; a crash is a failure here, a case
     that could not be set up (unresolved) neither a pass nor a failure."""
     t = totals(layers)
-    return f"{t.passed} passed, {t.failed + t.crashed} failed, {t.skipped} skipped, {t.unresolved} unresolved"
+    return (f"{t.passed} passed, {t.failed + t.crashed} failed, {t.skipped} skipped, {t.unresolved} unresolved, "
+            f"{t.xfail} known deviations")
+
+
+def known_lines(layers: list[LayerResult]) -> list[str]:
+    """Each known-deviation record the run's KUnit and guest layers
+    checked: present (with its fix) or fixed in this kernel (with its
+    commit), which is news and never a failure."""
+    seen = known.Seen({}, {})
+    for layer in layers:
+        seen.merge(known.Seen.from_json(layer.details.get("known")))
+    return known.verdict_lines(seen)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -44,8 +56,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def layer_table(layers: list[LayerResult]) -> str:
     rows = [[l.layer, l.outcome, str(l.counts.passed), str(l.counts.failed),
-             str(l.counts.skipped), str(l.counts.crashed), str(l.counts.unresolved)] for l in layers]
-    lines = _table(["layer", "outcome", "passed", "failed", "skipped", "crashed", "unresolved"], rows)
+             str(l.counts.skipped), str(l.counts.crashed), str(l.counts.unresolved), str(l.counts.xfail)]
+            for l in layers]
+    lines = _table(["layer", "outcome", "passed", "failed", "skipped", "crashed", "unresolved", "xfail"], rows)
     for l in layers:
         if l.exit_code != 0:
             lines.append(f"{l.layer}: {l.message}")
@@ -53,10 +66,10 @@ def layer_table(layers: list[LayerResult]) -> str:
 
 
 def suite_table(layer: LayerResult) -> str:
-    rows = [[name, str(c.passed), str(c.failed), str(c.skipped), str(c.crashed), str(c.unresolved)]
+    rows = [[name, str(c.passed), str(c.failed), str(c.skipped), str(c.crashed), str(c.unresolved), str(c.xfail)]
             for name, c in sorted(layer.suites.items())]
-    return "\n".join(_table([f"{layer.layer} suite", "passed", "failed", "skipped", "crashed", "unresolved"],
-                            rows))
+    return "\n".join(_table([f"{layer.layer} suite", "passed", "failed", "skipped", "crashed", "unresolved",
+                             "xfail"], rows))
 
 
 def load_run_layers(run_dir: Path) -> list[LayerResult]:
@@ -79,5 +92,8 @@ def run_report(run_dir: Path) -> str:
         return f"run {run_dir.name}: no completed layers"
     parts = [f"run {run_dir.name} ({run_dir})", layer_table(layers)]
     parts += [suite_table(l) for l in layers if l.suites]
+    deviations = known_lines(layers)
+    if deviations:
+        parts.append("\n".join(deviations))
     parts.append(totals_line(layers))
     return "\n\n".join(parts)

@@ -16,7 +16,8 @@ from .repro import Repro
 
 # The headers a reproducer starts with; its C files are the agent
 # Makefile's REPRO_SRCS (what it builds uafault-repro from), in order.
-C_HEADERS: tuple[str, ...] = ("module/uafault.h", "harness/agent/exit.h", "harness/agent/agent.h")
+C_HEADERS: tuple[str, ...] = ("module/uafault.h", "module/uafault_known.h", "harness/agent/exit.h",
+                              "harness/agent/agent.h")
 AGENT_DIR = "harness/agent"
 _MAKE_VAR = re.compile(r"^(\w+) := (.*)$", re.M)
 _MAKE_REF = re.compile(r"\$\((\w+)\)")
