@@ -18,6 +18,7 @@
 #include <linux/vmstat.h>
 
 #include "../module/pin_stat.h"
+#define UAFAULT_KNOWN_TABLE	/* the records are defined here */
 #include "uafault_kunit.h"
 
 static const char * const fault_names[UAFAULT_NR_FAULTS] = {

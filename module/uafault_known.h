@@ -38,13 +38,6 @@
 #ifndef _UAFAULT_KNOWN_H
 #define _UAFAULT_KNOWN_H
 
-#ifdef __KERNEL__
-#include <linux/compiler.h>
-#define UAFAULT_KNOWN_UNUSED __maybe_unused
-#else
-#define UAFAULT_KNOWN_UNUSED __attribute__((unused))
-#endif
-
 /* The directive text after "# SKIP " of a known deviation's result line. */
 #define UAFAULT_KNOWN_XFAIL "XFAIL"
 /* A case that could have shown a record's deviation and did not. */
@@ -74,35 +67,32 @@ enum uafault_known_id {
 	UAFAULT_KNOWN_NR
 };
 
-static const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR]
-	UAFAULT_KNOWN_UNUSED = {
+extern const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR];
+
+/* Defined once a program: where UAFAULT_KNOWN_TABLE is set before this. */
+#ifdef UAFAULT_KNOWN_TABLE
+const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 	[UAFAULT_KNOWN_GUP_FAST_ZERO] = {
 		.id = "gup-fast-zero-pages",
-		.contract = "get_user_pages_fast() and pin_user_pages_fast() with "
-			"nr_pages == 0 return 0 and take no page",
-		.deviation = "GUP-fast takes the first page of a 0-page request "
-			"into pages[0]: gup_fast_fallback() has no early return "
-			"for 0 pages and the lockless walk runs until the address "
-			"wraps or a page cannot be taken",
+		.contract =
+			"get_user_pages_fast() and pin_user_pages_fast() with nr_pages == 0 return 0 and take no page",
+		.deviation =
+			"GUP-fast takes the first page of a 0-page request into pages[0]: gup_fast_fallback() has no early return for 0 pages and the lockless walk runs until the address wraps or a page cannot be taken",
 		.fix = "unconfirmed",
-		.subject = "mm/gup: fix out-of-bounds write for nr_pages == 0 in "
-			"GUP-fast",
-		.probe = "behaviour: a 0-page request over a mapped page before a "
-			"hole returns 1",
+		.subject = "mm/gup: fix out-of-bounds write for nr_pages == 0 in GUP-fast",
+		.probe = "behaviour: a 0-page request over a mapped page before a hole returns 1",
 		.cases = "kunit:uafault_limits.*",
 		.kernel = "*",
 	},
 	[UAFAULT_KNOWN_GUP_FAST_NEGATIVE] = {
 		.id = "gup-fast-negative-pages",
-		.contract = "get_user_pages_fast() and pin_user_pages_fast() with "
-			"a negative nr_pages return 0 (kernel-doc: \"If nr_pages is "
-			"0 or negative, returns 0\")",
-		.deviation = "a negative count fails with -EOVERFLOW or -EFAULT "
-			"(it became an unsigned long inside gup_fast_fallback()); "
-			"nothing is pinned",
+		.contract =
+			"get_user_pages_fast() and pin_user_pages_fast() with a negative nr_pages return 0 (kernel-doc: \"If nr_pages is 0 or negative, returns 0\")",
+		.deviation =
+			"a negative count fails with -EOVERFLOW or -EFAULT (it became an unsigned long inside gup_fast_fallback()); nothing is pinned",
 		.fix = "unfixed",
-		.subject = "seen in 6.12.117 and 6.12.118, mm/gup.c "
-			"gup_fast_fallback(); the kernel-doc still says 0",
+		.subject =
+			"seen in 6.12.117 and 6.12.118, mm/gup.c gup_fast_fallback(); the kernel-doc still says 0",
 		.probe = "behaviour: nr_pages == -1 returns an error",
 		.cases = "kunit:uafault_limits.*",
 		.kernel = "*",
@@ -110,23 +100,21 @@ static const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR]
 	[UAFAULT_KNOWN_UM_GET_USER_PARTIAL] = {
 		.id = "um-get-user-partial",
 		.contract = "get_user() that faults sets its variable to zero",
-		.deviation = "asm-generic __get_user() (UML) copies into a "
-			"temporary and assigns what the partial copy left: the "
-			"bytes read before the fault",
+		.deviation =
+			"asm-generic __get_user() (UML) copies into a temporary and assigns what the partial copy left: the bytes read before the fault",
 		.fix = "unfixed",
 		.subject = "seen in 6.12, include/asm-generic/uaccess.h on UML",
-		.probe = "behaviour: after a straddling get_user() fails, the "
-			"variable holds the bytes before the fault",
+		.probe =
+			"behaviour: after a straddling get_user() fails, the variable holds the bytes before the fault",
 		.cases = "kunit:uafault_copy.*",
 		.kernel = "*",
 	},
 	[UAFAULT_KNOWN_UM_STRNLEN_EFAULT] = {
 		.id = "um-strnlen-user-efault",
-		.contract = "strnlen_user() returns 0 on an exception, an "
-			"address access_ok() refuses included",
-		.deviation = "UML's strnlen_user() returns -EFAULT when "
-			"access_ok() fails: callers that test !len take it for a "
-			"length",
+		.contract =
+			"strnlen_user() returns 0 on an exception, an address access_ok() refuses included",
+		.deviation =
+			"UML's strnlen_user() returns -EFAULT when access_ok() fails: callers that test !len take it for a length",
 		.fix = "unfixed",
 		.subject = "seen in 6.12, arch/um/kernel/skas/uaccess.c",
 		.probe = "behaviour: strnlen_user(TASK_SIZE) returns -EFAULT",
@@ -135,10 +123,9 @@ static const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR]
 	},
 	[UAFAULT_KNOWN_UM_STRNLEN_COUNT] = {
 		.id = "um-strnlen-user-count",
-		.contract = "strnlen_user() with an invalid count (0 or "
-			"negative) returns 0",
-		.deviation = "UML's strnlen_user() walks it: a count of 0 counts "
-			"one byte, -1 the whole string",
+		.contract = "strnlen_user() with an invalid count (0 or negative) returns 0",
+		.deviation =
+			"UML's strnlen_user() walks it: a count of 0 counts one byte, -1 the whole string",
 		.fix = "unfixed",
 		.subject = "seen in 6.12, arch/um/kernel/skas/uaccess.c",
 		.probe = "behaviour: strnlen_user(s, 0) returns 1",
@@ -147,11 +134,10 @@ static const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR]
 	},
 	[UAFAULT_KNOWN_UM_INT_LENGTH] = {
 		.id = "um-buffer-op-int-length",
-		.contract = "clear_user() and strnlen_user() take a full-width "
-			"length: U32_MAX + 2 bytes reach the hole and report it",
-		.deviation = "UML's buffer_op() walks with an int length: U32_MAX "
-			"+ 2 is 1, so clear_user() clears 1 byte and reports all "
-			"done, strnlen_user() counts 1 byte",
+		.contract =
+			"clear_user() and strnlen_user() take a full-width length: U32_MAX + 2 bytes reach the hole and report it",
+		.deviation =
+			"UML's buffer_op() walks with an int length: U32_MAX + 2 is 1, so clear_user() clears 1 byte and reports all done, strnlen_user() counts 1 byte",
 		.fix = "unfixed",
 		.subject = "seen in 6.12, arch/um/kernel/skas/uaccess.c",
 		.probe = "behaviour: clear_user() of U32_MAX + 2 bytes returns 0",
@@ -161,9 +147,8 @@ static const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR]
 	[UAFAULT_KNOWN_UM_ACCESS_OK_KERNEL] = {
 		.id = "um-access-ok-kernel-address",
 		.contract = "import_ubuf() refuses a kernel address with -EFAULT",
-		.deviation = "UML's access_ok() takes a kernel address below "
-			"TASK_SIZE (user memory is another host process, so "
-			"nothing is reached through it)",
+		.deviation =
+			"UML's access_ok() takes a kernel address below TASK_SIZE (user memory is another host process, so nothing is reached through it)",
 		.fix = "unfixed",
 		.subject = "seen in 6.12, arch/um/include/asm/uaccess.h",
 		.probe = "behaviour: import_ubuf() of a kmalloc address returns 0",
@@ -172,42 +157,33 @@ static const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR]
 	},
 	[UAFAULT_KNOWN_IOMMUFD_MAP_RESPOND] = {
 		.id = "iommufd-ioas-map-respond",
-		.contract = "an ioctl that fails leaves nothing behind: "
-			"IOMMU_IOAS_MAP that returns -EFAULT has no mapping and no "
-			"pins",
-		.deviation = "IOMMU_IOAS_MAP returns -EFAULT when copying its "
-			"reply out fails (iommufd_ucmd_respond) but keeps the "
-			"mapping and its long-term pins; without FIXED_IOVA the "
-			"caller never learns the IOVA "
-			"(configs/repro/kernel/iommufd_map_respond.toml)",
+		.contract =
+			"an ioctl that fails leaves nothing behind: IOMMU_IOAS_MAP that returns -EFAULT has no mapping and no pins",
+		.deviation =
+			"IOMMU_IOAS_MAP returns -EFAULT when copying its reply out fails (iommufd_ucmd_respond) but keeps the mapping and its long-term pins; without FIXED_IOVA the caller never learns the IOVA (configs/repro/kernel/iommufd_map_respond.toml)",
 		.fix = "unfixed",
-		.subject = "found by uafault on 6.12, "
-			"drivers/iommu/iommufd/ioas.c iommufd_ioas_map()",
-		.probe = "behaviour: the [pins] and [result] oracles under "
-			"fail_nth (not every plan reaches the reply's copy)",
+		.subject =
+			"found by uafault on 6.12, drivers/iommu/iommufd/ioas.c iommufd_ioas_map()",
+		.probe =
+			"behaviour: the [pins] and [result] oracles under fail_nth (not every plan reaches the reply's copy)",
 		.cases = "agent:path_iommufd_ioas_map.fail_nth",
 		.kernel = "*",
 	},
 	[UAFAULT_KNOWN_VIRTIO_IOMMU_UNMAP] = {
 		.id = "virtio-iommu-unmap-atomic",
-		.contract = "iommu_unmap() of a mapped range unmaps it all or "
-			"reports how much it did, and the IOVA is reused only "
-			"once the device can no longer reach the old pages",
-		.deviation = "viommu_unmap_pages() drops the range from its tree, "
-			"then queues the UNMAP request with a GFP_ATOMIC "
-			"allocation; when that fails it returns 0 and "
-			"__iommu_dma_unmap() WARNs and frees the IOVA while the "
-			"device's mapping of the old pages stays "
-			"(configs/repro/kernel/virtio_iommu_unmap.toml)",
+		.contract =
+			"iommu_unmap() of a mapped range unmaps it all or reports how much it did, and the IOVA is reused only once the device can no longer reach the old pages",
+		.deviation =
+			"viommu_unmap_pages() drops the range from its tree, then queues the UNMAP request with a GFP_ATOMIC allocation; when that fails it returns 0 and __iommu_dma_unmap() WARNs and frees the IOVA while the device's mapping of the old pages stays (configs/repro/kernel/virtio_iommu_unmap.toml)",
 		.fix = "unfixed",
-		.subject = "found by uafault on 6.12, "
-			"drivers/iommu/virtio-iommu.c viommu_unmap_pages()",
-		.probe = "behaviour: a WARNING in __iommu_dma_unmap under "
-			"fail_nth (only plans that fail that allocation)",
-		.cases = "agent:*dma*.fail_nth "
-			"agent:path_dio_*_virtio_blk.fail_nth",
+		.subject =
+			"found by uafault on 6.12, drivers/iommu/virtio-iommu.c viommu_unmap_pages()",
+		.probe =
+			"behaviour: a WARNING in __iommu_dma_unmap under fail_nth (only plans that fail that allocation)",
+		.cases = "agent:*dma*.fail_nth agent:path_dio_*_virtio_blk.fail_nth",
 		.kernel = "iommu",
 	},
 };
+#endif /* UAFAULT_KNOWN_TABLE */
 
 #endif /* _UAFAULT_KNOWN_H */

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define UAFAULT_KNOWN_TABLE	/* the records are defined here */
 #include "agent.h"
 
 #define MAX_MODULES	16

@@ -27,7 +27,7 @@ UNFIXED = "unfixed"
 UNCONFIRMED = "unconfirmed"
 
 _STRINGS = r'((?:"(?:[^"\\]|\\.)*"\s*)+)'
-_RECORD = re.compile(r"\[(UAFAULT_KNOWN_\w+)\]\s*=\s*\{(.*?)\n\t\}", re.S)
+_RECORD = re.compile(r"^\t\[(UAFAULT_KNOWN_\w+)\]\s*=\s*\{(.*?)\n\t\}", re.S | re.M)
 _FIELD = re.compile(r"\.(\w+)\s*=\s*" + _STRINGS + r",")
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _DEFINE = re.compile(r'^#define\s+(UAFAULT_KNOWN_XFAIL|UAFAULT_KNOWN_ABSENT)\s+"([^"]*)"', re.M)
