@@ -60,18 +60,27 @@ guest:
 # sources may come from another checkout with older mtimes than the
 # binaries there.  GCOV_PROFILE=y: the modules are code under test, so a
 # kernel with CONFIG_GCOV_KERNEL counts their lines (`--coverage`).
+# A kernel without CONFIG_KUNIT (a distribution's) takes KUNIT_MODULE=n.
+# AGENT_KDIR is the kernel whose uapi the agent compiles against; empty
+# (a headers package, which has no `make headers`) is the host's own.
 MODSRC ?= $(CURDIR)/module
 KUNITSRC ?= $(CURDIR)/kunit
 AGENT_OUT ?= $(CURDIR)/harness/agent
+KUNIT_MODULE ?= y
+AGENT_KDIR ?= $(KDIR)
 guest-artefacts:
 	$(MAKE) -C $(KDIR) M=$(MODSRC) GCOV_PROFILE=y modules
+ifeq ($(KUNIT_MODULE),y)
 	$(MAKE) -C $(KDIR) M=$(KUNITSRC) CONFIG_UAFAULT_KUNIT_TEST=m modules
+endif
 	$(MAKE) -C $(KDIR) M=$(MODSRC)/example GCOV_PROFILE=y \
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
 	$(MAKE) -C $(KDIR) M=$(MODSRC)/variants GCOV_PROFILE=y \
 		KBUILD_EXTRA_SYMBOLS=$(MODSRC)/Module.symvers modules
-	$(MAKE) -C $(KDIR) headers
-	$(MAKE) -B -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT) KDIR=$(KDIR)
+ifneq ($(AGENT_KDIR),)
+	$(MAKE) -C $(AGENT_KDIR) headers
+endif
+	$(MAKE) -B -C $(CURDIR)/harness/agent OUT=$(AGENT_OUT) KDIR=$(AGENT_KDIR)
 
 clean:
 	@if [ -n "$(KDIR)" ] && [ -f "$(KDIR)/Makefile" ]; then \

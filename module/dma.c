@@ -24,12 +24,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/cleanup.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/highmem.h>
-#include <linux/iommu-dma.h>
 #include <linux/mm.h>
 #include <linux/iommu.h>
 #include <linux/mutex.h>
@@ -38,6 +36,7 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "internal.h"
 
 /* QEMU's "PCI Test Device" (-device pci-testdev). */
@@ -68,7 +67,7 @@ static bool uafault_pages_dup(struct page **pages, unsigned long n)
  */
 static phys_addr_t uafault_dev_phys(struct device *dev, dma_addr_t addr)
 {
-	if (use_dma_iommu(dev))
+	if (uafault_use_dma_iommu(dev))
 		return iommu_iova_to_phys(iommu_get_domain_for_dev(dev), addr);
 	return dma_to_phys(dev, addr);
 }
@@ -179,18 +178,18 @@ static int uafault_dma_run(struct uafault_ctx *ctx,
 	bool write = dir == DMA_FROM_DEVICE;
 	unsigned int gup_flags = FOLL_LONGTERM | (write ? FOLL_WRITE : 0);
 	unsigned long nr = uafault_npages(ctx);
-	struct page **pages __free(kvfree) = uafault_alloc_pages(nr);
+	struct page **pages = uafault_alloc_pages(nr);
 	long rc;
 	int err = 0;
 
 	if (!pages)
 		return -ENOMEM;
 
-	guard(mutex)(&uafault_dma_lock);
+	mutex_lock(&uafault_dma_lock);
 	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, gup_flags, pages);
 	uafault_pin_result(ctx, rc, nr);
 	if (rc <= 0)
-		return 0;
+		goto out;
 
 	if (write && uafault_pages_dup(pages, rc)) {
 		ctx->ret = -EBUSY;
@@ -203,6 +202,9 @@ static int uafault_dma_run(struct uafault_ctx *ctx,
 		unpin_user_pages_dirty_lock(pages, rc, true);
 	else
 		unpin_user_pages(pages, rc);
+out:
+	mutex_unlock(&uafault_dma_lock);
+	kvfree(pages);
 	return err;
 }
 
@@ -386,14 +388,14 @@ int uafault_dma_init(void)
 		goto none;
 	}
 	/* dma-direct or iommu-dma: where uafault_dev_phys() can follow. */
-	if (get_dma_ops(dev)) {
+	if (uafault_other_dma_ops(dev)) {
 		pr_info("no DMA targets: %s has its own DMA ops\n",
 			dev_name(dev));
 		goto none;
 	}
 	uafault_dma_dev = dev;
 	dev_info(dev, "DMA targets: %s\n",
-		 use_dma_iommu(dev) ? "iommu-dma" : "dma-direct");
+		 uafault_use_dma_iommu(dev) ? "iommu-dma" : "dma-direct");
 	err = uafault_register_targets(uafault_dma_targets,
 				       ARRAY_SIZE(uafault_dma_targets));
 	if (err)

@@ -17,6 +17,7 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "internal.h"
 
 /**
@@ -138,7 +139,7 @@ static long uafault_pin_locked(unsigned long start, unsigned long nr,
 
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
-	rc = pin_user_pages(start, nr, gup_flags, pages);
+	rc = uafault_pin_user_pages(start, nr, gup_flags, pages);
 	mmap_read_unlock(mm);
 	return rc;
 }

@@ -7,7 +7,6 @@
  * hold what the GUP contract says (CVE-2020-29374: a read-only pin must
  * not end up on a page the pinning process no longer maps).
  */
-#include <linux/cleanup.h>
 #include <linux/err.h>
 #include <linux/highmem.h>
 #include <linux/minmax.h>
@@ -197,11 +196,11 @@ long uafault_ioctl_pin(struct uafault_hold *h, struct uafault_pin __user *uarg)
 	pin.pinned = 0;
 	pin.csum = UAFAULT_CSUM_INIT;
 	pin.kaddr = 0;
-	scoped_guard(mutex, &h->lock) {
-		err = uafault_hold_pin(h, &pin);
-		if (err)
-			return err;
-	}
+	mutex_lock(&h->lock);
+	err = uafault_hold_pin(h, &pin);
+	mutex_unlock(&h->lock);
+	if (err)
+		return err;
 	return copy_to_user(uarg, &pin, sizeof(pin)) ? -EFAULT : 0;
 }
 
@@ -210,26 +209,32 @@ long uafault_ioctl_pin_read(struct uafault_hold *h,
 {
 	struct uafault_pin pin = { .ret = 0 };
 
-	scoped_guard(mutex, &h->lock) {
-		if (!h->pages)
-			return -ENOENT;
-		pin.addr = h->addr;
-		pin.len = h->len;
-		pin.flags = h->flags;
-		pin.pinned = h->npages;
-		pin.csum = uafault_hold_csum(h);
-		pin.kaddr = uafault_hold_kaddr(h);
-		if (h->t)
-			strscpy(pin.target, h->t->name);
+	mutex_lock(&h->lock);
+	if (!h->pages) {
+		mutex_unlock(&h->lock);
+		return -ENOENT;
 	}
+	pin.addr = h->addr;
+	pin.len = h->len;
+	pin.flags = h->flags;
+	pin.pinned = h->npages;
+	pin.csum = uafault_hold_csum(h);
+	pin.kaddr = uafault_hold_kaddr(h);
+	if (h->t)
+		strscpy(pin.target, h->t->name, sizeof(pin.target));
+	mutex_unlock(&h->lock);
 	return copy_to_user(uarg, &pin, sizeof(pin)) ? -EFAULT : 0;
 }
 
 long uafault_ioctl_unpin(struct uafault_hold *h)
 {
-	guard(mutex)(&h->lock);
-	if (!h->pages)
-		return -ENOENT;
-	uafault_hold_drop(h);
-	return 0;
+	long ret = -ENOENT;
+
+	mutex_lock(&h->lock);
+	if (h->pages) {
+		uafault_hold_drop(h);
+		ret = 0;
+	}
+	mutex_unlock(&h->lock);
+	return ret;
 }

@@ -10,7 +10,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/cleanup.h>
 #include <linux/ctype.h>
 #include <linux/err.h>
 #include <linux/fs.h>
@@ -79,6 +78,8 @@ static struct uafault_target *uafault_find(const char *name)
  */
 int uafault_register_target(struct uafault_target *t)
 {
+	int err = 0;
+
 	if (!t || !t->run || !uafault_name_ok(t->name) ||
 	    (t->flags & ~UAFAULT_TF_ALL) || t->result >= UAFAULT_RES_MAX ||
 	    t->fixed_len > UAFAULT_MAX_LEN || t->min_len > UAFAULT_MAX_LEN ||
@@ -89,12 +90,16 @@ int uafault_register_target(struct uafault_target *t)
 	if ((t->flags & UAFAULT_TF_CRASH) && !allow_crash)
 		return -EPERM;
 
-	guard(mutex)(&uafault_lock);
-	if (uafault_find(t->name))
-		return -EEXIST;
+	mutex_lock(&uafault_lock);
+	if (uafault_find(t->name)) {
+		err = -EEXIST;
+		goto unlock;
+	}
 	list_add_tail(&t->list, &uafault_targets);
 	uafault_ntargets++;
-	return 0;
+unlock:
+	mutex_unlock(&uafault_lock);
+	return err;
 }
 EXPORT_SYMBOL_GPL(uafault_register_target);
 
@@ -110,15 +115,17 @@ void uafault_unregister_target(struct uafault_target *t)
 {
 	struct uafault_target *pos;
 
-	guard(mutex)(&uafault_lock);
+	mutex_lock(&uafault_lock);
 	list_for_each_entry(pos, &uafault_targets, list) {
 		if (pos == t) {
 			list_del(&t->list);
 			uafault_ntargets--;
-			return;
+			goto unlock;
 		}
 	}
 	WARN(1, "unregistering unknown target %s\n", t->name);
+unlock:
+	mutex_unlock(&uafault_lock);
 }
 EXPORT_SYMBOL_GPL(uafault_unregister_target);
 
@@ -166,8 +173,9 @@ static long uafault_ioctl_version(struct uafault_version __user *uarg)
 		.flags = allow_crash ? UAFAULT_MOD_ALLOW_CRASH : 0,
 	};
 
-	scoped_guard(mutex, &uafault_lock)
-		v.ntargets = uafault_ntargets;
+	mutex_lock(&uafault_lock);
+	v.ntargets = uafault_ntargets;
+	mutex_unlock(&uafault_lock);
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
@@ -181,21 +189,21 @@ static long uafault_ioctl_target(struct uafault_target_info __user *uarg)
 	if (get_user(info.index, &uarg->index))
 		return -EFAULT;
 
-	scoped_guard(mutex, &uafault_lock) {
-		list_for_each_entry(t, &uafault_targets, list) {
-			if (i++ != info.index)
-				continue;
-			info.flags = t->flags;
-			info.result = t->result;
-			info.fixed_len = t->fixed_len;
-			info.min_len = t->min_len;
-			strscpy(info.name, t->name);
-			strscpy(info.owner,
-				t->owner ? module_name(t->owner) : "kernel");
-			found = true;
-			break;
-		}
+	mutex_lock(&uafault_lock);
+	list_for_each_entry(t, &uafault_targets, list) {
+		if (i++ != info.index)
+			continue;
+		info.flags = t->flags;
+		info.result = t->result;
+		info.fixed_len = t->fixed_len;
+		info.min_len = t->min_len;
+		strscpy(info.name, t->name, sizeof(info.name));
+		strscpy(info.owner, t->owner ? module_name(t->owner) : "kernel",
+			sizeof(info.owner));
+		found = true;
+		break;
 	}
+	mutex_unlock(&uafault_lock);
 	if (!found)
 		return -ENOENT;
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
@@ -240,14 +248,15 @@ struct uafault_target *uafault_get_target(const char *name)
 {
 	struct uafault_target *t;
 
-	guard(mutex)(&uafault_lock);
+	mutex_lock(&uafault_lock);
 	t = uafault_find(name);
 	if (!t)
-		return ERR_PTR(-ENOENT);
-	if ((t->flags & UAFAULT_TF_CRASH) && !allow_crash)
-		return ERR_PTR(-EPERM);
-	if (!try_module_get(t->owner))
-		return ERR_PTR(-ENOENT);
+		t = ERR_PTR(-ENOENT);
+	else if ((t->flags & UAFAULT_TF_CRASH) && !allow_crash)
+		t = ERR_PTR(-EPERM);
+	else if (!try_module_get(t->owner))
+		t = ERR_PTR(-ENOENT);
+	mutex_unlock(&uafault_lock);
 	return t;
 }
 

@@ -11,6 +11,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "internal.h"
 #include "pin_stat.h"
 
@@ -42,7 +43,7 @@ static void page_ref_of(unsigned long addr, struct uafault_page_ref *ref)
 	folio = page_folio(page);
 	ref->pfn = page_to_pfn(page);
 	/* Less the reference get_user_pages_fast_only() just took. */
-	beyond = folio_ref_count(folio) - 1 - folio_mapcount(folio) -
+	beyond = folio_ref_count(folio) - 1 - uafault_folio_mapcount(folio) -
 		 cache_refs(folio);
 	if (folio_test_large(folio)) {
 		ref->pins = atomic_read(&folio->_pincount);

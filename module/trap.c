@@ -12,7 +12,6 @@
  * Whatever the kernel fetches after that sees the new bytes, whichever
  * code path it runs: a uafault target, a user's driver, a system call.
  */
-#include <linux/cleanup.h>
 #include <linux/err.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/mm.h>
@@ -81,8 +80,9 @@ static void uafault_trap_disarm(struct uafault_trap_state *s)
 
 void uafault_trap_free(struct uafault_trap_state *s)
 {
-	scoped_guard(mutex, &s->lock)
-		uafault_trap_disarm(s);
+	mutex_lock(&s->lock);
+	uafault_trap_disarm(s);
+	mutex_unlock(&s->lock);
 	mutex_destroy(&s->lock);
 	kfree(s);
 }
@@ -113,32 +113,28 @@ static int uafault_trap_pin(struct uafault_trap_state *s, u64 addr)
 	return 0;
 }
 
-long uafault_ioctl_trap(struct uafault_trap_state *s,
-			struct uafault_trap __user *uarg)
+/* Pin the page and set the breakpoint, for uafault_ioctl_trap(). */
+static int uafault_trap_arm(struct uafault_trap_state *s,
+			    const struct uafault_trap *arg)
 {
 	struct perf_event_attr attr;
-	struct uafault_trap arg;
 	struct perf_event *bp;
 	int err;
 
-	err = uafault_get_arg(&arg, uarg, uafault_trap_check);
-	if (err)
-		return err;
-
-	guard(mutex)(&s->lock);
+	lockdep_assert_held(&s->lock);
 	if (s->bp)
 		return -EBUSY;
-	err = uafault_trap_pin(s, arg.addr);
+	err = uafault_trap_pin(s, arg->addr);
 	if (err)
 		return err;
-	memcpy(s->bytes, arg.bytes, sizeof(s->bytes));
-	s->len = arg.len;
-	s->nth = arg.nth;
+	memcpy(s->bytes, arg->bytes, sizeof(s->bytes));
+	s->len = arg->len;
+	s->nth = arg->nth;
 	atomic_set(&s->hits, 0);
 	s->fired = false;
 
 	hw_breakpoint_init(&attr);
-	attr.bp_addr = arg.addr + arg.len - 1;
+	attr.bp_addr = arg->addr + arg->len - 1;
 	attr.bp_len = HW_BREAKPOINT_LEN_1;
 	/* x86 has no read-only data breakpoint; writes count too. */
 	attr.bp_type = HW_BREAKPOINT_R | HW_BREAKPOINT_W;
@@ -154,17 +150,35 @@ long uafault_ioctl_trap(struct uafault_trap_state *s,
 	return 0;
 }
 
+long uafault_ioctl_trap(struct uafault_trap_state *s,
+			struct uafault_trap __user *uarg)
+{
+	struct uafault_trap arg;
+	int err;
+
+	err = uafault_get_arg(&arg, uarg, uafault_trap_check);
+	if (err)
+		return err;
+
+	mutex_lock(&s->lock);
+	err = uafault_trap_arm(s, &arg);
+	mutex_unlock(&s->lock);
+	return err;
+}
+
 long uafault_ioctl_untrap(struct uafault_trap_state *s,
 			  struct uafault_trap __user *uarg)
 {
 	struct uafault_trap arg = {};
 
-	scoped_guard(mutex, &s->lock) {
-		if (!s->bp)
-			return -ENOENT;
-		uafault_trap_disarm(s);
-		arg.hits = atomic_read(&s->hits);
-		arg.fired = s->fired;
+	mutex_lock(&s->lock);
+	if (!s->bp) {
+		mutex_unlock(&s->lock);
+		return -ENOENT;
 	}
+	uafault_trap_disarm(s);
+	arg.hits = atomic_read(&s->hits);
+	arg.fired = s->fired;
+	mutex_unlock(&s->lock);
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }

@@ -10,12 +10,12 @@
  * a short copy) when not, and @csum covers the @done bytes the kernel
  * read from or wrote to the range.
  */
-#include <linux/cleanup.h>
 #include <linux/minmax.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
+#include "compat.h"
 #include "internal.h"
 
 /**
@@ -79,19 +79,20 @@ static void uafault_copied(struct uafault_ctx *ctx, size_t left)
 
 static int uafault_copy_from_user(struct uafault_ctx *ctx)
 {
-	u8 *buf __free(kvfree) = kvmalloc(ctx->len, GFP_KERNEL);
+	u8 *buf = kvmalloc(ctx->len, GFP_KERNEL);
 
 	if (!buf)
 		return -ENOMEM;
 	uafault_copied(ctx, copy_from_user(buf, uafault_ctx_uptr(ctx),
 					   ctx->len));
 	ctx->csum = uafault_csum(ctx->csum, buf, ctx->done);
+	kvfree(buf);
 	return 0;
 }
 
 static int uafault_copy_to_user(struct uafault_ctx *ctx)
 {
-	u8 *buf __free(kvfree) = kvmalloc(ctx->len, GFP_KERNEL);
+	u8 *buf = kvmalloc(ctx->len, GFP_KERNEL);
 
 	if (!buf)
 		return -ENOMEM;
@@ -99,6 +100,7 @@ static int uafault_copy_to_user(struct uafault_ctx *ctx)
 	uafault_copied(ctx, copy_to_user(uafault_ctx_uptr(ctx), buf,
 					 ctx->len));
 	ctx->csum = uafault_csum(ctx->csum, buf, ctx->done);
+	kvfree(buf);
 	return 0;
 }
 
@@ -146,7 +148,7 @@ static int uafault_put_user(struct uafault_ctx *ctx)
  */
 static int uafault_strncpy_from_user(struct uafault_ctx *ctx)
 {
-	char *buf __free(kvfree) = kvmalloc(ctx->len, GFP_KERNEL);
+	char *buf = kvmalloc(ctx->len, GFP_KERNEL);
 	long n;
 
 	if (!buf)
@@ -154,10 +156,12 @@ static int uafault_strncpy_from_user(struct uafault_ctx *ctx)
 	n = strncpy_from_user(buf, uafault_ctx_uptr(ctx), ctx->len);
 	if (n < 0) {
 		ctx->ret = n;
-		return 0;
+		goto out;
 	}
 	ctx->done = n;
 	ctx->csum = uafault_csum(ctx->csum, buf, n);
+out:
+	kvfree(buf);
 	return 0;
 }
 
@@ -218,15 +222,16 @@ static int uafault_copy_struct_from_user(struct uafault_ctx *ctx)
  */
 static int uafault_iter_copy(struct uafault_ctx *ctx, int dir)
 {
-	u8 *buf __free(kvfree) = kvmalloc(ctx->len, GFP_KERNEL);
+	u8 *buf = kvmalloc(ctx->len, GFP_KERNEL);
 	struct iov_iter iter;
 	size_t done;
 
 	if (!buf)
 		return -ENOMEM;
-	ctx->ret = import_ubuf(dir, uafault_ctx_uptr(ctx), ctx->len, &iter);
+	ctx->ret = uafault_import_ubuf(dir, uafault_ctx_uptr(ctx), ctx->len,
+				       &iter);
 	if (ctx->ret)
-		return 0;
+		goto out;
 	if (dir == ITER_SOURCE) {
 		done = copy_from_iter(buf, ctx->len, &iter);
 	} else {
@@ -235,6 +240,8 @@ static int uafault_iter_copy(struct uafault_ctx *ctx, int dir)
 	}
 	uafault_copied(ctx, ctx->len - done);
 	ctx->csum = uafault_csum(ctx->csum, buf, ctx->done);
+out:
+	kvfree(buf);
 	return 0;
 }
 

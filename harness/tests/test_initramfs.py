@@ -106,7 +106,7 @@ def test_static_busybox_needs_no_libraries() -> None:
 
 def _applets_used(text: str) -> set[str]:
     shell_words = ("#", "/", "rc=", "exec", "if", "else", "fi", "for", "done", "while", "[", "cd", "then",
-                   "read", ".", "serial=")
+                   "read", ".", "serial=", "params=", "case", "esac")
     return {l.split()[0] for l in text.splitlines() if l.strip() and not l.lstrip().startswith(shell_words)}
 
 

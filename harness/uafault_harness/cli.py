@@ -14,7 +14,8 @@ from .campaign.runner import CAMPAIGN_DIR, CampaignRequest, described_lines, run
 from .campaign.spec import load_campaign, parse_duration, parse_shard
 from .campaign.store import DB_NAME, RUN_ID, merge_into
 from .core.errors import ExitCode, HarnessError, worst
-from .core.paths import Layout, resolve_layout
+from .core.paths import (DEFAULT_SOURCE, KERNEL_SOURCE_ENV, KernelSource, Layout, parse_kernel_source,
+                         resolve_layout)
 from .core.results import SUMMARY_NAME, LayerResult, create_run_dir, find_run, mark_latest
 from .guest.accel import ACCEL_ENV, ACCELS, DEFAULT_ACCEL, accel_arg, default_accel
 from .guest.snapshot import BOOT_ENV, BOOT_MODES
@@ -131,8 +132,26 @@ def boot_arg(text: str) -> str:
     return text
 
 
+def kernel_source_arg(text: str) -> KernelSource:
+    try:
+        return parse_kernel_source(text)
+    except HarnessError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_source_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kernel-source", type=kernel_source_arg, default=None, metavar="SOURCE",
+                        help="where the kernel comes from: debian[:SERIES] (Debian's linux-source-SERIES, built "
+                             f"here; default {DEFAULT_SOURCE}), image[:ABI] (Debian 12's prebuilt "
+                             "linux-image-ABI-amd64 and its linux-headers: no kernel build) or ksrc (the tree "
+                             f"$KSRC names); default ${KERNEL_SOURCE_ENV}, else $KSRC's tree if set, else "
+                             f"{DEFAULT_SOURCE}")
+
+
 def add_boot_options(parser: argparse.ArgumentParser) -> None:
-    """How every boot of a command runs: --accel and --boot."""
+    """How every boot of a command runs: --accel, --boot and the kernel's
+    source."""
+    add_source_option(parser)
     parser.add_argument("--accel", type=accel_arg, default=default_accel(), metavar="{" + ",".join(ACCELS) + "}",
                         help="auto: KVM where a probe boot shows it works (kept per host boot), else TCG; kvm: "
                              f"KVM or an error; tcg: never probe (default ${ACCEL_ENV}, else %(default)s)")
@@ -194,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("setup", help="install packages, unpack kernel source, link the project")
+    add_source_option(p)
     p.add_argument("--no-install", action="store_true", help="report missing packages instead of installing")
     p.add_argument("--for", dest="purpose", choices=PURPOSES, default="run",
                    help="what to install for: run (build and run the UML suites, the default), guest (also "
@@ -203,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("unlink", help="undo link, restoring the tree byte for byte")
 
     p = sub.add_parser("kunit", help="build and run the KUnit suites for one arch")
+    add_source_option(p)
     p.add_argument("--arch", choices=ARCHES, default="um")
     add_run_options(p)
     p.add_argument("--coverage", action="store_true",
@@ -221,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "loops is killed by it)")
 
     p = sub.add_parser("guest-build", help="build (or reuse) the x86_64 guest kernel for the agent")
+    add_source_option(p)
     p.add_argument("--kasan", action="store_true", help="add configs/guest-kasan.config (own build dir)")
     p.add_argument("--dry-run", action="store_true", help="print the commands, change nothing")
     add_jobs_option(p)
@@ -641,6 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "boot", None):
         # Read where the boots happen (guest/runner.py), however deep.
         os.environ[BOOT_ENV] = args.boot
+    if getattr(args, "kernel_source", None):
+        os.environ[KERNEL_SOURCE_ENV] = str(args.kernel_source)
     try:
         if args.command == "doctor":
             # doctor reports a bad KSRC as one of its lines instead of dying.

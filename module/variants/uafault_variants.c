@@ -24,9 +24,9 @@
 #include <linux/stddef.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
-#include <linux/unaligned.h>
 #include <linux/workqueue.h>
 
+#include "../compat.h"
 #include "../uafault_target.h"
 
 static bool allow_oops;

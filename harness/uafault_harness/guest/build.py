@@ -13,6 +13,7 @@ import hashlib
 import re
 import shlex
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ..setup.link import ensure_linked
 from ..setup.requirements import GUEST_BUILD_TOOLS, require_tools
 from ..setup.source import read_stamp, require_tree
 from ..core.profiled import load_profiled
+from .image import Image, config_options, prepare_image
 
 GUEST_FRAGMENT = Path("configs/guest.config")
 KASAN_FRAGMENT = Path("configs/guest-kasan.config")
@@ -40,21 +42,54 @@ _WANTED_OPTION = re.compile(r"^(CONFIG_\w+)=([ym])$")
 
 @dataclass(frozen=True)
 class GuestKernel:
+    # Where the kernel is built, and uafault's artefacts for it go.
     build_dir: Path
     kasan: bool
     fragments: tuple[Path, ...]
+    # A prebuilt distribution kernel (guest/image.py) instead of a build.
+    image: Image | None = None
 
     @property
     def bzimage(self) -> Path:
-        return self.build_dir / BZIMAGE_RELPATH
+        return self.image.vmlinuz if self.image else self.build_dir / BZIMAGE_RELPATH
 
     @property
     def dotconfig(self) -> Path:
-        return self.build_dir / ".config"
+        return self.image.config if self.image else self.build_dir / ".config"
 
     @property
     def stamp(self) -> Path:
-        return self.build_dir / STAMP_NAME
+        return self.image.stamp if self.image else self.build_dir / STAMP_NAME
+
+    @property
+    def kdir(self) -> Path:
+        """What modules build against with M=: the build directory, or an
+        image's headers."""
+        return self.image.headers if self.image else self.build_dir
+
+    def options(self) -> dict[str, str]:
+        """The kernel's config, CONFIG_X -> y/m/value ({} before a build)."""
+        return config_options(self.dotconfig) if self.dotconfig.is_file() else {}
+
+    def describe(self, layout: Layout) -> str:
+        """What this kernel is, for every result: the image's package, the
+        Debian source's version, or the user's tree and its release."""
+        if self.image:
+            return self.image.describe()
+        release = self.build_dir / "include" / "config" / "kernel.release"
+        rel = release.read_text().strip() if release.is_file() else "unbuilt"
+        if layout.user_tree:
+            return f"{layout.tree} ({_git_describe(layout.tree) or 'no git'}), release {rel}"
+        return f"Debian {layout.source_package} {read_stamp(layout.stamp) or 'unknown'}, release {rel}"
+
+    def config_digest(self) -> str:
+        return hashlib.sha256(self.dotconfig.read_bytes()).hexdigest() if self.dotconfig.is_file() else ""
+
+
+def _git_describe(tree: Path) -> str:
+    proc = subprocess.run(["git", "-C", str(tree), "describe", "--always", "--dirty"], capture_output=True,
+                          text=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def guest_kernel(layout: Layout, kasan: bool) -> GuestKernel:
@@ -137,8 +172,20 @@ def dry_run_script(layout: Layout, kernel: GuestKernel, jobs: int) -> list[str]:
     ]
 
 
+def image_guest_kernel(layout: Layout, kasan: bool) -> GuestKernel:
+    """The prebuilt image of layout's source as the guest kernel."""
+    if kasan:
+        raise HarnessError(ExitCode.USAGE, f"kernel source {layout.source} is a prebuilt image without KASAN "
+                                           "(CONFIG_KASAN): the KASAN guest needs debian[:SERIES] or ksrc")
+    image = prepare_image(layout, layout.source)
+    return GuestKernel(layout.cache / "build" / f"image-{image.release}", False, (), image)
+
+
 def build_guest_kernel(layout: Layout, kasan: bool, jobs: int, dry_run: bool = False) -> GuestKernel:
-    """Build (or reuse) the guest kernel; raises HarnessError on failure."""
+    """Build (or reuse) the guest kernel, or unpack the prebuilt image;
+    raises HarnessError on failure."""
+    if layout.source.kind == "image":
+        return image_guest_kernel(layout, kasan)
     require_tree(layout)
     kernel = guest_kernel(layout, kasan)
     if dry_run:  # changes nothing, the lock file included

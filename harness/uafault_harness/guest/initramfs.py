@@ -31,8 +31,11 @@ GUEST_MODULE_DIR = "/lib/modules"
 # Every applet /init uses; busybox picks the applet from argv[0].
 INIT_APPLETS: tuple[str, ...] = (
     "sh", "mount", "mkdir", "cat", "echo", "poweroff", "mkswap", "swapon", "sleep", "ls", "dmesg",
-    "blockdev", "cpio",
+    "blockdev", "cpio", "insmod",
 )
+# The modular kernel's boot modules in the base: one line each, "NAME
+# FILE", in load order (guest/image.py).
+BOOT_MODULES_LIST = "/lib/modules/uafault-boot"
 # The fault-injection attributes configs/guest.config enables (debugfs).
 FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc", "fail_iommufd")
 # The allocation injectors among them (the agent's injector_names, device.c).
@@ -69,6 +72,10 @@ class BaseSpec:
     busybox: Path
     agent: Path
     fuzzer: Path | None = None
+    # A modular kernel's (a distribution image's) drivers the machine
+    # needs, (host .ko, module name), each after what it depends on:
+    # /init loads them first.
+    kernel_modules: tuple[tuple[Path, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,19 @@ mount -t devtmpfs devtmpfs /dev
 exec 0</dev/console 1>/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+# A modular kernel (a distribution's image): its drivers, each with the
+# NAME.PARAM=VALUE words of the command line for it (modprobe's rule; the
+# kernel applies them only to built-in code).
+if [ -f {BOOT_MODULES_LIST} ]; then
+    read -r cmdline < /proc/cmdline
+    while read -r name file; do
+        params=
+        for word in $cmdline; do
+            case $word in $name.*) params="$params ${{word#$name.}}";; esac
+        done
+        insmod $file $params 2>/dev/null || echo "uafault-init: module $name did not load"
+    done < {BOOT_MODULES_LIST}
+fi
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 # fail-nth steps are many: one line per injected fault, no stack dump.
@@ -221,6 +241,8 @@ def base_digest(spec: BaseSpec, libraries: dict[Path, list[Path]]) -> str:
     """What the base archive is made of: /init, the programs' bytes and
     their libraries (path, size, time: the host's packages)."""
     h = hashlib.sha256(render_init().encode() + " ".join(INIT_APPLETS).encode())
+    for module, name in spec.kernel_modules:
+        h.update(name.encode() + b"\0" + module.read_bytes())
     for program, guest_path in _base_programs(spec):
         h.update(guest_path.encode() + b"\0" + program.read_bytes())
         for lib in libraries[program]:
@@ -241,6 +263,13 @@ def stage_base(spec: BaseSpec, staging: Path) -> None:
         _install_program(program, staging, guest_path)
     for applet in INIT_APPLETS:
         (staging / "bin" / applet).symlink_to("busybox")
+    if spec.kernel_modules:
+        lines = []
+        for module, name in spec.kernel_modules:
+            guest_path = f"{GUEST_MODULE_DIR}/boot/{module.name}"
+            _install(module, staging, guest_path, 0o644)
+            lines.append(f"{name} {guest_path}\n")
+        (staging / BOOT_MODULES_LIST.lstrip("/")).write_text("".join(lines))
     init = staging / "init"
     init.write_text(render_init())
     init.chmod(0o755)

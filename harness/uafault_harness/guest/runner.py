@@ -30,6 +30,7 @@ from ..setup.requirements import GUEST_RUNTIME_TOOLS, require_tools
 from ..setup.source import require_tree
 from .accel import ACCEL_CACHE_NAME, DEFAULT_ACCEL, KvmProbe, probe_kvm, select_accel
 from .build import GuestKernel, build_guest_kernel
+from .image import boot_modules
 from .console import ConsoleTracker, KernelReport
 from .coverage import AGENT_COVERAGE, coverage_disk
 from .initramfs import (
@@ -150,7 +151,8 @@ class GuestRequest:
 class GuestArtefacts:
     modules: tuple[Path, ...]
     variants: Path
-    kunit: Path
+    # uafault_kunit.ko: None for a kernel without CONFIG_KUNIT.
+    kunit: Path | None
     agent: Path
     fuzzer: Path
     # A user's module directories, built for this kernel.
@@ -182,15 +184,23 @@ class GuestArtefacts:
         """The modules a boot for request loads, in order."""
         return (self.modules + ((self.variants,) if request.modules.variants else ())
                 + tuple(ko for m in self.user_modules(request) for ko in m.kos)
-                + ((self.kunit,) if request.kunit else ()))
+                + ((self.kunit,) if request.kunit and self.kunit else ()))
+
+
+def kunit_missing(kernel: GuestKernel) -> str:
+    """Why uafault_kunit.ko cannot run on kernel, or ""."""
+    options = kernel.options()
+    if not options or options.get("CONFIG_KUNIT") in ("y", "m"):
+        return ""
+    return f"the KUnit suites are not available: CONFIG_KUNIT is off in {kernel.dotconfig}; turn it on (=m) to run them"
 
 
 def artefacts_for(kernel: GuestKernel) -> GuestArtefacts:
     out = kernel.build_dir / ARTEFACTS_DIRNAME
     return GuestArtefacts(modules=tuple(out / MODULE_SRC / p for p in MODULE_RELPATHS),
                           variants=out / MODULE_SRC / VARIANTS_RELPATH,
-                          kunit=out / KUNIT_SRC / KUNIT_RELPATH, agent=out / AGENT_NAME,
-                          fuzzer=out / FUZZER_NAME, home=out)
+                          kunit=None if kunit_missing(kernel) else out / KUNIT_SRC / KUNIT_RELPATH,
+                          agent=out / AGENT_NAME, fuzzer=out / FUZZER_NAME, home=out)
 
 
 # In the cache: each running command's copy of what it boots.
@@ -226,7 +236,8 @@ def snapshot_artefacts(artefacts: GuestArtefacts, root: Path, name: str) -> Gues
     if artefacts.symvers.is_file():
         keep(artefacts.symvers)
     user = tuple(replace(u, kos=tuple(keep(ko) for ko in u.kos)) for u in artefacts.user)
-    return replace(artefacts, modules=modules, variants=keep(artefacts.variants), kunit=keep(artefacts.kunit),
+    return replace(artefacts, modules=modules, variants=keep(artefacts.variants),
+                   kunit=keep(artefacts.kunit) if artefacts.kunit else None,
                    agent=keep(artefacts.agent), fuzzer=keep(artefacts.fuzzer), user=user, home=home)
 
 
@@ -279,27 +290,33 @@ def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArte
     out = kernel.build_dir / ARTEFACTS_DIRNAME
     stamp = out / ARTEFACTS_STAMP
     digest = artefacts_digest(layout, kernel)
-    built = [*artefacts.modules, artefacts.variants, artefacts.kunit, artefacts.agent, artefacts.fuzzer]
+    built = [*artefacts.modules, artefacts.variants, *([artefacts.kunit] if artefacts.kunit else []),
+             artefacts.agent, artefacts.fuzzer]
     if stamp.is_file() and stamp.read_text().strip() == digest and all(p.is_file() for p in built):
         print(f"[uafault] uafault's modules and agent for {kernel.build_dir.name} are up to date", flush=True)
         return artefacts
     stamp.unlink(missing_ok=True)
     sync_module_sources(layout.project / MODULE_SRC, out / MODULE_SRC)
     sync_module_sources(layout.project / KUNIT_SRC, out / KUNIT_SRC)
-    cmd = ["make", "-C", str(layout.project), f"-j{jobs}", ARTEFACTS_TARGET, f"KDIR={kernel.build_dir}",
+    cmd = ["make", "-C", str(layout.project), f"-j{jobs}", ARTEFACTS_TARGET, f"KDIR={kernel.kdir}",
            f"MODSRC={out / MODULE_SRC}", f"KUNITSRC={out / KUNIT_SRC}", f"AGENT_OUT={artefacts.agent.parent}"]
+    if artefacts.kunit is None:
+        print(f"[uafault] {kunit_missing(kernel)}", flush=True)
+        cmd.append("KUNIT_MODULE=n")
+    if kernel.image:
+        # A headers package has no `make headers`: the host's uapi (Debian
+        # 12's linux-libc-dev) is the image's own series.
+        cmd.append("AGENT_KDIR=")
     print(f"[uafault] {shlex.join(cmd)}", flush=True)
     rc = stream_command(cmd, layout.project, None)
     if rc != 0:
         raise HarnessError(ExitCode.BUILD_FAILED, f"`{shlex.join(cmd)}` failed (exit {rc})")
-    missing = [p for p in (*artefacts.modules, artefacts.variants, artefacts.kunit, artefacts.agent,
-                           artefacts.fuzzer)
-               if not p.is_file()]
+    missing = [p for p in built if not p.is_file()]
     if missing:
         raise HarnessError(ExitCode.BUILD_FAILED,
                            f"`{shlex.join(cmd)}` succeeded but left no " + ", ".join(map(str, missing)))
     print(f"[uafault] uafault.ko's exports for this kernel: {artefacts.symvers} (a module of yours: make -C "
-          f"{kernel.build_dir} M=DIR KBUILD_EXTRA_SYMBOLS={artefacts.symvers} "
+          f"{kernel.kdir} M=DIR KBUILD_EXTRA_SYMBOLS={artefacts.symvers} "
           f"{INCLUDE_VAR}={artefacts.symvers.parent} modules)", flush=True)
     fsutil.atomic_write_text(stamp, digest + "\n")
     return artefacts
@@ -308,8 +325,8 @@ def build_artefacts(layout: Layout, kernel: GuestKernel, jobs: int) -> GuestArte
 def build_user_modules(artefacts: GuestArtefacts, kernel: GuestKernel, dirs: tuple[Path, ...],
                        jobs: int) -> GuestArtefacts:
     """artefacts with each of a user's module directories built for kernel."""
-    reserved = frozenset(p.stem for p in (*artefacts.modules, artefacts.variants, artefacts.kunit))
-    built = [build_user_module(d, kernel.build_dir, artefacts.agent.parent, jobs,
+    reserved = frozenset(p.stem for p in (*artefacts.modules, artefacts.variants, *([artefacts.kunit] if artefacts.kunit else [])))
+    built = [build_user_module(d, kernel.kdir, artefacts.agent.parent, jobs,
                                "KASAN" if kernel.kasan else "plain", reserved, sync_module_sources)
              for d in dirs]
     seen: dict[str, Path] = {}
@@ -333,7 +350,7 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
     if request.allow_crash:
         argv.append(AGENT_ALLOW_CRASH)
     argv += [AGENT_DMA, request.boot.dma]
-    if request.kunit:
+    if request.kunit and artefacts.kunit:
         argv += [AGENT_KUNIT, KUNIT_GLOB, AGENT_KUNIT_PARAM, ALLOW_WARN]
         if request.allow_crash:
             argv += [AGENT_KUNIT_PARAM, ALLOW_OOPS, AGENT_KUNIT_LAST, OOPS_SUITES]
@@ -547,7 +564,8 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     if request.path_lines:
         job_files += ((GUEST_PATHS, "".join(line + "\n" for line in request.path_lines)),)
     cpio = str(tools["cpio"])
-    base_spec = BaseSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer)
+    base_spec = BaseSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer,
+                         kernel_modules=tuple(boot_modules(kernel.image)) if kernel.image else ())
     if guest.snapshots is not None:
         base = cached_base(base_spec, guest.snapshots, cpio)
     else:
@@ -613,7 +631,14 @@ def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe)
     guest = prepare_guest(layout, request.kasan, request.jobs, request.modules.dirs, request.accel)
     tracker, outcome, details = boot_guest(guest, request, out_dir, probe)
     result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, guest.kernel, request)
-    result.details = {**details, **result.details}
+    result.details = {**details, **result.details, "kernel_source": str(layout.source),
+                      "kernel_release": guest.kernel.describe(layout),
+                      "kernel_config_digest": guest.kernel.config_digest()}
+    if request.kunit and guest.artefacts.kunit is None:
+        # Asked for and not available: said, and a skip, never a silent pass.
+        result.details["kunit"] = kunit_missing(guest.kernel)
+        result.counts.skipped += 1
+        result.message = f"{result.message}; {kunit_missing(guest.kernel)}"
     return result
 
 

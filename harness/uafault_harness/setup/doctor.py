@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import os
 from dataclasses import dataclass
 from typing import Mapping
 
 from ..core.errors import ExitCode, HarnessError
-from ..core.paths import DEBIAN_SOURCE_PACKAGE, Layout, resolve_layout
+from ..core.paths import DEBIAN_SOURCE_PACKAGE, DEBIAN_SOURCE_TARBALL, Layout, resolve_layout
 from .link import LinkState, link_state
 from .requirements import (
     HEADERS, PYTEST_PACKAGE, TOOLS, apt_install_command, find_tool, installed_package_version,
-    pytest_interpreter, source_tarball,
+    pytest_interpreter,
 )
 from .source import inspect_tree
 
@@ -58,13 +60,13 @@ def pytest_check() -> Check:
                  apt_install_command([PYTEST_PACKAGE]))
 
 
-def tarball_check() -> tuple[Check, str | None]:
-    tarball = source_tarball()
-    version = installed_package_version(DEBIAN_SOURCE_PACKAGE)
+def tarball_check(package: str = DEBIAN_SOURCE_PACKAGE, tarball: Path = DEBIAN_SOURCE_TARBALL
+                  ) -> tuple[Check, str | None]:
+    version = installed_package_version(package)
     ok = tarball.is_file() and version is not None
-    return (Check(f"{DEBIAN_SOURCE_PACKAGE} tarball", ok,
+    return (Check(f"{package} tarball", ok,
                   f"{tarball} ({version})" if ok else f"{tarball} not installed",
-                  apt_install_command([DEBIAN_SOURCE_PACKAGE])), version)
+                  apt_install_command([package])), version)
 
 
 def tree_checks(layout: Layout, installed_version: str | None) -> list[Check]:
@@ -103,13 +105,14 @@ def kvm_check() -> Check:
 
 def run_checks(env: Mapping[str, str]) -> list[Check]:
     checks = tool_checks(env) + header_checks() + [pytest_check()]
-    tarball, version = tarball_check()
-    checks.append(tarball)
     try:
         layout = resolve_layout(env)
     except HarnessError as exc:
+        checks.append(tarball_check()[0])
         checks.append(Check("kernel tree", False, str(exc), "fix or unset KSRC"))
     else:
+        tarball, version = tarball_check(layout.source_package, layout.source_tarball)
+        checks.append(tarball)
         checks += tree_checks(layout, version)
     checks.append(kvm_check())
     return checks

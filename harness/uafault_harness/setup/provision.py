@@ -8,10 +8,10 @@ import shutil
 import subprocess
 
 from ..core.errors import ExitCode, HarnessError
-from ..core.paths import DEBIAN_SOURCE_PACKAGE, Layout
+from ..core.paths import Layout
 from .link import link
 from .requirements import (APT_INSTALL, apt_install_command, installed_package_version, missing_packages,
-                           packages_for, source_tarball)
+                           packages_for)
 from .source import ensure_source
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -52,7 +52,8 @@ def ensure_packages(purpose: str) -> None:
 def setup(layout: Layout, install: bool, purpose: str = "run") -> ExitCode:
     changed = False
     code = ExitCode.OK
-    missing = missing_packages(packages_for(purpose))
+    # The tree's own source package (linux-source-6.1 for debian:6.1).
+    missing = missing_packages(tuple(dict.fromkeys(packages_for(purpose) + (layout.source_package,))))
     if not missing:
         print(f"setup: every Debian package for {purpose} installed")
     elif install:
@@ -64,7 +65,7 @@ def setup(layout: Layout, install: bool, purpose: str = "run") -> ExitCode:
         code = ExitCode.MISSING_PREREQ
 
     before = layout.stamp.read_bytes() if layout.stamp.exists() else None
-    message = ensure_source(layout, source_tarball(), installed_package_version(DEBIAN_SOURCE_PACKAGE))
+    message = ensure_source(layout, layout.source_tarball, installed_package_version(layout.source_package))
     print(f"setup: {message}")
     changed |= (layout.stamp.read_bytes() if layout.stamp.exists() else None) != before
 

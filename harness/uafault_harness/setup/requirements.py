@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..core.errors import ExitCode, HarnessError
-from ..core.paths import DEBIAN_SOURCE_PACKAGE, DEBIAN_SOURCE_TARBALL
+from ..core.paths import DEBIAN_SOURCE_PACKAGE
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
@@ -155,10 +155,6 @@ def missing_packages(packages: tuple[str, ...] = DEBIAN_PACKAGES) -> list[str]:
 
 def installed_package_version(package: str) -> str | None:
     return _dpkg_field(package, "Version") or None
-
-
-def source_tarball() -> Path:
-    return DEBIAN_SOURCE_TARBALL
 
 
 def pytest_interpreter() -> Path | None:

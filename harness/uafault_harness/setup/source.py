@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
-from ..core.paths import CACHE_TREE_NAME, DEBIAN_SOURCE_PACKAGE, Layout, missing_tree_markers
+from ..core.paths import Layout, missing_tree_markers
 
 
 @dataclass(frozen=True)
@@ -39,19 +39,20 @@ def _unpack(tarball: Path, version: str, layout: Layout) -> None:
     """Unpack next to the final location, then swap it in, so an interrupted
     unpack never leaves a half tree where a complete one is expected."""
     layout.cache.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{CACHE_TREE_NAME}.unpack-", dir=layout.cache))
+    name = layout.tree.name
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.unpack-", dir=layout.cache))
     try:
         subprocess.run(["tar", "-xf", str(tarball), "-C", str(staging)], check=True)
-        unpacked = staging / CACHE_TREE_NAME
+        unpacked = staging / name
         if missing_tree_markers(unpacked):
             raise HarnessError(
                 ExitCode.BAD_TREE,
-                f"{tarball} did not unpack to a kernel tree at {CACHE_TREE_NAME}/",
+                f"{tarball} did not unpack to a kernel tree at {name}/",
             )
         fsutil.atomic_write_text(unpacked / layout.stamp.name, version + "\n")
         old = None
         if layout.tree.exists():
-            old = layout.cache / f".{CACHE_TREE_NAME}.old"
+            old = layout.cache / f".{name}.old"
             shutil.rmtree(old, ignore_errors=True)
             layout.tree.rename(old)
         unpacked.rename(layout.tree)
@@ -71,10 +72,10 @@ def ensure_source(layout: Layout, tarball: Path, installed_version: str | None) 
     state = inspect_tree(layout)
     if installed_version is None or not tarball.is_file():
         if state.complete:
-            return f"{DEBIAN_SOURCE_PACKAGE} not installed; keeping existing tree {layout.tree}"
+            return f"{layout.source_package} not installed; keeping existing tree {layout.tree}"
         raise HarnessError(
             ExitCode.MISSING_PREREQ,
-            f"{tarball} is missing; install it: apt-get install -y {DEBIAN_SOURCE_PACKAGE}",
+            f"{tarball} is missing; install it: apt-get install -y {layout.source_package}",
         )
     if state.complete and state.stamp_version == installed_version:
         return f"source tree {layout.tree} is up to date ({installed_version})"
