@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What differs between the kernels uafault's modules build on (6.1 to
- * today's), in one place: the .c files call what is defined here by the
- * same name on every kernel and test no version themselves.  Where an
- * interface only changed its shape, the wrapper calls it in the shape
- * this kernel has; on the newest kernels every wrapper is the plain call.
+ * What differs between the kernels uafault's modules build on (6.12, and
+ * 6.1 as Debian 12 ships it), in one place: the .c files call what is
+ * defined here by the same name on every kernel and test no version
+ * themselves.  On 6.12 each wrapper is the plain call it wraps.
  */
 #ifndef _UAFAULT_COMPAT_H
 #define _UAFAULT_COMPAT_H
@@ -19,10 +18,18 @@
 #include <linux/version.h>
 
 /*
+ * Whether this kernel is @major.@minor or later: the version tests below,
+ * on the release an interface changed in (its sublevel never matters).
+ */
+#define UAFAULT_SINCE(major, minor)					\
+	(KERNEL_VERSION(LINUX_VERSION_MAJOR, LINUX_VERSION_PATCHLEVEL, 0) >= \
+	 KERNEL_VERSION(major, minor, 0))
+
+/*
  * The get_unaligned_*() helpers: <linux/unaligned.h> since 6.12, which
  * moved them out of <asm/unaligned.h>.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#if UAFAULT_SINCE(6, 12)
 #include <linux/unaligned.h>
 #else
 #include <asm/unaligned.h>
@@ -37,7 +44,7 @@ static inline long uafault_pin_user_pages(unsigned long start,
 					  unsigned int gup_flags,
 					  struct page **pages)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#if UAFAULT_SINCE(6, 5)
 	return pin_user_pages(start, nr_pages, gup_flags, pages);
 #else
 	return pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
@@ -45,17 +52,17 @@ static inline long uafault_pin_user_pages(unsigned long start,
 }
 
 /*
- * folio_mapcount(): the page table entries that map a folio.  Until 6.2
- * (the PageDoubleMap accounting) it was out of line and not exported:
- * here the same sum from what it read.  A large folio's entire (PMD)
- * mappings are in its entire mapcount and each page's PTE mappings in
- * that page's _mapcount; a hugetlb folio has the first only; a file
- * folio's _mapcounts include its entire mappings, and a double-mapped
- * anonymous one's are one up.
+ * folio_mapcount(): the page table entries that map a folio.  6.1 has it
+ * in mm/util.c, not exported, until 6.2 replaced its accounting (and
+ * PageDoubleMap) and made it inline: here 6.1's sum.  A large folio's
+ * entire (PMD) mappings are in its entire mapcount, each page's PTE
+ * mappings in that page's _mapcount; a hugetlb folio has the first only;
+ * a file folio's _mapcounts include its entire mappings, and those of a
+ * double-mapped anonymous one are one up.
  */
 static inline int uafault_folio_mapcount(struct folio *folio)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#if UAFAULT_SINCE(6, 2)
 	return folio_mapcount(folio);
 #else
 	int i, nr = folio_nr_pages(folio);
@@ -84,7 +91,7 @@ static inline int uafault_folio_mapcount(struct folio *folio)
 static inline int uafault_import_ubuf(int rw, void __user *buf, size_t len,
 				      struct iov_iter *i)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#if UAFAULT_SINCE(6, 4)
 	return import_ubuf(rw, buf, len, i);
 #else
 	if (len > MAX_RW_COUNT)
@@ -98,16 +105,16 @@ static inline int uafault_import_ubuf(int rw, void __user *buf, size_t len,
 
 /*
  * Whether @dev maps through iommu-dma, its DMA addresses being IOVAs in
- * its IOMMU domain; and whether it has DMA ops other than dma-direct's
- * and iommu-dma's, which uafault cannot follow.
+ * its IOMMU domain; and whether it has DMA ops other than iommu-dma's
+ * (dma-direct has none), which uafault cannot follow.
  *
  * Since 6.12 iommu-dma is called directly, not as a dma_map_ops: a device
- * on it has dev->dma_iommu set (use_dma_iommu(), <linux/iommu-dma.h>) and
- * no DMA ops.  Before, iommu_setup_dma_ops() installed iommu_dma_ops (not
- * exported) exactly when the device's default domain is a DMA-API domain,
- * so a device with DMA ops on such a domain has those.
+ * on it has dev->dma_iommu set (use_dma_iommu(), <linux/iommu-dma.h>).
+ * Before, iommu_setup_dma_ops() made iommu_dma_ops (not exported) the
+ * device's DMA ops exactly when its domain is a DMA-API domain: a device
+ * with DMA ops in such a domain has those.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#if UAFAULT_SINCE(6, 12)
 #include <linux/iommu-dma.h>
 
 static inline bool uafault_use_dma_iommu(struct device *dev)

@@ -560,12 +560,28 @@ static void list_target(const struct target *t)
 	printf("uafault-target: %s %s fixed_len=%zu kinds=", t->name, t->owner,
 	       t->fixed_len);
 	for_each_fault_kind(k, kind) {
-		if (!kind_applies(kind, t))
+		if (!kind_applies(kind, t) || kind_missing(kind))
 			continue;
 		printf("%s%s", sep, kind->name);
 		sep = ",";
 	}
 	printf("%s\n", target_crashes(t) ? " crash" : "");
+}
+
+/*
+ * The kinds this kernel cannot run, after the targets: "uafault-unavailable:
+ * kind NAME CONFIG_X", so the host reports them skipped with the option.
+ */
+static void list_unavailable(void)
+{
+	const struct fault_kind *kind;
+	unsigned int k;
+
+	for_each_fault_kind(k, kind) {
+		if (kind_missing(kind))
+			printf("%s kind %s %s\n", UNAVAILABLE_MARKER, kind->name,
+			       kind->config);
+	}
 }
 
 /* Adds @arg to a list of at most MAX_MODULES; -1, said, when it is full. */
@@ -853,6 +869,7 @@ int main(int argc, char **argv)
 	if (list_only) {
 		for (i = 0; i < a.ntargets; i++)
 			list_target(&a.targets[i]);
+		list_unavailable();
 		goto out;
 	}
 	if (coverage && coverage_start()) {

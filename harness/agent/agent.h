@@ -174,6 +174,7 @@ struct verdict {
 	const char *known_id;	/* that record (uafault_known.h) */
 	bool unresolved;
 	bool skipped;
+	const char *skip_reason;	/* said on the SKIP line, or NULL */
 	char msg[MSG_LEN];
 	size_t used;
 };
@@ -355,6 +356,8 @@ struct kpath {
 	 * path_run() waits for the pin counters to come back first.
 	 */
 	bool deferred;
+	/* The kernel option it needs, if not its family's (see below). */
+	const char *config;
 };
 
 /* The longest range any kind maps: MAX_PAGES pages. */
@@ -363,7 +366,14 @@ struct kpath {
 struct kpath_family {
 	const struct kpath *paths;
 	unsigned int n;
+	/* What a kernel needs for these paths, said when one will not open. */
+	const char *config;
+	/* Left out of this build: the family's name (e.g. no test header). */
+	const char *absent;
 };
+
+#define PATH_FAMILY(table, cfg)	{ (table), ARRAY_SIZE(table), (cfg), NULL }
+#define NO_PATH_FAMILY(name, cfg)	{ NULL, 0, (cfg), (name) }
 
 extern const struct kpath_family pipe_paths, vm_paths, uring_paths,
 	block_paths, iommufd_paths, xdp_paths, fuse_paths, v4l2_paths,
@@ -434,7 +444,20 @@ struct fault_kind {
 	 * to the kind (--offset -1), or SEVERAL_STARTS: the kind tries a few.
 	 */
 	int start;
+	/*
+	 * The kernel option the kind needs and a file only such a kernel
+	 * has (NULL: none): elsewhere the kind is never listed, and a case
+	 * of it is a SKIP that names the option.
+	 */
+	const char *config;
+	const char *probe;
 };
+
+/* --list-targets: a kind or path this kernel cannot run, and why. */
+#define UNAVAILABLE_MARKER "uafault-unavailable:"
+
+/* The option @k needs that this kernel lacks, or NULL. */
+const char *kind_missing(const struct fault_kind *k);
 
 #define SEVERAL_STARTS	(-1)
 

@@ -12,6 +12,11 @@
 
 #include "agent.h"
 
+const char *kind_missing(const struct fault_kind *k)
+{
+	return k->probe && access(k->probe, F_OK) ? k->config : NULL;
+}
+
 bool kind_applies(const struct fault_kind *k, const struct target *t)
 {
 	return k->crash_only == target_crashes(t) &&
@@ -89,6 +94,9 @@ void print_result(const struct verdict *v, const char *indent,
 		       indent, number, name);
 	else if (v->unresolved)
 		printf("%sok %u %s # SKIP set-up failed\n", indent, number, name);
+	else if (v->skipped && v->skip_reason)
+		printf("%sok %u %s # SKIP %s\n", indent, number, name,
+		       v->skip_reason);
 	else if (v->skipped)
 		printf("%sok %u %s # SKIP\n", indent, number, name);
 	else
@@ -157,6 +165,13 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 	struct pins start;
 
 	start_case(a, v, indent);
+	if (kind_missing(kind)) {
+		note(v, "# %s needs %s: this kernel has no %s\n", kind->name,
+		     kind->config, kind->probe);
+		v->skipped = true;
+		v->skip_reason = kind->config;
+		return;
+	}
 	if (!memory_allows(mk, kind->name)) {
 		note(v, "# %s means nothing on %s memory: %s\n", kind->name,
 		     mk->name, mk->why);

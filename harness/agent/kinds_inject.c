@@ -186,7 +186,8 @@ static void fault_smap(const struct agent *a, const struct target *t,
 }
 
 const struct fault_kind inject_kinds[] = {
-	{ .name = "fail_nth", .run = fault_fail_nth },
+	{ .name = "fail_nth", .run = fault_fail_nth,
+	  .config = "CONFIG_FAULT_INJECTION", .probe = "/proc/self/fail-nth" },
 	{ .name = "smap", .run = fault_smap, .crash_only = true },
 };
 

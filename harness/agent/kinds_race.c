@@ -21,6 +21,9 @@
 
 #include "agent.h"
 
+/* Only a kernel with CONFIG_USERFAULTFD has it. */
+#define UFFD_PROBE	"/proc/sys/vm/unprivileged_userfaultfd"
+
 /* What the userfaultfd handler does to the rest of the range. */
 struct uffd_race {
 	int uffd;
@@ -747,8 +750,10 @@ static void fault_trap_bytes(const struct agent *a, const struct target *t,
 #define MESSAGES	(1U << UAFAULT_RES_HEADER)
 
 const struct fault_kind race_kinds[] = {
-	{ .name = "uffd_munmap", .run = uffd_kind, .arg = false, .start = 100 },
-	{ .name = "uffd_mprotect", .run = uffd_kind, .arg = true, .start = 100 },
+	{ .name = "uffd_munmap", .run = uffd_kind, .arg = false, .start = 100,
+	  .config = "CONFIG_USERFAULTFD", .probe = UFFD_PROBE },
+	{ .name = "uffd_mprotect", .run = uffd_kind, .arg = true, .start = 100,
+	  .config = "CONFIG_USERFAULTFD", .probe = UFFD_PROBE },
 	{ .name = "stochastic_munmap", .run = fault_stochastic, .raced = true },
 	{ .name = "race_header", .run = fault_race_header, .arg = 5,
 	  .raced = true, .results = MESSAGES, .start = 100 },

@@ -252,6 +252,19 @@ void close_path(struct target *t)
 }
 
 /*
+ * A path this kernel lacks, left out: "uafault-unavailable: path NAME
+ * CONFIG_X: why" (the option the path or its family needs, if any).
+ */
+static void path_unavailable(const struct kpath *path,
+			     const struct kpath_family *family, int err)
+{
+	const char *config = path->config ?: family->config;
+
+	printf("%s path %s %s: %s\n", UNAVAILABLE_MARKER, path->name,
+	       config ?: "-", strerror(-err));
+}
+
+/*
  * Appends the kernel paths named @name (NULL: every one) to @a's targets,
  * each opened now, owner "kernel"; a path this kernel lacks is said and
  * left out.  The last error, or 0.
@@ -262,15 +275,19 @@ static int add_kernel_paths(struct agent *a, const char *name)
 	int err = 0;
 
 	for (f = 0; f < ARRAY_SIZE(path_families); f++) {
-		for (i = 0; i < path_families[f]->n; i++) {
-			const struct kpath *path = &path_families[f]->paths[i];
+		const struct kpath_family *family = path_families[f];
+
+		if (family->absent && !name)
+			printf("%s paths %s %s: the agent was built without that kernel's test header\n",
+			       UNAVAILABLE_MARKER, family->absent, family->config);
+		for (i = 0; i < family->n; i++) {
+			const struct kpath *path = &family->paths[i];
 
 			if (name && strcmp(path->name, name))
 				continue;
 			err = add_path(a, path, path->data, "kernel", 0, false);
 			if (err)
-				fprintf(stderr, "uafault-agent: path %s unavailable: %s\n",
-					path->name, strerror(-err));
+				path_unavailable(path, family, err);
 		}
 	}
 	return err;

@@ -83,9 +83,10 @@ static void dio_read_call(struct kpath_state *s, void *addr,
 }
 
 /* One direct I/O path: "dio_<op>_<dev>" on the node @node. */
-#define DIO_PATH(op, dev, node, dir, fill, fn)				\
+#define DIO_PATH(op, dev, node, dir, fill, fn, cfg)			\
 	{								\
 		.name = "dio_" op "_" dev,				\
+		.config = cfg,						\
 		.flags = dir | UAFAULT_TF_PIN,				\
 		.result = UAFAULT_RES_DIO,				\
 		.open = block_open,					\
@@ -96,17 +97,17 @@ static void dio_read_call(struct kpath_state *s, void *addr,
 
 static const struct kpath block_table[] = {
 	DIO_PATH("write", "brd", "/dev/ram0", UAFAULT_TF_READ, NULL,
-		 dio_write_call),
+		 dio_write_call, "CONFIG_BLK_DEV_RAM"),
 	DIO_PATH("read", "brd", "/dev/ram0", UAFAULT_TF_WRITE, block_fill,
-		 dio_read_call),
+		 dio_read_call, "CONFIG_BLK_DEV_RAM"),
 	DIO_PATH("write", "null_blk", "/dev/nullb0", UAFAULT_TF_READ, NULL,
-		 dio_write_call),
+		 dio_write_call, "CONFIG_BLK_DEV_NULL_BLK"),
 	DIO_PATH("read", "null_blk", "/dev/nullb0", UAFAULT_TF_WRITE,
-		 block_fill, dio_read_call),
+		 block_fill, dio_read_call, "CONFIG_BLK_DEV_NULL_BLK"),
 	DIO_PATH("write", "virtio_blk", SCRATCH_SERIAL, UAFAULT_TF_READ, NULL,
-		 dio_write_call),
+		 dio_write_call, "CONFIG_VIRTIO_BLK"),
 	DIO_PATH("read", "virtio_blk", SCRATCH_SERIAL, UAFAULT_TF_WRITE,
-		 block_fill, dio_read_call),
+		 block_fill, dio_read_call, "CONFIG_VIRTIO_BLK"),
 };
 
-const struct kpath_family block_paths = FAMILY(block_table);
+const struct kpath_family block_paths = PATH_FAMILY(block_table, NULL);

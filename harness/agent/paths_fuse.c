@@ -332,4 +332,4 @@ static const struct kpath fuse_table[] = {
 	FUSE_PATH("write", UAFAULT_TF_READ, fuse_clear, fuse_write_call),
 };
 
-const struct kpath_family fuse_paths = FAMILY(fuse_table);
+const struct kpath_family fuse_paths = PATH_FAMILY(fuse_table, "CONFIG_FUSE_FS");

@@ -112,8 +112,8 @@ static const struct kpath gup_table[] = {
 	},
 };
 
-const struct kpath_family gup_paths = FAMILY(gup_table);
+const struct kpath_family gup_paths = PATH_FAMILY(gup_table, "CONFIG_GUP_TEST");
 #else
 /* Built without a kernel tree: mm/gup_test.h is not uapi. */
-const struct kpath_family gup_paths = { NULL, 0 };
+const struct kpath_family gup_paths = NO_PATH_FAMILY("gup", "CONFIG_GUP_TEST");
 #endif

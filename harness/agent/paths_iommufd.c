@@ -157,8 +157,8 @@ static const struct kpath iommufd_table[] = {
 	},
 };
 
-const struct kpath_family iommufd_paths = FAMILY(iommufd_table);
+const struct kpath_family iommufd_paths = PATH_FAMILY(iommufd_table, "CONFIG_IOMMUFD_TEST");
 #else
 /* Built without the kernel tree's iommufd_test.h: no iommufd path. */
-const struct kpath_family iommufd_paths = { NULL, 0 };
+const struct kpath_family iommufd_paths = NO_PATH_FAMILY("iommufd", "CONFIG_IOMMUFD_TEST");
 #endif

@@ -97,4 +97,4 @@ static const struct kpath pipe_table[] = {
 		  path_empty, vmsplice_call),
 };
 
-const struct kpath_family pipe_paths = FAMILY(pipe_table);
+const struct kpath_family pipe_paths = PATH_FAMILY(pipe_table, NULL);

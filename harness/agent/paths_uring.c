@@ -201,4 +201,4 @@ static const struct kpath uring_table[] = {
 	FIXED_PATH("write", UAFAULT_TF_READ, path_empty, write_fixed_call),
 };
 
-const struct kpath_family uring_paths = FAMILY(uring_table);
+const struct kpath_family uring_paths = PATH_FAMILY(uring_table, "CONFIG_IO_URING");

@@ -122,4 +122,4 @@ static const struct kpath v4l2_table[] = {
 	},
 };
 
-const struct kpath_family v4l2_paths = FAMILY(v4l2_table);
+const struct kpath_family v4l2_paths = PATH_FAMILY(v4l2_table, "CONFIG_VIDEO_VIVID");

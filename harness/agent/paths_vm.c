@@ -55,4 +55,4 @@ static const struct kpath vm_table[] = {
 	  .call = vm_writev_call },
 };
 
-const struct kpath_family vm_paths = FAMILY(vm_table);
+const struct kpath_family vm_paths = PATH_FAMILY(vm_table, NULL);

@@ -72,4 +72,4 @@ static const struct kpath xdp_table[] = {
 	},
 };
 
-const struct kpath_family xdp_paths = FAMILY(xdp_table);
+const struct kpath_family xdp_paths = PATH_FAMILY(xdp_table, "CONFIG_XDP_SOCKETS");

@@ -141,3 +141,27 @@ def test_agent_records_are_campaign_known_issues() -> None:
     assert expected_verdict("FAIL", case("dma_map_sg", "iommu"), issues)[0] == "XFAIL"
     # No KUnit record becomes an agent glob.
     assert all(not i.target.startswith("uafault_") for i in issues)
+
+
+def test_what_a_kernel_lacks_is_read_with_its_option() -> None:
+    from uafault_harness.guest.protocol import UNAVAILABLE_MARKER, unavailable
+
+    lines = [f"{UNAVAILABLE_MARKER} kind fail_nth CONFIG_FAULT_INJECTION",
+             f"{UNAVAILABLE_MARKER} path dio_read_brd CONFIG_BLK_DEV_RAM: No such file or directory",
+             f"{UNAVAILABLE_MARKER} paths iommufd CONFIG_IOMMUFD_TEST: the agent was built without it",
+             f"{UNAVAILABLE_MARKER} kind fail_nth CONFIG_FAULT_INJECTION", "uafault-target: x y fixed_len=0 kinds="]
+    found = unavailable(lines)
+    assert [str(u) for u in found] == [
+        "kind fail_nth: needs CONFIG_FAULT_INJECTION",
+        "path dio_read_brd: needs CONFIG_BLK_DEV_RAM (No such file or directory)",
+        "paths iommufd: needs CONFIG_IOMMUFD_TEST (the agent was built without it)"]
+
+
+def test_the_fault_kinds_a_kernel_may_lack_name_their_option() -> None:
+    """The agent's kind table says what fail_nth and the userfaultfd kinds
+    need, and a file that proves it."""
+    agent = PROJECT_ROOT / "harness" / "agent"
+    inject = (agent / "kinds_inject.c").read_text()
+    assert re.search(r'"fail_nth".*?\.config = "CONFIG_FAULT_INJECTION", \.probe = "/proc/self/fail-nth"', inject, re.S)
+    race = (agent / "kinds_race.c").read_text()
+    assert race.count('.config = "CONFIG_USERFAULTFD", .probe = UFFD_PROBE') == 2

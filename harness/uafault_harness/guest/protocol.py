@@ -57,6 +57,37 @@ def parse_profile(line: str) -> tuple[int, dict[str, float]] | None:
 _TARGET_RE = re.compile(r"^uafault-target: (\S+) (\S+) fixed_len=(\d+) kinds=(\S*)( crash)?$")
 
 
+# What this kernel cannot run (--list-targets, and every agent start for
+# its paths): "uafault-unavailable: kind|path|paths NAME CONFIG_X[: why]".
+UNAVAILABLE_MARKER = agent_string("UNAVAILABLE_MARKER")
+_UNAVAILABLE_RE = re.compile(re.escape(UNAVAILABLE_MARKER) + r" (kind|path|paths) (\S+) (\S+)(?:: (.*))?$")
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A fault kind, a path or a family of paths this kernel lacks."""
+    what: str       # kind, path or paths
+    name: str
+    config: str     # the option it needs, "-" when unknown
+    why: str = ""
+
+    def __str__(self) -> str:
+        needs = f"needs {self.config}" if self.config != "-" else "unavailable"
+        return f"{self.what} {self.name}: {needs}" + (f" ({self.why})" if self.why else "")
+
+
+def unavailable(lines: Iterable[str]) -> list[Unavailable]:
+    """Each distinct unavailable line, in order."""
+    out: list[Unavailable] = []
+    for line in lines:
+        m = _UNAVAILABLE_RE.search(line.strip())
+        if m:
+            item = Unavailable(m.group(1), m.group(2), m.group(3), m.group(4) or "")
+            if item not in out:
+                out.append(item)
+    return out
+
+
 def agent_error(lines: Iterable[str]) -> str | None:
     """The agent's last complaint, the reason it could not go on."""
     last = None

@@ -39,7 +39,7 @@ from .initramfs import (
 )
 from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
 from .kernels import DEFAULT_KERNEL, KERNELS, BootKernel, boot_kernel
-from .protocol import agent_error, is_unresolved
+from .protocol import agent_error, is_unresolved, unavailable
 from .qemu import (
     BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, EXT4_BYTES, EXT4_NAME, RunOutcome, Verdict, Watchdog,
     ext4_disk, incoming_args, kernel_append, qemu_command, run_console, scratch_disk,
@@ -477,6 +477,11 @@ def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool
         "kunit_json": wrote_json,
         "known": parsed.deviations.to_json(),
     }
+    # What the kernel lacks is a skip that names its option, never a pass.
+    missing = [str(u) for u in unavailable(tracker.agent_lines)]
+    if missing:
+        details["unavailable"] = missing
+        parsed.counts.skipped += sum(1 for u in unavailable(tracker.agent_lines) if u.what != "kind")
     return LayerResult(layer=layer, exit_code=code, message=message, counts=parsed.counts,
                        suites=parsed.suites, details=details)
 
