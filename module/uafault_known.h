@@ -27,11 +27,15 @@
  *             stable release's changelog) whose commit id is not yet
  *             checked; "unfixed"
  * @subject:   that commit's subject (for "unfixed", where it was seen)
- * @probe:     how a run tells: "behaviour: ..." (observed by the cases),
- *             or "config: ..." where no probe can work
+ * @probe:     how a run tells: "behaviour: ..." (the cases observe it: one
+ *             that checked and did not see it means the fix is in),
+ *             "sometimes: ..." (only some fault plans reach it: a pass
+ *             says nothing), or "config: ..." where no probe can work
  * @cases:     the cases that check it, space-separated globs:
- *             "kunit:suite.case" (a KUnit case) or "agent:target.fault"
- *             (an agent case, as campaigns name them)
+ *             "kunit:suite.case" (a KUnit case that tells it by what it
+ *             observes), "agent:target.fault" (an agent case that does),
+ *             or "issue:target.fault" (an agent case expected to fail
+ *             so: a known issue of campaigns and guest runs)
  * @kernel:    for agent cases, the guest kernels ("plain", "kasan",
  *             "iommu") it applies to, a glob; "*" for every kernel
  */
@@ -64,6 +68,8 @@ enum uafault_known_id {
 	UAFAULT_KNOWN_UM_ACCESS_OK_KERNEL,
 	UAFAULT_KNOWN_IOMMUFD_MAP_RESPOND,
 	UAFAULT_KNOWN_VIRTIO_IOMMU_UNMAP,
+	UAFAULT_KNOWN_VB2_USERPTR_FORCE,
+	UAFAULT_KNOWN_GUP_LONGTERM_UFFD,
 	UAFAULT_KNOWN_NR
 };
 
@@ -165,8 +171,8 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 		.subject =
 			"found by uafault on 6.12, drivers/iommu/iommufd/ioas.c iommufd_ioas_map()",
 		.probe =
-			"behaviour: the [pins] and [result] oracles under fail_nth (not every plan reaches the reply's copy)",
-		.cases = "agent:path_iommufd_ioas_map.fail_nth",
+			"sometimes: the [pins] and [result] oracles under fail_nth (not every plan reaches the reply's copy)",
+		.cases = "issue:path_iommufd_ioas_map.fail_nth",
 		.kernel = "*",
 	},
 	[UAFAULT_KNOWN_VIRTIO_IOMMU_UNMAP] = {
@@ -179,9 +185,36 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 		.subject =
 			"found by uafault on 6.12, drivers/iommu/virtio-iommu.c viommu_unmap_pages()",
 		.probe =
-			"behaviour: a WARNING in __iommu_dma_unmap under fail_nth (only plans that fail that allocation)",
-		.cases = "agent:*dma*.fail_nth agent:path_dio_*_virtio_blk.fail_nth",
+			"sometimes: a WARNING in __iommu_dma_unmap under fail_nth (only plans that fail that allocation)",
+		.cases = "issue:*dma*.fail_nth issue:path_dio_*_virtio_blk.fail_nth",
 		.kernel = "iommu",
+	},
+	[UAFAULT_KNOWN_VB2_USERPTR_FORCE] = {
+		.id = "vb2-userptr-foll-force",
+		.contract =
+			"a USERPTR capture buffer the process cannot write (a PROT_NONE or read-only mapping) is refused with -EFAULT",
+		.deviation =
+			"get_vaddr_frames() pins the buffer with FOLL_FORCE | FOLL_WRITE: vb2 takes a PROT_NONE or read-only mapping and the device writes into it (into a private copy of a read-only file's page)",
+		.fix = "cb78a634f3f7",
+		.subject = "mm/frame-vector: remove FOLL_FORCE usage",
+		.probe =
+			"behaviour: VIDIOC_QBUF of a PROT_NONE or read-only USERPTR buffer succeeds",
+		.cases =
+			"issue:path_v4l2_userptr_vivid.prot_none issue:path_v4l2_userptr_vivid.read_only",
+		.kernel = "*",
+	},
+	[UAFAULT_KNOWN_GUP_LONGTERM_UFFD] = {
+		.id = "gup-longterm-uffd-sigbus",
+		.contract =
+			"a pin that may fault waits for the userfaultfd handler of a missing page, as a user access does, and stops only at the first hole",
+		.deviation =
+			"a FOLL_LONGTERM pin faults without FAULT_FLAG_ALLOW_RETRY (its slow path has no locked pointer), so handle_userfault() answers VM_FAULT_SIGBUS: the pin stops with -EFAULT at a page the handler would have filled",
+		.fix = "53b2d09bdd12",
+		.subject = "mm/gup: remove the restriction on locked with FOLL_LONGTERM",
+		.probe =
+			"behaviour: a pinning target that is not NOWAIT never faults on the userfaultfd page and stops at it",
+		.cases = "agent:*.uffd_munmap agent:*.uffd_mprotect",
+		.kernel = "*",
 	},
 };
 #endif /* UAFAULT_KNOWN_TABLE */

@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UAFAULT_KNOWN_TABLE	/* the records are defined here */
 #include "agent.h"
 
 #define MAX_MODULES	16
@@ -179,26 +178,28 @@ static bool boot_tainted(void)
 }
 
 /*
- * The record of module/uafault_known.h whose "agent:" globs take the case
+ * The record of module/uafault_known.h whose "issue:" globs take the case
  * @name, or NULL (a known issue of uafault's own variants, or a user's).
  */
-static const char *known_record(const char *name)
+static const struct uafault_known *known_record(const char *name)
 {
-	char glob[128];
+	static const char prefix[] = "issue:";
+	const size_t n = sizeof(prefix) - 1;
 	const char *p, *end;
+	char glob[128];
 	int i;
 
 	for (i = 0; i < UAFAULT_KNOWN_NR; i++) {
 		for (p = uafault_known_records[i].cases; *p; p = end) {
 			p += strspn(p, " ");
 			end = p + strcspn(p, " ");
-			if (end - p <= 6 || strncmp(p, "agent:", 6) ||
-			    end - p - 6 >= (long)sizeof(glob))
+			if ((size_t)(end - p) <= n || strncmp(p, prefix, n) ||
+			    (size_t)(end - p) - n >= sizeof(glob))
 				continue;
-			snprintf(glob, sizeof(glob), "%.*s", (int)(end - p - 6),
-				 p + 6);
+			snprintf(glob, sizeof(glob), "%.*s",
+				 (int)(end - p - n), p + n);
 			if (!fnmatch(glob, name, 0))
-				return uafault_known_records[i].id;
+				return &uafault_known_records[i];
 		}
 	}
 	return NULL;
@@ -207,18 +208,27 @@ static const char *known_record(const char *name)
 /*
  * A failure of a case a --known-issue names is that issue, seen again: a
  * SKIP that says so and names its record, its notes printed as a
- * failure's are.
+ * failure's are.  A pass of a case whose record a pass disproves says
+ * that the record did not show.
  */
 static void expect_known(const struct agent *a, struct verdict *v)
 {
+	const struct uafault_known *k;
 	int i;
 
-	for (i = 0; i < a->nknown && v->failed; i++) {
-		if (!fnmatch(a->known[i], a->case_name, 0)) {
+	for (i = 0; i < a->nknown; i++) {
+		if (fnmatch(a->known[i], a->case_name, 0))
+			continue;
+		k = known_record(a->case_name);
+		if (v->failed) {
 			v->failed = false;
 			v->known = true;
-			v->known_id = known_record(a->case_name);
+			v->known_id = k ? k->id : NULL;
+		} else if (k && !v->skipped && !v->unresolved &&
+			   !strncmp(k->probe, "behaviour:", 10)) {
+			note(v, "# " UAFAULT_KNOWN_ABSENT " %s\n", k->id);
 		}
+		return;
 	}
 }
 

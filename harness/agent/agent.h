@@ -456,6 +456,13 @@ struct fault_kind {
 /* --list-targets: a kind or path this kernel cannot run, and why. */
 #define UNAVAILABLE_MARKER "uafault-unavailable:"
 
+/*
+ * The case saw record @id's deviation (module/uafault_known.h) instead of
+ * the contract, when @shows: its result is that record's XFAIL; else it
+ * notes that the deviation did not show.  Returns @shows.
+ */
+bool known_deviation(struct verdict *v, enum uafault_known_id id, bool shows);
+
 /* The option @k needs that this kernel lacks, or NULL. */
 const char *kind_missing(const struct fault_kind *k);
 

@@ -10,7 +10,22 @@
 #include <termios.h>
 #include <unistd.h>
 
+#define UAFAULT_KNOWN_TABLE	/* the records are defined here */
 #include "agent.h"
+
+bool known_deviation(struct verdict *v, enum uafault_known_id id, bool shows)
+{
+	const struct uafault_known *k = &uafault_known_records[id];
+
+	if (!shows) {
+		note(v, "# " UAFAULT_KNOWN_ABSENT " %s\n", k->id);
+		return false;
+	}
+	note(v, "# known deviation %s: %s\n", k->id, k->deviation);
+	v->known = true;
+	v->known_id = k->id;
+	return true;
+}
 
 const char *kind_missing(const struct fault_kind *k)
 {
@@ -87,7 +102,7 @@ void print_result(const struct verdict *v, const char *indent,
 	if (v->failed)
 		printf("%snot ok %u %s\n", indent, number, name);
 	else if (v->known && v->known_id)
-		printf("%sok %u %s # SKIP " UAFAULT_KNOWN_XFAIL " %s: a known issue\n",
+		printf("%sok %u %s # SKIP " UAFAULT_KNOWN_XFAIL " %s: known deviation\n",
 		       indent, number, name, v->known_id);
 	else if (v->known)
 		printf("%sok %u %s # SKIP " UAFAULT_KNOWN_XFAIL ": a known issue\n",

@@ -113,6 +113,33 @@ static int make_missing(const struct umem *m, unsigned char *page)
 }
 
 /*
+ * A long-term pin that may wait for userfaultfd and did not: 6.1's
+ * FOLL_LONGTERM slow path faults without FAULT_FLAG_ALLOW_RETRY, so the
+ * handler is never asked and the pin stops at page 1 with -EFAULT, as it
+ * would at a hole there (record gup-longterm-uffd-sigbus).  A long-term
+ * pin that waited says the record did not show.
+ */
+static bool uffd_refused(const struct target *t, const struct umem *m,
+			 const struct uafault_run *r, bool raced,
+			 struct verdict *v)
+{
+	const unsigned int pin = UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM;
+	struct verdict probe = { 0 };
+	struct umem hole1 = *m;
+
+	if ((t->flags & pin) != pin)
+		return false;
+	if (!raced) {
+		hole1.plan.hole = 1;
+		hole1.plan.fault = F_UNMAPPED;
+		hole1.readable[1] = false;
+		check_result(&probe, &hole1, t, r, target_reach(&hole1.plan, t));
+	}
+	return known_deviation(v, UAFAULT_KNOWN_GUP_LONGTERM_UFFD,
+			       !raced && !probe.failed);
+}
+
+/*
  * Deterministic munmap race: page 1 of three is missing and registered
  * with userfaultfd; when the target faults on it, the handler thread
  * munmaps (or PROT_NONEs) page 2, then resolves page 1.  The target must
@@ -196,6 +223,11 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 		m.readable[1] = false;
 		if (race.raced)
 			fail(v, "[result] a NOWAIT target waited for userfaultfd");
+	} else if (!race.err && uffd_refused(t, &m, &r, race.raced, v)) {
+		/* The kernel treated page 1 as a fault: a known deviation. */
+		m.plan.hole = 1;
+		m.plan.fault = F_UNMAPPED;
+		m.readable[1] = false;
 	} else {
 		m.plan.hole = 2;
 		m.plan.fault = k->arg ? F_PROT_NONE : F_UNMAPPED;

@@ -55,7 +55,7 @@ def test_the_header_holds_valid_records() -> None:
     for r in records:
         assert r.contract and r.deviation and r.probe
         assert r.fix in (known.UNFIXED, known.UNCONFIRMED) or re.fullmatch(r"[0-9a-f]{12}", r.fix)
-        assert r.case_globs("kunit") or r.case_globs("agent")
+        assert r.case_globs("kunit") or r.case_globs("agent") or r.case_globs("issue")
 
 
 def test_every_record_is_checked_by_a_case() -> None:
@@ -74,6 +74,7 @@ def test_every_record_is_checked_by_a_case() -> None:
     (('.fix = "unfixed",', '.fix = "v6.13",'), "fix must be"),
     (('.probe = "behaviour: nr_pages == -1 returns an error",', ''), "missing probe"),
     (('.cases = "kunit:uafault_iter.*",', '.cases = "uafault_iter.*",'), "kunit:GLOB"),
+    (('"behaviour: nr_pages == -1 returns an error"', '"nr_pages == -1 returns an error"'), "probe starts"),
     (('\tUAFAULT_KNOWN_UM_STRNLEN_EFAULT,\n', ''), "disagree"),
     (('#define UAFAULT_KNOWN_ABSENT', '#define UAFAULT_KNOWN_GONE'), "string defines"),
 ])

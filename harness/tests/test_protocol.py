@@ -34,12 +34,14 @@ def test_the_agent_tags_a_set_up_failure_as_the_host_reads_it() -> None:
     line = device[device.index("else if (v->unresolved)"):].splitlines()[1]
     fmt = line.split('"')[1].replace("%u", "%d").replace("\\n", "")
     assert protocol.parse_result(fmt % ("    ", 3, "swapped")) == protocol.Result("swapped", failed=False,
-                                                                            skipped=True)
+                                                                            skipped=True, reason="set-up failed")
 
 
 def test_results_and_cases_lines() -> None:
     assert protocol.parse_result("    not ok 2 unmapped") == protocol.Result("unmapped", True, False)
     assert protocol.parse_result("ok 1 a.b.c # SKIP") == protocol.Result("a.b.c", False, True)
+    assert protocol.parse_result("ok 1 a.b # SKIP XFAIL gup-longterm-uffd-sigbus: known deviation") == \
+        protocol.Result("a.b", False, True, "XFAIL gup-longterm-uffd-sigbus: known deviation")
     assert protocol.parse_result("# ok 1 quoted") is None
     assert protocol.case_started("    # uafault-case: a.b") == "a.b"
     assert protocol.is_unresolved(True, ["# pagemap: 0 of 8", "# [setup] MADV_PAGEOUT left 8"])

@@ -69,16 +69,22 @@ def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
     return tuple(out)
 
 
+def known_reason(record_id: str) -> str:
+    """A verdict's reason for a known deviation the agent saw itself."""
+    record = known.by_id()[record_id]
+    return f"known {record.id}: {record.deviation}; fix: {record.fix_text}"
+
+
 def record_issues(records: tuple[known.Record, ...] | None = None) -> tuple[KnownIssue, ...]:
     """The kernel's known bugs (module/uafault_known.h) as campaign issues:
-    one per agent case glob ("target.fault") of a record.  Not strict: a
+    one per "issue:" case glob ("target.fault") of a record.  Not strict: a
     bug a fault plan must reach passes on the plans that miss it."""
     out: list[KnownIssue] = []
     for record in known.records() if records is None else records:
-        for glob in record.case_globs("agent"):
+        for glob in record.case_globs("issue"):
             target, _, fault = glob.rpartition(".")
-            out.append(KnownIssue(record.kernel, target or glob, fault if target else "*",
-                                  f"known {record.id}: {record.deviation}; fix: {record.fix_text}", False))
+            out.append(KnownIssue(record.kernel, target or glob, fault if target else "*", known_reason(record.id),
+                                  False))
     return tuple(out)
 
 
@@ -109,6 +115,6 @@ def expected_verdict(raw: str, case: Case, known: tuple[KnownIssue, ...]) -> tup
     bug is gone: take it off the list), or, not strict, leaves a pass as
     it is.  Returns (verdict, reason)."""
     issue = next((i for i in known if i.matches(case)), None)
-    if issue is None or raw in ("SKIP", "UNRESOLVED") or (raw == "PASS" and not issue.strict):
+    if issue is None or raw in ("SKIP", "UNRESOLVED", "XFAIL") or (raw == "PASS" and not issue.strict):
         return raw, ""
     return ("XPASS" if raw == "PASS" else "XFAIL"), issue.reason

@@ -22,10 +22,11 @@ from pathlib import Path
 
 from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
-from ..core.paths import Layout
+from ..core import known
+from ..core.paths import Layout, with_source
 from ..core.results import Counts, new_run_id
 from ..guest.accel import DEFAULT_ACCEL
-from ..guest.build import config_text, guest_kernel
+from ..guest.build import GuestKernel, config_text, guest_kernel
 from ..guest.kernels import boot_kernel
 from ..guest.console import ConsoleTracker
 from ..guest.protocol import (
@@ -39,8 +40,7 @@ from ..guest.modules import Modules
 from ..guest.qemu import RunOutcome
 from ..guest.qemu import Verdict as BootVerdict
 from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
-from ..setup.source import read_stamp
-from .known_issues import KnownIssue, expected_verdict, load_known_issues, shipped_known_issues
+from .known_issues import KnownIssue, expected_verdict, known_reason, load_known_issues, shipped_known_issues
 from .paths import load_paths, shipped_paths
 from .spec import Campaign, Case, expand, load_campaign, select_targets, shard, tonight
 from .store import DB_NAME, History, RunInfo, Store, Verdict
@@ -186,7 +186,10 @@ def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
     return "\n".join(lines)
 
 
-def config_digest(layout: Layout, campaign: Campaign) -> str:
+def config_digest(layout: Layout, campaign: Campaign, plain: GuestKernel) -> str:
+    """The configs the campaign's kernels build from; a prebuilt image's own."""
+    if plain.image:
+        return plain.config_digest()
     digest = hashlib.sha256()
     for kernel in campaign.kernels:
         digest.update(config_text(layout, guest_kernel(layout, boot_kernel(kernel).kasan)).encode())
@@ -305,9 +308,13 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
             return
         case_id = result.name
         title, excerpt = _excerpt(tracker, case_id)
+        record = known.xfail_reason(result.reason) if result.skipped else None
         raw = ("CRASH" if title else "UNRESOLVED" if is_unresolved(result.skipped, notes) else
+               "XFAIL" if record is not None else
                "SKIP" if result.skipped else "FAIL" if result.failed else "PASS")
         verdict, reason = expected_verdict(raw, by_id[case_id], env.known)
+        if record:
+            reason = known_reason(record)
         v = Verdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - started_at[0], excerpt)
         store.record(run_id, v)
         recorded.add(case_id)
@@ -423,6 +430,8 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     # A bad file fails now, before the kernels are built (names of fault
     # kinds are checked once the agent is).
     campaign = load_campaign(request.spec, None)
+    if campaign.kernel_source is not None:
+        layout = with_source(layout, campaign.kernel_source)
     plain = prepare_guest(layout, False, request.jobs, campaign.modules.dirs, request.accel)
     kinds = fault_kinds(plain.artefacts.agent)
     crash_kinds = kinds.crash
@@ -457,7 +466,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             print(describe_plan(cases, campaign.name, layout.results_root / DB_NAME), flush=True)
             return ExitCode.OK, f"{len(cases)} cases planned, none run (--dry-run)"
         store.create_run(RunInfo(run_id, campaign.name, str(request.spec), campaign.digest),
-                         read_stamp(layout.stamp) or "unknown", config_digest(layout, campaign), cases,
+                         plain.kernel.describe(layout), config_digest(layout, campaign, plain.kernel), cases,
                          campaign.pairs)
     run.append(run_id)
     crashing_targets = {c.target for c in cases if c.fault in crash_kinds}

@@ -27,6 +27,8 @@ A file has one [campaign] table:
     append = "transparent_hugepage=always"  # more kernel parameters
     pairs = [["twin_*", "variant_*"]]  # correct/buggy target pairs for
                                     # report --variants (this is the default)
+    kernel_source = "image"         # where the guest kernel comes from:
+                                    # debian[:SERIES], image[:ABI], ksrc
     paths = ["my-device.toml"]      # described paths besides configs/paths/
 
 Expansion is kernels x targets (those of kernel_targets) x faults x memory x sizes x offsets x
@@ -48,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ExitCode, HarnessError
+from ..core.paths import KernelSource, parse_kernel_source
 from ..guest.kernels import KERNELS
 from ..guest.modules import Modules, parse_modules
 from ..guest.protocol import DEFAULT_MEMORY, FaultKinds, ListedTarget, case_line
@@ -97,6 +100,9 @@ class Campaign:
     kernel_targets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # The matrix is covered in this many runs, one slice a night.
     nights: int = 1
+    # Where its guest kernel comes from (core/paths.py), or None: the
+    # command's (--kernel-source, $UAFAULT_KERNEL_SOURCE, the default).
+    kernel_source: KernelSource | None = None
 
     def targets_of(self, kernel: str) -> tuple[str, ...] | None:
         """The globs kernel is limited to, or None for every target."""
@@ -181,6 +187,16 @@ class TableChecker:
             raise self.error(key, f"unknown value {value!r}; known: {', '.join(allowed)}")
         return value
 
+    def kernel_source(self) -> KernelSource | None:
+        """kernel_source = "debian:6.1" | "image[:ABI]" | "ksrc", or None."""
+        if "kernel_source" not in self.table:
+            return None
+        value = self.table["kernel_source"]
+        try:
+            return parse_kernel_source(value if isinstance(value, str) else repr(value))
+        except HarnessError as exc:
+            raise self.error("kernel_source", str(exc).removeprefix("bad kernel source ")) from None
+
     def int(self, key: str, low: int, high: int, default: int) -> int:
         value = self.table.get(key, default)
         if type(value) is not int or not low <= value <= high:
@@ -243,7 +259,8 @@ def _pairs(check: TableChecker) -> tuple[tuple[str, str], ...]:
 
 
 KNOWN_KEYS = ("name", "kernels", "kernel_targets", "variants", "targets", "faults", "sizes", "offsets", "seeds", "memory",
-              "repetitions", "budget", "batch", "modules", "known_issues", "append", "pairs", "paths", "nights")
+              "repetitions", "budget", "batch", "modules", "known_issues", "append", "pairs", "paths", "nights",
+              "kernel_source")
 
 
 def read_table(path: Path, name: str, known_keys: tuple[str, ...]) -> tuple[bytes, TableChecker]:
@@ -336,6 +353,7 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
         pairs=_pairs(check),
         paths=check.files("paths"),
         digest=hashlib.sha256(raw).hexdigest(),
+        kernel_source=check.kernel_source(),
     )
 
 

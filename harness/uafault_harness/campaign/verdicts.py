@@ -39,7 +39,7 @@ VERDICTS: dict[str, Meaning] = {
     "XPASS": Meaning(True, "failed", False, "", "FAIL", "PASS", False, False, "#8e44ad"),
     "UNRESOLVED": Meaning(False, "unresolved", True, " # SKIP set-up failed", "SKIP", "ERROR", False, True,
                           "#f1c40f"),
-    "XFAIL": Meaning(False, "passed", True, " # XFAIL", "PASS", "FAIL", True, False, "#95a5a6"),
+    "XFAIL": Meaning(False, "xfail", True, " # SKIP XFAIL", "PASS", "FAIL", True, False, "#95a5a6"),
     "PASS": Meaning(False, "passed", True, "", "PASS", "PASS", False, True, "#27ae60"),
     "SKIP": Meaning(False, "skipped", True, " # SKIP", "SKIP", "SKIP", False, True, "#d5dbdb"),
 }

@@ -22,6 +22,12 @@ from .paths import PROJECT_ROOT
 KNOWN_HEADER = PROJECT_ROOT / "module" / "uafault_known.h"
 FIELDS = ("id", "contract", "deviation", "fix", "subject", "probe", "cases", "kernel")
 UNFIXED = "unfixed"
+# Who checks a record: a KUnit case or an agent case that tells it by
+# what it observes, or an agent case a known issue expects to fail.
+CASE_KINDS = ("kunit", "agent", "issue")
+# How a run tells: a case that checked and did not see it means the fix is
+# in; only some plans reach it; only the config says.
+PROBES = ("behaviour:", "sometimes:", "config:")
 # Fixed by the commit of that subject (a stable changelog says so); its id
 # not yet checked.
 UNCONFIRMED = "unconfirmed"
@@ -68,7 +74,7 @@ class Record:
         return f"{self.fix}: {self.subject}"
 
     def case_globs(self, layer: str) -> tuple[str, ...]:
-        """The record's case globs of one kind: "kunit" or "agent"."""
+        """The record's case globs of one kind (CASE_KINDS)."""
         return tuple(glob[len(layer) + 1:] for glob in self.cases.split() if glob.startswith(layer + ":"))
 
 
@@ -95,8 +101,10 @@ def parse_header(text: str, where: str = "uafault_known.h") -> tuple[Markers, tu
                                                       else f"unknown {', '.join(extra)}"))
         record = Record(enum, **{f: fields[f] for f in FIELDS})
         kinds = {glob.partition(":")[0] for glob in record.cases.split()}
-        if not kinds or kinds - {"kunit", "agent"}:
-            raise ValueError(f"{where}: {enum}: cases are kunit:GLOB or agent:GLOB")
+        if not kinds or kinds - set(CASE_KINDS):
+            raise ValueError(f"{where}: {enum}: cases are kunit:GLOB, agent:GLOB or issue:GLOB")
+        if not record.probe.startswith(PROBES):
+            raise ValueError(f"{where}: {enum}: probe starts with one of {', '.join(PROBES)}")
         if not (record.fixed_upstream or record.fix in (UNFIXED, UNCONFIRMED)):
             raise ValueError(f"{where}: {enum}: fix must be 12 hex digits, {UNCONFIRMED!r} or {UNFIXED!r}, "
                              f"not {record.fix!r}")

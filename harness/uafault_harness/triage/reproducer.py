@@ -45,6 +45,9 @@ def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
         "// SPDX-License-Identifier: GPL-2.0\n/*\n" + "".join(f" * {line}".rstrip() + "\n"
                                                           for line in header.splitlines()) + " */\n",
         "#define _GNU_SOURCE\n",
+        # cases.c defines the known-deviation records; here its include of
+        # the header is gone and the header comes first.
+        "#define UAFAULT_KNOWN_TABLE\n",
         f'#define REPRO_CASE\t{{ "{case.case_id}", "{case.target}", "{case.fault}", '
         f'{case.size}, {case.offset}, {case.seed}, "{case.memory}" }}\n',
     ] + ([f"#define REPRO_ROUNDS\t{repro.rounds}\n"] if repro.rounds else [])
