@@ -44,6 +44,7 @@ from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, r
 from .testsuite.bisect_layer import run_bisect_layer
 from .testsuite.coverage_layer import run_coverage_layer
 from .testsuite.dma_layer import run_dma_layer
+from .testsuite.image_layer import run_image_layer
 from .testsuite.memory_layer import run_memory_layer
 from .testsuite.mutants_layer import run_mutants_layer
 from .mutate import runner as mutate_runner
@@ -341,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_layers(layers: list[LayerResult], run_dir_text: str) -> None:
     print()
     print(summary.layer_table(layers))
+    for line in summary.known_lines(layers):
+        print(line)
     print(f"artefacts: {run_dir_text}")
     # Must stay the very last line: scripts read it.
     print(summary.totals_line(layers))
@@ -601,6 +604,7 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
         layers.append(run_path_oracles_layer(layout, run_dir, args.jobs))
         layers.append(run_memory_layer(layout, run_dir, args.jobs))
         layers.append(run_dma_layer(layout, run_dir, args.jobs))
+        layers.append(run_image_layer(layout, run_dir, args.jobs))
     # The user module and path layers' `guest` runs made run dirs of their own:
     # `results` with no run id must show this one.
     mark_latest(run_dir)

@@ -537,6 +537,6 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
     print(f"[campaign] run {run_id}: {summary}", flush=True)
     total = counts_of(counts)
     print(f"{total.passed} passed, {total.failed + total.crashed} failed, {total.skipped} skipped, "
-          f"{total.unresolved} unresolved", flush=True)
+          f"{total.unresolved} unresolved, {total.xfail} known deviations", flush=True)
     bad = any(k in BAD for k in counts)
     return (ExitCode.TEST_FAILED if bad else ExitCode.OK), f"run {run_id}: {summary}"

@@ -638,6 +638,7 @@ def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe)
     result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, guest.kernel, request)
     result.details = {**details, **result.details, "kernel_source": str(layout.source),
                       "kernel_release": guest.kernel.describe(layout),
+                      "kernel_config": str(guest.kernel.dotconfig),
                       "kernel_config_digest": guest.kernel.config_digest()}
     if request.kunit and guest.artefacts.kunit is None:
         # Asked for and not available: said, and a skip, never a silent pass.

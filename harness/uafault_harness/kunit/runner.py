@@ -153,7 +153,7 @@ def _analyse_console(
         details={"policy_violations": violations, "kernel_reports_in_cases": said,
                  "parse_errors": parsed.parse_errors,
                  "parser_status": parsed.status, "kunit_py_exec_exit": exec_rc,
-                 "known": parsed.deviations.to_json()},
+                 "known": parsed.deviations.to_json(), "kernel_source": str(layout.source)},
     )
 
 

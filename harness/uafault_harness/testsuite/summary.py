@@ -13,6 +13,7 @@ from .campaign_layers import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
 from .pytest_layer import JUNIT_NAME, layer_from_junit
 from .coverage_layer import LAYER_DIR as COVERAGE_LAYER_DIR
 from .dma_layer import LAYER_DIR as DMA_LAYER_DIR
+from .image_layer import LAYER_DIR as IMAGE_LAYER_DIR
 from .memory_layer import LAYER_DIR as MEMORY_LAYER_DIR
 from .path_oracles_layer import LAYER_DIR as PATH_ORACLES_LAYER_DIR
 from .user_module_layer import LAYER_DIR as USER_MODULE_LAYER_DIR
@@ -37,10 +38,21 @@ def known_lines(layers: list[LayerResult]) -> list[str]:
     """Each known-deviation record the run's KUnit and guest layers
     checked: present (with its fix) or fixed in this kernel (with its
     commit), which is news and never a failure."""
-    seen = known.Seen({}, {})
+    by_source: dict[str, known.Seen] = {}
+    names: dict[str, str] = {}
     for layer in layers:
-        seen.merge(known.Seen.from_json(layer.details.get("known")))
-    return known.verdict_lines(seen)
+        if "known" not in layer.details:
+            continue
+        source = str(layer.details.get("kernel_source") or "")
+        by_source.setdefault(source, known.Seen({}, {})).merge(known.Seen.from_json(layer.details["known"]))
+        if layer.details.get("kernel_release"):
+            names.setdefault(source, str(layer.details["kernel_release"]))
+    lines: list[str] = []
+    for source, seen in by_source.items():
+        kernel = names.get(source) or source or "this kernel"
+        prefix = f"{kernel}: " if len(by_source) > 1 else ""
+        lines += [prefix + line for line in known.verdict_lines(seen, "this kernel" if prefix else kernel)]
+    return lines
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -79,7 +91,7 @@ def load_run_layers(run_dir: Path) -> list[LayerResult]:
     # Every layer `test` runs, in its order, so the totals are its last line.
     smoke, *after_smoke = CAMPAIGN_LAYER_DIRS
     for name in (*ARCHES, *GUEST_LAYER_DIRS, smoke, COVERAGE_LAYER_DIR, *after_smoke, USER_MODULE_LAYER_DIR, PATH_ORACLES_LAYER_DIR,
-                 MEMORY_LAYER_DIR, DMA_LAYER_DIR):
+                 MEMORY_LAYER_DIR, DMA_LAYER_DIR, IMAGE_LAYER_DIR):
         summary = run_dir / name / SUMMARY_NAME
         if summary.is_file():
             layers.append(read_layer(summary))
