@@ -278,7 +278,7 @@ static int add_kernel_paths(struct agent *a, const char *name)
 		const struct kpath_family *family = path_families[f];
 
 		if (family->absent && !name)
-			printf("%s paths %s %s: the agent was built without that kernel's test header\n",
+			printf("%s paths %s %s: not in this agent (built without that kernel's test header, or one too old)\n",
 			       UNAVAILABLE_MARKER, family->absent, family->config);
 		for (i = 0; i < family->n; i++) {
 			const struct kpath *path = &family->paths[i];

@@ -29,7 +29,10 @@
 
 #ifdef HAVE_GUP_TEST
 #include <gup_test.h>
+#endif
 
+/* gup_test's long-term pin commands came after 6.1's. */
+#ifdef PIN_LONGTERM_TEST_START
 static int gup_test_open(struct kpath_state *s)
 {
 	s->fd[0] = open("/sys/kernel/debug/gup_test", O_RDWR | O_CLOEXEC);
@@ -114,6 +117,9 @@ static const struct kpath gup_table[] = {
 
 const struct kpath_family gup_paths = PATH_FAMILY(gup_table, "CONFIG_GUP_TEST");
 #else
-/* Built without a kernel tree: mm/gup_test.h is not uapi. */
+/*
+ * Built without a kernel tree (mm/gup_test.h is not uapi), or against one
+ * whose gup_test has no long-term pin commands.
+ */
 const struct kpath_family gup_paths = NO_PATH_FAMILY("gup", "CONFIG_GUP_TEST");
 #endif

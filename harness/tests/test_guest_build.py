@@ -103,6 +103,24 @@ def test_option_lost_in_olddefconfig_fails_the_build(layout: Layout, tmp_path: P
     assert not (guest_kernel(layout, False).stamp).exists()
 
 
+def test_an_option_the_tree_does_not_have_is_left_out(layout: Layout, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """An older tree (6.1 has no IOMMUFD) builds without what its Kconfig
+    lacks, and says so; an option it has but loses is still an error."""
+    from uafault_harness.guest.build import tree_symbols, unknown_options
+
+    (layout.tree / "Kconfig").write_text("config ZRAM\n\tbool\nmenuconfig KUNIT\n")
+    assert tree_symbols(layout.tree) == {"CONFIG_ZRAM", "CONFIG_KUNIT"}
+    assert unknown_options("CONFIG_ZRAM=y\nCONFIG_IOMMUFD=y\n# CONFIG_X is not set\n",
+                           tree_symbols(layout.tree)) == ["CONFIG_IOMMUFD"]
+    assert unknown_options("CONFIG_IOMMUFD=y\n", frozenset()) == []
+    monkeypatch.setenv("FAKE_MAKE_DROP", "CONFIG_ZRAM=")
+    with pytest.raises(HarnessError) as err:
+        build_guest_kernel(layout, kasan=False, jobs=2)
+    assert "Missing: CONFIG_ZRAM=y" in str(err.value)
+    assert "left out: CONFIG_" in capsys.readouterr().out
+
+
 def test_a_users_tree_compiles_through_ccache_where_it_is_installed(layout: Layout, tmp_path: Path) -> None:
     ccache = tmp_path / "fakebin" / "ccache"
     ccache.write_text("#!/bin/sh\nexec \"$@\"\n")

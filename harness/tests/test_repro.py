@@ -173,6 +173,13 @@ def test_a_kernel_paths_reproducer_builds_against_its_kernels_headers(tmp_path: 
     the rest builds."""
     project = resolve_layout().project
     kdir = tmp_path / "kbuild"
+    # A tree older than iommufd (6.1) has no test header: no iommufd paths.
+    (kdir / "source" / "mm").mkdir(parents=True)
+    (kdir / "source" / "mm" / "gup_test.h").write_text("")
+    assert kernel_cflags(project, kdir) == ("-isystem", f"{kdir}/usr/include", "-idirafter", f"{kdir}/source/mm",
+                                            "-DHAVE_GUP_TEST")
+    (kdir / "source" / "drivers" / "iommu" / "iommufd").mkdir(parents=True)
+    (kdir / "source" / "drivers" / "iommu" / "iommufd" / "iommufd_test.h").write_text("")
     flags = kernel_cflags(project, kdir)
     assert flags == ("-isystem", f"{kdir}/usr/include", f"-I{kdir}/source/drivers/iommu/iommufd",
                      "-DHAVE_IOMMUFD_TEST", "-idirafter", f"{kdir}/source/mm", "-DHAVE_GUP_TEST")
