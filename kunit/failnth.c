@@ -140,6 +140,20 @@ static void check_copy_from_iter(struct failnth_env *env, unsigned int at)
 	KUNIT_EXPECT_EQ(env->test, memcmp(env->kbuf, env->m.before, done), 0);
 }
 
+/*
+ * Where reading the iovec array consults fail_nth (compat.h), its site
+ * comes first and import_iovec() fails whole: nothing was copied.
+ */
+static void check_import_iovec_copy(struct failnth_env *env, unsigned int at)
+{
+	if (at && at <= UAFAULT_IOVEC_ARRAY_SITES) {
+		KUNIT_EXPECT_EQ(env->test, env->ret, -EFAULT);
+		uafault_expect_guards(env->test, env->kbuf, env->m.len);
+		return;
+	}
+	check_copy_from_iter(env, at ? at - UAFAULT_IOVEC_ARRAY_SITES : 0);
+}
+
 static void run_copy_to_iter(struct failnth_env *env)
 {
 	iov_iter_init(&env->iter, ITER_DEST, env->iov, NR_SEGS,
@@ -237,9 +251,9 @@ static const struct failnth_path failnth_paths[] = {
 	  check_copy_from_iter },
 	{ "copy_to_iter 3 segments", NR_SEGS, run_copy_to_iter,
 	  check_copy_to_iter },
-	/* import_iovec() reads the array with unsafe_get_user(): no site. */
-	{ "import_iovec + copy_from_iter", NR_SEGS, run_import_iovec_copy,
-	  check_copy_from_iter },
+	/* The array's read: unsafe_get_user() (no site) or a copy (one). */
+	{ "import_iovec + copy_from_iter", UAFAULT_IOVEC_ARRAY_SITES + NR_SEGS,
+	  run_import_iovec_copy, check_import_iovec_copy },
 	/* Only lib/strncpy_from_user.c consults it; UML has its own. */
 	{ "strncpy_from_user",
 	  IS_ENABLED(CONFIG_GENERIC_STRNCPY_FROM_USER) ? 1 : 0,

@@ -41,9 +41,10 @@ static void ubuf_copy_test(struct kunit *test)
 	uafault_umem_setup(test, &m, &c->layout, 1);
 	kbuf = uafault_kbuf(test, m.len);
 	reach = uafault_umem_reach(&m, to_iter);
-	KUNIT_ASSERT_EQ(test, import_ubuf(to_iter ? ITER_DEST : ITER_SOURCE,
-					  (void __user *)m.addr, m.len, &iter),
-			0);
+	KUNIT_ASSERT_EQ(test, uafault_import_ubuf(to_iter ? ITER_DEST :
+						  ITER_SOURCE,
+						  (void __user *)m.addr, m.len,
+						  &iter), 0);
 
 	if (to_iter) {
 		for (i = 0; i < m.len; i++)
@@ -212,24 +213,27 @@ static void extract_pages_test(struct kunit *test)
 	bool dest = c->op;
 	struct page *pages[UAFAULT_MAX_PAGES], **pp = pages;
 	size_t reach, want, offset, i;
+	const char *missing = uafault_missing(UAFAULT_ITER_EXTRACT);
 	long balance = uafault_pin_balance();
 	struct uafault_umem m;
 	struct iov_iter iter;
 	ssize_t got;
 
+	if (missing)
+		kunit_skip(test, "%s", missing);
 	uafault_umem_setup(test, &m, &c->layout, 1);
 	reach = uafault_umem_reach(&m, dest);
 	/* Pinning is page by page: a page that faults anywhere is not pinned. */
 	want = reach == m.len ? m.len :
 	       (m.layout->hole * PAGE_SIZE > m.layout->offset ?
 		m.layout->hole * PAGE_SIZE - m.layout->offset : 0);
-	KUNIT_ASSERT_EQ(test, import_ubuf(dest ? ITER_DEST : ITER_SOURCE,
-					  (void __user *)m.addr, m.len, &iter),
-			0);
-	KUNIT_ASSERT_TRUE(test, iov_iter_extract_will_pin(&iter));
+	KUNIT_ASSERT_EQ(test, uafault_import_ubuf(dest ? ITER_DEST : ITER_SOURCE,
+						  (void __user *)m.addr, m.len,
+						  &iter), 0);
+	KUNIT_ASSERT_TRUE(test, uafault_iov_iter_extract_will_pin(&iter));
 
-	got = iov_iter_extract_pages(&iter, &pp, m.len, UAFAULT_MAX_PAGES, 0,
-				     &offset);
+	got = uafault_iov_iter_extract_pages(&iter, &pp, m.len,
+					     UAFAULT_MAX_PAGES, &offset);
 	if (!want) {
 		KUNIT_EXPECT_EQ(test, got, -EFAULT);
 		KUNIT_EXPECT_EQ(test, iov_iter_count(&iter), m.len);
@@ -324,8 +328,8 @@ static void iter_kernel_addr_test(struct kunit *test)
 		break;
 	}
 	if (c->op == KADDR_IMPORT) {
-		int ret = import_ubuf(ITER_SOURCE, (void __user *)addr, len,
-				      &iter);
+		int ret = uafault_import_ubuf(ITER_SOURCE, (void __user *)addr,
+					      len, &iter);
 
 		if (!(IS_ENABLED(CONFIG_UML) && c->where == KADDR_KMALLOC &&
 		      uafault_known(test, UAFAULT_KNOWN_UM_ACCESS_OK_KERNEL,

@@ -87,7 +87,7 @@ static vm_fault_t trap_fault(struct vm_fault *vmf)
 	    !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT)) {
 		trap->armed = false;
 		trap->raced_in_flight = true;
-		release_fault_lock(vmf);
+		uafault_release_fault_lock(vmf);
 		complete(&trap->faulted);
 		wait_for_completion(&trap->raced);
 		return VM_FAULT_RETRY;
@@ -170,8 +170,8 @@ static struct trap *map_trap_range(struct kunit *test, enum race_action act)
 
 	trap->page = alloc_page(GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, trap->page);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, put_trap_page,
-							trap->page), 0);
+	KUNIT_ASSERT_EQ(test, uafault_add_action_or_reset(test, put_trap_page,
+							  trap->page), 0);
 	kaddr = kmap_local_page(trap->page);
 	for (i = 0; i < PAGE_SIZE; i++)
 		kaddr[i] = uafault_pattern(TRAP_PAGE * PAGE_SIZE + i, 1);
@@ -267,10 +267,11 @@ static long race_pin(const struct race_case *c, unsigned long start,
 		return pin_user_pages_unlocked(start, RANGE_PAGES, pages,
 					       FOLL_WRITE);
 	default:
-		if (import_ubuf(ITER_SOURCE, (void __user *)start, len, &iter))
+		if (uafault_import_ubuf(ITER_SOURCE, (void __user *)start, len,
+					&iter))
 			return -EINVAL;
-		got = iov_iter_extract_pages(&iter, &pages, len, RANGE_PAGES,
-					     0, offset);
+		got = uafault_iov_iter_extract_pages(&iter, &pages, len,
+						     RANGE_PAGES, offset);
 		return got <= 0 ? got : DIV_ROUND_UP(*offset + got, PAGE_SIZE);
 	}
 }
@@ -300,13 +301,19 @@ static void race_pin_test(struct kunit *test, const struct race_case *c,
 static void race_trap_test(struct kunit *test)
 {
 	const struct race_case *c = test->param_value;
-	struct trap *trap = map_trap_range(test, c->action);
-	unsigned long start = trap->base + c->offset;
 	size_t len = RANGE_PAGES * PAGE_SIZE - c->offset;
 	size_t reach = (c->action == UNMAP_TRAP ? TRAP_PAGE : REST_PAGE) *
 		       PAGE_SIZE - c->offset;
+	const char *missing = c->access == RACE_EXTRACT_PAGES ?
+			      uafault_missing(UAFAULT_ITER_EXTRACT) : NULL;
 	struct task_struct *racer;
+	unsigned long start;
+	struct trap *trap;
 
+	if (missing)
+		kunit_skip(test, "%s", missing);
+	trap = map_trap_range(test, c->action);
+	start = trap->base + c->offset;
 	racer = kthread_run(racer_fn, trap, "uafault-racer");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, racer);
 

@@ -116,8 +116,8 @@ unsigned long uafault_mmap(struct kunit *test, size_t len, unsigned long prot)
 {
 	unsigned long addr;
 
-	addr = kunit_vm_mmap(test, NULL, 0, len, prot,
-			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	addr = uafault_vm_mmap(test, NULL, 0, len, prot,
+			       MAP_ANONYMOUS | MAP_PRIVATE, 0);
 	KUNIT_ASSERT_NE_MSG(test, addr, 0, "kunit_vm_mmap failed");
 	KUNIT_ASSERT_LT_MSG(test, addr, (unsigned long)TASK_SIZE,
 			    "kunit_vm_mmap returned %ld", (long)addr);
