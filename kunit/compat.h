@@ -289,6 +289,15 @@ static inline long uafault_pin_user_pages(unsigned long start,
 }
 
 /*
+ * Whether pin_user_pages_unlocked() WARNs on FOLL_LONGTERM (and refuses
+ * it): get_user_pages_unlocked() did until "mm/gup: remove the
+ * restriction on locked with FOLL_LONGTERM" (6.3).  Only so a case can
+ * announce the report; what the call does is told by what it returns
+ * (record gup-unlocked-longterm, module/uafault_known.h).
+ */
+#define UAFAULT_PUP_UNLOCKED_LONGTERM_WARNS	(!UAFAULT_SINCE(6, 3))
+
+/*
  * release_fault_lock(): drops what a ->fault handler was called with.
  * Before the per-VMA lock reached ->fault (6.6) that is always mmap_lock.
  */

@@ -70,6 +70,7 @@ enum uafault_known_id {
 	UAFAULT_KNOWN_VIRTIO_IOMMU_UNMAP,
 	UAFAULT_KNOWN_VB2_USERPTR_FORCE,
 	UAFAULT_KNOWN_GUP_LONGTERM_UFFD,
+	UAFAULT_KNOWN_GUP_UNLOCKED_LONGTERM,
 	UAFAULT_KNOWN_NR
 };
 
@@ -214,6 +215,19 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 		.probe =
 			"behaviour: a pinning target that is not NOWAIT never faults on the userfaultfd page and stops at it",
 		.cases = "agent:*.uffd_munmap agent:*.uffd_mprotect",
+		.kernel = "*",
+	},
+	[UAFAULT_KNOWN_GUP_UNLOCKED_LONGTERM] = {
+		.id = "gup-unlocked-longterm",
+		.contract =
+			"pin_user_pages_unlocked() with FOLL_LONGTERM pins up to the first page that faults, as pin_user_pages() does",
+		.deviation =
+			"get_user_pages_unlocked(), which pin_user_pages_unlocked() calls, refuses FOLL_LONGTERM with WARN_ON_ONCE() and -EINVAL (its FIXME: FOLL_LONGTERM incompatible with FAULT_FLAG_ALLOW_RETRY); nothing is pinned",
+		.fix = "unconfirmed",
+		.subject = "mm/gup: remove the restriction on locked with FOLL_LONGTERM",
+		.probe =
+			"behaviour: pin_user_pages_unlocked(FOLL_LONGTERM) returns -EINVAL",
+		.cases = "kunit:uafault_gup.*",
 		.kernel = "*",
 	},
 };
