@@ -7,6 +7,7 @@ import pytest
 from conftest import KCONFIG_DEBUG, LIB_MAKEFILE
 
 from uafault_harness.core.errors import ExitCode, HarnessError
+from uafault_harness.setup import kunit_report
 from uafault_harness.setup.link import LINK_MARKER, LinkState, link, link_state, unlink
 
 
@@ -76,3 +77,49 @@ def test_unlink_leaves_foreign_edits(fake_tree: Path, fake_project: Path) -> Non
         f.write(b"obj-y += mine.o\n")
     unlink(fake_tree, fake_project)
     assert (fake_tree / "lib/Makefile").read_bytes() == LIB_MAKEFILE + b"obj-y += mine.o\n"
+
+
+# 6.1's lib/kunit/test.c around a parameter's result line, as it ships.
+KUNIT_TEST_C_6_1 = (
+    "\t\t\twhile (test.param_value) {\n"
+    "\t\t\t\tkunit_run_case_catch_errors(suite, test_case, &test);\n"
+    "\n"
+    "\t\t\t\tkunit_log(KERN_INFO, &test,\n"
+    "\t\t\t\t\t  KUNIT_SUBTEST_INDENT KUNIT_SUBTEST_INDENT\n"
+    '\t\t\t\t\t  "%s %d %s",\n'
+    "\t\t\t\t\t  kunit_status_to_ok_not_ok(test.status),\n"
+    "\t\t\t\t\t  test.param_index + 1, param_desc);\n"
+    "\n"
+    "\t\t\t\t/* Get next param. */\n"
+)
+
+
+def test_link_makes_old_kunit_print_a_parameter_skip(fake_tree: Path, fake_project: Path) -> None:
+    test_c = fake_tree / "lib/kunit/test.c"
+    test_c.parent.mkdir(parents=True)
+    test_c.write_text(KUNIT_TEST_C_6_1)
+    assert kunit_report.needed(fake_tree)
+    changes = link(fake_tree, fake_project)
+    assert len(changes) == 4 and str(test_c) in changes[-1]
+    text = test_c.read_text()
+    assert '"%s %d %s%s%s"' in text and "test.status_comment" in text and kunit_report.MARKER in text
+    assert link_state(fake_tree, fake_project) is LinkState.LINKED
+    assert link(fake_tree, fake_project) == []
+    # The symlink and hooks alone are not linked while the edit is missing.
+    test_c.write_text(KUNIT_TEST_C_6_1)
+    assert link_state(fake_tree, fake_project) is LinkState.PARTIAL
+    link(fake_tree, fake_project)
+    assert len(unlink(fake_tree, fake_project)) == 4
+    assert test_c.read_text() == KUNIT_TEST_C_6_1
+    assert link_state(fake_tree, fake_project) is LinkState.NOT_LINKED
+
+
+def test_newer_kunit_is_left_alone(fake_tree: Path, fake_project: Path) -> None:
+    test_c = fake_tree / "lib/kunit/test.c"
+    test_c.parent.mkdir(parents=True)
+    newer = "\t\t\t\tkunit_print_ok_not_ok(&test, KUNIT_LEVEL_CASE_PARAM,\n"
+    test_c.write_text(newer)
+    assert not kunit_report.needed(fake_tree)
+    assert len(link(fake_tree, fake_project)) == 3
+    assert test_c.read_text() == newer
+    assert link_state(fake_tree, fake_project) is LinkState.LINKED

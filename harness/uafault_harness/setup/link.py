@@ -1,5 +1,7 @@
 """Hook the project into a kernel tree: lib/uafault symlink plus one line
-each in lib/Kconfig.debug and lib/Makefile, every change reversible."""
+each in lib/Kconfig.debug and lib/Makefile, and in a tree whose KUnit
+prints no parameter's SKIP directive the one edit that makes it
+(kunit_report.py), every change reversible."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
+from . import kunit_report
 from .source import require_tree
 from .tree_edit import recover
 
@@ -60,9 +63,9 @@ def link_state(tree: Path, project: Path) -> LinkState:
     hooks = [_hook_present(tree, h) for h in HOOK_LINES]
     if link.is_symlink() and not _symlink_points_at(link, project):
         return LinkState.STALE
-    if link.is_symlink() and all(hooks):
+    if link.is_symlink() and all(hooks) and not kunit_report.needed(tree):
         return LinkState.LINKED
-    if link.is_symlink() or any(hooks):
+    if link.is_symlink() or any(hooks) or kunit_report.applied(tree):
         return LinkState.PARTIAL
     return LinkState.NOT_LINKED
 
@@ -101,6 +104,7 @@ def link(tree: Path, project: Path) -> list[str]:
         sep = b"" if data.endswith(b"\n") or not data else b"\n"
         fsutil.atomic_write_bytes(path, data + sep + hook.block)
         changes.append(f"added {hook.line!r} to {path}")
+    changes += kunit_report.apply(tree)
     return changes
 
 
@@ -113,6 +117,7 @@ def unlink(tree: Path, project: Path) -> list[str]:
         if hook.block in data:
             fsutil.atomic_write_bytes(path, data.replace(hook.block, b""))
             changes.append(f"removed {hook.line!r} from {path}")
+    changes += kunit_report.revert(tree)
     link_path = tree / SYMLINK_RELPATH
     if link_path.is_symlink():
         # Any symlink there is ours (possibly from an older clone); a real
