@@ -46,11 +46,13 @@
  * @UAFAULT_USER_MM: a user mm for the test thread (kunit_vm_mmap())
  * @UAFAULT_KUNIT_DEVICE: a device to DMA-map for (kunit_device_register())
  * @UAFAULT_ITER_EXTRACT: iov_iter_extract_pages()
+ * @UAFAULT_KUNIT_FAULT: a kunit_try_catch thread that oopses being caught
  */
 enum uafault_feature {
 	UAFAULT_USER_MM,
 	UAFAULT_KUNIT_DEVICE,
 	UAFAULT_ITER_EXTRACT,
+	UAFAULT_KUNIT_FAULT,
 };
 
 /* kunit_vm_mmap() and its user mm attach: 6.10 (lib/kunit/user_alloc.c). */
@@ -79,6 +81,18 @@ enum uafault_feature {
 #define UAFAULT_MISSING_ITER_EXTRACT	"needs iov_iter_extract_pages() (6.3)"
 #endif
 
+/*
+ * A kunit_try_catch thread that dies (an oops) is caught at once since
+ * "kunit: Handle test faults" (6.9); before, its runner waits out the
+ * test timeout and then kthread_stop()s a task that has exited.
+ */
+#if UAFAULT_SINCE(6, 9)
+#define UAFAULT_MISSING_KUNIT_FAULT	NULL
+#else
+#define UAFAULT_MISSING_KUNIT_FAULT	\
+	"needs KUnit's handling of a test thread that faults (6.9)"
+#endif
+
 /* Why this kernel cannot run a case that needs @feature, or NULL. */
 static inline const char *uafault_missing(enum uafault_feature feature)
 {
@@ -89,6 +103,8 @@ static inline const char *uafault_missing(enum uafault_feature feature)
 		return UAFAULT_MISSING_KUNIT_DEVICE;
 	case UAFAULT_ITER_EXTRACT:
 		return UAFAULT_MISSING_ITER_EXTRACT;
+	case UAFAULT_KUNIT_FAULT:
+		return UAFAULT_MISSING_KUNIT_FAULT;
 	}
 	return "an unknown feature";
 }

@@ -163,6 +163,8 @@ static void smap_access_test(struct kunit *test)
 		kunit_skip(test, "%s", missing);
 	if (c->faults && !allow_oops)
 		kunit_skip(test, "oopses on purpose: needs uafault_kunit.allow_oops=1");
+	if (c->faults && uafault_missing(UAFAULT_KUNIT_FAULT))
+		kunit_skip(test, "%s", uafault_missing(UAFAULT_KUNIT_FAULT));
 
 	addr = uafault_mmap(test, PAGE_SIZE, PROT_READ | PROT_WRITE);
 	ctx.uptr = (u64 __user *)addr;
