@@ -99,7 +99,7 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 			"a negative count fails with -EOVERFLOW or -EFAULT (it became an unsigned long inside gup_fast_fallback()); nothing is pinned",
 		.fix = "unfixed",
 		.subject =
-			"seen in 6.12.117 and 6.12.118, mm/gup.c gup_fast_fallback(); the kernel-doc still says 0",
+			"seen in 6.12.117, 6.12.118 (gup_fast_fallback()) and 6.1.192 (internal_get_user_pages_fast(): -EFAULT from access_ok() where the count does not wrap); the kernel-doc still says 0",
 		.probe = "behaviour: nr_pages == -1 returns an error",
 		.cases = "kunit:uafault_limits.*",
 		.kernel = "*",
@@ -223,7 +223,7 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 			"pin_user_pages_unlocked() with FOLL_LONGTERM pins up to the first page that faults, as pin_user_pages() does",
 		.deviation =
 			"get_user_pages_unlocked(), which pin_user_pages_unlocked() calls, refuses FOLL_LONGTERM with WARN_ON_ONCE() and -EINVAL (its FIXME: FOLL_LONGTERM incompatible with FAULT_FLAG_ALLOW_RETRY); nothing is pinned",
-		.fix = "unconfirmed",
+		.fix = "53b2d09bdd12",
 		.subject = "mm/gup: remove the restriction on locked with FOLL_LONGTERM",
 		.probe =
 			"behaviour: pin_user_pages_unlocked(FOLL_LONGTERM) returns -EINVAL",
