@@ -77,3 +77,19 @@ def test_the_image_layer_wants_every_missing_feature_named(tmp_path: Path) -> No
                                  KTAP).values())
     # A kernel that is not the image.
     assert not all(_guest_checks(_summary(tmp_path, kernel_release="Debian linux-source-6.12"), KTAP).values())
+
+
+def test_campaigns_and_repro_configs_name_their_kernel_source(tmp_path: Path) -> None:
+    from uafault_harness.campaign.spec import SpecError, load_campaign
+    from uafault_harness.triage.repro import load_repro
+
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('[campaign]\nname = "c"\nkernels = ["plain"]\ntargets = ["x"]\nfaults = ["none"]\nkernel_source = "image"\n')
+    assert load_campaign(campaign, None).kernel_source == KernelSource("image", "")
+    campaign.write_text('[campaign]\nname = "c"\nkernels = ["plain"]\ntargets = ["x"]\nfaults = ["none"]\n\nkernel_source = "image:6"\n')
+    with pytest.raises(SpecError) as err:
+        load_campaign(campaign, None)
+    assert str(err.value).startswith(f"{campaign}:7: kernel_source: ")
+    repro = tmp_path / "r.toml"
+    repro.write_text('[repro]\ntarget = "x"\nfault = "none"\nexpect = "FAIL"\nkernel_source = "debian:6.1"\n')
+    assert load_repro(repro).kernel_source == KernelSource("debian", "6.1")

@@ -24,7 +24,7 @@ from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, 
 from ..campaign.store import RunInfo, Store, Verdict
 from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
-from ..core.paths import Layout
+from ..core.paths import KernelSource, Layout, with_source
 from ..core.results import new_run_id
 from ..guest.accel import DEFAULT_ACCEL
 from ..core.coverage import Coverage, Sources
@@ -35,7 +35,7 @@ from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
 KEYS = ("kernel", "modules", "known_issues", "append", "paths", "target", "fault", "size", "offset", "seed",
-        "memory", "rounds", "runs", "threshold", "expect", "title")
+        "memory", "rounds", "runs", "threshold", "expect", "title", "kernel_source")
 EXPECTABLE = ("FAIL", "CRASH", "TIMEOUT")
 _TARGET = re.compile(r"[\w.-]{1,47}")
 BOOT_TIMEOUT = 600
@@ -67,6 +67,9 @@ class Repro:
     paths: tuple[Path, ...] = ()
     # What backs the range (the agent's --list-memory).
     memory: str = DEFAULT_MEMORY
+    # Where its guest kernel comes from (core/paths.py), or None: the
+    # command's.
+    kernel_source: KernelSource | None = None
 
     @property
     def name(self) -> str:
@@ -135,7 +138,7 @@ def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
         rounds=check.int("rounds", 0, 1_000_000, 0),
         runs=runs, threshold=check.int("threshold", 1, runs, runs),
         expect=check.string("expect", EXPECTABLE), title=check.string("title", None, ""),
-        digest=hashlib.sha256(raw).hexdigest())
+        digest=hashlib.sha256(raw).hexdigest(), kernel_source=check.kernel_source())
     return repro
 
 
@@ -156,6 +159,8 @@ class ReproResult:
 
 def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int,
               accel: str = DEFAULT_ACCEL, coverage: bool = False) -> ReproResult:
+    if repro.kernel_source is not None:
+        layout = with_source(layout, repro.kernel_source)
     guest = prepare_guest(layout, boot_kernel(repro.kernel).kasan, jobs, repro.modules.dirs, accel)
     kinds = fault_kinds(guest.artefacts.agent)
     if repro.fault not in kinds.names:
