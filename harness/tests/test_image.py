@@ -9,7 +9,7 @@ import pytest
 
 from uafault_harness.core.errors import HarnessError
 from uafault_harness.core.paths import KernelSource, parse_kernel_source, resolve_layout
-from uafault_harness.guest.image import Image, boot_modules, config_options
+from uafault_harness.setup.image import Image, boot_modules, config_options
 from uafault_harness.testsuite.image_layer import _guest_checks
 
 

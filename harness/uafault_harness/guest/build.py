@@ -26,7 +26,7 @@ from ..setup.link import ensure_linked
 from ..setup.requirements import GUEST_BUILD_TOOLS, require_tools
 from ..setup.source import read_stamp, require_tree
 from ..core.profiled import load_profiled
-from .image import Image, config_options, prepare_image
+from ..setup.image import Image, config_options, prepare_image
 
 GUEST_FRAGMENT = Path("configs/guest.config")
 KASAN_FRAGMENT = Path("configs/guest-kasan.config")
@@ -46,7 +46,7 @@ class GuestKernel:
     build_dir: Path
     kasan: bool
     fragments: tuple[Path, ...]
-    # A prebuilt distribution kernel (guest/image.py) instead of a build.
+    # A prebuilt distribution kernel (setup/image.py) instead of a build.
     image: Image | None = None
 
     @property

@@ -34,7 +34,7 @@ INIT_APPLETS: tuple[str, ...] = (
     "blockdev", "cpio", "insmod",
 )
 # The modular kernel's boot modules in the base: one line each, "NAME
-# FILE", in load order (guest/image.py).
+# FILE", in load order (setup/image.py).
 BOOT_MODULES_LIST = "/lib/modules/uafault-boot"
 # The fault-injection attributes configs/guest.config enables (debugfs).
 FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc", "fail_iommufd")

@@ -30,7 +30,7 @@ from ..setup.requirements import GUEST_RUNTIME_TOOLS, require_tools
 from ..setup.source import require_tree
 from .accel import ACCEL_CACHE_NAME, DEFAULT_ACCEL, KvmProbe, probe_kvm, select_accel
 from .build import GuestKernel, build_guest_kernel
-from .image import boot_modules
+from ..setup.image import boot_modules
 from .console import ConsoleTracker, KernelReport
 from .coverage import AGENT_COVERAGE, coverage_disk
 from .initramfs import (

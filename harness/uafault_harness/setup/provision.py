@@ -9,6 +9,7 @@ import subprocess
 
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
+from .image import prepare_image
 from .link import link
 from .requirements import (APT_INSTALL, apt_install_command, installed_package_version, missing_packages,
                            packages_for)
@@ -68,6 +69,11 @@ def setup(layout: Layout, install: bool, purpose: str = "run") -> ExitCode:
     message = ensure_source(layout, layout.source_tarball, installed_package_version(layout.source_package))
     print(f"setup: {message}")
     changed |= (layout.stamp.read_bytes() if layout.stamp.exists() else None) != before
+
+    if layout.source.kind == "image":
+        # The prebuilt kernel and its headers, fetched once into the cache.
+        image = prepare_image(layout, layout.source)
+        print(f"setup: prebuilt kernel {image.describe()} in {image.root}")
 
     link_changes = link(layout.tree, layout.project)
     for change in link_changes:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..campaign.store import DB_NAME, History
 from ..core.paths import KERNEL_SOURCE_ENV, Layout
 from ..core.results import SUMMARY_NAME, LayerResult
-from ..guest.image import config_options
+from ..setup.image import config_options
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import SMOKE, checks_layer, cli_command, newest_run, run_logged, since_now
 from .path_oracles_layer import artefacts_of

@@ -1,4 +1,4 @@
-"""A prebuilt distribution kernel as the guest: Debian 12's own
+"""A prebuilt distribution kernel for the guest: Debian 12's own
 linux-image-ABI-amd64 with its linux-headers, no kernel build.
 
 The packages are downloaded (`apt-get download`) and unpacked (`dpkg-deb
@@ -7,7 +7,8 @@ against the headers with M=, as any out-of-tree module does; the agent
 compiles against the host's uapi headers (Debian 12's linux-libc-dev is
 the same 6.1).  The image's drivers the guest needs (virtio, zram, the
 block devices and file systems the paths use) are modules here, so the
-base initramfs carries them and /init loads them (guest/initramfs.py).
+base initramfs carries them and /init loads them (guest/initramfs.py);
+guest/build.py makes it the guest kernel.
 
 What the distribution's config leaves out (fault injection, KUnit,
 GUP_TEST, IOMMUFD_TEST, KASAN, gcov) is read from its config: the agent
