@@ -71,6 +71,7 @@ enum uafault_known_id {
 	UAFAULT_KNOWN_VB2_USERPTR_FORCE,
 	UAFAULT_KNOWN_GUP_LONGTERM_UFFD,
 	UAFAULT_KNOWN_GUP_UNLOCKED_LONGTERM,
+	UAFAULT_KNOWN_URING_REGISTER_LEAK,
 	UAFAULT_KNOWN_NR
 };
 
@@ -228,6 +229,19 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 		.probe =
 			"behaviour: pin_user_pages_unlocked(FOLL_LONGTERM) returns -EINVAL",
 		.cases = "kunit:uafault_gup.*",
+		.kernel = "*",
+	},
+	[UAFAULT_KNOWN_URING_REGISTER_LEAK] = {
+		.id = "io-uring-buffer-register-leak",
+		.contract = "IORING_REGISTER_BUFFERS that fails leaves no page pinned",
+		.deviation =
+			"io_sqe_buffer_register() frees its page array but does not unpin the pages when the kvmalloc() of the buffer's bvec table fails (its goto done skips unpin_user_pages()): the registration fails with -ENOMEM and the pins leak",
+		.fix = "e1c75831f682",
+		.subject = "io_uring: fix potential page leak in io_sqe_buffer_register()",
+		.probe =
+			"behaviour: fail_nth steps through every allocation of the registration; the one at the bvec table leaves the pin balance up",
+		.cases =
+			"issue:path_io_uring_read_fixed.fail_nth issue:path_io_uring_write_fixed.fail_nth",
 		.kernel = "*",
 	},
 };
