@@ -19,6 +19,7 @@ from ..core.progress import build_progress
 from ..core.results import LayerResult, SUMMARY_NAME, write_layer
 from ..setup.link import ensure_linked
 from ..setup.requirements import require_tools
+from ..setup.source import read_stamp
 from . import ktap
 from .coverage import COVERAGE_KUNITCONFIG, COVERAGE_MAKE_OPTIONS, COVERAGE_VARIANT, INFO_NAME, capture, zero_counters
 from .profiles import ARCH_PROFILES, ArchProfile
@@ -132,6 +133,14 @@ def _finish_json(part: Path, final: Path) -> None:
         os.replace(part, final)
 
 
+def kernel_release(layout: Layout, arch: str) -> str:
+    """The tree a KUnit run built: the Debian source package's version, or
+    the user's tree."""
+    if layout.user_tree:
+        return f"{layout.tree} ({arch})"
+    return f"Debian {layout.source_package} {read_stamp(layout.stamp) or 'unknown'} ({arch})"
+
+
 def _analyse_console(
     layout: Layout, request: KunitRequest, out_dir: Path, console: Path, exec_rc: int
 ) -> LayerResult:
@@ -153,7 +162,8 @@ def _analyse_console(
         details={"policy_violations": violations, "kernel_reports_in_cases": said,
                  "parse_errors": parsed.parse_errors,
                  "parser_status": parsed.status, "kunit_py_exec_exit": exec_rc,
-                 "known": parsed.deviations.to_json(), "kernel_source": str(layout.source)},
+                 "known": parsed.deviations.to_json(), "kernel_source": str(layout.source),
+                 "kernel_release": kernel_release(layout, request.arch)},
     )
 
 
