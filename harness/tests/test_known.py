@@ -166,3 +166,22 @@ def test_the_fault_kinds_a_kernel_may_lack_name_their_option() -> None:
     assert re.search(r'"fail_nth".*?\.config = "CONFIG_FAULT_INJECTION", \.probe = "/proc/self/fail-nth"', inject, re.S)
     race = (agent / "kinds_race.c").read_text()
     assert race.count('.config = "CONFIG_USERFAULTFD", .probe = UFFD_PROBE') == 2
+
+
+def test_kunit_json_marks_each_known_deviation(kunit_tool_dir: Path) -> None:
+    """kunit.py's JSON keeps KernelCI's statuses (a known deviation is a
+    SKIP there) and names each known deviation's record."""
+    import json
+
+    from uafault_harness.kunit.ktap import annotate_json, load_kunit_json
+
+    parsed = parse_console(CONSOLE.splitlines(), kunit_tool_dir)
+    module = load_kunit_json(kunit_tool_dir)
+    root = json.loads(annotate_json(module.get_json_result(parsed.root, module.Metadata()), parsed.xfails))
+    suite = root["sub_groups"][0]
+    params = {c["name"]: c for c in suite["sub_groups"][0]["test_cases"]}
+    assert params["pin_user_pages_fast len=0"] == {"name": "pin_user_pages_fast len=0", "status": "SKIP",
+                                                   "xfail": "gup-fast-zero-pages"}
+    assert params["pin_user_pages_fast len=1"]["status"] == "PASS"
+    assert "xfail" not in params["copy_from_user len=INT_MAX"] and "xfail" not in params["strnlen_user len=0"]
+    assert {c["name"]: c.get("xfail") for c in suite["test_cases"]} == {"limits_reinit_test": True}

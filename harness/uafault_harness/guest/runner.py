@@ -437,7 +437,8 @@ def _write_kunit_json(parsed: ktap.ParsedRun, kunit_tool_dir: Path, out: Path, k
     metadata = module.Metadata(arch=GUEST_ARCH,
                                def_config=" + ".join(map(str, kernel.fragments)) if kernel else "",
                                build_dir=str(kernel.build_dir) if kernel else "")
-    fsutil.atomic_write_text(out, module.get_json_result(parsed.root, metadata) + "\n")
+    fsutil.atomic_write_text(out, ktap.annotate_json(module.get_json_result(parsed.root, metadata),
+                                                     parsed.xfails) + "\n")
     return True
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -29,11 +30,17 @@ def _load_tool_module(kunit_tool_dir: Path, name: str) -> ModuleType:
     loaded = sys.modules.get(name)
     if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path.resolve():
         return loaded
-    # Drop copies from another tree so the set matches.
+    # Drop copies from another tree so the set matches; this tree's stay
+    # (a Test parsed before kunit_json was loaded must keep its statuses:
+    # reloading kunit_parser made every case of the guest's kunit.json FAIL).
     for other in _TOOL_MODULES:
-        sys.modules.pop(other, None)
-    if str(kunit_tool_dir) not in sys.path:
-        sys.path.insert(0, str(kunit_tool_dir))
+        mod = sys.modules.get(other)
+        if mod is not None and Path(getattr(mod, "__file__", "")).resolve().parent != kunit_tool_dir.resolve():
+            sys.modules.pop(other, None)
+    # First on the path: another tree's tools dir may be there already.
+    if str(kunit_tool_dir) in sys.path:
+        sys.path.remove(str(kunit_tool_dir))
+    sys.path.insert(0, str(kunit_tool_dir))
     return importlib.import_module(name)
 
 
@@ -49,8 +56,12 @@ def load_kunit_json(kunit_tool_dir: Path) -> ModuleType | None:
     if not (kunit_tool_dir / "kunit_json.py").is_file():
         return None
     module = _load_tool_module(kunit_tool_dir, "kunit_json")
-    # kunit_json imported kunit_parser by bare name: it must be this tree's.
+    # kunit_json imported kunit_parser by bare name: it must be this tree's,
+    # the one loaded now (an earlier kunit_json may hold a replaced one).
     parser = load_kunit_parser(kunit_tool_dir)
+    if getattr(module, "Test", None) is not parser.Test:
+        sys.modules.pop("kunit_json", None)
+        module = importlib.import_module("kunit_json")
     return module if getattr(module, "Test", None) is parser.Test else None
 
 
@@ -80,6 +91,8 @@ class ParsedRun:
     root: Any = field(default=None, repr=False, compare=False)
     # What the cases said of the known deviations (module/uafault_known.h).
     deviations: known.Seen = field(default_factory=lambda: known.Seen({}, {}))
+    # The known deviations' cases, path -> record (annotate_json).
+    xfails: dict[tuple[str, ...], str] = field(default_factory=dict)
 
 
 def _leaves(test: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -93,11 +106,12 @@ def _leaves(test: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
         yield from _leaves(sub, path)
 
 
-def xfail_paths(lines: Iterable[str]) -> set[tuple[str, ...]]:
+def xfail_paths(lines: Iterable[str]) -> dict[tuple[str, ...], str]:
     """The cases (suite, case[, parameter] names) whose result line is a
-    known deviation or a known issue: "ok N NAME # SKIP XFAIL ...".  The
-    tree's parser keeps no skip reason, so the lines are read here."""
-    out: set[tuple[str, ...]] = set()
+    known deviation or a known issue, "ok N NAME # SKIP XFAIL ...", and the
+    record each names ("" for none).  The tree's parser keeps no skip
+    reason, so the lines are read here."""
+    out: dict[tuple[str, ...], str] = {}
     open_tests: list[tuple[int, str]] = []
     for raw in lines:
         line = PRINTK_PREFIX.sub("", raw, count=1)
@@ -112,9 +126,31 @@ def xfail_paths(lines: Iterable[str]) -> set[tuple[str, ...]]:
         depth = len(line) - len(line.lstrip())
         # A result closes the tests opened deeper than it.
         open_tests = [t for t in open_tests if t[0] <= depth]
-        if result.group(3) and known.xfail_reason(result.group(3)) is not None:
-            out.add(tuple(name for _, name in open_tests) + (result.group(2),))
+        record = known.xfail_reason(result.group(3)) if result.group(3) else None
+        if record is not None:
+            out[tuple(name for _, name in open_tests) + (result.group(2),)] = record
     return out
+
+
+def annotate_json(text: str, xfails: dict[tuple[str, ...], str]) -> str:
+    """kunit.py's JSON (KernelCI's test API: PASS, FAIL, SKIP, ERROR) with
+    each known deviation's case, a SKIP there, marked "xfail": its record
+    (or true for a known issue that names none)."""
+    if not xfails:
+        return text
+    root = json.loads(text)
+
+    def walk(group: dict[str, Any], path: tuple[str, ...]) -> None:
+        for case in group.get("test_cases", []):
+            record = xfails.get(path + (case.get("name", ""),))
+            if record is not None:
+                case["xfail"] = record or True
+        for sub in group.get("sub_groups", []):
+            walk(sub, path + (sub.get("name", ""),))
+
+    for suite in root.get("sub_groups", []):
+        walk(suite, (suite.get("name", ""),))
+    return json.dumps(root, indent=4)
 
 
 # Whether a case (skipped?, its diagnostic lines) could not be set up: a
@@ -127,7 +163,7 @@ def _never(skipped: bool, notes: list[str]) -> bool:
 
 
 def _count_leaves(parser: ModuleType, test: Any, unresolved_case: Unresolved,
-                  xfails: set[tuple[str, ...]]) -> Counts:
+                  xfails: dict[tuple[str, ...], str]) -> Counts:
     raw = parser.TestCounts()
     unresolved = xfail = 0
     for path, leaf in _leaves(test):
@@ -166,6 +202,7 @@ def parse_console(console_lines: Iterable[str], kunit_tool_dir: Path,
         status=str(root.status.name),
         root=root,
         deviations=known.seen_in(lines),
+        xfails=xfails,
     )
 
 
