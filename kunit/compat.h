@@ -5,6 +5,9 @@
  * by the same name on every kernel and test no version themselves.  On
  * 6.12 each wrapper is the plain call it wraps.
  *
+ * What uafault.ko needs too (the version test, the GUP and import_ubuf()
+ * wrappers) is module/compat.h's, included here.
+ *
  * Where a kernel lacks what a case needs and nothing here can stand in
  * for it faithfully, uafault_missing() names it and the case skips with
  * that reason; on 6.12 it names nothing.
@@ -26,16 +29,8 @@
 #include <linux/uio.h>
 #include <linux/version.h>
 
-/*
- * Whether this kernel is @major.@minor or later: the version tests below,
- * on the release an interface changed in (its sublevel never matters).
- * The same test as module/compat.h's.
- */
-#ifndef UAFAULT_SINCE
-#define UAFAULT_SINCE(major, minor)					\
-	(KERNEL_VERSION(LINUX_VERSION_MAJOR, LINUX_VERSION_PATCHLEVEL, 0) >= \
-	 KERNEL_VERSION(major, minor, 0))
-#endif
+/* UAFAULT_SINCE(), and the wrappers uafault.ko shares with the suites. */
+#include "../module/compat.h"
 
 /* The lockless GUP walk: CONFIG_HAVE_FAST_GUP until 6.9 renamed it. */
 #define UAFAULT_HAVE_GUP_FAST	(IS_ENABLED(CONFIG_HAVE_GUP_FAST) || \
@@ -277,34 +272,6 @@ static inline struct device *uafault_device_register(struct kunit *test,
 }
 
 /*
- * get_user_pages() and pin_user_pages() with mmap_lock held: their
- * struct vm_area_struct **vmas argument went in 6.5.
- */
-static inline long uafault_get_user_pages(unsigned long start,
-					  unsigned long nr_pages,
-					  unsigned int gup_flags,
-					  struct page **pages)
-{
-#if UAFAULT_SINCE(6, 5)
-	return get_user_pages(start, nr_pages, gup_flags, pages);
-#else
-	return get_user_pages(start, nr_pages, gup_flags, pages, NULL);
-#endif
-}
-
-static inline long uafault_pin_user_pages(unsigned long start,
-					  unsigned long nr_pages,
-					  unsigned int gup_flags,
-					  struct page **pages)
-{
-#if UAFAULT_SINCE(6, 5)
-	return pin_user_pages(start, nr_pages, gup_flags, pages);
-#else
-	return pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
-#endif
-}
-
-/*
  * Whether pin_user_pages_unlocked() WARNs on FOLL_LONGTERM (and refuses
  * it): get_user_pages_unlocked() did until "mm/gup: remove the
  * restriction on locked with FOLL_LONGTERM" (6.3).  Only so a case can
@@ -323,26 +290,6 @@ static inline void uafault_release_fault_lock(struct vm_fault *vmf)
 	release_fault_lock(vmf);
 #else
 	mmap_read_unlock(vmf->vma->vm_mm);
-#endif
-}
-
-/*
- * import_ubuf(): a user range as an ITER_UBUF iov_iter, -EFAULT when
- * access_ok() refuses it.  6.4 added it; before, the same in line, as
- * lib/iov_iter.c has it (ITER_UBUF and iov_iter_ubuf() are 6.0's).
- */
-static inline int uafault_import_ubuf(int rw, void __user *buf, size_t len,
-				      struct iov_iter *i)
-{
-#if UAFAULT_SINCE(6, 4)
-	return import_ubuf(rw, buf, len, i);
-#else
-	if (len > MAX_RW_COUNT)
-		len = MAX_RW_COUNT;
-	if (unlikely(!access_ok(buf, len)))
-		return -EFAULT;
-	iov_iter_ubuf(i, rw, buf, len);
-	return 0;
 #endif
 }
 

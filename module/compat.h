@@ -52,6 +52,22 @@ static inline long uafault_pin_user_pages(unsigned long start,
 }
 
 /*
+ * get_user_pages() with mmap_lock held: its struct vm_area_struct **vmas
+ * argument went in 6.5, as pin_user_pages()'s did.
+ */
+static inline long uafault_get_user_pages(unsigned long start,
+					  unsigned long nr_pages,
+					  unsigned int gup_flags,
+					  struct page **pages)
+{
+#if UAFAULT_SINCE(6, 5)
+	return get_user_pages(start, nr_pages, gup_flags, pages);
+#else
+	return get_user_pages(start, nr_pages, gup_flags, pages, NULL);
+#endif
+}
+
+/*
  * folio_mapcount(): the page table entries that map a folio.  6.1 has it
  * in mm/util.c, not exported, until 6.2 replaced its accounting (and
  * PageDoubleMap) and made it inline: here 6.1's sum.  A large folio's
