@@ -106,12 +106,11 @@ def _leaves(test: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
         yield from _leaves(sub, path)
 
 
-def xfail_paths(lines: Iterable[str]) -> dict[tuple[str, ...], str]:
-    """The cases (suite, case[, parameter] names) whose result line is a
-    known deviation or a known issue, "ok N NAME # SKIP XFAIL ...", and the
-    record each names ("" for none).  The tree's parser keeps no skip
-    reason, so the lines are read here."""
-    out: dict[tuple[str, ...], str] = {}
+def _walk(lines: Iterable[str]) -> Iterator[tuple[str, list[tuple[int, str]], re.Match[str] | None]]:
+    """Each console line without its printk prefix, the tests open at it
+    ((indent, name) of each "# Subtest:", outermost first) and its result
+    match, if it is a result line.  A result closes, after it is yielded,
+    the tests opened deeper than it."""
     open_tests: list[tuple[int, str]] = []
     for raw in lines:
         line = PRINTK_PREFIX.sub("", raw, count=1)
@@ -119,16 +118,24 @@ def xfail_paths(lines: Iterable[str]) -> dict[tuple[str, ...], str]:
         if subtest:
             depth = len(subtest.group(1))
             open_tests = [t for t in open_tests if t[0] < depth] + [(depth, subtest.group(2))]
-            continue
         result = _RESULT.match(line)
-        if not result:
-            continue
-        depth = len(line) - len(line.lstrip())
-        # A result closes the tests opened deeper than it.
-        open_tests = [t for t in open_tests if t[0] <= depth]
-        record = known.xfail_reason(result.group(3)) if result.group(3) else None
-        if record is not None:
-            out[tuple(name for _, name in open_tests) + (result.group(2),)] = record
+        yield line, open_tests, result
+        if result:
+            depth = len(line) - len(line.lstrip())
+            open_tests = [t for t in open_tests if t[0] <= depth]
+
+
+def xfail_paths(lines: Iterable[str]) -> dict[tuple[str, ...], str]:
+    """The cases (suite, case[, parameter] names) whose result line is a
+    known deviation or a known issue, "ok N NAME # SKIP XFAIL ...", and the
+    record each names ("" for none).  The tree's parser keeps no skip
+    reason, so the lines are read here."""
+    out: dict[tuple[str, ...], str] = {}
+    for line, open_tests, result in _walk(lines):
+        record = known.xfail_reason(result.group(3)) if result and result.group(3) else None
+        if result and record is not None:
+            depth = len(line) - len(line.lstrip())
+            out[tuple(name for d, name in open_tests if d <= depth) + (result.group(2),)] = record
     return out
 
 
@@ -253,20 +260,13 @@ def reports_in_cases(console_lines: Iterable[str]) -> list[CaseReport]:
     whatever the kernel said during it; a report before any case (boot)
     is no case's.  A case that announced EXPECT_REPORT is left alone."""
     out: list[CaseReport] = []
-    suites: list[tuple[int, str]] = []
     pending: str | None = None
     expecting = False
-    for raw in console_lines:
-        line = PRINTK_PREFIX.sub("", raw, count=1)
-        subtest = _SUBTEST.match(line)
-        if subtest:
-            depth = len(subtest.group(1))
-            suites = [s for s in suites if s[0] < depth] + [(depth, subtest.group(2))]
+    for line, suites, result in _walk(console_lines):
         if EXPECT_REPORT in line:
             expecting = True
         if REPORT_START.match(line) and suites and pending is None and not expecting:
             pending = line.strip()
-        result = _RESULT.match(line)
         if result and suites:
             if pending is not None:
                 outcome = "failed" if result.group(1) else "skipped" if result.group(3) else "passed"
