@@ -423,8 +423,8 @@ def _fake_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_batch: o
     from uafault_harness.core.paths import Layout
 
     clock = [0.0]
-    guest = SimpleNamespace(artefacts=SimpleNamespace(agent=tmp_path / "agent"),
-                            kernel=SimpleNamespace(describe=lambda _: "6.12.118", image=None))
+    guest = SimpleNamespace(artefacts=SimpleNamespace(agent=tmp_path / "agent"), kernel_text="6.12.118",
+                            kernel=SimpleNamespace(image=None))
 
     def build(*_: object) -> object:
         clock[0] += build_seconds

@@ -93,3 +93,7 @@ def test_campaigns_and_repro_configs_name_their_kernel_source(tmp_path: Path) ->
     repro = tmp_path / "r.toml"
     repro.write_text('[repro]\ntarget = "x"\nfault = "none"\nexpect = "FAIL"\nkernel_source = "debian:6.1"\n')
     assert load_repro(repro).kernel_source == KernelSource("debian", "6.1")
+    again = tmp_path / "again.toml"
+    again.write_text(load_repro(repro).to_toml())
+    assert 'kernel_source = "debian:6.1"' in again.read_text()
+    assert load_repro(again).kernel_source == KernelSource("debian", "6.1")

@@ -466,7 +466,7 @@ def _run(layout: Layout, request: CampaignRequest, store: Store, run: list[str])
             print(describe_plan(cases, campaign.name, layout.results_root / DB_NAME), flush=True)
             return ExitCode.OK, f"{len(cases)} cases planned, none run (--dry-run)"
         store.create_run(RunInfo(run_id, campaign.name, str(request.spec), campaign.digest),
-                         plain.kernel.describe(layout), config_digest(layout, campaign, plain.kernel), cases,
+                         plain.kernel_text, config_digest(layout, campaign, plain.kernel), cases,
                          campaign.pairs)
     run.append(run_id)
     crashing_targets = {c.target for c in cases if c.fault in crash_kinds}

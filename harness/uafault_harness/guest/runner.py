@@ -509,6 +509,8 @@ class PreparedGuest:
     # Where base archives and saved guests live (guest/snapshot.py); None:
     # each boot's own directory, and every boot cold.
     snapshots: Path | None = None
+    # What the kernel is, for every result (GuestKernel.describe).
+    kernel_text: str = ""
 
 
 def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path, ...] = (),
@@ -521,7 +523,7 @@ def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path,
         artefacts = build_user_modules(build_artefacts(layout, kernel, jobs), kernel, user_dirs, jobs)
         artefacts = snapshot_artefacts(artefacts, layout.cache / IN_USE_DIRNAME, kernel.build_dir.name)
     return PreparedGuest(tools, kernel, artefacts, layout.cache / ACCEL_CACHE_NAME, accel,
-                         layout.cache / SNAPSHOT_DIRNAME)
+                         layout.cache / SNAPSHOT_DIRNAME, kernel.describe(layout))
 
 
 @dataclass(frozen=True)
@@ -638,7 +640,7 @@ def _boot(layout: Layout, request: GuestRequest, out_dir: Path, probe: KvmProbe)
     tracker, outcome, details = boot_guest(guest, request, out_dir, probe)
     result = analyse(request.layer, tracker, outcome, layout.kunit_tool_dir, out_dir, guest.kernel, request)
     result.details = {**details, **result.details, "kernel_source": str(layout.source),
-                      "kernel_release": guest.kernel.describe(layout),
+                      "kernel_release": guest.kernel_text,
                       "kernel_config": str(guest.kernel.dotconfig),
                       "kernel_config_digest": guest.kernel.config_digest()}
     if request.kunit and guest.artefacts.kunit is None:

@@ -22,7 +22,7 @@ from ..campaign.runner import fault_kinds
 from ..campaign.spec import Campaign, Case, load_campaign
 from ..campaign.store import DB_NAME, Store, Verdict
 from ..core.errors import ExitCode, HarnessError
-from ..core.paths import Layout
+from ..core.paths import Layout, with_source
 from ..guest.accel import DEFAULT_ACCEL
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
@@ -134,7 +134,10 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     start = Repro(path=config, kernel=case.kernel, modules=campaign.modules, target=case.target, fault=case.fault,
                   size=case.size, offset=case.offset, seed=case.seed, rounds=0, runs=runs, threshold=runs,
                   expect=expect, title=title, digest="", known_issues=campaign.known_issues,
-                  append=campaign.append, paths=tuple(p.resolve() for p in campaign.paths), memory=case.memory)
+                  append=campaign.append, paths=tuple(p.resolve() for p in campaign.paths), memory=case.memory,
+                  kernel_source=campaign.kernel_source)
+    if campaign.kernel_source is not None:
+        layout = with_source(layout, campaign.kernel_source)
     guest = prepare_guest(layout, boot_kernel(case.kernel).kasan, jobs, campaign.modules.dirs, accel)
     kinds = fault_kinds(guest.artefacts.agent)
     attempts = [0]

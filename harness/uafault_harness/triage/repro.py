@@ -112,6 +112,8 @@ class Repro:
             lines.append("paths = [" + ", ".join(toml_string(str(p)) for p in self.paths) + "]")
         if self.rounds:
             lines.append(f"rounds = {self.rounds}")
+        if self.kernel_source is not None:
+            lines.append(f'kernel_source = "{self.kernel_source}"')
         lines += [f"runs = {self.runs}", f"threshold = {self.threshold}", f'expect = "{self.expect}"',
                   f"title = {toml_string(self.title)}"]
         return "\n".join(lines) + "\n"
@@ -192,7 +194,8 @@ def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs
     cases = repro.cases(runs)
     store = Store(out / "repro.db")
     try:
-        store.create_run(RunInfo(run_id, f"repro-{repro.name}", str(repro.path), repro.digest), "", "", cases)
+        store.create_run(RunInfo(run_id, f"repro-{repro.name}", str(repro.path), repro.digest), guest.kernel_text,
+                         guest.kernel.config_digest(), cases)
         progress = Progress(len(cases))
         left, boot = cases, 0
         args = f"--rounds {repro.rounds}" if repro.rounds else ""
