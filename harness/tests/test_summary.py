@@ -4,9 +4,6 @@ from pathlib import Path
 
 from uafault_harness.core.errors import ExitCode, worst
 from uafault_harness.core.results import Counts, LayerResult, write_layer
-from uafault_harness.guest.runner import GUEST_LAYER_DIRS
-from uafault_harness.kunit.profiles import ARCHES
-from uafault_harness.testsuite.campaign_layers import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
 from uafault_harness.testsuite.pytest_layer import counts_from_junit, layer_from_junit
 from uafault_harness.testsuite.summary import layer_table, run_report, totals_line
 
@@ -59,13 +56,17 @@ def test_run_report_ends_with_totals(tmp_path: Path) -> None:
 
 
 def test_results_of_a_run_total_every_layer_test_ran(tmp_path: Path) -> None:
-    """`results RUN` reads back every layer `test` wrote, so its last line
-    is `test`'s last line (the variants, repro and minimize layers too)."""
+    """`results RUN` reads back every layer `test` runs, from the one list
+    both use, so its last line is `test`'s last line."""
+    from uafault_harness.testsuite.layers import LAYERS
+    from uafault_harness.testsuite.pytest_layer import JUNIT_NAME
+
     (tmp_path / "pytest.xml").write_text(JUNIT)
     layers = [layer_from_junit(tmp_path / "pytest.xml")]
-    for n, name in enumerate((*ARCHES, *GUEST_LAYER_DIRS, *CAMPAIGN_LAYER_DIRS), 1):
-        layer = LayerResult(name, ExitCode.OK, "", Counts(passed=n, skipped=1, unresolved=n % 2))
-        write_layer(tmp_path / name / "summary.json", layer)
+    for n, layer_dir in enumerate((l.dir for l in LAYERS if l.dir != JUNIT_NAME), 1):
+        layer = LayerResult(layer_dir, ExitCode.OK, "", Counts(passed=n, skipped=1, unresolved=n % 2))
+        write_layer(tmp_path / layer_dir / "summary.json", layer)
         layers.append(layer)
     assert run_report(tmp_path).splitlines()[-1] == totals_line(layers)
-    assert {"campaign-variants", "repro", "minimize"} <= set(CAMPAIGN_LAYER_DIRS)
+    assert {"mutants", "bisect", "campaign-variants", "repro", "minimize", "image", "guest", "guest-kasan"} <= {
+        l.dir for l in LAYERS}

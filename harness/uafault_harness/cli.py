@@ -17,7 +17,7 @@ from .core.errors import ExitCode, HarnessError, worst
 from .core.paths import (DEFAULT_SOURCE, KERNEL_SOURCE_ENV, KernelSource, Layout, parse_kernel_source,
                          resolve_layout)
 from .core.results import SUMMARY_NAME, LayerResult, create_run_dir, find_run, mark_latest
-from .guest.accel import ACCEL_ENV, ACCELS, DEFAULT_ACCEL, accel_arg, default_accel
+from .guest.accel import ACCEL_ENV, ACCELS, accel_arg, default_accel
 from .guest.snapshot import BOOT_ENV, BOOT_MODES
 from .core.coverage import Coverage, from_tracefile, sources_for
 from .guest.build import build_guest_kernel, guest_kernel
@@ -26,7 +26,7 @@ from .guest.kernels import BOOT_KERNELS, DEFAULT_KERNEL, KERNELS
 from .guest.modules import Modules, module_dir_problem
 from .guest.qemu import DEFAULT_SILENCE_TIMEOUT, append_problem
 from .guest.qemu import DEFAULT_TIMEOUT as GUEST_DEFAULT_TIMEOUT
-from .guest.runner import GuestRequest, TEST_FUZZ_CALLS, artefacts_for, guest_preflight, run_guest_layer
+from .guest.runner import GuestRequest, artefacts_for, guest_preflight, run_guest_layer
 from .kunit.coverage import INFO_NAME as KUNIT_INFO_NAME
 from .kunit.profiles import ARCHES, ARCH_PROFILES
 from .kunit.runner import DEFAULT_TIMEOUT, KunitRequest, default_jobs, preflight, run_kunit_layer
@@ -40,19 +40,10 @@ from .setup.link import SYMLINK_RELPATH, link, unlink
 from .setup.requirements import PURPOSES
 from .setup.source import require_tree
 from .testsuite import summary
-from .testsuite.campaign_layers import run_campaign_layer, run_minimize_layer, run_repro_layer, run_variants_layer
-from .testsuite.bisect_layer import run_bisect_layer
-from .testsuite.coverage_layer import run_coverage_layer
-from .testsuite.dma_layer import run_dma_layer
-from .testsuite.image_layer import run_image_layer
-from .testsuite.memory_layer import run_memory_layer
-from .testsuite.mutants_layer import run_mutants_layer
+from .testsuite.layers import TEST_HELP, TestRun, run_layers
 from .mutate import runner as mutate_runner
 from .mutate.catalogue import CATALOGUE, check_against_tree, load_catalogue
 from .mutate.runner import MUTANT_TIMEOUT
-from .testsuite.path_oracles_layer import run_path_oracles_layer
-from .testsuite.pytest_layer import run_pytest_layer
-from .testsuite.user_module_layer import run_user_module_layer
 from .triage.bisect import RUN_SCRIPT, bisect, git, kernel_step, module_step, top_of as bisect_top
 from .triage.minimize import NotReproduced, minimize
 from .triage.repro import describe, known_reason, load_repro, run_repro
@@ -320,10 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", type=Path, nargs="+", help="uafault.db files to fold in")
     p.add_argument("--into", type=Path, default=None, help="the database to fold into (default results/uafault.db)")
 
-    p = sub.add_parser("test", help="the whole suite in one run: pytest, KUnit on UML, the guest "
-                       "(the KUnit suites on x86_64 as uafault_kunit.ko, SMAP, fuzz) and KASAN guest, the smoke "
-                       "campaign killed and resumed, minimize, the variants campaign, every repro config, a user "
-                       "module from outside the checkout and the path oracles")
+    p = sub.add_parser("test", help=TEST_HELP)
     p.add_argument("--kunit-py-x86_64", action="store_true",
                    help="also run the suites on x86_64 through kunit.py (a kernel of its own: about 3 minutes "
                    "to build cold); the guest runs them on x86_64 anyway")
@@ -558,19 +546,6 @@ def cmd_merge(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK
 
 
-def test_guest_requests(jobs: int, layout: Layout, accel: str = DEFAULT_ACCEL) -> list[GuestRequest]:
-    """What `test` boots: every fault kind on every target, the ioctl
-    fuzzer, the KUnit suites re-run through debugfs and SMAP (it oopses
-    last, on purpose), then the fuzzer and the fault kinds again under
-    KASAN, where nothing may oops."""
-    described = described_lines(layout, ())
-    known = shipped_known_issues(layout.project)
-    return [GuestRequest(jobs=jobs, allow_crash=True, fuzz_calls=TEST_FUZZ_CALLS, kunit=True, path_lines=described,
-                         known_issues=case_globs(known, "plain"), accel=accel),
-            GuestRequest(jobs=jobs, kernel="kasan", fuzz_calls=TEST_FUZZ_CALLS, path_lines=described,
-                         known_issues=case_globs(known, "kasan"), accel=accel)]
-
-
 def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
     arches = [a for a in ARCHES if a != "x86_64" or args.kunit_py_x86_64]
     # Fail before spending minutes on pytest if a kernel layer cannot run.
@@ -579,32 +554,9 @@ def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
     if not args.skip_guest:
         guest_preflight(layout, coverage=True)
     run_dir = create_run_dir(layout.results_root)
-    layers: list[LayerResult] = []
-    if not args.skip_pytest:
-        layers.append(run_pytest_layer(layout, run_dir))
-    kunit = {arch: run_kunit_layer(layout, KunitRequest(arch, args.jobs, args.timeout), run_dir) for arch in arches}
-    layers += kunit.values()
-    # A mutant is killed only by suites that pass on the unedited tree.
-    if kunit["um"].exit_code is ExitCode.OK:
-        layers.append(run_mutants_layer(layout, run_dir, args.jobs))
-    if not args.skip_guest:
-        # The layers that run the CLI hand --accel on through its default.
-        os.environ[ACCEL_ENV] = args.accel
-        # --timeout is the KUnit runs'; the guests keep their own watchdogs.
-        for request in test_guest_requests(args.jobs, layout, args.accel):
-            layers.append(run_guest_layer(layout, request, run_dir))
-        smoke = run_campaign_layer(layout, run_dir, args.jobs)
-        layers.append(smoke)
-        layers.append(run_coverage_layer(layout, run_dir, args.jobs, smoke.details.get("run_id")))  # type: ignore[arg-type]
-        layers.append(run_minimize_layer(layout, run_dir, args.jobs, smoke.details.get("run_id")))  # type: ignore[arg-type]
-        layers.append(run_variants_layer(layout, run_dir, args.jobs))
-        layers.append(run_repro_layer(layout, run_dir, args.jobs))
-        layers.append(run_user_module_layer(layout, run_dir, args.jobs))
-        layers.append(run_bisect_layer(layout, run_dir, args.jobs))
-        layers.append(run_path_oracles_layer(layout, run_dir, args.jobs))
-        layers.append(run_memory_layer(layout, run_dir, args.jobs))
-        layers.append(run_dma_layer(layout, run_dir, args.jobs))
-        layers.append(run_image_layer(layout, run_dir, args.jobs))
+    # --timeout is the KUnit runs'; the guests keep their own watchdogs.
+    layers = run_layers(TestRun(layout, run_dir, args.jobs, args.timeout, args.accel, args.kunit_py_x86_64),
+                        skip_pytest=args.skip_pytest, skip_guest=args.skip_guest)
     # The user module and path layers' `guest` runs made run dirs of their own:
     # `results` with no run id must show this one.
     mark_latest(run_dir)

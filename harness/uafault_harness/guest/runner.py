@@ -38,7 +38,7 @@ from .initramfs import (
     cached_base, guest_module_path,
 )
 from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
-from .kernels import DEFAULT_KERNEL, KERNELS, BootKernel, boot_kernel
+from .kernels import DEFAULT_KERNEL, BootKernel, boot_kernel
 from .protocol import agent_error, is_unresolved, unavailable
 from .qemu import (
     BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, EXT4_BYTES, EXT4_NAME, RunOutcome, Verdict, Watchdog,
@@ -54,7 +54,6 @@ def guest_layer_dir(kernel: str) -> str:
 
 
 # Every guest layer's directory under a run dir, plain first.
-GUEST_LAYER_DIRS: tuple[str, ...] = tuple(guest_layer_dir(k) for k in KERNELS)
 AGENT_DMA = "--dma"
 # `test` runs the ioctl fuzzer this long in each guest layer (issue: >= 100k
 # calls under KASAN); a few seconds under TCG.

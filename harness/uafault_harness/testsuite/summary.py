@@ -6,17 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core import known
-from ..core.results import Counts, LayerResult, SUMMARY_NAME, read_layer
-from ..guest.runner import GUEST_LAYER_DIRS
-from ..kunit.profiles import ARCHES
-from .campaign_layers import LAYER_DIRS as CAMPAIGN_LAYER_DIRS
-from .pytest_layer import JUNIT_NAME, layer_from_junit
-from .coverage_layer import LAYER_DIR as COVERAGE_LAYER_DIR
-from .dma_layer import LAYER_DIR as DMA_LAYER_DIR
-from .image_layer import LAYER_DIR as IMAGE_LAYER_DIR
-from .memory_layer import LAYER_DIR as MEMORY_LAYER_DIR
-from .path_oracles_layer import LAYER_DIR as PATH_ORACLES_LAYER_DIR
-from .user_module_layer import LAYER_DIR as USER_MODULE_LAYER_DIR
+from ..core.results import Counts, LayerResult
+from .layers import load_run_layers
 
 
 def totals(layers: list[LayerResult]) -> Counts:
@@ -82,20 +73,6 @@ def suite_table(layer: LayerResult) -> str:
             for name, c in sorted(layer.suites.items())]
     return "\n".join(_table([f"{layer.layer} suite", "passed", "failed", "skipped", "crashed", "unresolved",
                              "xfail"], rows))
-
-
-def load_run_layers(run_dir: Path) -> list[LayerResult]:
-    layers: list[LayerResult] = []
-    if (run_dir / JUNIT_NAME).is_file():
-        layers.append(layer_from_junit(run_dir / JUNIT_NAME))
-    # Every layer `test` runs, in its order, so the totals are its last line.
-    smoke, *after_smoke = CAMPAIGN_LAYER_DIRS
-    for name in (*ARCHES, *GUEST_LAYER_DIRS, smoke, COVERAGE_LAYER_DIR, *after_smoke, USER_MODULE_LAYER_DIR, PATH_ORACLES_LAYER_DIR,
-                 MEMORY_LAYER_DIR, DMA_LAYER_DIR, IMAGE_LAYER_DIR):
-        summary = run_dir / name / SUMMARY_NAME
-        if summary.is_file():
-            layers.append(read_layer(summary))
-    return layers
 
 
 def run_report(run_dir: Path) -> str:
