@@ -30,8 +30,6 @@ VARIANTS_LAYER_DIR = "campaign-variants"
 REPRO_CONFIGS = Path("configs/repro")
 REPRO_LAYER_DIR = "repro"
 MINIMIZE_LAYER_DIR = "minimize"
-# The campaign layers' directories in a run, in the order `test` runs them.
-
 REPRODUCED = re.compile(r"^REPRODUCED (\d+)/(\d+)$", re.M)
 # The variant that oopses under SMAP: its cases must be CRASH with a title.
 OOPSING_VARIANT = "variant_raw_deref"
