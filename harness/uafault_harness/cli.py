@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", type=Path, nargs="+", help="uafault.db files to fold in")
     p.add_argument("--into", type=Path, default=None, help="the database to fold into (default results/uafault.db)")
 
-    p = sub.add_parser("test", help=TEST_HELP)
+    p = sub.add_parser("test", help=TEST_HELP, description=TEST_HELP)
     p.add_argument("--kunit-py-x86_64", action="store_true",
                    help="also run the suites on x86_64 through kunit.py (a kernel of its own: about 3 minutes "
                    "to build cold); the guest runs them on x86_64 anyway")

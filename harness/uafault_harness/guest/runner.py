@@ -566,6 +566,10 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     one (guest/snapshot.py) unless not restore.  on_line sees each console
     line after the tracker has."""
     tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
+    options = kernel.options()
+    if request.coverage and options and options.get("CONFIG_GCOV_KERNEL") != "y":
+        raise HarnessError(ExitCode.USAGE, f"--coverage needs a kernel with CONFIG_GCOV_KERNEL; {kernel.dotconfig} "
+                                           "has it off (a prebuilt distribution kernel has no gcov)")
     mode = boot_mode() if guest.snapshots is not None and restore else "cold"
     job_files = files
     if request.path_lines:
