@@ -112,30 +112,7 @@ static inline const char *uafault_missing(enum uafault_feature feature)
  * release frees only its record, the mm going with the test thread.
  * Where that cannot be, the case skips.
  */
-#if UAFAULT_SINCE(6, 10)
-static inline unsigned long uafault_vm_mmap(struct kunit *test,
-					    struct file *file,
-					    unsigned long addr,
-					    unsigned long len,
-					    unsigned long prot,
-					    unsigned long flag,
-					    unsigned long offset)
-{
-	return kunit_vm_mmap(test, file, addr, len, prot, flag, offset);
-}
-#elif defined(MODULE)
-static inline unsigned long uafault_vm_mmap(struct kunit *test,
-					    struct file *file,
-					    unsigned long addr,
-					    unsigned long len,
-					    unsigned long prot,
-					    unsigned long flag,
-					    unsigned long offset)
-{
-	kunit_skip(test, "%s", UAFAULT_MISSING_USER_MM);
-	return 0;
-}
-#else
+#if !UAFAULT_SINCE(6, 10) && !defined(MODULE)
 struct uafault_vm_mmap_params {
 	struct file *file;
 	unsigned long addr;
@@ -190,6 +167,17 @@ static inline void uafault_vm_mmap_free(struct kunit_resource *res)
 	res->data = NULL;
 }
 
+static inline unsigned long uafault_vm_mmap_builtin(struct kunit *test,
+						    struct uafault_vm_mmap_params *params)
+{
+	unsigned long *mapped;
+
+	mapped = kunit_alloc_resource(test, uafault_vm_mmap_init,
+				      uafault_vm_mmap_free, GFP_KERNEL, params);
+	return mapped ? *mapped : 0;
+}
+#endif
+
 static inline unsigned long uafault_vm_mmap(struct kunit *test,
 					    struct file *file,
 					    unsigned long addr,
@@ -198,18 +186,20 @@ static inline unsigned long uafault_vm_mmap(struct kunit *test,
 					    unsigned long flag,
 					    unsigned long offset)
 {
+#if UAFAULT_SINCE(6, 10)
+	return kunit_vm_mmap(test, file, addr, len, prot, flag, offset);
+#elif defined(MODULE)
+	kunit_skip(test, "%s", UAFAULT_MISSING_USER_MM);
+	return 0;
+#else
 	struct uafault_vm_mmap_params params = {
 		.file = file, .addr = addr, .len = len, .prot = prot,
 		.flag = flag, .offset = offset,
 	};
-	unsigned long *mapped;
 
-	mapped = kunit_alloc_resource(test, uafault_vm_mmap_init,
-				      uafault_vm_mmap_free, GFP_KERNEL,
-				      &params);
-	return mapped ? *mapped : 0;
-}
+	return uafault_vm_mmap_builtin(test, &params);
 #endif
+}
 
 /*
  * kunit_add_action_or_reset(): @action(@ctx) when the test ends, or now
@@ -217,14 +207,7 @@ static inline unsigned long uafault_vm_mmap(struct kunit *test,
  * release calls it (resources are released last added first, as actions
  * are).
  */
-#if UAFAULT_SINCE(6, 5)
-static inline int uafault_add_action_or_reset(struct kunit *test,
-					      void (*action)(void *),
-					      void *ctx)
-{
-	return kunit_add_action_or_reset(test, action, ctx);
-}
-#else
+#if !UAFAULT_SINCE(6, 5)
 struct uafault_action {
 	void (*action)(void *ctx);
 	void *ctx;
@@ -245,11 +228,15 @@ static inline void uafault_action_free(struct kunit_resource *res)
 	a->action(a->ctx);
 	kfree(a);
 }
+#endif
 
 static inline int uafault_add_action_or_reset(struct kunit *test,
 					      void (*action)(void *),
 					      void *ctx)
 {
+#if UAFAULT_SINCE(6, 5)
+	return kunit_add_action_or_reset(test, action, ctx);
+#else
 	struct uafault_action a = { .action = action, .ctx = ctx };
 
 	if (kunit_alloc_resource(test, uafault_action_init,
@@ -257,8 +244,8 @@ static inline int uafault_add_action_or_reset(struct kunit *test,
 		return 0;
 	action(ctx);
 	return -ENOMEM;
-}
 #endif
+}
 
 /* kunit_device_register(): a device to DMA-map for, 6.8; see above. */
 static inline struct device *uafault_device_register(struct kunit *test,
