@@ -69,7 +69,7 @@ def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
     return tuple(out)
 
 
-def known_reason(record_id: str) -> str:
+def record_reason(record_id: str) -> str:
     """A verdict's reason for a known deviation the agent saw itself."""
     record = known.by_id()[record_id]
     return f"known {record.id}: {record.deviation}; fix: {record.fix_text}"
@@ -83,7 +83,7 @@ def record_issues(records: tuple[known.Record, ...] | None = None) -> tuple[Know
     for record in known.records() if records is None else records:
         for glob in record.case_globs("issue"):
             target, _, fault = glob.rpartition(".")
-            out.append(KnownIssue(record.kernel, target or glob, fault if target else "*", known_reason(record.id),
+            out.append(KnownIssue(record.kernel, target or glob, fault if target else "*", record_reason(record.id),
                                   False))
     return tuple(out)
 

@@ -40,7 +40,7 @@ from ..guest.modules import Modules
 from ..guest.qemu import RunOutcome
 from ..guest.qemu import Verdict as BootVerdict
 from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
-from .known_issues import KnownIssue, expected_verdict, known_reason, load_known_issues, shipped_known_issues
+from .known_issues import KnownIssue, expected_verdict, load_known_issues, record_reason, shipped_known_issues
 from .paths import load_paths, shipped_paths
 from .spec import Campaign, Case, expand, load_campaign, select_targets, shard, tonight
 from .store import DB_NAME, History, RunInfo, Store, Verdict
@@ -314,7 +314,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
                "SKIP" if result.skipped else "FAIL" if result.failed else "PASS")
         verdict, reason = expected_verdict(raw, by_id[case_id], env.known)
         if record:
-            reason = known_reason(record)
+            reason = record_reason(record)
         v = Verdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - started_at[0], excerpt)
         store.record(run_id, v)
         recorded.add(case_id)

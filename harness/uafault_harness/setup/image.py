@@ -101,8 +101,7 @@ def _run(cmd: list[str], cwd: Path, what: str) -> str:
 
 
 def _unpack(abi: str, dest: Path) -> Image:
-    """Download and unpack the packages of abi into dest/root; the headers'
-    Makefile points at the unpacked common headers, not /usr/src."""
+    """Download and unpack the packages of abi into dest/root."""
     debs = dest / "debs"
     debs.mkdir(parents=True)
     print(f"[uafault] image {abi}: apt-get download {' '.join(packages(abi))}", flush=True)
@@ -115,9 +114,6 @@ def _unpack(abi: str, dest: Path) -> Image:
             version = _run(["dpkg-deb", "-f", str(deb), "Version"], dest, deb.name).strip()
     release = f"{abi}-amd64"
     image = Image(abi, release, version, root)
-    makefile = image.headers / "Makefile"
-    text = makefile.read_text()
-    makefile.write_text(re.sub(r"(?m)^include /usr/src/", f"include {root}/usr/src/", text))
     # modules.dep for the unpacked tree: the package leaves it to depmod.
     _run(["depmod", "-b", str(root), release], dest, "depmod")
     for needed in (image.vmlinuz, image.config, image.headers / ".config"):
@@ -131,7 +127,19 @@ def prepare_image(layout: Layout, source: KernelSource) -> Image:
     """The unpacked image of source (image[:ABI]), downloading it once."""
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise HarnessError(ExitCode.MISSING_PREREQ, "a prebuilt image needs Debian's apt-get and dpkg-deb")
-    abi = source.version or newest_abi()
+    try:
+        return _prepare(layout, source.version or newest_abi())
+    except HarnessError:
+        if source.version:
+            raise
+    # Stale apt lists may name an ABI the archive has dropped since (a
+    # point release replaced it): read them again, once.
+    _run(["apt-get", "update"], layout.cache, "apt-get update")
+    return _prepare(layout, newest_abi())
+
+
+def _prepare(layout: Layout, abi: str) -> Image:
+    """The image of abi, unpacked into the cache once (under its lock)."""
     home = layout.cache / IMAGES_DIRNAME / abi
     home.parent.mkdir(parents=True, exist_ok=True)
     with fsutil.locked(fsutil.dir_lock(home), f"unpacking the {abi} image"):
@@ -147,9 +155,11 @@ def prepare_image(layout: Layout, source: KernelSource) -> Image:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         image = Image(abi, image.release, image.version, home / "root")
-        # The headers' Makefile named the staging directory.
+        # The headers' Makefile includes the common headers from /usr/src:
+        # the unpacked ones instead.
         makefile = image.headers / "Makefile"
-        makefile.write_text(makefile.read_text().replace(str(staging), str(home)))
+        makefile.write_text(re.sub(r"(?m)^include /usr/src/", f"include {image.root}/usr/src/",
+                                   makefile.read_text()))
         fsutil.atomic_write_text(image.stamp, f"{image.release} {image.version}\n")
         return image
 
