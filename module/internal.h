@@ -2,6 +2,11 @@
 /*
  * uafault.ko internals shared by its files: the built-in target tables
  * and the helpers they have in common.
+ *
+ * The files call one another in one direction only.  main.c (the core)
+ * calls into every other file; the categories of targets (uaccess.c,
+ * gup.c, dma.c) and the ioctls without a target (hold.c, trap.c, refs.c,
+ * mmap.c) call the registry (registry.c), which calls nothing of theirs.
  */
 #ifndef _UAFAULT_INTERNAL_H
 #define _UAFAULT_INTERNAL_H
@@ -22,25 +27,32 @@
 #define uafault_get_arg(arg, uarg, check)				\
 	(copy_from_user(arg, uarg, sizeof(*(arg))) ? -EFAULT : check(arg))
 
-/* main.c */
-bool uafault_range_ok(u64 addr, u64 len);
+/* registry.c */
+bool uafault_crash_allowed(void);
+unsigned int uafault_target_count(void);
+int uafault_describe_target(struct uafault_target_info *info);
 struct uafault_target *uafault_get_target(const char *name);
+bool uafault_range_ok(u64 addr, u64 len);
 
 /* uaccess.c */
-int uafault_uaccess_init(void);
-void uafault_uaccess_exit(void);
-int uafault_crash_init(void);
-void uafault_crash_exit(void);
 void uafault_fill_buf(u8 *buf, u32 seed, size_t start, size_t n);
 u64 uafault_csum_fill(u64 hash, u32 seed, size_t start, size_t n);
 u64 uafault_csum_zero(u64 hash, size_t n);
 
 /* gup.c */
-int uafault_gup_init(void);
-void uafault_gup_exit(void);
 unsigned long uafault_npages(const struct uafault_ctx *ctx);
 struct page **uafault_alloc_pages(unsigned long nr);
 void uafault_pin_result(struct uafault_ctx *ctx, long rc, unsigned long nr);
+
+/* The categories of targets, brought up and down by main.c. */
+int uafault_uaccess_init(void);
+void uafault_uaccess_exit(void);
+int uafault_crash_init(void);
+void uafault_crash_exit(void);
+int uafault_gup_init(void);
+void uafault_gup_exit(void);
+int uafault_dma_init(void);
+void uafault_dma_exit(void);
 
 /* hold.c */
 struct uafault_hold;
@@ -66,9 +78,5 @@ long uafault_ioctl_pin_balance(struct uafault_pin_balance __user *uarg);
 
 /* mmap.c */
 int uafault_mmap(struct file *file, struct vm_area_struct *vma);
-
-/* dma.c */
-int uafault_dma_init(void);
-void uafault_dma_exit(void);
 
 #endif /* _UAFAULT_INTERNAL_H */
