@@ -6,7 +6,8 @@
  * The files call one another in one direction only.  main.c (the core)
  * calls into every other file; the categories of targets (uaccess.c,
  * gup.c, dma.c) and the ioctls without a target (hold.c, trap.c, refs.c,
- * mmap.c) call the registry (registry.c), which calls nothing of theirs.
+ * mmap.c) call the leaves (registry.c, pages.c, csum.c), which call no
+ * other file of uafault's.
  */
 #ifndef _UAFAULT_INTERNAL_H
 #define _UAFAULT_INTERNAL_H
@@ -34,12 +35,12 @@ int uafault_describe_target(struct uafault_target_info *info);
 struct uafault_target *uafault_get_target(const char *name);
 bool uafault_range_ok(u64 addr, u64 len);
 
-/* uaccess.c */
+/* csum.c */
 void uafault_fill_buf(u8 *buf, u32 seed, size_t start, size_t n);
 u64 uafault_csum_fill(u64 hash, u32 seed, size_t start, size_t n);
 u64 uafault_csum_zero(u64 hash, size_t n);
 
-/* gup.c */
+/* pages.c */
 unsigned long uafault_npages(const struct uafault_ctx *ctx);
 struct page **uafault_alloc_pages(unsigned long nr);
 void uafault_pin_result(struct uafault_ctx *ctx, long rc, unsigned long nr);
