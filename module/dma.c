@@ -27,7 +27,6 @@
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
-#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/iommu.h>
 #include <linux/mutex.h>
@@ -72,20 +71,6 @@ static phys_addr_t uafault_dev_phys(struct device *dev, dma_addr_t addr)
 	return dma_to_phys(dev, addr);
 }
 
-static void uafault_dev_touch(phys_addr_t phys, size_t n, bool write,
-			      u32 seed, size_t pos, u64 *csum)
-{
-	u8 *kaddr = kmap_local_page(pfn_to_page(PHYS_PFN(phys)));
-
-	if (write) {
-		uafault_fill_buf(kaddr + offset_in_page(phys), seed, pos, n);
-		*csum = uafault_csum_fill(*csum, seed, pos, n);
-	} else {
-		*csum = uafault_csum(*csum, kaddr + offset_in_page(phys), n);
-	}
-	kunmap_local(kaddr);
-}
-
 /**
  * uafault_dma_device() - the device uafault's DMA targets map buffers for
  *
@@ -115,9 +100,11 @@ EXPORT_SYMBOL_GPL(uafault_dma_device);
 long uafault_device_access(struct device *dev, struct sg_table *sgt,
 			   bool write, u32 seed, u64 *csum)
 {
+	enum uafault_walk walk = write ? UAFAULT_WALK_FILL : UAFAULT_WALK_READ;
 	struct scatterlist *sg;
 	size_t pos = 0, off, n;
 	phys_addr_t phys;
+	struct page *page;
 	dma_addr_t addr;
 	unsigned int i;
 
@@ -134,7 +121,9 @@ long uafault_device_access(struct device *dev, struct sg_table *sgt,
 						    &addr);
 				return -EIO;
 			}
-			uafault_dev_touch(phys, n, write, seed, pos, csum);
+			page = pfn_to_page(PHYS_PFN(phys));
+			*csum = uafault_pages_walk(&page, offset_in_page(phys),
+						   n, walk, seed, pos, *csum);
 		}
 	}
 	return pos;

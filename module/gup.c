@@ -7,41 +7,16 @@
  * addr & PAGE_MASK.  @pinned is the pages the API returned; @done the
  * bytes of the range those pages cover; @ret the API's negative errno,
  * or -EFAULT when it returned fewer pages than asked (0 included).  A
- * reading target checksums the covered bytes through kmap_local_page();
- * a writing one stores uafault_fill() bytes there and releases the pages
- * dirty.
+ * reading target checksums the covered bytes through the kernel's mapping
+ * of the pages (uafault_pages_walk()); a writing one stores uafault_fill()
+ * bytes there and releases the pages dirty.
  */
-#include <linux/highmem.h>
-#include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "compat.h"
 #include "internal.h"
-
-/* Read (checksum) or write the @ctx->done bytes covered by @pages. */
-static void uafault_pages_access(struct uafault_ctx *ctx, struct page **pages,
-				 bool write)
-{
-	size_t off = offset_in_page(ctx->addr);
-	size_t pos, n;
-	u8 *kaddr;
-
-	for (pos = 0; pos < ctx->done; pos += n, off = 0, pages++) {
-		n = min(PAGE_SIZE - off, ctx->done - pos);
-		kaddr = kmap_local_page(*pages);
-		if (write) {
-			uafault_fill_buf(kaddr + off, ctx->seed, pos, n);
-			flush_dcache_page(*pages);
-			ctx->csum = uafault_csum_fill(ctx->csum, ctx->seed,
-						      pos, n);
-		} else {
-			ctx->csum = uafault_csum(ctx->csum, kaddr + off, n);
-		}
-		kunmap_local(kaddr);
-	}
-}
 
 /* The APIs under test, in one shape. */
 typedef long (*uafault_gup_fn)(unsigned long start, unsigned long nr,
@@ -83,6 +58,7 @@ static int uafault_gup_run(struct uafault_ctx *ctx, uafault_gup_fn gup,
 			   unsigned int gup_flags, bool pin)
 {
 	bool write = gup_flags & FOLL_WRITE;
+	enum uafault_walk walk = write ? UAFAULT_WALK_FILL : UAFAULT_WALK_READ;
 	unsigned long nr = uafault_npages(ctx);
 	struct page **pages;
 	long rc, i;
@@ -94,7 +70,9 @@ static int uafault_gup_run(struct uafault_ctx *ctx, uafault_gup_fn gup,
 	rc = gup(ctx->addr & PAGE_MASK, nr, gup_flags, pages);
 	uafault_pin_result(ctx, rc, nr);
 	if (rc > 0) {
-		uafault_pages_access(ctx, pages, write);
+		ctx->csum = uafault_pages_walk(pages, offset_in_page(ctx->addr),
+					       ctx->done, walk, ctx->seed, 0,
+					       ctx->csum);
 		if (!pin)
 			for (i = 0; i < rc; i++)
 				put_page(pages[i]);

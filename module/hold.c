@@ -8,8 +8,6 @@
  * not end up on a page the pinning process no longer maps).
  */
 #include <linux/err.h>
-#include <linux/highmem.h>
-#include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -72,18 +70,8 @@ void uafault_hold_free(struct uafault_hold *h)
 /* Checksum the held range through the kernel's mapping of its pages. */
 static u64 uafault_hold_csum(const struct uafault_hold *h)
 {
-	size_t off = offset_in_page(h->addr), pos, n;
-	u64 csum = UAFAULT_CSUM_INIT;
-	unsigned long i = 0;
-	u8 *kaddr;
-
-	for (pos = 0; pos < h->len; pos += n, off = 0, i++) {
-		n = min(PAGE_SIZE - off, h->len - pos);
-		kaddr = kmap_local_page(h->pages[i]);
-		csum = uafault_csum(csum, kaddr + off, n);
-		kunmap_local(kaddr);
-	}
-	return csum;
+	return uafault_pages_walk(h->pages, offset_in_page(h->addr), h->len,
+				  UAFAULT_WALK_READ, 0, 0, UAFAULT_CSUM_INIT);
 }
 
 static int uafault_pin_check(const struct uafault_pin *pin)

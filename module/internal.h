@@ -6,8 +6,8 @@
  * The files call one another in one direction only.  main.c (the core)
  * calls into every other file; the categories of targets (uaccess.c,
  * gup.c, dma.c) and the ioctls without a target (hold.c, trap.c, refs.c,
- * mmap.c) call the leaves (registry.c, pages.c, csum.c), which call no
- * other file of uafault's.
+ * mmap.c) call the leaves; the leaves (registry.c, pages.c, csum.c) call
+ * no other file of uafault's but csum.c, which pages.c calls.
  */
 #ifndef _UAFAULT_INTERNAL_H
 #define _UAFAULT_INTERNAL_H

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The pages under a run's range: how many, an array for them, what a GUP
- * call that took them returned, and all of them pinned or none.  The GUP
- * and DMA targets, the held pin and the trap share these; a user's module
- * has uafault_pin_all() (uafault_target.h).  A leaf: it calls nothing
- * else of uafault's.
+ * call that took them returned, all of them pinned or none, and the walk
+ * that checksums or fills the bytes they hold.  The GUP and DMA targets,
+ * the held pin and the trap share these; a user's module has
+ * uafault_pin_all() and uafault_pages_walk() (uafault_target.h).  A leaf:
+ * it calls nothing else of uafault's but csum.c.
  */
 #include <linux/export.h>
+#include <linux/highmem.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -83,3 +85,45 @@ long uafault_pin_all(unsigned long start, unsigned long nr,
 	return rc < 0 ? rc : -EFAULT;
 }
 EXPORT_SYMBOL_GPL(uafault_pin_all);
+
+/**
+ * uafault_pages_walk() - checksum or fill the bytes of a range in its pages
+ * @pages: the pages under the range, in order, kept (pinned, or a page
+ *	   reference) by the caller
+ * @offset: offset in @pages[0] of the first byte, below %PAGE_SIZE
+ * @len: bytes to walk from there, on as many pages as they take
+ * @mode: %UAFAULT_WALK_READ or %UAFAULT_WALK_FILL
+ * @seed: %UAFAULT_WALK_FILL: the seed of the bytes stored
+ * @start: %UAFAULT_WALK_FILL: the offset in the run's range of the first
+ *	   byte, which gets uafault_fill(@seed, @start)
+ * @csum: the checksum so far (%UAFAULT_CSUM_INIT for a new one)
+ *
+ * Maps each page in turn with kmap_local_page() and reads its bytes of the
+ * range, or stores uafault_fill() bytes there and flush_dcache_page()s it,
+ * as a target or a device does with the pages of a user buffer it holds.
+ * The caller marks written pages dirty when it lets go of them.
+ *
+ * Return: @csum carried over the @len bytes, in order: those the pages
+ * hold, or those stored.
+ */
+u64 uafault_pages_walk(struct page **pages, size_t offset, size_t len,
+		       enum uafault_walk mode, u32 seed, size_t start, u64 csum)
+{
+	size_t pos, n;
+	u8 *kaddr;
+
+	for (pos = 0; pos < len; pos += n, offset = 0, pages++) {
+		n = min(PAGE_SIZE - offset, len - pos);
+		kaddr = kmap_local_page(*pages);
+		if (mode == UAFAULT_WALK_FILL) {
+			uafault_fill_buf(kaddr + offset, seed, start + pos, n);
+			flush_dcache_page(*pages);
+			csum = uafault_csum_fill(csum, seed, start + pos, n);
+		} else {
+			csum = uafault_csum(csum, kaddr + offset, n);
+		}
+		kunmap_local(kaddr);
+	}
+	return csum;
+}
+EXPORT_SYMBOL_GPL(uafault_pages_walk);

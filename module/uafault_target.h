@@ -112,6 +112,21 @@ void uafault_unregister_targets(struct uafault_target *t, size_t n);
 long uafault_pin_all(unsigned long start, unsigned long nr,
 		     unsigned int gup_flags, struct page **pages);
 
+/**
+ * enum uafault_walk - what uafault_pages_walk() does with each byte
+ * @UAFAULT_WALK_READ: checksum the byte the page holds
+ * @UAFAULT_WALK_FILL: store uafault_fill() of the seed and the byte's
+ *		       offset in the range there (what a writing target or
+ *		       device stores), and checksum the byte stored
+ */
+enum uafault_walk {
+	UAFAULT_WALK_READ,
+	UAFAULT_WALK_FILL,
+};
+
+u64 uafault_pages_walk(struct page **pages, size_t offset, size_t len,
+		       enum uafault_walk mode, u32 seed, size_t start, u64 csum);
+
 struct device;
 struct sg_table;
 struct device *uafault_dma_device(void);

@@ -14,10 +14,9 @@
  * buffer it pins whole.  pin_user_pages_fast(FOLL_WRITE) on every page of
  * the range; fewer pages than asked unpins them and fails with -EFAULT,
  * @done = 0; otherwise it writes uafault_fill() bytes over the range
- * through kmap_local_page() and unpins dirty.
+ * through the kernel's mapping of the pages (uafault_pages_walk()) and
+ * unpins dirty.
  */
-#include <linux/highmem.h>
-#include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -76,9 +75,7 @@ static int example_run_pin_buffer(struct uafault_ctx *ctx)
 	unsigned long off = offset_in_page(ctx->addr);
 	unsigned long nr = DIV_ROUND_UP(off + ctx->len, PAGE_SIZE);
 	struct page **pages;
-	size_t pos, n, j;
-	long i, rc;
-	u8 *kaddr, b;
+	long rc;
 
 	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
@@ -91,17 +88,8 @@ static int example_run_pin_buffer(struct uafault_ctx *ctx)
 	}
 	ctx->pinned = rc;
 
-	for (i = 0, pos = 0; pos < ctx->len; i++, pos += n, off = 0) {
-		n = min(PAGE_SIZE - off, ctx->len - pos);
-		kaddr = kmap_local_page(pages[i]);
-		for (j = 0; j < n; j++) {
-			b = uafault_fill(ctx->seed, pos + j);
-			kaddr[off + j] = b;
-			ctx->csum = uafault_csum(ctx->csum, &b, 1);
-		}
-		kunmap_local(kaddr);
-		flush_dcache_page(pages[i]);
-	}
+	ctx->csum = uafault_pages_walk(pages, off, ctx->len, UAFAULT_WALK_FILL,
+				       ctx->seed, 0, ctx->csum);
 	ctx->done = ctx->len;
 	unpin_user_pages_dirty_lock(pages, rc, true);
 out:

@@ -15,7 +15,6 @@
  */
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
-#include <linux/highmem.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -309,22 +308,6 @@ static int struct_padding(struct uafault_ctx *ctx, bool bug)
 
 TWIN_AND_VARIANT(struct_padding)
 
-/* The checksum of @len bytes from @off in @pages, read as a device would. */
-static u64 csum_pages(struct page **pages, unsigned long off, size_t len,
-		      u64 csum)
-{
-	size_t n;
-	u8 *kaddr;
-
-	for (; len; pages++, len -= n, off = 0) {
-		n = min(PAGE_SIZE - off, len);
-		kaddr = kmap_local_page(*pages);
-		csum = uafault_csum(csum, kaddr + off, n);
-		kunmap_local(kaddr);
-	}
-	return csum;
-}
-
 /*
  * The pinning shapes are one driver: it takes every page of a user buffer
  * for its device (all or nothing), the device reads it, and the pages are
@@ -370,8 +353,10 @@ static int buffer_run(struct uafault_ctx *ctx, bool bug,
 		return 0;
 	ctx->pinned = nr;
 	ctx->done = ctx->len;
-	ctx->csum = csum_pages(pages, offset_in_page(ctx->addr), ctx->len,
-			       ctx->csum);
+	/* The device reads the buffer. */
+	ctx->csum = uafault_pages_walk(pages, offset_in_page(ctx->addr),
+				       ctx->len, UAFAULT_WALK_READ, 0, 0,
+				       ctx->csum);
 	ops->put(pages, nr, bug);
 	kvfree(pages);
 	return 0;
@@ -528,23 +513,11 @@ static struct {
 	u32 seed;
 } late;
 
-/* The device's bytes, uafault_fill()'s, through the pinned pages. */
-static void fill_pages(struct page **pages, unsigned long offset, size_t len,
-		       u32 seed)
-{
-	size_t i;
-	u8 *kaddr;
-
-	for (i = 0; i < len; i++) {
-		kaddr = kmap_local_page(pages[(offset + i) / PAGE_SIZE]);
-		kaddr[(offset + i) % PAGE_SIZE] = uafault_fill(seed, i);
-		kunmap_local(kaddr);
-	}
-}
-
 static void late_complete(struct work_struct *work)
 {
-	fill_pages(late.pages, late.offset, late.len, late.seed);
+	/* The device's bytes, uafault_fill()'s, through the pinned pages. */
+	uafault_pages_walk(late.pages, late.offset, late.len, UAFAULT_WALK_FILL,
+			   late.seed, 0, UAFAULT_CSUM_INIT);
 	unpin_user_pages_dirty_lock(late.pages, late.nr, true);
 	kvfree(late.pages);
 	late.pages = NULL;
@@ -573,8 +546,11 @@ static struct page **device_write(struct uafault_ctx *ctx,
 		variant_failed(ctx, rc);
 		return NULL;
 	}
-	fill_pages(pages, offset, ctx->len, ctx->seed);
-	ctx->csum = csum_pages(pages, offset, ctx->len, ctx->csum);
+	uafault_pages_walk(pages, offset, ctx->len, UAFAULT_WALK_FILL, ctx->seed,
+			   0, UAFAULT_CSUM_INIT);
+	/* What the driver finds in the buffer once the device is done. */
+	ctx->csum = uafault_pages_walk(pages, offset, ctx->len,
+				       UAFAULT_WALK_READ, 0, 0, ctx->csum);
 	ctx->pinned = nr;
 	ctx->done = ctx->len;
 	return pages;
@@ -712,8 +688,9 @@ static int dma_missing_sync(struct uafault_ctx *ctx, bool bug)
 				      &device_csum);
 	if (!bug)
 		dma_sync_sgtable_for_cpu(buf.dev, &buf.sgt, DMA_FROM_DEVICE);
-	ctx->csum = csum_pages(buf.pages, offset_in_page(ctx->addr), ctx->len,
-			       ctx->csum);
+	ctx->csum = uafault_pages_walk(buf.pages, offset_in_page(ctx->addr),
+				       ctx->len, UAFAULT_WALK_READ, 0, 0,
+				       ctx->csum);
 	dma_unmap_sgtable(buf.dev, &buf.sgt, DMA_FROM_DEVICE, 0);
 	dma_buffer_put(ctx, &buf);
 	if (moved < 0)
