@@ -214,18 +214,6 @@ static int uafault_pin_dma_read(struct uafault_ctx *ctx)
  * way a driver sets up a DMA buffer once and lets the device read it
  * later: the whole range pinned long-term and mapped, kept until release.
  */
-static void uafault_dma_buf_free(struct page **pages, unsigned long nr,
-				 struct sg_table *sgt)
-{
-	if (sgt) {
-		dma_unmap_sgtable(uafault_dma_dev, sgt, DMA_TO_DEVICE, 0);
-		sg_free_table(sgt);
-		kfree(sgt);
-	}
-	unpin_user_pages(pages, nr);
-	kvfree(pages);
-}
-
 static int uafault_pin_dma_read_hold(struct uafault_ctx *ctx,
 				     struct uafault_held *held)
 {
@@ -241,38 +229,53 @@ static int uafault_pin_dma_read_hold(struct uafault_ctx *ctx,
 	rc = pin_user_pages_fast(ctx->addr & PAGE_MASK, nr, FOLL_LONGTERM,
 				 pages);
 	if (rc < 0 || (unsigned long)rc < nr) {
-		uafault_dma_buf_free(pages, max(rc, 0L), NULL);
 		ctx->ret = rc < 0 ? rc : -EFAULT;
-		return 0;
+		nr = max(rc, 0L);
+		err = 0;
+		goto err_unpin;
 	}
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
-	err = sgt ? sg_alloc_table_from_pages_segment(sgt, pages, nr,
-						     offset_in_page(ctx->addr),
-						     ctx->len,
-						     dma_get_max_seg_size(dev),
-						     GFP_KERNEL) : -ENOMEM;
-	if (err) {
-		kfree(sgt);
-		uafault_dma_buf_free(pages, nr, NULL);
-		return err;
+	if (!sgt) {
+		err = -ENOMEM;
+		goto err_unpin;
 	}
+	err = sg_alloc_table_from_pages_segment(sgt, pages, nr,
+						offset_in_page(ctx->addr),
+						ctx->len,
+						dma_get_max_seg_size(dev),
+						GFP_KERNEL);
+	if (err)
+		goto err_sgt;
 	err = dma_map_sgtable(dev, sgt, DMA_TO_DEVICE, 0);
 	if (err) {
-		sg_free_table(sgt);
-		kfree(sgt);
-		uafault_dma_buf_free(pages, nr, NULL);
 		ctx->ret = err;
-		return 0;
+		err = 0;
+		goto err_table;
 	}
 	held->pages = pages;
 	held->npages = nr;
 	held->priv = sgt;
 	return 0;
+
+err_table:
+	sg_free_table(sgt);
+err_sgt:
+	kfree(sgt);
+err_unpin:
+	unpin_user_pages(pages, nr);
+	kvfree(pages);
+	return err;
 }
 
 static void uafault_pin_dma_read_release(struct uafault_held *held)
 {
-	uafault_dma_buf_free(held->pages, held->npages, held->priv);
+	struct sg_table *sgt = held->priv;
+
+	dma_unmap_sgtable(uafault_dma_dev, sgt, DMA_TO_DEVICE, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+	unpin_user_pages(held->pages, held->npages);
+	kvfree(held->pages);
 }
 
 static struct uafault_target uafault_dma_targets[] = {

@@ -196,12 +196,11 @@ long uafault_ioctl_pin_read(struct uafault_hold *h,
 			    struct uafault_pin __user *uarg)
 {
 	struct uafault_pin pin = { .ret = 0 };
+	long ret = -ENOENT;
 
 	mutex_lock(&h->lock);
-	if (!h->pages) {
-		mutex_unlock(&h->lock);
-		return -ENOENT;
-	}
+	if (!h->pages)
+		goto unlock;
 	pin.addr = h->addr;
 	pin.len = h->len;
 	pin.flags = h->flags;
@@ -210,7 +209,11 @@ long uafault_ioctl_pin_read(struct uafault_hold *h,
 	pin.kaddr = uafault_hold_kaddr(h);
 	if (h->t)
 		strscpy(pin.target, h->t->name, sizeof(pin.target));
+	ret = 0;
+unlock:
 	mutex_unlock(&h->lock);
+	if (ret)
+		return ret;
 	return copy_to_user(uarg, &pin, sizeof(pin)) ? -EFAULT : 0;
 }
 

@@ -69,18 +69,22 @@ int uafault_mmap(struct file *file, struct vm_area_struct *vma)
 	buf->len = len;
 	buf->mem = alloc_pages_exact(len, GFP_KERNEL | __GFP_ZERO);
 	if (!buf->mem) {
-		kfree(buf);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto err_buf;
 	}
 	refcount_set(&buf->users, 1);
 	err = remap_pfn_range(vma, vma->vm_start,
 			      PHYS_PFN(virt_to_phys(buf->mem)), len,
 			      vma->vm_page_prot);
-	if (err) {
-		uafault_mmap_put(buf);
-		return err;
-	}
+	if (err)
+		goto err_mem;
 	vma->vm_private_data = buf;
 	vma->vm_ops = &uafault_vm_ops;
 	return 0;
+
+err_mem:
+	free_pages_exact(buf->mem, len);
+err_buf:
+	kfree(buf);
+	return err;
 }

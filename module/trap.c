@@ -170,15 +170,18 @@ long uafault_ioctl_untrap(struct uafault_trap_state *s,
 			  struct uafault_trap __user *uarg)
 {
 	struct uafault_trap arg = {};
+	long ret = -ENOENT;
 
 	mutex_lock(&s->lock);
-	if (!s->bp) {
-		mutex_unlock(&s->lock);
-		return -ENOENT;
-	}
+	if (!s->bp)
+		goto unlock;
 	uafault_trap_disarm(s);
 	arg.hits = atomic_read(&s->hits);
 	arg.fired = s->fired;
+	ret = 0;
+unlock:
 	mutex_unlock(&s->lock);
+	if (ret)
+		return ret;
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }

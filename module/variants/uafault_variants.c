@@ -149,11 +149,12 @@ static int short_copy_ignored(struct uafault_ctx *ctx, bool bug)
 		return -ENOMEM;
 	left = copy_from_user(buf, uafault_ctx_uptr(ctx), ctx->len);
 	if (left && !bug) {
-		kfree(buf);
-		return variant_failed(ctx, -EFAULT);
+		variant_failed(ctx, -EFAULT);
+		goto out;
 	}
 	ctx->done = ctx->len;
 	ctx->csum = uafault_csum(ctx->csum, buf, ctx->len);
+out:
 	kfree(buf);
 	return 0;
 }
@@ -246,16 +247,17 @@ static int double_fetch(struct uafault_ctx *ctx, bool bug)
 	 */
 	udelay(2);
 	if (copy_from_user(msg, hdr, len)) {
-		kfree(msg);
-		return variant_failed(ctx, -EFAULT);
+		variant_failed(ctx, -EFAULT);
+		goto out;
 	}
 	again = get_unaligned_le32(msg);
 	if (again != len && !bug) {
-		kfree(msg);
-		return variant_failed(ctx, -EINVAL);
+		variant_failed(ctx, -EINVAL);
+		goto out;
 	}
 	ctx->done = again;
 	ctx->csum = uafault_csum(ctx->csum, msg, again);
+out:
 	kfree(msg);
 	return 0;
 }
@@ -636,21 +638,26 @@ static int dma_buffer_map(struct uafault_ctx *ctx, struct dma_buffer *buf)
 	rc = pin_all(ctx->addr & PAGE_MASK, buf->nr, buf->pages, gup_flags,
 		     false);
 	if (rc < 0) {
-		kvfree(buf->pages);
 		variant_failed(ctx, rc);
-		return 1;
+		err = 1;
+		goto err_pages;
 	}
 	/* A failed allocation leaves nothing to free. */
 	err = sg_alloc_table_from_pages(&buf->sgt, buf->pages, buf->nr,
 					offset_in_page(ctx->addr), ctx->len,
 					GFP_KERNEL);
-	if (!err) {
-		err = dma_map_sgtable(buf->dev, &buf->sgt, DMA_FROM_DEVICE, 0);
-		if (!err)
-			return 0;
-		sg_free_table(&buf->sgt);
-	}
+	if (err)
+		goto err_unpin;
+	err = dma_map_sgtable(buf->dev, &buf->sgt, DMA_FROM_DEVICE, 0);
+	if (err)
+		goto err_table;
+	return 0;
+
+err_table:
+	sg_free_table(&buf->sgt);
+err_unpin:
 	unpin_user_pages(buf->pages, buf->nr);
+err_pages:
 	kvfree(buf->pages);
 	return err;
 }
