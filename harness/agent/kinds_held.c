@@ -15,6 +15,17 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "coverage.h"
+#include "faults.h"
+#include "kinds_held.h"
+#include "memory.h"
+#include "oracle.h"
+#include "pins.h"
+#include "plan.h"
+#include "protocol.h"
+#include "target.h"
+#include "umem.h"
+#include "verdict.h"
 
 /*
  * A pin held across the calls that follow (UAFAULT_IOC_PIN): read-only and

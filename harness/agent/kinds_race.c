@@ -20,6 +20,18 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "device.h"
+#include "faults.h"
+#include "kmsg.h"
+#include "memory.h"
+#include "oracle.h"
+#include "pins.h"
+#include "plan.h"
+#include "protocol.h"
+#include "sys.h"
+#include "target.h"
+#include "umem.h"
+#include "verdict.h"
 
 /* Only a kernel with CONFIG_USERFAULTFD has it. */
 #define UFFD_PROBE	"/proc/sys/vm/unprivileged_userfaultfd"
