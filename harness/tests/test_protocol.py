@@ -30,7 +30,8 @@ def test_the_agent_prints_the_markers_the_host_reads() -> None:
     assert protocol.case_started("    " + agent_string("CASE_MARKER") + " a.b") == "a.b"
     assert protocol.EXPECT_RE.match("    " + agent_string("EXPECT_OOPS_MARKER") + " a.smap")
     assert agent_string("CAMPAIGN_CASE_PREFIX") == protocol.CAMPAIGN_CASE_PREFIX
-    listed = agent_string("TARGET_LINE").replace("%zu", "%d") % ("get_user", "uafault", 8) + "none,unmapped" + agent_string("TARGET_CRASH")
+    listed = (agent_string("TARGET_LINE").replace("%zu", "%d") % ("get_user", "uafault", 8)
+              + "none,unmapped" + agent_string("TARGET_CRASH"))
     assert protocol.parse_target(listed) == protocol.ListedTarget("get_user", "uafault", True, 8,
                                                                   frozenset({"none", "unmapped"}))
     stats = protocol.STATS_RE.search(agent_string("STATS_LINE") % (12, 3.5))
@@ -109,7 +110,7 @@ def test_each_protocol_string_is_in_one_c_header() -> None:
     # The host reads them from protocol.h (core/agent_header.py): its guest
     # and triage code spells none of them again (comments aside).
     package = Path(__file__).parents[1] / "uafault_harness"
-    for path in [*(package / "guest").glob("*.py"), *(package / "triage").glob("*.py"), *(package / "core").glob("*.py")]:
+    for path in [p for dirname in ("guest", "triage", "core") for p in (package / dirname).glob("*.py")]:
         code = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("#"))
         assert not [s for s in literals if f'"{s}' in code or f"'{s}" in code], path.name
 
