@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Cases: which fault kind applies to which target, one kind run on one
- * target, and its verdict printed as KTAP, for every mode (suites,
- * --cases, a reproducer).  The kinds (faults.c and the kinds_*.c
- * families) never call back in here.
+ * Cases: one fault kind run on one target, announced on the console and
+ * judged, for every mode (suites, --cases, a reproducer), and a --cases
+ * line read and run.  The kinds (the kinds_*.c families) never call back
+ * in here.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,57 +12,18 @@
 
 #define UAFAULT_KNOWN_TABLE	/* the records are defined here */
 #include "agent.h"
-
-bool known_deviation(struct verdict *v, enum uafault_known_id id, bool shows)
-{
-	const struct uafault_known *k = &uafault_known_records[id];
-
-	if (!shows) {
-		note(v, "# " UAFAULT_KNOWN_ABSENT " %s\n", k->id);
-		return false;
-	}
-	note(v, "# known deviation %s: %s\n", k->id, k->deviation);
-	v->known = true;
-	v->known_id = k->id;
-	return true;
-}
-
-const char *kind_missing(const struct fault_kind *k)
-{
-	return k->probe && access(k->probe, F_OK) ? k->config : NULL;
-}
-
-bool kind_applies(const struct fault_kind *k, const struct target *t)
-{
-	return k->crash_only == target_crashes(t) &&
-	       (t->flags & k->needs) == k->needs && !(t->flags & k->shuns) &&
-	       (!k->results || k->results & 1U << t->result);
-}
-
-/* Prints the verdict's notes as KTAP diagnostics at @indent. */
-void print_notes(const struct verdict *v, const char *indent)
-{
-	const char *line = v->msg;
-
-	while (*line) {
-		size_t n = strcspn(line, "\n");
-
-		printf("%s%s%.*s\n", indent, line[0] == '#' ? "" : "# ",
-		       (int)n, line);
-		line += n + (line[n] == '\n');
-	}
-}
-
-const struct fault_kind *find_kind(const char *name)
-{
-	const struct fault_kind *kind;
-	unsigned int k;
-
-	for_each_fault_kind(k, kind)
-		if (!strcmp(kind->name, name))
-			return kind;
-	return NULL;
-}
+#include "cases.h"
+#include "coverage.h"
+#include "faults.h"
+#include "kmsg.h"
+#include "ktap.h"
+#include "memory.h"
+#include "pins.h"
+#include "plan.h"
+#include "profile.h"
+#include "protocol.h"
+#include "target.h"
+#include "verdict.h"
 
 const struct target *find_target(const struct agent *a,
 					const char *name)
@@ -92,57 +53,13 @@ bool parse_case(const char *line, struct campaign_case *c)
 }
 
 /*
- * The KTAP result line of a case, after its diagnostics: a failure of the
- * target beats a set-up failure, which beats a skip.
- */
-void print_result(const struct verdict *v, const char *indent,
-		  unsigned int number, const char *name)
-{
-	print_notes(v, indent);
-	if (v->failed)
-		printf("%snot ok %u %s\n", indent, number, name);
-	else if (v->known && v->known_id)
-		printf("%sok %u %s # SKIP " UAFAULT_KNOWN_XFAIL " %s: known deviation\n",
-		       indent, number, name, v->known_id);
-	else if (v->known)
-		printf("%sok %u %s # SKIP " UAFAULT_KNOWN_XFAIL ": a known issue\n",
-		       indent, number, name);
-	else if (v->unresolved)
-		printf("%sok %u %s # SKIP set-up failed\n", indent, number, name);
-	else if (v->skipped && v->skip_reason)
-		printf("%sok %u %s # SKIP %s\n", indent, number, name,
-		       v->skip_reason);
-	else if (v->skipped)
-		printf("%sok %u %s # SKIP\n", indent, number, name);
-	else
-		printf("%sok %u %s\n", indent, number, name);
-	fflush(stdout);
-}
-
-/*
- * Runs one fault kind on one target, the case named @a->case_name.
- */
-/*
- * Returns once what the agent printed has left the serial line.  The tty
- * sends user output from its transmit buffer, while the kernel prints a
- * report straight to the console: on a loaded host an oops overtook the
- * line that said it was expected, and the host charged it to the case
- * before.  Not a terminal (a pipe): nothing to wait for.
- */
-void console_sync(void)
-{
-	fflush(stdout);
-	tcdrain(STDOUT_FILENO);
-}
-
-/*
  * The console line (at the case's KTAP @indent) that says which case is
  * in flight, so a kernel report is charged to it; and the kernel log from
  * here on.
  */
 void start_case(const struct agent *a, struct verdict *v, const char *indent)
 {
-	printf("%s# uafault-case: %s\n", indent, a->case_name);
+	printf("%s" CASE_MARKER " %s\n", indent, a->case_name);
 	console_sync();
 	kmsg_check(a, v, false, NULL);	/* drop older records */
 	*v = (struct verdict){ 0 };
@@ -173,6 +90,7 @@ static void wait_pins_quiet(void)
 	}
 }
 
+/* Runs one fault kind on one target, the case named @a->case_name. */
 void run_kind(struct agent *a, const struct fault_kind *kind,
 	      const struct target *t, struct verdict *v, const char *indent)
 {
@@ -216,7 +134,8 @@ bool run_case(const struct agent *base, const struct campaign_case *c,
 	struct agent a = *base;
 	struct verdict v = { 0 };
 
-	snprintf(a.case_name, sizeof(a.case_name), "campaign.%s", c->id);
+	snprintf(a.case_name, sizeof(a.case_name), CAMPAIGN_CASE_PREFIX "%s",
+		 c->id);
 	a.size = c->size;
 	a.offset = c->offset;
 	a.seed = c->seed;

@@ -25,7 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "coverage.h"
+#include "ktap.h"
+#include "protocol.h"
+#include "sys.h"
 
 #define GCOV_RESET	COVERAGE_DIR "/reset"
 
@@ -146,8 +149,8 @@ int coverage_start(void)
 		return err;
 	}
 	cov.size = lseek(cov.disk, 0, SEEK_END);
-	printf("# uafault: coverage of %u instrumented objects, per case\n",
-	       cov.nfiles);
+	ktap_diag("", "uafault: coverage of %u instrumented objects, per case\n",
+		  cov.nfiles);
 	return 0;
 }
 
@@ -213,8 +216,8 @@ void coverage_end(const char *case_name)
 	if (!ok || cov.at + (off_t)cov.out_len > cov.size ||
 	    pwrite(cov.disk, cov.out, cov.out_len, cov.at) != (ssize_t)cov.out_len) {
 		cov.full = true;
-		printf("# uafault: coverage stops at %s: the coverage disk is full\n",
-		       case_name);
+		ktap_diag("", "uafault: coverage stops at %s: the coverage disk is full\n",
+			  case_name);
 		return;
 	}
 	cov.at += cov.out_len;

@@ -14,6 +14,11 @@
 #include <sys/mman.h>
 
 #include "agent.h"
+#include "cases.h"
+#include "device.h"
+#include "dma.h"
+#include "protocol.h"
+#include "target.h"
 
 #define PCI_DRIVER	"/sys/bus/pci/drivers/uafault_dma"
 #define HIWATER		"/sys/kernel/debug/swiotlb/io_tlb_used_hiwater"
@@ -102,7 +107,7 @@ bool dma_mode_known(const char *mode)
 	for (i = 0; i < n; i++)
 		if (!strcmp(mode, modes[i]))
 			return true;
-	fprintf(stderr, "uafault-agent: --dma %s: not one of", mode);
+	fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_DMA " %s: not one of", mode);
 	for (i = 0; i < n; i++)
 		fprintf(stderr, " %s", modes[i]);
 	fputc('\n', stderr);
@@ -119,7 +124,7 @@ int dma_prove(const struct agent *a, const char *mode)
 	if (!find_target(a, DMA_TARGET)) {
 		if (!strcmp(mode, "direct"))
 			return 0;
-		fprintf(stderr, "uafault-agent: --dma %s: uafault.ko registered no DMA targets (see its log)\n",
+		fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_DMA " %s: uafault.ko registered no DMA targets (see its log)\n",
 			mode);
 		return -1;
 	}
@@ -130,12 +135,12 @@ int dma_prove(const struct agent *a, const char *mode)
 	if (!strcmp(mode, "iommu")) {
 		if (translated)
 			return 0;
-		fprintf(stderr, "uafault-agent: --dma iommu: %s is not behind a translating IOMMU (domain type '%s')\n",
+		fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_DMA " iommu: %s is not behind a translating IOMMU (domain type '%s')\n",
 			dev, type);
 		return -1;
 	}
 	if (translated) {
-		fprintf(stderr, "uafault-agent: --dma %s: %s is behind an IOMMU (domain type '%s')\n",
+		fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_DMA " %s: %s is behind an IOMMU (domain type '%s')\n",
 			mode, dev, type);
 		return -1;
 	}
@@ -144,7 +149,7 @@ int dma_prove(const struct agent *a, const char *mode)
 	slots = dma_bounced(a);
 	if (slots > 0)
 		return 0;
-	fprintf(stderr, "uafault-agent: --dma swiotlb: a %s transfer left %s at %ld: nothing bounced\n",
+	fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_DMA " swiotlb: a %s transfer left %s at %ld: nothing bounced\n",
 		DMA_TARGET, HIWATER, slots);
 	return -1;
 }

@@ -15,6 +15,17 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "coverage.h"
+#include "faults.h"
+#include "kinds_held.h"
+#include "memory.h"
+#include "oracle.h"
+#include "pins.h"
+#include "plan.h"
+#include "protocol.h"
+#include "target.h"
+#include "umem.h"
+#include "verdict.h"
 
 /*
  * A pin held across the calls that follow (UAFAULT_IOC_PIN): read-only and
@@ -93,20 +104,14 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 		return;
 	if (pipe(to_child)) {
 		unresolved(v, "pipe: %s", strerror(errno));
-		umem_free(&m);
-		return;
+		goto free;
 	}
 	if (pipe(to_parent)) {
 		unresolved(v, "pipe: %s", strerror(errno));
-		close(to_child[0]);
-		close(to_child[1]);
-		umem_free(&m);
-		return;
+		goto close_child;
 	}
-	if (!hold_pin(a, t, &m, v)) {
-		umem_free(&m);
-		return;
-	}
+	if (!hold_pin(a, t, &m, v))
+		goto close_parent;
 	pid = fork();
 	if (pid == 0) {
 		for (i = 0; i < m.map_len; i++)
@@ -144,6 +149,16 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	close(to_parent[1]);
 	umem_free(&m);
 	final_checks(a, v, balance);
+	return;
+
+close_parent:
+	close(to_parent[0]);
+	close(to_parent[1]);
+close_child:
+	close(to_child[0]);
+	close(to_child[1]);
+free:
+	umem_free(&m);
 }
 
 /*

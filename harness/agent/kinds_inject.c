@@ -13,6 +13,18 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "device.h"
+#include "failnth.h"
+#include "faults.h"
+#include "kmsg.h"
+#include "ktap.h"
+#include "oracle.h"
+#include "pins.h"
+#include "plan.h"
+#include "protocol.h"
+#include "target.h"
+#include "umem.h"
+#include "verdict.h"
 
 /* More steps than any target has sites: the last one is a clean run. */
 #define MAX_FAIL_STEPS	256
@@ -158,7 +170,7 @@ static void fault_smap(const struct agent *a, const struct target *t,
 	int status;
 	pid_t pid;
 
-	printf("    # uafault-expect-oops: %s\n", a->case_name);
+	printf("    " EXPECT_OOPS_MARKER " %s\n", a->case_name);
 	console_sync();	/* on the console before the oops it announces */
 	place(a, &p, t, k->start);
 	if (!set_up(a, t, v, &m, &p))

@@ -16,6 +16,19 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "coverage.h"
+#include "device.h"
+#include "faults.h"
+#include "kmsg.h"
+#include "memory.h"
+#include "oracle.h"
+#include "pins.h"
+#include "plan.h"
+#include "protocol.h"
+#include "sys.h"
+#include "target.h"
+#include "umem.h"
+#include "verdict.h"
 
 /* How long a returned call's range must stay still (quiesce). */
 #define QUIET_MS	100

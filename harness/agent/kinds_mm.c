@@ -20,6 +20,17 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "faults.h"
+#include "kinds_held.h"
+#include "memory.h"
+#include "oracle.h"
+#include "pins.h"
+#include "plan.h"
+#include "protocol.h"
+#include "sys.h"
+#include "target.h"
+#include "umem.h"
+#include "verdict.h"
 
 /* A case's memory with a pin held on its range, and its bytes before. */
 struct held {

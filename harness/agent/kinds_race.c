@@ -20,6 +20,18 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "device.h"
+#include "faults.h"
+#include "kmsg.h"
+#include "memory.h"
+#include "oracle.h"
+#include "pins.h"
+#include "plan.h"
+#include "protocol.h"
+#include "sys.h"
+#include "target.h"
+#include "umem.h"
+#include "verdict.h"
 
 /* Only a kernel with CONFIG_USERFAULTFD has it. */
 #define UFFD_PROBE	"/proc/sys/vm/unprivileged_userfaultfd"
@@ -173,29 +185,21 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 	err = make_missing(&m, race.trap);
 	if (err) {
 		unresolved(v, "making page 1 missing: %s", strerror(-err));
-		umem_free(&m);
-		return;
+		goto free;
 	}
 	race.uffd = uffd_register(race.trap);
 	if (race.uffd < 0) {
 		unresolved(v, "userfaultfd: %s", strerror(-race.uffd));
-		umem_free(&m);
-		return;
+		goto free;
 	}
 	if (pipe(race.stop)) {
 		unresolved(v, "pipe: %s", strerror(errno));
-		close(race.uffd);
-		umem_free(&m);
-		return;
+		goto close_uffd;
 	}
 	err = pthread_create(&thread, NULL, uffd_handler, &race);
 	if (err) {
 		unresolved(v, "the userfaultfd handler thread: %s", strerror(err));
-		close(race.uffd);
-		close(race.stop[0]);
-		close(race.stop[1]);
-		umem_free(&m);
-		return;
+		goto close_pipe;
 	}
 	err = run_target(a, t, m.addr, p.len, &r);
 	if (write(race.stop[1], "s", 1) != 1)
@@ -212,9 +216,7 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 			fail(v, "[result] ret %lld done %llu, expected %ld before it touched the range",
 			     (long long)r.ret, (unsigned long long)r.done,
 			     refusal);
-		umem_free(&m);
-		final_checks(a, v, balance);
-		return;
+		goto checks;
 	}
 	/* From here on the plan is the one the race left behind. */
 	if (t->flags & UAFAULT_TF_NOWAIT) {
@@ -243,8 +245,18 @@ static void uffd_kind(const struct agent *a, const struct target *t,
 		check_result(v, &m, t, &r, target_reach(&m.plan, t));
 	if (v->failed)
 		describe_plan(v, &m.plan);
+checks:
 	umem_free(&m);
 	final_checks(a, v, balance);
+	return;
+
+close_pipe:
+	close(race.stop[0]);
+	close(race.stop[1]);
+close_uffd:
+	close(race.uffd);
+free:
+	umem_free(&m);
 }
 
 /*
@@ -344,8 +356,7 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 	err = pthread_create(&thread, NULL, churn_thread, &ch);
 	if (err) {
 		unresolved(v, "the munmap thread: %s", strerror(err));
-		umem_free(&m);
-		return;
+		goto free;
 	}
 	for (round = 0; round < a->rounds && !reported(a, v); round++) {
 		uint64_t csum;
@@ -393,6 +404,10 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 	     round, partial, lost, ch.rounds);
 	umem_free(&m);
 	final_checks(a, v, balance);
+	return;
+
+free:
+	umem_free(&m);
 }
 
 /* The header race: a thread flips a message's length back and forth. */
@@ -521,8 +536,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	err = flipper_start(&f, &thread, &cpus);
 	if (err) {
 		unresolved(v, "the flipping thread: %s", strerror(err));
-		umem_free(&m);
-		return;
+		goto free;
 	}
 	for (round = 0; round < rounds && !reported(a, v); round++) {
 		err = run_target(a, t, m.addr, p.len, &r);
@@ -543,6 +557,10 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	     round, refused, f.flips);
 	umem_free(&m);
 	final_checks(a, v, balance);
+	return;
+
+free:
+	umem_free(&m);
 }
 
 /*
@@ -621,8 +639,7 @@ static void fault_race_bytes(const struct agent *a, const struct target *t,
 	err = flipper_start(&f, &thread, &cpus);
 	if (err) {
 		unresolved(v, "the flipping thread: %s", strerror(err));
-		umem_free(&m);
-		return;
+		goto free;
 	}
 	for (round = 0; round < a->rounds && !reported(a, v); round++) {
 		err = run_target(a, t, m.addr, p.len, &r);
@@ -641,6 +658,10 @@ static void fault_race_bytes(const struct agent *a, const struct target *t,
 	note(v, "# %u rounds, %lu byte flips\n", round, f.flips);
 	umem_free(&m);
 	final_checks(a, v, balance);
+	return;
+
+free:
+	umem_free(&m);
 }
 
 /*

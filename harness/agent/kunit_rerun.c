@@ -18,6 +18,12 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "cases.h"
+#include "ktap.h"
+#include "kunit_rerun.h"
+#include "protocol.h"
+#include "sys.h"
+#include "verdict.h"
 
 #define KUNIT_DEBUGFS	"/sys/kernel/debug/kunit"
 
@@ -108,12 +114,12 @@ static bool kunit_print_results(const char *suite, unsigned int number,
 		snprintf(last, sizeof(last), "%s", line);
 	}
 	if (!strncmp(last, "ok ", 3)) {
-		printf("ok %u %s\n", number, suite);
+		ktap_result("", true, number, suite);
 		return true;
 	}
 	if (last[0] && strncmp(last, "not ok ", 7))
 		fputs(last, stdout);
-	printf("not ok %u %s\n", number, suite);
+	ktap_result("", false, number, suite);
 	return false;
 }
 
@@ -132,11 +138,12 @@ static bool kunit_rerun_suite(struct agent *a, const char *suite,
 	snprintf(path, sizeof(path), KUNIT_DEBUGFS "/%s/results", suite);
 	f = err ? NULL : fopen(path, "r");
 	if (!f) {
-		printf("    KTAP version 1\n    # Subtest: %s\n    1..0\n",
-		       suite);
-		printf("# %s: cannot run it again through debugfs: %s\n",
-		       suite, strerror(err ? -err : errno));
-		printf("not ok %u %s\n", number, suite);
+		ktap_version("    ");
+		ktap_subtest("    ", suite);
+		ktap_plan("    ", 0);
+		ktap_diag("", "%s: cannot run it again through debugfs: %s\n",
+			  suite, strerror(err ? -err : errno));
+		ktap_result("", false, number, suite);
 		fflush(stdout);
 		return false;
 	}
@@ -159,7 +166,7 @@ bool kunit_param_ok(const char *setting)
 	if (dot && eq && dot < eq && dot != setting && eq != dot + 1 &&
 	    !memchr(setting, '/', eq - setting))
 		return true;
-	fprintf(stderr, "uafault-agent: --kunit-param %s: not MODULE.NAME=VALUE\n",
+	fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_KUNIT_PARAM " %s: not MODULE.NAME=VALUE\n",
 		setting);
 	return false;
 }
@@ -174,7 +181,7 @@ static int kunit_set_param(const char *setting)
 		 (int)(dot - setting), setting, (int)(eq - dot - 1), dot + 1);
 	err = write_knob(path, eq + 1);
 	if (err)
-		fprintf(stderr, "uafault-agent: --kunit-param %s: cannot write %s: %s\n",
+		fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_KUNIT_PARAM " %s: cannot write %s: %s\n",
 			setting, path, strerror(-err));
 	return err;
 }
@@ -188,7 +195,7 @@ int kunit_rerun_prepare(struct kunit_rerun *r)
 			return -EINVAL;
 	n = kunit_list_suites(r->glob, r->last, &r->suites);
 	if (n <= 0) {
-		fprintf(stderr, "uafault-agent: no KUnit suite matches '%s' in " KUNIT_DEBUGFS " (%s)\n",
+		fprintf(stderr, AGENT_ERROR_PREFIX "no KUnit suite matches '%s' in " KUNIT_DEBUGFS " (%s)\n",
 			r->glob, n ? strerror(-n) :
 			"is its module loaded, with CONFIG_KUNIT_DEBUGFS?");
 		return n ? n : -ENOENT;

@@ -24,6 +24,11 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "memory.h"
+#include "plan.h"
+#include "protocol.h"
+#include "sys.h"
+#include "umem.h"
 
 #define TMPFS_DIR	"/tmp/uafault-tmpfs"
 #define EXT4_DIR	"/tmp/uafault-ext4"
@@ -659,4 +664,23 @@ bool memory_proven(struct umem *m, const struct memory_kind *mk)
 	}
 	close(fd);
 	return i == n && (!mk->merged || merged_with_twin(m, mk));
+}
+
+/*
+ * The /proc/self/pagemap entries of [addr, addr + n pages): bit 63
+ * present, bit 62 swapped, bits 0-54 the page frame when present.
+ * False when pagemap cannot be read.
+ */
+bool read_pagemap(const unsigned char *addr, size_t n, uint64_t *entries)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	off_t off = (uintptr_t)addr / PAGE * sizeof(*entries);
+	ssize_t want = n * sizeof(*entries);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = pread(fd, entries, want, off) == want;
+	close(fd);
+	return ok;
 }

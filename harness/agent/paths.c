@@ -16,6 +16,12 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "failnth.h"
+#include "paths.h"
+#include "pins.h"
+#include "protocol.h"
+#include "target.h"
+#include "watchdog.h"
 
 /* How long a deferred tear-down may take to give its pins back. */
 #define SETTLE_MS	20000

@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
+#include "protocol.h"
+#include "sys.h"
 
 /*
  * fd[0] for the direct I/O under test, fd[1] buffered for the other side.

@@ -23,6 +23,10 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "paths.h"
+#include "pins.h"
+#include "protocol.h"
+#include "target.h"
 
 #define MAX_ARG		256
 
@@ -173,7 +177,7 @@ int add_described_paths(struct agent *a, const char *text)
 			err = add_path(a, path, d, "described", fixed_len,
 				       opaque);
 		if (err) {
-			fprintf(stderr, "uafault-agent: described path '%.*s': %s\n",
+			fprintf(stderr, AGENT_ERROR_PREFIX "described path '%.*s': %s\n",
 				(int)strcspn(line, "\n"), line, strerror(-err));
 			free(path);
 			free(d);

@@ -26,7 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
+#include "protocol.h"
+#include "watchdog.h"
 
 #define FUSE_NODE	2		/* the file's node; 1 is the root */
 #define FUSE_MAX_WRITE	(64 * 1024)

@@ -25,7 +25,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
+#include "protocol.h"
+#include "target.h"
 
 #ifdef HAVE_GUP_TEST
 #include <gup_test.h>

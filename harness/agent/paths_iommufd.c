@@ -22,7 +22,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
+#include "protocol.h"
+#include "target.h"
 
 #ifdef HAVE_IOMMUFD_TEST
 #include <iommufd_test.h>
@@ -91,7 +93,7 @@ static unsigned int mapped_refs(struct kpath_state *s, void *addr)
 	for (refs = 1; refs <= MAX_REFS; refs++)
 		if (refs_are(s, addr, refs))
 			return refs;
-	fprintf(stderr, "uafault-agent: iommufd: MD_CHECK_REFS: mapped pages hold no common pin count\n");
+	fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: mapped pages hold no common pin count\n");
 	return 0;
 }
 
@@ -138,7 +140,7 @@ static void ioas_map_call(struct kpath_state *s, void *addr,
 	if (ioctl(s->fd[0], IOMMU_IOAS_UNMAP, &unmap)) {
 		err = err ?: -errno;
 	} else if (refs && !refs_are(s, addr, refs - 1)) {
-		fprintf(stderr, "uafault-agent: iommufd: MD_CHECK_REFS: the unmap did not drop one pin from every page\n");
+		fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: the unmap did not drop one pin from every page\n");
 		err = -EIO;
 	}
 out:

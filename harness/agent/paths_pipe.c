@@ -16,7 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
 
 static void pipe_write_call(struct kpath_state *s, void *addr,
 			    struct uafault_run *r)

@@ -20,7 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
 
 struct uring {
 	int fd;

@@ -19,7 +19,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
+#include "target.h"
 
 #define V4L2_SIDE	16		/* vivid's smallest frame, MIN_WIDTH */
 #define V4L2_FRAME	(V4L2_SIDE * V4L2_SIDE)	/* GREY: a byte a pixel */

@@ -11,7 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
 
 /* process_vm_writev()'s source: the bytes a writing target stores. */
 static int vm_prepare(struct kpath_state *s)

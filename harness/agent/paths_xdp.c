@@ -16,7 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "paths.h"
+#include "protocol.h"
+#include "target.h"
 
 #ifndef AF_XDP
 #define AF_XDP	44

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "agent.h"
+#include "profile.h"
+#include "protocol.h"
 
 static const char *const phase_names[NR_PHASES] = {
 	[PH_SETUP] = "setup",
@@ -89,4 +90,12 @@ void print_profile(void)
 		printf(" %s=%.3f", phase_names[i], prof.own[i] / 1e9);
 	printf(" api=%.3f\n", prof.api_ns / 1e9);
 	fflush(stdout);
+}
+
+double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * main() of a standalone reproducer.  harness/uafault minimize writes one
- * C file: the uapi header, agent.h, device.c, umem.c, faults.c and this,
- * with the case baked in as REPRO_CASE (and REPRO_ROUNDS when the case
+ * C file: the uapi header, the Makefile's REPRO_HDRS and REPRO_SRCS (this
+ * last), with the case baked in as REPRO_CASE (and REPRO_ROUNDS when the case
  * sets its race's rounds, REPRO_PATHS when it runs a described path).  It runs with
  * uafault.ko (and the module of the target) already loaded, opens
  * /dev/uafault (and the kernel path the case names, if it names one), runs
@@ -13,6 +13,12 @@
 #include <stdlib.h>
 
 #include "agent.h"
+#include "cases.h"
+#include "device.h"
+#include "paths.h"
+#include "pins.h"
+#include "target.h"
+#include "watchdog.h"
 
 /* The Makefile builds this file as it is, to keep it compiling. */
 #ifndef REPRO_CASE

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "protocol.h"
+#include "watchdog.h"
 
 /* --watchdog: twice what the slowest call takes on a TCG KASAN guest. */
 unsigned int watchdog_seconds = 60;
@@ -48,7 +50,7 @@ static void dump_task_file(pid_t pid, pid_t tid, const char *what)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f))
-		fprintf(stderr, "uafault-agent: watchdog: %s: %s%s", what, line,
+		fprintf(stderr, AGENT_ERROR_PREFIX "watchdog: %s: %s%s", what, line,
 			line[strlen(line) - 1] == '\n' ? "" : "\n");
 	fclose(f);
 }
@@ -65,13 +67,13 @@ static void *watch_calls(void *unused)
 		fflush(stdout);
 		dump_task_file(getpid(), caller, "wchan");
 		dump_task_file(getpid(), caller, "stack");
-		fprintf(stderr, "uafault-agent: watchdog: %s: its call has not returned in %u s\n",
+		fprintf(stderr, AGENT_ERROR_PREFIX "watchdog: %s: its call has not returned in %u s\n",
 			watched, watchdog_seconds);
 		/* A call waiting on a server (fuse) ends when the server does. */
 		while (nservers) {
 			pid_t server = servers[--nservers];
 
-			fprintf(stderr, "uafault-agent: watchdog: server %d:\n", server);
+			fprintf(stderr, AGENT_ERROR_PREFIX "watchdog: server %d:\n", server);
 			dump_task_file(server, server, "wchan");
 			dump_task_file(server, server, "stack");
 			kill(server, SIGKILL);

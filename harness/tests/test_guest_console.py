@@ -134,7 +134,7 @@ def test_timeout_and_missing_exit_marker_are_run_failures(kunit_tool_dir: Path, 
 
 
 def test_the_host_and_the_agent_know_the_same_kernel_reports() -> None:
-    """REPORT_MARKERS in agent.h is the one list: the console tracker cuts
+    """REPORT_MARKERS in protocol.h is the one list: the console tracker cuts
     reports at exactly those starts, and nowhere else in a line."""
     from uafault_harness.core.kmsg import REPORT_START, report_markers
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from uafault_harness.campaign.spec import Case
+from uafault_harness.core.agent_header import agent_define, agent_number, agent_string
 from uafault_harness.guest import protocol
 
 AGENT = Path(__file__).parents[1] / "agent"
@@ -16,25 +17,102 @@ def _source(name: str) -> str:
 
 
 def test_the_agent_prints_the_markers_the_host_reads() -> None:
-    device, faults, agent = _source("cases.c"), _source("kinds_inject.c"), _source("agent.c")
-    assert f'printf("%s{protocol.CASE_MARKER} %s\\n", indent, a->case_name);' in device
-    assert f'"{protocol.CAMPAIGN_CASE_PREFIX}%s", c->id' in device
-    assert f'printf("    {protocol.EXPECT_OOPS_MARKER} %s\\n", a->case_name);' in faults
-    line = agent[agent.index('printf("uafault-target:'):]
-    assert line.startswith('printf("uafault-target: %s %s fixed_len=%zu kinds=", t->name, t->owner,')
-    assert 'printf("%s\\n", target_crashes(t) ? " crash" : "");' in line
+    """The C prints each marker by its protocol.h name, and what it prints
+    is what the host reads."""
+    cases, inject, listing = _source("cases.c"), _source("kinds_inject.c"), _source("list.c")
+    assert 'printf("%s" CASE_MARKER " %s\\n", indent, a->case_name);' in cases
+    assert 'CAMPAIGN_CASE_PREFIX "%s",\n\t\t c->id' in cases
+    assert 'printf("    " EXPECT_OOPS_MARKER " %s\\n", a->case_name);' in inject
+    line = listing[listing.index("printf(TARGET_LINE"):]
+    assert line.startswith("printf(TARGET_LINE, t->name, t->owner, t->fixed_len);")
+    assert 'printf("%s\\n", target_crashes(t) ? TARGET_CRASH : "");' in line
+    # protocol.h's spellings are the host's.
+    assert protocol.case_started("    " + agent_string("CASE_MARKER") + " a.b") == "a.b"
+    assert protocol.EXPECT_RE.match("    " + agent_string("EXPECT_OOPS_MARKER") + " a.smap")
+    assert agent_string("CAMPAIGN_CASE_PREFIX") == protocol.CAMPAIGN_CASE_PREFIX
+    listed = (agent_string("TARGET_LINE").replace("%zu", "%d") % ("get_user", "uafault", 8)
+              + "none,unmapped" + agent_string("TARGET_CRASH"))
+    assert protocol.parse_target(listed) == protocol.ListedTarget("get_user", "uafault", True, 8,
+                                                                  frozenset({"none", "unmapped"}))
+    stats = protocol.STATS_RE.search(agent_string("STATS_LINE") % (12, 3.5))
+    assert stats is not None and stats.groups() == ("12", "3.500")
+    bare = protocol.BARE_RE.search(agent_string("BARE_LINE") % (7, 0.25))
+    assert bare is not None and bare.groups() == ("7", "0.250")
+
+
+def _skip_line(indent: str, number: int, name: str, reason: str) -> str:
+    """A SKIP line as ktap_skip() in ktap.c prints it."""
+    ktap = _source("ktap.c")
+    assert 'printf("%sok %u %s # " KTAP_SKIP, indent, number, name);' in ktap
+    return f"{indent}ok {number} {name} # {agent_string('KTAP_SKIP')}" + (f" {reason}" if reason else "")
 
 
 def test_the_agent_tags_a_set_up_failure_as_the_host_reads_it() -> None:
-    umem = _source("umem.c")
-    body = umem[umem.index("void judge(struct verdict *v"):]
-    assert f'how == UNRESOLVED ? "[{protocol.SETUP_TAG}] " : ""' in body[:body.index("\n}\n")]
+    verdict = _source("verdict.c")
+    body = verdict[verdict.index("void judge(struct verdict *v"):]
+    assert 'how == UNRESOLVED ? "[" SETUP_TAG "] " : ""' in body[:body.index("\n}\n")]
+    assert agent_string("SETUP_TAG") == protocol.SETUP_TAG
     # ... and a set-up failure's result line is a SKIP the host reads as one.
-    device = _source("cases.c")
-    line = device[device.index("else if (v->unresolved)"):].splitlines()[1]
-    fmt = line.split('"')[1].replace("%u", "%d").replace("\\n", "")
-    assert protocol.parse_result(fmt % ("    ", 3, "swapped")) == protocol.Result("swapped", failed=False,
-                                                                            skipped=True, reason="set-up failed")
+    line = verdict[verdict.index("else if (v->unresolved)"):].splitlines()[1]
+    assert line.strip() == "ktap_skip(indent, number, name, SETUP_FAILED_REASON);"
+    printed = _skip_line("    ", 3, "swapped", agent_string("SETUP_FAILED_REASON"))
+    assert protocol.parse_result(printed) == protocol.Result("swapped", failed=False, skipped=True,
+                                                            reason="set-up failed")
+
+
+def test_a_known_issue_is_an_xfail_in_c_and_python() -> None:
+    """The agent's XFAIL (a SKIP whose reason starts with XFAIL) and the
+    host's XPASS are spelled in protocol.h, the XFAIL one the known
+    records' (module/uafault_known.h)."""
+    verdict = _source("verdict.c")
+    assert "XFAIL_RECORD_REASON" in verdict and "XFAIL_ISSUE_REASON" in verdict
+    assert protocol.KTAP_XFAIL == agent_string("UAFAULT_KNOWN_XFAIL") == "XFAIL"
+    assert protocol.KTAP_XPASS == "XPASS" and protocol.KTAP_SKIP == "SKIP"
+    record = _skip_line("", 2, "a.b", agent_string("XFAIL_RECORD_REASON") % "gup-fast-zero-pages")
+    assert protocol.parse_result(record) == protocol.Result("a.b", False, True,
+                                                           "XFAIL gup-fast-zero-pages: known deviation")
+    issue = protocol.parse_result(_skip_line("", 3, "a.c", agent_string("XFAIL_ISSUE_REASON")))
+    assert issue is not None and issue.reason.split()[0].rstrip(":") == protocol.KTAP_XFAIL
+
+
+def test_the_agents_options_are_spelled_once() -> None:
+    """getopt_long's table names every option by its protocol.h macro, and
+    the host's argv uses the same (guest/protocol.py)."""
+    import re
+
+    from uafault_harness.guest import runner
+
+    main = _source("main.c")
+    table = main[main.index("long_options[] = {"):]
+    table = table[:table.index("};")]
+    names = re.findall(r"\{ (\w+), (?:required|no)_argument", table)
+    header = _source("protocol.h")
+    assert sorted(names) == sorted(re.findall(r"^#define (OPT_\w+)\t", header, re.M))
+    assert '"' not in table
+    assert runner.AGENT_DMA == "--" + agent_string("OPT_DMA") == "--dma"
+    assert runner.AGENT_KNOWN_ISSUE == "--known-issue" and runner.AGENT_KUNIT_LAST == "--kunit-last"
+
+
+def test_each_protocol_string_is_in_one_c_header() -> None:
+    """A marker of protocol.h is spelled nowhere else in the agent, nor in
+    the host code that reads it."""
+    import re
+
+    header = _source("protocol.h")
+    bodies = " ".join(re.findall(r"^#define \w+\s+(.*)$", header, re.M))
+    literals = {s for s in re.findall(r'"([^"]{6,})"', bodies) if ":" in s or s.startswith("uafault-")}
+    assert {"# uafault-case:", "uafault-unavailable:", "uafault-target:", "uafault-ext4"} <= literals
+    for path in AGENT.glob("*.[ch]"):
+        if path.name in ("protocol.h", "fuzz.c"):
+            continue
+        text = re.sub(r"/\*.*?\*/", "", path.read_text(), flags=re.S)
+        assert not [s for s in literals if f'"{s}' in text], path.name
+    # The host reads them from protocol.h (core/agent_header.py): its guest
+    # and triage code spells none of them again (comments aside).
+    package = Path(__file__).parents[1] / "uafault_harness"
+    for path in [p for dirname in ("guest", "triage", "core") for p in (package / dirname).glob("*.py")]:
+        code = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("#"))
+        assert not [s for s in literals if f'"{s}' in code or f"'{s}" in code], path.name
 
 
 def test_results_and_cases_lines() -> None:
@@ -57,18 +135,13 @@ def test_fault_list() -> None:
     assert kinds.crash == {"smap"} and kinds.raced == {"race_header"}
 
 
-def _define(header: str, name: str) -> str:
-    line = next(l for l in header.splitlines() if l.startswith(f"#define {name}\t"))
-    return line.split("\t", 1)[1].strip()
-
-
 def test_the_host_plans_within_the_agents_limits() -> None:
     """A campaign's largest size is the agent's MAX_RANGE, and the rounds
     minimize tries are all fewer than the agent's default."""
     from uafault_harness.campaign.spec import MAX_SIZE, PAGE
     from uafault_harness.triage.minimize import ROUNDS
 
-    header = _source("agent.h")
-    pages = int(_define(header, "MAX_PAGES"))
-    assert _define(header, "MAX_RANGE") == "((MAX_PAGES - 1) * PAGE)" and MAX_SIZE == (pages - 1) * PAGE
-    assert max(ROUNDS) < int(_define(header, "DEFAULT_ROUNDS"))
+    pages = agent_number("MAX_PAGES")
+    assert agent_define("MAX_RANGE") == "((MAX_PAGES - 1) * PAGE)" and MAX_SIZE == (pages - 1) * PAGE
+    assert agent_number("MAX_RANGE") == protocol.MAX_RANGE == MAX_SIZE and agent_number("PAGE") == PAGE
+    assert max(ROUNDS) < agent_number("DEFAULT_ROUNDS") == protocol.DEFAULT_ROUNDS

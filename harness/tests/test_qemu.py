@@ -148,7 +148,7 @@ def test_the_ext4_disk_is_a_real_ext4_the_agent_finds_by_serial(tmp_path: Path) 
         f.seek(0x438)  # the superblock's s_magic
         assert f.read(2) == b"\x53\xef"
     assert image.stat().st_blocks * 512 < EXT4_BYTES // 2  # sparse
-    assert (EXT4_SERIAL, SCRATCH_SERIAL) == ("uafault-ext4", "uafault-scratch")  # read from agent.h
+    assert (EXT4_SERIAL, SCRATCH_SERIAL) == ("uafault-ext4", "uafault-scratch")  # read from protocol.h
     for platform in (False, True):
         cmd = qemu_command(Path("q"), tmp_path / "bzImage", None, "", kvm=False, disk_platform=platform, ext4=image)
         device = cmd[cmd.index(f"file={image},if=none,format=raw,id=ext4") + 2]

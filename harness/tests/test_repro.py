@@ -235,4 +235,10 @@ def test_the_reproducer_is_made_of_what_the_makefile_builds_uafault_repro_from()
     sources = c_sources(PROJECT_ROOT)
     assert sources[:len(C_HEADERS)] == C_HEADERS and sources[-1] == "harness/agent/repro_main.c"
     assert {"harness/agent/kinds_inject.c", "harness/agent/paths.c", "harness/agent/paths_uring.c"} <= set(sources)
-    assert all((PROJECT_ROOT / s).is_file() for s in sources) and "harness/agent/agent.c" not in sources
+    assert all((PROJECT_ROOT / s).is_file() for s in sources) and "harness/agent/main.c" not in sources
+    # Each header after those it includes: the joined file needs no include.
+    headers = [s for s in sources if s.endswith(".h")]
+    assert "harness/agent/protocol.h" in headers and "harness/agent/agent.h" in headers
+    for i, header in enumerate(headers):
+        for name in re.findall(r'^#include "(\w+\.h)"', (PROJECT_ROOT / header).read_text(), re.M):
+            assert f"harness/agent/{name}" in headers[:i], (header, name)

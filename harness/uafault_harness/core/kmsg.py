@@ -16,7 +16,7 @@ PRINTK_TIME = re.compile(r"^\[\s*(\d+\.\d+)\]")
 
 
 def report_markers() -> tuple[str, ...]:
-    """The agent's REPORT_MARKERS (harness/agent/agent.h), their one definition."""
+    """The agent's REPORT_MARKERS (harness/agent/protocol.h), their one definition."""
     return agent_strings("REPORT_MARKERS")
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from ..core.agent_header import agent_string
 from ..core.coverage import Coverage, SourceFile, Sources
 from ..core.fsutil import sparse_file
+from .protocol import AGENT_COVERAGE
 
 RECORD = agent_string("COVERAGE_RECORD")
-AGENT_COVERAGE = "--coverage"
 COVERAGE_NAME = "coverage.img"
 # Sparse: a case writes the objects it ran, tens to hundreds of KB, and a
 # boot runs a batch of cases (the agent stops writing, and says so, when

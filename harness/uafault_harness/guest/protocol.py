@@ -1,8 +1,9 @@
 """The agent <-> host protocol, host side: what /init and harness/agent
 print on the guest's console around plain KTAP, and what the host hands
-the agent.  The C side prints it in harness/agent/cases.c (the case
-marker, the result line) and umem.c (tagged notes); tests check that the
-two agree.  KTAP itself is read with the tree's kunit_parser (kunit/ktap.py)."""
+the agent.  Everything the agent prints or takes is defined once, in
+harness/agent/protocol.h, and read from there (core/agent_header.py);
+this module spells only what /init prints and how the host parses it.
+KTAP itself is read with the tree's kunit_parser (kunit/ktap.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..core.agent_header import agent_string
+from ..core.agent_header import agent_number, agent_option, agent_string
 
 # Printed by the /init that initramfs.py generates.
 # The base's /init waits for its job here: a snapshot is taken at this
@@ -21,27 +22,34 @@ INIT_AGENT_START = "uafault-init: agent start"
 INIT_AGENT_EXIT = "uafault-init: agent exit"
 # The agent's own complaints (stderr, on the console too): a module that
 # would not load, registered no target, a bad argument.
-AGENT_ERROR_PREFIX = "uafault-agent: "
+AGENT_ERROR_PREFIX = agent_string("AGENT_ERROR_PREFIX")
 # Printed by the agent before each case / before a case meant to oops.
-CASE_MARKER = "# uafault-case:"
-EXPECT_OOPS_MARKER = "# uafault-expect-oops:"
+CASE_MARKER = agent_string("CASE_MARKER")
+EXPECT_OOPS_MARKER = agent_string("EXPECT_OOPS_MARKER")
 # A --cases case runs as "campaign.<case id>".
-CAMPAIGN_CASE_PREFIX = "campaign."
+CAMPAIGN_CASE_PREFIX = agent_string("CAMPAIGN_CASE_PREFIX")
 # The agent starts an oracle's complaint with the oracle's name, "[pins]
 # pin balance 3 -> 4", and prints it as a diagnostic line ("# ...").
 ORACLE_NOTE = re.compile(r"^\s*# (\[[\w-]+\] .*)$")
 _ORACLE_TAG = re.compile(r"^\[([\w-]+)\] ")
 # The tag of the agent's note for a case it could not set up (unresolved()
-# in harness/agent/umem.c); the case's result line is then a SKIP.
-SETUP_TAG = "setup"
+# in harness/agent/verdict.c); the case's result line is then a SKIP.
+SETUP_TAG = agent_string("SETUP_TAG")
+# The KTAP directives of a result line (protocol.h): a skip, a known
+# issue's failure (a SKIP that says XFAIL), a strict known issue's pass.
+KTAP_SKIP = agent_string("KTAP_SKIP")
+KTAP_XFAIL = agent_string("KTAP_XFAIL")
+KTAP_XPASS = agent_string("KTAP_XPASS")
 
 CASE_RE = re.compile(r"^\s*" + re.escape(CASE_MARKER) + r"\s*(\S+)")
 EXPECT_RE = re.compile(r"^\s*" + re.escape(EXPECT_OOPS_MARKER) + r"\s*(\S+)")
 EXIT_RE = re.compile(r"^" + re.escape(INIT_AGENT_EXIT) + r"\s+(-?\d+)")
-_RESULT_RE = re.compile(r"^\s*(not )?ok \d+ (\S+)(\s+# SKIP\b\s*(.*))?")
-# The agent's figures (agent.c): checked scenarios, and the bare ioctl loop.
-STATS_RE = re.compile(r"# uafault-stats: scenarios=(\d+) seconds=([\d.]+)")
-BARE_RE = re.compile(r"# uafault-bare: calls=(\d+) seconds=([\d.]+)")
+_RESULT_RE = re.compile(r"^\s*(not )?ok \d+ (\S+)(\s+# " + re.escape(KTAP_SKIP) + r"\b\s*(.*))?")
+# The agent's figures (main.c, bench.c): checked scenarios, and the bare ioctl loop.
+STATS_MARKER = agent_string("STATS_MARKER")
+BARE_MARKER = agent_string("BARE_MARKER")
+STATS_RE = re.compile(re.escape(STATS_MARKER) + r" scenarios=(\d+) seconds=([\d.]+)")
+BARE_RE = re.compile(re.escape(BARE_MARKER) + r" calls=(\d+) seconds=([\d.]+)")
 # Where the agent's time went (profile.c): cases=N, then seconds per phase.
 PROFILE_MARKER = agent_string("PROFILE_MARKER")
 PROFILE_RE = re.compile(re.escape(PROFILE_MARKER) + r" cases=(\d+)((?: \w+=[\d.]+)+)$")
@@ -54,7 +62,35 @@ def parse_profile(line: str) -> tuple[int, dict[str, float]] | None:
         return None
     return int(found.group(1)), {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", found.group(2))}
 # --list-targets: "uafault-target: NAME OWNER fixed_len=N kinds=K,... [crash]".
-_TARGET_RE = re.compile(r"^uafault-target: (\S+) (\S+) fixed_len=(\d+) kinds=(\S*)( crash)?$")
+TARGET_MARKER = agent_string("TARGET_MARKER")
+_TARGET_RE = re.compile("^" + re.escape(TARGET_MARKER) + r" (\S+) (\S+) fixed_len=(\d+) kinds=(\S*)("
+                        + re.escape(agent_string("TARGET_CRASH")) + ")?$")
+
+
+# The agent's command line (its options, protocol.h's OPT_*).
+AGENT_NAME = agent_string("AGENT_NAME")
+AGENT_MODULE = agent_option("MODULE")
+AGENT_MODULE_PARAMS = agent_option("MODULE_PARAMS")
+AGENT_ALLOW_CRASH = agent_option("ALLOW_CRASH")
+AGENT_DMA = agent_option("DMA")
+AGENT_KUNIT = agent_option("KUNIT")
+AGENT_KUNIT_PARAM = agent_option("KUNIT_PARAM")
+AGENT_KUNIT_LAST = agent_option("KUNIT_LAST")
+AGENT_EXPECT_TARGETS = agent_option("EXPECT_TARGETS")
+AGENT_PATH_FILE = agent_option("PATH_FILE")
+AGENT_KNOWN_ISSUE = agent_option("KNOWN_ISSUE")
+AGENT_FUZZER = agent_option("FUZZER")
+AGENT_FUZZ_CALLS = agent_option("FUZZ_CALLS")
+AGENT_COVERAGE = agent_option("COVERAGE")
+AGENT_CASES = agent_option("CASES")
+AGENT_LIST_FAULTS = agent_option("LIST_FAULTS")
+AGENT_LIST_MEMORY = agent_option("LIST_MEMORY")
+AGENT_LIST_TARGETS = agent_option("LIST_TARGETS")
+# The agent's limits: the longest range a case may ask for, the rounds of
+# a race when nothing says, the --known-issue globs it has room for.
+MAX_RANGE = agent_number("MAX_RANGE")
+DEFAULT_ROUNDS = agent_number("DEFAULT_ROUNDS")
+MAX_KNOWN = agent_number("MAX_KNOWN")
 
 
 # What this kernel cannot run (--list-targets, and every agent start for

@@ -32,14 +32,18 @@ from .accel import ACCEL_CACHE_NAME, DEFAULT_ACCEL, KvmProbe, probe_kvm, select_
 from .build import GuestKernel, build_guest_kernel
 from ..setup.image import boot_modules
 from .console import ConsoleTracker, KernelReport
-from .coverage import AGENT_COVERAGE, coverage_disk
+from .coverage import coverage_disk
 from .initramfs import (
     GUEST_FUZZER, INITRAMFS_NAME, JOB_NAME, BaseSpec, JobSpec, blank_job, build_base, build_job,
     cached_base, guest_module_path,
 )
 from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
 from .kernels import DEFAULT_KERNEL, BootKernel, boot_kernel
-from .protocol import agent_error, is_unresolved, unavailable
+from .protocol import (
+    AGENT_ALLOW_CRASH, AGENT_COVERAGE, AGENT_DMA, AGENT_EXPECT_TARGETS, AGENT_FUZZ_CALLS, AGENT_FUZZER,
+    AGENT_KNOWN_ISSUE, AGENT_KUNIT, AGENT_KUNIT_LAST, AGENT_KUNIT_PARAM, AGENT_MODULE, AGENT_MODULE_PARAMS,
+    AGENT_NAME, AGENT_PATH_FILE, agent_error, is_unresolved, unavailable,
+)
 from .qemu import (
     BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, EXT4_BYTES, EXT4_NAME, RunOutcome, Verdict, Watchdog,
     ext4_disk, incoming_args, kernel_append, qemu_command, run_console, scratch_disk,
@@ -54,7 +58,6 @@ def guest_layer_dir(kernel: str) -> str:
 
 
 # Every guest layer's directory under a run dir, plain first.
-AGENT_DMA = "--dma"
 # `test` runs the ioctl fuzzer this long in each guest layer (issue: >= 100k
 # calls under KASAN); a few seconds under TCG.
 TEST_FUZZ_CALLS = 100_000
@@ -78,22 +81,14 @@ VARIANTS_PARAMS = "allow_oops=1"
 # last).  That second run is make test's x86_64 KUnit run, held to
 # kunit.py's x86_64 policy: every SMAP case runs.
 KUNIT_RELPATH = Path("uafault_kunit.ko")
-AGENT_KUNIT = "--kunit"
-AGENT_KUNIT_PARAM = "--kunit-param"
-AGENT_KUNIT_LAST = "--kunit-last"
 KUNIT_GLOB = "uafault_*"
 KUNIT_POLICY = ARCH_PROFILES[GUEST_ARCH]
 # After a user's modules: set-up fails unless one of them registered a target.
-AGENT_EXPECT_TARGETS = "--expect-targets"
 # Where the described paths' lines sit in the guest, for --path-file.
 GUEST_PATHS = "/paths.txt"
-AGENT_PATH_FILE = "--path-file"
-AGENT_KNOWN_ISSUE = "--known-issue"
-AGENT_NAME = "uafault-agent"
 FUZZER_NAME = "uafault-fuzz"
 # Top-level make target that builds the modules and the agent against KDIR.
 ARTEFACTS_TARGET = "guest-artefacts"
-AGENT_ALLOW_CRASH = "--allow-crash"
 # Only these are copied: Kbuild's own products in a stale copy stay put.
 _MODULE_SOURCE_SUFFIXES = (".c", ".h")
 _MODULE_SOURCE_NAMES = ("Makefile", "Kbuild")
@@ -340,9 +335,9 @@ def build_user_modules(artefacts: GuestArtefacts, kernel: GuestKernel, dirs: tup
 def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, ...]:
     argv: list[str] = []
     for module in artefacts.loaded(request):
-        argv += ["--module", guest_module_path(module)]
+        argv += [AGENT_MODULE, guest_module_path(module)]
         if artefacts.params(module):
-            argv += ["--module-params", artefacts.params(module)]
+            argv += [AGENT_MODULE_PARAMS, artefacts.params(module)]
         user = artefacts.built_from(module)
         if user is not None and module == user.kos[-1]:
             argv += [AGENT_EXPECT_TARGETS, ",".join(user.names)]
@@ -356,7 +351,7 @@ def agent_argv(artefacts: GuestArtefacts, request: GuestRequest) -> tuple[str, .
     if request.path_lines:
         argv += [AGENT_PATH_FILE, GUEST_PATHS]
     if request.fuzz_calls:
-        argv += ["--fuzzer", GUEST_FUZZER, "--fuzz-calls", str(request.fuzz_calls)]
+        argv += [AGENT_FUZZER, GUEST_FUZZER, AGENT_FUZZ_CALLS, str(request.fuzz_calls)]
     for glob in request.known_issues:
         argv += [AGENT_KNOWN_ISSUE, glob]
     if request.coverage:

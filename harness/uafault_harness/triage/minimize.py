@@ -33,7 +33,7 @@ from .reproducer import build_command, c_reproducer, compile_c, kernel_cflags
 
 # Smaller plans to try, smallest first; a step stops at the first that reproduces.
 SIZES = (1, 8, 64, 512, 4096)
-# Rounds to try, all under the agent's default (DEFAULT_ROUNDS, agent.h).
+# Rounds to try, all under the agent's default (DEFAULT_ROUNDS, protocol.h).
 ROUNDS = (1, 10, 50, 100)
 
 

@@ -1,7 +1,7 @@
 """A standalone C reproducer of one case: the agent's own case runner
-(what its Makefile builds uafault-repro from: cases.c, device.c, umem.c,
-the fault kinds, the paths, repro_main.c, and the headers) joined into one
-file with the case baked in, built static."""
+(what its Makefile builds uafault-repro from: REPRO_HDRS, the headers,
+and REPRO_SRCS: the case runner, the fault kinds, the paths and
+repro_main.c) joined into one file with the case baked in, built static."""
 
 from __future__ import annotations
 
@@ -14,23 +14,23 @@ from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout
 from .repro import Repro
 
-# The headers a reproducer starts with; its C files are the agent
-# Makefile's REPRO_SRCS (what it builds uafault-repro from), in order.
-C_HEADERS: tuple[str, ...] = ("module/uafault.h", "module/uafault_known.h", "harness/agent/exit.h",
-                              "harness/agent/agent.h")
+# The headers a reproducer starts with; then the agent Makefile's
+# REPRO_HDRS and REPRO_SRCS (what it builds uafault-repro from), in order.
+C_HEADERS: tuple[str, ...] = ("module/uafault.h", "module/uafault_known.h", "harness/agent/exit.h")
 AGENT_DIR = "harness/agent"
 _MAKE_VAR = re.compile(r"^(\w+) := (.*)$", re.M)
 _MAKE_REF = re.compile(r"\$\((\w+)\)")
 
 
 def c_sources(project: Path) -> tuple[str, ...]:
-    """The headers, then REPRO_SRCS with its $(VARS) expanded."""
+    """The headers, then REPRO_HDRS and REPRO_SRCS with their $(VARS) expanded."""
     variables = dict(_MAKE_VAR.findall((project / AGENT_DIR / "Makefile").read_text()))
 
     def expand(text: str) -> str:
         return _MAKE_REF.sub(lambda m: expand(variables.get(m.group(1), "")), text)
 
-    return C_HEADERS + tuple(f"{AGENT_DIR}/{name}" for name in expand(variables["REPRO_SRCS"]).split())
+    names = expand(variables["REPRO_HDRS"]).split() + expand(variables["REPRO_SRCS"]).split()
+    return C_HEADERS + tuple(f"{AGENT_DIR}/{name}" for name in names)
 
 
 _LOCAL_INCLUDE = re.compile(r'^#include "[^"]+"\n', re.M)

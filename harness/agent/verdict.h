@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* verdict.c: a case's verdict, its notes, its KTAP result line. */
+#ifndef UAFAULT_VERDICT_H
+#define UAFAULT_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MSG_LEN		4096
+
+/*
+ * One case's verdict and what explains it.  @unresolved: the case's
+ * precondition could not be established (a swap-out, a userfaultfd, a
+ * fork, a pin), so the target was not judged; reported as a SKIP whose
+ * first diagnostic is tagged [setup], never as the target's failure.
+ */
+struct verdict {
+	bool failed;
+	bool known;		/* failed as a --known-issue said it would */
+	const char *known_id;	/* that issue's record (uafault_known.h) */
+	bool unresolved;
+	bool skipped;
+	const char *skip_reason;	/* said on the SKIP line, or NULL */
+	char msg[MSG_LEN];
+	size_t used;
+};
+
+[[gnu::format(printf, 2, 3)]] void note(struct verdict *v, const char *fmt, ...);
+/* A case failed, or could not be set up (it neither passes nor fails). */
+enum outcome { FAILED, UNRESOLVED };
+[[gnu::format(printf, 3, 4)]] void judge(struct verdict *v, enum outcome how,
+					 const char *fmt, ...);
+#define fail(v, ...)		judge(v, FAILED, __VA_ARGS__)
+#define unresolved(v, ...)	judge(v, UNRESOLVED, __VA_ARGS__)
+
+void print_notes(const struct verdict *v, const char *indent);
+void print_result(const struct verdict *v, const char *indent,
+		  unsigned int number, const char *name);
+
+#endif
