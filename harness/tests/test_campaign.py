@@ -15,7 +15,7 @@ from uafault_harness.campaign.runner import Progress, batches
 from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
 from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
 from uafault_harness.core.coverage import Coverage, SourceFile
-from uafault_harness.campaign.store import SCHEMA, History, RunInfo, Store, Verdict, merge_into
+from uafault_harness.campaign.store import SCHEMA, History, RunInfo, Store, CaseVerdict, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT
 from uafault_harness.guest.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_memory_kinds, parse_target
@@ -261,12 +261,12 @@ def test_store_keeps_the_plan_and_one_verdict_per_case(tmp_path: Path) -> None:
     store = Store(db)
     cases = _cases(5)
     store.create_run(RunInfo("R1", "t", "c.toml", "d"), "6.12", "cfg", cases)
-    store.record("R1", Verdict(cases[0].case_id, "PASS", seconds=0.5))
-    store.record("R1", Verdict(cases[1].case_id, "CRASH", "BUG: x", 1.0, "excerpt"))
+    store.record("R1", CaseVerdict(cases[0].case_id, "PASS", seconds=0.5))
+    store.record("R1", CaseVerdict(cases[1].case_id, "CRASH", "BUG: x", 1.0, "excerpt"))
     with pytest.raises(sqlite3.IntegrityError):
-        store.record("R1", Verdict(cases[0].case_id, "FAIL"))
+        store.record("R1", CaseVerdict(cases[0].case_id, "FAIL"))
     with pytest.raises(sqlite3.IntegrityError):
-        store.record("R1", Verdict("not-planned", "PASS"))
+        store.record("R1", CaseVerdict("not-planned", "PASS"))
     store.close()
     # What another process sees after this one is gone: committed verdicts.
     again = Store(db)
@@ -297,14 +297,14 @@ def test_cli_refuses_a_bad_file_before_building_anything(tmp_path: Path, isolate
 
 def test_progress_is_a_log_line_off_a_terminal_and_one_status_line_on_it(capsys: pytest.CaptureFixture[str]) -> None:
     log = Progress(3, tty=False)
-    log.show(Verdict("a.none.1", "PASS"))
-    log.show(Verdict("b.none.2", "CRASH", "BUG: bad"))
+    log.show(CaseVerdict("a.none.1", "PASS"))
+    log.show(CaseVerdict("b.none.2", "CRASH", "BUG: bad"))
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("[campaign] PASS a.none.1 (1/3, ")
     assert out[1].startswith("[campaign] CRASH b.none.2 [BUG: bad] (2/3, ")
     tty = Progress(3, tty=True)
-    tty.show(Verdict("a.none.1", "PASS"))
-    tty.show(Verdict("b.none.2", "CRASH", "BUG: bad"))
+    tty.show(CaseVerdict("a.none.1", "PASS"))
+    tty.show(CaseVerdict("b.none.2", "CRASH", "BUG: bad"))
     out = capsys.readouterr().out
     assert "PASS a.none.1" not in out and "\r\033[K[campaign] CRASH b.none.2 [BUG: bad]\n" in out
     assert out.rsplit("\r\033[K", 1)[1].startswith("2/3 ") and "failures 1" in out and "BUG: bad x1" in out
@@ -324,7 +324,7 @@ def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict
         store = Store(tmp_path / f"shard{i}.db")
         store.create_run(RunInfo(run_id, "t", "c.toml", "d"), "6.12", "cfg", part, (("ok_*", "bad_*"),))
         for c in part:
-            store.record(run_id, Verdict(c.case_id, verdict_of[c.case_id]))
+            store.record(run_id, CaseVerdict(c.case_id, verdict_of[c.case_id]))
         # Each shard's --coverage of its first case.
         store.record_coverage(run_id, Coverage({"mm/gup.c": SourceFile("mm/gup.c", "/src/gup.c", {1, 2, 3})},
                                                {part[0].case_id: {"mm/gup.c": {i}}}))
@@ -448,7 +448,7 @@ def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatc
     def run_batch(_guest: object, store: Store, run_id: str, _crash: bool, cases: list[Case],
                   *_: object, **__: object) -> set[str]:
         for c in cases:
-            store.record(run_id, Verdict(c.case_id, "PASS"))
+            store.record(run_id, CaseVerdict(c.case_id, "PASS"))
         return {c.case_id for c in cases}
 
     code, message = _fake_campaign(tmp_path, monkeypatch, run_batch, build_seconds=10_000)

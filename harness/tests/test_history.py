@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import History, RunInfo, Store, Verdict
+from uafault_harness.campaign.store import History, RunInfo, Store, CaseVerdict
 from uafault_harness.core.errors import HarnessError
 
 
@@ -20,10 +20,10 @@ def _db(tmp_path: Path) -> Path:
     store.create_run(RunInfo("20261201T000000Z", "smoke", "s.toml", "d"), "6.12", "cfg", smoke)
     for case, (verdict, title) in zip(smoke, [("PASS", ""), ("FAIL", "[result] ret 0"),
                                               ("CRASH", "BUG: KASAN: x")]):
-        store.record("20261201T000000Z", Verdict(case.case_id, verdict, title, 2.0))
+        store.record("20261201T000000Z", CaseVerdict(case.case_id, verdict, title, 2.0))
     variants = [Case(0, "plain", "variant_a", "none", 0, -1, 1, 0), Case(1, "plain", "twin_a", "none", 0, -1, 1, 0)]
     store.create_run(RunInfo("20261201T000100Z", "variants", "v.toml", "d"), "6.12", "cfg", variants)
-    store.record("20261201T000100Z", Verdict(variants[0].case_id, "XFAIL", "BUG: KASAN: x"))
+    store.record("20261201T000100Z", CaseVerdict(variants[0].case_id, "XFAIL", "BUG: KASAN: x"))
     store.create_run(RunInfo("20261201T000200Z", "smoke", "s.toml", "d"), "6.12", "cfg", smoke)
     store.close()
     return db

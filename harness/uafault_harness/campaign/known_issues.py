@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..core import known
 from ..core.errors import ExitCode, HarnessError
+from ..core.verdicts import Verdict
 from .spec import Case, SpecError
 
 KNOWN_ISSUES = Path("configs/known-issues.toml")
@@ -110,11 +111,12 @@ def _nth_table_line(text: str, name: str, n: int) -> int | None:
     return None
 
 
-def expected_verdict(raw: str, case: Case, known: tuple[KnownIssue, ...]) -> tuple[str, str]:
-    """A known issue turns a failure into XFAIL and a pass into XPASS (the
-    bug is gone: take it off the list), or, not strict, leaves a pass as
-    it is.  Returns (verdict, reason)."""
+def expected_verdict(raw: str, case: Case, known: tuple[KnownIssue, ...]) -> tuple[Verdict, str]:
+    """The verdict with the case's known issue, if any (Verdict.expected:
+    a failure becomes XFAIL, a pass XPASS, the bug gone: take it off the
+    list).  Returns (verdict, reason): the issue's when it changed it."""
+    verdict = Verdict(raw)
     issue = next((i for i in known if i.matches(case)), None)
-    if issue is None or raw in ("SKIP", "UNRESOLVED", "XFAIL") or (raw == "PASS" and not issue.strict):
-        return raw, ""
-    return ("XPASS" if raw == "PASS" else "XFAIL"), issue.reason
+    if issue is None or (expected := verdict.expected(issue.strict)) is verdict:
+        return verdict, ""
+    return expected, issue.reason

@@ -25,6 +25,7 @@ from ..core.errors import ExitCode, HarnessError
 from ..core import known
 from ..core.paths import Layout, with_source
 from ..core.results import Counts, new_run_id
+from ..core.verdicts import BAD, VERDICTS, Verdict
 from ..guest.accel import DEFAULT_ACCEL
 from ..guest.build import GuestKernel, config_text, guest_kernel
 from ..guest.kernels import boot_kernel
@@ -38,13 +39,12 @@ from ..guest.coverage import COVERAGE_NAME, case_coverage, read_records
 from ..guest.initramfs import INITRAMFS_NAME, JOB_NAME
 from ..guest.modules import Modules
 from ..guest.qemu import RunOutcome
-from ..guest.qemu import Verdict as BootVerdict
+from ..guest.qemu import QemuEnd
 from ..guest.runner import CONSOLE_NAME, GuestRequest, PreparedGuest, boot_guest, prepare_guest
 from .known_issues import KnownIssue, expected_verdict, load_known_issues, record_reason, shipped_known_issues
 from .paths import load_paths, shipped_paths
 from .spec import Campaign, Case, expand, load_campaign, select_targets, shard, tonight
-from .store import DB_NAME, History, RunInfo, Store, Verdict
-from .verdicts import BAD, VERDICTS
+from .store import DB_NAME, CaseVerdict, History, RunInfo, Store
 
 CAMPAIGN_DIR = "campaigns"
 GUEST_CASES = "/cases.txt"
@@ -64,11 +64,11 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def show(self, verdict: Verdict, suffix: str = "") -> None:
+    def show(self, verdict: CaseVerdict, suffix: str = "") -> None:
         with self._lock:
             self._show(verdict, suffix)
 
-    def _show(self, verdict: Verdict, suffix: str) -> None:
+    def _show(self, verdict: CaseVerdict, suffix: str) -> None:
         self.done += 1
         self.counts[verdict.verdict] = self.counts.get(verdict.verdict, 0) + 1
         if verdict.title:
@@ -214,15 +214,15 @@ def _excerpt(tracker: ConsoleTracker, case_id: str) -> tuple[str, str]:
     return reports[0].title, "\n".join(reports[0].excerpt[:EXCERPT_LINES])
 
 
-def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float) -> Verdict | None:
+def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float) -> CaseVerdict | None:
     """The case the guest was running when it died or hung, if any."""
     if tracker.case is None or tracker.case_done or not tracker.case.startswith(CAMPAIGN_CASE_PREFIX):
         return None
     case_id = tracker.case[len(CAMPAIGN_CASE_PREFIX):]
     title, excerpt = _excerpt(tracker, case_id)
-    if outcome.verdict is BootVerdict.TIMEOUT:
-        return Verdict(case_id, "TIMEOUT", title or outcome.reason, seconds, excerpt)
-    return Verdict(case_id, "CRASH", title or f"guest died: {outcome.reason}", seconds, excerpt)
+    timed_out = outcome.end is QemuEnd.TIMEOUT
+    return CaseVerdict(case_id, Verdict.of_death(timed_out),
+                       title or (outcome.reason if timed_out else f"guest died: {outcome.reason}"), seconds, excerpt)
 
 
 @dataclass(frozen=True)
@@ -309,13 +309,12 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
         case_id = result.name
         title, excerpt = _excerpt(tracker, case_id)
         record = known.xfail_reason(result.reason) if result.skipped else None
-        raw = ("CRASH" if title else "UNRESOLVED" if is_unresolved(result.skipped, notes) else
-               "XFAIL" if record is not None else
-               "SKIP" if result.skipped else "FAIL" if result.failed else "PASS")
+        raw = Verdict.of_result(crashed=bool(title), unresolved=is_unresolved(result.skipped, notes),
+                                xfail=record is not None, skipped=result.skipped, failed=result.failed)
         verdict, reason = expected_verdict(raw, by_id[case_id], env.known)
         if record:
             reason = record_reason(record)
-        v = Verdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - started_at[0], excerpt)
+        v = CaseVerdict(case_id, verdict, title or complaint[0] or reason, time.monotonic() - started_at[0], excerpt)
         store.record(run_id, v)
         recorded.add(case_id)
         progress.show(v)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .paths import PROJECT_ROOT
+from .verdicts import KTAP_SKIP
 
 KNOWN_HEADER = PROJECT_ROOT / "module" / "uafault_known.h"
 FIELDS = ("id", "contract", "deviation", "fix", "subject", "probe", "cases", "kernel")
@@ -143,8 +144,8 @@ def xfail_reason(directive: str) -> str | None:
     text = directive.strip()
     if text.startswith("#"):
         text = text[1:].strip()
-    if text.startswith("SKIP"):
-        text = text[4:].strip()
+    if text.startswith(KTAP_SKIP):
+        text = text[len(KTAP_SKIP):].strip()
     xfail = markers().xfail
     if not text.startswith(xfail):
         return None
@@ -174,7 +175,7 @@ class Seen:
                    {str(k): int(v) for k, v in dict(data.get("absent", {})).items()})
 
 
-_XFAIL_LINE = re.compile(r"\bok \d+ .*?# SKIP (.*)$")
+_XFAIL_LINE = re.compile(rf"\bok \d+ .*?# {KTAP_SKIP} (.*)$")
 
 
 def seen_in(lines: Iterable[str]) -> Seen:

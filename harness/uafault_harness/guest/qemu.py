@@ -98,7 +98,8 @@ COVERAGE_SERIAL = agent_string("COVERAGE_SERIAL")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-class Verdict(enum.Enum):
+class QemuEnd(enum.Enum):
+    """How QEMU ended (not a case's verdict: core/verdicts.py)."""
     EXITED = "exited"        # QEMU ended by itself (poweroff, panic=-1)
     HALTED = "halted"        # the guest finished but QEMU stayed; we stopped it
     TIMEOUT = "timeout"      # the watchdog killed QEMU
@@ -113,7 +114,7 @@ class Watchdog:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    verdict: Verdict
+    end: QemuEnd
     reason: str
     returncode: int | None
     wall_seconds: float
@@ -232,7 +233,7 @@ def run_console(
     pending = b""
     last_output = start
     done_at: float | None = None
-    stop: tuple[Verdict, str] | None = None
+    stop: tuple[QemuEnd, str] | None = None
     try:
         with open(console_log, "w", encoding="utf-8", errors="backslashreplace") as log:
             def show(line: str, seconds: float | None) -> None:
@@ -252,16 +253,16 @@ def run_console(
             while True:
                 now = clock()
                 if halted():
-                    stop = (Verdict.HALTED, "the guest kernel halted; QEMU stopped")
+                    stop = (QemuEnd.HALTED, "the guest kernel halted; QEMU stopped")
                     break
                 if done_at is None and finished():
                     done_at = now
-                deadlines = [(start + watchdog.overall, Verdict.TIMEOUT,
+                deadlines = [(start + watchdog.overall, QemuEnd.TIMEOUT,
                               f"overall timeout: QEMU still running after {watchdog.overall:g} s"),
-                             (last_output + watchdog.silence, Verdict.TIMEOUT,
+                             (last_output + watchdog.silence, QemuEnd.TIMEOUT,
                               f"silence timeout: no console output for {watchdog.silence:g} s")]
                 if done_at is not None:
-                    deadlines.append((done_at + watchdog.grace, Verdict.HALTED,
+                    deadlines.append((done_at + watchdog.grace, QemuEnd.HALTED,
                                       f"the guest finished but QEMU did not exit within {watchdog.grace:g} s"))
                 deadline, verdict, reason = min(deadlines, key=lambda d: d[0])
                 if now >= deadline:
@@ -290,4 +291,4 @@ def run_console(
     wall = clock() - start
     if stop is not None:
         return RunOutcome(stop[0], stop[1], rc, wall)
-    return RunOutcome(Verdict.EXITED, f"QEMU exited {rc}", rc, wall)
+    return RunOutcome(QemuEnd.EXITED, f"QEMU exited {rc}", rc, wall)

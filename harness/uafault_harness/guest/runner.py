@@ -22,6 +22,7 @@ from ..core.errors import ExitCode, HarnessError
 from ..core.paths import GUEST_ARCH, Layout
 from ..core.procutil import stream_command
 from ..core.results import LayerResult, SUMMARY_NAME, write_layer
+from ..core.verdicts import Verdict
 from ..kunit import ktap
 from ..kunit.profiles import ALLOW_OOPS, ALLOW_WARN, ARCH_PROFILES, OOPS_SUITES
 from ..kunit.runner import policy_violations
@@ -41,7 +42,7 @@ from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_modu
 from .kernels import DEFAULT_KERNEL, BootKernel, boot_kernel
 from .protocol import agent_error, is_unresolved, unavailable
 from .qemu import (
-    BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, EXT4_BYTES, EXT4_NAME, RunOutcome, Verdict, Watchdog,
+    BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, EXT4_BYTES, EXT4_NAME, RunOutcome, QemuEnd, Watchdog,
     ext4_disk, incoming_args, kernel_append, qemu_command, run_console, scratch_disk,
 )
 from .snapshot import SNAPSHOT_DIRNAME, Template, boot_mode, forget, template, template_key
@@ -371,7 +372,7 @@ def _case_status(root: Any, suite: str, case: str) -> str | None:
             for c in s.subtests:
                 if c.name == case:
                     status = str(c.status.name)
-                    return "UNRESOLVED" if is_unresolved(status == "SKIPPED", c.log) else status
+                    return Verdict.UNRESOLVED if is_unresolved(status == "SKIPPED", c.log) else status
     return None
 
 
@@ -391,7 +392,7 @@ def charge_reports(parsed: ktap.ParsedRun, reports: list[KernelReport]) -> list[
         elif status == "SKIPPED" and counts.skipped:
             counts.skipped -= 1
             parsed.counts.skipped -= 1
-        elif status == "UNRESOLVED" and counts.unresolved:
+        elif status == Verdict.UNRESOLVED and counts.unresolved:
             counts.unresolved -= 1
             parsed.counts.unresolved -= 1
         else:
@@ -406,7 +407,7 @@ def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOut
                 violations: list[str] | None = None) -> tuple[ExitCode, str]:
     c = parsed.counts
     unexpected = tracker.unexpected_reports
-    if outcome.verdict is Verdict.TIMEOUT:
+    if outcome.end is QemuEnd.TIMEOUT:
         return ExitCode.RUN_FAILED, f"TIMEOUT: {outcome.reason}; case in flight: {tracker.case or 'none'}"
     if unexpected:
         first = unexpected[0]
@@ -459,7 +460,7 @@ def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool
     violations = kunit_violations(parsed, request) if request else []
     code, message = judge_guest(parsed, tracker, outcome, violations)
     details: dict[str, object] = {
-        "verdict": outcome.verdict.value,
+        "verdict": outcome.end.value,
         "verdict_reason": outcome.reason,
         "qemu_exit": outcome.returncode,
         "qemu_wall_seconds": round(outcome.wall_seconds, 3),
