@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import run_cli
 
-from uafault_harness.campaign.runner import Progress, batches
+from uafault_harness.campaign.batch import Progress, batches
 from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
 from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
 from uafault_harness.core.coverage import Coverage, SourceFile
@@ -419,7 +419,7 @@ def _fake_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_batch: o
                    build_seconds: float = 0.0) -> tuple[ExitCode, str]:
     """run_campaign with the guest faked: its build takes build_seconds of
     a fake clock, and run_batch stands in for the boots."""
-    from uafault_harness.campaign import runner
+    from uafault_harness.campaign import batch, plan, runner
     from uafault_harness.core.paths import Layout
 
     clock = [0.0]
@@ -431,11 +431,12 @@ def _fake_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_batch: o
         return guest
 
     monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(plan, "prepare_guest", build)
     monkeypatch.setattr(runner, "prepare_guest", build)
-    monkeypatch.setattr(runner, "fault_kinds", lambda _agent: FaultKinds(("none",), frozenset(), frozenset()))
-    monkeypatch.setattr(runner, "list_targets", lambda *_: [LISTED[0]])
+    monkeypatch.setattr(plan, "agent_facts", lambda _agent: FaultKinds(("none",), frozenset(), frozenset()))
+    monkeypatch.setattr(plan, "list_targets", lambda *_: [LISTED[0]])
     monkeypatch.setattr(runner, "config_digest", lambda *_: "cfg")
-    monkeypatch.setattr(runner, "run_batch", run_batch)
+    monkeypatch.setattr(batch, "run_batch", run_batch)
     spec = write(tmp_path, GOOD.replace('targets = ["copy_*", "raw_deref"]', 'targets = ["copy_from_user"]')
                  .replace('faults = ["none", "smap"]', 'faults = ["none"]').replace('"2m"', '"1m"'))
     layout = Layout(project=PROJECT_ROOT, cache=tmp_path, tree=tmp_path, user_tree=True, results=tmp_path / "r")

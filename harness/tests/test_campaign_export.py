@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.campaign.runner import counts_of
 from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import RunInfo, Store, CaseVerdict
 from uafault_harness.core.verdicts import VERDICTS as VERDICTS_TABLE
+from uafault_harness.core.verdicts import counts_of
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.results import Counts
 from uafault_harness.guest.protocol import is_unresolved

@@ -61,7 +61,7 @@ def test_no_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_dry_run_says_the_size_and_what_it_may_take(tmp_path: Path) -> None:
-    from uafault_harness.campaign.runner import describe_plan
+    from uafault_harness.campaign.plan import describe_plan
 
     db = _db(tmp_path)
     cases = [Case(i, v, t, "none", 0, -1, 1, 0, m) for i, (v, t, m) in

@@ -14,8 +14,9 @@ import pytest
 from uafault_harness.core.errors import HarnessError
 from uafault_harness.guest.console import ConsoleTracker
 from uafault_harness.guest.kernels import BOOT_KERNELS, DMA_MODES, KERNELS, boot_kernel
-from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, EXT4_BYTES, EXT4_SERIAL, SCRATCH_SERIAL, QemuEnd, Watchdog, ext4_disk,
-                                        kernel_append, qemu_command, run_console, scratch_disk)
+from uafault_harness.guest.disks import DISK_BYTES, EXT4_BYTES, ext4_disk, scratch_disk
+from uafault_harness.guest.qemu import (BASE_APPEND, EXT4_SERIAL, SCRATCH_SERIAL, QemuEnd, Watchdog, kernel_append,
+                                        qemu_command, run_console)
 
 # Prints lines, then behaves as told: exits, hangs silently, or chatters forever.
 FAKE_QEMU = r'''

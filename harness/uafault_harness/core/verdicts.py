@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from .results import Counts
+
 
 class Verdict(enum.StrEnum):
     CRASH = "CRASH"
@@ -129,3 +131,13 @@ def _xfail_marker() -> str:
     # Imported here: core/known.py reads KTAP_SKIP of this module.
     from .known import markers
     return markers().xfail
+
+
+def counts_of(by_verdict: dict[str, int]) -> Counts:
+    """`make test`'s counts of a campaign's verdicts."""
+    counts = Counts()
+    for verdict, n in by_verdict.items():
+        if verdict in VERDICTS:
+            field = VERDICTS[verdict].counts_as
+            setattr(counts, field, getattr(counts, field) + n)
+    return counts

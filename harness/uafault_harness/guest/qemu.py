@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO, Callable
 
 from ..core.agent_header import agent_string
-from ..core.fsutil import sparse_file
 from .initramfs import JOB_SERIAL
 
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
@@ -81,15 +80,7 @@ DEFAULT_TIMEOUT = 900
 DEFAULT_SILENCE_TIMEOUT = 300
 # After the agent's exit marker the guest only has to power off.
 POWEROFF_GRACE = 30
-# The guest's virtio-blk disk (/dev/vda: the agent's dio_*_virtio_blk
-# paths, direct I/O that is DMA through virtio-pci): a sparse file made
-# empty for each boot in its output directory and removed after it.
-DISK_NAME = "disk.img"
-DISK_BYTES = 8 << 20
-# The ext4 memory kinds' file system: a second virtio-blk disk, formatted
-# for each boot.
-EXT4_NAME = "ext4.img"
-EXT4_BYTES = 32 << 20
+# The boot's disks: guest/disks.py.
 # The agent finds each disk by its serial, whatever QEMU's order.
 SCRATCH_SERIAL = agent_string("SCRATCH_SERIAL")
 EXT4_SERIAL = agent_string("EXT4_SERIAL")
@@ -154,21 +145,6 @@ def kernel_append(extra: str = "", own: str = "") -> str:
     then the user's extra."""
     parts = [BASE_APPEND, own, OOPS_PANIC, extra]
     return " ".join(p for p in parts if p)
-
-
-def scratch_disk(out_dir: Path) -> Path:
-    """An empty DISK_BYTES disk image in out_dir (sparse: no blocks yet)."""
-    return sparse_file(out_dir / DISK_NAME, DISK_BYTES)
-
-
-def ext4_disk(out_dir: Path, mkfs: Path) -> Path:
-    """An empty ext4 file system of EXT4_BYTES in out_dir (sparse)."""
-    image = sparse_file(out_dir / EXT4_NAME, EXT4_BYTES)
-    done = subprocess.run([str(mkfs), "-q", "-F", "-E", "nodiscard", str(image)], capture_output=True, text=True,
-                          check=False)
-    if done.returncode != 0:
-        raise OSError(f"{mkfs} {image}: {done.stderr.strip() or done.returncode}")
-    return image
 
 
 def _virtio_disk(image: Path, ident: str, platform: bool, serial: str = "") -> list[str]:

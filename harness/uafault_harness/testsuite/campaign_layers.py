@@ -16,12 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..campaign.runner import counts_of
 from ..campaign.store import DB_NAME, History
 from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.results import Counts, LayerResult, SUMMARY_NAME, new_run_id, write_layer
-from ..core.verdicts import Verdict
+from ..core.verdicts import Verdict, counts_of
 from ..reports.matrix import detection, oracle_of, shapes_of
 
 SMOKE = Path("configs/campaigns/smoke.toml")

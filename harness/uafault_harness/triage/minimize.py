@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..campaign.runner import fault_kinds
+from ..campaign.plan import agent_facts
 from ..campaign.spec import Campaign, Case, load_campaign
 from ..campaign.store import DB_NAME, Store, CaseVerdict
 from ..core.errors import ExitCode, HarnessError
@@ -140,7 +140,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     if campaign.kernel_source is not None:
         layout = with_source(layout, campaign.kernel_source)
     guest = prepare_guest(layout, boot_kernel(case.kernel).kasan, jobs, campaign.modules.dirs, accel)
-    kinds = fault_kinds(guest.artefacts.agent)
+    kinds = agent_facts(guest.artefacts.agent)
     attempts = [0]
 
     def reproduces(candidate: Repro) -> bool:

@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..campaign.runner import (
-    BootEnv, CoverageSink, Progress, coverage_sources, described_lines, fault_kinds, known_issues_for, run_batch,
+from ..campaign.batch import (
+    BootEnv, CoverageSink, Progress, coverage_sources, described_lines, known_issues_for, run_batch,
 )
+from ..campaign.plan import agent_facts
 from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, read_table
 from ..campaign.store import RunInfo, Store, CaseVerdict
 from ..core import fsutil
@@ -165,7 +166,7 @@ def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int,
     if repro.kernel_source is not None:
         layout = with_source(layout, repro.kernel_source)
     guest = prepare_guest(layout, boot_kernel(repro.kernel).kasan, jobs, repro.modules.dirs, accel)
-    kinds = fault_kinds(guest.artefacts.agent)
+    kinds = agent_facts(guest.artefacts.agent)
     if repro.fault not in kinds.names:
         text = repro.path.read_text(errors="replace")
         line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith("fault")), None)
