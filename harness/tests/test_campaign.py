@@ -435,7 +435,7 @@ def _fake_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_batch: o
     monkeypatch.setattr(runner, "prepare_guest", build)
     monkeypatch.setattr(plan, "agent_facts", lambda _agent: FaultKinds(("none",), frozenset(), frozenset()))
     monkeypatch.setattr(plan, "list_targets", lambda *_: [LISTED[0]])
-    monkeypatch.setattr(runner, "config_digest", lambda *_: "cfg")
+    monkeypatch.setattr(plan, "config_digest", lambda *_: "cfg")
     monkeypatch.setattr(batch, "run_batch", run_batch)
     spec = write(tmp_path, GOOD.replace('targets = ["copy_*", "raw_deref"]', 'targets = ["copy_from_user"]')
                  .replace('faults = ["none", "smap"]', 'faults = ["none"]').replace('"2m"', '"1m"'))

@@ -35,8 +35,8 @@ from ..guest.protocol import (
 from ..guest.qemu import QemuEnd, RunOutcome
 from ..guest.runner import CONSOLE_NAME, BootObserver, GuestRequest, PreparedGuest, boot_guest
 from .known_issues import KnownIssue, expected_verdict, load_known_issues, record_reason, shipped_known_issues
-from .paths import load_paths, shipped_paths
-from .spec import Case
+from .paths import agent_lines
+from .spec import Campaign, Case
 from .store import CaseVerdict, Store
 
 GUEST_CASES = "/cases.txt"
@@ -99,7 +99,13 @@ def known_issues_for(layout: Layout, own: Path | None) -> tuple[KnownIssue, ...]
 
 def described_lines(layout: Layout, own: tuple[Path, ...]) -> tuple[str, ...]:
     """The agent lines of configs/paths/ and of the paths a file names."""
-    return tuple(p.agent_line() for p in load_paths(shipped_paths(layout.project) + own))
+    return agent_lines(layout.project, own)
+
+
+def boot_env(layout: Layout, campaign: Campaign) -> BootEnv:
+    """What every boot of a campaign's run is booted and read with."""
+    return BootEnv(campaign.modules, campaign.append, known_issues_for(layout, campaign.known_issues),
+                   described_lines(layout, campaign.paths))
 
 
 def coverage_sources(layout: Layout, guests: list[PreparedGuest]) -> Sources:
@@ -335,9 +341,18 @@ def _one_boot(boots: Boots, queue: BatchQueue, boot: int, allow_crash: bool, bat
     return True
 
 
-def run_batches(boots: Boots, queue: BatchQueue, guests: int) -> None:
-    """The queue's batches, by guests booted at once, until it is empty, the
-    budget is spent or a boot failed (queue.error)."""
+def run_cases(boots: Boots, cases: list[Case], crashing: frozenset[str], size: int, deadline: float,
+              guests: int) -> BatchQueue:
+    """cases in batches of size (those of crashing targets in boots of
+    their own), by guests booted at once, until none is left, the deadline
+    passed (queue.out_of_budget) or a boot failed (queue.error).  Boots are
+    numbered after those out_root has already."""
+    queue = BatchQueue(batches(cases, set(crashing), size), deadline, len(list(boots.out_root.glob("boot-*"))))
+    _run_queue(boots, queue, guests)
+    return queue
+
+
+def _run_queue(boots: Boots, queue: BatchQueue, guests: int) -> None:
     def worker() -> None:
         while (job := queue.take()) is not None and _one_boot(boots, queue, *job):
             pass

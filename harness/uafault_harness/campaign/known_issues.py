@@ -72,8 +72,7 @@ def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
 
 def record_reason(record_id: str) -> str:
     """A verdict's reason for a known deviation the agent saw itself."""
-    record = known.by_id()[record_id]
-    return f"known {record.id}: {record.deviation}; fix: {record.fix_text}"
+    return known.by_id()[record_id].reason
 
 
 def record_issues(records: tuple[known.Record, ...] | None = None) -> tuple[KnownIssue, ...]:
@@ -81,11 +80,9 @@ def record_issues(records: tuple[known.Record, ...] | None = None) -> tuple[Know
     one per "issue:" case glob ("target.fault") of a record.  Not strict: a
     bug a fault plan must reach passes on the plans that miss it."""
     out: list[KnownIssue] = []
-    for record in known.records() if records is None else records:
-        for glob in record.case_globs("issue"):
-            target, _, fault = glob.rpartition(".")
-            out.append(KnownIssue(record.kernel, target or glob, fault if target else "*", record_reason(record.id),
-                                  False))
+    for kernel, glob, reason in known.issue_globs(records):
+        target, _, fault = glob.rpartition(".")
+        out.append(KnownIssue(kernel, target or glob, fault if target else "*", reason, False))
     return tuple(out)
 
 

@@ -19,8 +19,8 @@ from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
 from ..guest.protocol import FaultKinds, ListedTarget, agent_error, parse_fault_kinds, parse_memory_kinds, parse_target
 from ..guest.runner import CONSOLE_NAME, BootObserver, GuestRequest, PreparedGuest, boot_guest, prepare_guest
-from .batch import BootEnv, described_lines, known_issues_for
-from .spec import Campaign, Case, check_kinds, expand, select_targets, shard, tonight
+from .batch import BootEnv, boot_env
+from .spec import Campaign, Case, check_kinds, plan_cases, tonight
 from .store import History, RunInfo, Store
 
 
@@ -127,14 +127,16 @@ class Plan:
     new: bool = True
     # The slice of a matrix covered over nights, told where it came from.
     note: str = ""
+    # Targets the plan runs a kind that oopses on purpose on.
+    crashing: frozenset[str] = frozenset()
 
-    @property
-    def crashing(self) -> set[str]:
-        """Targets the plan runs a kind that oopses on purpose on."""
-        return {c.target for c in self.cases if c.fault in self.kinds.crash}
-
-    def run_info(self, spec: Path) -> RunInfo:
-        return RunInfo(self.run_id, self.campaign.name, str(spec), self.campaign.digest)
+    def store_in(self, store: Store, spec: Path) -> None:
+        """A new plan into the store, in one transaction, before any case
+        runs (a resumed one is there already)."""
+        if self.new:
+            store.create_run(RunInfo(self.run_id, self.campaign.name, str(spec), self.campaign.digest),
+                             self.plain.kernel_text, config_digest(self.layout, self.campaign, self.plain.kernel),
+                             self.cases, self.campaign.pairs)
 
 
 @dataclass(frozen=True)
@@ -164,13 +166,10 @@ def _cases(plan: Plan, part: tuple[int, int] | None, request: PlanRequest, out_r
     campaign = plan.campaign
     listed = list_targets(plan.plain, out_root / plan.run_id / "list-targets", campaign.modules,
                           plan.env.path_lines, observers)
-    chosen = select_targets(campaign, [t.name for t in listed], {t.name for t in listed if t.crashes})
-    cases = expand(campaign, [t for t in listed if t.name in chosen], plan.kinds)
-    if not part:
-        return cases, ""
-    note = "" if request.shard else (f"[campaign] {campaign.name} covers its matrix in {part[1]} nights: tonight "
-                                     f"is slice {part[0]} (--shard {part[0]}/{part[1]})")
-    return shard(cases, *part), note
+    note = "" if request.shard or not part else (
+        f"[campaign] {campaign.name} covers its matrix in {part[1]} nights: tonight "
+        f"is slice {part[0]} (--shard {part[0]}/{part[1]})")
+    return plan_cases(campaign, listed, plan.kinds, part), note
 
 
 def make_plan(layout: Layout, campaign: Campaign, request: PlanRequest, store: Store, out_root: Path,
@@ -182,15 +181,16 @@ def make_plan(layout: Layout, campaign: Campaign, request: PlanRequest, store: S
     plain = prepare_guest(layout, False, request.jobs, campaign.modules.dirs, request.accel)
     kinds = agent_facts(plain.artefacts.agent)
     check_kinds(campaign, kinds.names, tuple(kinds.memory))
-    env = BootEnv(campaign.modules, campaign.append, known_issues_for(layout, campaign.known_issues),
-                  described_lines(layout, campaign.paths))
+    env = boot_env(layout, campaign)
     if request.resume:
         info = store.run_info(request.resume)
         if info.spec_digest != campaign.digest:
             raise HarnessError(ExitCode.USAGE, f"{campaign.path} changed since run {info.run_id} was planned; "
                                "resume it with the file it was planned from")
-        return Plan(layout, campaign, kinds, env, plain, info.run_id, store.planned(info.run_id), new=False)
-    run_id, part = _new_run_id(store, campaign, request)
-    plan = Plan(layout, campaign, kinds, env, plain, run_id, [])
-    cases, note = _cases(plan, part, request, out_root, observers)
-    return replace(plan, cases=cases, note=note)
+        plan = Plan(layout, campaign, kinds, env, plain, info.run_id, store.planned(info.run_id), new=False)
+    else:
+        run_id, part = _new_run_id(store, campaign, request)
+        plan = Plan(layout, campaign, kinds, env, plain, run_id, [])
+        cases, note = _cases(plan, part, request, out_root, observers)
+        plan = replace(plan, cases=cases, note=note)
+    return replace(plan, crashing=frozenset(c.target for c in plan.cases if c.fault in kinds.crash))

@@ -17,8 +17,8 @@ from ..guest.accel import DEFAULT_ACCEL
 from ..guest.disks import COVERAGE_NAME
 from ..guest.kernels import boot_kernel
 from ..guest.runner import BootObserver, PreparedGuest, prepare_guest
-from .batch import BatchQueue, Boots, CoverageSink, Progress, batches, coverage_sources, run_batches, store_coverage
-from .plan import Plan, PlanRequest, config_digest, describe_plan, make_plan
+from .batch import Boots, CoverageSink, Progress, coverage_sources, run_cases, store_coverage
+from .plan import Plan, PlanRequest, describe_plan, make_plan
 from .spec import Campaign, Case, load_campaign
 from .store import DB_NAME, Store
 
@@ -79,9 +79,7 @@ def _pipeline(layout: Layout, request: CampaignRequest, store: Store, run: list[
     if request.dry_run:
         print(describe_plan(plan.cases, campaign.name, layout.results_root / DB_NAME), flush=True)
         return ExitCode.OK, f"{len(plan.cases)} cases planned, none run (--dry-run)"
-    if plan.new:
-        store.create_run(plan.run_info(request.spec), plan.plain.kernel_text,
-                         config_digest(plan.layout, campaign, plan.plain.kernel), plan.cases, campaign.pairs)
+    plan.store_in(store, request.spec)
     run.append(plan.run_id)
     spent = _run(plan, request, store, out_root / plan.run_id)
     if spent is not None:
@@ -118,12 +116,10 @@ def _run(plan: Plan, request: CampaignRequest, store: Store, out_root: Path) -> 
     budget = request.budget_seconds or plan.campaign.budget_seconds
     guests = _guests(plan, request, left)
     sink = _coverage(plan, store, out_root, list(guests.values())) if request.coverage else None
-    # The budget is for running cases: it starts once the kernels are built.
-    queue = BatchQueue(batches(left, plan.crashing, plan.campaign.batch), time.monotonic() + budget,
-                       len(list(out_root.glob("boot-*"))))
     boots = Boots(guests, store, plan.run_id, out_root, progress, request.batch_timeout, plan.env, sink,
                   request.observers)
-    run_batches(boots, queue, request.guests)
+    # The budget is for running cases: it starts once the kernels are built.
+    queue = run_cases(boots, left, plan.crashing, plan.campaign.batch, time.monotonic() + budget, request.guests)
     if queue.error is not None:
         raise queue.error
     if queue.out_of_budget:

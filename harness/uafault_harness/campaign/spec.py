@@ -448,6 +448,15 @@ def expand(campaign: Campaign, targets: list[ListedTarget], kinds: FaultKinds) -
     return cases
 
 
+def plan_cases(campaign: Campaign, listed: list[ListedTarget], kinds: FaultKinds,
+               part: tuple[int, int] | None) -> list[Case]:
+    """The listed targets the campaign selects, expanded into cases, and
+    the slice part of them (all of them when None)."""
+    chosen = select_targets(campaign, [t.name for t in listed], {t.name for t in listed if t.crashes})
+    cases = expand(campaign, [t for t in listed if t.name in chosen], kinds)
+    return shard(cases, *part) if part else cases
+
+
 def shard(cases: list[Case], index: int, count: int) -> list[Case]:
     """Shard index of count (1-based): every count-th case of the plan,
     keeping each case's id and index, so shards merged are the whole plan."""

@@ -74,6 +74,11 @@ class Record:
             return f'"{self.subject}" (commit id not confirmed)'
         return f"{self.fix}: {self.subject}"
 
+    @property
+    def reason(self) -> str:
+        """A verdict's reason when a case showed the record."""
+        return f"known {self.id}: {self.deviation}; fix: {self.fix_text}"
+
     def case_globs(self, layer: str) -> tuple[str, ...]:
         """The record's case globs of one kind (CASE_KINDS)."""
         return tuple(glob[len(layer) + 1:] for glob in self.cases.split() if glob.startswith(layer + ":"))
@@ -135,6 +140,12 @@ def markers(path: Path = KNOWN_HEADER) -> Markers:
 
 def by_id(path: Path = KNOWN_HEADER) -> dict[str, Record]:
     return {r.id: r for r in records(path)}
+
+
+def issue_globs(of: tuple[Record, ...] | None = None) -> list[tuple[str, str, str]]:
+    """(kernel, "target.fault" glob, reason) of every "issue:" case glob of
+    the records (of, else the header's)."""
+    return [(r.kernel, glob, r.reason) for r in (records() if of is None else of) for glob in r.case_globs("issue")]
 
 
 def xfail_reason(directive: str) -> str | None:
