@@ -175,3 +175,27 @@ def test_a_snapshot_that_will_not_restore_is_dropped_and_the_boot_goes_cold(
     assert not saved.exists()
     # The log is the cold boot's alone.
     assert "saved boot line" not in (tmp_path / "boot" / "console.log").read_text()
+
+
+def test_a_boot_tells_its_observers(guest: PreparedGuest, tmp_path: Path) -> None:
+    """bench/ times boots through an observer, not by patching boot_guest."""
+    seen: list[str] = []
+
+    class Watch(runner.BootObserver):
+        def booting(self, out_dir: Path) -> None:
+            seen.append(f"booting {out_dir.name}")
+
+        def line(self, tracker: object, line: str) -> None:
+            seen.append("line")
+
+        def ended(self, tracker: object, outcome: object, details: dict[str, object]) -> None:
+            seen.append(f"ended {outcome.end.value}")  # type: ignore[attr-defined]
+
+    cases = [Case(0, "plain", "copy_from_user", "none", 0, -1, 1, 0)]
+    store = Store(tmp_path / "u.db")
+    store.create_run(RunInfo("R", "t", "c.toml", "d"), "6.12", "cfg", cases)
+    got = run_batch(guest, store, "R", False, cases, tmp_path / "boot-0001", Progress(1, tty=False), 60,
+                    observers=(Watch(),))
+    assert got == {cases[0].case_id}
+    assert seen[0] == "booting boot-0001" and seen[-1].startswith("ended ")
+    assert sum(s.startswith("ended") for s in seen) == 1 and seen.count("line") >= 5
