@@ -492,6 +492,24 @@ def test_an_unknown_memory_kind_names_its_line(tmp_path: Path) -> None:
     assert "c.toml:10: memory: unknown value 'hugetlb'" in str(err.value)
 
 
+def test_the_agents_kinds_are_checked_without_reading_the_file_again(tmp_path: Path) -> None:
+    """The pipeline loads the file once and checks its kinds once the agent
+    is built: the same errors, the same lines, as loading it with them."""
+    from uafault_harness.campaign.spec import check_kinds
+
+    for text in (GOOD.replace("seeds = [1, 2]", 'seeds = [1, 2]\nmemory = ["anon", "hugetlb"]'),
+                 GOOD.replace('faults = ["none", "smap"]', 'faults = ["none", "smp"]')):
+        path = write(tmp_path, text)
+        with pytest.raises(HarnessError) as loaded:
+            load_campaign(path, KINDS, ("anon", "thp"))
+        campaign = load_campaign(path, None)
+        path.unlink()
+        with pytest.raises(HarnessError) as checked:
+            check_kinds(campaign, KINDS, ("anon", "thp"))
+        assert str(checked.value) == str(loaded.value) and checked.value.code is loaded.value.code
+    check_kinds(load_campaign(write(tmp_path, GOOD), None), KINDS, ("anon",))
+
+
 def test_the_planner_reads_the_agents_memory_kinds() -> None:
     assert parse_memory_kinds("anon\nzero skip=swapped,fork_cow\n") == {
         "anon": frozenset(), "zero": frozenset({"swapped", "fork_cow"})}
