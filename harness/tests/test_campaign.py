@@ -15,7 +15,7 @@ from uafault_harness.campaign.batch import Progress, batches
 from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
 from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
 from uafault_harness.core.coverage import Coverage, SourceFile
-from uafault_harness.campaign.store import SCHEMA, History, RunInfo, Store, CaseVerdict, merge_into
+from uafault_harness.campaign.store import SCHEMA, CaseVerdict, History, RunInfo, Store, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT
 from uafault_harness.guest.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_memory_kinds, parse_target

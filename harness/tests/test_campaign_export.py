@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import RunInfo, Store, CaseVerdict
+from uafault_harness.campaign.store import CaseVerdict, RunInfo, Store
 from uafault_harness.core.verdicts import VERDICTS as VERDICTS_TABLE
 from uafault_harness.core.verdicts import counts_of
 from uafault_harness.core.errors import ExitCode, HarnessError

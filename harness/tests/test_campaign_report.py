@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import RunInfo, Store, CaseVerdict
+from uafault_harness.campaign.store import CaseVerdict, RunInfo, Store
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.reports.html import render
 from uafault_harness.setup.requirements import find_tool, tool_named

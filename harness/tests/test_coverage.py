@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import RunInfo, Store, CaseVerdict
+from uafault_harness.campaign.store import CaseVerdict, RunInfo, Store
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.coverage import Coverage, SourceFile, Sources, from_tracefile, parse_ranges, ranges
 from uafault_harness.guest.coverage import RECORD, Record, case_coverage, read_records

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import History, RunInfo, Store, CaseVerdict
+from uafault_harness.campaign.store import CaseVerdict, History, RunInfo, Store
 from uafault_harness.core.errors import HarnessError
 
 

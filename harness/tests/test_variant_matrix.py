@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import RunInfo, Store, CaseVerdict
+from uafault_harness.campaign.store import CaseVerdict, RunInfo, Store
 from uafault_harness.core.errors import ExitCode
 from uafault_harness.reports.matrix import detection, stem
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.errors import ExitCode, HarnessError
+from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.verdicts import BAD, counts_of
 from ..guest.accel import DEFAULT_ACCEL

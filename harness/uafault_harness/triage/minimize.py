@@ -20,7 +20,7 @@ from typing import Callable
 
 from ..campaign.plan import agent_facts
 from ..campaign.spec import Campaign, Case, load_campaign
-from ..campaign.store import DB_NAME, Store, CaseVerdict
+from ..campaign.store import DB_NAME, CaseVerdict, Store
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout, with_source
 from ..core.verdicts import Verdict

@@ -22,7 +22,7 @@ from ..campaign.batch import (
 )
 from ..campaign.plan import agent_facts
 from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, read_table
-from ..campaign.store import RunInfo, Store, CaseVerdict
+from ..campaign.store import CaseVerdict, RunInfo, Store
 from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import KernelSource, Layout, with_source
