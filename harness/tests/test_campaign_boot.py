@@ -147,7 +147,7 @@ def test_a_known_crash_is_xfail(guest: PreparedGuest, tmp_path: Path) -> None:
 def test_the_target_list_is_kept_per_build(guest: PreparedGuest, tmp_path: Path) -> None:
     """A build's target list is listed once: the next campaign reads it
     back without a boot, and another module build is another list."""
-    from uafault_harness.campaign.plan import list_targets, targets_cache
+    from uafault_harness.guest.targets import list_targets, targets_cache
 
     cache = targets_cache(guest, Modules())
     cache.write_text("uafault-target: copy_from_user uafault fixed_len=0 kinds=none,unmapped\n")

@@ -154,6 +154,17 @@ class CoverageSink:
                 done.result()
 
 
+def open_coverage(layout: Layout, guests: list[PreparedGuest], store: Store, run_id: str,
+                  out_root: Path) -> CoverageSink:
+    """A run's coverage sink (in the background), after the disks a killed
+    run left in out_root's boots."""
+    sources = coverage_sources(layout, guests)
+    for image in sorted(out_root.glob(f"boot-*/{COVERAGE_NAME}")):
+        print(f"[campaign] coverage of {store_coverage(store, run_id, image, sources)} cases from "
+              f"{image.parent.name}, which a killed run left", flush=True)
+    return CoverageSink(store, run_id, sources, background=True)
+
+
 def _excerpt(tracker: ConsoleTracker, case_id: str) -> tuple[str, str]:
     reports = [r for r in tracker.reports if r.case == CAMPAIGN_CASE_PREFIX + case_id and not r.expected]
     if not reports:

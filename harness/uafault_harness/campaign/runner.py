@@ -14,10 +14,9 @@ from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.verdicts import BAD, counts_of
 from ..guest.accel import DEFAULT_ACCEL
-from ..guest.disks import COVERAGE_NAME
 from ..guest.kernels import boot_kernel
 from ..guest.runner import BootObserver, PreparedGuest, prepare_guest
-from .batch import Boots, CoverageSink, Progress, coverage_sources, run_cases, store_coverage
+from .batch import Boots, Progress, open_coverage, run_cases
 from .plan import Plan, PlanRequest, describe_plan, make_plan
 from .spec import Campaign, Case, load_campaign
 from .store import DB_NAME, Store
@@ -96,15 +95,6 @@ def _guests(plan: Plan, request: CampaignRequest, left: list[Case]) -> dict[bool
     return guests
 
 
-def _coverage(plan: Plan, store: Store, out_root: Path, guests: list[PreparedGuest]) -> CoverageSink:
-    """The run's coverage sink, after the disks a killed run left."""
-    sources = coverage_sources(plan.layout, guests)
-    for image in sorted(out_root.glob(f"boot-*/{COVERAGE_NAME}")):
-        print(f"[campaign] coverage of {store_coverage(store, plan.run_id, image, sources)} cases from "
-              f"{image.parent.name}, which a killed run left", flush=True)
-    return CoverageSink(store, plan.run_id, sources, background=True)
-
-
 def _run(plan: Plan, request: CampaignRequest, store: Store, out_root: Path) -> int | None:
     """The plan's cases not yet done, in batches.  Returns the budget when
     it was spent with cases left, else None."""
@@ -115,7 +105,9 @@ def _run(plan: Plan, request: CampaignRequest, store: Store, out_root: Path) -> 
     progress = Progress(len(left))
     budget = request.budget_seconds or plan.campaign.budget_seconds
     guests = _guests(plan, request, left)
-    sink = _coverage(plan, store, out_root, list(guests.values())) if request.coverage else None
+    sink = None
+    if request.coverage:
+        sink = open_coverage(plan.layout, list(guests.values()), store, plan.run_id, out_root)
     boots = Boots(guests, store, plan.run_id, out_root, progress, request.batch_timeout, plan.env, sink,
                   request.observers)
     # The budget is for running cases: it starts once the kernels are built.
