@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ExitCode, HarnessError
-from ..core.fsutil import sparse_file
+from ..core.fsutil import sparse_file, sparse_files
 from .initramfs import JOB_NAME, JobSpec, blank_job, build_job
 
 # The guest's virtio-blk disk (/dev/vda: direct I/O that is DMA through
@@ -37,7 +37,10 @@ def scratch_disk(out_dir: Path) -> Path:
 
 def ext4_disk(out_dir: Path, mkfs: Path) -> Path:
     """An empty ext4 file system of EXT4_BYTES in out_dir (sparse)."""
-    image = sparse_file(out_dir / EXT4_NAME, EXT4_BYTES)
+    return _mkfs(sparse_file(out_dir / EXT4_NAME, EXT4_BYTES), mkfs)
+
+
+def _mkfs(image: Path, mkfs: Path) -> Path:
     done = subprocess.run([str(mkfs), "-q", "-F", "-E", "nodiscard", str(image)], capture_output=True, text=True,
                           check=False)
     if done.returncode != 0:
@@ -72,8 +75,13 @@ PLACEHOLDERS = BootDisks(Path("@disk"), Path("@ext4"), Path("@job"), Path("@cove
 
 def blank_disks(directory: Path) -> BootDisks:
     """Disks of every boot's sizes with nothing on them (a snapshot's boot)."""
-    return BootDisks(scratch_disk(directory), sparse_file(directory / EXT4_NAME, EXT4_BYTES),
-                     blank_job(directory / JOB_NAME), coverage_disk(directory))
+    disk, ext4, coverage = _blanks(directory)
+    return BootDisks(disk, ext4, blank_job(directory / JOB_NAME), coverage)
+
+
+def _blanks(directory: Path) -> tuple[Path, ...]:
+    return sparse_files((directory / DISK_NAME, DISK_BYTES), (directory / EXT4_NAME, EXT4_BYTES),
+                        (directory / COVERAGE_NAME, COVERAGE_BYTES))
 
 
 def boot_disks(out_dir: Path, mkfs: Path, job: JobSpec, present: frozenset[str], cpio: str) -> BootDisks:
@@ -82,9 +90,10 @@ def boot_disks(out_dir: Path, mkfs: Path, job: JobSpec, present: frozenset[str],
     coverage disk (every boot has one, sparse until written, so --coverage
     is the same command line, the same snapshot)."""
     job_disk = build_job(job, out_dir / JOB_NAME, present, cpio)
-    disk = scratch_disk(out_dir)
+    disk, ext4, coverage = _blanks(out_dir)
     try:
-        ext4 = ext4_disk(out_dir, mkfs)
+        _mkfs(ext4, mkfs)
     except OSError as exc:
+        coverage.unlink(missing_ok=True)  # as when it was made after the ext4
         raise HarnessError(ExitCode.MISSING_PREREQ, f"cannot make the ext4 disk: {exc}") from exc
-    return BootDisks(disk, ext4, job_disk, coverage_disk(out_dir))
+    return BootDisks(disk, ext4, job_disk, coverage)
