@@ -107,24 +107,18 @@ BAD: frozenset[Verdict] = frozenset(v for v, m in VERDICTS.items() if m.bad)
 KTAP_SKIP = "SKIP"
 SETUP_FAILED = "set-up failed"
 
-# The one place a verdict becomes its KTAP directive (the text after the
-# case's name on its result line).  XFAIL's is module/uafault_known.h's
-# UAFAULT_KNOWN_XFAIL, read from there, as the C side prints it.
-_DIRECTIVES = {
-    Verdict.CRASH: lambda: "",
-    Verdict.TIMEOUT: lambda: "",
-    Verdict.FAIL: lambda: "",
-    Verdict.XPASS: lambda: "",
-    Verdict.UNRESOLVED: lambda: f" # {KTAP_SKIP} {SETUP_FAILED}",
-    Verdict.XFAIL: lambda: f" # {KTAP_SKIP} {_xfail_marker()}",
-    Verdict.PASS: lambda: "",
-    Verdict.SKIP: lambda: f" # {KTAP_SKIP}",
-}
-
-
 def ktap_directive(verdict: str) -> str:
-    """The KTAP directive of a verdict's result line ("" or " # SKIP ...")."""
-    return _DIRECTIVES[Verdict(verdict)]()
+    """The KTAP directive of a verdict's result line, "" or " # SKIP ...":
+    the one place a verdict becomes one.  XFAIL's is module/uafault_known.h's
+    UAFAULT_KNOWN_XFAIL, read from there, as the C side prints it."""
+    match Verdict(verdict):
+        case Verdict.XFAIL:
+            return f" # {KTAP_SKIP} {_xfail_marker()}"
+        case Verdict.UNRESOLVED:
+            return f" # {KTAP_SKIP} {SETUP_FAILED}"
+        case Verdict.SKIP:
+            return f" # {KTAP_SKIP}"
+    return ""
 
 
 def _xfail_marker() -> str:
