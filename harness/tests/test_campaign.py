@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import pytest
 from conftest import run_cli
 
-from uafault_harness.campaign.runner import Progress, batches
+from uafault_harness.campaign.batch import Progress, batches
 from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
 from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
 from uafault_harness.core.coverage import Coverage, SourceFile
-from uafault_harness.campaign.store import SCHEMA, History, RunInfo, Store, Verdict, merge_into
+from uafault_harness.campaign.store import SCHEMA, CaseVerdict, History, RunInfo, Store, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT
 from uafault_harness.guest.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_memory_kinds, parse_target
@@ -261,12 +261,12 @@ def test_store_keeps_the_plan_and_one_verdict_per_case(tmp_path: Path) -> None:
     store = Store(db)
     cases = _cases(5)
     store.create_run(RunInfo("R1", "t", "c.toml", "d"), "6.12", "cfg", cases)
-    store.record("R1", Verdict(cases[0].case_id, "PASS", seconds=0.5))
-    store.record("R1", Verdict(cases[1].case_id, "CRASH", "BUG: x", 1.0, "excerpt"))
+    store.record("R1", CaseVerdict(cases[0].case_id, "PASS", seconds=0.5))
+    store.record("R1", CaseVerdict(cases[1].case_id, "CRASH", "BUG: x", 1.0, "excerpt"))
     with pytest.raises(sqlite3.IntegrityError):
-        store.record("R1", Verdict(cases[0].case_id, "FAIL"))
+        store.record("R1", CaseVerdict(cases[0].case_id, "FAIL"))
     with pytest.raises(sqlite3.IntegrityError):
-        store.record("R1", Verdict("not-planned", "PASS"))
+        store.record("R1", CaseVerdict("not-planned", "PASS"))
     store.close()
     # What another process sees after this one is gone: committed verdicts.
     again = Store(db)
@@ -297,14 +297,14 @@ def test_cli_refuses_a_bad_file_before_building_anything(tmp_path: Path, isolate
 
 def test_progress_is_a_log_line_off_a_terminal_and_one_status_line_on_it(capsys: pytest.CaptureFixture[str]) -> None:
     log = Progress(3, tty=False)
-    log.show(Verdict("a.none.1", "PASS"))
-    log.show(Verdict("b.none.2", "CRASH", "BUG: bad"))
+    log.show(CaseVerdict("a.none.1", "PASS"))
+    log.show(CaseVerdict("b.none.2", "CRASH", "BUG: bad"))
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("[campaign] PASS a.none.1 (1/3, ")
     assert out[1].startswith("[campaign] CRASH b.none.2 [BUG: bad] (2/3, ")
     tty = Progress(3, tty=True)
-    tty.show(Verdict("a.none.1", "PASS"))
-    tty.show(Verdict("b.none.2", "CRASH", "BUG: bad"))
+    tty.show(CaseVerdict("a.none.1", "PASS"))
+    tty.show(CaseVerdict("b.none.2", "CRASH", "BUG: bad"))
     out = capsys.readouterr().out
     assert "PASS a.none.1" not in out and "\r\033[K[campaign] CRASH b.none.2 [BUG: bad]\n" in out
     assert out.rsplit("\r\033[K", 1)[1].startswith("2/3 ") and "failures 1" in out and "BUG: bad x1" in out
@@ -324,7 +324,7 @@ def test_two_shards_merged_are_the_whole_plan(tmp_path: Path, isolated_env: dict
         store = Store(tmp_path / f"shard{i}.db")
         store.create_run(RunInfo(run_id, "t", "c.toml", "d"), "6.12", "cfg", part, (("ok_*", "bad_*"),))
         for c in part:
-            store.record(run_id, Verdict(c.case_id, verdict_of[c.case_id]))
+            store.record(run_id, CaseVerdict(c.case_id, verdict_of[c.case_id]))
         # Each shard's --coverage of its first case.
         store.record_coverage(run_id, Coverage({"mm/gup.c": SourceFile("mm/gup.c", "/src/gup.c", {1, 2, 3})},
                                                {part[0].case_id: {"mm/gup.c": {i}}}))
@@ -419,7 +419,7 @@ def _fake_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_batch: o
                    build_seconds: float = 0.0) -> tuple[ExitCode, str]:
     """run_campaign with the guest faked: its build takes build_seconds of
     a fake clock, and run_batch stands in for the boots."""
-    from uafault_harness.campaign import runner
+    from uafault_harness.campaign import batch, plan, runner
     from uafault_harness.core.paths import Layout
 
     clock = [0.0]
@@ -431,11 +431,12 @@ def _fake_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_batch: o
         return guest
 
     monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(plan, "prepare_guest", build)
     monkeypatch.setattr(runner, "prepare_guest", build)
-    monkeypatch.setattr(runner, "fault_kinds", lambda _agent: FaultKinds(("none",), frozenset(), frozenset()))
-    monkeypatch.setattr(runner, "list_targets", lambda *_: [LISTED[0]])
-    monkeypatch.setattr(runner, "config_digest", lambda *_: "cfg")
-    monkeypatch.setattr(runner, "run_batch", run_batch)
+    monkeypatch.setattr(plan, "agent_facts", lambda _agent: FaultKinds(("none",), frozenset(), frozenset()))
+    monkeypatch.setattr(plan, "list_targets", lambda *_: [LISTED[0]])
+    monkeypatch.setattr(plan, "config_digest", lambda *_: "cfg")
+    monkeypatch.setattr(batch, "run_batch", run_batch)
     spec = write(tmp_path, GOOD.replace('targets = ["copy_*", "raw_deref"]', 'targets = ["copy_from_user"]')
                  .replace('faults = ["none", "smap"]', 'faults = ["none"]').replace('"2m"', '"1m"'))
     layout = Layout(project=PROJECT_ROOT, cache=tmp_path, tree=tmp_path, user_tree=True, results=tmp_path / "r")
@@ -448,7 +449,7 @@ def test_the_budget_starts_once_the_kernels_are_built(tmp_path: Path, monkeypatc
     def run_batch(_guest: object, store: Store, run_id: str, _crash: bool, cases: list[Case],
                   *_: object, **__: object) -> set[str]:
         for c in cases:
-            store.record(run_id, Verdict(c.case_id, "PASS"))
+            store.record(run_id, CaseVerdict(c.case_id, "PASS"))
         return {c.case_id for c in cases}
 
     code, message = _fake_campaign(tmp_path, monkeypatch, run_batch, build_seconds=10_000)
@@ -489,6 +490,24 @@ def test_an_unknown_memory_kind_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as err:
         load_campaign(path, KINDS, ("anon", "thp"))
     assert "c.toml:10: memory: unknown value 'hugetlb'" in str(err.value)
+
+
+def test_the_agents_kinds_are_checked_without_reading_the_file_again(tmp_path: Path) -> None:
+    """The pipeline loads the file once and checks its kinds once the agent
+    is built: the same errors, the same lines, as loading it with them."""
+    from uafault_harness.campaign.spec import check_kinds
+
+    for text in (GOOD.replace("seeds = [1, 2]", 'seeds = [1, 2]\nmemory = ["anon", "hugetlb"]'),
+                 GOOD.replace('faults = ["none", "smap"]', 'faults = ["none", "smp"]')):
+        path = write(tmp_path, text)
+        with pytest.raises(HarnessError) as loaded:
+            load_campaign(path, KINDS, ("anon", "thp"))
+        campaign = load_campaign(path, None)
+        path.unlink()
+        with pytest.raises(HarnessError) as checked:
+            check_kinds(campaign, KINDS, ("anon", "thp"))
+        assert str(checked.value) == str(loaded.value) and checked.value.code is loaded.value.code
+    check_kinds(load_campaign(write(tmp_path, GOOD), None), KINDS, ("anon",))
 
 
 def test_the_planner_reads_the_agents_memory_kinds() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.campaign.runner import BootEnv, Progress, run_batch
+from uafault_harness.campaign.batch import BootEnv, Progress, run_batch
 from uafault_harness.campaign.known_issues import KnownIssue
 from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import RunInfo, Store
@@ -147,7 +147,7 @@ def test_a_known_crash_is_xfail(guest: PreparedGuest, tmp_path: Path) -> None:
 def test_the_target_list_is_kept_per_build(guest: PreparedGuest, tmp_path: Path) -> None:
     """A build's target list is listed once: the next campaign reads it
     back without a boot, and another module build is another list."""
-    from uafault_harness.campaign.runner import list_targets, targets_cache
+    from uafault_harness.guest.targets import list_targets, targets_cache
 
     cache = targets_cache(guest, Modules())
     cache.write_text("uafault-target: copy_from_user uafault fixed_len=0 kinds=none,unmapped\n")
@@ -175,3 +175,27 @@ def test_a_snapshot_that_will_not_restore_is_dropped_and_the_boot_goes_cold(
     assert not saved.exists()
     # The log is the cold boot's alone.
     assert "saved boot line" not in (tmp_path / "boot" / "console.log").read_text()
+
+
+def test_a_boot_tells_its_observers(guest: PreparedGuest, tmp_path: Path) -> None:
+    """bench/ times boots through an observer, not by patching boot_guest."""
+    seen: list[str] = []
+
+    class Watch(runner.BootObserver):
+        def booting(self, out_dir: Path) -> None:
+            seen.append(f"booting {out_dir.name}")
+
+        def line(self, tracker: object, line: str) -> None:
+            seen.append("line")
+
+        def ended(self, tracker: object, outcome: object, details: dict[str, object]) -> None:
+            seen.append(f"ended {outcome.end.value}")  # type: ignore[attr-defined]
+
+    cases = [Case(0, "plain", "copy_from_user", "none", 0, -1, 1, 0)]
+    store = Store(tmp_path / "u.db")
+    store.create_run(RunInfo("R", "t", "c.toml", "d"), "6.12", "cfg", cases)
+    got = run_batch(guest, store, "R", False, cases, tmp_path / "boot-0001", Progress(1, tty=False), 60,
+                    observers=(Watch(),))
+    assert got == {cases[0].case_id}
+    assert seen[0] == "booting boot-0001" and seen[-1].startswith("ended ")
+    assert sum(s.startswith("ended") for s in seen) == 1 and seen.count("line") >= 5

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from uafault_harness.campaign.runner import counts_of
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import RunInfo, Store, Verdict
-from uafault_harness.campaign.verdicts import VERDICTS as VERDICTS_TABLE
+from uafault_harness.campaign.store import CaseVerdict, RunInfo, Store
+from uafault_harness.core.verdicts import VERDICTS as VERDICTS_TABLE
+from uafault_harness.core.verdicts import counts_of
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.results import Counts
 from uafault_harness.guest.protocol import is_unresolved
@@ -32,7 +32,7 @@ def db(tmp_path: Path) -> Path:
     store = Store(path)
     store.create_run(RunInfo("R1", "smoke", "smoke.toml", "d"), "6.12.117", "cfg", CASES)
     for case, (verdict, title) in zip(CASES, VERDICTS):
-        store.record("R1", Verdict(case.case_id, verdict, title, 1.25))
+        store.record("R1", CaseVerdict(case.case_id, verdict, title, 1.25))
     store.close()
     return path
 
@@ -86,7 +86,7 @@ def test_every_verdict_counts_once_and_reads_back_as_it_counts(tmp_path: Path, k
     store = Store(tmp_path / "all.db")
     store.create_run(RunInfo("R", "all", "a.toml", "d"), "6.12", "cfg", cases)
     for case, verdict in zip(cases, VERDICTS_TABLE):
-        store.record("R", Verdict(case.case_id, verdict, "[setup] x" if verdict == "UNRESOLVED" else ""))
+        store.record("R", CaseVerdict(case.case_id, verdict, "[setup] x" if verdict == "UNRESOLVED" else ""))
     store.close()
     parsed = parse_console(export(tmp_path / "all.db", "R", "ktap")[1].splitlines(), kunit_tool_dir,
                            is_unresolved)

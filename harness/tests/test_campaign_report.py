@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import RunInfo, Store, Verdict
+from uafault_harness.campaign.store import CaseVerdict, RunInfo, Store
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.reports.html import render
 from uafault_harness.setup.requirements import find_tool, tool_named
@@ -50,7 +50,7 @@ CASES = [Case(i, "plain", t, f, 0, -1, 1, rep) for i, (t, f, rep) in enumerate(
 def fill(store: Store, run_id: str, verdicts: list[tuple[str, str]]) -> None:
     store.create_run(RunInfo(run_id, "smoke", "smoke.toml", "d"), "6.12.117", "cfgdigest", CASES)
     for case, (verdict, title) in zip(CASES, verdicts):
-        store.record(run_id, Verdict(case.case_id, verdict, title, 0.5))
+        store.record(run_id, CaseVerdict(case.case_id, verdict, title, 0.5))
 
 
 def test_report_shows_matrix_titles_plots_and_diff(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import RunInfo, Store, Verdict
+from uafault_harness.campaign.store import CaseVerdict, RunInfo, Store
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.coverage import Coverage, SourceFile, Sources, from_tracefile, parse_ranges, ranges
 from uafault_harness.guest.coverage import RECORD, Record, case_coverage, read_records
@@ -146,7 +146,7 @@ def test_a_campaign_run_with_coverage_gets_its_section_and_lcov_tree(tmp_path: P
     store = Store(tmp_path / "u.db")
     store.create_run(RunInfo("R1", "smoke", "smoke.toml", "d"), "v", "c", cases)
     for c in cases:
-        store.record("R1", Verdict(c.case_id, "PASS"))
+        store.record("R1", CaseVerdict(c.case_id, "PASS"))
     files = {"mm/gup.c": SourceFile("mm/gup.c", str(source), {1, 3, 4, 5, 6, 7, 9}, {"copy": (1, 10)})}
     store.record_coverage("R1", Coverage(files, {cases[0].case_id: {"mm/gup.c": {1, 3, 4, 6}}}))
     # A second boot's coverage merges into the run's.

@@ -12,10 +12,10 @@ import pytest
 from uafault_harness.core.errors import ExitCode
 from uafault_harness.core.results import Counts
 from uafault_harness.guest.console import ConsoleTracker, normalise_title, split_interleaved
-from uafault_harness.guest.qemu import RunOutcome, Verdict
+from uafault_harness.guest.qemu import RunOutcome, QemuEnd
 from uafault_harness.guest.runner import analyse
 
-EXITED = RunOutcome(Verdict.EXITED, "QEMU exited 0", 0, 12.5)
+EXITED = RunOutcome(QemuEnd.EXITED, "QEMU exited 0", 0, 12.5)
 
 
 @pytest.mark.parametrize("line, title", [
@@ -126,7 +126,7 @@ def test_timeout_and_missing_exit_marker_are_run_failures(kunit_tool_dir: Path, 
     lines = samples.KTAP_EXPECTED_ONLY.splitlines()
     cut = next(i for i, l in enumerate(lines) if "# uafault-case: smap_read.smap" in l)
     tracker = ConsoleTracker().feed_all(lines[:cut + 1])
-    timeout = RunOutcome(Verdict.TIMEOUT, "silence timeout: no console output for 300 s", None, 400.0)
+    timeout = RunOutcome(QemuEnd.TIMEOUT, "silence timeout: no console output for 300 s", None, 400.0)
     result = analyse("guest x86_64", tracker, timeout, kunit_tool_dir, tmp_path)
     assert result.exit_code is ExitCode.RUN_FAILED
     assert result.message.startswith("TIMEOUT: silence timeout") and "smap_read.smap" in result.message

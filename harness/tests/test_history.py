@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import History, RunInfo, Store, Verdict
+from uafault_harness.campaign.store import CaseVerdict, History, RunInfo, Store
 from uafault_harness.core.errors import HarnessError
 
 
@@ -20,10 +20,10 @@ def _db(tmp_path: Path) -> Path:
     store.create_run(RunInfo("20261201T000000Z", "smoke", "s.toml", "d"), "6.12", "cfg", smoke)
     for case, (verdict, title) in zip(smoke, [("PASS", ""), ("FAIL", "[result] ret 0"),
                                               ("CRASH", "BUG: KASAN: x")]):
-        store.record("20261201T000000Z", Verdict(case.case_id, verdict, title, 2.0))
+        store.record("20261201T000000Z", CaseVerdict(case.case_id, verdict, title, 2.0))
     variants = [Case(0, "plain", "variant_a", "none", 0, -1, 1, 0), Case(1, "plain", "twin_a", "none", 0, -1, 1, 0)]
     store.create_run(RunInfo("20261201T000100Z", "variants", "v.toml", "d"), "6.12", "cfg", variants)
-    store.record("20261201T000100Z", Verdict(variants[0].case_id, "XFAIL", "BUG: KASAN: x"))
+    store.record("20261201T000100Z", CaseVerdict(variants[0].case_id, "XFAIL", "BUG: KASAN: x"))
     store.create_run(RunInfo("20261201T000200Z", "smoke", "s.toml", "d"), "6.12", "cfg", smoke)
     store.close()
     return db
@@ -61,7 +61,7 @@ def test_no_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_dry_run_says_the_size_and_what_it_may_take(tmp_path: Path) -> None:
-    from uafault_harness.campaign.runner import describe_plan
+    from uafault_harness.campaign.plan import describe_plan
 
     db = _db(tmp_path)
     cases = [Case(i, v, t, "none", 0, -1, 1, 0, m) for i, (v, t, m) in

@@ -41,3 +41,13 @@ def test_every_package_imports_only_what_is_below_it() -> None:
     assert not wrong
     # Only the CLI lives at the top.
     assert sorted(p.name for p in PACKAGE.glob("*.py")) == ["__init__.py", "cli.py"]
+
+
+def test_triage_and_bench_go_through_the_batch_not_the_runners_insides() -> None:
+    """Triage boots cases with campaign/batch.py; bench/ watches boots with
+    an observer instead of replacing the harness's functions."""
+    for path in sorted((PACKAGE / "triage").glob("*.py")):
+        assert not re.search(r"^from \.\.campaign\.runner import", path.read_text(), re.M), path.name
+    bench = PACKAGE.parent.parent / "bench"
+    for path in sorted(p for p in bench.iterdir() if p.is_file()):
+        assert not re.search(r"^\s*\w+\.boot_guest\s*=", path.read_text(errors="replace"), re.M), path.name

@@ -14,8 +14,9 @@ import pytest
 from uafault_harness.core.errors import HarnessError
 from uafault_harness.guest.console import ConsoleTracker
 from uafault_harness.guest.kernels import BOOT_KERNELS, DMA_MODES, KERNELS, boot_kernel
-from uafault_harness.guest.qemu import (BASE_APPEND, DISK_BYTES, EXT4_BYTES, EXT4_SERIAL, SCRATCH_SERIAL, Verdict, Watchdog, ext4_disk,
-                                        kernel_append, qemu_command, run_console, scratch_disk)
+from uafault_harness.guest.disks import DISK_BYTES, EXT4_BYTES, ext4_disk, scratch_disk
+from uafault_harness.guest.qemu import (BASE_APPEND, EXT4_SERIAL, SCRATCH_SERIAL, QemuEnd, Watchdog, kernel_append,
+                                        qemu_command, run_console)
 
 # Prints lines, then behaves as told: exits, hangs silently, or chatters forever.
 FAKE_QEMU = r'''
@@ -62,7 +63,7 @@ def _run(fake_qemu: Path, tmp_path: Path, mode: str, watchdog: Watchdog):  # typ
 
 def test_silent_guest_is_killed_with_timeout_and_console_kept(fake_qemu: Path, tmp_path: Path) -> None:
     outcome, tracker, log, echo, took = _run(fake_qemu, tmp_path, "hang", Watchdog(overall=30, silence=1.5))
-    assert outcome.verdict is Verdict.TIMEOUT and "silence timeout" in outcome.reason
+    assert outcome.end is QemuEnd.TIMEOUT and "silence timeout" in outcome.reason
     assert took < 10
     kept = log.read_text().splitlines()
     assert kept[-1] == "    # uafault-case: s.c" and "\r" not in log.read_text()
@@ -72,13 +73,13 @@ def test_silent_guest_is_killed_with_timeout_and_console_kept(fake_qemu: Path, t
 
 def test_overall_timeout_fires_although_the_guest_chatters(fake_qemu: Path, tmp_path: Path) -> None:
     outcome, _, log, _, took = _run(fake_qemu, tmp_path, "chatter", Watchdog(overall=1.5, silence=30))
-    assert outcome.verdict is Verdict.TIMEOUT and "overall timeout" in outcome.reason
+    assert outcome.end is QemuEnd.TIMEOUT and "overall timeout" in outcome.reason
     assert took < 10 and "still here" in log.read_text()
 
 
 def test_guest_that_exits_keeps_every_line(fake_qemu: Path, tmp_path: Path) -> None:
     outcome, tracker, log, _, _ = _run(fake_qemu, tmp_path, "exit", Watchdog(overall=30, silence=30))
-    assert outcome.verdict is Verdict.EXITED and outcome.returncode == 0
+    assert outcome.end is QemuEnd.EXITED and outcome.returncode == 0
     assert tracker.agent_exit == 0
     assert log.read_text().endswith("uafault-init: agent exit 0\npartial last line\n")
 
@@ -86,14 +87,14 @@ def test_guest_that_exits_keeps_every_line(fake_qemu: Path, tmp_path: Path) -> N
 def test_guest_that_does_not_power_off_is_stopped(fake_qemu: Path, tmp_path: Path) -> None:
     outcome, tracker, _, _, took = _run(fake_qemu, tmp_path, "no-poweroff",
                                         Watchdog(overall=30, silence=30, grace=1))
-    assert outcome.verdict is Verdict.HALTED and tracker.agent_exit == 0
+    assert outcome.end is QemuEnd.HALTED and tracker.agent_exit == 0
     assert took < 10
 
 
 def test_guest_kernel_that_halts_is_stopped_without_the_grace(fake_qemu: Path, tmp_path: Path) -> None:
     outcome, tracker, log, _, took = _run(fake_qemu, tmp_path, "halted",
                                           Watchdog(overall=30, silence=30, grace=20))
-    assert outcome.verdict is Verdict.HALTED and "halted" in outcome.reason
+    assert outcome.end is QemuEnd.HALTED and "halted" in outcome.reason
     assert tracker.agent_exit == 0 and tracker.powered_down
     assert took < 10 and log.read_text().splitlines()[-1].endswith("System halted instead")
 

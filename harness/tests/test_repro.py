@@ -11,7 +11,7 @@ import pytest
 from conftest import run_cli
 from test_campaign import agent_fault_kinds, variant_shapes
 
-from uafault_harness.campaign.store import Verdict
+from uafault_harness.campaign.store import CaseVerdict
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT, resolve_layout
 from uafault_harness.triage.minimize import shrink, signature
@@ -86,14 +86,14 @@ def test_errors_name_file_line_and_key(tmp_path: Path, change: tuple[str, str], 
 
 def test_what_counts_as_reproduced(tmp_path: Path) -> None:
     repro = load_repro(write(tmp_path, GOOD))
-    assert repro.reproduced(Verdict("c", "FAIL", "[pins] pin balance 3 -> 4: pins leaked"))
+    assert repro.reproduced(CaseVerdict("c", "FAIL", "[pins] pin balance 3 -> 4: pins leaked"))
     # Another oracle, no oracle (the agent could not set the case up), or a pass: no.
-    assert not repro.reproduced(Verdict("c", "FAIL", "[result] ret 0 done 100"))
-    assert not repro.reproduced(Verdict("c", "FAIL", ""))
-    assert not repro.reproduced(Verdict("c", "PASS", ""))
+    assert not repro.reproduced(CaseVerdict("c", "FAIL", "[result] ret 0 done 100"))
+    assert not repro.reproduced(CaseVerdict("c", "FAIL", ""))
+    assert not repro.reproduced(CaseVerdict("c", "PASS", ""))
     crash = load_repro(write(tmp_path, GOOD.replace('"FAIL"', '"CRASH"').replace('"[pins]"', '"BUG: unable"')))
-    assert crash.reproduced(Verdict("c", "CRASH", "BUG: unable to handle page fault for address"))
-    assert not crash.reproduced(Verdict("c", "CRASH", "KASAN: use-after-free Read in x"))
+    assert crash.reproduced(CaseVerdict("c", "CRASH", "BUG: unable to handle page fault for address"))
+    assert not crash.reproduced(CaseVerdict("c", "CRASH", "KASAN: use-after-free Read in x"))
     # The threshold scales with --runs.
     assert (repro.needed(4), repro.needed(8), repro.needed(1)) == (2, 4, 1)
 
@@ -194,12 +194,12 @@ def test_a_kernel_paths_reproducer_builds_against_its_kernels_headers(tmp_path: 
 
 
 def test_signature_of_stored_failures() -> None:
-    assert signature(Verdict("c", "XFAIL", "[pins] pin balance 1 -> 2: pins leaked")) == ("FAIL", "[pins]")
-    assert signature(Verdict("c", "CRASH", "BUG: unable to handle page fault for address")) == \
+    assert signature(CaseVerdict("c", "XFAIL", "[pins] pin balance 1 -> 2: pins leaked")) == ("FAIL", "[pins]")
+    assert signature(CaseVerdict("c", "CRASH", "BUG: unable to handle page fault for address")) == \
         ("CRASH", "BUG: unable to handle page fault for address")
-    assert signature(Verdict("c", "XFAIL", "KASAN: slab-out-of-bounds Read in x"))[0] == "CRASH"
+    assert signature(CaseVerdict("c", "XFAIL", "KASAN: slab-out-of-bounds Read in x"))[0] == "CRASH"
     with pytest.raises(HarnessError):
-        signature(Verdict("c", "PASS", ""))
+        signature(CaseVerdict("c", "PASS", ""))
 
 
 def test_shrink_keeps_only_steps_that_reproduce(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from uafault_harness.campaign.spec import Case
-from uafault_harness.campaign.store import RunInfo, Store, Verdict
+from uafault_harness.campaign.store import CaseVerdict, RunInfo, Store
 from uafault_harness.core.errors import ExitCode
 from uafault_harness.reports.matrix import detection, stem
 
@@ -19,7 +19,7 @@ def make_db(tmp_path: Path, results: dict[tuple[str, str], tuple[str, str]],
     store.create_run(RunInfo("R", "variants", "v.toml", "d"), "6.12", "cfg", cases, pairs)
     for case in cases:
         verdict, title = results[(case.target, case.fault)]
-        store.record("R", Verdict(case.case_id, verdict, title))
+        store.record("R", CaseVerdict(case.case_id, verdict, title))
     store.close()
     return db
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .campaign.known_issues import case_globs, shipped_known_issues
-from .campaign.runner import CAMPAIGN_DIR, CampaignRequest, described_lines, run_campaign
+from .campaign.batch import described_lines
+from .campaign.runner import CAMPAIGN_DIR, CampaignRequest, run_campaign
 from .campaign.spec import load_campaign, parse_duration, parse_shard
 from .campaign.store import DB_NAME, RUN_ID, merge_into
 from .core.errors import ExitCode, HarnessError, worst
@@ -21,7 +22,8 @@ from .guest.accel import ACCEL_ENV, ACCELS, accel_arg, default_accel
 from .guest.snapshot import BOOT_ENV, BOOT_MODES
 from .core.coverage import Coverage, from_tracefile, sources_for
 from .guest.build import build_guest_kernel, guest_kernel
-from .guest.coverage import COVERAGE_NAME, case_coverage, read_records
+from .guest.coverage import case_coverage, read_records
+from .guest.disks import COVERAGE_NAME
 from .guest.kernels import BOOT_KERNELS, DEFAULT_KERNEL, KERNELS
 from .guest.modules import Modules, module_dir_problem
 from .guest.qemu import DEFAULT_SILENCE_TIMEOUT, append_problem
@@ -438,7 +440,7 @@ def cmd_guest(args: argparse.Namespace, layout: Layout) -> ExitCode:
 def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
     provision.ensure_packages("coverage" if args.coverage else "guest")
     # A bad file fails now, not after minutes of building the guest.
-    load_campaign(args.spec, None)
+    campaign = load_campaign(args.spec, None)
     require_tree(layout)
     if args.dry_run and args.resume:
         raise HarnessError(ExitCode.USAGE, "--dry-run plans a new run; it cannot --resume one")
@@ -446,7 +448,7 @@ def cmd_campaign(args: argparse.Namespace, layout: Layout) -> ExitCode:
                                                        resume=args.resume, guests=args.guests,
                                                        shard=args.shard, run_id=args.run_id,
                                                        dry_run=args.dry_run, accel=args.accel,
-                                                       coverage=args.coverage))
+                                                       coverage=args.coverage, campaign=campaign))
     print(f"campaign: {message}")
     return code
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..core import known
 from ..core.errors import ExitCode, HarnessError
+from ..core.verdicts import Verdict
 from .spec import Case, SpecError
 
 KNOWN_ISSUES = Path("configs/known-issues.toml")
@@ -71,8 +72,7 @@ def load_known_issues(path: Path) -> tuple[KnownIssue, ...]:
 
 def record_reason(record_id: str) -> str:
     """A verdict's reason for a known deviation the agent saw itself."""
-    record = known.by_id()[record_id]
-    return f"known {record.id}: {record.deviation}; fix: {record.fix_text}"
+    return known.by_id()[record_id].reason
 
 
 def record_issues(records: tuple[known.Record, ...] | None = None) -> tuple[KnownIssue, ...]:
@@ -80,11 +80,9 @@ def record_issues(records: tuple[known.Record, ...] | None = None) -> tuple[Know
     one per "issue:" case glob ("target.fault") of a record.  Not strict: a
     bug a fault plan must reach passes on the plans that miss it."""
     out: list[KnownIssue] = []
-    for record in known.records() if records is None else records:
-        for glob in record.case_globs("issue"):
-            target, _, fault = glob.rpartition(".")
-            out.append(KnownIssue(record.kernel, target or glob, fault if target else "*", record_reason(record.id),
-                                  False))
+    for kernel, glob, reason in known.issue_globs(records):
+        target, _, fault = glob.rpartition(".")
+        out.append(KnownIssue(kernel, target or glob, fault if target else "*", reason, False))
     return tuple(out)
 
 
@@ -110,11 +108,12 @@ def _nth_table_line(text: str, name: str, n: int) -> int | None:
     return None
 
 
-def expected_verdict(raw: str, case: Case, known: tuple[KnownIssue, ...]) -> tuple[str, str]:
-    """A known issue turns a failure into XFAIL and a pass into XPASS (the
-    bug is gone: take it off the list), or, not strict, leaves a pass as
-    it is.  Returns (verdict, reason)."""
+def expected_verdict(raw: str, case: Case, known: tuple[KnownIssue, ...]) -> tuple[Verdict, str]:
+    """The verdict with the case's known issue, if any (Verdict.expected:
+    a failure becomes XFAIL, a pass XPASS, the bug gone: take it off the
+    list).  Returns (verdict, reason): the issue's when it changed it."""
+    verdict = Verdict(raw)
     issue = next((i for i in known if i.matches(case)), None)
-    if issue is None or raw in ("SKIP", "UNRESOLVED", "XFAIL") or (raw == "PASS" and not issue.strict):
-        return raw, ""
-    return ("XPASS" if raw == "PASS" else "XFAIL"), issue.reason
+    if issue is None or (expected := verdict.expected(issue.strict)) is verdict:
+        return verdict, ""
+    return expected, issue.reason

@@ -147,3 +147,8 @@ def load_paths(files: tuple[Path, ...]) -> tuple[DescribedPath, ...]:
 def shipped_paths(project: Path) -> tuple[Path, ...]:
     """configs/paths/*.toml, which every guest boot runs."""
     return tuple(sorted((project / PATHS_DIR).glob("*.toml")))
+
+
+def agent_lines(project: Path, own: tuple[Path, ...]) -> tuple[str, ...]:
+    """The agent lines of configs/paths/ and of the paths a file names."""
+    return tuple(p.agent_line() for p in load_paths(shipped_paths(project) + own))

@@ -45,7 +45,7 @@ import hashlib
 import re
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,8 @@ class Campaign:
     # Where its guest kernel comes from (core/paths.py), or None: the
     # command's (--kernel-source, $UAFAULT_KERNEL_SOURCE, the default).
     kernel_source: KernelSource | None = None
+    # The file's text, for the line numbers of check_kinds' errors.
+    text: str = field(default="", repr=False, compare=False)
 
     def targets_of(self, kernel: str) -> tuple[str, ...] | None:
         """The globs kernel is limited to, or None for every target."""
@@ -354,7 +356,18 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
         paths=check.files("paths"),
         digest=hashlib.sha256(raw).hexdigest(),
         kernel_source=check.kernel_source(),
+        text=check.text,
     )
+
+
+def check_kinds(campaign: Campaign, fault_kinds: tuple[str, ...], memory_kinds: tuple[str, ...]) -> None:
+    """The file's fault and memory kinds against the agent's, once it is
+    built: the errors load_campaign gives with the kinds, without reading
+    the file again."""
+    check = TableChecker(campaign.path, campaign.text, {"faults": list(campaign.faults),
+                                                        "memory": list(campaign.memory)})
+    check.strings("faults", fault_kinds)
+    check.strings("memory", memory_kinds)
 
 
 def _table_line(text: str, name: str) -> int | None:
@@ -433,6 +446,15 @@ def expand(campaign: Campaign, targets: list[ListedTarget], kinds: FaultKinds) -
                                 cases.append(Case(len(cases), kernel, target.name, fault, size, offset, seed, rep,
                                                   memory))
     return cases
+
+
+def plan_cases(campaign: Campaign, listed: list[ListedTarget], kinds: FaultKinds,
+               part: tuple[int, int] | None) -> list[Case]:
+    """The listed targets the campaign selects, expanded into cases, and
+    the slice part of them (all of them when None)."""
+    chosen = select_targets(campaign, [t.name for t in listed], {t.name for t in listed if t.crashes})
+    cases = expand(campaign, [t for t in listed if t.name in chosen], kinds)
+    return shard(cases, *part) if part else cases
 
 
 def shard(cases: list[Case], index: int, count: int) -> list[Case]:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from ..core.errors import ExitCode, HarnessError
 from ..core.coverage import Coverage, SourceFile, parse_ranges, ranges
+from ..core.verdicts import VERDICTS, Verdict
 from ..guest.protocol import DEFAULT_MEMORY
 from .spec import DEFAULT_PAIRS, Case
-from .verdicts import VERDICTS
 
 DB_NAME = "uafault.db"
 # A run id: also a directory name under results/campaigns/.
@@ -97,9 +97,10 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class CaseVerdict:
+    """A case's stored verdict row."""
     case_id: str
-    verdict: str
+    verdict: Verdict
     title: str = ""
     seconds: float = 0.0
     excerpt: str = ""
@@ -170,7 +171,7 @@ class Store:
                                "WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
         return [Case(*row) for row in rows]
 
-    def record(self, run_id: str, verdict: Verdict) -> None:
+    def record(self, run_id: str, verdict: CaseVerdict) -> None:
         if verdict.verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict.verdict}")
         with self._transaction():
@@ -178,10 +179,10 @@ class Store:
                             (run_id, verdict.case_id, verdict.verdict, verdict.title, verdict.seconds,
                              verdict.excerpt, _now()))
 
-    def verdicts(self, run_id: str) -> dict[str, Verdict]:
+    def verdicts(self, run_id: str) -> dict[str, CaseVerdict]:
         rows = self.db.execute("SELECT case_id, verdict, title, seconds, excerpt FROM verdicts "
                                "WHERE run_id = ?", (run_id,)).fetchall()
-        return {row[0]: Verdict(*row) for row in rows}
+        return {row[0]: CaseVerdict(row[0], Verdict(row[1]), *row[2:]) for row in rows}
 
     def record_coverage(self, run_id: str, cov: Coverage) -> None:
         """A boot's coverage (case ids as the store knows them), merged
@@ -215,7 +216,7 @@ class Store:
 class Row:
     """A planned case and its verdict."""
     case: Case
-    verdict: str
+    verdict: Verdict
     title: str
     seconds: float
 
@@ -285,7 +286,7 @@ class History:
     def rows(self, run_id: str) -> list[Row]:
         """The run's cases that have a verdict, in plan order."""
         columns = CASE_COLUMNS if _has_memory(self.db, "main") else _OLD_CASE_COLUMNS
-        return [Row(Case(*r[:9]), *r[9:]) for r in self.db.execute(
+        return [Row(Case(*r[:9]), Verdict(r[9]), *r[10:]) for r in self.db.execute(
             f"SELECT {columns}, verdict, title, seconds "
             "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
             "WHERE c.run_id = ? ORDER BY c.idx", (run_id,))]
@@ -305,7 +306,7 @@ class History:
         return [r[0] for r in self.db.execute("SELECT run_id FROM runs WHERE campaign = ? AND run_id <= ? "
                                               "ORDER BY run_id", (campaign, upto))]
 
-    def crash_titles(self, campaign: str, verdicts: tuple[str, ...]) -> list[tuple[str, int, str, str]]:
+    def crash_titles(self, campaign: str, verdicts: tuple[Verdict, ...]) -> list[tuple[str, int, str, str]]:
         """(title, cases, first run, last run) over every run of a campaign."""
         marks = ", ".join("?" * len(verdicts))
         return self.db.execute(
@@ -329,7 +330,7 @@ class History:
         doubled = sum(1 for _, n in rows if n != 1)
         return self.planned_count(run_id), len(rows) - doubled, {**by_verdict, "doubled": doubled}
 
-    def first_failure(self, run_id: str, verdicts: tuple[str, ...]) -> str | None:
+    def first_failure(self, run_id: str, verdicts: tuple[Verdict, ...]) -> str | None:
         """The first case, in plan order, that ended as one of verdicts with
         an oracle's complaint (a "[tag] ..." title)."""
         marks = ", ".join("?" * len(verdicts))

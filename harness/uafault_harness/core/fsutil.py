@@ -73,6 +73,11 @@ def sparse_file(path: Path, size: int, head: bytes = b"") -> Path:
     return path
 
 
+def sparse_files(*files: tuple[Path, int]) -> tuple[Path, ...]:
+    """Each (path, size) made anew, empty and sparse: a boot's blank disks."""
+    return tuple(sparse_file(path, size) for path, size in files)
+
+
 def fresh_dir(parent: Path, name: str) -> Path:
     """A new directory parent/name; mkdir is the claim, so a run of the
     same second (a name from the time) gets name-1, name-2, ..."""

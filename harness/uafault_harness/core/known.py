@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .paths import PROJECT_ROOT
+from .verdicts import KTAP_SKIP
 
 KNOWN_HEADER = PROJECT_ROOT / "module" / "uafault_known.h"
 FIELDS = ("id", "contract", "deviation", "fix", "subject", "probe", "cases", "kernel")
@@ -72,6 +73,11 @@ class Record:
         if self.fix == UNCONFIRMED:
             return f'"{self.subject}" (commit id not confirmed)'
         return f"{self.fix}: {self.subject}"
+
+    @property
+    def reason(self) -> str:
+        """A verdict's reason when a case showed the record."""
+        return f"known {self.id}: {self.deviation}; fix: {self.fix_text}"
 
     def case_globs(self, layer: str) -> tuple[str, ...]:
         """The record's case globs of one kind (CASE_KINDS)."""
@@ -136,6 +142,12 @@ def by_id(path: Path = KNOWN_HEADER) -> dict[str, Record]:
     return {r.id: r for r in records(path)}
 
 
+def issue_globs(of: tuple[Record, ...] | None = None) -> list[tuple[str, str, str]]:
+    """(kernel, "target.fault" glob, reason) of every "issue:" case glob of
+    the records (of, else the header's)."""
+    return [(r.kernel, glob, r.reason) for r in (records() if of is None else of) for glob in r.case_globs("issue")]
+
+
 def xfail_reason(directive: str) -> str | None:
     """The record id of a result line's "# SKIP ..." text when it is a
     known deviation ("XFAIL <id>: ..."), "" for an XFAIL that names none
@@ -143,8 +155,8 @@ def xfail_reason(directive: str) -> str | None:
     text = directive.strip()
     if text.startswith("#"):
         text = text[1:].strip()
-    if text.startswith("SKIP"):
-        text = text[4:].strip()
+    if text.startswith(KTAP_SKIP):
+        text = text[len(KTAP_SKIP):].strip()
     xfail = markers().xfail
     if not text.startswith(xfail):
         return None
@@ -174,7 +186,7 @@ class Seen:
                    {str(k): int(v) for k, v in dict(data.get("absent", {})).items()})
 
 
-_XFAIL_LINE = re.compile(r"\bok \d+ .*?# SKIP (.*)$")
+_XFAIL_LINE = re.compile(rf"\bok \d+ .*?# {KTAP_SKIP} (.*)$")
 
 
 def seen_in(lines: Iterable[str]) -> Seen:

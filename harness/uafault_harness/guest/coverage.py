@@ -18,21 +18,11 @@ from pathlib import Path
 
 from ..core.agent_header import agent_string
 from ..core.coverage import Coverage, SourceFile, Sources
-from ..core.fsutil import sparse_file
 from .protocol import AGENT_COVERAGE
 
 RECORD = agent_string("COVERAGE_RECORD")
-COVERAGE_NAME = "coverage.img"
-# Sparse: a case writes the objects it ran, tens to hundreds of KB, and a
-# boot runs a batch of cases (the agent stops writing, and says so, when
-# it is full).
-COVERAGE_BYTES = 256 << 20
 # Records per gcov process, at least.
 _GCOV_MIN_BATCH = 50
-
-
-def coverage_disk(out_dir: Path) -> Path:
-    return sparse_file(out_dir / COVERAGE_NAME, COVERAGE_BYTES)
 
 
 @dataclass(frozen=True)

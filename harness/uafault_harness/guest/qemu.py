@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO, Callable
 
 from ..core.agent_header import agent_string
-from ..core.fsutil import sparse_file
 from .initramfs import JOB_SERIAL
 
 # TCG "max" exposes SMAP (the uafault_smap target needs it); -smp 2 gives
@@ -81,15 +80,7 @@ DEFAULT_TIMEOUT = 900
 DEFAULT_SILENCE_TIMEOUT = 300
 # After the agent's exit marker the guest only has to power off.
 POWEROFF_GRACE = 30
-# The guest's virtio-blk disk (/dev/vda: the agent's dio_*_virtio_blk
-# paths, direct I/O that is DMA through virtio-pci): a sparse file made
-# empty for each boot in its output directory and removed after it.
-DISK_NAME = "disk.img"
-DISK_BYTES = 8 << 20
-# The ext4 memory kinds' file system: a second virtio-blk disk, formatted
-# for each boot.
-EXT4_NAME = "ext4.img"
-EXT4_BYTES = 32 << 20
+# The boot's disks: guest/disks.py.
 # The agent finds each disk by its serial, whatever QEMU's order.
 SCRATCH_SERIAL = agent_string("SCRATCH_SERIAL")
 EXT4_SERIAL = agent_string("EXT4_SERIAL")
@@ -98,7 +89,8 @@ COVERAGE_SERIAL = agent_string("COVERAGE_SERIAL")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-class Verdict(enum.Enum):
+class QemuEnd(enum.Enum):
+    """How QEMU ended (not a case's verdict: core/verdicts.py)."""
     EXITED = "exited"        # QEMU ended by itself (poweroff, panic=-1)
     HALTED = "halted"        # the guest finished but QEMU stayed; we stopped it
     TIMEOUT = "timeout"      # the watchdog killed QEMU
@@ -113,7 +105,7 @@ class Watchdog:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    verdict: Verdict
+    end: QemuEnd
     reason: str
     returncode: int | None
     wall_seconds: float
@@ -153,21 +145,6 @@ def kernel_append(extra: str = "", own: str = "") -> str:
     then the user's extra."""
     parts = [BASE_APPEND, own, OOPS_PANIC, extra]
     return " ".join(p for p in parts if p)
-
-
-def scratch_disk(out_dir: Path) -> Path:
-    """An empty DISK_BYTES disk image in out_dir (sparse: no blocks yet)."""
-    return sparse_file(out_dir / DISK_NAME, DISK_BYTES)
-
-
-def ext4_disk(out_dir: Path, mkfs: Path) -> Path:
-    """An empty ext4 file system of EXT4_BYTES in out_dir (sparse)."""
-    image = sparse_file(out_dir / EXT4_NAME, EXT4_BYTES)
-    done = subprocess.run([str(mkfs), "-q", "-F", "-E", "nodiscard", str(image)], capture_output=True, text=True,
-                          check=False)
-    if done.returncode != 0:
-        raise OSError(f"{mkfs} {image}: {done.stderr.strip() or done.returncode}")
-    return image
 
 
 def _virtio_disk(image: Path, ident: str, platform: bool, serial: str = "") -> list[str]:
@@ -232,7 +209,7 @@ def run_console(
     pending = b""
     last_output = start
     done_at: float | None = None
-    stop: tuple[Verdict, str] | None = None
+    stop: tuple[QemuEnd, str] | None = None
     try:
         with open(console_log, "w", encoding="utf-8", errors="backslashreplace") as log:
             def show(line: str, seconds: float | None) -> None:
@@ -252,16 +229,16 @@ def run_console(
             while True:
                 now = clock()
                 if halted():
-                    stop = (Verdict.HALTED, "the guest kernel halted; QEMU stopped")
+                    stop = (QemuEnd.HALTED, "the guest kernel halted; QEMU stopped")
                     break
                 if done_at is None and finished():
                     done_at = now
-                deadlines = [(start + watchdog.overall, Verdict.TIMEOUT,
+                deadlines = [(start + watchdog.overall, QemuEnd.TIMEOUT,
                               f"overall timeout: QEMU still running after {watchdog.overall:g} s"),
-                             (last_output + watchdog.silence, Verdict.TIMEOUT,
+                             (last_output + watchdog.silence, QemuEnd.TIMEOUT,
                               f"silence timeout: no console output for {watchdog.silence:g} s")]
                 if done_at is not None:
-                    deadlines.append((done_at + watchdog.grace, Verdict.HALTED,
+                    deadlines.append((done_at + watchdog.grace, QemuEnd.HALTED,
                                       f"the guest finished but QEMU did not exit within {watchdog.grace:g} s"))
                 deadline, verdict, reason = min(deadlines, key=lambda d: d[0])
                 if now >= deadline:
@@ -290,4 +267,4 @@ def run_console(
     wall = clock() - start
     if stop is not None:
         return RunOutcome(stop[0], stop[1], rc, wall)
-    return RunOutcome(Verdict.EXITED, f"QEMU exited {rc}", rc, wall)
+    return RunOutcome(QemuEnd.EXITED, f"QEMU exited {rc}", rc, wall)

@@ -22,6 +22,7 @@ from ..core.errors import ExitCode, HarnessError
 from ..core.paths import GUEST_ARCH, Layout
 from ..core.procutil import stream_command
 from ..core.results import LayerResult, SUMMARY_NAME, write_layer
+from ..core.verdicts import Verdict
 from ..kunit import ktap
 from ..kunit.profiles import ALLOW_OOPS, ALLOW_WARN, ARCH_PROFILES, OOPS_SUITES
 from ..kunit.runner import policy_violations
@@ -32,10 +33,9 @@ from .accel import ACCEL_CACHE_NAME, DEFAULT_ACCEL, KvmProbe, probe_kvm, select_
 from .build import GuestKernel, build_guest_kernel
 from ..setup.image import boot_modules
 from .console import ConsoleTracker, KernelReport
-from .coverage import coverage_disk
+from .disks import PLACEHOLDERS, BootDisks, blank_disks, boot_disks
 from .initramfs import (
-    GUEST_FUZZER, INITRAMFS_NAME, JOB_NAME, BaseSpec, JobSpec, blank_job, build_base, build_job,
-    cached_base, guest_module_path,
+    GUEST_FUZZER, INITRAMFS_NAME, Base, BaseSpec, JobSpec, build_base, cached_base, guest_module_path,
 )
 from .modules import INCLUDE_VAR, SYMVERS, BuiltModule, Modules, build_user_module
 from .kernels import DEFAULT_KERNEL, BootKernel, boot_kernel
@@ -45,8 +45,8 @@ from .protocol import (
     AGENT_NAME, AGENT_PATH_FILE, agent_error, is_unresolved, unavailable,
 )
 from .qemu import (
-    BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, EXT4_BYTES, EXT4_NAME, RunOutcome, Verdict, Watchdog,
-    ext4_disk, incoming_args, kernel_append, qemu_command, run_console, scratch_disk,
+    BASE_APPEND, DEFAULT_SILENCE_TIMEOUT, DEFAULT_TIMEOUT, RunOutcome, QemuEnd, Watchdog,
+    incoming_args, kernel_append, qemu_command, run_console,
 )
 from .snapshot import SNAPSHOT_DIRNAME, Template, boot_mode, forget, template, template_key
 
@@ -366,7 +366,7 @@ def _case_status(root: Any, suite: str, case: str) -> str | None:
             for c in s.subtests:
                 if c.name == case:
                     status = str(c.status.name)
-                    return "UNRESOLVED" if is_unresolved(status == "SKIPPED", c.log) else status
+                    return Verdict.UNRESOLVED if is_unresolved(status == "SKIPPED", c.log) else status
     return None
 
 
@@ -386,7 +386,7 @@ def charge_reports(parsed: ktap.ParsedRun, reports: list[KernelReport]) -> list[
         elif status == "SKIPPED" and counts.skipped:
             counts.skipped -= 1
             parsed.counts.skipped -= 1
-        elif status == "UNRESOLVED" and counts.unresolved:
+        elif status == Verdict.UNRESOLVED and counts.unresolved:
             counts.unresolved -= 1
             parsed.counts.unresolved -= 1
         else:
@@ -401,7 +401,7 @@ def judge_guest(parsed: ktap.ParsedRun, tracker: ConsoleTracker, outcome: RunOut
                 violations: list[str] | None = None) -> tuple[ExitCode, str]:
     c = parsed.counts
     unexpected = tracker.unexpected_reports
-    if outcome.verdict is Verdict.TIMEOUT:
+    if outcome.end is QemuEnd.TIMEOUT:
         return ExitCode.RUN_FAILED, f"TIMEOUT: {outcome.reason}; case in flight: {tracker.case or 'none'}"
     if unexpected:
         first = unexpected[0]
@@ -454,7 +454,7 @@ def analyse(layer: str, tracker: ConsoleTracker, outcome: RunOutcome, kunit_tool
     violations = kunit_violations(parsed, request) if request else []
     code, message = judge_guest(parsed, tracker, outcome, violations)
     details: dict[str, object] = {
-        "verdict": outcome.verdict.value,
+        "verdict": outcome.end.value,
         "verdict_reason": outcome.reason,
         "qemu_exit": outcome.returncode,
         "qemu_wall_seconds": round(outcome.wall_seconds, 3),
@@ -520,20 +520,18 @@ def prepare_guest(layout: Layout, kasan: bool, jobs: int, user_dirs: tuple[Path,
                          layout.cache / SNAPSHOT_DIRNAME, kernel.describe(layout))
 
 
-@dataclass(frozen=True)
-class BootDisks:
-    """The files a boot's QEMU command names besides the kernel."""
-    disk: Path
-    ext4: Path
-    job: Path
-    coverage: Path
+class BootObserver:
+    """Told of a boot as it goes: what a campaign batch reads its verdicts
+    with, and what bench/ times boots with.  Override what you need."""
 
+    def booting(self, out_dir: Path) -> None:
+        """Before anything of the boot is made."""
 
-def blank_disks(directory: Path) -> BootDisks:
-    """Disks of every boot's sizes with nothing on them (a snapshot's boot)."""
-    return BootDisks(scratch_disk(directory), fsutil.sparse_file(directory / EXT4_NAME, EXT4_BYTES),
-                     blank_job(directory / JOB_NAME),
-                     coverage_disk(directory))
+    def line(self, tracker: ConsoleTracker, line: str) -> None:
+        """Each console line, after the tracker has seen it."""
+
+    def ended(self, tracker: ConsoleTracker, outcome: RunOutcome, details: dict[str, object]) -> None:
+        """The boot is over (after a failed restore, its cold boot)."""
 
 
 def _saved_guest(guest: PreparedGuest, command: Callable[[BootDisks], list[str]]) -> Template | None:
@@ -541,8 +539,7 @@ def _saved_guest(guest: PreparedGuest, command: Callable[[BootDisks], list[str]]
     be), or None, said once, when none could be made."""
     if guest.snapshots is None:
         return None
-    placeholders = BootDisks(Path("@disk"), Path("@ext4"), Path("@job"), Path("@coverage"))
-    found = template(guest.snapshots, template_key(command(placeholders), guest.kernel.bzimage),
+    found = template(guest.snapshots, template_key(command(PLACEHOLDERS), guest.kernel.bzimage),
                      lambda work: command(blank_disks(work)))
     if isinstance(found, Template):
         return found
@@ -550,25 +547,20 @@ def _saved_guest(guest: PreparedGuest, command: Callable[[BootDisks], list[str]]
     return None
 
 
-def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
-               files: tuple[tuple[str, str], ...] = (),
-               programs: tuple[tuple[str, Path], ...] = (),
-               on_line: Callable[[ConsoleTracker, str], None] | None = None,
-               echo: bool = True, restore: bool = True) -> tuple[ConsoleTracker, RunOutcome, dict[str, object]]:
-    """One boot: the base archive (the same for every boot of a build),
-    a job disk with the agent's arguments, modules, files and programs,
-    QEMU under the watchdog; restored from a saved guest where there is
-    one (guest/snapshot.py) unless not restore.  on_line sees each console
-    line after the tracker has."""
-    tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
+def _check_coverage(kernel: GuestKernel, request: GuestRequest) -> None:
     options = kernel.options()
     if request.coverage and options and options.get("CONFIG_GCOV_KERNEL") != "y":
         raise HarnessError(ExitCode.USAGE, f"--coverage needs a kernel with CONFIG_GCOV_KERNEL; {kernel.dotconfig} "
                                            "has it off (a prebuilt distribution kernel has no gcov)")
-    mode = boot_mode() if guest.snapshots is not None and restore else "cold"
-    job_files = files
+
+
+def _base_and_disks(guest: PreparedGuest, request: GuestRequest, out_dir: Path, files: tuple[tuple[str, str], ...],
+                    programs: tuple[tuple[str, Path], ...]) -> tuple[Base, BootDisks]:
+    """The base archive (the same for every boot of a build) and the boot's
+    disks, its job on one of them."""
+    tools, kernel, artefacts = guest.tools, guest.kernel, guest.artefacts
     if request.path_lines:
-        job_files += ((GUEST_PATHS, "".join(line + "\n" for line in request.path_lines)),)
+        files += ((GUEST_PATHS, "".join(line + "\n" for line in request.path_lines)),)
     cpio = str(tools["cpio"])
     base_spec = BaseSpec(busybox=tools["busybox"], agent=artefacts.agent, fuzzer=artefacts.fuzzer,
                          kernel_modules=tuple(boot_modules(kernel.image)) if kernel.image else ())
@@ -576,48 +568,64 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         base = cached_base(base_spec, guest.snapshots, cpio)
     else:
         base = build_base(base_spec, out_dir / INITRAMFS_NAME, cpio)
-    job = build_job(JobSpec(agent_args=agent_argv(artefacts, request), modules=artefacts.loaded(request),
-                            files=job_files, programs=programs, allow_crash=request.allow_crash),
-                    out_dir / JOB_NAME, base.libraries, cpio)
-    qemu = tools["qemu-system-x86_64"]
+    job = JobSpec(agent_args=agent_argv(artefacts, request), modules=artefacts.loaded(request), files=files,
+                  programs=programs, allow_crash=request.allow_crash)
+    return base, boot_disks(out_dir, tools["mkfs.ext4"], job, base.libraries, cpio)
+
+
+def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
+               files: tuple[tuple[str, str], ...] = (),
+               programs: tuple[tuple[str, Path], ...] = (),
+               observers: tuple[BootObserver, ...] = (),
+               echo: bool = True, restore: bool = True) -> tuple[ConsoleTracker, RunOutcome, dict[str, object]]:
+    """One boot: the base archive, the boot's disks (guest/disks.py), QEMU
+    under the watchdog; restored from a saved guest where there is one
+    (guest/snapshot.py) unless not restore.  observers are told of it."""
+    for observer in observers:
+        observer.booting(out_dir)
+    _check_coverage(guest.kernel, request)
+    mode = boot_mode() if guest.snapshots is not None and restore else "cold"
+    booted = _boot_once(guest, request, out_dir, probe, files, programs, observers, echo, mode)
+    if booted is None:
+        booted = _boot_once(guest, request, out_dir, probe, files, programs, observers, echo, "cold")
+    assert booted is not None
+    for observer in observers:
+        observer.ended(*booted)
+    return booted
+
+
+def _boot_once(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe,
+               files: tuple[tuple[str, str], ...], programs: tuple[tuple[str, Path], ...],
+               observers: tuple[BootObserver, ...], echo: bool,
+               mode: str) -> tuple[ConsoleTracker, RunOutcome, dict[str, object]] | None:
+    """None: a restore that never reached its job (boot again, cold)."""
+    kernel = guest.kernel
+    base, disks = _base_and_disks(guest, request, out_dir, files, programs)
+    qemu = guest.tools["qemu-system-x86_64"]
     accel = select_accel(guest.accel, qemu, qemu_command(qemu, kernel.bzimage, None, BASE_APPEND, kvm=True),
                          guest.accel_cache, probe)
     boot = request.boot
     append = kernel_append(request.append, boot.append)
 
-    def command(disks: BootDisks) -> list[str]:
-        return qemu_command(qemu, kernel.bzimage, base.archive, append, accel.kvm, disks.disk, boot.qemu_args,
-                            boot.disk_platform, disks.ext4, disks.coverage, boot.memory_mib, disks.job)
+    def command(d: BootDisks) -> list[str]:
+        return qemu_command(qemu, kernel.bzimage, base.archive, append, accel.kvm, d.disk, boot.qemu_args,
+                            boot.disk_platform, d.ext4, d.coverage, boot.memory_mib, d.job)
 
     saved = _saved_guest(guest, command) if mode == "snapshot" else None
-    disk = scratch_disk(out_dir)
-    try:
-        ext4 = ext4_disk(out_dir, tools["mkfs.ext4"])
-    except OSError as exc:
-        raise HarnessError(ExitCode.MISSING_PREREQ, f"cannot make the ext4 disk: {exc}") from exc
-    # Every boot has one (sparse until written), so --coverage is the same
-    # command line, the same snapshot; kept after a --coverage boot: the
-    # caller reads it (guest/coverage.py).
-    coverage = coverage_disk(out_dir)
-    cmd = command(BootDisks(disk, ext4, job, coverage))
-    if saved is not None:
-        cmd += incoming_args(saved.state)
+    cmd = command(disks) + (incoming_args(saved.state) if saved is not None else [])
     how = f"restored from {saved.state.parent}" if saved is not None else "booted cold"
     print(f"[uafault] guest: {accel.note}; {how}\n[uafault] {shlex.join(cmd)}", flush=True)
     tracker = ConsoleTracker()
 
     def feed(line: str, seconds: float | None) -> None:
         tracker.feed(line, seconds)
-        if on_line is not None:
-            on_line(tracker, line)
+        for observer in observers:
+            observer.line(tracker, line)
 
     outcome = run_console(cmd, out_dir / CONSOLE_NAME, feed, lambda: tracker.agent_exit is not None,
                           Watchdog(request.timeout, request.silence_timeout), sys.stdout if echo else None,
                           halted=lambda: tracker.powered_down, preamble=saved.console if saved else ())
-    disk.unlink(missing_ok=True)
-    ext4.unlink(missing_ok=True)
-    if not request.coverage:
-        coverage.unlink(missing_ok=True)
+    disks.remove(keep_coverage=request.coverage)
     if saved is not None and "job_read" not in tracker.arrived:
         # Between the restore and its job the guest only polls a disk: a
         # restore that never got there is a snapshot QEMU could not load,
@@ -625,7 +633,7 @@ def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
         forget(saved)
         print(f"[uafault] guest: the restored guest never read its job ({outcome.reason}); snapshot "
               f"{saved.state.parent} dropped, booting cold", flush=True)
-        return boot_guest(guest, request, out_dir, probe, files, programs, on_line, echo, restore=False)
+        return None
     details: dict[str, object] = {"qemu_command": cmd, "accel": accel.name, "accel_note": accel.note,
                                   "bzimage": str(kernel.bzimage), "boot": "snapshot" if saved else "cold"}
     if saved is not None and saved.made_seconds is not None:

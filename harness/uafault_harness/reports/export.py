@@ -9,9 +9,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..campaign.store import History, Row
-from ..campaign.verdicts import BAD, VERDICTS
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import GUEST_ARCH
+from ..core.verdicts import BAD, VERDICTS, Verdict, ktap_directive
 from ..guest.protocol import SETUP_TAG, oracle_tag
 from .html import newest_run
 
@@ -34,11 +34,11 @@ def to_ktap(rows: list[Row]) -> str:
         for i, r in enumerate(cases, 1):
             if r.title:
                 out.append(f"    # {r.case.case_id}: {r.verdict}: {r.title}")
-            if r.verdict == "UNRESOLVED":
+            if r.verdict == Verdict.UNRESOLVED:
                 # The agent's own form, so a reader tells it from a skip.
                 out.append(f"    # {r.title if oracle_tag(r.title) == SETUP_TAG else f'[{SETUP_TAG}] {r.title}'}")
             meaning = VERDICTS[r.verdict]
-            out.append(f"    {'ok' if meaning.ktap_ok else 'not ok'} {i} {r.case.case_id}{meaning.ktap_directive}")
+            out.append(f"    {'ok' if meaning.ktap_ok else 'not ok'} {i} {r.case.case_id}{ktap_directive(r.verdict)}")
         bad = any(r.verdict in BAD for r in cases)
         out.append(f"{'not ok' if bad else 'ok'} {n} {target}")
     return "\n".join(out) + "\n"
@@ -65,7 +65,7 @@ def to_kcidb(rows: list[Row], run_id: str, source_version: str, config_digest: s
         test: dict[str, object] = {
             "id": f"{checkout}:{r.case.case_id}", "build_id": f"{checkout}:{r.case.kernel}", "origin": ORIGIN,
             "path": f"uafault.{r.case.target}.{r.case.fault}", "status": VERDICTS[r.verdict].kcidb,
-            "waived": r.verdict == "XFAIL", "duration": round(r.seconds, 3),
+            "waived": r.verdict == Verdict.XFAIL, "duration": round(r.seconds, 3),
             "misc": {"verdict": r.verdict, "size": r.case.size, "offset": r.case.offset, "seed": r.case.seed,
                      "rep": r.case.rep, "memory": r.case.memory},
         }

@@ -12,8 +12,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..campaign.store import History, Row
-from ..campaign.verdicts import BAD, ORDER, VERDICTS
 from ..core.errors import ExitCode, HarnessError
+from ..core.verdicts import BAD, ORDER, VERDICTS, Verdict
 from ..guest.protocol import DEFAULT_MEMORY
 from .coverage import Ran, section as coverage_section, write_lcov
 
@@ -73,7 +73,7 @@ def _matrix(rows: list[Row]) -> str:
 
 
 def _titles(history: History, campaign: str) -> str:
-    rows = history.crash_titles(campaign, ("CRASH", "TIMEOUT", "XFAIL"))
+    rows = history.crash_titles(campaign, (Verdict.CRASH, Verdict.TIMEOUT, Verdict.XFAIL))
     if not rows:
         return '<p class="empty">No crash titles in any run of this campaign.</p>'
     body = "".join(f"<tr><td>{html.escape(t)}</td><td>{n}</td><td>{a}</td><td>{b}</td></tr>" for t, n, a, b in rows)

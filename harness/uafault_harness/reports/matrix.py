@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..campaign.spec import DEFAULT_PAIRS
 from ..campaign.store import History, Row
-from ..campaign.verdicts import VERDICTS
 from ..core.errors import ExitCode, HarnessError
+from ..core.verdicts import VERDICTS, Verdict
 from ..guest.protocol import oracle_tag
 
 
@@ -25,7 +25,7 @@ def oracle_of(row: Row) -> str:
     oracle = oracle_tag(row.title)
     if oracle:
         return oracle
-    if row.verdict == "TIMEOUT":
+    if row.verdict == Verdict.TIMEOUT:
         return "watchdog"
     return f"kernel: {row.title}" if row.title else "unknown"
 
@@ -78,7 +78,7 @@ def shapes_of(rows: list[Row], pairs: tuple[tuple[str, str], ...] = DEFAULT_PAIR
         shape = shapes.setdefault(name, Shape(name))
         if is_buggy:
             shape.variant_cases += 1
-            shape.variant_unresolved += row.verdict == "UNRESOLVED"
+            shape.variant_unresolved += row.verdict == Verdict.UNRESOLVED
             if VERDICTS[row.verdict].catches:
                 shape.caught[row.case.fault][oracle_of(row)] += 1
         else:

@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..campaign.runner import counts_of
 from ..campaign.store import DB_NAME, History
 from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.results import Counts, LayerResult, SUMMARY_NAME, new_run_id, write_layer
+from ..core.verdicts import Verdict, counts_of
 from ..reports.matrix import detection, oracle_of, shapes_of
 
 SMOKE = Path("configs/campaigns/smoke.toml")
@@ -168,7 +168,7 @@ def _judge_variants(db: Path, run_id: str, rc: int, log: Path) -> LayerResult:
     oopses = [r for r in rows if r.case.target == OOPSING_VARIANT]
     # A known issue makes the crash XFAIL; it keeps the kernel's title.
     # (Under kernel_alias the raw read hits kernel memory and cannot oops.)
-    crashed = [r for r in oopses if r.verdict in ("CRASH", "XFAIL") and oracle_of(r).startswith("kernel: ")]
+    crashed = [r for r in oopses if r.verdict in (Verdict.CRASH, Verdict.XFAIL) and oracle_of(r).startswith("kernel: ")]
     crash_ok = bool(crashed) and len(rows) == planned
     counts = Counts(passed=sum(s.is_caught for s in shapes) + sum(bool(s.twin) and not s.twin_flagged for s in shapes)
                     + crash_ok)
@@ -221,7 +221,7 @@ def run_repro_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
 def _first_failure(db: Path, run_id: str) -> str | None:
     """The first case of the run that failed (a known issue's XFAIL included)."""
     with History(db) as stored:
-        return stored.first_failure(run_id, ("FAIL", "XFAIL"))
+        return stored.first_failure(run_id, (Verdict.FAIL, Verdict.XFAIL))
 
 
 def run_minimize_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | None) -> LayerResult:

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..campaign.store import DB_NAME, History
 from ..core.paths import Layout
 from ..core.results import LayerResult
+from ..core.verdicts import Verdict
 from ..reports.coverage import LCOV_DIR, Ran, file_rows, summary
 from .browser import dump_dom
 from .campaign_layers import checks_layer, cli_command, run_logged
@@ -23,7 +24,7 @@ LAYER_DIR = "coverage"
 FILES = ("mm/gup.c", "lib/iov_iter.c")
 # Verdicts of a case that ran to its end in the guest (the agent wrote its
 # counters): a crash or a hang never gets that far, a skip runs nothing.
-RAN = ("PASS", "FAIL", "XFAIL")
+RAN = (Verdict.PASS, Verdict.FAIL, Verdict.XFAIL)
 
 
 def run_coverage_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | None) -> LayerResult:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..campaign.store import DB_NAME, History, Row
-from ..campaign.verdicts import BAD, VERDICTS
 from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.results import LayerResult
+from ..core.verdicts import BAD, VERDICTS, Verdict
 from ..reports.matrix import detection
 from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 
@@ -50,7 +50,7 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
                  if r.verdict in BAD and not r.case.target.startswith("variant_")]
         checks[f"{kernel}: no correct target failed" + (f" ({'; '.join(wrong[:2])})" if wrong else "")] = not wrong
         checks[f"{kernel}: the virtio-blk paths passed"] = any(
-            r.verdict == "PASS" for r in mine if r.case.target.startswith("path_dio_"))
+            r.verdict == Verdict.PASS for r in mine if r.case.target.startswith("path_dio_"))
     for variant, (catch, miss) in SHOWS.items():
         for kernel in catch:
             checks[f"{kernel} catches {variant}"] = _caught(rows, variant, kernel) is True

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..campaign.known_issues import case_globs, shipped_known_issues
-from ..campaign.runner import described_lines
+from ..campaign.batch import described_lines
 from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.results import SUMMARY_NAME, LayerResult, read_layer

@@ -13,9 +13,9 @@ import tomllib
 from pathlib import Path
 
 from ..campaign.store import DB_NAME, History, Row
-from ..campaign.verdicts import BAD
 from ..core.paths import Layout
 from ..core.results import LayerResult
+from ..core.verdicts import BAD, Verdict
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 from .path_oracles_layer import artefacts_of
@@ -62,13 +62,13 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
                  if r.verdict in BAD and not r.case.target.startswith("variant_")]
         checks[f"{memory}: no correct target failed ({'; '.join(wrong[:2])})" if wrong
                else f"{memory}: no correct target failed"] = not wrong
-        checks[f"{memory}: cases passed"] = any(r.verdict == "PASS" for r in mine)
+        checks[f"{memory}: cases passed"] = any(r.verdict == Verdict.PASS for r in mine)
         if memory == NO_LONGTERM_WRITE:
             checks[f"{memory}: [writeback] caught {DIRTY_VARIANT}"] = any(
                 r.case.target == DIRTY_VARIANT and r.title.startswith("[writeback]") for r in mine)
             refused = [r for r in mine if r.case.target in LONGTERM_WRITERS and r.case.fault == "none"]
             checks[f"{memory}: every long-term write pin refused whole"] = (
-                {r.case.target for r in refused} == set(LONGTERM_WRITERS) and all(r.verdict == "PASS" for r in refused))
+                {r.case.target for r in refused} == set(LONGTERM_WRITERS) and all(r.verdict == Verdict.PASS for r in refused))
         for fault, tag in EARLY_CATCHES:
             if any(r.case.fault == fault for r in mine):
                 checks[f"{memory}: {tag} caught {EARLY_VARIANT} under {fault}"] = any(
@@ -77,7 +77,7 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
         if memory in SHMEM_KINDS:
             for fault in SHMEM_FAULTS:
                 checks[f"{memory}: {fault} set up and passed"] = any(
-                    r.case.fault == fault and r.verdict == "PASS" for r in mine)
+                    r.case.fault == fault and r.verdict == Verdict.PASS for r in mine)
         if memory not in NO_REFERENCES:
             checks[f"{memory}: [refs] caught {LEAK_VARIANT}"] = any(
                 r.case.target == LEAK_VARIANT and r.title.startswith("[refs]") for r in mine)

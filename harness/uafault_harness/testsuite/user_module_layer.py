@@ -26,6 +26,7 @@ from ..campaign.store import DB_NAME, History
 from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.results import Counts, LayerResult, SUMMARY_NAME, write_layer
+from ..core.verdicts import Verdict
 from .campaign_layers import REPRODUCED, cli_command, newest_run, run_logged, since_now
 
 LAYER_DIR = "user-module"
@@ -196,8 +197,8 @@ def _campaign_checks(layout: Layout, work: Path, out: Path, jobs: int, checks: _
     checks.add("the campaign ran the modules on both kernels", kernels == {"plain", "kasan"})
     described = {(r.case.target, r.verdict) for r in rows if r.case.target.startswith("path_zero")}
     checks.add("the described paths ran: zero_read passes, zero_wrong's broken contract is caught (XFAIL)",
-               ("path_zero_read", "PASS") in described and ("path_zero_wrong", "XFAIL") in described
-               and not any(v not in ("PASS", "XFAIL") for _, v in described))
+               ("path_zero_read", Verdict.PASS) in described and ("path_zero_wrong", Verdict.XFAIL) in described
+               and not any(v not in (Verdict.PASS, Verdict.XFAIL) for _, v in described))
     consoles = "".join(p.read_text(errors="replace") for p in
                        (layout.results_root / CAMPAIGN_DIR / run[0]).glob("boot-*/console.log"))
     checks.add(f"the guests booted with the campaign's append ({APPEND})",
@@ -213,7 +214,7 @@ def _minimize_checks(layout: Layout, run_id: str, out: Path, jobs: int, checks: 
     """minimize of a buggy case: its config and C reproducer carry the
     user's module, and the reproducer gives the same verdict with it loaded."""
     with History(layout.results_root / DB_NAME) as stored:
-        case = stored.first_failure(run_id, ("FAIL", "XFAIL"))
+        case = stored.first_failure(run_id, (Verdict.FAIL, Verdict.XFAIL))
     if not checks.add("the campaign has a failing buggy case to minimise", case is not None):
         return
     where = out / "minimize"

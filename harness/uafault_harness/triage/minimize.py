@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..campaign.runner import fault_kinds
+from ..campaign.plan import agent_facts
 from ..campaign.spec import Campaign, Case, load_campaign
-from ..campaign.store import DB_NAME, Store, Verdict
+from ..campaign.store import DB_NAME, CaseVerdict, Store
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import Layout, with_source
+from ..core.verdicts import Verdict
 from ..guest.accel import DEFAULT_ACCEL
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
@@ -37,21 +38,21 @@ SIZES = (1, 8, 64, 512, 4096)
 ROUNDS = (1, 10, 50, 100)
 
 
-def signature(verdict: Verdict) -> tuple[str, str]:
+def signature(verdict: CaseVerdict) -> tuple[str, str]:
     """What reproducing a stored failure means: (verdict, title text).  An
     XFAIL is a failure a known issue expected; its title says which kind."""
     oracle = oracle_tag(verdict.title)
-    if verdict.verdict in ("FAIL", "XFAIL") and oracle:
-        return "FAIL", f"[{oracle}]"
-    if verdict.verdict == "TIMEOUT":
-        return "TIMEOUT", ""
-    if verdict.verdict in ("CRASH", "XFAIL") and verdict.title:
-        return "CRASH", verdict.title
+    if verdict.verdict in (Verdict.FAIL, Verdict.XFAIL) and oracle:
+        return Verdict.FAIL, f"[{oracle}]"
+    if verdict.verdict == Verdict.TIMEOUT:
+        return Verdict.TIMEOUT, ""
+    if verdict.verdict in (Verdict.CRASH, Verdict.XFAIL) and verdict.title:
+        return Verdict.CRASH, verdict.title
     raise HarnessError(ExitCode.USAGE, f"case {verdict.case_id} ended {verdict.verdict} "
                        f"{verdict.title!r}: no failure to minimise")
 
 
-def stored_case(layout: Layout, run_id: str, case_id: str) -> tuple[Case, Verdict, Campaign]:
+def stored_case(layout: Layout, run_id: str, case_id: str) -> tuple[Case, CaseVerdict, Campaign]:
     """The case, its verdict and its campaign (the modules it loaded, its
     kernel parameters, its known issues)."""
     db = layout.results_root / DB_NAME
@@ -80,7 +81,7 @@ class Minimized:
     config: Path
     source: Path
     binary: Path
-    c_verdict: Verdict
+    c_verdict: CaseVerdict
     steps: tuple[str, ...]
 
     @property
@@ -139,7 +140,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     if campaign.kernel_source is not None:
         layout = with_source(layout, campaign.kernel_source)
     guest = prepare_guest(layout, boot_kernel(case.kernel).kasan, jobs, campaign.modules.dirs, accel)
-    kinds = fault_kinds(guest.artefacts.agent)
+    kinds = agent_facts(guest.artefacts.agent)
     attempts = [0]
 
     def reproduces(candidate: Repro) -> bool:
@@ -172,7 +173,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     log(f"{source} compiled; running it in a guest")
     result = replay(guest, kinds.crash, dataclasses.replace(smallest, runs=1, threshold=1), 1,
                     out / "work" / f"{case_id}-c", smallest.env(layout), program=binary)
-    c_verdict = next(iter(result.verdicts.values()), Verdict("", "none", "no verdict"))
+    c_verdict = next(iter(result.verdicts.values()), CaseVerdict("", "none", "no verdict"))
     return Minimized(smallest, config, source, binary, c_verdict, tuple(steps))
 
 

@@ -17,15 +17,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..campaign.runner import (
-    BootEnv, CoverageSink, Progress, coverage_sources, described_lines, fault_kinds, known_issues_for, run_batch,
+from ..campaign.batch import (
+    BootEnv, CoverageSink, Progress, coverage_sources, described_lines, known_issues_for, run_batch,
 )
+from ..campaign.plan import agent_facts
 from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, read_table
-from ..campaign.store import RunInfo, Store, Verdict
+from ..campaign.store import CaseVerdict, RunInfo, Store
 from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
 from ..core.paths import KernelSource, Layout, with_source
 from ..core.results import new_run_id
+from ..core.verdicts import Verdict
 from ..guest.accel import DEFAULT_ACCEL
 from ..core.coverage import Coverage, Sources
 from ..guest.kernels import boot_kernel
@@ -36,7 +38,7 @@ from ..guest.runner import PreparedGuest, prepare_guest
 REPRO_DIR = "repro"
 KEYS = ("kernel", "modules", "known_issues", "append", "paths", "target", "fault", "size", "offset", "seed",
         "memory", "rounds", "runs", "threshold", "expect", "title", "kernel_source")
-EXPECTABLE = ("FAIL", "CRASH", "TIMEOUT")
+EXPECTABLE = (Verdict.FAIL, Verdict.CRASH, Verdict.TIMEOUT)
 _TARGET = re.compile(r"[\w.-]{1,47}")
 BOOT_TIMEOUT = 600
 # Where a C reproducer sits in the guest.
@@ -85,12 +87,12 @@ class Repro:
         return [Case(i, self.kernel, self.target, self.fault, self.size, self.offset, self.seed, i + 1,
                      self.memory) for i in range(runs)]
 
-    def reproduced(self, v: Verdict) -> bool:
+    def reproduced(self, v: CaseVerdict) -> bool:
         if v.verdict != self.expect or self.title not in v.title:
             return False
         # A FAIL counts only with an oracle's complaint: a case the agent
         # could not even set up (no such target) is not the bug.
-        return v.verdict != "FAIL" or oracle_tag(v.title) is not None
+        return v.verdict != Verdict.FAIL or oracle_tag(v.title) is not None
 
     def needed(self, runs: int) -> int:
         """The threshold for runs runs: the file's, scaled when --runs differs."""
@@ -149,7 +151,7 @@ class ReproResult:
     reproduced: int
     runs: int
     needed: int
-    verdicts: dict[str, Verdict]
+    verdicts: dict[str, CaseVerdict]
     out_dir: Path
     # With --coverage: the lines each run ran (case ids as the store's).
     coverage: Coverage | None = None
@@ -164,7 +166,7 @@ def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int,
     if repro.kernel_source is not None:
         layout = with_source(layout, repro.kernel_source)
     guest = prepare_guest(layout, boot_kernel(repro.kernel).kasan, jobs, repro.modules.dirs, accel)
-    kinds = fault_kinds(guest.artefacts.agent)
+    kinds = agent_facts(guest.artefacts.agent)
     if repro.fault not in kinds.names:
         text = repro.path.read_text(errors="replace")
         line = next((n for n, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith("fault")), None)

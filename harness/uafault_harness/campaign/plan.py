@@ -1,0 +1,159 @@
+"""A campaign's plan: the file (read once), the agent's facts (asked in one
+call), the targets the guest lists (guest/targets.py), the selection, the expansion into
+cases and tonight's shard; or, for --resume, the plan the store kept."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..core.errors import ExitCode, HarnessError
+from ..core.paths import Layout, with_source
+from ..core.results import new_run_id
+from ..guest.build import GuestKernel, config_text, guest_kernel
+from ..guest.kernels import boot_kernel
+from ..guest.protocol import FaultKinds, parse_fault_kinds, parse_memory_kinds
+from ..guest.runner import BootObserver, PreparedGuest, prepare_guest
+from ..guest.targets import list_targets
+from .batch import BootEnv, boot_env
+from .spec import Campaign, Case, check_kinds, plan_cases, tonight
+from .store import History, RunInfo, Store
+
+
+def _ask_agent(agent: Path, option: str) -> str:
+    proc = subprocess.run([str(agent), option], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HarnessError(ExitCode.RUN_FAILED, f"{agent} {option} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def agent_facts(agent: Path) -> FaultKinds:
+    """The agent's fault kinds and what they are, and its memory kinds,
+    asked of the agent binary itself (it runs on the host for this)."""
+    kinds = parse_fault_kinds(_ask_agent(agent, "--list-faults"))
+    return replace(kinds, memory=parse_memory_kinds(_ask_agent(agent, "--list-memory")))
+
+
+def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
+    """The plan's size: cases per kernel, per memory kind, per fault kind
+    and per target, and the guest time the campaign's earlier runs took
+    per case."""
+    def tally(key: str) -> str:
+        counts: dict[str, int] = {}
+        for c in cases:
+            counts[getattr(c, key)] = counts.get(getattr(c, key), 0) + 1
+        return ", ".join(f"{k} {n}" for k, n in counts.items())
+
+    lines = [f"[campaign] plan of {campaign}: {len(cases)} cases",
+             f"  per kernel: {tally('kernel')}", f"  per memory kind: {tally('memory')}",
+             f"  per fault kind: {tally('fault')}",
+             f"  per target: {tally('target')}"]
+    seconds = None
+    if db.is_file():
+        with History(db) as stored:
+            seconds = stored.mean_case_seconds(campaign)
+    if seconds is None:
+        lines.append("  estimate: no earlier run of this campaign to go by")
+    else:
+        total = seconds * len(cases)
+        lines.append(f"  estimate: {total / 60:.0f} min of guest time at {seconds:.2f} s a case "
+                     f"(earlier runs), divided by -j, plus a few seconds a boot")
+    return "\n".join(lines)
+
+
+def config_digest(layout: Layout, campaign: Campaign, plain: GuestKernel) -> str:
+    """The configs the campaign's kernels build from; a prebuilt image's own."""
+    if plain.image:
+        return plain.config_digest()
+    digest = hashlib.sha256()
+    for kernel in campaign.kernels:
+        digest.update(config_text(layout, guest_kernel(layout, boot_kernel(kernel).kasan)).encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run boots: its cases and everything they are read with."""
+    layout: Layout
+    campaign: Campaign
+    kinds: FaultKinds
+    env: BootEnv
+    # The plain kernel's guest: it lists the targets and runs the cases of
+    # every kernel that is not KASAN.
+    plain: PreparedGuest
+    run_id: str
+    cases: list[Case]
+    # False: the plan is the store's already (--resume).
+    new: bool = True
+    # The slice of a matrix covered over nights, told where it came from.
+    note: str = ""
+    # Targets the plan runs a kind that oopses on purpose on.
+    crashing: frozenset[str] = frozenset()
+
+    def store_in(self, store: Store, spec: Path) -> None:
+        """A new plan into the store, in one transaction, before any case
+        runs (a resumed one is there already)."""
+        if self.new:
+            store.create_run(RunInfo(self.run_id, self.campaign.name, str(spec), self.campaign.digest),
+                             self.plain.kernel_text, config_digest(self.layout, self.campaign, self.plain.kernel),
+                             self.cases, self.campaign.pairs)
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What the command asks of the plan (campaign/runner.py's request)."""
+    jobs: int
+    accel: str
+    shard: tuple[int, int] | None = None
+    resume: str | None = None
+    run_id: str | None = None
+
+
+def _new_run_id(store: Store, campaign: Campaign, request: PlanRequest) -> tuple[str, tuple[int, int] | None]:
+    """The run's id and its slice: --shard, else tonight's of a matrix
+    covered over nights."""
+    part = request.shard or tonight(campaign.nights, int(time.time() // 86400))
+    if request.run_id is None:
+        return new_run_id() + (f"-s{part[0]}of{part[1]}" if part else ""), part
+    if store.has_run(request.run_id):
+        raise HarnessError(ExitCode.USAGE, f"run {request.run_id} exists; finish it with --resume {request.run_id}")
+    return request.run_id, part
+
+
+def _cases(plan: Plan, part: tuple[int, int] | None, request: PlanRequest, out_root: Path,
+           observers: tuple[BootObserver, ...]) -> tuple[list[Case], str]:
+    """The targets listed, selected and expanded, then sliced."""
+    campaign = plan.campaign
+    listed = list_targets(plan.plain, out_root / plan.run_id / "list-targets", campaign.modules,
+                          plan.env.path_lines, observers)
+    note = "" if request.shard or not part else (
+        f"[campaign] {campaign.name} covers its matrix in {part[1]} nights: tonight "
+        f"is slice {part[0]} (--shard {part[0]}/{part[1]})")
+    return plan_cases(campaign, listed, plan.kinds, part), note
+
+
+def make_plan(layout: Layout, campaign: Campaign, request: PlanRequest, store: Store, out_root: Path,
+              observers: tuple[BootObserver, ...] = ()) -> Plan:
+    """The run's plan: the plain guest built, the agent's facts checked
+    against the file, then the store's plan (--resume) or a new one."""
+    if campaign.kernel_source is not None:
+        layout = with_source(layout, campaign.kernel_source)
+    plain = prepare_guest(layout, False, request.jobs, campaign.modules.dirs, request.accel)
+    kinds = agent_facts(plain.artefacts.agent)
+    check_kinds(campaign, kinds.names, tuple(kinds.memory))
+    env = boot_env(layout, campaign)
+    if request.resume:
+        info = store.run_info(request.resume)
+        if info.spec_digest != campaign.digest:
+            raise HarnessError(ExitCode.USAGE, f"{campaign.path} changed since run {info.run_id} was planned; "
+                               "resume it with the file it was planned from")
+        plan = Plan(layout, campaign, kinds, env, plain, info.run_id, store.planned(info.run_id), new=False)
+    else:
+        run_id, part = _new_run_id(store, campaign, request)
+        plan = Plan(layout, campaign, kinds, env, plain, run_id, [])
+        cases, note = _cases(plan, part, request, out_root, observers)
+        plan = replace(plan, cases=cases, note=note)
+    return replace(plan, crashing=frozenset(c.target for c in plan.cases if c.fault in kinds.crash))
