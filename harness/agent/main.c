@@ -113,8 +113,7 @@ static bool boot_tainted(void)
 	unsigned long taint = kernel_taint();
 
 	if (taint)
-		fprintf(stderr, AGENT_ERROR_PREFIX "the kernel is tainted (%lu) before the first case: a report during boot\n",
-			taint);
+		fprintf(stderr, BOOT_TAINTED_LINE, taint);
 	return taint;
 }
 

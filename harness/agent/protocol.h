@@ -106,6 +106,11 @@
  */
 #define UNAVAILABLE_MARKER	"uafault-unavailable:"
 
+/* A boot the kernel tainted before the first case (main.c): no case runs. */
+#define BOOT_TAINTED_LINE	AGENT_ERROR_PREFIX "the kernel is tainted (%lu) before the first case: a report during boot\n"
+/* --watchdog: a call that has not returned (watchdog.c). */
+#define WATCHDOG_LINE		AGENT_ERROR_PREFIX "watchdog: %s: its call has not returned in %u s\n"
+
 /* The figures: checked scenarios, and the bare ioctl loop (bench). */
 #define STATS_MARKER		"# uafault-stats:"
 #define STATS_LINE		STATS_MARKER " scenarios=%lu seconds=%.3f\n"

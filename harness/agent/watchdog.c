@@ -67,8 +67,7 @@ static void *watch_calls(void *unused)
 		fflush(stdout);
 		dump_task_file(getpid(), caller, "wchan");
 		dump_task_file(getpid(), caller, "stack");
-		fprintf(stderr, AGENT_ERROR_PREFIX "watchdog: %s: its call has not returned in %u s\n",
-			watched, watchdog_seconds);
+		fprintf(stderr, WATCHDOG_LINE, watched, watchdog_seconds);
 		/* A call waiting on a server (fuse) ends when the server does. */
 		while (nservers) {
 			pid_t server = servers[--nservers];

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from uafault_harness.campaign.spec import Case
 from uafault_harness.core.agent_header import agent_define, agent_number, agent_string
+from uafault_harness.core import verdicts
 from uafault_harness.guest import protocol
 
 AGENT = Path(__file__).parents[1] / "agent"
@@ -66,13 +67,13 @@ def test_a_known_issue_is_an_xfail_in_c_and_python() -> None:
     records' (module/uafault_known.h)."""
     verdict = _source("verdict.c")
     assert "XFAIL_RECORD_REASON" in verdict and "XFAIL_ISSUE_REASON" in verdict
-    assert protocol.KTAP_XFAIL == agent_string("UAFAULT_KNOWN_XFAIL") == "XFAIL"
-    assert protocol.KTAP_XPASS == "XPASS" and protocol.KTAP_SKIP == "SKIP"
+    assert verdicts.KTAP_XFAIL == agent_string("UAFAULT_KNOWN_XFAIL") == "XFAIL"
+    assert verdicts.KTAP_XPASS == "XPASS" and verdicts.KTAP_SKIP == "SKIP"
     record = _skip_line("", 2, "a.b", agent_string("XFAIL_RECORD_REASON") % "gup-fast-zero-pages")
     assert protocol.parse_result(record) == protocol.Result("a.b", False, True,
                                                            "XFAIL gup-fast-zero-pages: known deviation")
     issue = protocol.parse_result(_skip_line("", 3, "a.c", agent_string("XFAIL_ISSUE_REASON")))
-    assert issue is not None and issue.reason.split()[0].rstrip(":") == protocol.KTAP_XFAIL
+    assert issue is not None and issue.reason.split()[0].rstrip(":") == verdicts.KTAP_XFAIL
 
 
 def test_the_agents_options_are_spelled_once() -> None:
@@ -107,10 +108,12 @@ def test_each_protocol_string_is_in_one_c_header() -> None:
             continue
         text = re.sub(r"/\*.*?\*/", "", path.read_text(), flags=re.S)
         assert not [s for s in literals if f'"{s}' in text], path.name
-    # The host reads them from protocol.h (core/agent_header.py): its guest
-    # and triage code spells none of them again (comments aside).
+    # The host reads them from protocol.h (core/agent_header.py): no other
+    # host code, and no bench script, spells one again (comments aside).
     package = Path(__file__).parents[1] / "uafault_harness"
-    for path in [p for dirname in ("guest", "triage", "core") for p in (package / dirname).glob("*.py")]:
+    bench = Path(__file__).parents[2] / "bench"
+    scripts = [p for p in bench.iterdir() if p.is_file() and p.read_text(errors="replace").startswith("#!")]
+    for path in [*package.rglob("*.py"), *scripts]:
         code = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("#"))
         assert not [s for s in literals if f'"{s}' in code or f"'{s}" in code], path.name
 

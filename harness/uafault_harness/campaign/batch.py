@@ -30,7 +30,7 @@ from ..guest.initramfs import INITRAMFS_NAME, JOB_NAME
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
 from ..guest.protocol import (
-    CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, agent_error, case_started, is_unresolved, parse_result,
+    CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, agent_error, agent_args as protocol_args, case_started, is_unresolved, parse_result,
 )
 from ..guest.qemu import QemuEnd, RunOutcome
 from ..guest.runner import CONSOLE_NAME, BootObserver, GuestRequest, PreparedGuest, boot_guest
@@ -245,7 +245,7 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     out_dir.mkdir(parents=True, exist_ok=True)
     reader = _CaseReader(store, run_id, cases, progress, env)
     request = GuestRequest(allow_crash=allow_crash, kernel=cases[0].kernel, timeout=timeout,
-                           silence_timeout=min(timeout, 300), agent_args=f"--cases {GUEST_CASES} {agent_args}".strip(),
+                           silence_timeout=min(timeout, 300), agent_args=f"{protocol_args(cases=GUEST_CASES)} {agent_args}".strip(),
                            modules=env.modules, append=env.append, path_lines=env.path_lines,
                            coverage=coverage is not None)
     text = "".join(c.agent_line() + "\n" for c in cases)

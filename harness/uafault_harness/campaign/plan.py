@@ -15,7 +15,7 @@ from ..core.paths import Layout, with_source
 from ..core.results import new_run_id
 from ..guest.build import GuestKernel, config_text, guest_kernel
 from ..guest.kernels import boot_kernel
-from ..guest.protocol import FaultKinds, parse_fault_kinds, parse_memory_kinds
+from ..guest.protocol import AGENT_LIST_FAULTS, AGENT_LIST_MEMORY, FaultKinds, parse_fault_kinds, parse_memory_kinds
 from ..guest.runner import BootObserver, PreparedGuest, prepare_guest
 from ..guest.targets import list_targets
 from .batch import BootEnv, boot_env
@@ -33,8 +33,8 @@ def _ask_agent(agent: Path, option: str) -> str:
 def agent_facts(agent: Path) -> FaultKinds:
     """The agent's fault kinds and what they are, and its memory kinds,
     asked of the agent binary itself (it runs on the host for this)."""
-    kinds = parse_fault_kinds(_ask_agent(agent, "--list-faults"))
-    return replace(kinds, memory=parse_memory_kinds(_ask_agent(agent, "--list-memory")))
+    kinds = parse_fault_kinds(_ask_agent(agent, AGENT_LIST_FAULTS))
+    return replace(kinds, memory=parse_memory_kinds(_ask_agent(agent, AGENT_LIST_MEMORY)))
 
 
 def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:

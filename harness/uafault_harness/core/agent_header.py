@@ -87,6 +87,24 @@ def agent_string(name: str) -> str:
     return found[0]
 
 
+# A printf conversion, and what the text it prints looks like.
+_CONVERSION = re.compile(r"%[-+ #0]*\d*(?:\.\d+)?(?:hh|h|ll|l|z|j|t)?([diuxsf%])")
+_PRINTED = {"d": r"(-?\d+)", "i": r"(-?\d+)", "u": r"(\d+)", "x": r"([0-9a-f]+)", "s": r"(\S+)",
+            "f": r"(-?\d+(?:\.\d+)?)", "%": "%"}
+
+
+def agent_format(name: str) -> re.Pattern[str]:
+    """The line the agent prints with the printf format `#define name`, as a
+    regex to search for: each conversion a group of what it prints, the
+    format's trailing newline dropped."""
+    fmt = agent_string(name).rstrip("\n")
+    out, pos = [], 0
+    for m in _CONVERSION.finditer(fmt):
+        out += [re.escape(fmt[pos:m.start()]), _PRINTED[m.group(1)]]
+        pos = m.end()
+    return re.compile("".join(out) + re.escape(fmt[pos:]))
+
+
 def agent_option(name: str) -> str:
     """The agent's command-line option OPT_<name>, as "--name"."""
     return "--" + agent_string(f"OPT_{name}")

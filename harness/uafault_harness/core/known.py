@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .paths import PROJECT_ROOT
-from .verdicts import KTAP_SKIP
+from .verdicts import KTAP_SKIP, ktap_result
 
 KNOWN_HEADER = PROJECT_ROOT / "module" / "uafault_known.h"
 FIELDS = ("id", "contract", "deviation", "fix", "subject", "probe", "cases", "kernel")
@@ -186,18 +186,15 @@ class Seen:
                    {str(k): int(v) for k, v in dict(data.get("absent", {})).items()})
 
 
-_XFAIL_LINE = re.compile(rf"\bok \d+ .*?# {KTAP_SKIP} (.*)$")
-
-
 def seen_in(lines: Iterable[str]) -> Seen:
     """Count, per record, the result lines that showed it and the
     "absent" notes of cases that checked it and did not."""
     absent_re = re.compile(re.escape(markers().absent) + r"\s*([\w.-]+)")
     seen = Seen({}, {})
     for line in lines:
-        result = _XFAIL_LINE.search(line)
-        if result:
-            record = xfail_reason(result.group(1))
+        result = ktap_result(line, inside=True)
+        if result and result.ok and result.skipped:
+            record = xfail_reason(result.reason)
             if record:
                 seen.shown[record] = seen.shown.get(record, 0) + 1
             continue

@@ -11,8 +11,10 @@ so it compares, hashes, binds in SQL and encodes in JSON as that text."""
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
+from .agent_header import agent_string
 from .results import Counts
 
 
@@ -102,29 +104,55 @@ VERDICTS: dict[Verdict, Meaning] = {
 ORDER: tuple[Verdict, ...] = tuple(VERDICTS)
 BAD: frozenset[Verdict] = frozenset(v for v, m in VERDICTS.items() if m.bad)
 
-# KTAP's skip directive, and the agent's reason for a case it could not set
-# up (harness/agent/cases.c prints "ok N name # SKIP set-up failed").
-KTAP_SKIP = "SKIP"
-SETUP_FAILED = "set-up failed"
+# KTAP as both sides write it (harness/agent/protocol.h): the skip
+# directive; a known issue's or deviation's failure, a SKIP whose reason
+# starts XFAIL (module/uafault_known.h's UAFAULT_KNOWN_XFAIL); a strict
+# known issue's pass; the reason of a case that could not be set up.
+KTAP_SKIP = agent_string("KTAP_SKIP")
+KTAP_XFAIL = agent_string("KTAP_XFAIL")
+KTAP_XPASS = agent_string("KTAP_XPASS")
+SETUP_FAILED = agent_string("SETUP_FAILED_REASON")
+
+
+@dataclass(frozen=True)
+class KtapResult:
+    """A KTAP result line: "ok 3 name", "  not ok 1 name # SKIP why"."""
+    indent: str
+    ok: bool
+    number: int
+    name: str
+    skipped: bool
+    reason: str
+
+
+_RESULT = (r"(?P<not>not )?ok (?P<number>\d+) (?P<name>.+?)"
+           rf"(?:\s+# (?P<skip>{re.escape(KTAP_SKIP)})\b\s*(?P<reason>.*))?$")
+_RESULT_LINE = re.compile(r"^(?P<indent>\s*)" + _RESULT)
+# Inside a console line (a timestamp, a prefix before it).
+_RESULT_IN = re.compile(r"(?<![\w-])(?P<indent>)" + _RESULT)
+
+
+def ktap_result(line: str, inside: bool = False) -> KtapResult | None:
+    """The result @line is (from its start, else, @inside, anywhere in
+    it), or None: the one reading of a KTAP result line, for the agent's
+    KTAP, KUnit's and the known-deviation count alike."""
+    m = (_RESULT_IN.search if inside else _RESULT_LINE.match)(line.rstrip())
+    if m is None:
+        return None
+    return KtapResult(m.group("indent"), m.group("not") is None, int(m.group("number")), m.group("name"),
+                      m.group("skip") is not None, (m.group("reason") or "").strip())
 
 def ktap_directive(verdict: str) -> str:
     """The KTAP directive of a verdict's result line, "" or " # SKIP ...":
-    the one place a verdict becomes one.  XFAIL's is module/uafault_known.h's
-    UAFAULT_KNOWN_XFAIL, read from there, as the C side prints it."""
+    the one place a verdict becomes one, spelled as the agent prints it."""
     match Verdict(verdict):
         case Verdict.XFAIL:
-            return f" # {KTAP_SKIP} {_xfail_marker()}"
+            return f" # {KTAP_SKIP} {KTAP_XFAIL}"
         case Verdict.UNRESOLVED:
             return f" # {KTAP_SKIP} {SETUP_FAILED}"
         case Verdict.SKIP:
             return f" # {KTAP_SKIP}"
     return ""
-
-
-def _xfail_marker() -> str:
-    # Imported here: core/known.py reads KTAP_SKIP of this module.
-    from .known import markers
-    return markers().xfail
 
 
 def counts_of(by_verdict: dict[str, int]) -> Counts:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from ..core.agent_header import agent_string
 from ..core.coverage import Coverage, SourceFile, Sources
-from .protocol import AGENT_COVERAGE
 
 RECORD = agent_string("COVERAGE_RECORD")
 # Records per gcov process, at least.

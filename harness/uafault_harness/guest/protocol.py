@@ -8,10 +8,14 @@ KTAP itself is read with the tree's kunit_parser (kunit/ktap.py)."""
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..core.agent_header import agent_number, agent_option, agent_string
+from ..core.agent_header import agent_format, agent_number, agent_option, agent_string
+# A result line's KTAP (its SKIP, XFAIL and XPASS spellings too) is the
+# verdict model's reading: core/verdicts.py.
+from ..core.verdicts import ktap_result
 
 # Printed by the /init that initramfs.py generates.
 # The base's /init waits for its job here: a snapshot is taken at this
@@ -35,21 +39,19 @@ _ORACLE_TAG = re.compile(r"^\[([\w-]+)\] ")
 # The tag of the agent's note for a case it could not set up (unresolved()
 # in harness/agent/verdict.c); the case's result line is then a SKIP.
 SETUP_TAG = agent_string("SETUP_TAG")
-# The KTAP directives of a result line (protocol.h): a skip, a known
-# issue's failure (a SKIP that says XFAIL), a strict known issue's pass.
-KTAP_SKIP = agent_string("KTAP_SKIP")
-KTAP_XFAIL = agent_string("KTAP_XFAIL")
-KTAP_XPASS = agent_string("KTAP_XPASS")
 
 CASE_RE = re.compile(r"^\s*" + re.escape(CASE_MARKER) + r"\s*(\S+)")
 EXPECT_RE = re.compile(r"^\s*" + re.escape(EXPECT_OOPS_MARKER) + r"\s*(\S+)")
 EXIT_RE = re.compile(r"^" + re.escape(INIT_AGENT_EXIT) + r"\s+(-?\d+)")
-_RESULT_RE = re.compile(r"^\s*(not )?ok \d+ (\S+)(\s+# " + re.escape(KTAP_SKIP) + r"\b\s*(.*))?")
 # The agent's figures (main.c, bench.c): checked scenarios, and the bare ioctl loop.
 STATS_MARKER = agent_string("STATS_MARKER")
 BARE_MARKER = agent_string("BARE_MARKER")
-STATS_RE = re.compile(re.escape(STATS_MARKER) + r" scenarios=(\d+) seconds=([\d.]+)")
-BARE_RE = re.compile(re.escape(BARE_MARKER) + r" calls=(\d+) seconds=([\d.]+)")
+STATS_RE = agent_format("STATS_LINE")
+BARE_RE = agent_format("BARE_LINE")
+# A boot tainted before its first case (the agent runs none), and a call
+# the watchdog found still running: NAME, seconds.
+BOOT_TAINTED_RE = agent_format("BOOT_TAINTED_LINE")
+WATCHDOG_RE = agent_format("WATCHDOG_LINE")
 # Where the agent's time went (profile.c): cases=N, then seconds per phase.
 PROFILE_MARKER = agent_string("PROFILE_MARKER")
 PROFILE_RE = re.compile(re.escape(PROFILE_MARKER) + r" cases=(\d+)((?: \w+=[\d.]+)+)$")
@@ -86,6 +88,22 @@ AGENT_CASES = agent_option("CASES")
 AGENT_LIST_FAULTS = agent_option("LIST_FAULTS")
 AGENT_LIST_MEMORY = agent_option("LIST_MEMORY")
 AGENT_LIST_TARGETS = agent_option("LIST_TARGETS")
+
+
+def agent_args(**options: object) -> str:
+    """An agent command line, as `guest --agent-args` takes it: each keyword
+    is an option of protocol.h (targets= is OPT_TARGETS), True a flag, any
+    other value its argument (shell-quoted); None and False leave it out."""
+    words = []
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        words.append(agent_option(name.upper()))
+        if value is not True:
+            words.append(shlex.quote(str(value)))
+    return " ".join(words)
+
+
 # The agent's limits: the longest range a case may ask for, the rounds of
 # a race when nothing says, the --known-issue globs it has room for.
 MAX_RANGE = agent_number("MAX_RANGE")
@@ -166,8 +184,8 @@ class Result:
 
 
 def parse_result(line: str) -> Result | None:
-    m = _RESULT_RE.match(line)
-    return Result(m.group(2), bool(m.group(1)), bool(m.group(3)), (m.group(4) or "").strip()) if m else None
+    r = ktap_result(line)
+    return Result(r.name, not r.ok, r.skipped, r.reason) if r else None
 
 
 def case_started(line: str) -> str | None:

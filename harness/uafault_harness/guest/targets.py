@@ -10,7 +10,7 @@ from pathlib import Path
 from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
 from .modules import Modules
-from .protocol import ListedTarget, agent_error, parse_target
+from .protocol import AGENT_LIST_TARGETS, ListedTarget, agent_error, parse_target
 from .runner import CONSOLE_NAME, BootObserver, GuestRequest, PreparedGuest, boot_guest
 
 
@@ -37,7 +37,7 @@ def list_targets(guest: PreparedGuest, out_dir: Path, modules: Modules = Modules
         if listed:
             return listed
     out_dir.mkdir(parents=True, exist_ok=True)
-    request = GuestRequest(allow_crash=True, agent_args="--list-targets", modules=modules, path_lines=path_lines)
+    request = GuestRequest(allow_crash=True, agent_args=AGENT_LIST_TARGETS, modules=modules, path_lines=path_lines)
     tracker, outcome, _ = boot_guest(guest, request, out_dir, observers=observers, echo=False)
     lines = [line for line in tracker.user_lines if parse_target(line) is not None]
     said = agent_error(tracker.agent_lines)

@@ -18,6 +18,7 @@ from ..core import known
 from ..core.errors import ExitCode, HarnessError
 from ..core.kmsg import PRINTK_PREFIX, REPORT_START
 from ..core.results import Counts
+from ..core.verdicts import KtapResult, ktap_result
 
 
 # kunit_tool modules we load; they import each other by bare name, so all
@@ -106,7 +107,7 @@ def _leaves(test: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
         yield from _leaves(sub, path)
 
 
-def _walk(lines: Iterable[str]) -> Iterator[tuple[str, list[tuple[int, str]], re.Match[str] | None]]:
+def _walk(lines: Iterable[str]) -> Iterator[tuple[str, list[tuple[int, str]], KtapResult | None]]:
     """Each console line without its printk prefix, the tests open at it
     ((indent, name) of each "# Subtest:", outermost first) and its result
     match, if it is a result line.  A result closes, after it is yielded,
@@ -118,11 +119,10 @@ def _walk(lines: Iterable[str]) -> Iterator[tuple[str, list[tuple[int, str]], re
         if subtest:
             depth = len(subtest.group(1))
             open_tests = [t for t in open_tests if t[0] < depth] + [(depth, subtest.group(2))]
-        result = _RESULT.match(line)
+        result = ktap_result(line)
         yield line, open_tests, result
         if result:
-            depth = len(line) - len(line.lstrip())
-            open_tests = [t for t in open_tests if t[0] <= depth]
+            open_tests = [t for t in open_tests if t[0] <= len(result.indent)]
 
 
 def xfail_paths(lines: Iterable[str]) -> dict[tuple[str, ...], str]:
@@ -132,10 +132,9 @@ def xfail_paths(lines: Iterable[str]) -> dict[tuple[str, ...], str]:
     reason, so the lines are read here."""
     out: dict[tuple[str, ...], str] = {}
     for line, open_tests, result in _walk(lines):
-        record = known.xfail_reason(result.group(3)) if result and result.group(3) else None
+        record = known.xfail_reason(result.reason) if result and result.ok and result.skipped else None
         if result and record is not None:
-            depth = len(line) - len(line.lstrip())
-            out[tuple(name for d, name in open_tests if d <= depth) + (result.group(2),)] = record
+            out[tuple(name for d, name in open_tests if d <= len(result.indent)) + (result.name,)] = record
     return out
 
 
@@ -234,13 +233,12 @@ def judge_cases(parsed: ParsedRun, no_ktap: str) -> tuple[ExitCode, str] | None:
 # accesses oops under SMAP.
 EXPECT_REPORT = "uafault-expect-report"
 _SUBTEST = re.compile(r"^(\s*)# Subtest: (\S+)")
-_RESULT = re.compile(r"^\s*(not )?ok \d+ (.+?)(\s+# SKIP\b.*)?$")
 
 
 def is_result_line(line: str) -> bool:
     """A KTAP result line ("ok 3 name", "not ok 1 name # SKIP ..."): the
     end of a case, and of any report it announced."""
-    return _RESULT.match(line) is not None
+    return ktap_result(line) is not None
 
 
 @dataclass(frozen=True)
@@ -269,9 +267,9 @@ def reports_in_cases(console_lines: Iterable[str]) -> list[CaseReport]:
             pending = line.strip()
         if result and suites:
             if pending is not None:
-                outcome = "failed" if result.group(1) else "skipped" if result.group(3) else "passed"
-                xfail = bool(result.group(3)) and known.xfail_reason(result.group(3)) is not None
-                out.append(CaseReport(suites[0][1], result.group(2), pending, outcome, xfail))
+                outcome = "failed" if not result.ok else "skipped" if result.skipped else "passed"
+                xfail = result.skipped and known.xfail_reason(result.reason) is not None
+                out.append(CaseReport(suites[0][1], result.name, pending, outcome, xfail))
             pending, expecting = None, False
     return out
 

@@ -15,6 +15,7 @@ from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.results import LayerResult
 from ..core.verdicts import BAD, VERDICTS, Verdict
+from ..guest.protocol import agent_args
 from ..reports.matrix import detection
 from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 
@@ -65,7 +66,7 @@ def proof_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
     for mode, words in REFUSALS.items():
         log = out / f"plain-as-{mode}.log"
         rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
-                                            f"--dma {mode} --targets pin_dma_read --faults none"), log)
+                                            agent_args(dma=mode, targets="pin_dma_read", faults="none")), log)
         checks[f"the plain kernel fails --dma {mode} ('{words}', exit {rc})"] = (
             rc != 0 and words in log.read_text(errors="replace"))
     return checks

@@ -11,12 +11,12 @@ failure."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from ..campaign.store import DB_NAME, History
 from ..core.paths import KERNEL_SOURCE_ENV, Layout
 from ..core.results import SUMMARY_NAME, LayerResult
+from ..core.verdicts import ktap_result
 from ..setup.image import config_options
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import SMOKE, checks_layer, cli_command, newest_run, run_logged, since_now
@@ -27,8 +27,7 @@ SOURCE = "image"
 # What Debian's config leaves out and the run must say so of, by option:
 # the agent's fail_nth kind, its iommufd and gup_test path families, the
 # KUnit suites.
-_FAIL_NTH_SKIP = re.compile(r"^\s*ok \d+ fail_nth # SKIP CONFIG_FAULT_INJECTION$", re.M)
-_FAIL_NTH = re.compile(r"^\s*(?:not )?ok \d+ fail_nth\b", re.M)
+FAIL_NTH = "fail_nth"
 
 
 def _guest_checks(summary: dict[str, object], ktap: str) -> dict[str, bool]:
@@ -40,7 +39,9 @@ def _guest_checks(summary: dict[str, object], ktap: str) -> dict[str, bool]:
     config = Path(str(details.get("kernel_config", "")))
     options = config_options(config) if config.is_file() else {}
     unavailable = [str(u) for u in details.get("unavailable", [])]  # type: ignore[union-attr]
-    fail_nth = len(_FAIL_NTH.findall(ktap))
+    cases = [r for r in map(ktap_result, ktap.splitlines()) if r and r.name == FAIL_NTH]
+    fail_nth = len(cases)
+    skipped = len([r for r in cases if r.ok and r.skipped and r.reason == "CONFIG_FAULT_INJECTION"])
     checks = {
         f"the guest ran Debian's prebuilt kernel ({release or 'none'})": release.startswith("Debian linux-image-"),
         f"no case failed on it ({counts.get('failed', '?')} failed, {counts.get('xfail', 0)} known deviations)":
@@ -51,10 +52,10 @@ def _guest_checks(summary: dict[str, object], ktap: str) -> dict[str, bool]:
             "CONFIG_IOMMUFD_TEST" in u for u in unavailable) and any("CONFIG_GUP_TEST" in u for u in unavailable),
     }
     if options.get("CONFIG_FAULT_INJECTION") == "y":
-        checks["fail_nth ran (the image has CONFIG_FAULT_INJECTION)"] = fail_nth > 0 and not _FAIL_NTH_SKIP.search(ktap)
+        checks["fail_nth ran (the image has CONFIG_FAULT_INJECTION)"] = fail_nth > 0 and not skipped
     else:
         checks[f"every fail_nth case ({fail_nth}) is a SKIP naming CONFIG_FAULT_INJECTION"] = (
-            fail_nth > 0 and len(_FAIL_NTH_SKIP.findall(ktap)) == fail_nth)
+            fail_nth > 0 and skipped == fail_nth)
     kunit = str(details.get("kunit", ""))
     if options.get("CONFIG_KUNIT") in ("y", "m"):
         checks["the KUnit suites ran (the image has CONFIG_KUNIT)"] = "uafault_limits" in ktap

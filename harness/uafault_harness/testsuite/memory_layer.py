@@ -8,14 +8,14 @@ failure that says the page is not huge, never a pass."""
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 
 from ..campaign.store import DB_NAME, History, Row
 from ..core.paths import Layout
 from ..core.results import LayerResult
-from ..core.verdicts import BAD, Verdict
+from ..core.verdicts import BAD, SETUP_FAILED, Verdict, ktap_result
+from ..guest.protocol import agent_args
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 from .path_oracles_layer import artefacts_of
@@ -49,7 +49,6 @@ EARLY_CATCHES = (("truncate", "[pinned-contents]"), ("migrate", "[migrated]"))
 SHMEM_KINDS = frozenset({"shared", "memfd", "tmpfs_private"})
 SHMEM_FAULTS = ("swapped", "uffd_munmap")
 # A case of a suite: an indented result line.
-_CASE = re.compile(r"^\s+(not )?ok \d+ ")
 
 
 def campaign_checks(rows: list[Row]) -> dict[str, bool]:
@@ -88,14 +87,15 @@ def thp_off_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
     """THP off on the command line: the thp kind's precondition fails."""
     log = out / "thp-never.log"
     rc = run_logged(layout, cli_command(layout, jobs, "guest", "--append", "transparent_hugepage=never",
-                                        "--agent-args", "--memory thp --targets copy_from_user --faults none,unmapped"),
+                                        "--agent-args",
+                                        agent_args(memory="thp", targets="copy_from_user", faults="none,unmapped")),
                     log)
     where = artefacts_of(log.read_text(errors="replace"))
     ktap = (where / KTAP_NAME).read_text(errors="replace") if where and (where / KTAP_NAME).is_file() else ""
-    cases = [line for line in ktap.splitlines() if _CASE.match(line)]
+    cases = [r for r in map(ktap_result, ktap.splitlines()) if r and r.indent]
     return {f"with THP off the boot ran (exit {rc})": rc == 0 and bool(cases),
             "with THP off every thp case is a set-up failure":
-                bool(cases) and all(line.endswith("# SKIP set-up failed") for line in cases),
+                bool(cases) and all(r.ok and r.skipped and r.reason == SETUP_FAILED for r in cases),
             "... which says the page is not huge": NOT_HUGE in ktap}
 
 
@@ -104,10 +104,11 @@ def broken_memory_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool
     every kind's case must be a set-up failure naming the kind."""
     log = out / "break-memory.log"
     rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
-                                        "--break-memory --targets copy_from_user"), log)
+                                        agent_args(break_memory=True, targets="copy_from_user")), log)
     where = artefacts_of(log.read_text(errors="replace"))
     ktap = (where / KTAP_NAME).read_text(errors="replace") if where and (where / KTAP_NAME).is_file() else ""
-    cases = {name: status for status, name in re.findall(r"^\s+(ok|not ok) \d+ (\w+)$", ktap, re.M)}
+    cases = {r.name: "ok" if r.ok else "not ok" for r in map(ktap_result, ktap.splitlines())
+             if r and r.indent and not r.skipped}
     checks = {f"with each memory kind undone the boot ran (exit {rc})": rc == 0}
     # memory.toml runs every kind the agent has (its own layer check).
     kinds = tomllib.loads((layout.project / MEMORY).read_text())["campaign"]["memory"]

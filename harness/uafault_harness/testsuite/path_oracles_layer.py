@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..core.paths import Layout
 from ..core.results import LayerResult
-from ..guest.protocol import ORACLE_NOTE
+from ..guest.protocol import BOOT_TAINTED_RE, CASE_MARKER, ORACLE_NOTE, WATCHDOG_RE, agent_args
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import checks_layer, cli_command, run_logged
 
@@ -42,9 +42,7 @@ _ARTEFACTS = re.compile(r"^artefacts: (\S+)$", re.M)
 HANG_PATH = "path_fuse_direct_read"
 # TAINT_CRAP (C), an arbitrary taint no boot of ours has.
 BOOT_TAINT = 1024
-_TAINTED = re.compile(rf"uafault-agent: the kernel is tainted \({BOOT_TAINT}\) before the first case")
 HANG_WATCHDOG_SECONDS = 5
-_WATCHDOG = re.compile(r"uafault-agent: watchdog: (\S+): its call has not returned in (\d+) s")
 _SUBTEST = re.compile(r"^\s*# Subtest: (\S+)")
 
 
@@ -74,9 +72,9 @@ def hang_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
     """One boot whose only call never returns: the watchdog names it."""
     log = out / "hang.log"
     rc = run_logged(layout, cli_command(layout, jobs, "guest", "--silence-timeout", "120", "--agent-args",
-                                        f"--targets {HANG_PATH} --faults none --hang-paths "
-                                        f"--watchdog {HANG_WATCHDOG_SECONDS}"), log)
-    named = _WATCHDOG.search(log.read_text(errors="replace"))
+                                        agent_args(targets=HANG_PATH, faults="none", hang_paths=True,
+                                                   watchdog=HANG_WATCHDOG_SECONDS)), log)
+    named = WATCHDOG_RE.search(log.read_text(errors="replace"))
     return {f"a call that never returns fails the run (exit {rc} != 0)": rc != 0,
             f"the watchdog named {HANG_PATH} after {HANG_WATCHDOG_SECONDS} s":
                 named is not None and named.group(1) == f"{HANG_PATH}.none"
@@ -87,11 +85,12 @@ def taint_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
     """One boot tainted before the agent starts: no case runs on it."""
     log = out / "tainted.log"
     rc = run_logged(layout, cli_command(layout, jobs, "guest", "--append", f"sysctl.kernel.tainted={BOOT_TAINT}",
-                                        "--agent-args", "--targets path_pipe_read --faults none"), log)
+                                        "--agent-args", agent_args(targets="path_pipe_read", faults="none")), log)
     text = log.read_text(errors="replace")
     return {f"a boot tainted before its first case fails (exit {rc} != 0)": rc != 0,
             "the agent said the kernel was tainted and ran no case":
-                _TAINTED.search(text) is not None and "uafault-case:" not in text}
+                any(m.group(1) == str(BOOT_TAINT) for m in BOOT_TAINTED_RE.finditer(text))
+                and CASE_MARKER not in text}
 
 
 def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
@@ -100,7 +99,7 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
     out.mkdir(parents=True, exist_ok=True)
     log = out / "guest.log"
     rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
-                                        f"--targets '{PATH_PREFIX}*' --faults none --misuse-paths"), log)
+                                        agent_args(targets=f"{PATH_PREFIX}*", faults="none", misuse_paths=True)), log)
     text = log.read_text(errors="replace")
     where = artefacts_of(text)
     ktap = where / KTAP_NAME if where else None

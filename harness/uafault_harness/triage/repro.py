@@ -32,7 +32,7 @@ from ..guest.accel import DEFAULT_ACCEL
 from ..core.coverage import Coverage, Sources
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
-from ..guest.protocol import DEFAULT_MEMORY, oracle_tag
+from ..guest.protocol import DEFAULT_MEMORY, agent_args, oracle_tag
 from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
@@ -200,10 +200,10 @@ def replay(guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, runs
                          guest.kernel.config_digest(), cases)
         progress = Progress(len(cases))
         left, boot = cases, 0
-        args = f"--rounds {repro.rounds}" if repro.rounds else ""
+        args = agent_args(rounds=repro.rounds or None)
         programs: tuple[tuple[str, Path], ...] = ()
         if program is not None:
-            programs, args = ((GUEST_REPRO, program),), f"--exec {GUEST_REPRO}"
+            programs, args = ((GUEST_REPRO, program),), agent_args(exec=GUEST_REPRO)
         sink = CoverageSink(store, run_id, coverage) if coverage is not None else None
         # Each boot runs at least one case, so runs boots always suffice.
         while left and boot < runs:
