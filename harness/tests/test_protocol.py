@@ -138,13 +138,25 @@ def test_fault_list() -> None:
     assert kinds.crash == {"smap"} and kinds.raced == {"race_header"}
 
 
-def test_the_host_plans_within_the_agents_limits() -> None:
-    """A campaign's largest size is the agent's MAX_RANGE, and the rounds
-    minimize tries are all fewer than the agent's default."""
-    from uafault_harness.campaign.spec import MAX_SIZE, PAGE
+def test_the_host_plans_within_the_agents_limits(tmp_path: Path) -> None:
+    """A campaign's largest size is the agent's MAX_RANGE, its offsets are
+    within a page, and the rounds minimize tries are all fewer than the
+    agent's default."""
+    import pytest
+
+    from uafault_harness.campaign.spec import SpecError, load_campaign
     from uafault_harness.triage.minimize import ROUNDS
 
     pages = agent_number("MAX_PAGES")
-    assert agent_define("MAX_RANGE") == "((MAX_PAGES - 1) * PAGE)" and MAX_SIZE == (pages - 1) * PAGE
-    assert agent_number("MAX_RANGE") == protocol.MAX_RANGE == MAX_SIZE and agent_number("PAGE") == PAGE
+    assert agent_define("MAX_RANGE") == "((MAX_PAGES - 1) * PAGE)"
+    assert protocol.MAX_RANGE == (pages - 1) * protocol.PAGE and protocol.PAGE == 4096
+    path = tmp_path / "c.toml"
+    text = ('[campaign]\nname = "t"\nkernels = ["plain"]\ntargets = ["copy_from_user"]\nfaults = ["none"]\nsizes = [{size}]\noffsets = [{offset}]\n'
+            'seeds = [1]\n')
+    path.write_text(text.format(size=protocol.MAX_RANGE, offset=protocol.PAGE - 1))
+    assert load_campaign(path, None).sizes == (protocol.MAX_RANGE,)
+    for size, offset, key in ((protocol.MAX_RANGE + 1, 0, "sizes"), (0, protocol.PAGE, "offsets")):
+        path.write_text(text.format(size=size, offset=offset))
+        with pytest.raises(SpecError, match=key):
+            load_campaign(path, None)
     assert max(ROUNDS) < agent_number("DEFAULT_ROUNDS") == protocol.DEFAULT_ROUNDS

@@ -53,12 +53,9 @@ from ..core.errors import ExitCode, HarnessError
 from ..core.paths import KernelSource, parse_kernel_source
 from ..guest.kernels import KERNELS
 from ..guest.modules import Modules, parse_modules
-from ..guest.protocol import DEFAULT_MEMORY, FaultKinds, ListedTarget, case_line
+from ..guest.protocol import DEFAULT_MEMORY, MAX_RANGE, PAGE, FaultKinds, ListedTarget, case_line
 from ..guest.qemu import append_problem
 
-# harness/agent/agent.c: the range may span at most MAX_PAGES - 1 pages.
-PAGE = 4096
-MAX_SIZE = 7 * PAGE
 _DURATION = re.compile(r"^(\d+)([smh])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -341,7 +338,7 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
         kernel_targets=_kernel_targets(check, kernels),
         targets=check.strings("targets"),
         faults=check.strings("faults", fault_kinds),
-        sizes=check.ints("sizes", 0, MAX_SIZE, [0]),
+        sizes=check.ints("sizes", 0, MAX_RANGE, [0]),
         offsets=check.ints("offsets", -1, PAGE - 1, [-1]),
         seeds=check.ints("seeds", 0, 2**31 - 1, [1]),
         memory=check.strings("memory", memory_kinds, [DEFAULT_MEMORY]) or (DEFAULT_MEMORY,),

@@ -38,7 +38,7 @@ INIT_APPLETS: tuple[str, ...] = (
 BOOT_MODULES_LIST = "/lib/modules/uafault-boot"
 # The fault-injection attributes configs/guest.config enables (debugfs).
 FAULT_ATTRS: tuple[str, ...] = ("fail_usercopy", "failslab", "fail_page_alloc", "fail_iommufd")
-# The allocation injectors among them (the agent's injector_names, device.c).
+# The allocation injectors among them (the agent's injector_names, kmsg.c).
 ALLOC_FAULT_ATTRS: tuple[str, ...] = ("failslab", "fail_page_alloc")
 # The hung-task detector's timeout: well under the harness's silence
 # watchdog (300 s), well over any legitimate wait of a TCG KASAN guest.

@@ -106,6 +106,7 @@ def agent_args(**options: object) -> str:
 
 # The agent's limits: the longest range a case may ask for, the rounds of
 # a race when nothing says, the --known-issue globs it has room for.
+PAGE = agent_number("PAGE")
 MAX_RANGE = agent_number("MAX_RANGE")
 DEFAULT_ROUNDS = agent_number("DEFAULT_ROUNDS")
 MAX_KNOWN = agent_number("MAX_KNOWN")

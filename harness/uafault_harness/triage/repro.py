@@ -21,7 +21,7 @@ from ..campaign.batch import (
     BootEnv, CoverageSink, Progress, coverage_sources, described_lines, known_issues_for, run_batch,
 )
 from ..campaign.plan import agent_facts
-from ..campaign.spec import Case, KERNELS, MAX_SIZE, PAGE, SpecError, key_line, read_table
+from ..campaign.spec import Case, KERNELS, SpecError, key_line, read_table
 from ..campaign.store import CaseVerdict, RunInfo, Store
 from ..core import fsutil
 from ..core.errors import ExitCode, HarnessError
@@ -32,7 +32,7 @@ from ..guest.accel import DEFAULT_ACCEL
 from ..core.coverage import Coverage, Sources
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
-from ..guest.protocol import DEFAULT_MEMORY, agent_args, oracle_tag
+from ..guest.protocol import DEFAULT_MEMORY, MAX_RANGE, PAGE, agent_args, oracle_tag
 from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
@@ -137,7 +137,7 @@ def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
         modules=check.modules(), known_issues=check.file("known_issues"), append=check.append(),
         paths=tuple(p.resolve() for p in check.files("paths")),
         target=target, fault=check.string("fault", fault_kinds),
-        size=check.int("size", 0, MAX_SIZE, 0), offset=check.int("offset", -1, PAGE - 1, -1),
+        size=check.int("size", 0, MAX_RANGE, 0), offset=check.int("offset", -1, PAGE - 1, -1),
         seed=check.int("seed", 0, 2**31 - 1, 1), memory=check.string("memory", None, DEFAULT_MEMORY),
         rounds=check.int("rounds", 0, 1_000_000, 0),
         runs=runs, threshold=check.int("threshold", 1, runs, runs),
