@@ -363,23 +363,44 @@ static bool refs_comparable(const struct uafault_page_ref *x,
 	       !((x->flags ^ y->flags) & UAFAULT_REF_LARGE);
 }
 
-/* The first page whose references @after changed from @before, or -1. */
+/*
+ * Whether @after's references are not what a call may leave of @before's.
+ * More than before is a reference the call kept.  Fewer is not enough to
+ * say it dropped one it never took: a reference beyond a page's mappings
+ * and pins is someone's for a while (compaction's isolation, an LRU
+ * batch, a migration in flight, a /proc reader), and one the looks before
+ * the call saw may be let go during it, so the looks' count is no
+ * baseline.  What no holder's release explains is a page left below the
+ * least it can hold: none beyond its mappings and pins, or what it held
+ * before if that was less.
+ */
+static bool refs_charged(const struct uafault_page_ref *before,
+			 const struct uafault_page_ref *after)
+{
+	int floor = before->extra < 0 ? before->extra : 0;
+
+	return refs_comparable(before, after) &&
+	       (after->extra > before->extra || after->extra < floor);
+}
+
+/* The first page whose references @after charges to the call, or -1. */
 static int refs_changed(const struct page_refs *before,
 			const struct page_refs *after)
 {
 	unsigned int i;
 
 	for (i = 0; i < before->n && i < after->n; i++)
-		if (refs_comparable(&before->ref[i], &after->ref[i]) &&
-		    before->ref[i].extra != after->ref[i].extra)
+		if (refs_charged(&before->ref[i], &after->ref[i]))
 			return i;
 	return -1;
 }
 
 /*
  * The references each page of @m holds beyond its mappings, before a
- * call: the lower of two looks, so a passer-by's is not counted.  False
- * when they cannot be read (no device, no ioctl): no page oracle then.
+ * call: the lower of two looks, so a passer-by's in one of them is not
+ * counted (one held through both is: refs_charged() does not take its
+ * release for the call's drop).  False when they cannot be read (no
+ * device, no ioctl): no page oracle then.
  */
 static bool refs_before(const struct agent *a, const struct umem *m,
 			struct page_refs *r)
@@ -402,10 +423,10 @@ static bool refs_before(const struct agent *a, const struct umem *m,
  * Page references: a call leaves every page it did not unmap or replace
  * with the references it found (beyond its mappings).  A FOLL_GET user
  * that keeps one, which the pin counters never see, leaves more; one that
- * drops a reference it never took leaves fewer.  Only a page with the
- * same frame and folio size before and after, on an LRU list both times,
- * is compared; a change must last REFS_SETTLE_MS, longer than a passer-by
- * holds a page.
+ * drops a reference it never took leaves fewer than the page can hold
+ * (refs_charged()).  Only a page with the same frame and folio size
+ * before and after, on an LRU list both times, is compared; what is
+ * charged must last REFS_SETTLE_MS, longer than a passer-by holds a page.
  */
 static void check_refs(const struct agent *a, struct verdict *v,
 		       const struct umem *m, const struct page_refs *before)
