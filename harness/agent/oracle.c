@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -420,6 +421,74 @@ static bool refs_before(const struct agent *a, const struct umem *m,
 }
 
 /*
+ * --refs-passer-by (tests): what a passer-by does to a page, done by the
+ * agent itself, so the interleaving is the same on every run.  vmsplice()
+ * puts a page in a pipe with a get_user_pages() reference (FOLL_GET: one
+ * beyond the page's mappings, which no pin counter sees) that the pipe
+ * holds until it is read; the agent holds one on each page the page
+ * oracle compares through the looks before the call, and lets go before
+ * the call.  On a correct target the page then holds one fewer after the
+ * call than the looks saw, which no oracle may charge to it.
+ */
+struct passer_by {
+	int pipe[2];
+	bool held[MAX_PAGES];
+};
+
+/*
+ * A reference on each page of @m's mapping that is mapped and on an LRU
+ * list now: one already there, so the case's mapping stays as it was
+ * set up (a read of a page not mapped yet would map one).
+ */
+static void passer_by_take(const struct agent *a, const struct umem *m,
+			   struct passer_by *p)
+{
+	struct page_refs now;
+	unsigned int i;
+
+	memset(p, 0, sizeof(*p));
+	if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK)) {
+		p->pipe[0] = -1;
+		return;
+	}
+	if (page_refs_now(a, m->base, m->map_len, &now, true))
+		return;
+	for (i = 0; i < now.n; i++) {
+		struct iovec page = { m->base + i * PAGE, PAGE };
+
+		if (now.ref[i].pfn && (now.ref[i].flags & UAFAULT_REF_LRU))
+			p->held[i] = vmsplice(p->pipe[1], &page, 1,
+					      SPLICE_F_NONBLOCK) == PAGE;
+	}
+}
+
+/*
+ * Reads the pipe empty (each buffer read gives its page's reference
+ * back) and closes it, then notes on how many pages it held a reference
+ * and on how many of those @before (NULL: not read) saw one.
+ */
+static void passer_by_release(struct verdict *v, struct passer_by *p,
+			      const struct page_refs *before)
+{
+	unsigned int i, held = 0, seen = 0;
+	char sink[PAGE];
+
+	if (p->pipe[0] < 0)
+		return;
+	while (read(p->pipe[0], sink, sizeof(sink)) > 0)
+		;
+	close(p->pipe[0]);
+	close(p->pipe[1]);
+	for (i = 0; i < MAX_PAGES; i++) {
+		if (!p->held[i])
+			continue;
+		held++;
+		seen += before && i < before->n && before->ref[i].extra > 0;
+	}
+	note(v, PASSER_BY_LINE, held, seen);
+}
+
+/*
  * Page references: a call leaves every page it did not unmap or replace
  * with the references it found (beyond its mappings).  A FOLL_GET user
  * that keeps one, which the pin counters never see, leaves more; one that
@@ -536,12 +605,17 @@ void run_checked(const struct agent *a, const struct target *t,
 			struct verdict *v, struct umem *m)
 {
 	struct page_refs before;
+	struct passer_by passer;
 	struct uafault_run r;
 	bool refs;
 	int err;
 
 	phase_begin(PH_REFS);
+	if (a->refs_passer_by)
+		passer_by_take(a, m, &passer);
 	refs = refs_before(a, m, &before);
+	if (a->refs_passer_by)
+		passer_by_release(v, &passer, refs ? &before : NULL);
 	phase_end();
 	err = run_target(a, t, m->addr, m->plan.len, &r);
 	if (err) {
