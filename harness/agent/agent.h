@@ -52,6 +52,8 @@ struct agent {
 	bool take_module_mode;
 	bool misuse_paths;	/* --misuse-paths: see struct kpath_state */
 	bool hang_paths;	/* --hang-paths: the same */
+	/* --refs-passer-by: a reference held through the looks before a call */
+	bool refs_passer_by;
 	/* --known-issue: cases ("target.kind" globs) expected to fail */
 	char **known;
 	int nknown;

@@ -186,6 +186,9 @@ static void print_usage(FILE *f)
 		"                  its failure is a SKIP that says " KTAP_XFAIL "\n"
 		"  --" OPT_MISUSE_PATHS "  (tests) paths keep what they should give back and\n"
 		"                  report a byte more than moved: the oracles must fire\n"
+		"  --" OPT_REFS_PASSER_BY "  (tests) hold a reference on each page of a range\n"
+		"                  through the looks before its call, as a passer-by\n"
+		"                  would: no oracle may charge it to the call\n"
 		"  --" OPT_KUNIT " GLOB    then run the loaded KUnit suites matching GLOB again\n"
 		"                  through /sys/kernel/debug/kunit/<suite>/run\n"
 		"  --" OPT_KUNIT_PARAM " MODULE.NAME=VALUE  set a module parameter first (the\n"
@@ -249,6 +252,7 @@ static const struct option long_options[] = {
 	{ OPT_KUNIT_LAST, required_argument, NULL, 'A' },
 	{ OPT_EXPECT_TARGETS, required_argument, NULL, 'e' },
 	{ OPT_MISUSE_PATHS, no_argument, NULL, 'M' },
+	{ OPT_REFS_PASSER_BY, no_argument, NULL, 'R' },
 	{ OPT_KNOWN_ISSUE, required_argument, NULL, 'K' },
 	{ OPT_WATCHDOG, required_argument, NULL, 'w' },
 	{ OPT_HANG_PATHS, no_argument, NULL, 'H' },
@@ -384,6 +388,9 @@ static int parse_option(struct options *o, int opt, char *arg)
 		break;
 	case 'M':
 		a->misuse_paths = true;
+		break;
+	case 'R':
+		a->refs_passer_by = true;
 		break;
 	case 'P':
 		o->path_file = arg;

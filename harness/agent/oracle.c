@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -363,23 +364,44 @@ static bool refs_comparable(const struct uafault_page_ref *x,
 	       !((x->flags ^ y->flags) & UAFAULT_REF_LARGE);
 }
 
-/* The first page whose references @after changed from @before, or -1. */
+/*
+ * Whether @after's references are not what a call may leave of @before's.
+ * More than before is a reference the call kept.  Fewer is not enough to
+ * say it dropped one it never took: a reference beyond a page's mappings
+ * and pins is someone's for a while (compaction's isolation, an LRU
+ * batch, a migration in flight, a /proc reader), and one the looks before
+ * the call saw may be let go during it, so the looks' count is no
+ * baseline.  What no holder's release explains is a page left below the
+ * least it can hold: none beyond its mappings and pins, or what it held
+ * before if that was less.
+ */
+static bool refs_charged(const struct uafault_page_ref *before,
+			 const struct uafault_page_ref *after)
+{
+	int floor = before->extra < 0 ? before->extra : 0;
+
+	return refs_comparable(before, after) &&
+	       (after->extra > before->extra || after->extra < floor);
+}
+
+/* The first page whose references @after charges to the call, or -1. */
 static int refs_changed(const struct page_refs *before,
 			const struct page_refs *after)
 {
 	unsigned int i;
 
 	for (i = 0; i < before->n && i < after->n; i++)
-		if (refs_comparable(&before->ref[i], &after->ref[i]) &&
-		    before->ref[i].extra != after->ref[i].extra)
+		if (refs_charged(&before->ref[i], &after->ref[i]))
 			return i;
 	return -1;
 }
 
 /*
  * The references each page of @m holds beyond its mappings, before a
- * call: the lower of two looks, so a passer-by's is not counted.  False
- * when they cannot be read (no device, no ioctl): no page oracle then.
+ * call: the lower of two looks, so a passer-by's in one of them is not
+ * counted (one held through both is: refs_charged() does not take its
+ * release for the call's drop).  False when they cannot be read (no
+ * device, no ioctl): no page oracle then.
  */
 static bool refs_before(const struct agent *a, const struct umem *m,
 			struct page_refs *r)
@@ -399,13 +421,81 @@ static bool refs_before(const struct agent *a, const struct umem *m,
 }
 
 /*
+ * --refs-passer-by (tests): what a passer-by does to a page, done by the
+ * agent itself, so the interleaving is the same on every run.  vmsplice()
+ * puts a page in a pipe with a get_user_pages() reference (FOLL_GET: one
+ * beyond the page's mappings, which no pin counter sees) that the pipe
+ * holds until it is read; the agent holds one on each page the page
+ * oracle compares through the looks before the call, and lets go before
+ * the call.  On a correct target the page then holds one fewer after the
+ * call than the looks saw, which no oracle may charge to it.
+ */
+struct passer_by {
+	int pipe[2];
+	bool held[MAX_PAGES];
+};
+
+/*
+ * A reference on each page of @m's mapping that is mapped and on an LRU
+ * list now: one already there, so the case's mapping stays as it was
+ * set up (a read of a page not mapped yet would map one).
+ */
+static void passer_by_take(const struct agent *a, const struct umem *m,
+			   struct passer_by *p)
+{
+	struct page_refs now;
+	unsigned int i;
+
+	memset(p, 0, sizeof(*p));
+	if (pipe2(p->pipe, O_CLOEXEC | O_NONBLOCK)) {
+		p->pipe[0] = -1;
+		return;
+	}
+	if (page_refs_now(a, m->base, m->map_len, &now, true))
+		return;
+	for (i = 0; i < now.n; i++) {
+		struct iovec page = { m->base + i * PAGE, PAGE };
+
+		if (now.ref[i].pfn && (now.ref[i].flags & UAFAULT_REF_LRU))
+			p->held[i] = vmsplice(p->pipe[1], &page, 1,
+					      SPLICE_F_NONBLOCK) == PAGE;
+	}
+}
+
+/*
+ * Reads the pipe empty (each buffer read gives its page's reference
+ * back) and closes it, then notes on how many pages it held a reference
+ * and on how many of those @before (NULL: not read) saw one.
+ */
+static void passer_by_release(struct verdict *v, struct passer_by *p,
+			      const struct page_refs *before)
+{
+	unsigned int i, held = 0, seen = 0;
+	char sink[PAGE];
+
+	if (p->pipe[0] < 0)
+		return;
+	while (read(p->pipe[0], sink, sizeof(sink)) > 0)
+		;
+	close(p->pipe[0]);
+	close(p->pipe[1]);
+	for (i = 0; i < MAX_PAGES; i++) {
+		if (!p->held[i])
+			continue;
+		held++;
+		seen += before && i < before->n && before->ref[i].extra > 0;
+	}
+	note(v, PASSER_BY_LINE, held, seen);
+}
+
+/*
  * Page references: a call leaves every page it did not unmap or replace
  * with the references it found (beyond its mappings).  A FOLL_GET user
  * that keeps one, which the pin counters never see, leaves more; one that
- * drops a reference it never took leaves fewer.  Only a page with the
- * same frame and folio size before and after, on an LRU list both times,
- * is compared; a change must last REFS_SETTLE_MS, longer than a passer-by
- * holds a page.
+ * drops a reference it never took leaves fewer than the page can hold
+ * (refs_charged()).  Only a page with the same frame and folio size
+ * before and after, on an LRU list both times, is compared; what is
+ * charged must last REFS_SETTLE_MS, longer than a passer-by holds a page.
  */
 static void check_refs(const struct agent *a, struct verdict *v,
 		       const struct umem *m, const struct page_refs *before)
@@ -515,12 +605,17 @@ void run_checked(const struct agent *a, const struct target *t,
 			struct verdict *v, struct umem *m)
 {
 	struct page_refs before;
+	struct passer_by passer;
 	struct uafault_run r;
 	bool refs;
 	int err;
 
 	phase_begin(PH_REFS);
+	if (a->refs_passer_by)
+		passer_by_take(a, m, &passer);
 	refs = refs_before(a, m, &before);
+	if (a->refs_passer_by)
+		passer_by_release(v, &passer, refs ? &before : NULL);
 	phase_end();
 	err = run_target(a, t, m->addr, m->plan.len, &r);
 	if (err) {

@@ -44,6 +44,7 @@
 #define OPT_KUNIT_LAST		"kunit-last"
 #define OPT_EXPECT_TARGETS	"expect-targets"
 #define OPT_MISUSE_PATHS	"misuse-paths"
+#define OPT_REFS_PASSER_BY	"refs-passer-by"
 #define OPT_KNOWN_ISSUE		"known-issue"
 #define OPT_WATCHDOG		"watchdog"
 #define OPT_HANG_PATHS		"hang-paths"
@@ -110,6 +111,14 @@
 #define BOOT_TAINTED_LINE	AGENT_ERROR_PREFIX "the kernel is tainted (%lu) before the first case: a report during boot\n"
 /* --watchdog: a call that has not returned (watchdog.c). */
 #define WATCHDOG_LINE		AGENT_ERROR_PREFIX "watchdog: %s: its call has not returned in %u s\n"
+
+/*
+ * --refs-passer-by (tests): each case's note of the page references the
+ * agent held, as a passer-by would, through the looks before the call
+ * (held), and on how many of those pages the looks saw one (seen).
+ */
+#define PASSER_BY_MARKER	"# uafault-refs-passer-by:"
+#define PASSER_BY_LINE		PASSER_BY_MARKER " held %u seen %u\n"
 
 /* The figures: checked scenarios, and the bare ioctl loop (bench). */
 #define STATS_MARKER		"# uafault-stats:"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from uafault_harness.testsuite.path_oracles_layer import complaints_by_suite
+from uafault_harness.testsuite.path_oracles_layer import (KEPT_REF, PASSER_BY_PATHS, complaints_by_suite,
+                                                          passer_by_verdicts, runs_by_suite)
 
 KTAP = """\
 KTAP version 1
@@ -31,3 +32,98 @@ def test_complaints_are_grouped_by_suite_in_order() -> None:
     assert list(got) == ["path_pipe_write", "path_io_uring_read_fixed"]
     assert got["path_pipe_write"] == ["[result] ret 0 done 12289, expected ret 0 done 12288 (reach 12288 of 12288)"]
     assert [c.split(":")[0] for c in got["path_io_uring_read_fixed"]] == ["[pins] pin balance 0 -> 3", "[pins] VmPin 0 kB -> 12 kB"]
+
+
+# The --refs-passer-by boot: each case notes the pages the agent held
+# through the looks before its call, and how many of them the looks saw.
+PASSER_BY_KTAP = """\
+KTAP version 1
+1..3
+    KTAP version 1
+    # Subtest: path_pipe_read
+    # module: kernel
+    1..1
+    # uafault-case: path_pipe_read.none
+    # plan: pages=3 hole=-1:none offset=0 len=12288
+    # uafault-refs-passer-by: held 3 seen 3
+    ok 1 none
+ok 1 path_pipe_read
+    KTAP version 1
+    # Subtest: path_process_vm_readv
+    # module: kernel
+    1..1
+    # uafault-case: path_process_vm_readv.none
+    # uafault-refs-passer-by: held 3 seen 3
+    # [refs] page 2 of the mapping (pfn 0x1234): 0 references beyond its mappings and pins after the call, 1 before: a reference dropped that the call never took
+    not ok 1 none
+not ok 2 path_process_vm_readv
+    KTAP version 1
+    # Subtest: path_pipe_write
+    # module: kernel
+    1..1
+    # uafault-case: path_pipe_write.none
+    # uafault-refs-passer-by: held 3 seen 2
+    ok 1 none
+ok 3 path_pipe_write
+"""
+
+
+def test_a_suites_cases_and_passer_by_notes_are_read() -> None:
+    runs = runs_by_suite(PASSER_BY_KTAP)
+    assert list(runs) == ["path_pipe_read", "path_process_vm_readv", "path_pipe_write"]
+    read = runs["path_pipe_read"]
+    assert read.passers == [(3, 3)] and not read.complaints
+    assert [(r.name, r.ok, r.skipped) for r in read.cases] == [("none", True, False)]
+    vm = runs["path_process_vm_readv"]
+    assert [r.ok for r in vm.cases] == [False] and vm.complaints[0].startswith("[refs] page 2")
+    # The suites' own result lines (no indent) are no case.
+    assert all(len(run.cases) == 1 for run in runs.values())
+    assert complaints_by_suite(PASSER_BY_KTAP)["path_process_vm_readv"] == vm.complaints
+
+
+def test_the_passer_by_checks_name_what_went_wrong() -> None:
+    checks = passer_by_verdicts(1, runs_by_suite(PASSER_BY_KTAP))
+    bad = {name for name, ok in checks.items() if not ok}
+    assert bad == {
+        "correct paths pass with a passer-by's reference let go before each call (exit 1 == 0)",
+        "path_process_vm_writev ran under --refs-passer-by",
+        "path_process_vm_readv: every case passed with a passer-by",
+        "path_process_vm_readv: [refs] charged no passer-by's reference to the call",
+        # One held page the looks did not see: the boot proved nothing there.
+        "path_pipe_write: the looks before each call saw the passer-by on every page it held",
+    }
+    assert checks["path_pipe_read: every case passed with a passer-by"]
+    assert checks["path_pipe_read: the looks before each call saw the passer-by on every page it held"]
+
+
+def test_a_passer_by_run_with_every_case_good_passes() -> None:
+    good = "".join(f"""\
+    KTAP version 1
+    # Subtest: {path}
+    1..2
+    # uafault-refs-passer-by: held 3 seen 3
+    ok 1 none
+    # uafault-refs-passer-by: held 1 seen 1
+    ok 2 none
+ok {n} {path}
+""" for n, path in enumerate(PASSER_BY_PATHS, 1))
+    assert all(passer_by_verdicts(0, runs_by_suite("KTAP version 1\n" + good)).values())
+    # A case without its note (the option not passed, an old agent) fails.
+    silent = good.replace("    # uafault-refs-passer-by: held 1 seen 1\n", "", 1)
+    bad = [n for n, ok in passer_by_verdicts(0, runs_by_suite(silent)).items() if not ok]
+    assert bad == [f"{PASSER_BY_PATHS[0]}: the looks before each call saw the passer-by on every page it held"]
+
+
+def test_the_agent_notes_the_passer_by_as_the_host_reads_it() -> None:
+    from pathlib import Path
+
+    from uafault_harness.core.agent_header import agent_string
+    from uafault_harness.guest.protocol import PASSER_BY_RE, agent_args
+
+    oracle = (Path(__file__).parents[1] / "agent" / "oracle.c").read_text()
+    assert "note(v, PASSER_BY_LINE, held, seen);" in oracle
+    found = PASSER_BY_RE.search("    " + agent_string("PASSER_BY_LINE").rstrip("\n") % (4, 3))
+    assert found is not None and found.groups() == ("4", "3")
+    assert agent_args(refs_passer_by=True) == "--refs-passer-by"
+    # The kept reference the misuse boot expects is [refs]'s own wording.
+    assert f'{KEPT_REF.rsplit(" ", 1)[0]} %s",' in oracle and '? "kept" :' in oracle

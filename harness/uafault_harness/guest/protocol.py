@@ -52,6 +52,9 @@ BARE_RE = agent_format("BARE_LINE")
 # the watchdog found still running: NAME, seconds.
 BOOT_TAINTED_RE = agent_format("BOOT_TAINTED_LINE")
 WATCHDOG_RE = agent_format("WATCHDOG_LINE")
+# --refs-passer-by (tests): a case's page references the agent held through
+# the looks before its call, as a passer-by would: held, and seen by the looks.
+PASSER_BY_RE = agent_format("PASSER_BY_LINE")
 # Where the agent's time went (profile.c): cases=N, then seconds per phase.
 PROFILE_MARKER = agent_string("PROFILE_MARKER")
 PROFILE_RE = re.compile(re.escape(PROFILE_MARKER) + r" cases=(\d+)((?: \w+=[\d.]+)+)$")

@@ -8,8 +8,14 @@ long-term pin), which the pin
 oracle must catch: the FOLL_PIN balance, and VmPin where the kernel
 charges it (AF_XDP charges no root, videobuf2 nobody); vmsplice's pipe
 keeps its page references, which only the page-reference oracle sees.
-A second boot makes the fuse read's server never answer (--hang-paths):
-the agent's watchdog must name the case and end the agent.  A third boots
+A second boot runs correct paths with --refs-passer-by: the agent itself
+holds a reference on each page of a range through the looks before the
+call (vmsplice()'s pipe, as compaction or the LRU would hold one) and
+lets go before the call, so the page holds one fewer after it than the
+looks saw; the page-reference oracle must not charge that to the call
+(issue 30: process_vm_readv on tmpfs_private, under compaction).
+A third boot makes the fuse read's server never answer (--hang-paths):
+the agent's watchdog must name the case and end the agent.  A fourth boots
 a kernel tainted before its first case (sysctl.kernel.tainted on the
 command line, as a report during boot would leave it): the agent must
 refuse to run a case on it."""
@@ -17,11 +23,13 @@ refuse to run a case on it."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.paths import Layout
 from ..core.results import LayerResult
-from ..guest.protocol import BOOT_TAINTED_RE, CASE_MARKER, ORACLE_NOTE, WATCHDOG_RE, agent_args
+from ..core.verdicts import KtapResult, ktap_result
+from ..guest.protocol import BOOT_TAINTED_RE, CASE_MARKER, ORACLE_NOTE, PASSER_BY_RE, WATCHDOG_RE, agent_args
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import checks_layer, cli_command, run_logged
 
@@ -38,6 +46,14 @@ KEEPS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
             for how in ("fast", "write", "locked")},
          # vmsplice's pipe holds FOLL_GET references: only [refs] sees them.
          "path_vmsplice": ("[refs]",)}
+# How [refs] says a call kept a reference (oracle.c's check_refs()).
+KEPT_REF = "a reference kept"
+# --refs-passer-by runs every path_p* path: path_pipe_{read,write,readv,
+# writev} and path_process_vm_{readv,writev}, all correct, with no fault,
+# on the memory of issue 30's case.  These must be among them.
+PASSER_BY_TARGETS = "path_p*"
+PASSER_BY_PATHS = ("path_pipe_read", "path_pipe_write", "path_process_vm_readv", "path_process_vm_writev")
+PASSER_BY_MEMORY = "tmpfs_private"
 _ARTEFACTS = re.compile(r"^artefacts: (\S+)$", re.M)
 HANG_PATH = "path_fuse_direct_read"
 # TAINT_CRAP (C), an arbitrary taint no boot of ours has.
@@ -52,20 +68,80 @@ def artefacts_of(log: str) -> Path | None:
     return Path(where.group(1)) if where else None
 
 
-def complaints_by_suite(ktap: str) -> dict[str, list[str]]:
-    """Each top-level suite's oracle complaints, in order."""
-    out: dict[str, list[str]] = {}
+@dataclass
+class SuiteRun:
+    """What one top-level suite of the agent's KTAP said: its oracles'
+    complaints and its cases' result lines, in order, and each case's
+    --refs-passer-by note (pages held, pages the looks saw held)."""
+    complaints: list[str] = field(default_factory=list)
+    cases: list[KtapResult] = field(default_factory=list)
+    passers: list[tuple[int, int]] = field(default_factory=list)
+
+
+def runs_by_suite(ktap: str) -> dict[str, SuiteRun]:
+    """Each top-level suite's run, in order."""
+    out: dict[str, SuiteRun] = {}
     suite = ""
     for line in ktap.splitlines():
         m = _SUBTEST.match(line)
         if m and line.startswith("    #"):
             suite = m.group(1)
-            out.setdefault(suite, [])
+            out.setdefault(suite, SuiteRun())
+            continue
+        if not suite:
             continue
         note = ORACLE_NOTE.match(line)
-        if note and suite:
-            out[suite].append(note.group(1))
+        passer = PASSER_BY_RE.search(line)
+        result = ktap_result(line)
+        if note:
+            out[suite].complaints.append(note.group(1))
+        elif passer:
+            out[suite].passers.append((int(passer.group(1)), int(passer.group(2))))
+        elif result and result.indent:
+            out[suite].cases.append(result)
     return out
+
+
+def complaints_by_suite(ktap: str) -> dict[str, list[str]]:
+    """Each top-level suite's oracle complaints, in order."""
+    return {suite: run.complaints for suite, run in runs_by_suite(ktap).items()}
+
+
+def ktap_of(log: str) -> str:
+    """The agent's KTAP of the run a `guest` command's log names, or ""."""
+    where = artefacts_of(log)
+    ktap = where / KTAP_NAME if where else None
+    return ktap.read_text() if ktap and ktap.is_file() else ""
+
+
+def passer_by_verdicts(rc: int, runs: dict[str, SuiteRun]) -> dict[str, bool]:
+    """The checks of the --refs-passer-by boot: it passes, runs the paths,
+    and on each the looks before every call saw the passer-by's reference
+    on every page it held (else the check proved nothing), while no case
+    failed and [refs] said nothing."""
+    checks = {f"correct paths pass with a passer-by's reference let go before each call (exit {rc} == 0)": rc == 0}
+    for path in PASSER_BY_PATHS:
+        checks[f"{path} ran under --refs-passer-by"] = bool(runs.get(path, SuiteRun()).cases)
+    for suite, run in sorted(runs.items()):
+        if not suite.startswith(PATH_PREFIX):
+            continue
+        checks[f"{suite}: every case passed with a passer-by"] = bool(run.cases) and all(
+            r.ok and not r.skipped for r in run.cases)
+        checks[f"{suite}: [refs] charged no passer-by's reference to the call"] = not any(
+            c.startswith("[refs]") for c in run.complaints)
+        checks[f"{suite}: the looks before each call saw the passer-by on every page it held"] = (
+            len(run.passers) == len(run.cases) and all(held > 0 and seen == held for held, seen in run.passers))
+    return checks
+
+
+def passer_by_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
+    """One boot of correct paths whose pages a passer-by held through the
+    looks before each call: the page-reference oracle charges nothing."""
+    log = out / "passer-by.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
+                                        agent_args(targets=PASSER_BY_TARGETS, faults="none",
+                                                   memory=PASSER_BY_MEMORY, refs_passer_by=True)), log)
+    return passer_by_verdicts(rc, runs_by_suite(ktap_of(log.read_text(errors="replace"))))
 
 
 def hang_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
@@ -100,10 +176,7 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
     log = out / "guest.log"
     rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
                                         agent_args(targets=f"{PATH_PREFIX}*", faults="none", misuse_paths=True)), log)
-    text = log.read_text(errors="replace")
-    where = artefacts_of(text)
-    ktap = where / KTAP_NAME if where else None
-    suites = complaints_by_suite(ktap.read_text()) if ktap and ktap.is_file() else {}
+    suites = complaints_by_suite(ktap_of(log.read_text(errors="replace")))
     checks: dict[str, bool] = {f"the misused paths fail the run (exit {rc} != 0)": rc != 0,
                                "the run lists paths": any(s.startswith(PATH_PREFIX) for s in suites)}
     for suite, said in sorted(suites.items()):
@@ -112,6 +185,11 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
         checks[f"{suite}: [result] caught the extra byte"] = any(c.startswith("[result]") for c in said)
         for want in KEEPS.get(suite, ()):
             checks[f"{suite}: {want} caught what it kept"] = any(c.startswith(want) for c in said)
+        if "[refs]" in KEEPS.get(suite, ()):
+            checks[f"{suite}: [refs] said {KEPT_REF!r}"] = any(
+                c.startswith("[refs]") and c.endswith(KEPT_REF) for c in said)
+    checks.update(passer_by_checks(layout, out, jobs))
     checks.update(hang_checks(layout, out, jobs))
     checks.update(taint_checks(layout, out, jobs))
-    return checks_layer(layer, checks, out, log, "every path's oracles fire on its misuse")
+    return checks_layer(layer, checks, out, log, "every path's oracles fire on its misuse, "
+                        "and none on a passer-by's reference")
