@@ -251,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop starting boots after this long, e.g. 30m (default: the file's)")
     p.add_argument("--resume", metavar="RUN", help="finish run RUN of this file; finished cases are not rerun")
     p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N",
-                   help="plan only slice I of N (1-based), for N machines; fold the databases with merge")
+                   help="plan only slice I of N (1-based) of the whole matrix, for N machines (the file's "
+                        "nights are not used); fold the databases with merge")
     p.add_argument("--run-id", type=run_id_arg, default=None, metavar="ID",
                    help="name the run (default: the UTC time); shards given one ID merge into one run")
     # Not -j: to a make user that is build jobs (--jobs here too).

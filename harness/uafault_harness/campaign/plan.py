@@ -1,6 +1,7 @@
 """A campaign's plan: the file (read once), the agent's facts (asked in one
 call), the targets the guest lists (guest/targets.py), the selection, the expansion into
-cases and tonight's shard; or, for --resume, the plan the store kept."""
+cases and its shard or tonight's share of a matrix covered over nights
+(campaign/nights.py); or, for --resume, the plan the store kept."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from ..guest.protocol import AGENT_LIST_FAULTS, AGENT_LIST_MEMORY, FaultKinds, p
 from ..guest.runner import BootObserver, PreparedGuest, prepare_guest
 from ..guest.targets import list_targets
 from .batch import BootEnv, boot_env
-from .spec import Campaign, Case, check_kinds, plan_cases, tonight
+from .nights import Night, by_triple, night_cases, night_note, tonight
+from .spec import Campaign, Case, check_kinds, plan_cases
 from .store import History, RunInfo, Store
 
 
@@ -39,8 +41,8 @@ def agent_facts(agent: Path) -> FaultKinds:
 
 def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
     """The plan's size: cases per kernel, per memory kind, per fault kind
-    and per target, and the guest time the campaign's earlier runs took
-    per case."""
+    and per target, the (target, fault, memory) triples it reaches, and
+    the guest time the campaign's earlier runs took per case."""
     def tally(key: str) -> str:
         counts: dict[str, int] = {}
         for c in cases:
@@ -50,7 +52,8 @@ def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
     lines = [f"[campaign] plan of {campaign}: {len(cases)} cases",
              f"  per kernel: {tally('kernel')}", f"  per memory kind: {tally('memory')}",
              f"  per fault kind: {tally('fault')}",
-             f"  per target: {tally('target')}"]
+             f"  per target: {tally('target')}",
+             f"  (target, fault, memory) triples: {len(by_triple(cases))}"]
     seconds = None
     if db.is_file():
         with History(db) as stored:
@@ -88,7 +91,7 @@ class Plan:
     cases: list[Case]
     # False: the plan is the store's already (--resume).
     new: bool = True
-    # The slice of a matrix covered over nights, told where it came from.
+    # Tonight's share of a matrix covered over nights, told (what it covers).
     note: str = ""
     # Targets the plan runs a kind that oopses on purpose on.
     crashing: frozenset[str] = frozenset()
@@ -112,27 +115,34 @@ class PlanRequest:
     run_id: str | None = None
 
 
-def _new_run_id(store: Store, campaign: Campaign, request: PlanRequest) -> tuple[str, tuple[int, int] | None]:
-    """The run's id and its slice: --shard, else tonight's of a matrix
-    covered over nights."""
-    part = request.shard or tonight(campaign.nights, int(time.time() // 86400))
+def _tonight(campaign: Campaign, request: PlanRequest) -> Night | None:
+    """Tonight, for a matrix covered over nights; None with --shard, whose
+    slices stay a partition of the whole plan (campaign/nights.py)."""
+    return None if request.shard else tonight(campaign.nights, int(time.time() // 86400))
+
+
+def _new_run_id(store: Store, request: PlanRequest, night: Night | None) -> str:
+    """The run's id: --run-id, else the UTC time and its shard or night."""
+    part = request.shard
     if request.run_id is None:
-        return new_run_id() + (f"-s{part[0]}of{part[1]}" if part else ""), part
+        return new_run_id() + (f"-s{part[0]}of{part[1]}" if part else night.suffix if night else "")
     if store.has_run(request.run_id):
         raise HarnessError(ExitCode.USAGE, f"run {request.run_id} exists; finish it with --resume {request.run_id}")
-    return request.run_id, part
+    return request.run_id
 
 
-def _cases(plan: Plan, part: tuple[int, int] | None, request: PlanRequest, out_root: Path,
+def _cases(plan: Plan, request: PlanRequest, night: Night | None, out_root: Path,
            observers: tuple[BootObserver, ...]) -> tuple[list[Case], str]:
-    """The targets listed, selected and expanded, then sliced."""
+    """The targets listed, selected and expanded, then sharded or cut to
+    the night's cases."""
     campaign = plan.campaign
     listed = list_targets(plan.plain, out_root / plan.run_id / "list-targets", campaign.modules,
                           plan.env.path_lines, observers)
-    note = "" if request.shard or not part else (
-        f"[campaign] {campaign.name} covers its matrix in {part[1]} nights: tonight "
-        f"is slice {part[0]} (--shard {part[0]}/{part[1]})")
-    return plan_cases(campaign, listed, plan.kinds, part), note
+    cases = plan_cases(campaign, listed, plan.kinds, request.shard)
+    if night is None:
+        return cases, ""
+    cases = night_cases(cases, night)
+    return cases, night_note(campaign.name, night, cases)
 
 
 def make_plan(layout: Layout, campaign: Campaign, request: PlanRequest, store: Store, out_root: Path,
@@ -152,8 +162,8 @@ def make_plan(layout: Layout, campaign: Campaign, request: PlanRequest, store: S
                                "resume it with the file it was planned from")
         plan = Plan(layout, campaign, kinds, env, plain, info.run_id, store.planned(info.run_id), new=False)
     else:
-        run_id, part = _new_run_id(store, campaign, request)
-        plan = Plan(layout, campaign, kinds, env, plain, run_id, [])
-        cases, note = _cases(plan, part, request, out_root, observers)
+        night = _tonight(campaign, request)
+        plan = Plan(layout, campaign, kinds, env, plain, _new_run_id(store, request, night), [])
+        cases, note = _cases(plan, request, night, out_root, observers)
         plan = replace(plan, cases=cases, note=note)
     return replace(plan, crashing=frozenset(c.target for c in plan.cases if c.fault in kinds.crash))

@@ -19,8 +19,10 @@ A file has one [campaign] table:
     budget = "10m"                  # stop starting batches after this
     batch = 50                      # cases per guest boot
     nights = 1                      # a run plans tonight's 1/N of the
-                                    # matrix (the UTC day picks which), so
-                                    # N nights cover it; --shard overrides
+                                    # matrix (the UTC day picks which) and a
+                                    # case of every (target, fault, memory),
+                                    # so N nights cover it (campaign/
+                                    # nights.py); --shard overrides
     modules = ["variants", "../my-driver"]  # the buggy catalogue, a module
                                     # directory (relative to this file)
     known_issues = "known.toml"     # more [[issue]] tables, same rules
@@ -458,12 +460,6 @@ def shard(cases: list[Case], index: int, count: int) -> list[Case]:
     """Shard index of count (1-based): every count-th case of the plan,
     keeping each case's id and index, so shards merged are the whole plan."""
     return [c for c in cases if c.index % count == index - 1]
-
-
-def tonight(nights: int, day: int) -> tuple[int, int] | None:
-    """The slice (1-based, of nights) UTC day number day runs, or None for a
-    campaign that runs whole every night."""
-    return None if nights <= 1 else (day % nights + 1, nights)
 
 
 def parse_shard(text: str) -> tuple[int, int] | None:
