@@ -18,6 +18,7 @@
 #include "kmsg.h"
 #include "ktap.h"
 #include "memory.h"
+#include "oracle.h"
 #include "pins.h"
 #include "plan.h"
 #include "profile.h"
@@ -116,6 +117,8 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 	coverage_begin();
 	phase_begin(PH_CASE);
 	kind->run(a, t, v, kind);
+	if (a->refs_passer_by)
+		passer_by_note(v);
 	if (v->failed && !pins_equal(start, pins_now())) {
 		phase_begin(PH_SETTLE);
 		wait_pins_quiet();

@@ -463,14 +463,24 @@ static void passer_by_take(const struct agent *a, const struct umem *m,
 }
 
 /*
- * Reads the pipe empty (each buffer read gives its page's reference
- * back) and closes it, then notes on how many pages it held a reference
- * and on how many of those @before (NULL: not read) saw one.
+ * The case's pages the passer-by held a reference on, and how many of
+ * them the looks saw held: a case runs its target on several plans (each
+ * with a verdict of its own, kept only when it fails), so the count is
+ * the case's, noted once by passer_by_note().
  */
-static void passer_by_release(struct verdict *v, struct passer_by *p,
+static struct {
+	unsigned int held, seen;
+} passer_tally;
+
+/*
+ * Reads the pipe empty (each buffer read gives its page's reference
+ * back) and closes it, then counts the pages it held a reference on and
+ * those of them @before (NULL: not read) saw held.
+ */
+static void passer_by_release(struct passer_by *p,
 			      const struct page_refs *before)
 {
-	unsigned int i, held = 0, seen = 0;
+	unsigned int i;
 	char sink[PAGE];
 
 	if (p->pipe[0] < 0)
@@ -482,10 +492,18 @@ static void passer_by_release(struct verdict *v, struct passer_by *p,
 	for (i = 0; i < MAX_PAGES; i++) {
 		if (!p->held[i])
 			continue;
-		held++;
-		seen += before && i < before->n && before->ref[i].extra > 0;
+		passer_tally.held++;
+		passer_tally.seen += before && i < before->n &&
+				     before->ref[i].extra > 0;
 	}
-	note(v, PASSER_BY_LINE, held, seen);
+}
+
+/* --refs-passer-by: the case's tally, on @v, and a new one begun. */
+void passer_by_note(struct verdict *v)
+{
+	note(v, PASSER_BY_LINE, passer_tally.held, passer_tally.seen);
+	passer_tally.held = 0;
+	passer_tally.seen = 0;
 }
 
 /*
@@ -513,11 +531,11 @@ static void check_refs(const struct agent *a, struct verdict *v,
 			return;
 		nanosleep(&tick, NULL);
 	}
-	fail(v, "[refs] page %d of the mapping (pfn %#llx): %d references beyond its mappings and pins after the call, %d before: a reference %s",
+	fail(v, "[refs] page %d of the mapping (pfn %#llx): %d references beyond its mappings and pins after the call, %d before: %s",
 	     i, (unsigned long long)after.ref[i].pfn, after.ref[i].extra,
 	     before->ref[i].extra,
-	     after.ref[i].extra > before->ref[i].extra ? "kept" :
-	     "dropped that the call never took");
+	     after.ref[i].extra > before->ref[i].extra ? REFS_KEPT :
+	     REFS_DROPPED);
 }
 
 /*
@@ -615,7 +633,7 @@ void run_checked(const struct agent *a, const struct target *t,
 		passer_by_take(a, m, &passer);
 	refs = refs_before(a, m, &before);
 	if (a->refs_passer_by)
-		passer_by_release(v, &passer, refs ? &before : NULL);
+		passer_by_release(&passer, refs ? &before : NULL);
 	phase_end();
 	err = run_target(a, t, m->addr, m->plan.len, &r);
 	if (err) {

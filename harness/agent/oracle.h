@@ -23,6 +23,7 @@ void final_checks(const struct agent *a, struct verdict *v, struct pins balance)
 void run_checked(const struct agent *a, const struct target *t,
 		 struct verdict *v, struct umem *m);
 void check_writeback(struct verdict *v, const struct umem *m);
+void passer_by_note(struct verdict *v);
 /*
  * The case saw record @id's deviation (module/uafault_known.h) instead of
  * the contract, when @shows: its result is that record's XFAIL; else it

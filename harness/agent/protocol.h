@@ -117,6 +117,12 @@
  * agent held, as a passer-by would, through the looks before the call
  * (held), and on how many of those pages the looks saw one (seen).
  */
+/*
+ * How [refs]'s complaint ends: the call kept a reference to a page, or
+ * left it below what it can hold.
+ */
+#define REFS_KEPT		"a reference kept"
+#define REFS_DROPPED		"a reference dropped that the call never took"
 #define PASSER_BY_MARKER	"# uafault-refs-passer-by:"
 #define PASSER_BY_LINE		PASSER_BY_MARKER " held %u seen %u\n"
 

@@ -55,6 +55,9 @@ WATCHDOG_RE = agent_format("WATCHDOG_LINE")
 # --refs-passer-by (tests): a case's page references the agent held through
 # the looks before its call, as a passer-by would: held, and seen by the looks.
 PASSER_BY_RE = agent_format("PASSER_BY_LINE")
+# How the [refs] oracle's complaint ends: a reference kept, or dropped.
+REFS_KEPT = agent_string("REFS_KEPT")
+REFS_DROPPED = agent_string("REFS_DROPPED")
 # Where the agent's time went (profile.c): cases=N, then seconds per phase.
 PROFILE_MARKER = agent_string("PROFILE_MARKER")
 PROFILE_RE = re.compile(re.escape(PROFILE_MARKER) + r" cases=(\d+)((?: \w+=[\d.]+)+)$")

@@ -29,7 +29,7 @@ from pathlib import Path
 from ..core.paths import Layout
 from ..core.results import LayerResult
 from ..core.verdicts import KtapResult, ktap_result
-from ..guest.protocol import BOOT_TAINTED_RE, CASE_MARKER, ORACLE_NOTE, PASSER_BY_RE, WATCHDOG_RE, agent_args
+from ..guest.protocol import BOOT_TAINTED_RE, CASE_MARKER, ORACLE_NOTE, PASSER_BY_RE, REFS_KEPT, WATCHDOG_RE, agent_args
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import checks_layer, cli_command, run_logged
 
@@ -47,7 +47,7 @@ KEEPS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
          # vmsplice's pipe holds FOLL_GET references: only [refs] sees them.
          "path_vmsplice": ("[refs]",)}
 # How [refs] says a call kept a reference (oracle.c's check_refs()).
-KEPT_REF = "a reference kept"
+KEPT_REF = REFS_KEPT
 # --refs-passer-by runs every path_p* path: path_pipe_{read,write,readv,
 # writev} and path_process_vm_{readv,writev}, all correct, with no fault,
 # on the memory of issue 30's case.  These must be among them.
