@@ -264,6 +264,62 @@ out:
 
 TWIN_AND_VARIANT(double_fetch)
 
+/*
+ * A name fetched twice, the way strndup_user() (mm/util.c) takes one:
+ * measured with strnlen_user(), then copied with its NUL by a second
+ * fetch of that many bytes.  User space can move the NUL in between;
+ * strndup_user() writes its own over the last byte for that reason.  The
+ * twin checks that the copy still ends where the first fetch found the
+ * end and refuses it with -EINVAL when not, declared as its changed_err:
+ * the safe way to live with a double fetch.  The variant trusts the copy
+ * to be terminated, and strlen() runs past the name into the bytes the
+ * driver keeps after it in the same allocation (the length it reports
+ * is longer than the range).  A name with no NUL within the range is all
+ * of the range, terminated by the driver (%UAFAULT_RES_STRLEN).
+ */
+#define REFETCH_TAIL	8
+
+static int string_refetch(struct uafault_ctx *ctx, bool bug)
+{
+	const char __user *src = uafault_ctx_uptr(ctx);
+	long n = strnlen_user(src, ctx->len);
+	size_t len, copy;
+	char *buf;
+
+	if (!n)
+		return variant_failed(ctx, -EFAULT);
+	/* The name's length as the first fetch found it, and its bytes. */
+	len = n > ctx->len ? ctx->len : n - 1;
+	copy = n > ctx->len ? len : len + 1;
+	buf = kmalloc(len + 1 + REFETCH_TAIL + 1, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	/* What the driver keeps after the name: its request, never zero. */
+	memset(buf + len + 1, 0x5a, REFETCH_TAIL);
+	buf[len + 1 + REFETCH_TAIL] = '\0';
+	/* The driver's work between its fetches (see double_fetch). */
+	udelay(2);
+	if (copy_from_user(buf, src, copy)) {
+		variant_failed(ctx, -EFAULT);
+		goto out;
+	}
+	if (copy == len)
+		buf[len] = '\0';
+	if (bug) {
+		len = strlen(buf);
+	} else if (strnlen(buf, len + 1) != len) {
+		variant_failed(ctx, -EINVAL);
+		goto out;
+	}
+	ctx->done = len;
+	ctx->csum = uafault_csum(ctx->csum, buf, len);
+out:
+	kfree(buf);
+	return 0;
+}
+
+TWIN_AND_VARIANT(string_refetch)
+
 /* The reply of a driver ioctl: padding after @status and after @count. */
 struct variant_reply {
 	u8 status;
@@ -842,6 +898,7 @@ struct variant_shape {
 	enum uafault_result result;
 	size_t fixed_len;
 	bool oopses;		/* registered only with allow_oops=1 */
+	int changed_err;	/* what both report for a changed range */
 };
 
 #define SHAPE(_name, _flags, _result, _len, _oopses) {		\
@@ -852,6 +909,16 @@ struct variant_shape {
 		.result = UAFAULT_RES_##_result,		\
 		.fixed_len = _len,				\
 		.oopses = _oopses,				\
+	}
+
+/* A shape that reads the range twice and refuses a change with @_err. */
+#define SHAPE_REFUSING(_name, _flags, _result, _err) {		\
+		.name = #_name,					\
+		.twin = twin_##_name,				\
+		.variant = variant_##_name,			\
+		.flags = _flags,				\
+		.result = UAFAULT_RES_##_result,		\
+		.changed_err = _err,				\
 	}
 
 #define SHAPE_HOLD(_name, _flags, _result, _len) {			\
@@ -871,6 +938,8 @@ static const struct variant_shape shapes[] = {
 	SHAPE(user_read_unchecked, UAFAULT_TF_READ, ALL, 0, false),
 	SHAPE(short_copy_ignored, UAFAULT_TF_READ, ALL, 0, false),
 	SHAPE(double_fetch, UAFAULT_TF_READ, HEADER, 0, false),
+	SHAPE_REFUSING(string_refetch, UAFAULT_TF_READ | UAFAULT_TF_STRING,
+		       STRLEN, -EINVAL),
 	SHAPE(strncpy_stale_tail, UAFAULT_TF_READ | UAFAULT_TF_STRING, STRBUF, 0,
 	      false),
 	SHAPE(struct_padding, UAFAULT_TF_WRITE, ALL,
@@ -916,6 +985,7 @@ static void pair_init(struct variant_pair *pair,
 			.flags = shape->flags,
 			.result = shape->result,
 			.fixed_len = shape->fixed_len,
+			.changed_err = shape->changed_err,
 			.run = i ? shape->variant : shape->twin,
 			.hold = shape->hold[i],
 			.release = shape->release[i],
