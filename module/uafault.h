@@ -50,9 +50,12 @@
  */
 #define UAFAULT_TF_HOLD		(1U << 6)
 /*
- * Pins with FOLL_LONGTERM (with FOLL_WRITE too when it writes the range):
- * GUP refuses a long-term write pin of a file mapping that needs dirty
- * tracking (ext4, not shmem), so on such memory it gets no page at all.
+ * Its run pins with FOLL_LONGTERM (with FOLL_WRITE too when it writes the
+ * range): GUP refuses a long-term write pin of a file mapping that needs
+ * dirty tracking (ext4, not shmem), so on such memory it gets no page at
+ * all.  What a %UAFAULT_TF_HOLD target keeps is long-term whatever this
+ * says, and is refused the same way (-%EFAULT, nothing held): say it only
+ * when run() pins long-term too.
  */
 #define UAFAULT_TF_LONGTERM	(1U << 7)
 #define UAFAULT_TF_ALL		((1U << 8) - 1)
