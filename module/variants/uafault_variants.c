@@ -838,6 +838,55 @@ BUFFER_SHAPE(shortterm_hold, shortterm_hold_take, unpin)
 BUFFER_SHAPE_HOLD(shortterm_hold)
 
 /*
+ * shortterm_hold for a buffer the device writes (a capture or receive
+ * ring, an RDMA memory region registered writable): the twin keeps it
+ * with FOLL_LONGTERM | FOLL_WRITE, which GUP refuses on page cache that
+ * needs dirty tracking (ext4: writable_file_mapping_allowed(), the
+ * answer to devices writing file pages behind the file system's back)
+ * and on a VM_PFNMAP range, so there it keeps nothing, by contract.  The
+ * variant pins without FOLL_LONGTERM: it gets the ext4 pages the file
+ * system cannot track, and pages in ZONE_MOVABLE stay there.  run() is
+ * the same driver's one-shot transfer: pinned the same way, the device
+ * writes uafault_fill() bytes, the pages go back dirty.
+ */
+static unsigned int write_hold_gup_flags(bool bug)
+{
+	return FOLL_WRITE | (bug ? 0 : FOLL_LONGTERM);
+}
+
+static long shortterm_write_hold_take(unsigned long start, unsigned long nr,
+				      struct page **pages, bool bug)
+{
+	return pin_all(start, nr, pages, write_hold_gup_flags(bug), false);
+}
+
+static void unpin_dirty(struct page **pages, unsigned long nr, bool bug)
+{
+	unpin_user_pages_dirty_lock(pages, nr, true);
+}
+
+static const struct buffer_ops shortterm_write_hold_ops = {
+	.take = shortterm_write_hold_take,
+	.put = unpin_dirty,
+};
+
+static int shortterm_write_hold(struct uafault_ctx *ctx, bool bug)
+{
+	struct page **pages;
+	int err;
+
+	pages = device_write(ctx, write_hold_gup_flags(bug), &err);
+	if (!pages)
+		return err;
+	unpin_dirty(pages, ctx->pinned, bug);
+	kvfree(pages);
+	return 0;
+}
+
+TWIN_AND_VARIANT(shortterm_write_hold)
+BUFFER_SHAPE_HOLD(shortterm_write_hold)
+
+/*
  * A reference dropped too early: the driver lets go of its pin as soon as
  * it has the pages and goes on using them (the page pointers, or their
  * physical addresses for its device), the bug class behind the
@@ -952,6 +1001,8 @@ static const struct variant_shape shapes[] = {
 	      false),
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
+	SHAPE_HOLD(shortterm_write_hold, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
+		   UAFAULT_TF_LONGTERM, ALL, 0),
 	SHAPE_HOLD(early_unpin, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
 	      false),
