@@ -42,7 +42,13 @@ static long uafault_ioctl_version(struct uafault_version __user *uarg)
 	return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
 }
 
-static long uafault_ioctl_target(struct uafault_target_info __user *uarg)
+/* ABI 7's struct is ABI 8's up to @changed_err, which it lacks. */
+static_assert(offsetof(struct uafault_target_info, changed_err) ==
+	      UAFAULT_TARGET_INFO_SIZE_V7);
+
+/* @size: of the caller's struct, sizeof() or ABI 7's (fewer fields). */
+static long uafault_ioctl_target(struct uafault_target_info __user *uarg,
+				 size_t size)
 {
 	struct uafault_target_info info = {};
 	int err;
@@ -52,7 +58,7 @@ static long uafault_ioctl_target(struct uafault_target_info __user *uarg)
 	err = uafault_describe_target(&info);
 	if (err)
 		return err;
-	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+	return copy_to_user(uarg, &info, size) ? -EFAULT : 0;
 }
 
 /* The argument checks that need no target: see struct uafault_run. */
@@ -152,7 +158,9 @@ static long uafault_ioctl(struct file *file, unsigned int cmd,
 	case UAFAULT_IOC_VERSION:
 		return uafault_ioctl_version(uarg);
 	case UAFAULT_IOC_TARGET:
-		return uafault_ioctl_target(uarg);
+		return uafault_ioctl_target(uarg, sizeof(struct uafault_target_info));
+	case UAFAULT_IOC_TARGET_V7:
+		return uafault_ioctl_target(uarg, UAFAULT_TARGET_INFO_SIZE_V7);
 	case UAFAULT_IOC_RUN:
 		return uafault_ioctl_run(uarg);
 	default:

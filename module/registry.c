@@ -73,9 +73,9 @@ static struct uafault_target *uafault_find(const char *name)
  * %UAFAULT_TF_CRASH is only accepted when uafault was loaded with
  * allow_crash=1.
  *
- * Return: 0; -%EINVAL for a bad name, flags, result, fixed_len, min_len, no
- * run(), or hold() and release() not both there exactly with
- * %UAFAULT_TF_HOLD;
+ * Return: 0; -%EINVAL for a bad name, flags, result, fixed_len, min_len,
+ * changed_err (not 0 or a negative errno), no run(), or hold() and
+ * release() not both there exactly with %UAFAULT_TF_HOLD;
  * -%EPERM for a crashing target without allow_crash; -%EEXIST when a
  * target of that name is already registered.
  */
@@ -87,6 +87,7 @@ int uafault_register_target(struct uafault_target *t)
 	    (t->flags & ~UAFAULT_TF_ALL) || t->result >= UAFAULT_RES_MAX ||
 	    t->fixed_len > UAFAULT_MAX_LEN || t->min_len > UAFAULT_MAX_LEN ||
 	    (t->fixed_len && t->min_len > t->fixed_len) ||
+	    t->changed_err > 0 || t->changed_err < -MAX_ERRNO ||
 	    !!(t->flags & UAFAULT_TF_HOLD) != !!t->hold ||
 	    !t->hold != !t->release)
 		return -EINVAL;
@@ -207,6 +208,7 @@ int uafault_describe_target(struct uafault_target_info *info)
 		info->result = t->result;
 		info->fixed_len = t->fixed_len;
 		info->min_len = t->min_len;
+		info->changed_err = t->changed_err;
 		strscpy(info->name, t->name, sizeof(info->name));
 		strscpy(info->owner,
 			t->owner ? module_name(t->owner) : "kernel",

@@ -13,7 +13,11 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define UAFAULT_ABI_VERSION	7
+/*
+ * 8: struct uafault_target_info grew @changed_err; the ABI-7 size of
+ * %UAFAULT_IOC_TARGET (%UAFAULT_IOC_TARGET_V7) is still answered.
+ */
+#define UAFAULT_ABI_VERSION	8
 #define UAFAULT_DEVICE		"/dev/uafault"
 
 /* Longest target name, with its NUL. */
@@ -46,9 +50,12 @@
  */
 #define UAFAULT_TF_HOLD		(1U << 6)
 /*
- * Pins with FOLL_LONGTERM (with FOLL_WRITE too when it writes the range):
- * GUP refuses a long-term write pin of a file mapping that needs dirty
- * tracking (ext4, not shmem), so on such memory it gets no page at all.
+ * Its run pins with FOLL_LONGTERM (with FOLL_WRITE too when it writes the
+ * range): GUP refuses a long-term write pin of a file mapping that needs
+ * dirty tracking (ext4, not shmem), so on such memory it gets no page at
+ * all.  What a %UAFAULT_TF_HOLD target keeps is long-term whatever this
+ * says, and is refused the same way (-%EFAULT, nothing held): say it only
+ * when run() pins long-term too.
  */
 #define UAFAULT_TF_LONGTERM	(1U << 7)
 #define UAFAULT_TF_ALL		((1U << 8) - 1)
@@ -137,6 +144,14 @@ struct uafault_version {
  * @fixed_len: out: the one length the target accepts, or 0 for any
  * @min_len: out: the shortest range the target takes; a shorter one it
  *	     refuses with -%EINVAL before touching it (0: any)
+ * @changed_err: out: 0, or the negative errno the target reports, with
+ *		 nothing done, for a range whose bytes changed between two
+ *		 of its fetches of them: it reads the range twice and refuses
+ *		 a change rather than trust either fetch (the safe way to
+ *		 live with a double fetch).  The racing fault kinds take it
+ *		 as a right outcome when the bytes changed during the call,
+ *		 and only then.  Added in ABI 8: %UAFAULT_IOC_TARGET_V7
+ *		 answers the struct without it.
  */
 struct uafault_target_info {
 	__u32 index;
@@ -146,7 +161,11 @@ struct uafault_target_info {
 	__u32 result;
 	__u32 fixed_len;
 	__u32 min_len;
+	__s32 changed_err;
 };
+
+/* The size of struct uafault_target_info in ABI 7, up to @min_len. */
+#define UAFAULT_TARGET_INFO_SIZE_V7	116
 
 /**
  * struct uafault_run - argument of %UAFAULT_IOC_RUN
@@ -335,6 +354,9 @@ struct uafault_page_refs {
 #define UAFAULT_IOC_MAGIC	'U'
 #define UAFAULT_IOC_VERSION	_IOR(UAFAULT_IOC_MAGIC, 0, struct uafault_version)
 #define UAFAULT_IOC_TARGET	_IOWR(UAFAULT_IOC_MAGIC, 1, struct uafault_target_info)
+/* %UAFAULT_IOC_TARGET as ABI 7 encoded it: fills the struct up to @min_len. */
+#define UAFAULT_IOC_TARGET_V7	_IOC(_IOC_READ | _IOC_WRITE, UAFAULT_IOC_MAGIC, 1, \
+				     UAFAULT_TARGET_INFO_SIZE_V7)
 #define UAFAULT_IOC_RUN		_IOWR(UAFAULT_IOC_MAGIC, 2, struct uafault_run)
 #define UAFAULT_IOC_PIN		_IOWR(UAFAULT_IOC_MAGIC, 3, struct uafault_pin)
 #define UAFAULT_IOC_PIN_READ	_IOWR(UAFAULT_IOC_MAGIC, 4, struct uafault_pin)

@@ -68,6 +68,12 @@ struct uafault_held {
  *	     reports -%EINVAL with nothing done, before touching the range
  *	     (a driver's "argsz < sizeof(header)" check).  The agent expects
  *	     exactly that there, whatever fault is planted.
+ * @changed_err: 0, or the negative errno @run reports, with nothing done,
+ *		 when it finds the range's bytes changed between two of
+ *		 its fetches of them and refuses them (a driver that reads
+ *		 a string or a header twice and checks that both agree).
+ *		 The racing fault kinds accept it when the bytes changed
+ *		 during the call, and fail it when they did not.
  * @run: runs the target on @ctx.  Returns 0 when it ran (the outcome,
  *	 faults included, is in @ctx), or a negative errno when it could
  *	 not run at all (out of memory), which the ioctl returns.  Called
@@ -87,6 +93,7 @@ struct uafault_target {
 	enum uafault_result result;
 	size_t fixed_len;
 	size_t min_len;
+	int changed_err;
 	int (*run)(struct uafault_ctx *ctx);
 	int (*hold)(struct uafault_ctx *ctx, struct uafault_held *held);
 	void (*release)(struct uafault_held *held);

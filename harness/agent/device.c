@@ -69,16 +69,21 @@ int run_target(const struct agent *a, const struct target *t, void *addr,
 	return run_target_armed(a, t, addr, len, r, NULL);
 }
 
+/* The oldest module ABI the agent reads: 7 lacks only changed_err. */
+#define OLDEST_ABI	7
+
 int read_targets(struct agent *a)
 {
 	struct uafault_version ver;
+	unsigned long cmd;
 	unsigned int i;
 
 	if (ioctl(a->dev, UAFAULT_IOC_VERSION, &ver))
 		return -errno;
-	if (ver.abi != UAFAULT_ABI_VERSION) {
-		fprintf(stderr, AGENT_ERROR_PREFIX "module ABI %u, agent ABI %u\n",
-			ver.abi, UAFAULT_ABI_VERSION);
+	if (ver.abi < OLDEST_ABI || ver.abi > UAFAULT_ABI_VERSION) {
+		fprintf(stderr, AGENT_ERROR_PREFIX "module ABI %u, agent ABI %u (reads %u to %u)\n",
+			ver.abi, UAFAULT_ABI_VERSION, OLDEST_ABI,
+			UAFAULT_ABI_VERSION);
 		return -EPROTO;
 	}
 	if (a->take_module_mode)
@@ -88,6 +93,7 @@ int read_targets(struct agent *a)
 			!!(ver.flags & UAFAULT_MOD_ALLOW_CRASH), a->allow_crash);
 		return -EPROTO;
 	}
+	cmd = ver.abi < 8 ? UAFAULT_IOC_TARGET_V7 : UAFAULT_IOC_TARGET;
 	a->targets = calloc(ver.ntargets, sizeof(*a->targets));
 	if (!a->targets && ver.ntargets)
 		return -ENOMEM;
@@ -95,7 +101,7 @@ int read_targets(struct agent *a)
 		struct uafault_target_info info = { .index = i };
 		struct target *t = &a->targets[a->ntargets];
 
-		if (ioctl(a->dev, UAFAULT_IOC_TARGET, &info))
+		if (ioctl(a->dev, cmd, &info))
 			return -errno;
 		memcpy(t->name, info.name, sizeof(t->name));
 		memcpy(t->owner, info.owner, sizeof(t->owner));
@@ -104,6 +110,12 @@ int read_targets(struct agent *a)
 		t->flags = info.flags;
 		t->fixed_len = info.fixed_len;
 		t->contract.min_len = info.min_len;
+		if (info.changed_err > 0 || info.changed_err < -4095) {
+			fprintf(stderr, AGENT_ERROR_PREFIX "target %s: changed_err %d is no errno\n",
+				t->name, info.changed_err);
+			return -EPROTO;
+		}
+		t->contract.changed_err = info.changed_err;
 		if (info.result >= UAFAULT_RES_MAX) {
 			fprintf(stderr, AGENT_ERROR_PREFIX "target %s: unknown result kind %u\n",
 				t->name, info.result);

@@ -28,12 +28,43 @@
 #include "verdict.h"
 
 /*
+ * The hold of a range its memory refuses (memory_refuses_hold()), judged
+ * as a refused call is: GUP's -EFAULT with nothing held is the contract,
+ * and the case, having nothing held to go on with, passes on it.  A
+ * target that kept such a range took its pages some other way than a
+ * buffer kept for a device must be (not long-term, or not for writing).
+ * Returns false: nothing is held.
+ */
+static bool hold_refused(const struct agent *a, const struct target *t,
+			 const struct umem *m, struct verdict *v, long ret)
+{
+	const char *memory = m->plan.memory->name;
+
+	if (ret == -EFAULT) {
+		note(v, "# %s memory refuses %s's hold (a long-term%s pin): -EFAULT, nothing held, as GUP's contract says\n",
+		     memory, t->name, needs_write(t) ? " write" : "");
+		return false;
+	}
+	if (!ret) {
+		fail(v, "[result] %s kept a range of %s memory, which refuses a long-term%s pin: it took the pages some other way",
+		     t->name, memory, needs_write(t) ? " write" : "");
+		if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
+			fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+		return false;
+	}
+	fail(v, "[result] %s could not keep a range of %s memory: %s, expected the refusal (%s)",
+	     t->name, memory, strerror((int)-ret), strerror(EFAULT));
+	return false;
+}
+
+/*
  * A pin held across the calls that follow (UAFAULT_IOC_PIN): read-only and
  * long-term, the way a driver pins a buffer the device only reads, or, for
  * a target that keeps pages itself (UAFAULT_TF_HOLD), the way that driver
  * does.  Long-term also moves the pages out of ZONE_MOVABLE first, as it
  * must: a FOLL_LONGTERM target run under a short-term pin there could not
- * migrate them and would fail with -ENOMEM.  Every page must be held.
+ * migrate them and would fail with -ENOMEM.  Every page must be held, but
+ * where the memory refuses the target's hold (hold_refused()).
  */
 bool hold_pin(const struct agent *a, const struct target *t,
 	      const struct umem *m, struct verdict *v)
@@ -54,6 +85,8 @@ bool hold_pin(const struct agent *a, const struct target *t,
 		unresolved(v, "UAFAULT_IOC_PIN: %s", strerror(errno));
 		return false;
 	}
+	if (memory_refuses_hold(&m->plan, t))
+		return hold_refused(a, t, m, v, (long)pin.ret);
 	/* A driver must be able to keep a mapped, writable buffer. */
 	if (pin.ret && (t->flags & UAFAULT_TF_HOLD))
 		fail(v, "[result] %s could not keep a mapped range: %s",
@@ -102,16 +135,17 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	place(a, &p, t, start_at(t, k->start));
 	if (!set_up(a, t, v, &m, &p))
 		return;
+	/* Nothing held (refused, maybe by contract): nothing can leak. */
+	if (!hold_pin(a, t, &m, v))
+		goto checks;
 	if (pipe(to_child)) {
 		unresolved(v, "pipe: %s", strerror(errno));
-		goto free;
+		goto unpin;
 	}
 	if (pipe(to_parent)) {
 		unresolved(v, "pipe: %s", strerror(errno));
 		goto close_child;
 	}
-	if (!hold_pin(a, t, &m, v))
-		goto close_parent;
 	pid = fork();
 	if (pid == 0) {
 		for (i = 0; i < m.map_len; i++)
@@ -147,18 +181,16 @@ static void fault_fork_cow(const struct agent *a, const struct target *t,
 	close(to_child[1]);
 	close(to_parent[0]);
 	close(to_parent[1]);
-	umem_free(&m);
-	final_checks(a, v, balance);
-	return;
+	goto checks;
 
-close_parent:
-	close(to_parent[0]);
-	close(to_parent[1]);
 close_child:
 	close(to_child[0]);
 	close(to_child[1]);
-free:
+unpin:
+	ioctl(a->dev, UAFAULT_IOC_UNPIN);
+checks:
 	umem_free(&m);
+	final_checks(a, v, balance);
 }
 
 /*

@@ -114,6 +114,23 @@ bool memory_refuses(const struct plan *p, const struct target *t)
 	return p->memory->device && t->flags & UAFAULT_TF_PIN;
 }
 
+/*
+ * The memory refuses the pages a UAFAULT_TF_HOLD target keeps for its
+ * device.  Such a buffer is a long-term pin whatever the target's run()
+ * does (the movable kind holds every holding target to it), taken for
+ * writing when the target writes the range: ext4 page cache refuses a
+ * writing one, a VM_PFNMAP range every one (check_vma_flags()).  The
+ * hold gets GUP's -EFAULT and keeps nothing, as a refused call does.
+ */
+bool memory_refuses_hold(const struct plan *p, const struct target *t)
+{
+	if (!p->memory || !(t->flags & UAFAULT_TF_HOLD))
+		return false;
+	if (p->memory->no_longterm_write && needs_write(t))
+		return true;
+	return p->memory->device;
+}
+
 /* What the target can get at: the plan's reach, or what the memory allows. */
 size_t target_reach(const struct plan *p, const struct target *t)
 {

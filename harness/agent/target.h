@@ -20,12 +20,16 @@ struct kpath_state;
  * some whole pages before the fault fails with -@partial_err instead of
  * -EFAULT (xdp_umem_pin_pages()'s -ENOMEM); a range pinned for writing
  * stops at a read-only page even when the call only reads it (io_uring
- * registers every buffer writable).
+ * registers every buffer writable); a call that reads the range twice and
+ * refuses bytes that changed in between reports @changed_err (negative,
+ * as a run's ret), nothing done, which the racing kinds accept when the
+ * bytes did change during the call (UAFAULT_IOC_TARGET's changed_err).
  */
 struct contract {
 	unsigned int addr_align, len_align;	/* 0: any */
 	size_t min_len;		/* shorter is refused whole too (a frame) */
 	int partial_err;			/* 0: EFAULT */
+	int changed_err;	/* 0: it never refuses a changed range */
 	bool write_pin;	/* pins with FOLL_WRITE even to read the range */
 };
 

@@ -177,7 +177,7 @@ def variant_shapes() -> list[str]:
     """The buggy-variant catalogue's shapes, read from its one definition:
     the shapes[] table in module/variants/uafault_variants.c."""
     source = (PROJECT_ROOT / "module" / "variants" / "uafault_variants.c").read_text()
-    return sorted(re.findall(r"^\s*SHAPE(?:_HOLD)?\((\w+),", source, re.M))
+    return sorted(re.findall(r"^\s*SHAPE(?:_[A-Z]+)?\((\w+),", source, re.M))
 
 
 PLANNER = """\

@@ -264,6 +264,62 @@ out:
 
 TWIN_AND_VARIANT(double_fetch)
 
+/*
+ * A name fetched twice, the way strndup_user() (mm/util.c) takes one:
+ * measured with strnlen_user(), then copied with its NUL by a second
+ * fetch of that many bytes.  User space can move the NUL in between;
+ * strndup_user() writes its own over the last byte for that reason.  The
+ * twin checks that the copy still ends where the first fetch found the
+ * end and refuses it with -EINVAL when not, declared as its changed_err:
+ * the safe way to live with a double fetch.  The variant trusts the copy
+ * to be terminated, and strlen() runs past the name into the bytes the
+ * driver keeps after it in the same allocation (the length it reports
+ * is longer than the range).  A name with no NUL within the range is all
+ * of the range, terminated by the driver (%UAFAULT_RES_STRLEN).
+ */
+#define REFETCH_TAIL	8
+
+static int string_refetch(struct uafault_ctx *ctx, bool bug)
+{
+	const char __user *src = uafault_ctx_uptr(ctx);
+	long n = strnlen_user(src, ctx->len);
+	size_t len, copy;
+	char *buf;
+
+	if (!n)
+		return variant_failed(ctx, -EFAULT);
+	/* The name's length as the first fetch found it, and its bytes. */
+	len = n > ctx->len ? ctx->len : n - 1;
+	copy = n > ctx->len ? len : len + 1;
+	buf = kmalloc(len + 1 + REFETCH_TAIL + 1, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	/* What the driver keeps after the name: its request, never zero. */
+	memset(buf + len + 1, 0x5a, REFETCH_TAIL);
+	buf[len + 1 + REFETCH_TAIL] = '\0';
+	/* The driver's work between its fetches (see double_fetch). */
+	udelay(2);
+	if (copy_from_user(buf, src, copy)) {
+		variant_failed(ctx, -EFAULT);
+		goto out;
+	}
+	if (copy == len)
+		buf[len] = '\0';
+	if (bug) {
+		len = strlen(buf);
+	} else if (strnlen(buf, len + 1) != len) {
+		variant_failed(ctx, -EINVAL);
+		goto out;
+	}
+	ctx->done = len;
+	ctx->csum = uafault_csum(ctx->csum, buf, len);
+out:
+	kfree(buf);
+	return 0;
+}
+
+TWIN_AND_VARIANT(string_refetch)
+
 /* The reply of a driver ioctl: padding after @status and after @count. */
 struct variant_reply {
 	u8 status;
@@ -782,6 +838,55 @@ BUFFER_SHAPE(shortterm_hold, shortterm_hold_take, unpin)
 BUFFER_SHAPE_HOLD(shortterm_hold)
 
 /*
+ * shortterm_hold for a buffer the device writes (a capture or receive
+ * ring, an RDMA memory region registered writable): the twin keeps it
+ * with FOLL_LONGTERM | FOLL_WRITE, which GUP refuses on page cache that
+ * needs dirty tracking (ext4: writable_file_mapping_allowed(), the
+ * answer to devices writing file pages behind the file system's back)
+ * and on a VM_PFNMAP range, so there it keeps nothing, by contract.  The
+ * variant pins without FOLL_LONGTERM: it gets the ext4 pages the file
+ * system cannot track, and pages in ZONE_MOVABLE stay there.  run() is
+ * the same driver's one-shot transfer: pinned the same way, the device
+ * writes uafault_fill() bytes, the pages go back dirty.
+ */
+static unsigned int write_hold_gup_flags(bool bug)
+{
+	return FOLL_WRITE | (bug ? 0 : FOLL_LONGTERM);
+}
+
+static long shortterm_write_hold_take(unsigned long start, unsigned long nr,
+				      struct page **pages, bool bug)
+{
+	return pin_all(start, nr, pages, write_hold_gup_flags(bug), false);
+}
+
+static void unpin_dirty(struct page **pages, unsigned long nr, bool bug)
+{
+	unpin_user_pages_dirty_lock(pages, nr, true);
+}
+
+static const struct buffer_ops shortterm_write_hold_ops = {
+	.take = shortterm_write_hold_take,
+	.put = unpin_dirty,
+};
+
+static int shortterm_write_hold(struct uafault_ctx *ctx, bool bug)
+{
+	struct page **pages;
+	int err;
+
+	pages = device_write(ctx, write_hold_gup_flags(bug), &err);
+	if (!pages)
+		return err;
+	unpin_dirty(pages, ctx->pinned, bug);
+	kvfree(pages);
+	return 0;
+}
+
+TWIN_AND_VARIANT(shortterm_write_hold)
+BUFFER_SHAPE_HOLD(shortterm_write_hold)
+
+/*
  * A reference dropped too early: the driver lets go of its pin as soon as
  * it has the pages and goes on using them (the page pointers, or their
  * physical addresses for its device), the bug class behind the
@@ -842,6 +947,7 @@ struct variant_shape {
 	enum uafault_result result;
 	size_t fixed_len;
 	bool oopses;		/* registered only with allow_oops=1 */
+	int changed_err;	/* what both report for a changed range */
 };
 
 #define SHAPE(_name, _flags, _result, _len, _oopses) {		\
@@ -852,6 +958,16 @@ struct variant_shape {
 		.result = UAFAULT_RES_##_result,		\
 		.fixed_len = _len,				\
 		.oopses = _oopses,				\
+	}
+
+/* A shape that reads the range twice and refuses a change with @_err. */
+#define SHAPE_REFUSING(_name, _flags, _result, _err) {		\
+		.name = #_name,					\
+		.twin = twin_##_name,				\
+		.variant = variant_##_name,			\
+		.flags = _flags,				\
+		.result = UAFAULT_RES_##_result,		\
+		.changed_err = _err,				\
 	}
 
 #define SHAPE_HOLD(_name, _flags, _result, _len) {			\
@@ -871,6 +987,8 @@ static const struct variant_shape shapes[] = {
 	SHAPE(user_read_unchecked, UAFAULT_TF_READ, ALL, 0, false),
 	SHAPE(short_copy_ignored, UAFAULT_TF_READ, ALL, 0, false),
 	SHAPE(double_fetch, UAFAULT_TF_READ, HEADER, 0, false),
+	SHAPE_REFUSING(string_refetch, UAFAULT_TF_READ | UAFAULT_TF_STRING,
+		       STRLEN, -EINVAL),
 	SHAPE(strncpy_stale_tail, UAFAULT_TF_READ | UAFAULT_TF_STRING, STRBUF, 0,
 	      false),
 	SHAPE(struct_padding, UAFAULT_TF_WRITE, ALL,
@@ -883,6 +1001,8 @@ static const struct variant_shape shapes[] = {
 	      false),
 	SHAPE_HOLD(ro_pin_fork, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE_HOLD(shortterm_hold, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
+	SHAPE_HOLD(shortterm_write_hold, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
+		   UAFAULT_TF_LONGTERM, ALL, 0),
 	SHAPE_HOLD(early_unpin, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0),
 	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
 	      false),
@@ -916,6 +1036,7 @@ static void pair_init(struct variant_pair *pair,
 			.flags = shape->flags,
 			.result = shape->result,
 			.fixed_len = shape->fixed_len,
+			.changed_err = shape->changed_err,
 			.run = i ? shape->variant : shape->twin,
 			.hold = shape->hold[i],
 			.release = shape->release[i],

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..campaign.store import DB_NAME, History
+from ..campaign.store import DB_NAME, History, Row
 from ..core.errors import ExitCode
 from ..core.paths import Layout
 from ..core.results import Counts, LayerResult, SUMMARY_NAME, new_run_id, write_layer
@@ -33,6 +33,12 @@ MINIMIZE_LAYER_DIR = "minimize"
 REPRODUCED = re.compile(r"^REPRODUCED (\d+)/(\d+)$", re.M)
 # The variant that oopses under SMAP: its cases must be CRASH with a title.
 OOPSING_VARIANT = "variant_raw_deref"
+# A twin that reads its range twice and refuses a change with the errno it
+# declares (changed_err): the racing kinds must take that refusal, while
+# its variant, which trusts the second fetch, is still caught by the trap.
+REFUSING_TWIN = "twin_string_refetch"
+REFUSING_VARIANT = "variant_string_refetch"
+REFUSING_KINDS = ("trap_bytes", "race_bytes")
 # Verdicts to wait for before the kill: well into the first boot's batch.
 KILL_AFTER = 20
 WAIT_LIMIT = 900
@@ -157,6 +163,25 @@ def run_variants_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     return result
 
 
+def refusal_checks(rows: list[Row]) -> dict[str, bool]:
+    """The refusing twin passed every case of each racing kind (and ran
+    some); its variant was caught by trap_bytes' result oracle."""
+    checks: dict[str, bool] = {}
+    for fault in REFUSING_KINDS:
+        mine = [r for r in rows if r.case.target == REFUSING_TWIN and r.case.fault == fault]
+        bad = [f"{r.case.case_id} {r.verdict} {r.title}".rstrip() for r in mine if r.verdict != Verdict.PASS]
+        name = f"{REFUSING_TWIN} passed every {fault} case"
+        if not mine:
+            name += " (none ran)"
+        elif bad:
+            name += f" ({'; '.join(bad[:2])})"
+        checks[name] = bool(mine) and not bad
+    checks[f"{REFUSING_VARIANT} caught by trap_bytes ([result])"] = any(
+        r.case.target == REFUSING_VARIANT and r.case.fault == "trap_bytes" and r.title.startswith("[result]")
+        for r in rows)
+    return checks
+
+
 def _judge_variants(db: Path, run_id: str, rc: int, log: Path) -> LayerResult:
     layer = "campaign variants"
     code, matrix = detection(db, run_id)
@@ -170,11 +195,12 @@ def _judge_variants(db: Path, run_id: str, rc: int, log: Path) -> LayerResult:
     # (Under kernel_alias the raw read hits kernel memory and cannot oops.)
     crashed = [r for r in oopses if r.verdict in (Verdict.CRASH, Verdict.XFAIL) and oracle_of(r).startswith("kernel: ")]
     crash_ok = bool(crashed) and len(rows) == planned
+    refusals = refusal_checks(rows)
     counts = Counts(passed=sum(s.is_caught for s in shapes) + sum(bool(s.twin) and not s.twin_flagged for s in shapes)
-                    + crash_ok)
-    counts.failed = 2 * len(shapes) + 1 - counts.passed
+                    + crash_ok + sum(refusals.values()))
+    counts.failed = 2 * len(shapes) + 1 + len(refusals) - counts.passed
     details: dict[str, object] = {"run_id": run_id, "campaign_exit": rc, "planned": planned, "verdicts": len(rows),
-                                  "log": str(log), "matrix": matrix.splitlines()}
+                                  "log": str(log), "matrix": matrix.splitlines(), "refusal_checks": refusals}
     if not crash_ok:
         why = (f"{OOPSING_VARIANT}: " + ", ".join(f"{r.verdict} {r.title!r}" for r in oopses[:3])
                if oopses else f"no {OOPSING_VARIANT} verdict")
@@ -182,6 +208,10 @@ def _judge_variants(db: Path, run_id: str, rc: int, log: Path) -> LayerResult:
                            "a verdict", counts, details=details)
     if code is not ExitCode.OK:
         return LayerResult(layer, code, f"run {run_id}: {matrix.splitlines()[-1]}", counts, details=details)
+    bad = [name for name, ok in refusals.items() if not ok]
+    if bad:
+        return LayerResult(layer, ExitCode.TEST_FAILED, f"run {run_id}: failed: {'; '.join(bad)} (see {log.parent})",
+                           counts, details=details)
     return LayerResult(layer, ExitCode.OK, f"run {run_id}: {matrix.splitlines()[-1]}; {len(crashed)} oopses "
                        f"recorded as CRASH, {planned} cases, one verdict each", counts, details=details)
 

@@ -44,6 +44,14 @@ DIRTY_VARIANT = "variant_write_without_dirty"
 # compaction's scanners, so that catch belongs to campaigns.
 EARLY_VARIANT = "variant_early_unpin"
 EARLY_CATCHES = (("truncate", "[pinned-contents]"), ("migrate", "[migrated]"))
+# What a driver keeps for a device to write: a long-term write pin, which
+# ext4_shared refuses.  The twin's hold gets the refusal and every kind that
+# holds it must pass on it; the variant keeps the buffer with a short-term
+# pin, which ext4 does not refuse, and a kind that holds it says so.
+WRITE_HOLD_TWIN = "twin_shortterm_write_hold"
+WRITE_HOLD_VARIANT = "variant_shortterm_write_hold"
+HOLDING_KINDS = frozenset({"fork_cow", "dontneed", "movable", "split", "compact", "migrate", "truncate", "writeback"})
+KEPT_REFUSED = "memory, which refuses a long-term"
 # shmem: swapped out with no swap entry in the page table (smaps proves it),
 # and missing to userfaultfd only once its page is punched out of the file.
 SHMEM_KINDS = frozenset({"shared", "memfd", "tmpfs_private"})
@@ -68,6 +76,13 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
             refused = [r for r in mine if r.case.target in LONGTERM_WRITERS and r.case.fault == "none"]
             checks[f"{memory}: every long-term write pin refused whole"] = (
                 {r.case.target for r in refused} == set(LONGTERM_WRITERS) and all(r.verdict == Verdict.PASS for r in refused))
+            held = [r for r in mine if r.case.target == WRITE_HOLD_TWIN and r.case.fault in HOLDING_KINDS]
+            checks[f"{memory}: {WRITE_HOLD_TWIN}'s refused hold passed under every kind that holds it "
+                   f"({', '.join(sorted({r.case.fault for r in held})) or 'none ran'})"] = (
+                bool(held) and all(r.verdict == Verdict.PASS for r in held))
+            checks[f"{memory}: [result] caught {WRITE_HOLD_VARIANT} keeping a range the memory refuses"] = any(
+                r.case.target == WRITE_HOLD_VARIANT and r.case.fault in HOLDING_KINDS and r.title.startswith("[result]")
+                and KEPT_REFUSED in r.title for r in mine)
         for fault, tag in EARLY_CATCHES:
             if any(r.case.fault == fault for r in mine):
                 checks[f"{memory}: {tag} caught {EARLY_VARIANT} under {fault}"] = any(
