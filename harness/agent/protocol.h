@@ -139,10 +139,11 @@
  * agent fails a case on one (unless it expected an oops); the host reads
  * this list too (guest/console.py), to cut the console into reports.
  * dma-debug's complaints come as a WARNING ("DMA-API: " alone also starts
- * the boot line that says how many entries it preallocated).
+ * the boot line that says how many entries it preallocated); SLUB's debug
+ * checks (a red zone overwritten) as "BUG <cache> (<taint>): <what>".
  */
 #define REPORT_MARKERS							\
-	"BUG:", "WARNING:", "Oops", "KASAN:", "UBSAN:",			\
+	"BUG:", "BUG ", "WARNING:", "Oops", "KASAN:", "UBSAN:",		\
 	"general protection fault", "#PF: ", "possible circular locking", \
 	"INFO: task", "kernel BUG", "Kernel panic"
 

@@ -43,6 +43,8 @@ EXITED = RunOutcome(QemuEnd.EXITED, "QEMU exited 0", 0, 12.5)
      "BUG: sleeping function called from invalid context at mm/gup.c"),
     ("BUG: scheduling while atomic: uafault-agent/123/0x00000002", "BUG: scheduling while atomic"),
     ("BUG: Bad page state in process uafault-agent  pfn:1234a", "BUG: Bad page state in process uafault-agent"),
+    ("BUG kmalloc-32 (Tainted: G    B   O     ): kmalloc Redzone overwritten", "BUG kmalloc-32: kmalloc Redzone overwritten"),
+    ("BUG kmalloc-64 (Not tainted): Right Redzone overwritten", "BUG kmalloc-64: Right Redzone overwritten"),
 ])
 def test_crash_titles_are_normalised(line: str, title: str) -> None:
     assert normalise_title(line) == title

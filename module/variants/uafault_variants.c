@@ -320,6 +320,54 @@ out:
 
 TWIN_AND_VARIANT(string_refetch)
 
+/*
+ * A name sized by one fetch and copied by a second with another bound:
+ * the buffer is kmalloc()ed for the length strnlen_user() found, and the
+ * variant gives strncpy_from_user() the range's length.  When user space
+ * moves the NUL further between the fetches, the copy runs past the
+ * allocation: a heap overflow whose result is a true snapshot of the
+ * name, so no result oracle sees it; slab red zones (slub_debug=Z, and U
+ * for the slack kmalloc() rounds up to) and KASAN do, when the buffer is
+ * freed or written.  The twin bounds the copy by its buffer and refuses a
+ * name that no longer ends where the first fetch found the end with
+ * -EINVAL, its changed_err.
+ */
+static int string_regrow(struct uafault_ctx *ctx, bool bug)
+{
+	const char __user *src = uafault_ctx_uptr(ctx);
+	long n = strnlen_user(src, ctx->len);
+	size_t len, bound;
+	long got;
+	char *buf;
+
+	if (!n)
+		return variant_failed(ctx, -EFAULT);
+	/* No NUL within the range: the name is all of it. */
+	len = n > ctx->len ? ctx->len : n - 1;
+	buf = kmalloc(len + 1, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	/* The driver's work between its fetches (see double_fetch). */
+	udelay(2);
+	bound = bug ? ctx->len : (len < ctx->len ? len + 1 : len);
+	got = strncpy_from_user(buf, src, bound);
+	if (got < 0) {
+		variant_failed(ctx, got);
+		goto out;
+	}
+	if (!bug && (size_t)got != len) {
+		variant_failed(ctx, -EINVAL);
+		goto out;
+	}
+	ctx->done = got;
+	ctx->csum = uafault_csum(ctx->csum, buf, got);
+out:
+	kfree(buf);
+	return 0;
+}
+
+TWIN_AND_VARIANT(string_regrow)
+
 /* The reply of a driver ioctl: padding after @status and after @count. */
 struct variant_reply {
 	u8 status;
@@ -988,6 +1036,8 @@ static const struct variant_shape shapes[] = {
 	SHAPE(short_copy_ignored, UAFAULT_TF_READ, ALL, 0, false),
 	SHAPE(double_fetch, UAFAULT_TF_READ, HEADER, 0, false),
 	SHAPE_REFUSING(string_refetch, UAFAULT_TF_READ | UAFAULT_TF_STRING,
+		       STRLEN, -EINVAL),
+	SHAPE_REFUSING(string_regrow, UAFAULT_TF_READ | UAFAULT_TF_STRING,
 		       STRLEN, -EINVAL),
 	SHAPE(strncpy_stale_tail, UAFAULT_TF_READ | UAFAULT_TF_STRING, STRBUF, 0,
 	      false),

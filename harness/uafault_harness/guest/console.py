@@ -36,6 +36,9 @@ _TITLE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^INFO: task (.+?):\d+ blocked for more than \d+ seconds.*"), r"INFO: task \1 blocked"),
     (re.compile(r"^(BUG: scheduling while atomic):.*"), r"\1"),
     (re.compile(r"^(BUG: Bad page state in process \S+).*"), r"\1"),
+    # SLUB's debug checks: "BUG kmalloc-64 (Tainted: G O): Right Redzone
+    # overwritten"; the taint is this boot's, not the bug's.
+    (re.compile(r"^BUG (\S+) \([^)]*\): (.*)"), r"BUG \1: \2"),
     (re.compile(r"^(Kernel panic - not syncing: Attempted to kill init!).*"), r"\1"),
 )
 _TITLE_CLEANUP: tuple[tuple[re.Pattern[str], str], ...] = (

@@ -36,9 +36,12 @@ OOPSING_VARIANT = "variant_raw_deref"
 # A twin that reads its range twice and refuses a change with the errno it
 # declares (changed_err): the racing kinds must take that refusal, while
 # its variant, which trusts the second fetch, is still caught by the trap.
-REFUSING_TWIN = "twin_string_refetch"
-REFUSING_VARIANT = "variant_string_refetch"
+# Two such shapes: a variant the result oracle catches, and one whose
+# result is a true snapshot but whose copy overran its heap buffer, caught
+# by the plain guest's slab red zones (kernels.SLAB_DEBUG_APPEND).
 REFUSING_KINDS = ("trap_bytes", "race_bytes")
+REFUSING_CATCHES = {"string_refetch": ("[result]", "[result]"),
+                    "string_regrow": ("a slab red zone report", "Redzone overwritten")}
 # Verdicts to wait for before the kill: well into the first boot's batch.
 KILL_AFTER = 20
 WAIT_LIMIT = 900
@@ -164,21 +167,22 @@ def run_variants_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
 
 
 def refusal_checks(rows: list[Row]) -> dict[str, bool]:
-    """The refusing twin passed every case of each racing kind (and ran
-    some); its variant was caught by trap_bytes' result oracle."""
+    """Each refusing twin passed every case of each racing kind (and ran
+    some); its variant was caught by trap_bytes, with what catches it."""
     checks: dict[str, bool] = {}
-    for fault in REFUSING_KINDS:
-        mine = [r for r in rows if r.case.target == REFUSING_TWIN and r.case.fault == fault]
-        bad = [f"{r.case.case_id} {r.verdict} {r.title}".rstrip() for r in mine if r.verdict != Verdict.PASS]
-        name = f"{REFUSING_TWIN} passed every {fault} case"
-        if not mine:
-            name += " (none ran)"
-        elif bad:
-            name += f" ({'; '.join(bad[:2])})"
-        checks[name] = bool(mine) and not bad
-    checks[f"{REFUSING_VARIANT} caught by trap_bytes ([result])"] = any(
-        r.case.target == REFUSING_VARIANT and r.case.fault == "trap_bytes" and r.title.startswith("[result]")
-        for r in rows)
+    for shape, (what, said) in REFUSING_CATCHES.items():
+        twin, variant = f"twin_{shape}", f"variant_{shape}"
+        for fault in REFUSING_KINDS:
+            mine = [r for r in rows if r.case.target == twin and r.case.fault == fault]
+            bad = [f"{r.case.case_id} {r.verdict} {r.title}".rstrip() for r in mine if r.verdict != Verdict.PASS]
+            name = f"{twin} passed every {fault} case"
+            if not mine:
+                name += " (none ran)"
+            elif bad:
+                name += f" ({'; '.join(bad[:2])})"
+            checks[name] = bool(mine) and not bad
+        checks[f"{variant} caught by trap_bytes ({what})"] = any(
+            r.case.target == variant and r.case.fault == "trap_bytes" and said in r.title for r in rows)
     return checks
 
 
