@@ -85,6 +85,22 @@ def test_report_before_any_case_belongs_to_boot() -> None:
     assert tracker.first_case_seconds == 7.25
 
 
+def test_slub_damage_named_on_its_own_line_titles_the_report() -> None:
+    """6.12 names the damage before its "Object corrupt" report; the title
+    is the one older kernels print, so one bug has one title everywhere."""
+    lines = ("[    9.1] [kmalloc Redzone overwritten] 0xffff888004e1c431-0xffff888004e1c437 @offset=49. "
+             "First byte 0x0 instead of 0xcc",
+             "[    9.1] =============================================================================",
+             "[    9.1] BUG kmalloc-8 (Tainted: G           O      ): Object corrupt",
+             "[    9.2] ---[ end trace ]---",
+             "[    9.3] =============================================================================",
+             "[    9.3] BUG kmalloc-8 (Tainted: G    B      O      ): Object corrupt")
+    tracker = ConsoleTracker().feed_all(lines)
+    # The second report had no damage line of its own: its title stays.
+    assert [r.title for r in tracker.reports] == ["BUG kmalloc-8: kmalloc Redzone overwritten",
+                                                  "BUG kmalloc-8: Object corrupt"]
+
+
 def test_agent_text_quoting_a_report_word_is_not_a_report() -> None:
     tracker = ConsoleTracker()
     tracker.feed("    # uafault-case: a.b")

@@ -323,14 +323,17 @@ TWIN_AND_VARIANT(string_refetch)
 /*
  * A name sized by one fetch and copied by a second with another bound:
  * the buffer is kmalloc()ed for the length strnlen_user() found, and the
- * variant gives strncpy_from_user() the range's length.  When user space
- * moves the NUL further between the fetches, the copy runs past the
- * allocation: a heap overflow whose result is a true snapshot of the
- * name, so no result oracle sees it; slab red zones (slub_debug=Z, and U
- * for the slack kmalloc() rounds up to) and KASAN do, when the buffer is
- * freed or written.  The twin bounds the copy by its buffer and refuses a
- * name that no longer ends where the first fetch found the end with
- * -EINVAL, its changed_err.
+ * variant gives strncpy_from_user() the range's length.  Whenever the
+ * first fetch found a shorter name than the range (a name that ends
+ * early, or a page dropped to zeroes under it), the copy may write past
+ * the allocation: strncpy_from_user() stores whole words, so even an
+ * empty name writes a word into a one-byte buffer, and a name that grew
+ * between the fetches runs on to the bound.  The result is a true
+ * snapshot of the name, so no result oracle sees it; slab red zones
+ * (slub_debug=Z, and U for the slack kmalloc() rounds up to) and KASAN
+ * do, when the buffer is freed or written.  The twin bounds the copy by
+ * its buffer and refuses a name that no longer ends where the first
+ * fetch found the end with -EINVAL, its changed_err.
  */
 static int string_regrow(struct uafault_ctx *ctx, bool bug)
 {

@@ -41,6 +41,14 @@ _TITLE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^BUG (\S+) \([^)]*\): (.*)"), r"BUG \1: \2"),
     (re.compile(r"^(Kernel panic - not syncing: Attempted to kill init!).*"), r"\1"),
 )
+# Since 6.12 SLUB names the damage on a line of its own before its report,
+# "[kmalloc Redzone overwritten] 0x...-0x... @offset=...", and titles the
+# report "BUG kmalloc-8 (...): Object corrupt"; older kernels put the damage
+# in the title.  Either way the title names it: one title per bug on every
+# kernel.
+_SLUB_DAMAGE = re.compile(r"^\[(\w[\w ]* overwritten)\] ")
+_SLUB_RULE = re.compile(r"^={20,}$")
+_SLUB_CORRUPT = re.compile(r"^BUG (\S+) \([^)]*\): Object corrupt\b")
 _TITLE_CLEANUP: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\w)\+0x[0-9a-f]+/0x[0-9a-f]+"), r"\1"),  # func+0x12/0x40
     (re.compile(r"\s+\[[\w-]+\]$"), ""),  # trailing [module]
@@ -71,9 +79,13 @@ def split_interleaved(line: str) -> list[str]:
     return [line[:m.start()]] + split_interleaved(line[m.start():])
 
 
-def normalise_title(message: str) -> str:
+def normalise_title(message: str, damage: str | None = None) -> str:
+    """One title per bug; damage is SLUB's "[<what> overwritten]" line
+    just before the report, if there was one."""
     # 6.12 prints "Oops: Oops: 0000 [#1]"; it is still one oops.
     text = re.sub(r"^(?:Oops:\s*)+", "Oops: ", message.strip())
+    if damage and (m := _SLUB_CORRUPT.match(text)):
+        text = f"BUG {m.group(1)} (): {damage}"
     for pattern, repl in _TITLE_RULES:
         if pattern.match(text):
             text = pattern.sub(repl, text)
@@ -129,6 +141,8 @@ class ConsoleTracker:
     _kunit_expects: bool = False
     # A user line a printk cut in two; its rest is the next user line.
     _partial: str = ""
+    # SLUB's "[<what> overwritten]" when it was the last kernel line.
+    _slub_damage: str | None = None
     # Seconds since QEMU started at which each milestone's line arrived
     # (KERNEL_MILESTONES, job_read, agent_start, first_case, agent_exit), and the
     # kernel's own printk time of the kernel ones.
@@ -197,6 +211,12 @@ class ConsoleTracker:
                 stamp = PRINTK_TIME.match(line)
                 if stamp:
                     self.printk_time[milestone] = float(stamp.group(1))
+        # SLUB's damage line, then its "=====" rule, then its report
+        # (tracked while a report is open too: one may follow another).
+        damage = self._slub_damage
+        if not _SLUB_RULE.match(message):
+            m = _SLUB_DAMAGE.match(message)
+            self._slub_damage = m.group(1) if m else None
         report = self._open
         if report is not None:
             report.excerpt.append(line)
@@ -209,7 +229,7 @@ class ConsoleTracker:
             self._kunit_expects = False
         if REPORT_START.match(message):
             report = KernelReport(
-                title=normalise_title(message), case=self.case,
+                title=normalise_title(message, damage), case=self.case,
                 expected=self._kunit_expects or (self.case is not None and self.case in self.expected_oops),
                 after_case_result=self.case_done, line_no=self.line_count,
                 seconds=seconds, excerpt=[line],

@@ -40,8 +40,10 @@ OOPSING_VARIANT = "variant_raw_deref"
 # result is a true snapshot but whose copy overran its heap buffer, caught
 # by the plain guest's slab red zones (kernels.SLAB_DEBUG_APPEND).
 REFUSING_KINDS = ("trap_bytes", "race_bytes")
-REFUSING_CATCHES = {"string_refetch": ("[result]", "[result]"),
-                    "string_regrow": ("a slab red zone report", "Redzone overwritten")}
+# Each refusing shape's variant, the fault that shows it on every run, and
+# what its title says.
+REFUSING_CATCHES = {"string_refetch": ("trap_bytes", "[result]", "[result]"),
+                    "string_regrow": ("dontneed", "a slab red zone report", "Redzone overwritten")}
 # Verdicts to wait for before the kill: well into the first boot's batch.
 KILL_AFTER = 20
 WAIT_LIMIT = 900
@@ -170,9 +172,9 @@ def refusal_checks(rows: list[Row]) -> dict[str, bool]:
     """Each refusing twin passed every case of each racing kind (and ran
     some); its variant was caught by trap_bytes, with what catches it."""
     checks: dict[str, bool] = {}
-    for shape, (what, said) in REFUSING_CATCHES.items():
+    for shape, (catcher, what, said) in REFUSING_CATCHES.items():
         twin, variant = f"twin_{shape}", f"variant_{shape}"
-        for fault in REFUSING_KINDS:
+        for fault in dict.fromkeys((*REFUSING_KINDS, catcher)):
             mine = [r for r in rows if r.case.target == twin and r.case.fault == fault]
             bad = [f"{r.case.case_id} {r.verdict} {r.title}".rstrip() for r in mine if r.verdict != Verdict.PASS]
             name = f"{twin} passed every {fault} case"
@@ -181,8 +183,8 @@ def refusal_checks(rows: list[Row]) -> dict[str, bool]:
             elif bad:
                 name += f" ({'; '.join(bad[:2])})"
             checks[name] = bool(mine) and not bad
-        checks[f"{variant} caught by trap_bytes ({what})"] = any(
-            r.case.target == variant and r.case.fault == "trap_bytes" and said in r.title for r in rows)
+        checks[f"{variant} caught by {catcher} ({what})"] = any(
+            r.case.target == variant and r.case.fault == catcher and said in r.title for r in rows)
     return checks
 
 
