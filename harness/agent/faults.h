@@ -11,7 +11,7 @@
 
 /*
  * A fault kind, and which targets it means something for: kind_applies()
- * reads @crash_only, @needs and @results, the planner (--list-targets)
+ * reads @crash_only, @needs, @results and @held, the planner (--list-targets)
  * too, so no kind is planned only to be skipped.
  */
 struct fault_kind {
@@ -24,6 +24,11 @@ struct fault_kind {
 	unsigned int needs;	/* UAFAULT_TF_* bits the target must have */
 	unsigned int shuns;	/* ... and those it must not have */
 	unsigned int results;	/* 1 << enum uafault_result it takes; 0: any */
+	/*
+	 * Runs only where the range is held long-term past a point
+	 * (target_holds()): a module target's hold, a path's held phase.
+	 */
+	bool held;
 	/*
 	 * Where the range starts in its first page when the case leaves it
 	 * to the kind (--offset -1), or SEVERAL_STARTS: the kind tries a few.

@@ -20,6 +20,7 @@
 #include "kinds_held.h"
 #include "memory.h"
 #include "oracle.h"
+#include "paths.h"
 #include "pins.h"
 #include "plan.h"
 #include "protocol.h"
@@ -338,13 +339,66 @@ static int pages_in(const struct umem *m, const struct zone_span *z,
 	return in;
 }
 
+/* What the movable kind found in a path's held phase. */
+struct movable_look {
+	const struct umem *m;
+	const struct zone_span *zones;
+	unsigned int n_zones;
+	int in;			/* pages still in ZONE_MOVABLE; -1 unknown */
+};
+
+/* A path's held phase: where its long-term pins left the range's pages. */
+static void movable_held(struct kpath_state *s, void *addr, void *ctx)
+{
+	struct movable_look *look = ctx;
+
+	look->in = pages_in(look->m, look->zones, look->n_zones);
+}
+
+/*
+ * The range, laid out in ZONE_MOVABLE, held by @t: through UAFAULT_IOC_PIN
+ * for a module target, for a path by its own call, looked at in its held
+ * phase (paths.h) with every pin taken and none given back.  How many of
+ * its pages stayed in ZONE_MOVABLE, -1 unknown, or -2: nothing was held
+ * (a refusal, already judged).
+ */
+static int held_in_movable(const struct agent *a, const struct target *t,
+			   struct verdict *v, struct umem *m,
+			   const struct zone_span *zones, unsigned int n_zones)
+{
+	struct movable_look look = { m, zones, n_zones, -1 };
+	int in;
+
+	if (!t->path) {
+		if (!hold_pin(a, t, m, v))
+			return -2;
+		in = pages_in(m, zones, n_zones);
+		if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
+			fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
+		return in;
+	}
+	path_on_held(t, movable_held, &look);
+	run_checked(a, t, v, m);
+	path_on_held(t, NULL, NULL);
+	if (!path_was_held(t)) {
+		note(v, "# %s pinned nothing (its call failed before its held phase): nothing to migrate\n",
+		     t->name);
+		return -2;
+	}
+	return look.in;
+}
+
 /*
  * A buffer a driver keeps for its device (UAFAULT_TF_HOLD) is a long-term
- * pin: its pages must not stay in ZONE_MOVABLE (or CMA), where they would
- * block memory offlining and compaction for as long as the device holds
- * them (FOLL_LONGTERM, d1e153fea2a8).  The range starts in the guest's
- * Movable zone (movablecore=); after the hold, /proc/self/pagemap must
- * show every page moved out of it.  Other targets keep nothing.
+ * pin, and so is what a long-term pinning path holds (io_uring's fixed
+ * buffers, iommufd's mapping, AF_XDP's umem, a videobuf2 USERPTR buffer,
+ * gup_test's pin): its pages must not stay in ZONE_MOVABLE (or CMA),
+ * where they would block memory offlining and compaction for as long as
+ * the device holds them (FOLL_LONGTERM, d1e153fea2a8;
+ * check_and_migrate_movable_pages()).  The range starts in the guest's
+ * Movable zone (movablecore=); while it is held, /proc/self/pagemap must
+ * show every page moved out of it (the user mapping of a migrated page
+ * is the new page).  Other targets keep nothing.
  */
 static void fault_movable(const struct agent *a, const struct target *t,
 			  struct verdict *v, const struct fault_kind *k)
@@ -380,13 +434,13 @@ static void fault_movable(const struct agent *a, const struct target *t,
 		unresolved(v, "cannot read /proc/self/pagemap");
 	} else if (!before) {
 		unresolved(v, "no page of the range landed in ZONE_MOVABLE");
-	} else if (hold_pin(a, t, &m, v)) {
-		after = pages_in(&m, zones, nz);
-		if (after)
+	} else {
+		after = held_in_movable(a, t, v, &m, zones, nz);
+		if (after == -1)
+			unresolved(v, "cannot read /proc/self/pagemap while held");
+		else if (after > 0)
 			fail(v, "[movable] %d held page(s) still in ZONE_MOVABLE: a long-term hold must migrate them out",
 			     after);
-		if (ioctl(a->dev, UAFAULT_IOC_UNPIN))
-			fail(v, "UAFAULT_IOC_UNPIN: %s", strerror(errno));
 	}
 	umem_free(&m);
 	final_checks(a, v, balance);
@@ -395,7 +449,7 @@ static void fault_movable(const struct agent *a, const struct target *t,
 const struct fault_kind held_kinds[] = {
 	{ .name = "fork_cow", .run = fault_fork_cow },
 	{ .name = "dontneed", .run = fault_dontneed },
-	{ .name = "movable", .run = fault_movable, .needs = UAFAULT_TF_HOLD },
+	{ .name = "movable", .run = fault_movable, .held = true },
 };
 
 const struct fault_family held_family = FAMILY(held_kinds);

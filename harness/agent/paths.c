@@ -106,6 +106,13 @@ int path_run(const struct agent *a, const struct target *t, void *addr,
 	s->seed = a->seed;
 	if (t->path->prepare)
 		err = t->path->prepare(s);
+	s->was_held = false;
+	/*
+	 * --misuse-paths: the held phase before the call pins anything,
+	 * what a pinner that left its pages where they were would show.
+	 */
+	if (!err && a->misuse_paths && t->path->held)
+		path_held(s, addr);
 	if (!err && t->path->deferred)
 		before = pins_now();
 	if (!err && arm)
@@ -125,6 +132,37 @@ int path_run(const struct agent *a, const struct target *t, void *addr,
 	if (s->misuse)
 		r->done++;	/* a broken contract the result oracle must see */
 	return 0;
+}
+
+/*
+ * The held phase of a path (kpath.held): its call holds every pin it
+ * took on [addr, addr + s->len) and has given none back.  Runs what a
+ * kind set (path_on_held()) once a call; --misuse-paths ran it already,
+ * before the pins.
+ */
+void path_held(struct kpath_state *s, void *addr)
+{
+	if (s->was_held)
+		return;
+	s->was_held = true;
+	if (s->at_held)
+		s->at_held(s, addr, s->held_ctx);
+}
+
+/*
+ * What @t's calls run in their held phase from now on (@fn NULL: nothing),
+ * with @ctx; for a path with one (target_holds()).
+ */
+void path_on_held(const struct target *t, path_held_fn fn, void *ctx)
+{
+	t->state->at_held = fn;
+	t->state->held_ctx = fn ? ctx : NULL;
+}
+
+/* Whether @t's last call got to its held phase (its pins were taken). */
+bool path_was_held(const struct target *t)
+{
+	return t->state && t->state->was_held;
 }
 
 /* A pipe whose reads never block: what is in it is all there is. */
@@ -226,6 +264,7 @@ int add_path(struct agent *a, const struct kpath *path, const void *desc,
 	t->fixed_len = fixed_len;
 	t->path = path;
 	t->state = s;
+	t->held = path->held;
 	t->opaque = opaque || path->opaque;
 	t->contract = path->contract;
 	/* The block size is part of what UAFAULT_RES_DIO means. */

@@ -10,6 +10,14 @@
 #include "failnth.h"
 #include "target.h"
 
+struct kpath_state;
+
+/*
+ * A kind's work in a path's held phase: @addr is the range the call
+ * pinned, s->len long, held long-term; the pins go back after it.
+ */
+typedef void (*path_held_fn)(struct kpath_state *s, void *addr, void *ctx);
+
 /*
  * What a path opened once, before any case (so nothing it maps can land
  * in a hole a fault kind plants later), and the call in flight.
@@ -24,14 +32,25 @@ struct kpath_state {
 	const void *desc;	/* a described path's device and call */
 	/*
 	 * --misuse-paths, for the test that the oracles fire: a path keeps
-	 * what it should give back (the io_uring registration) and every
-	 * path reports one byte more than the kernel moved.
+	 * what it should give back (the io_uring registration), every
+	 * path reports one byte more than the kernel moved, and a path's
+	 * held phase comes before its call pins anything: the range as a
+	 * long-term pinner that migrated nothing would hold it, which the
+	 * movable kind must see still in ZONE_MOVABLE.
 	 */
 	bool misuse;
 	bool hang;		/* --hang-paths: a call that never returns */
 	bool raced;		/* the range may change under the call */
 	bool unsettled;		/* a deferred tear-down's wait ran out */
 	struct fail_arm *arm;	/* armed for this call: path_disarm() */
+	/*
+	 * The held phase (kpath.held): what a kind runs on the range while
+	 * the path's call holds its pins (path_on_held()), and whether this
+	 * call got there.
+	 */
+	path_held_fn at_held;
+	void *held_ctx;
+	bool was_held;
 };
 
 /*
@@ -58,6 +77,14 @@ struct kpath {
 	 * path_run() waits for the pin counters to come back first.
 	 */
 	bool deferred;
+	/*
+	 * Its call keeps its pins for a while (FOLL_LONGTERM, as a device
+	 * keeps a buffer), and it says where: path_held() once they are all
+	 * held, before anything gives them back (the unregister, unmap,
+	 * close, queue free or unpin that ends the call).  A kind that needs
+	 * a hold (fault_kind.held) runs its check there.
+	 */
+	bool held;
 	/* The kernel option it needs, if not its family's (see below). */
 	const char *config;
 };
@@ -99,5 +126,8 @@ int path_empty(struct kpath_state *s);
 void path_disarm(struct kpath_state *s);
 void path_read_back(struct kpath_state *s, long n, int err,
 		    struct uafault_run *r);
+void path_held(struct kpath_state *s, void *addr);
+void path_on_held(const struct target *t, path_held_fn fn, void *ctx);
+bool path_was_held(const struct target *t);
 
 #endif

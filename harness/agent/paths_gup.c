@@ -59,6 +59,8 @@ static void longterm_call(struct kpath_state *s, void *addr,
 	if (ioctl(s->fd[0], PIN_LONGTERM_TEST_START, &start))
 		n = -errno;
 	path_disarm(s);
+	if (n >= 0)
+		path_held(s, addr);	/* started: every page pinned */
 	if (n >= 0 && ioctl(s->fd[0], PIN_LONGTERM_TEST_READ, &out))
 		n = -errno;
 	if (n >= 0 && !s->misuse && ioctl(s->fd[0], PIN_LONGTERM_TEST_STOP))
@@ -96,6 +98,7 @@ static const struct kpath gup_table[] = {
 		.open = gup_test_open,
 		.call = longterm_fast_call,
 		.contract = GUP_TEST_CONTRACT,
+		.held = true,
 	},
 	{
 		.name = "gup_test_longterm_write",
@@ -105,6 +108,7 @@ static const struct kpath gup_table[] = {
 		.call = longterm_write_call,
 		.contract = { .addr_align = PAGE, .len_align = PAGE,
 			      .min_len = PAGE, .write_pin = true },
+		.held = true,
 	},
 	{
 		.name = "gup_test_longterm_locked",
@@ -114,6 +118,7 @@ static const struct kpath gup_table[] = {
 		.open = gup_test_open,
 		.call = longterm_locked_call,
 		.contract = GUP_TEST_CONTRACT,
+		.held = true,
 	},
 };
 

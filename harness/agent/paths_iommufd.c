@@ -131,6 +131,7 @@ static void ioas_map_call(struct kpath_state *s, void *addr,
 	rw.access_rw.iova = map.iova;
 	err = test_cmd(s->fd[0], &rw, IOMMU_TEST_OP_ACCESS_RW, s->fd[1]);
 	path_disarm(s);
+	path_held(s, addr);	/* mapped: every page pinned for the domain */
 	/* A racing thread remaps the range: its pages are not the pinned. */
 	refs = err || s->raced ? 0 : mapped_refs(s, addr);
 	if (!err && !s->raced && !refs)
@@ -156,6 +157,7 @@ static const struct kpath iommufd_table[] = {
 		.call = ioas_map_call,
 		.contract = { .addr_align = IOMMUFD_IO_PAGE,
 			      .len_align = IOMMUFD_IO_PAGE },
+		.held = true,
 	},
 };
 

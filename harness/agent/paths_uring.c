@@ -138,6 +138,7 @@ static long fixed_call(struct kpath_state *s, void *addr, __u8 op, int fd)
 		return -errno;
 	n = uring_fixed(u, op, fd, addr, s->len);
 	path_disarm(s);
+	path_held(s, addr);	/* registered: every page pinned */
 	/* The device is done with the buffer: every pin goes back now. */
 	if (!s->misuse &&
 	    syscall(__NR_io_uring_register, u->fd, IORING_UNREGISTER_BUFFERS,
@@ -194,7 +195,7 @@ static void write_fixed_call(struct kpath_state *s, void *addr,
 	  .flags = dir | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,		\
 	  .result = UAFAULT_RES_ALL, .open = uring_setup,		\
 	  .prepare = ready, .call = fn, .close = uring_close,		\
-	  .contract = { .write_pin = true } }
+	  .contract = { .write_pin = true }, .held = true }
 
 static const struct kpath uring_table[] = {
 	FIXED_PATH("read", UAFAULT_TF_WRITE, path_refill, read_fixed_call),

@@ -96,12 +96,14 @@ static void userptr_call(struct kpath_state *s, void *addr,
 		.m.userptr = (uintptr_t)addr, .length = s->len,
 	};
 	long n = s->len;
+	bool queued = !ioctl(s->fd[0], VIDIOC_QBUF, &buf);
 
-	if (ioctl(s->fd[0], VIDIOC_QBUF, &buf) ||
-	    ioctl(s->fd[0], VIDIOC_STREAMON, &type) ||
+	if (!queued || ioctl(s->fd[0], VIDIOC_STREAMON, &type) ||
 	    ioctl(s->fd[0], VIDIOC_DQBUF, &buf))
 		n = -errno;
 	path_disarm(s);
+	if (queued)	/* pinned at QBUF, until the queue is freed */
+		path_held(s, addr);
 	ioctl(s->fd[0], VIDIOC_STREAMOFF, &type);
 	/* Freeing the queue releases the buffer: its pins go now. */
 	if (!s->misuse && request_buffers(s->fd[0], 0) && n >= 0)
@@ -120,6 +122,7 @@ static const struct kpath v4l2_table[] = {
 		.call = userptr_call,
 		.contract = { .min_len = V4L2_FRAME },
 		.opaque = true,
+		.held = true,
 	},
 };
 

@@ -50,6 +50,8 @@ static void umem_reg_call(struct kpath_state *s, void *addr,
 	if (setsockopt(s->fd[0], SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg)))
 		n = -errno;
 	path_disarm(s);
+	if (n >= 0)
+		path_held(s, addr);	/* registered: every page pinned */
 	if (!s->misuse) {	/* the umem, and its pins, go with the socket */
 		close(s->fd[0]);
 		s->fd[0] = -1;
@@ -71,6 +73,7 @@ static const struct kpath xdp_table[] = {
 			      .partial_err = ENOMEM },
 		.opaque = true,
 		.deferred = true,
+		.held = true,
 	},
 };
 

@@ -43,12 +43,24 @@ struct target {
 	const struct kpath *path;	/* NULL: the module's, run by ioctl */
 	struct kpath_state *state;	/* the path's, open for the run */
 	bool opaque;		/* its bytes are a device's own: no data oracle */
+	bool held;		/* a path with a held phase (kpath.held) */
 	struct contract contract;	/* a path's; a module target's min_len */
 };
 
 static inline bool target_crashes(const struct target *t)
 {
 	return t->flags & UAFAULT_TF_CRASH;
+}
+
+/*
+ * Whether @t keeps the range held long-term past a point a kind can run
+ * at: a module target that keeps pages for its device (UAFAULT_IOC_PIN
+ * through it), or a path whose call holds its long-term pins for a while
+ * (its held phase, paths.h).
+ */
+static inline bool target_holds(const struct target *t)
+{
+	return t->flags & UAFAULT_TF_HOLD || t->held;
 }
 
 #endif

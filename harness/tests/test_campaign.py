@@ -230,9 +230,11 @@ def test_the_registry_holds_every_family() -> None:
 
 def test_the_agent_table_says_which_targets_each_kind_needs() -> None:
     """Every kind the planner leaves out for a target, the agent's table
-    (needs, results, crash_only) leaves out too: the rules live there."""
+    (needs, results, crash_only, held) leaves out too: the rules live
+    there.  movable runs wherever a range is held long-term: a module
+    target's hold, a long-term path's held phase (target_holds())."""
     table = kind_tables()
-    assert '.name = "movable", .run = fault_movable, .needs = UAFAULT_TF_HOLD' in table
+    assert '.name = "movable", .run = fault_movable, .held = true' in table
     assert ".results = MESSAGES" in table.split('"trap_header"')[1].split("{")[0]
     assert ".crash_only = true" in table.split('"smap"')[1]
 
@@ -246,7 +248,7 @@ def test_the_old_name_of_kernels_still_loads(tmp_path: Path, capsys: pytest.Capt
 def test_shipped_campaigns_load(tmp_path: Path) -> None:
     kinds = agent_fault_kinds()
     assert {"none", "kernel_alias", "smap"} <= set(kinds)
-    for name in ("smoke", "nightly", "variants"):
+    for name in ("smoke", "nightly", "variants", "longterm"):
         campaign = load_campaign(PROJECT_ROOT / "configs" / "campaigns" / f"{name}.toml", kinds)
         assert campaign.name == name
         assert campaign.modules.variants

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from uafault_harness.testsuite.path_oracles_layer import (KEPT_REF, PASSER_BY_PATHS, complaints_by_suite,
-                                                          passer_by_verdicts, runs_by_suite)
+from uafault_harness.campaign.spec import Case
+from uafault_harness.campaign.store import Row
+from uafault_harness.core.verdicts import Verdict
+from uafault_harness.testsuite.path_oracles_layer import (HELD_PATHS, KEEPS, KEPT_REF, MISUSE_FAULTS, PASSER_BY_PATHS,
+                                                          complaints_by_suite, longterm_checks, passer_by_verdicts,
+                                                          runs_by_suite)
 
 KTAP = """\
 KTAP version 1
@@ -123,3 +127,23 @@ def test_the_agent_notes_the_passer_by_as_the_host_reads_it() -> None:
     assert agent_args(refs_passer_by=True) == "--refs-passer-by"
     # The kept reference the misuse boot expects is [refs]'s own wording.
     assert KEPT_REF == agent_string("REFS_KEPT") == "a reference kept"
+
+
+def _movable_row(target: str, verdict: str, title: str = "") -> Row:
+    return Row(Case(0, "plain", target, "movable", 0, -1, 1, 0, "anon"), Verdict(verdict), title, 0.1)
+
+
+def test_every_long_term_pinner_must_run_and_pass_movable() -> None:
+    rows = [_movable_row(path, "PASS") for path in HELD_PATHS]
+    assert all(longterm_checks(rows).values())
+    rows[0] = _movable_row(HELD_PATHS[0], "FAIL", "[movable] 3 held page(s) still in ZONE_MOVABLE")
+    failed = [name for name, ok in longterm_checks(rows[:-1]).items() if not ok]
+    assert len(failed) == 2
+    assert "[movable] 3 held page(s)" in failed[0] and failed[1].endswith("(no case)")
+
+
+def test_the_misuse_boot_runs_movable_on_the_held_paths() -> None:
+    """The misuse boot runs movable beside none, and every held path is a
+    long-term pinner whose misuse keeps its pins."""
+    assert MISUSE_FAULTS.split(",") == ["none", "movable"]
+    assert set(HELD_PATHS) <= set(KEEPS)

@@ -8,6 +8,12 @@ long-term pin), which the pin
 oracle must catch: the FOLL_PIN balance, and VmPin where the kernel
 charges it (AF_XDP charges no root, videobuf2 nobody); vmsplice's pipe
 keeps its page references, which only the page-reference oracle sees.
+The same boot runs the `movable` kind on those long-term pinners, whose
+held phase --misuse-paths moves to before the call pins anything (what a
+pinner that migrated nothing would leave): `[movable]` must say pages
+stayed in ZONE_MOVABLE, on every one of them.  The longterm campaign
+(configs/campaigns/longterm.toml) runs them correct under `movable`:
+every one must run and pass, its pages migrated out while held.
 A second boot runs correct paths with --refs-passer-by: the agent itself
 holds a reference on each page of a range through the looks before the
 call (vmsplice()'s pipe, as compaction or the LRU would hold one) and
@@ -26,12 +32,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..campaign.store import DB_NAME, History, Row
 from ..core.paths import Layout
 from ..core.results import LayerResult
-from ..core.verdicts import KtapResult, ktap_result
+from ..core.verdicts import KtapResult, Verdict, ktap_result
 from ..guest.protocol import BOOT_TAINTED_RE, CASE_MARKER, ORACLE_NOTE, PASSER_BY_RE, REFS_KEPT, WATCHDOG_RE, agent_args
 from ..guest.runner import KTAP_NAME
-from .campaign_layers import checks_layer, cli_command, run_logged
+from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 
 LAYER_DIR = "path-oracles"
 PATH_PREFIX = "path_"
@@ -46,6 +53,15 @@ KEEPS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
             for how in ("fast", "write", "locked")},
          # vmsplice's pipe holds FOLL_GET references: only [refs] sees them.
          "path_vmsplice": ("[refs]",)}
+# The long-term pinners with a held phase (kpath.held): the movable kind
+# runs there, and on their misuse (the phase before the pins) must say
+# the pages stayed in ZONE_MOVABLE.
+HELD_PATHS = ("path_io_uring_read_fixed", "path_io_uring_write_fixed", "path_iommufd_ioas_map",
+              "path_xdp_umem_reg", "path_v4l2_userptr_vivid",
+              *(f"path_gup_test_longterm_{how}" for how in ("fast", "write", "locked")))
+MISUSE_FAULTS = "none,movable"
+MOVABLE = "[movable]"
+LONGTERM = Path("configs/campaigns/longterm.toml")
 # How [refs] says a call kept a reference (oracle.c's check_refs()).
 KEPT_REF = REFS_KEPT
 # --refs-passer-by runs every path_p* path: path_pipe_{read,write,readv,
@@ -169,13 +185,37 @@ def taint_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
                 and CASE_MARKER not in text}
 
 
+def longterm_checks(rows: list[Row]) -> dict[str, bool]:
+    """The longterm campaign's verdicts: every long-term pinner ran under
+    movable, and each of its cases passed (its pages left ZONE_MOVABLE
+    while it held them)."""
+    checks: dict[str, bool] = {}
+    for path in HELD_PATHS:
+        mine = [r for r in rows if r.case.target == path and r.case.fault == "movable"]
+        wrong = [f"{r.case.case_id} {r.verdict} {r.title}" for r in mine if r.verdict != Verdict.PASS]
+        checks[f"{path}: movable ran and passed while held ({'; '.join(wrong[:2]) or 'no case'})"
+               if wrong or not mine else f"{path}: movable ran and passed while held"] = bool(mine) and not wrong
+    return checks
+
+
+def run_longterm_campaign(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
+    """The longterm campaign: correct long-term pinners under movable."""
+    rc, run_id, _ = run_campaign_file(layout, out / "longterm", jobs, LONGTERM, "longterm")
+    checks = {f"the longterm campaign ran (exit {rc})": run_id is not None}
+    if run_id is not None:
+        with History(layout.results_root / DB_NAME) as stored:
+            checks.update(longterm_checks(stored.rows(run_id)))
+    return checks
+
+
 def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
     layer = "path oracles"
     out = run_dir / LAYER_DIR
     out.mkdir(parents=True, exist_ok=True)
     log = out / "guest.log"
     rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
-                                        agent_args(targets=f"{PATH_PREFIX}*", faults="none", misuse_paths=True)), log)
+                                        agent_args(targets=f"{PATH_PREFIX}*", faults=MISUSE_FAULTS,
+                                                   misuse_paths=True)), log)
     suites = complaints_by_suite(ktap_of(log.read_text(errors="replace")))
     checks: dict[str, bool] = {f"the misused paths fail the run (exit {rc} != 0)": rc != 0,
                                "the run lists paths": any(s.startswith(PATH_PREFIX) for s in suites)}
@@ -188,8 +228,12 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
         if "[refs]" in KEEPS.get(suite, ()):
             checks[f"{suite}: [refs] said {KEPT_REF!r}"] = any(
                 c.startswith("[refs]") and c.endswith(KEPT_REF) for c in said)
+        if suite in HELD_PATHS:
+            checks[f"{suite}: {MOVABLE} caught pages left in ZONE_MOVABLE while held"] = any(
+                c.startswith(MOVABLE) for c in said)
+    checks.update(run_longterm_campaign(layout, out, jobs))
     checks.update(passer_by_checks(layout, out, jobs))
     checks.update(hang_checks(layout, out, jobs))
     checks.update(taint_checks(layout, out, jobs))
     return checks_layer(layer, checks, out, log, "every path's oracles fire on its misuse, "
-                        "and none on a passer-by's reference")
+                        "none on a passer-by's reference, and long-term pinners migrate out of ZONE_MOVABLE")
