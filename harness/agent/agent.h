@@ -24,7 +24,6 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 /* A family (of fault kinds, of paths) as its files export it: a table. */
 #define FAMILY(table)	{ (table), ARRAY_SIZE(table) }
-#define HPAGE		(2UL << 20)	/* x86_64's PMD-sized THP */
 
 struct target;
 struct memory_kind;
@@ -42,7 +41,11 @@ struct agent {
 	const char *fuzzer;	/* uafault-fuzz, run as one more suite */
 	unsigned int fuzz_calls;
 	size_t size;		/* range length for every kind, 0: theirs */
-	long offset;		/* range start in page 0, -1: the kind's */
+	/*
+	 * Range start in page 0, -1: the kind's; on memory of large folios,
+	 * in the first folio (struct plan's folio_page).
+	 */
+	long offset;
 	const struct memory_kind *memory;	/* NULL: private anonymous */
 	/* --break-memory: each kind's promise undone before its proof */
 	bool break_memory;

@@ -39,7 +39,8 @@ const struct target *find_target(const struct agent *a,
 
 /*
  * "ID TARGET FAULT SIZE OFFSET SEED [MEMORY]"; size 0 and offset -1: the
- * kind's; no memory: private anonymous.
+ * kind's; no memory: private anonymous.  An offset past the first page
+ * is for memory of large folios (run_case() checks it against the kind).
  */
 bool parse_case(const char *line, struct campaign_case *c)
 {
@@ -50,7 +51,7 @@ bool parse_case(const char *line, struct campaign_case *c)
 	n = sscanf(line, "%63s %47s %31s %lu %ld %u %31s %c", c->id, c->target,
 		   c->fault, &c->size, &c->offset, &c->seed, c->memory, &tail);
 	return (n == 6 || n == 7) && c->size <= MAX_RANGE &&
-	       c->offset < (long)PAGE && c->offset >= -1;
+	       c->offset < (long)HPAGE && c->offset >= -1;
 }
 
 /*
@@ -147,6 +148,9 @@ bool run_case(const struct agent *base, const struct campaign_case *c,
 		fail(&v, "unknown fault kind %s", c->fault);
 	else if (!a.memory)
 		fail(&v, "unknown memory kind %s", c->memory);
+	else if (!offset_fits(a.offset, a.memory))
+		fail(&v, "offset %ld is past the first folio of %s memory",
+		     a.offset, c->memory);
 	else if (!t)
 		fail(&v, "no target %s is registered", c->target);
 	else if (!kind_applies(kind, t)) {

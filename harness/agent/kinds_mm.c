@@ -89,11 +89,25 @@ static void let_go(const struct agent *a, struct verdict *v, struct held *h)
 }
 
 /*
+ * MADV_DONTNEED of what @m's huge pages hold outside its plan's pages:
+ * before them (a range placed deep in a folio) and after them.
+ */
+static int zap_around(const struct umem *m)
+{
+	unsigned char *end = m->base + m->map_len;
+
+	if (madvise(m->vma, m->base - m->vma, MADV_DONTNEED) ||
+	    madvise(end, m->vma + m->vma_len - end, MADV_DONTNEED))
+		return -errno;
+	return 0;
+}
+
+/*
  * mprotect() of one page inside the range and back splits the VMA twice
- * and, in a huge page, the PMD mapping; for a huge page MADV_DONTNEED of
- * the part of it after the range zaps half a pinned THP.  The pinned
- * folio cannot be split (its extra references), so its pages stay mapped
- * by PTEs: the smaps AnonHugePages of the VMA going to 0 proves it.
+ * and, in a huge page, the PMD mapping; for huge pages zap_around() zaps
+ * part of each pinned THP.  The pinned folio cannot be split (its extra
+ * references), so its pages stay mapped by PTEs: the smaps AnonHugePages
+ * of the VMA going to 0 proves it.
  */
 static void fault_split(const struct agent *a, const struct target *t,
 			struct verdict *v, const struct fault_kind *k)
@@ -112,9 +126,8 @@ static void fault_split(const struct agent *a, const struct target *t,
 			   strerror(errno));
 		goto out;
 	}
-	if (huge && madvise(h.m.base + h.m.map_len, HPAGE - h.m.map_len,
-			    MADV_DONTNEED)) {
-		unresolved(v, "MADV_DONTNEED of the rest of the huge page: %s",
+	if (huge && zap_around(&h.m)) {
+		unresolved(v, "MADV_DONTNEED of the rest of the huge pages: %s",
 			   strerror(errno));
 		goto out;
 	}

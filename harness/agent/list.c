@@ -25,8 +25,10 @@ void list_kind(const struct fault_kind *k)
 
 /*
  * A line of --list-targets: "uafault-target: NAME OWNER fixed_len=N
- * kinds=KIND,... [crash]", the kinds that mean something for the target,
- * so the host plans no case that would only be skipped.
+ * align=A kinds=KIND,... [crash]", the kinds that mean something for the
+ * target, so the host plans no case that would only be skipped, and the
+ * alignment its contract wants of the range's address, so it plans the
+ * starts the target accepts.
  */
 void list_target(const struct target *t)
 {
@@ -34,7 +36,8 @@ void list_target(const struct target *t)
 	const char *sep = "";
 	unsigned int k;
 
-	printf(TARGET_LINE, t->name, t->owner, t->fixed_len);
+	printf(TARGET_LINE, t->name, t->owner, t->fixed_len,
+	       t->contract.addr_align);
 	for_each_fault_kind(k, kind) {
 		if (!kind_applies(kind, t) || kind_missing(kind))
 			continue;

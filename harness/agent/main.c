@@ -158,7 +158,9 @@ static void print_usage(FILE *f)
 		"  --" OPT_FUZZ_CALLS " N  run the ioctl fuzzer for N calls as one more suite\n"
 		"  --" OPT_BARE_CALLS " N  then time N unchecked runs of each target (bench)\n"
 		"  --" OPT_SIZE " N        range length for every fault kind (default: theirs)\n"
-		"  --" OPT_OFFSET " N      range start in its first page (default: theirs)\n"
+		"  --" OPT_OFFSET " N      range start in its first page (default: theirs); on\n"
+		"                  memory of large folios (--" OPT_LIST_MEMORY "'s " MEMORY_FOLIO ") in its\n"
+		"                  first folio\n"
 		"  --" OPT_MEMORY " KIND   what backs every range (default anon)\n"
 		"  --" OPT_DMA " MODE      prove uafault's DMA device is direct, swiotlb or iommu\n"
 		"  --" OPT_COVERAGE "      write each case's gcov counters to the coverage disk\n"
@@ -168,10 +170,10 @@ static void print_usage(FILE *f)
 		"                  and exit\n"
 		"  --" OPT_BREAK_MEMORY "  undo each memory kind's promise before its proof, on the\n"
 		"                  first target's \"none\" case: every proof must catch it\n"
-		"  --" OPT_LIST_MEMORY "   print the memory kinds (\"NAME [skip=KIND,...]\")\n"
-		"                  and exit\n"
-		"  --" OPT_LIST_TARGETS "  print the targets (\"NAME OWNER fixed_len=N kinds=K,...\n"
-		"                  [crash]\") and exit\n"
+		"  --" OPT_LIST_MEMORY "   print the memory kinds (\"NAME [folio=BYTES]\n"
+		"                  [skip=KIND,...]\") and exit\n"
+		"  --" OPT_LIST_TARGETS "  print the targets (\"NAME OWNER fixed_len=N align=A\n"
+		"                  kinds=K,... [crash]\") and exit\n"
 		"  --" OPT_EXEC " PROGRAM  with the modules loaded, run PROGRAM (a reproducer)\n"
 		"                  instead, and exit with its status\n"
 		"  --" OPT_EXPECT_TARGETS " NAME,...  fail set-up unless one of these modules\n"
@@ -328,7 +330,7 @@ static int parse_option(struct options *o, int opt, char *arg)
 		a->size = value;
 		break;
 	case 'O':
-		if (parse_uint(arg, "--" OPT_OFFSET, &value) || value >= PAGE)
+		if (parse_uint(arg, "--" OPT_OFFSET, &value) || value >= HPAGE)
 			return EXIT_USAGE;
 		a->offset = value;
 		break;
@@ -461,6 +463,11 @@ static int parse_options(struct options *o, int argc, char **argv)
 	}
 	if (o->a.fault_list && !faults_known(o->a.fault_list))
 		return EXIT_USAGE;
+	if (!offset_fits(o->a.offset, o->a.memory)) {
+		fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_OFFSET " %ld: past the first folio of %s memory\n",
+			o->a.offset, memory_of(o->a.memory)->name);
+		return EXIT_USAGE;
+	}
 	if (o->program)
 		o->mode = MODE_EXEC;
 	else if (o->mode == MODE_LIST_TARGETS)

@@ -251,8 +251,9 @@ static int ksm_merge(struct umem *m, const struct memory_kind *mk)
 }
 
 /*
- * Huge pages reserved for the hugetlb kind: its range, a fork's COW copy
- * of it, and a long-term pin's migration target.
+ * Huge pages reserved for the hugetlb kind: its range (two when it
+ * crosses into the next huge page), a fork's COW copy of it, and a
+ * long-term pin's migration target.
  */
 #define HUGETLB_PAGES	8
 
@@ -708,6 +709,32 @@ const struct memory_kind *find_memory(const char *name)
 	return NULL;
 }
 
+/* What backs a range: @mk, or (NULL) private anonymous memory. */
+const struct memory_kind *memory_of(const struct memory_kind *mk)
+{
+	return mk ?: &memory_kinds[0];
+}
+
+/*
+ * The size of @mk's folios: a huge page's (THP, hugetlb), else a page's
+ * (the kinds of small folios: a range's pages are folios of their own).
+ */
+size_t memory_folio(const struct memory_kind *mk)
+{
+	mk = memory_of(mk);
+	return mk->huge || mk->map_flags & MAP_HUGETLB ? HPAGE : PAGE;
+}
+
+/*
+ * Whether a case's @offset (-1: the fault kind's own start) starts its
+ * range in @mk's first folio: in the first page, or on memory of large
+ * folios anywhere in the first huge page (place(), memory_map()).
+ */
+bool offset_fits(long offset, const struct memory_kind *mk)
+{
+	return offset < (long)memory_folio(mk);
+}
+
 /* Whether @name is a word of @list (space-separated). */
 static bool listed(const char *list, const char *name)
 {
@@ -726,12 +753,17 @@ bool memory_allows(const struct memory_kind *mk, const char *fault)
 	return !listed(mk->skip, fault);
 }
 
-/* A line of --list-memory: "NAME [skip=KIND,...]". */
+/*
+ * A line of --list-memory: "NAME [folio=BYTES] [skip=KIND,...]", the
+ * folio's size when it is larger than a page.
+ */
 void list_memory(const struct memory_kind *mk)
 {
 	const char *p;
 
 	printf("%s", mk->name);
+	if (memory_folio(mk) > PAGE)
+		printf(" " MEMORY_FOLIO "%zu", memory_folio(mk));
 	if (mk->skip) {
 		printf(" skip=");
 		for (p = mk->skip; *p; p++)
@@ -740,10 +772,13 @@ void list_memory(const struct memory_kind *mk)
 	printf("\n");
 }
 
-/* A THP-aligned HPAGE of anonymous memory asking for a huge page. */
-static unsigned char *map_huge(struct umem *m)
+/*
+ * @len (whole huge pages) of anonymous memory, THP-aligned, asking for
+ * huge pages.
+ */
+static unsigned char *map_huge(size_t len)
 {
-	unsigned char *resv = mmap(NULL, 2 * HPAGE, PROT_READ | PROT_WRITE,
+	unsigned char *resv = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned char *base;
 	size_t head;
@@ -754,12 +789,11 @@ static unsigned char *map_huge(struct umem *m)
 	head = base - resv;
 	if (head)
 		munmap(resv, head);
-	munmap(base + HPAGE, HPAGE - head);
-	m->vma_len = HPAGE;
-	if (madvise(base, HPAGE, MADV_HUGEPAGE)) {
+	munmap(base + len, HPAGE - head);
+	if (madvise(base, len, MADV_HUGEPAGE)) {
 		int err = errno;
 
-		munmap(base, HPAGE);
+		munmap(base, len);
 		errno = err;
 		return MAP_FAILED;
 	}
@@ -768,12 +802,17 @@ static unsigned char *map_huge(struct umem *m)
 
 /*
  * Maps m->map_len bytes of @mk holding @bytes (the untouched kind: none,
- * its pages only read, so they map the zero page); 0 or -errno (the
- * mapping, if any, is m->base's for umem_free()).
+ * its pages only read, so they map the zero page) at m->base; 0 or -errno
+ * (the mapping, if any, is m->vma's for umem_free()).  Memory of large
+ * folios is mapped in whole huge pages, as many as the plan's pages reach
+ * from where its first page lies in the first (plan.folio_page, a case's
+ * offset past the first page): the range can start deep inside a folio,
+ * or cross into the next one.
  */
 int memory_map(struct umem *m, const struct memory_kind *mk,
 	       const unsigned char *bytes)
 {
+	size_t lead = (size_t)m->plan.folio_page * PAGE;
 	int fd = -1;
 
 	if (mk->map_pages)
@@ -806,20 +845,22 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 			return err;
 		}
 	}
-	if (mk->map_flags & MAP_HUGETLB)
-		m->vma_len = HPAGE;	/* a whole huge page, or nothing */
-	m->base = mk->huge ? map_huge(m) :
-		  mmap(NULL, m->vma_len ?: m->map_len, PROT_READ | PROT_WRITE,
-		       mk->map_flags, fd, 0);
+	/* Whole huge pages (hugetlb: or nothing). */
+	if (memory_folio(mk) > PAGE)
+		m->vma_len = (lead + m->map_len + HPAGE - 1) / HPAGE * HPAGE;
+	m->vma = mk->huge ? map_huge(m->vma_len) :
+		 mmap(NULL, m->vma_len ?: m->map_len, PROT_READ | PROT_WRITE,
+		      mk->map_flags, fd, 0);
 	/* The writeback and private-file oracles read it, truncate cuts it. */
 	if (fd >= 0 && !mk->device)
 		m->fd = fd;
 	else if (fd >= 0)
 		close(fd);
-	if (m->base == MAP_FAILED) {
-		m->base = NULL;
+	if (m->vma == MAP_FAILED) {
+		m->vma = NULL;
 		return -errno;
 	}
+	m->base = m->vma + lead;
 	/*
 	 * The untouched kind and a file's page cache are mapped by read
 	 * faults, as a first read of each page maps them, so that pagemap
@@ -850,9 +891,10 @@ void memory_break(struct umem *m, const struct memory_kind *mk)
 		     MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	} else if (mk->untouched || mk->merged) {
 		m->base[0] ^= 1;
+	} else if (mk->map_flags & MAP_HUGETLB) {
+		madvise(m->vma, HPAGE, MADV_DONTNEED);	/* whole, or nothing */
 	} else {
-		madvise(m->base, mk->map_flags & MAP_HUGETLB ? HPAGE : PAGE,
-			MADV_DONTNEED);
+		madvise(m->base, PAGE, MADV_DONTNEED);
 	}
 }
 

@@ -38,6 +38,9 @@ struct memory_kind {
 extern const struct memory_kind memory_kinds[];
 extern const unsigned int nr_memory_kinds;
 const struct memory_kind *find_memory(const char *name);
+const struct memory_kind *memory_of(const struct memory_kind *mk);
+size_t memory_folio(const struct memory_kind *mk);
+bool offset_fits(long offset, const struct memory_kind *mk);
 bool memory_allows(const struct memory_kind *mk, const char *fault);
 void list_memory(const struct memory_kind *mk);
 int memory_map(struct umem *m, const struct memory_kind *mk,

@@ -20,20 +20,28 @@ void describe_plan(struct verdict *v, const struct plan *p)
 
 	note(v, "# plan: pages=%u hole=%d:%s offset=%zu len=%zu\n",
 	     p->npages, p->hole, names[p->fault], p->offset, p->len);
+	if (p->folio_page)
+		note(v, "# plan: page 0 is page %u of a large folio\n",
+		     p->folio_page);
 }
 
 /*
  * The range of a plan: a fixed-length target's length, else the run's
  * --size, else to the end of the kind's pages.  A run's --offset replaces
- * the kind's own start.  The mapping grows to hold the range.
+ * the kind's own start; past the first page (memory of large folios,
+ * offset_fits()) it says where in the first folio the plan's pages lie:
+ * page 0 is that page of the folio, the range starts in it.  The mapping
+ * grows to hold the range.
  */
 void place(const struct agent *a, struct plan *p,
 		  const struct target *t, size_t offset)
 {
 	size_t need;
 
-	if (a->offset >= 0 && !t->fixed_len)
-		offset = a->offset;
+	if (a->offset >= 0 && !t->fixed_len) {
+		offset = a->offset % PAGE;
+		p->folio_page = a->offset / PAGE;
+	}
 	p->offset = offset;
 	p->memory = a->memory;
 	p->broken = a->break_memory;

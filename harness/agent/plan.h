@@ -21,6 +21,11 @@ struct plan {
 	enum fault fault;
 	size_t offset;		/* range start from the mapping start */
 	size_t len;
+	/*
+	 * On memory of large folios: which page of its first folio the
+	 * plan's page 0 is (a case's offset past the first page), 0 else.
+	 */
+	unsigned int folio_page;
 	const struct memory_kind *memory;	/* NULL: private anonymous */
 	bool broken;		/* undo the memory's promise (--break-memory) */
 };

@@ -53,6 +53,12 @@
 #define OPT_HELP		"help"
 
 #define PAGE		4096UL
+/*
+ * x86_64's PMD-sized huge page: the largest folio a memory kind has, so a
+ * case's offset (where its range starts from the head of its memory's
+ * first folio) is below it.
+ */
+#define HPAGE		(512 * PAGE)
 #define MAX_PAGES	8
 /* The longest range a case may ask for (--size): a page is left to plant in. */
 #define MAX_RANGE	((MAX_PAGES - 1) * PAGE)
@@ -95,12 +101,20 @@
 #define SETUP_TAG		"setup"
 
 /*
- * --list-targets: "uafault-target: NAME OWNER fixed_len=N kinds=KIND,...",
- * then " crash" for a target that oopses.
+ * --list-targets: "uafault-target: NAME OWNER fixed_len=N align=A
+ * kinds=KIND,...", then " crash" for a target that oopses.  A: what its
+ * contract wants the range's address a multiple of (0: anything), so the
+ * host can plan the starts such a path accepts (direct I/O's 512).
  */
 #define TARGET_MARKER		"uafault-target:"
-#define TARGET_LINE		TARGET_MARKER " %s %s fixed_len=%zu kinds="
+#define TARGET_LINE		TARGET_MARKER " %s %s fixed_len=%zu align=%u kinds="
 #define TARGET_CRASH		" crash"
+/*
+ * --list-memory: a line per memory kind, "NAME [folio=BYTES] [skip=KIND,...]",
+ * folio the size of its large folios (THP, hugetlb) when larger than a page:
+ * a case's offset on it may start the range anywhere in the folio.
+ */
+#define MEMORY_FOLIO		"folio="
 /*
  * What this kernel cannot run (--list-targets, and every agent start for
  * its paths): "uafault-unavailable: kind|path|paths NAME CONFIG_X[: why]".

@@ -149,8 +149,8 @@ const char *umem_error(const struct umem *m, int err)
 
 void umem_free(struct umem *m)
 {
-	if (m->base)
-		munmap(m->base, m->vma_len ?: m->map_len);
+	if (m->vma)
+		munmap(m->vma, m->vma_len ?: m->map_len);
 	if (m->fd >= 0)
 		close(m->fd);
 	if (m->twin)
@@ -158,7 +158,7 @@ void umem_free(struct umem *m)
 	m->twin = NULL;
 	m->fd = -1;
 	free(m->before);
-	m->base = NULL;
+	m->vma = m->base = NULL;
 	m->before = NULL;
 }
 

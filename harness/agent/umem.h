@@ -13,9 +13,10 @@
 
 struct umem {
 	struct plan plan;
-	unsigned char *base;
+	unsigned char *base;	/* the plan's page 0 */
 	size_t map_len;
-	size_t vma_len;		/* mapped from base, when more than map_len */
+	unsigned char *vma;	/* the mapping: base, or huge pages around it */
+	size_t vma_len;		/* mapped from vma, when more than map_len */
 	unsigned char *addr;
 	unsigned char *before;	/* readable bytes before the run */
 	bool readable[MAX_PAGES];

@@ -13,12 +13,14 @@ from conftest import run_cli
 
 from uafault_harness.campaign.batch import Progress, batches
 from uafault_harness.campaign.known_issues import case_globs, expected_verdict, load_known_issues
-from uafault_harness.campaign.spec import DEFAULT_PAIRS, Case, expand, load_campaign, parse_shard, select_targets, shard
+from uafault_harness.campaign.spec import (DEFAULT_PAIRS, Case, contract_offsets, expand, load_campaign, parse_shard,
+                                          select_targets, shard)
 from uafault_harness.core.coverage import Coverage, SourceFile
 from uafault_harness.campaign.store import SCHEMA, CaseVerdict, History, RunInfo, Store, merge_into
 from uafault_harness.core.errors import ExitCode, HarnessError
 from uafault_harness.core.paths import PROJECT_ROOT
-from uafault_harness.guest.protocol import FaultKinds, ListedTarget, parse_fault_kinds, parse_memory_kinds, parse_target
+from uafault_harness.guest.protocol import (HPAGE, PAGE, FaultKinds, ListedTarget, parse_fault_kinds,
+                                            parse_memory_folios, parse_memory_kinds, parse_target)
 from uafault_harness.guest.modules import Modules
 
 KINDS = ("none", "unmapped", "uffd_munmap", "fork_cow", "smap")
@@ -214,10 +216,14 @@ def test_the_plan_has_no_case_that_skips_or_repeats_another(tmp_path: Path) -> N
 
 
 def test_the_planner_reads_what_the_agent_lists() -> None:
-    target = parse_target("uafault-target: get_user uafault fixed_len=8 kinds=none,unmapped,fork_cow")
+    target = parse_target("uafault-target: get_user uafault fixed_len=8 align=0 kinds=none,unmapped,fork_cow")
     assert target == ListedTarget("get_user", "uafault", False, 8, frozenset({"none", "unmapped", "fork_cow"}))
-    raw = parse_target("uafault-target: raw_deref uafault fixed_len=0 kinds=smap crash")
+    raw = parse_target("uafault-target: raw_deref uafault fixed_len=0 align=0 kinds=smap crash")
     assert raw is not None and raw.crashes and raw.kinds == {"smap"}
+    dio = parse_target("uafault-target: path_dio_write_brd kernel fixed_len=0 align=512 kinds=none")
+    assert dio is not None and dio.align == 512 and not dio.crashes
+    # An agent from before alignments listed none: its list is listed again.
+    assert parse_target("uafault-target: get_user uafault fixed_len=8 kinds=none") is None
     kinds = parse_fault_kinds("none\nuffd_munmap start=100\nrace_header raced start=100\nsmap crash start=0\n")
     assert kinds.starts == {"uffd_munmap": 100, "race_header": 100, "smap": 0}
 
@@ -248,10 +254,14 @@ def test_the_old_name_of_kernels_still_loads(tmp_path: Path, capsys: pytest.Capt
 def test_shipped_campaigns_load(tmp_path: Path) -> None:
     kinds = agent_fault_kinds()
     assert {"none", "kernel_alias", "smap"} <= set(kinds)
-    for name in ("smoke", "nightly", "variants", "longterm"):
+    for name in ("smoke", "nightly", "variants", "longterm", "memory", "dma"):
         campaign = load_campaign(PROJECT_ROOT / "configs" / "campaigns" / f"{name}.toml", kinds)
         assert campaign.name == name
         assert campaign.modules.variants
+    # The aligned paths' starts: every one nightly, those in a large folio in `make test`.
+    sets = {name: load_campaign(PROJECT_ROOT / "configs" / "campaigns" / f"{name}.toml", kinds).offset_set
+            for name in ("nightly", "memory")}
+    assert sets == {"nightly": "aligned", "memory": "aligned_large_folio"}
 
 
 def _cases(n: int) -> list[Case]:
@@ -279,6 +289,132 @@ def test_store_keeps_the_plan_and_one_verdict_per_case(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as err:
         again.run_info("R2")
     assert err.value.code is ExitCode.NO_SUCH_RUN
+
+
+ALIGNED = """\
+[campaign]
+name = "a"
+kernels = ["plain"]
+targets = ["copy_from_user", "path_dio_*", "path_gup_*"]
+faults = ["none", "fork_cow"]
+memory = ["anon", "thp"]
+sizes = [0]
+offsets = [-1, 0, 4095, "aligned"]
+seeds = [1]
+"""
+# Direct I/O's block size, a page-aligned pin, and a target of any start.
+ALIGNED_LISTED = [ListedTarget("copy_from_user", "uafault", False, 0, ORDINARY),
+                  ListedTarget("path_dio_write_brd", "kernel", False, 0, ORDINARY, 512),
+                  ListedTarget("path_gup_test_longterm_write", "kernel", False, 0, ORDINARY, PAGE)]
+# thp has large folios (--list-memory's folio=), anon a page's.
+ALIGNED_KINDS = replace(FAULT_KINDS, memory={"anon": frozenset(), "thp": frozenset()}, folios={"thp": HPAGE})
+
+
+def _offsets(cases: list[Case], target: str, memory: str, fault: str = "none") -> list[int]:
+    return [c.offset for c in cases if c.target == target and c.memory == memory and c.fault == fault]
+
+
+def test_contract_offsets_are_multiples_of_the_alignment_inside_pages_and_folios() -> None:
+    assert contract_offsets(512, PAGE) == (512, 2048, PAGE - 512)
+    # On a 2 MiB folio also one deep inside it, off a page boundary, and
+    # one at its end: a range of more than 512 bytes crosses into the next.
+    assert contract_offsets(512, HPAGE) == (512, 2048, PAGE - 512, HPAGE // 2 + 512, HPAGE - 512)
+    # A page-aligned pin has no start inside a page but the head (0, the
+    # file's), and page-aligned ones inside a folio.
+    assert contract_offsets(PAGE, PAGE) == ()
+    assert contract_offsets(PAGE, HPAGE) == (HPAGE // 2, HPAGE - PAGE)
+    assert contract_offsets(2048, PAGE) == (2048,)
+    assert contract_offsets(0, HPAGE) == ()
+    # "aligned_large_folio": only the starts inside a large folio.
+    assert contract_offsets(512, HPAGE, True) == (HPAGE // 2 + 512, HPAGE - 512)
+    assert contract_offsets(512, PAGE, True) == ()
+    for align in (512, 1024, 2048, 3000, PAGE):
+        for folio in (PAGE, HPAGE):
+            assert all(o % align == 0 and 0 < o < folio for o in contract_offsets(align, folio))
+
+
+def test_aligned_adds_a_paths_contract_offsets_and_leaves_the_others_alone(tmp_path: Path) -> None:
+    campaign = load_campaign(write(tmp_path, ALIGNED), KINDS)
+    assert campaign.offsets == (-1, 0, 4095) and campaign.offset_set == "aligned"
+    cases = expand(campaign, ALIGNED_LISTED, ALIGNED_KINDS)
+    # A path with an alignment of 512: the file's offsets, then 512, 2048
+    # and PAGE - 512 on every memory, and on thp inside the huge page.
+    assert _offsets(cases, "path_dio_write_brd", "anon") == [-1, 0, 4095, 512, 2048, PAGE - 512]
+    assert _offsets(cases, "path_dio_write_brd", "thp") == [-1, 0, 4095, 512, 2048, PAGE - 512,
+                                                            HPAGE // 2 + 512, HPAGE - 512]
+    assert _offsets(cases, "path_gup_test_longterm_write", "anon") == [-1, 0, 4095]
+    assert _offsets(cases, "path_gup_test_longterm_write", "thp") == [-1, 0, 4095, HPAGE // 2, HPAGE - PAGE]
+    # A target without one keeps the file's offsets, on every memory.
+    for memory in ("anon", "thp"):
+        assert _offsets(cases, "copy_from_user", memory) == [-1, 0, 4095]
+    # An offset that is the kind's own start is still planned once (fork_cow's is 0).
+    assert _offsets(cases, "path_dio_write_brd", "anon", "fork_cow") == [-1, 4095, 512, 2048, PAGE - 512]
+    # The cases the file's numbers give keep their ids; the agent gets the offset as it is.
+    plain = expand(load_campaign(write(tmp_path, ALIGNED.replace(', "aligned"', "")), KINDS), ALIGNED_LISTED,
+                   ALIGNED_KINDS)
+    assert {c.case_id for c in plain} < {c.case_id for c in cases}
+    assert {c.offset for c in plain} == {-1, 0, 4095}
+    deep = next(c for c in cases if c.offset == HPAGE - 512)
+    assert deep.agent_line().split()[3:] == ["0", str(HPAGE - 512), "1", "thp"]
+    # "aligned_large_folio": the file's offsets, and only on thp the starts inside its huge page.
+    large = expand(load_campaign(write(tmp_path, ALIGNED.replace('"aligned"', '"aligned_large_folio"')), KINDS),
+                   ALIGNED_LISTED, ALIGNED_KINDS)
+    assert _offsets(large, "path_dio_write_brd", "anon") == [-1, 0, 4095]
+    assert _offsets(large, "path_dio_write_brd", "thp") == [-1, 0, 4095, HPAGE // 2 + 512, HPAGE - 512]
+    assert _offsets(large, "copy_from_user", "thp") == [-1, 0, 4095]
+
+
+def test_a_dry_run_shows_the_contract_offsets(tmp_path: Path) -> None:
+    from uafault_harness.campaign.plan import contract_lines, describe_plan
+
+    campaign = load_campaign(write(tmp_path, ALIGNED), KINDS)
+    cases = expand(campaign, ALIGNED_LISTED, ALIGNED_KINDS)
+    contract = tuple(contract_lines(cases, campaign.offsets, campaign.offset_set))
+    text = describe_plan(cases, campaign.name, tmp_path / "none.db", contract)
+    # 0 is fork_cow's own start: its -1 plans it (three targets, two memory kinds, two faults).
+    assert (f"  per offset: -1 12, 0 6, 4095 12, 512 4, 2048 4, {PAGE - 512} 4, {HPAGE // 2 + 512} 2, "
+            f"{HPAGE - 512} 2, {HPAGE // 2} 2, {HPAGE - PAGE} 2\n") in text
+    assert (f"  contract offsets ('aligned') of path_dio_write_brd: 512, 2048, {PAGE - 512} on anon; "
+            f"512, 2048, {PAGE - 512}, {HPAGE // 2 + 512} (1 MiB + 512), {HPAGE - 512} (2 MiB - 512) on thp") in text
+    assert (f"  contract offsets ('aligned') of path_gup_test_longterm_write: "
+            f"{HPAGE // 2} (1 MiB), {HPAGE - PAGE} (2 MiB - 4096) on thp") in text
+    none = expand(campaign, ALIGNED_LISTED[:1], ALIGNED_KINDS)
+    assert contract_lines(none, campaign.offsets, campaign.offset_set) == [
+        "  contract offsets ('aligned'): none (no target of the plan has a contract alignment)"]
+    assert contract_lines(none, campaign.offsets, "aligned_large_folio") == [
+        "  contract offsets ('aligned_large_folio'): none (no target of the plan has a contract alignment, "
+        "or no memory kind of it has large folios)"]
+    # A file without an offset set says nothing of contracts.
+    assert "contract offsets" not in describe_plan(cases, campaign.name, tmp_path / "none.db")
+
+
+@pytest.mark.parametrize("offsets, words", [
+    ('["aligned"]', "'aligned' adds to the numbers for the targets with an alignment; give at least one number"),
+    ('[0, "alinged"]', "unknown offset set 'alinged'; known: aligned, aligned_large_folio"),
+    ('[0, "aligned", "aligned"]', "'aligned' after 'aligned': give one offset set"),
+    ('[0, "aligned_large_folio", "aligned"]', "'aligned' after 'aligned_large_folio': give one offset set "
+                                              "('aligned' holds 'aligned_large_folio''s starts)"),
+    ("[4096]", "4096 is out of range -1..4095"),
+    ("[-2]", "-2 is out of range -1..4095"),
+    ("[0, 1.5]", "1.5: must be a non-empty list of integers (-1..4095) and at most one of 'aligned', "
+                 "'aligned_large_folio'"),
+    ("[]", "must be a non-empty list of integers"),
+    ('"aligned"', "must be a non-empty list of integers"),
+])
+def test_bad_offsets_name_file_line_and_key(tmp_path: Path, offsets: str, words: str) -> None:
+    path = write(tmp_path, ALIGNED.replace('[-1, 0, 4095, "aligned"]', offsets))
+    with pytest.raises(HarnessError) as err:
+        load_campaign(path, KINDS)
+    assert err.value.code is ExitCode.BAD_CONFIG
+    assert str(err.value).startswith(f"{path}:8: offsets: {words}")
+
+
+def test_cli_refuses_bad_offsets_before_building_anything(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    path = write(tmp_path, ALIGNED.replace('[-1, 0, 4095, "aligned"]', '["aligned"]'))
+    proc = run_cli(["campaign", str(path), "--dry-run"], isolated_env)
+    assert proc.returncode == ExitCode.BAD_CONFIG
+    assert f"{path}:8: offsets: 'aligned' adds to the numbers" in proc.stderr
+    assert not (tmp_path / "cache").exists()
 
 
 def test_batches_keep_order_and_put_crashers_in_boots_of_their_own() -> None:
@@ -513,8 +649,10 @@ def test_the_agents_kinds_are_checked_without_reading_the_file_again(tmp_path: P
 
 
 def test_the_planner_reads_the_agents_memory_kinds() -> None:
-    assert parse_memory_kinds("anon\nzero skip=swapped,fork_cow\n") == {
-        "anon": frozenset(), "zero": frozenset({"swapped", "fork_cow"})}
+    listed = "anon\nzero skip=swapped,fork_cow\nthp folio=2097152 skip=swapped\n"
+    assert parse_memory_kinds(listed) == {
+        "anon": frozenset(), "zero": frozenset({"swapped", "fork_cow"}), "thp": frozenset({"swapped"})}
+    assert parse_memory_folios(listed) == {"thp": 2097152}
     source = (PROJECT_ROOT / "harness" / "agent" / "memory.c").read_text()
     # The first kind is the default, whatever the host calls it.
     assert re.search(r'memory_kinds\[\] = \{\s*\{\s*\.name = "anon"', source)

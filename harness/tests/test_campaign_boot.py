@@ -150,7 +150,7 @@ def test_the_target_list_is_kept_per_build(guest: PreparedGuest, tmp_path: Path)
     from uafault_harness.guest.targets import list_targets, targets_cache
 
     cache = targets_cache(guest, Modules())
-    cache.write_text("uafault-target: copy_from_user uafault fixed_len=0 kinds=none,unmapped\n")
+    cache.write_text("uafault-target: copy_from_user uafault fixed_len=0 align=0 kinds=none,unmapped\n")
     listed = list_targets(guest, tmp_path / "list", Modules())
     assert [t.name for t in listed] == ["copy_from_user"] and listed[0].kinds == {"none", "unmapped"}
     assert not (tmp_path / "list").exists()  # no boot

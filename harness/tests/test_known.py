@@ -150,7 +150,7 @@ def test_what_a_kernel_lacks_is_read_with_its_option() -> None:
     lines = [f"{UNAVAILABLE_MARKER} kind fail_nth CONFIG_FAULT_INJECTION",
              f"{UNAVAILABLE_MARKER} path dio_read_brd CONFIG_BLK_DEV_RAM: No such file or directory",
              f"{UNAVAILABLE_MARKER} paths iommufd CONFIG_IOMMUFD_TEST: the agent was built without it",
-             f"{UNAVAILABLE_MARKER} kind fail_nth CONFIG_FAULT_INJECTION", "uafault-target: x y fixed_len=0 kinds="]
+             f"{UNAVAILABLE_MARKER} kind fail_nth CONFIG_FAULT_INJECTION", "uafault-target: x y fixed_len=0 align=0 kinds="]
     found = unavailable(lines)
     assert [str(u) for u in found] == [
         "kind fail_nth: needs CONFIG_FAULT_INJECTION",

@@ -128,6 +128,29 @@ def test_a_dry_run_says_how_many_triples_tonight_covers(tmp_path: Path, monkeypa
     assert f"plan of p: {len(expected)} cases" in out and f"(target, fault, memory) triples: {triples}" in out
 
 
+def test_a_dry_run_of_a_night_shows_every_contract_offset_of_the_matrix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tonight's share need not reach every contract offset of an aligned
+    path: the dry run says those of the whole matrix, and tallies tonight's."""
+    from dataclasses import replace
+
+    from uafault_harness.campaign import plan
+    from uafault_harness.campaign.runner import CampaignRequest, run_campaign
+    from uafault_harness.guest.protocol import HPAGE, ListedTarget
+
+    layout = fake_guest(tmp_path, monkeypatch, [DAY])
+    dio = ListedTarget("path_dio_read_brd", "kernel", False, 0, frozenset(KINDS) - {"smap"}, 512)
+    monkeypatch.setattr(plan, "list_targets", lambda *_: [*LISTED, dio])
+    monkeypatch.setattr(plan, "agent_facts", lambda _agent: replace(MEMORY_KINDS, folios={"thp": HPAGE}))
+    spec = write(tmp_path, MATRIX.replace("offsets = [-1, 0, 100]", 'offsets = [-1, 0, 100, "aligned"]')
+                 + "nights = 40\n")
+    code, _ = run_campaign(layout, CampaignRequest(spec, 1, dry_run=True))
+    out = capsys.readouterr().out
+    assert code == 0 and "per offset: -1 " in out
+    assert ("  contract offsets ('aligned') of path_dio_read_brd: 512, 2048, 3584 on anon, zero; "
+            f"512, 2048, 3584, {HPAGE // 2 + 512} (1 MiB + 512), {HPAGE - 512} (2 MiB - 512) on thp\n") in out
+
+
 def test_a_night_resumed_the_next_day_keeps_its_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The plan is stored before any case runs; --resume reads it back,
     whatever night the clock says it is now."""

@@ -25,20 +25,40 @@ def test_the_agent_prints_the_markers_the_host_reads() -> None:
     assert 'CAMPAIGN_CASE_PREFIX "%s",\n\t\t c->id' in cases
     assert 'printf("    " EXPECT_OOPS_MARKER " %s\\n", a->case_name);' in inject
     line = listing[listing.index("printf(TARGET_LINE"):]
-    assert line.startswith("printf(TARGET_LINE, t->name, t->owner, t->fixed_len);")
+    assert line.startswith("printf(TARGET_LINE, t->name, t->owner, t->fixed_len,\n\t       t->contract.addr_align);")
     assert 'printf("%s\\n", target_crashes(t) ? TARGET_CRASH : "");' in line
     # protocol.h's spellings are the host's.
     assert protocol.case_started("    " + agent_string("CASE_MARKER") + " a.b") == "a.b"
     assert protocol.EXPECT_RE.match("    " + agent_string("EXPECT_OOPS_MARKER") + " a.smap")
     assert agent_string("CAMPAIGN_CASE_PREFIX") == protocol.CAMPAIGN_CASE_PREFIX
-    listed = (agent_string("TARGET_LINE").replace("%zu", "%d") % ("get_user", "uafault", 8)
+    listed = (agent_string("TARGET_LINE").replace("%zu", "%d") % ("get_user", "uafault", 8, 0)
               + "none,unmapped" + agent_string("TARGET_CRASH"))
     assert protocol.parse_target(listed) == protocol.ListedTarget("get_user", "uafault", True, 8,
                                                                   frozenset({"none", "unmapped"}))
+    aligned = agent_string("TARGET_LINE").replace("%zu", "%d") % ("path_dio_read_brd", "kernel", 0, 512) + "none"
+    assert protocol.parse_target(aligned) == protocol.ListedTarget("path_dio_read_brd", "kernel", False, 0,
+                                                                   frozenset({"none"}), 512)
     stats = protocol.STATS_RE.search(agent_string("STATS_LINE") % (12, 3.5))
     assert stats is not None and stats.groups() == ("12", "3.500")
     bare = protocol.BARE_RE.search(agent_string("BARE_LINE") % (7, 0.25))
     assert bare is not None and bare.groups() == ("7", "0.250")
+
+
+def test_the_agent_lists_alignments_and_large_folios_as_the_host_reads_them() -> None:
+    """A target's contract alignment (--list-targets' align=) and a memory
+    kind's large folios (--list-memory's folio=) are printed by their
+    protocol.h spellings, and a case's offset may reach into the folio."""
+    memory, cases, main = _source("memory.c"), _source("cases.c"), _source("main.c")
+    assert 'printf(" " MEMORY_FOLIO "%zu", memory_folio(mk));' in memory
+    assert "return mk->huge || mk->map_flags & MAP_HUGETLB ? HPAGE : PAGE;" in memory
+    folio = agent_string("MEMORY_FOLIO")
+    assert protocol.MEMORY_FOLIO == folio
+    assert protocol.parse_memory_folios(f"anon skip=truncate\nthp {folio}{protocol.HPAGE} skip=swapped\n") == {
+        "thp": protocol.HPAGE}
+    assert protocol.HPAGE == 512 * protocol.PAGE == 2 << 20
+    # The agent takes any offset in the largest folio, and checks it against the case's memory.
+    assert "c->offset < (long)HPAGE" in cases and "!offset_fits(a.offset, a.memory)" in cases
+    assert "value >= HPAGE" in main and "!offset_fits(o->a.offset, o->a.memory)" in main
 
 
 def _skip_line(indent: str, number: int, name: str, reason: str) -> str:

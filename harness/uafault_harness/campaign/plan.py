@@ -16,12 +16,13 @@ from ..core.paths import Layout, with_source
 from ..core.results import new_run_id
 from ..guest.build import GuestKernel, config_text, guest_kernel
 from ..guest.kernels import boot_kernel
-from ..guest.protocol import AGENT_LIST_FAULTS, AGENT_LIST_MEMORY, FaultKinds, parse_fault_kinds, parse_memory_kinds
+from ..guest.protocol import (AGENT_LIST_FAULTS, AGENT_LIST_MEMORY, FaultKinds, parse_fault_kinds, parse_memory_folios,
+                              parse_memory_kinds)
 from ..guest.runner import BootObserver, PreparedGuest, prepare_guest
 from ..guest.targets import list_targets
 from .batch import BootEnv, boot_env
 from .nights import Night, by_triple, night_cases, night_note, tonight
-from .spec import Campaign, Case, check_kinds, plan_cases
+from .spec import ALIGNED_LARGE_FOLIO, Campaign, Case, check_kinds, plan_cases
 from .store import History, RunInfo, Store
 
 
@@ -33,16 +34,54 @@ def _ask_agent(agent: Path, option: str) -> str:
 
 
 def agent_facts(agent: Path) -> FaultKinds:
-    """The agent's fault kinds and what they are, and its memory kinds,
-    asked of the agent binary itself (it runs on the host for this)."""
+    """The agent's fault kinds and what they are, and its memory kinds
+    (and which have large folios), asked of the agent binary itself (it
+    runs on the host for this)."""
     kinds = parse_fault_kinds(_ask_agent(agent, AGENT_LIST_FAULTS))
-    return replace(kinds, memory=parse_memory_kinds(_ask_agent(agent, AGENT_LIST_MEMORY)))
+    memory = _ask_agent(agent, AGENT_LIST_MEMORY)
+    return replace(kinds, memory=parse_memory_kinds(memory), folios=parse_memory_folios(memory))
 
 
-def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
-    """The plan's size: cases per kernel, per memory kind, per fault kind
-    and per target, the (target, fault, memory) triples it reaches, and
-    the guest time the campaign's earlier runs took per case."""
+def _offset_text(offset: int) -> str:
+    """An offset, and past 1 MiB how far it is from a whole MiB (inside a
+    huge page: 2096640 (2 MiB - 512))."""
+    mib = round(offset / 2**20)
+    if not mib:
+        return str(offset)
+    rest = offset - mib * 2**20
+    return f"{offset} ({mib} MiB" + (f" {'+' if rest > 0 else '-'} {abs(rest)})" if rest else ")")
+
+
+def contract_lines(cases: list[Case], numbers: tuple[int, ...], offset_set: str) -> list[str]:
+    """What the offset set added to the file's offsets (numbers): the
+    contract offsets each target got on each memory kind, targets and
+    memory kinds that got the same ones on one line."""
+    title = f"  contract offsets ({offset_set!r})"
+    added: dict[str, dict[str, list[int]]] = {}
+    for c in cases:
+        if c.offset not in numbers:
+            mine = added.setdefault(c.target, {}).setdefault(c.memory, [])
+            if c.offset not in mine:
+                mine.append(c.offset)
+    if not added:
+        return [f"{title}: none (no target of the plan has a contract alignment"
+                + (", or no memory kind of it has large folios)" if offset_set == ALIGNED_LARGE_FOLIO else ")")]
+    targets: dict[str, list[str]] = {}
+    for target, per_memory in added.items():
+        memories: dict[tuple[int, ...], list[str]] = {}
+        for memory, offsets in per_memory.items():
+            memories.setdefault(tuple(offsets), []).append(memory)
+        text = "; ".join(f"{', '.join(map(_offset_text, offsets))} on {', '.join(names)}"
+                         for offsets, names in memories.items())
+        targets.setdefault(text, []).append(target)
+    return [f"{title} of {', '.join(names)}: {text}" for text, names in targets.items()]
+
+
+def describe_plan(cases: list[Case], campaign: str, db: Path, contract: tuple[str, ...] = ()) -> str:
+    """The plan's size: cases per kernel, per memory kind, per fault kind,
+    per target and per offset, the contract offsets the matrix adds
+    (contract, Plan.contract), the (target, fault, memory) triples it
+    reaches, and the guest time the campaign's earlier runs took per case."""
     def tally(key: str) -> str:
         counts: dict[str, int] = {}
         for c in cases:
@@ -53,7 +92,9 @@ def describe_plan(cases: list[Case], campaign: str, db: Path) -> str:
              f"  per kernel: {tally('kernel')}", f"  per memory kind: {tally('memory')}",
              f"  per fault kind: {tally('fault')}",
              f"  per target: {tally('target')}",
-             f"  (target, fault, memory) triples: {len(by_triple(cases))}"]
+             f"  per offset: {tally('offset')}"]
+    lines += contract
+    lines.append(f"  (target, fault, memory) triples: {len(by_triple(cases))}")
     seconds = None
     if db.is_file():
         with History(db) as stored:
@@ -95,6 +136,9 @@ class Plan:
     note: str = ""
     # Targets the plan runs a kind that oopses on purpose on.
     crashing: frozenset[str] = frozenset()
+    # What the file's offset set adds, over the whole matrix (tonight's
+    # share may not reach every one): contract_lines().
+    contract: tuple[str, ...] = ()
 
     def store_in(self, store: Store, spec: Path) -> None:
         """A new plan into the store, in one transaction, before any case
@@ -132,17 +176,18 @@ def _new_run_id(store: Store, request: PlanRequest, night: Night | None) -> str:
 
 
 def _cases(plan: Plan, request: PlanRequest, night: Night | None, out_root: Path,
-           observers: tuple[BootObserver, ...]) -> tuple[list[Case], str]:
+           observers: tuple[BootObserver, ...]) -> Plan:
     """The targets listed, selected and expanded, then sharded or cut to
-    the night's cases."""
+    the night's cases; the contract offsets the whole matrix holds."""
     campaign = plan.campaign
     listed = list_targets(plan.plain, out_root / plan.run_id / "list-targets", campaign.modules,
                           plan.env.path_lines, observers)
     cases = plan_cases(campaign, listed, plan.kinds, request.shard)
+    contract = tuple(contract_lines(cases, campaign.offsets, campaign.offset_set)) if campaign.offset_set else ()
     if night is None:
-        return cases, ""
+        return replace(plan, cases=cases, contract=contract)
     cases = night_cases(cases, night)
-    return cases, night_note(campaign.name, night, cases)
+    return replace(plan, cases=cases, note=night_note(campaign.name, night, cases), contract=contract)
 
 
 def make_plan(layout: Layout, campaign: Campaign, request: PlanRequest, store: Store, out_root: Path,
@@ -163,7 +208,6 @@ def make_plan(layout: Layout, campaign: Campaign, request: PlanRequest, store: S
         plan = Plan(layout, campaign, kinds, env, plain, info.run_id, store.planned(info.run_id), new=False)
     else:
         night = _tonight(campaign, request)
-        plan = Plan(layout, campaign, kinds, env, plain, _new_run_id(store, request, night), [])
-        cases, note = _cases(plan, request, night, out_root, observers)
-        plan = replace(plan, cases=cases, note=note)
+        plan = _cases(Plan(layout, campaign, kinds, env, plain, _new_run_id(store, request, night), []),
+                      request, night, out_root, observers)
     return replace(plan, crashing=frozenset(c.target for c in plan.cases if c.fault in kinds.crash))

@@ -76,7 +76,7 @@ def _pipeline(layout: Layout, request: CampaignRequest, store: Store, run: list[
     if plan.note:
         print(plan.note, flush=True)
     if request.dry_run:
-        print(describe_plan(plan.cases, campaign.name, layout.results_root / DB_NAME), flush=True)
+        print(describe_plan(plan.cases, campaign.name, layout.results_root / DB_NAME, plan.contract), flush=True)
         return ExitCode.OK, f"{len(plan.cases)} cases planned, none run (--dry-run)"
     plan.store_in(store, request.spec)
     run.append(plan.run_id)

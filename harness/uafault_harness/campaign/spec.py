@@ -11,7 +11,10 @@ A file has one [campaign] table:
                                     # target list; "!glob" takes some back
     faults = ["none", "unmapped"]   # the agent's fault kinds
     sizes = [0, 64]                 # range bytes; 0: the fault kind's own
-    offsets = [-1, 1]               # start in the first page; -1: the kind's
+    offsets = [-1, 1, "aligned"]    # start in the first page; -1: the kind's;
+                                    # "aligned" (or "aligned_large_folio"):
+                                    # also the starts a target's contract
+                                    # alignment allows (below)
     seeds = [1]
     memory = ["anon", "thp"]        # what backs the range (the agent's
                                     # --list-memory); default ["anon"]
@@ -38,7 +41,16 @@ seeds x repetitions in that order, each list in file order and targets in
 the module's order, so the same file and target list give the same cases.
 A memory kind on which a fault kind means nothing (the agent says which)
 plans no case of that kind; private anonymous memory, the default, keeps
-the ids cases had before there were memory kinds."""
+the ids cases had before there were memory kinds.
+
+A named offset set in `offsets` adds, after the file's numbers, the
+starts of contract_offsets() for each target whose contract wants its
+range's address a multiple of an alignment (the agent's --list-targets
+align=: direct I/O's 512): "aligned" its multiples inside the first page
+and, on memory of large folios (--list-memory's folio=: thp, hugetlb),
+deep inside the folio and at its end, so the range crosses into the next
+folio; "aligned_large_folio" only the last two.  A target without an
+alignment gets the numbers only."""
 
 from __future__ import annotations
 
@@ -102,6 +114,9 @@ class Campaign:
     # Where its guest kernel comes from (core/paths.py), or None: the
     # command's (--kernel-source, $UAFAULT_KERNEL_SOURCE, the default).
     kernel_source: KernelSource | None = None
+    # The named set `offsets` holds (OFFSET_SETS), or "": each target with
+    # a contract alignment also gets those of its contract_offsets().
+    offset_set: str = ""
     # The file's text, for the line numbers of check_kinds' errors.
     text: str = field(default="", repr=False, compare=False)
 
@@ -180,6 +195,37 @@ class TableChecker:
                 raise self.error(key, f"{v} is out of range {low}..{high}")
         return tuple(value)
 
+    def offsets(self) -> tuple[tuple[int, ...], str]:
+        """`offsets`: starts in the first page (-1: the fault kind's own),
+        and at most one named set (OFFSET_SETS); the numbers and the set
+        ("" for none)."""
+        value = self.table.get("offsets", [-1])
+        shape = (f"must be a non-empty list of integers (-1..{PAGE - 1}) and at most one of "
+                 f"{', '.join(map(repr, OFFSET_SETS))}")
+        if not isinstance(value, list) or not value:
+            raise self.error("offsets", shape)
+        numbers: list[int] = []
+        named: list[str] = []
+        for v in value:
+            if isinstance(v, str):
+                if v not in OFFSET_SETS:
+                    raise self.error("offsets", f"unknown offset set {v!r}; known: {', '.join(OFFSET_SETS)}")
+                if named:
+                    raise self.error("offsets", f"{v!r} after {named[0]!r}: give one offset set "
+                                     f"({ALIGNED!r} holds {ALIGNED_LARGE_FOLIO!r}'s starts)")
+                named.append(v)
+            elif type(v) is int:
+                if not -1 <= v <= PAGE - 1:
+                    raise self.error("offsets", f"{v} is out of range -1..{PAGE - 1} (a start in the first "
+                                     f"page; an offset set plans the starts past it)")
+                numbers.append(v)
+            else:
+                raise self.error("offsets", f"{v!r}: {shape}")
+        if not numbers:
+            raise self.error("offsets", f"{named[0]!r} adds to the numbers for the targets with an alignment; "
+                             "give at least one number for the others (-1: the fault kind's own start)")
+        return tuple(numbers), named[0] if named else ""
+
     def string(self, key: str, allowed: tuple[str, ...] | None = None, default: str | None = None) -> str:
         value = self.table.get(key, default)
         if not isinstance(value, str) or (allowed is None and not value and default is None):
@@ -235,6 +281,33 @@ class TableChecker:
         if why is not None:
             raise self.error("append", why)
         return " ".join(extra.split())
+
+
+# The named sets of `offsets`: a target's contract offsets
+# (contract_offsets()), all of them or only those in a large folio.
+ALIGNED = "aligned"
+ALIGNED_LARGE_FOLIO = "aligned_large_folio"
+OFFSET_SETS = (ALIGNED, ALIGNED_LARGE_FOLIO)
+
+
+def contract_offsets(align: int, folio: int, large_folio_only: bool = False) -> tuple[int, ...]:
+    """The starts "aligned" plans for a target whose contract wants its
+    range's address a multiple of align (0: none) on memory whose folios
+    are folio bytes: multiples of align past the first page's head, at its
+    middle and at its end (a range of more than align bytes then crosses
+    into the next page, a folio of its own on memory of small folios);
+    and where folios are larger than a page, one in the folio's middle (off
+    a page boundary when align is less than a page) and one at its end,
+    so the range crosses into the next folio.  Each once, in that order.
+    large_folio_only ("aligned_large_folio"): the last two only."""
+    if not align:
+        return ()
+    starts = [] if large_folio_only else [
+        s for s in (align, PAGE // 2 // align * align, (PAGE - 1) // align * align) if 0 < s < PAGE]
+    if folio > PAGE:
+        starts += [s for s in ((folio // 2 // align + (align < PAGE)) * align, (folio - 1) // align * align)
+                   if PAGE <= s < folio]
+    return tuple(dict.fromkeys(starts))
 
 
 # The default of `pairs`: module/variants/ names its targets so.
@@ -334,6 +407,7 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
     if not budget:
         raise check.error("budget", "must be a duration like \"90s\", \"30m\" or \"2h\"")
     kernels = _kernels(check)
+    offsets, offset_set = check.offsets()
     return Campaign(
         path=path, name=name,
         kernels=kernels,
@@ -341,7 +415,8 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
         targets=check.strings("targets"),
         faults=check.strings("faults", fault_kinds),
         sizes=check.ints("sizes", 0, MAX_RANGE, [0]),
-        offsets=check.ints("offsets", -1, PAGE - 1, [-1]),
+        offsets=offsets,
+        offset_set=offset_set,
         seeds=check.ints("seeds", 0, 2**31 - 1, [1]),
         memory=check.strings("memory", memory_kinds, [DEFAULT_MEMORY]) or (DEFAULT_MEMORY,),
         repetitions=check.int("repetitions", 1, 1000, 1),
@@ -395,22 +470,28 @@ def select_targets(campaign: Campaign, available: list[str], crashing: set[str])
     return [t for t in available if t in chosen]
 
 
-def plans(campaign: Campaign, target: ListedTarget, fault: str, kinds: FaultKinds) -> list[tuple[int, int]]:
+def plans(campaign: Campaign, target: ListedTarget, fault: str, kinds: FaultKinds,
+          memory: str = DEFAULT_MEMORY) -> list[tuple[int, int]]:
     """The (size, offset) pairs of the file that give target and fault plans
-    of their own.  None when the kind means nothing for the target (the
+    of their own on memory.  None when the kind means nothing for the target (the
     agent would skip it: SMAP for a target that does not oops, a header
     race for one that takes no message, ...); one, (0, -1), for a target of
     one fixed length, whose range ignores both; and an offset the same as
-    the kind's own start (what -1 means for it) only once."""
+    the kind's own start (what -1 means for it) only once.  With an offset
+    set, the file's offsets and then the target's contract offsets on memory."""
     if fault not in target.kinds:
         return []
     if target.fixed_len:
         return [(0, -1)]
     own = kinds.starts.get(fault)
+    offsets = campaign.offsets
+    if campaign.offset_set:
+        offsets += contract_offsets(target.align, kinds.folios.get(memory, PAGE),
+                                    campaign.offset_set == ALIGNED_LARGE_FOLIO)
     out: list[tuple[int, int]] = []
     seen: set[tuple[int, int]] = set()
     for size in campaign.sizes:
-        for offset in campaign.offsets:
+        for offset in offsets:
             key = (size, own if offset == -1 and own is not None else offset)
             if key not in seen:
                 seen.add(key)
@@ -439,7 +520,7 @@ def expand(campaign: Campaign, targets: list[ListedTarget], kinds: FaultKinds) -
                 for memory in campaign.memory:
                     if not kinds.applies(fault, memory):
                         continue
-                    for size, offset in plans(campaign, target, fault, kinds):
+                    for size, offset in plans(campaign, target, fault, kinds, memory):
                         for seed in campaign.seeds:
                             for rep in range(campaign.repetitions):
                                 cases.append(Case(len(cases), kernel, target.name, fault, size, offset, seed, rep,

@@ -69,9 +69,10 @@ def parse_profile(line: str) -> tuple[int, dict[str, float]] | None:
     if found is None:
         return None
     return int(found.group(1)), {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", found.group(2))}
-# --list-targets: "uafault-target: NAME OWNER fixed_len=N kinds=K,... [crash]".
+# --list-targets: "uafault-target: NAME OWNER fixed_len=N align=A kinds=K,...
+# [crash]", protocol.h's TARGET_LINE and what follows it.
 TARGET_MARKER = agent_string("TARGET_MARKER")
-_TARGET_RE = re.compile("^" + re.escape(TARGET_MARKER) + r" (\S+) (\S+) fixed_len=(\d+) kinds=(\S*)("
+_TARGET_RE = re.compile("^" + agent_format("TARGET_LINE").pattern + r"(\S*)("
                         + re.escape(agent_string("TARGET_CRASH")) + ")?$")
 
 
@@ -111,8 +112,10 @@ def agent_args(**options: object) -> str:
 
 
 # The agent's limits: the longest range a case may ask for, the rounds of
-# a race when nothing says, the --known-issue globs it has room for.
+# a race when nothing says, the --known-issue globs it has room for; the
+# largest folio a memory kind has, which a case's offset is within.
 PAGE = agent_number("PAGE")
+HPAGE = agent_number("HPAGE")
 MAX_RANGE = agent_number("MAX_RANGE")
 DEFAULT_ROUNDS = agent_number("DEFAULT_ROUNDS")
 MAX_KNOWN = agent_number("MAX_KNOWN")
@@ -210,14 +213,17 @@ class ListedTarget:
     fixed_len: int
     # The fault kinds that mean something for it (kind_applies() in the agent).
     kinds: frozenset[str]
+    # What its contract wants the range's address a multiple of (direct
+    # I/O's block size), or 0: any address.
+    align: int = 0
 
 
 def parse_target(line: str) -> ListedTarget | None:
     m = _TARGET_RE.match(line)
     if m is None:
         return None
-    return ListedTarget(m.group(1), m.group(2), bool(m.group(5)), int(m.group(3)),
-                        frozenset(k for k in m.group(4).split(",") if k))
+    return ListedTarget(m.group(1), m.group(2), bool(m.group(6)), int(m.group(3)),
+                        frozenset(k for k in m.group(5).split(",") if k), int(m.group(4)))
 
 
 @dataclass(frozen=True)
@@ -232,6 +238,9 @@ class FaultKinds:
     starts: dict[str, int] = field(default_factory=dict)
     # Memory kind -> the fault kinds that mean nothing on it (--list-memory).
     memory: dict[str, frozenset[str]] = field(default_factory=lambda: {DEFAULT_MEMORY: frozenset()})
+    # Memory kind -> the size of its large folios (THP, hugetlb); a kind
+    # not in it has a page's (--list-memory's folio=).
+    folios: dict[str, int] = field(default_factory=dict)
 
     def applies(self, fault: str, memory: str) -> bool:
         return fault not in self.memory.get(memory, frozenset())
@@ -254,12 +263,27 @@ def parse_fault_kinds(text: str) -> FaultKinds:
 
 
 def parse_memory_kinds(text: str) -> dict[str, frozenset[str]]:
-    """--list-memory: a line per memory kind, "NAME [skip=KIND,...]"."""
+    """--list-memory: a line per memory kind, "NAME [folio=BYTES] [skip=KIND,...]"."""
     out: dict[str, frozenset[str]] = {}
     for line in text.splitlines():
         name, *flags = line.split()
         skip = [f[len("skip="):] for f in flags if f.startswith("skip=")]
         out[name] = frozenset(skip[0].split(",")) if skip else frozenset()
+    return out
+
+
+# --list-memory's flag of a memory kind of large folios: their size.
+MEMORY_FOLIO = agent_string("MEMORY_FOLIO")
+
+
+def parse_memory_folios(text: str) -> dict[str, int]:
+    """--list-memory: the memory kinds of large folios, each with their size."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        name, *flags = line.split()
+        for flag in flags:
+            if flag.startswith(MEMORY_FOLIO):
+                out[name] = int(flag[len(MEMORY_FOLIO):])
     return out
 
 

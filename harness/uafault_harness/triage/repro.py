@@ -32,7 +32,8 @@ from ..guest.accel import DEFAULT_ACCEL
 from ..core.coverage import Coverage, Sources
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
-from ..guest.protocol import DEFAULT_MEMORY, MAX_RANGE, PAGE, agent_args, oracle_tag
+from ..guest.protocol import (AGENT_LIST_MEMORY, DEFAULT_MEMORY, HPAGE, MAX_RANGE, MEMORY_FOLIO, PAGE, agent_args,
+                              oracle_tag)
 from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
@@ -132,13 +133,20 @@ def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
     if not _TARGET.fullmatch(target):
         raise check.error("target", "must be a target name (letters, digits, '_', '.', '-')")
     runs = check.int("runs", 1, 1000, 1)
+    memory = check.string("memory", None, DEFAULT_MEMORY)
+    # Past the first page: a start in a large folio (run_repro() checks
+    # the memory kind has them).
+    offset = check.int("offset", -1, HPAGE - 1, -1)
+    if offset >= PAGE and memory == DEFAULT_MEMORY:
+        raise check.error("offset", f"{offset} is past the first page, which only memory of large folios allows "
+                          f"(the agent's {AGENT_LIST_MEMORY} {MEMORY_FOLIO})")
     repro = Repro(
         path=path, kernel=check.string("kernel", KERNELS, "plain"),
         modules=check.modules(), known_issues=check.file("known_issues"), append=check.append(),
         paths=tuple(p.resolve() for p in check.files("paths")),
         target=target, fault=check.string("fault", fault_kinds),
-        size=check.int("size", 0, MAX_RANGE, 0), offset=check.int("offset", -1, PAGE - 1, -1),
-        seed=check.int("seed", 0, 2**31 - 1, 1), memory=check.string("memory", None, DEFAULT_MEMORY),
+        size=check.int("size", 0, MAX_RANGE, 0), offset=offset,
+        seed=check.int("seed", 0, 2**31 - 1, 1), memory=memory,
         rounds=check.int("rounds", 0, 1_000_000, 0),
         runs=runs, threshold=check.int("threshold", 1, runs, runs),
         expect=check.string("expect", EXPECTABLE), title=check.string("title", None, ""),
@@ -174,6 +182,10 @@ def run_repro(layout: Layout, repro: Repro, runs: int | None, jobs: int,
     if repro.memory not in kinds.memory:
         raise SpecError(repro.path, key_line(repro.path.read_text(errors="replace"), "memory"), "memory",
                         f"unknown memory kind {repro.memory!r}; known: {', '.join(kinds.memory)}")
+    folio = kinds.folios.get(repro.memory, PAGE)
+    if repro.offset >= folio:
+        raise SpecError(repro.path, key_line(repro.path.read_text(errors="replace"), "offset"), "offset",
+                        f"{repro.offset} is past the first folio of {repro.memory} memory ({folio} bytes)")
     out = fsutil.fresh_dir(layout.results_root / REPRO_DIR, f"{repro.name}-{new_run_id()}")
     sources = coverage_sources(layout, [guest]) if coverage else None
     return replay(guest, kinds.crash, repro, runs or repro.runs, out, repro.env(layout), coverage=sources)
