@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from uafault_harness.testsuite.path_oracles_layer import (KEPT_REF, PASSER_BY_PATHS, complaints_by_suite,
-                                                          passer_by_verdicts, runs_by_suite)
+from uafault_harness.testsuite.path_oracles_layer import (KEEPS_COPIES, KEPT_REF, PASSER_BY_PATHS, complaints_by_suite,
+                                                          misuse_verdicts, passer_by_verdicts, runs_by_suite)
 
 KTAP = """\
 KTAP version 1
@@ -123,3 +123,35 @@ def test_the_agent_notes_the_passer_by_as_the_host_reads_it() -> None:
     assert agent_args(refs_passer_by=True) == "--refs-passer-by"
     # The kept reference the misuse boot expects is [refs]'s own wording.
     assert KEPT_REF == agent_string("REFS_KEPT") == "a reference kept"
+
+
+# The --misuse-paths boot's fuse paths: each reports its extra byte; the
+# splice server keeps each request in its pipe, which a fixed kernel
+# fills with copies, so [refs] says nothing on the write.
+MISUSED_FUSE = {
+    "path_fuse_direct_write": ["[result] ret 0 done 12289, expected ret 0 done 12288 (reach 12288 of 12288)"],
+    "path_fuse_direct_write_splice": ["[result] ret 0 done 12289, expected ret 0 done 12288 (reach 12288 of 12288)"],
+}
+
+
+def test_a_kept_pipe_of_copies_passes_only_with_refs_silent() -> None:
+    assert "path_fuse_direct_write_splice" in KEEPS_COPIES
+    checks = misuse_verdicts(1, MISUSED_FUSE, "")
+    assert all(checks.values())
+    # Before 0c4bcfdecb1a the pipe held the caller's pages: [refs] saw them.
+    held = {**MISUSED_FUSE, "path_fuse_direct_write_splice": MISUSED_FUSE["path_fuse_direct_write_splice"] + [
+        f"[refs] page 0 of the mapping (pfn 0x1234): 2 references beyond its mappings and pins after the call, 0 before: {KEPT_REF}"]}
+    bad = [name for name, ok in misuse_verdicts(1, held, "").items() if not ok]
+    assert bad == ["path_fuse_direct_write_splice: what it kept holds none of the caller's pages ([refs] silent: 0c4bcfdecb1a)"]
+    # Not run at all: the silence proves nothing.
+    gone = {k: v for k, v in MISUSED_FUSE.items() if k != "path_fuse_direct_write_splice"}
+    assert not all(misuse_verdicts(1, gone, "").values())
+
+
+def test_a_server_that_kept_nothing_fails_the_boot() -> None:
+    from uafault_harness.core.agent_header import agent_string
+
+    said = agent_string("MISUSE_NOT_KEPT_LINE") % "/tmp/uafault-fuse-write_splice"
+    bad = [name for name, ok in misuse_verdicts(1, MISUSED_FUSE, "console\n" + said).items() if not ok]
+    assert len(bad) == 1 and bad[0].startswith("every misused path kept what it must past its call (")
+    assert "/tmp/uafault-fuse-write_splice" in bad[0]
