@@ -139,6 +139,13 @@
 #define REFS_DROPPED		"a reference dropped that the call never took"
 #define PASSER_BY_MARKER	"# uafault-refs-passer-by:"
 #define PASSER_BY_LINE		PASSER_BY_MARKER " held %u seen %u\n"
+/*
+ * --misuse-paths (tests): a path whose misuse must keep something past
+ * its call kept nothing, so the oracles' silence on it proves nothing;
+ * the call is reported failed.  %s: what the path opened (a fuse splice
+ * server's mount point: the server kept no request in its pipe).
+ */
+#define MISUSE_NOT_KEPT_LINE	AGENT_ERROR_PREFIX "%s: --misuse-paths kept nothing past the call\n"
 
 /* The figures: checked scenarios, and the bare ioctl loop (bench). */
 #define STATS_MARKER		"# uafault-stats:"

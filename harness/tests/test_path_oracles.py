@@ -5,9 +5,9 @@ from __future__ import annotations
 from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import Row
 from uafault_harness.core.verdicts import Verdict
-from uafault_harness.testsuite.path_oracles_layer import (HELD_PATHS, KEEPS, KEPT_REF, MISUSE_FAULTS, PASSER_BY_PATHS,
-                                                          complaints_by_suite, longterm_checks, passer_by_verdicts,
-                                                          runs_by_suite)
+from uafault_harness.testsuite.path_oracles_layer import (HELD_PATHS, KEEPS, KEEPS_COPIES, KEPT_REF, MISUSE_FAULTS,
+                                                          PASSER_BY_PATHS, complaints_by_suite, longterm_checks,
+                                                          misuse_verdicts, passer_by_verdicts, runs_by_suite)
 
 KTAP = """\
 KTAP version 1
@@ -147,3 +147,35 @@ def test_the_misuse_boot_runs_movable_on_the_held_paths() -> None:
     long-term pinner whose misuse keeps its pins."""
     assert MISUSE_FAULTS.split(",") == ["none", "movable"]
     assert set(HELD_PATHS) <= set(KEEPS)
+
+
+# The --misuse-paths boot's fuse paths: each reports its extra byte; the
+# splice server keeps each request in its pipe, which a fixed kernel
+# fills with copies, so [refs] says nothing on the write.
+MISUSED_FUSE = {
+    "path_fuse_direct_write": ["[result] ret 0 done 12289, expected ret 0 done 12288 (reach 12288 of 12288)"],
+    "path_fuse_direct_write_splice": ["[result] ret 0 done 12289, expected ret 0 done 12288 (reach 12288 of 12288)"],
+}
+
+
+def test_a_kept_pipe_of_copies_passes_only_with_refs_silent() -> None:
+    assert "path_fuse_direct_write_splice" in KEEPS_COPIES
+    checks = misuse_verdicts(1, MISUSED_FUSE, "")
+    assert all(checks.values())
+    # Before 0c4bcfdecb1a the pipe held the caller's pages: [refs] saw them.
+    held = {**MISUSED_FUSE, "path_fuse_direct_write_splice": MISUSED_FUSE["path_fuse_direct_write_splice"] + [
+        f"[refs] page 0 of the mapping (pfn 0x1234): 2 references beyond its mappings and pins after the call, 0 before: {KEPT_REF}"]}
+    bad = [name for name, ok in misuse_verdicts(1, held, "").items() if not ok]
+    assert bad == ["path_fuse_direct_write_splice: what it kept holds none of the caller's pages ([refs] silent: 0c4bcfdecb1a)"]
+    # Not run at all: the silence proves nothing.
+    gone = {k: v for k, v in MISUSED_FUSE.items() if k != "path_fuse_direct_write_splice"}
+    assert not all(misuse_verdicts(1, gone, "").values())
+
+
+def test_a_server_that_kept_nothing_fails_the_boot() -> None:
+    from uafault_harness.core.agent_header import agent_string
+
+    said = agent_string("MISUSE_NOT_KEPT_LINE") % "/tmp/uafault-fuse-write_splice"
+    bad = [name for name, ok in misuse_verdicts(1, MISUSED_FUSE, "console\n" + said).items() if not ok]
+    assert len(bad) == 1 and bad[0].startswith("every misused path kept what it must past its call (")
+    assert "/tmp/uafault-fuse-write_splice" in bad[0]

@@ -55,6 +55,9 @@ WATCHDOG_RE = agent_format("WATCHDOG_LINE")
 # --refs-passer-by (tests): a case's page references the agent held through
 # the looks before its call, as a passer-by would: held, and seen by the looks.
 PASSER_BY_RE = agent_format("PASSER_BY_LINE")
+# --misuse-paths (tests): a path whose misuse must keep something past its
+# call kept nothing (a fuse splice server's mount point).
+MISUSE_NOT_KEPT_RE = agent_format("MISUSE_NOT_KEPT_LINE")
 # How the [refs] oracle's complaint ends: a reference kept, or dropped.
 REFS_KEPT = agent_string("REFS_KEPT")
 REFS_DROPPED = agent_string("REFS_DROPPED")

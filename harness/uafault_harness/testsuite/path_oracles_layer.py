@@ -14,6 +14,10 @@ pinner that migrated nothing would leave): `[movable]` must say pages
 stayed in ZONE_MOVABLE, on every one of them.  The longterm campaign
 (configs/campaigns/longterm.toml) runs them correct under `movable`:
 every one must run and pass, its pages migrated out while held.
+fuse's splice servers keep each request in their pipe past the call,
+which on a fixed kernel holds copies of the caller's pages, never the
+pages (0c4bcfdecb1a, CVE-2022-1011): there the page-reference oracle
+must stay silent.
 A second boot runs correct paths with --refs-passer-by: the agent itself
 holds a reference on each page of a range through the looks before the
 call (vmsplice()'s pipe, as compaction or the LRU would hold one) and
@@ -36,7 +40,8 @@ from ..campaign.store import DB_NAME, History, Row
 from ..core.paths import Layout
 from ..core.results import LayerResult
 from ..core.verdicts import KtapResult, Verdict, ktap_result
-from ..guest.protocol import BOOT_TAINTED_RE, CASE_MARKER, ORACLE_NOTE, PASSER_BY_RE, REFS_KEPT, WATCHDOG_RE, agent_args
+from ..guest.protocol import (BOOT_TAINTED_RE, CASE_MARKER, MISUSE_NOT_KEPT_RE, ORACLE_NOTE, PASSER_BY_RE, REFS_KEPT,
+                              WATCHDOG_RE, agent_args)
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 
@@ -64,6 +69,17 @@ MOVABLE = "[movable]"
 LONGTERM = Path("configs/campaigns/longterm.toml")
 # How [refs] says a call kept a reference (oracle.c's check_refs()).
 KEPT_REF = REFS_KEPT
+# What a path's misuse keeps that holds none of the caller's pages on a
+# fixed kernel, by the fix that made it so: no oracle can catch the
+# keeping, and [refs] must say nothing.  fuse's splice server keeps each
+# request in its pipe until the next one; since 0c4bcfdecb1a
+# fuse_dev_splice_read() copies a direct write's pages into the pipe
+# instead of handing it the pages, so before it [refs] would have said
+# KEPT_REF.  A read's request carries no page of the caller's on any
+# kernel: its splice path proves nothing here.  The silence means
+# something only if the pipe was kept: the agent says when it was not
+# (MISUSE_NOT_KEPT_RE).
+KEEPS_COPIES = {"path_fuse_direct_write_splice": "0c4bcfdecb1a"}
 # --refs-passer-by runs every path_p* path: path_pipe_{read,write,readv,
 # writev} and path_process_vm_{readv,writev}, all correct, with no fault,
 # on the memory of issue 30's case.  These must be among them.
@@ -208,15 +224,14 @@ def run_longterm_campaign(layout: Layout, out: Path, jobs: int) -> dict[str, boo
     return checks
 
 
-def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
-    layer = "path oracles"
-    out = run_dir / LAYER_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / "guest.log"
-    rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
-                                        agent_args(targets=f"{PATH_PREFIX}*", faults=MISUSE_FAULTS,
-                                                   misuse_paths=True)), log)
-    suites = complaints_by_suite(ktap_of(log.read_text(errors="replace")))
+def misuse_verdicts(rc: int, suites: dict[str, list[str]], log: str) -> dict[str, bool]:
+    """The checks of the --misuse-paths boot (its exit, each suite's
+    complaints, its log): it fails, every path's [result] catches its
+    extra byte, the oracles KEEPS names catch what each path kept, no
+    path kept nothing where it must keep, and each path of KEEPS_COPIES
+    (what it keeps, a fixed kernel fills with copies) ran and drew no
+    [refs]; on every long-term pinner with a held phase [movable]
+    caught pages left in ZONE_MOVABLE."""
     checks: dict[str, bool] = {f"the misused paths fail the run (exit {rc} != 0)": rc != 0,
                                "the run lists paths": any(s.startswith(PATH_PREFIX) for s in suites)}
     for suite, said in sorted(suites.items()):
@@ -231,6 +246,25 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
         if suite in HELD_PATHS:
             checks[f"{suite}: {MOVABLE} caught pages left in ZONE_MOVABLE while held"] = any(
                 c.startswith(MOVABLE) for c in said)
+    not_kept = MISUSE_NOT_KEPT_RE.search(log)
+    checks["every misused path kept what it must past its call" + (f" ({not_kept.group(0)})" if not_kept else "")] = (
+        not_kept is None)
+    for suite, fix in sorted(KEEPS_COPIES.items()):
+        checks[f"{suite}: what it kept holds none of the caller's pages ([refs] silent: {fix})"] = (
+            suite in suites and not any(c.startswith("[refs]") for c in suites[suite]))
+    return checks
+
+
+def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerResult:
+    layer = "path oracles"
+    out = run_dir / LAYER_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "guest.log"
+    rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
+                                        agent_args(targets=f"{PATH_PREFIX}*", faults=MISUSE_FAULTS,
+                                                   misuse_paths=True)), log)
+    text = log.read_text(errors="replace")
+    checks = misuse_verdicts(rc, complaints_by_suite(ktap_of(text)), text)
     checks.update(run_longterm_campaign(layout, out, jobs))
     checks.update(passer_by_checks(layout, out, jobs))
     checks.update(hang_checks(layout, out, jobs))
