@@ -44,6 +44,8 @@ u64 uafault_csum_zero(u64 hash, size_t n);
 unsigned long uafault_npages(const struct uafault_ctx *ctx);
 struct page **uafault_alloc_pages(unsigned long nr);
 void uafault_pin_result(struct uafault_ctx *ctx, long rc, unsigned long nr);
+int uafault_window_open(void);
+int uafault_window_close(void);
 
 /* The categories of targets, brought up and down by main.c. */
 int uafault_uaccess_init(void);

@@ -66,7 +66,8 @@ static int uafault_check_run(const struct uafault_run *run)
 {
 	if (strnlen(run->name, sizeof(run->name)) == sizeof(run->name))
 		return -EINVAL;
-	if (run->flags || !uafault_range_ok(run->addr, run->len))
+	if ((run->flags & ~UAFAULT_RUN_ALL) ||
+	    !uafault_range_ok(run->addr, run->len))
 		return -EINVAL;
 	return 0;
 }
@@ -86,6 +87,30 @@ static noinline void uafault_poison_stack(void)
 
 	memset(buf, UAFAULT_STACK_POISON, sizeof(buf));
 	barrier_data(buf);
+}
+
+/*
+ * @t's run on @ctx, with writeback windows when @flags ask for them
+ * (%UAFAULT_RUN_WRITEBACK, pages.c): then the window's verdict, once the
+ * run itself succeeded.
+ */
+static int uafault_run_windowed(struct uafault_target *t,
+				struct uafault_ctx *ctx, u32 flags)
+{
+	bool window = flags & UAFAULT_RUN_WRITEBACK;
+	int err, closed;
+
+	if (window) {
+		err = uafault_window_open();
+		if (err)
+			return err;
+	}
+	uafault_poison_stack();
+	err = t->run(ctx);
+	if (!window)
+		return err;
+	closed = uafault_window_close();
+	return err ?: closed;
 }
 
 static long uafault_ioctl_run(struct uafault_run __user *uarg)
@@ -113,8 +138,7 @@ static long uafault_ioctl_run(struct uafault_run __user *uarg)
 	ctx.len = run.len;
 	ctx.seed = run.seed;
 	start = ktime_get_ns();
-	uafault_poison_stack();
-	err = t->run(&ctx);
+	err = uafault_run_windowed(t, &ctx, run.flags);
 	run.ns = ktime_get_ns() - start;
 put:
 	module_put(owner);

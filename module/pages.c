@@ -6,11 +6,20 @@
  * the held pin and the trap share these; a user's module has
  * uafault_pin_all() and uafault_pages_walk() (uafault_target.h).  A leaf:
  * it calls nothing else of uafault's but csum.c.
+ *
+ * uafault_pin_all() is also where a run's writeback window opens
+ * (%UAFAULT_RUN_WRITEBACK): between a driver's pin and its device's
+ * write, the one moment writeback cleaning the pages loses data.
  */
 #include <linux/export.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pagemap.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "internal.h"
@@ -61,6 +70,98 @@ void uafault_pin_result(struct uafault_ctx *ctx, long rc, unsigned long nr)
 				  rc * PAGE_SIZE - offset_in_page(ctx->addr));
 }
 
+/*
+ * The run that asked for a writeback window, one at a time: its task,
+ * the windows its pins opened and the first writeback error.  Only the
+ * task itself finds itself in @task, so only it reads the rest.
+ */
+static DEFINE_MUTEX(uafault_window_lock);
+static struct {
+	struct task_struct *task;
+	unsigned int opened;
+	int err;
+} uafault_window;
+
+/**
+ * uafault_window_open() - the calling task's run opens a writeback window
+ * at each uafault_pin_all() until uafault_window_close()
+ *
+ * Return: 0, or -%EINTR when killed while another run had it.
+ */
+int uafault_window_open(void)
+{
+	if (mutex_lock_killable(&uafault_window_lock))
+		return -EINTR;
+	uafault_window.opened = 0;
+	uafault_window.err = 0;
+	WRITE_ONCE(uafault_window.task, current);
+	return 0;
+}
+
+/**
+ * uafault_window_close() - the end of the run uafault_window_open() began
+ *
+ * Return: 0 when a window opened and was written back; -%ENODATA when
+ * none opened; the first writeback error.
+ */
+int uafault_window_close(void)
+{
+	int err = uafault_window.opened ? uafault_window.err : -ENODATA;
+
+	WRITE_ONCE(uafault_window.task, NULL);
+	mutex_unlock(&uafault_window_lock);
+	return err;
+}
+
+/*
+ * Writes back the file pages under [@start, @end) of the current mm and
+ * waits, one VMA at a time, with mmap_lock dropped: the caller holds
+ * pins only, no page lock, and writeback does not wait on pins.
+ */
+static int uafault_window_writeback(unsigned long start, unsigned long end)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long next;
+	struct file *file;
+	loff_t pos;
+	int err = 0;
+
+	for (; start < end && !err; start = next) {
+		mmap_read_lock(mm);
+		vma = find_vma(mm, start);
+		if (!vma || vma->vm_start >= end) {
+			mmap_read_unlock(mm);
+			break;
+		}
+		start = max(start, vma->vm_start);
+		next = min(end, vma->vm_end);
+		file = vma->vm_file ? get_file(vma->vm_file) : NULL;
+		pos = ((loff_t)vma->vm_pgoff << PAGE_SHIFT) + start -
+		      vma->vm_start;
+		mmap_read_unlock(mm);
+		if (!file)
+			continue;
+		err = filemap_write_and_wait_range(file->f_mapping, pos,
+						   pos + (next - start) - 1);
+		fput(file);
+	}
+	return err;
+}
+
+/* A window at a whole pin of @nr pages from @start, if the run asked. */
+static void uafault_window_at(unsigned long start, unsigned long nr)
+{
+	int err;
+
+	if (READ_ONCE(uafault_window.task) != current)
+		return;
+	err = uafault_window_writeback(start, start + nr * PAGE_SIZE);
+	uafault_window.opened++;
+	if (!uafault_window.err)
+		uafault_window.err = err;
+}
+
 /**
  * uafault_pin_all() - pin every page of a user range, or none
  * @start: the first page's address
@@ -68,7 +169,9 @@ void uafault_pin_result(struct uafault_ctx *ctx, long rc, unsigned long nr)
  * @gup_flags: FOLL_* bits for pin_user_pages_fast()
  * @pages: room for @nr pages
  *
- * What a driver that needs its whole buffer does.
+ * What a driver that needs its whole buffer does.  In a run with
+ * %UAFAULT_RUN_WRITEBACK, the file pages under the range are written back
+ * after the pin, before this returns.
  *
  * Return: @nr, every page pinned; or an error with nothing left pinned:
  * pin_user_pages_fast()'s, or -%EFAULT when it pinned fewer.
@@ -78,8 +181,10 @@ long uafault_pin_all(unsigned long start, unsigned long nr,
 {
 	long rc = pin_user_pages_fast(start, nr, gup_flags, pages);
 
-	if (rc >= 0 && (unsigned long)rc == nr)
+	if (rc >= 0 && (unsigned long)rc == nr) {
+		uafault_window_at(start, nr);
 		return rc;
+	}
 	if (rc > 0)
 		unpin_user_pages(pages, rc);
 	return rc < 0 ? rc : -EFAULT;

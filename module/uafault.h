@@ -16,8 +16,10 @@
 /*
  * 8: struct uafault_target_info grew @changed_err; the ABI-7 size of
  * %UAFAULT_IOC_TARGET (%UAFAULT_IOC_TARGET_V7) is still answered.
+ * 9: struct uafault_run takes %UAFAULT_RUN_WRITEBACK in @flags; a run
+ * without it is what it was.
  */
-#define UAFAULT_ABI_VERSION	8
+#define UAFAULT_ABI_VERSION	9
 #define UAFAULT_DEVICE		"/dev/uafault"
 
 /* Longest target name, with its NUL. */
@@ -167,13 +169,28 @@ struct uafault_target_info {
 /* The size of struct uafault_target_info in ABI 7, up to @min_len. */
 #define UAFAULT_TARGET_INFO_SIZE_V7	116
 
+/*
+ * struct uafault_run.flags.  %UAFAULT_RUN_WRITEBACK: a writeback window.
+ * Each uafault_pin_all() the target makes during the run, once it has
+ * pinned every page, writes back the file pages under the pinned range
+ * and waits for them before it returns: the pages come back clean, as the
+ * flusher leaves them when it runs between a driver's pin and its
+ * device's write.  A driver that marked its pages dirty only before the
+ * write loses what the device wrote.  Without a window opened (the target
+ * never called uafault_pin_all(), or it pinned no whole range) the ioctl
+ * fails with %ENODATA, and with the writeback's error when that failed;
+ * the target ran either way.  (ABI 9.)
+ */
+#define UAFAULT_RUN_WRITEBACK	(1U << 0)
+#define UAFAULT_RUN_ALL		((1U << 1) - 1)
+
 /**
  * struct uafault_run - argument of %UAFAULT_IOC_RUN
  * @name: in: target name, NUL-terminated
  * @addr: in: first byte of the user range
  * @len: in: bytes in the range, at most %UAFAULT_MAX_LEN
  * @seed: in: seed of the bytes a writing target stores (uafault_fill())
- * @flags: in: zero (no run flags yet)
+ * @flags: in: %UAFAULT_RUN_* bits (ABI 9; zero before)
  * @ret: out: 0, or the negative errno the user-access API returned
  * @done: out: bytes the API reported done (copied, cleared, string
  *	  length, bytes pinned)
@@ -184,7 +201,8 @@ struct uafault_target_info {
  * The ioctl itself fails (-1 and errno) only for a bad argument: unknown
  * target (%ENOENT), a crashing target without allow_crash (%EPERM), bad
  * @len, @flags or reserved fields (%EINVAL), an unreadable argument
- * (%EFAULT).  Faults in the user range are results, reported in @ret.
+ * (%EFAULT); and with %UAFAULT_RUN_WRITEBACK as that says.  Faults in
+ * the user range are results, reported in @ret.
  */
 struct uafault_run {
 	char name[UAFAULT_NAME_LEN];

@@ -60,6 +60,9 @@ struct agent {
 	/* --known-issue: cases ("target.kind" globs) expected to fail */
 	char **known;
 	int nknown;
+	unsigned int abi;	/* the module's UAFAULT_ABI_VERSION */
+	/* UAFAULT_RUN_* of every UAFAULT_IOC_RUN: a kind's copy sets them */
+	unsigned int run_flags;
 };
 
 #endif

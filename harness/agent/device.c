@@ -42,6 +42,7 @@ int run_target_armed(const struct agent *a, const struct target *t,
 	r->addr = (uintptr_t)addr;
 	r->len = len;
 	r->seed = a->seed;
+	r->flags = a->run_flags;
 	if (t->path) {
 		phase_begin(PH_CALL);
 		err = path_run(a, t, addr, len, r, arm);
@@ -86,6 +87,7 @@ int read_targets(struct agent *a)
 			UAFAULT_ABI_VERSION);
 		return -EPROTO;
 	}
+	a->abi = ver.abi;
 	if (a->take_module_mode)
 		a->allow_crash = ver.flags & UAFAULT_MOD_ALLOW_CRASH;
 	if (!!(ver.flags & UAFAULT_MOD_ALLOW_CRASH) != a->allow_crash) {

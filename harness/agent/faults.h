@@ -11,8 +11,8 @@
 
 /*
  * A fault kind, and which targets it means something for: kind_applies()
- * reads @crash_only, @needs, @results and @held, the planner (--list-targets)
- * too, so no kind is planned only to be skipped.
+ * reads @crash_only, @needs, @results, @held and @module_only, the planner
+ * (--list-targets) too, so no kind is planned only to be skipped.
  */
 struct fault_kind {
 	const char *name;
@@ -29,6 +29,11 @@ struct fault_kind {
 	 * (target_holds()): a module target's hold, a path's held phase.
 	 */
 	bool held;
+	/*
+	 * Runs only the module's targets, by UAFAULT_IOC_RUN with run flags
+	 * of its own (a path is the kernel's own call, never uafault's).
+	 */
+	bool module_only;
 	/*
 	 * Where the range starts in its first page when the case leaves it
 	 * to the kind (--offset -1), or SEVERAL_STARTS: the kind tries a few.

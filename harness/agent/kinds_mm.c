@@ -8,10 +8,16 @@
  * dropped from under it.  A pinned page still mapped is the one the
  * process sees, so what the process writes the pin reads.  The target
  * sees the memory as it is after the event, and letting go leaks nothing.
+ *
+ * And writeback inside the call, between a writing target's pin and its
+ * write (writeback_window, writeback_race): a page is only as dirty as
+ * its last marking after the write says, so what the target wrote must
+ * reach the disk.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -20,6 +26,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "device.h"
 #include "faults.h"
 #include "kinds_held.h"
 #include "memory.h"
@@ -407,12 +414,186 @@ out:
 	let_go(a, v, &h);
 }
 
+/* Whether @p's memory is a file a disk backs, mapped shared. */
+static bool disk_shared(const struct plan *p)
+{
+	return p->memory && p->memory->backed &&
+	       p->memory->map_flags & MAP_SHARED;
+}
+
+/*
+ * @t's range laid out on memory a disk backs, mapped shared (false: not
+ * set up, said in @v): the process's bytes reach the file, and a page
+ * writeback cleans keeps what the file gets.
+ */
+static bool set_up_on_disk(const struct agent *a, const struct target *t,
+			   struct verdict *v, const struct fault_kind *k,
+			   struct umem *m, struct plan *p)
+{
+	*p = (struct plan){ .npages = RANGE_PAGES, .hole = -1 };
+	place(a, p, t, start_at(t, k->start));
+	if (!disk_shared(p)) {
+		unresolved(v, "no disk backs the memory, mapped shared: nothing of it is written back");
+		return false;
+	}
+	return set_up(a, t, v, m, p);
+}
+
+/* The module ABI that opens writeback windows (UAFAULT_RUN_WRITEBACK). */
+#define WINDOW_ABI	9
+
+/*
+ * The writeback window made deterministic: the run asks uafault.ko for
+ * one (UAFAULT_RUN_WRITEBACK), so each whole pin the target takes through
+ * uafault_pin_all() writes the file pages under it back, and waits,
+ * before it returns.  The device's write then lands in pages writeback
+ * has just cleaned, on every run: a target that marked them dirty only
+ * before the write (its FOLL_WRITE pin's fault) loses it, and the
+ * writeback oracle (run_checked()) finds the disk holding other bytes
+ * than the mapping.  A target that pins otherwise opens no window: the
+ * case is unresolved, never a pass.
+ */
+static void fault_writeback_window(const struct agent *a,
+				   const struct target *t, struct verdict *v,
+				   const struct fault_kind *k)
+{
+	struct pins balance = pins_now();
+	struct agent windowed = *a;
+	struct umem m;
+	struct plan p;
+
+	if (a->abi < WINDOW_ABI) {
+		unresolved(v, "module ABI %u has no writeback window (UAFAULT_RUN_WRITEBACK, ABI %u)",
+			   a->abi, WINDOW_ABI);
+		return;
+	}
+	if (!set_up_on_disk(a, t, v, k, &m, &p))
+		return;
+	windowed.run_flags |= UAFAULT_RUN_WRITEBACK;
+	umem_snapshot(&m, m.before);
+	run_checked(&windowed, t, v, &m);
+	umem_free(&m);
+	final_checks(a, v, balance);
+}
+
+/* A flusher: writeback of the file in a loop, on CPU 1. */
+struct flusher {
+	int fd;
+	off_t len;
+	bool stop;	/* __atomic: set by the main thread */
+	unsigned long passes;
+	int err;
+};
+
+/*
+ * sync_file_range(SYNC_FILE_RANGE_WRITE) cleans each dirty page
+ * (folio_clear_dirty_for_io()) and starts its write within the call;
+ * waiting for the write as well would only keep the loop from the next
+ * window.
+ */
+static void *flush_thread(void *arg)
+{
+	struct flusher *f = arg;
+
+	pin_to_cpu(pthread_self(), 1);
+	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
+		if (sync_file_range(f->fd, 0, f->len, SYNC_FILE_RANGE_WRITE)) {
+			f->err = errno;
+			break;
+		}
+		f->passes++;
+	}
+	return NULL;
+}
+
+/*
+ * One round of writeback_race: the process writes the range's bytes
+ * inverted (dirty pages whose bytes the target's write changes, whatever
+ * an earlier round left on disk), the target runs, and the result and the
+ * disk are judged.  False: the round could not run (said in @v).
+ */
+static bool race_round(const struct agent *a, const struct target *t,
+		       struct verdict *v, struct umem *m, unsigned int round)
+{
+	struct uafault_run r;
+	size_t i;
+	int err;
+
+	for (i = 0; i < m->plan.len; i++)
+		m->addr[i] = ~m->addr[i];
+	umem_snapshot(m, m->before);
+	err = run_target(a, t, m->addr, m->plan.len, &r);
+	if (err) {
+		fail(v, "round %u: ioctl refused: %s", round, strerror(-err));
+		return false;
+	}
+	check_result(v, m, t, &r, target_reach(&m->plan, t));
+	if (!v->failed)
+		check_writeback(v, m);
+	if (v->failed)
+		note(v, "# in round %u\n", round);
+	return true;
+}
+
+/*
+ * Writeback racing the call: while a writing target runs --rounds times
+ * on memory a disk backs, a thread on the other CPU writes the file back
+ * in a loop, so now and then it cleans a page between the target's pin
+ * and its write.  After each round the disk must hold what the mapping
+ * shows (check_writeback()).  Stochastic: for campaigns with
+ * repetitions; writeback_window is the deterministic proof.
+ */
+static void fault_writeback_race(const struct agent *a,
+				 const struct target *t, struct verdict *v,
+				 const struct fault_kind *k)
+{
+	struct pins balance = pins_now();
+	struct flusher f = { 0 };
+	unsigned int round = 0;
+	pthread_t thread;
+	cpu_set_t saved;
+	struct umem m;
+	struct plan p;
+	int err;
+
+	if (!set_up_on_disk(a, t, v, k, &m, &p))
+		return;
+	f.fd = m.fd;
+	f.len = m.map_len;
+	pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved);
+	pin_to_cpu(pthread_self(), 0);
+	err = pthread_create(&thread, NULL, flush_thread, &f);
+	if (err) {
+		unresolved(v, "the flusher thread: %s", strerror(err));
+		goto restore;
+	}
+	while (round < a->rounds && !v->failed && race_round(a, t, v, &m, round))
+		round++;
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	note(v, "# %u rounds, %lu writeback passes\n", round, f.passes);
+	if (f.err && !v->failed)
+		unresolved(v, "the flusher's sync_file_range: %s",
+			   strerror(f.err));
+restore:
+	pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+	umem_free(&m);
+	final_checks(a, v, balance);
+}
+
+/* A target that writes the range, through pins: where a window is. */
+#define WRITING_PINS	(UAFAULT_TF_WRITE | UAFAULT_TF_PIN)
+
 const struct fault_kind mm_kinds[] = {
 	{ .name = "split", .run = fault_split },
 	{ .name = "compact", .run = fault_compact },
 	{ .name = "migrate", .run = fault_migrate },
 	{ .name = "truncate", .run = fault_truncate },
 	{ .name = "writeback", .run = fault_writeback },
+	{ .name = "writeback_window", .run = fault_writeback_window,
+	  .needs = WRITING_PINS, .module_only = true },
+	{ .name = "writeback_race", .run = fault_writeback_race,
+	  .raced = true, .needs = WRITING_PINS },
 };
 
 const struct fault_family mm_family = FAMILY(mm_kinds);

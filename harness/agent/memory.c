@@ -284,12 +284,21 @@ static int hugetlb_reserve(void)
 /* A disk file's: written back, not swapped; no userfaultfd missing mode. */
 #define FILE_SKIP	"fork_cow swapped uffd_munmap uffd_mprotect"
 #define NO_UFFD_WHY	"a paged-out file page is written back and dropped, no swap entry (swapped); userfaultfd's missing mode is for anonymous, shmem and hugetlb memory only"
+/* The kinds that write back a file's pages, and judge what the disk got. */
+#define WRITEBACK	"writeback writeback_window writeback_race"
+#define WRITEBACK_WHY	"writeback, writeback_window, writeback_race"
 /* Memory no file backs: nothing to truncate or write back. */
-#define NO_FILE		"truncate writeback"
-#define NO_FILE_WHY	"no file backs it (truncate, writeback)"
+#define NO_FILE		"truncate " WRITEBACK
+#define NO_FILE_WHY	"no file backs it (truncate, " WRITEBACK_WHY ")"
 /* A file no disk backs: tmpfs pages are never written back. */
-#define NO_DISK		"writeback"
-#define NO_DISK_WHY	"no disk backs it, so nothing is written back (writeback)"
+#define NO_DISK		WRITEBACK
+#define NO_DISK_WHY	"no disk backs it, so nothing is written back (" WRITEBACK_WHY ")"
+/*
+ * What a write pin of it gets is no page of a disk's file (a private
+ * mapping's copy, the zero page's), or GUP refuses it: no writeback of
+ * the file cleans what the target writes.
+ */
+#define NO_DISK_PIN	"writeback_window writeback_race"
 /* uafault.ko's trap writes through a long-term write pin of the page. */
 #define TRAPS		"trap_header trap_bytes"
 #define TRAPS_WHY	"the trap kinds pin the page long-term for writing, which it refuses (trap_header, trap_bytes)"
@@ -356,8 +365,8 @@ const struct memory_kind memory_kinds[] = {
 		.map_flags = MAP_PRIVATE,
 		.open = ext4_open,
 		.must_not = BIT(KPF_ANON),
-		.skip = FILE_SKIP,
-		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (fork_cow); " NO_UFFD_WHY,
+		.skip = FILE_SKIP " " NO_DISK_PIN,
+		.why = "a short-term read-only pin of a page-cache page in a private mapping does not follow a later COW, by contract (fork_cow); " NO_UFFD_WHY "; a write pin gets an anonymous copy, which writeback of the file never cleans (writeback_window, writeback_race)",
 	},
 	{
 		/*
@@ -386,16 +395,16 @@ const struct memory_kind memory_kinds[] = {
 		.map_flags = MAP_SHARED,
 		.open = device_open,
 		.device = true,
-		.skip = "swapped fork_cow dontneed movable stochastic_munmap kernel_alias uffd_munmap uffd_mprotect " NO_HELD_PAGE " " TRAPS,
-		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias, the trap kinds and the kinds that hold a pin across an mm event (split, compact, migrate, truncate, writeback) pin its pages, which GUP refuses; userfaultfd does not register it",
+		.skip = "swapped fork_cow dontneed movable stochastic_munmap kernel_alias uffd_munmap uffd_mprotect " NO_HELD_PAGE " " TRAPS " " NO_DISK_PIN,
+		.why = "a VM_PFNMAP range is never swapped, never in ZONE_MOVABLE and shared with a child (fork_cow); MADV_DONTNEED zaps it for good (no fault handler refills it) and stochastic_munmap refills its hole with anonymous memory; kernel_alias, the trap kinds and the kinds that hold a pin across an mm event (split, compact, migrate, truncate, writeback) pin its pages, which GUP refuses; no disk backs it (writeback_window, writeback_race); userfaultfd does not register it",
 	},
 	{
 		.name = "zero",
 		.map_flags = MAP_PRIVATE | MAP_ANONYMOUS,
 		.untouched = true,
 		.must = BIT(KPF_ZERO_PAGE),
-		.skip = "swapped fork_cow dontneed movable uffd_munmap uffd_mprotect " NO_HELD_PAGE,
-		.why = "the shared zero page is never swapped, never in ZONE_MOVABLE, and a pin of it does not follow a later COW (fork_cow, dontneed, split, compact, migrate: the process's write maps another page); no file backs it (truncate, writeback); the userfaultfd kinds plant a missing page, not the zero page",
+		.skip = "swapped fork_cow dontneed movable uffd_munmap uffd_mprotect " NO_HELD_PAGE " " NO_DISK_PIN,
+		.why = "the shared zero page is never swapped, never in ZONE_MOVABLE, and a pin of it does not follow a later COW (fork_cow, dontneed, split, compact, migrate: the process's write maps another page); no file backs it (truncate, writeback, writeback_window, writeback_race); the userfaultfd kinds plant a missing page, not the zero page",
 	},
 	{
 		.name = "hugetlb",

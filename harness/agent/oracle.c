@@ -636,6 +636,10 @@ void run_checked(const struct agent *a, const struct target *t,
 		passer_by_release(&passer, refs ? &before : NULL);
 	phase_end();
 	err = run_target(a, t, m->addr, m->plan.len, &r);
+	if (err == -ENODATA && a->run_flags & UAFAULT_RUN_WRITEBACK) {
+		unresolved(v, "no writeback window opened: the target pinned no whole range through uafault_pin_all()");
+		return;
+	}
 	if (err) {
 		fail(v, "ioctl refused: %s", strerror(-err));
 		return;

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import Row
-from uafault_harness.testsuite.memory_layer import LEAK_VARIANT, campaign_checks
+from uafault_harness.testsuite.memory_layer import (LEAK_VARIANT, WINDOW, WINDOW_TWIN, WINDOW_VARIANT,
+                                                    campaign_checks)
 
 
-def row(target: str, memory: str, verdict: str, title: str = "") -> Row:
-    return Row(Case(0, "plain", target, "unmapped", 0, -1, 1, 0, memory), verdict, title, 0.1)
+def row(target: str, memory: str, verdict: str, title: str = "", fault: str = "unmapped") -> Row:
+    return Row(Case(0, "plain", target, fault, 0, -1, 1, 0, memory), verdict, title, 0.1)
 
 
 def test_a_kind_passes_when_correct_targets_pass_and_the_leak_is_caught() -> None:
@@ -37,3 +38,19 @@ def test_ext4_shared_needs_every_long_term_write_pin_refused() -> None:
     rows[0] = Row(rows[0].case, "FAIL", "[result] ret 0 done 100, expected ret -14 done 0", 0.1)
     assert not campaign_checks(rows)["ext4_shared: every long-term write pin refused whole"]
     assert not campaign_checks(rows[1:])["ext4_shared: every long-term write pin refused whole"]
+
+
+def test_ext4_shared_needs_the_writeback_window_to_catch_every_case_and_pass_the_twin() -> None:
+    caught = "[writeback] page 0: the disk holds other bytes than the mapping after fsync()"
+    rows = [row(WINDOW_VARIANT, "ext4_shared", "XFAIL", caught, WINDOW) for _ in range(2)]
+    rows += [row(WINDOW_TWIN, "ext4_shared", "PASS", fault=WINDOW) for _ in range(2)]
+    caught_name = f"ext4_shared: {WINDOW} caught {WINDOW_VARIANT} on every case ([writeback])"
+    twin_name = f"ext4_shared: {WINDOW_TWIN} passed {WINDOW} on every case"
+    checks = campaign_checks(rows)
+    assert checks[caught_name] and checks[twin_name]
+    # One case the window missed, or a twin the window left unresolved, fails it.
+    missed = rows[:1] + [row(WINDOW_VARIANT, "ext4_shared", "PASS", fault=WINDOW)] + rows[2:]
+    assert not campaign_checks(missed)[caught_name]
+    unresolved = rows[:3] + [row(WINDOW_TWIN, "ext4_shared", "UNRESOLVED", "[setup] no writeback window", WINDOW)]
+    assert not campaign_checks(unresolved)[twin_name]
+    assert not campaign_checks(rows[2:])[caught_name]

@@ -637,7 +637,10 @@ static DECLARE_DELAYED_WORK(late_work, late_complete);
 /*
  * A device write into the whole range: pinned with @gup_flags, filled with
  * uafault_fill() bytes through the kernel mapping, reported done.  The
- * pinned pages, or NULL with the fault in @ctx (@err 0) or @err set.
+ * pinned pages, or NULL with the fault in @ctx (@err 0) or @err set.  The
+ * pin is uafault_pin_all()'s, where a run's writeback window opens
+ * (UAFAULT_RUN_WRITEBACK): writeback cleans the pages between the pin and
+ * the device's write, as the flusher may.
  */
 static struct page **device_write(struct uafault_ctx *ctx,
 				  unsigned int gup_flags, int *err)
@@ -649,7 +652,7 @@ static struct page **device_write(struct uafault_ctx *ctx,
 	*err = pages ? 0 : -ENOMEM;
 	if (!pages)
 		return NULL;
-	rc = pin_all(ctx->addr & PAGE_MASK, nr, pages, gup_flags, false);
+	rc = uafault_pin_all(ctx->addr & PAGE_MASK, nr, gup_flags, pages);
 	if (rc < 0) {
 		kvfree(pages);
 		variant_failed(ctx, rc);
@@ -716,6 +719,38 @@ static int write_without_dirty(struct uafault_ctx *ctx, bool bug)
 }
 
 TWIN_AND_VARIANT(write_without_dirty)
+
+/*
+ * Pages dirty only from before the device's write: the driver pins with
+ * FOLL_WRITE, whose write fault dirtied the pages (or found them dirty),
+ * lets the device write and unpins them with unpin_user_pages().  The
+ * pin is no promise the pages stay dirty: writeback may clean them
+ * between it and the write (the flusher cleans mapped page-cache pages,
+ * pinned or not), and then the device's bytes are in a clean page that
+ * fsync() never writes.  bio_set_pages_dirty() marks a direct-I/O read's
+ * pages before the I/O and bio_check_pages_dirty() redirties those that
+ * were cleaned meanwhile, for that reason (block/bio.c).  Only writeback
+ * inside the window shows it: the writeback_window kind opens one there
+ * on every run, writeback_race races a flusher against the call.  The
+ * twin marks them dirty after the write (unpin_user_pages_dirty_lock()).
+ */
+static int dirty_before_io(struct uafault_ctx *ctx, bool bug)
+{
+	struct page **pages;
+	int err;
+
+	pages = device_write(ctx, FOLL_WRITE, &err);
+	if (!pages)
+		return err;
+	if (bug)
+		unpin_user_pages(pages, ctx->pinned);
+	else
+		unpin_user_pages_dirty_lock(pages, ctx->pinned, true);
+	kvfree(pages);
+	return 0;
+}
+
+TWIN_AND_VARIANT(dirty_before_io)
 
 /*
  * A buffer for a device to write into: the whole range pinned long-term,
@@ -1060,6 +1095,8 @@ static const struct variant_shape shapes[] = {
 	SHAPE(late_completion, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
 	      false),
 	SHAPE(write_without_dirty, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
+	      false),
+	SHAPE(dirty_before_io, UAFAULT_TF_WRITE | UAFAULT_TF_PIN, ALL, 0,
 	      false),
 	SHAPE(dma_missing_sync, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
 	      UAFAULT_TF_LONGTERM, ALL, 0, false),

@@ -2,7 +2,10 @@
 kinds that mean something on it.  The memory campaign
 (configs/campaigns/memory.toml) must give no correct target a failure on
 any memory, run cases on every kind, and catch the FOLL_GET leak variant
-on every kind where a short take can be planted and seen.  A second boot
+on every kind where a short take can be planted and seen,
+and on ext4_shared the variant that marks its pages dirty only
+before its device's write, on every writeback_window case (its twin
+passing each).  A second boot
 turns transparent huge pages off: every `thp` case must then be a set-up
 failure that says the page is not huge, never a pass."""
 
@@ -35,6 +38,14 @@ LONGTERM_WRITERS = ("pin_dma_write", "path_io_uring_read_fixed", "path_gup_test_
 # A device write that never marked its pages dirty: only memory a disk
 # backs loses it, which the writeback oracle sees.
 DIRTY_VARIANT = "variant_write_without_dirty"
+# A device write into pages its FOLL_WRITE pin left dirty, never marked
+# dirty after it: lost only when writeback cleans the pages between the
+# pin and the write, which writeback_window makes happen on every run
+# (uafault.ko's UAFAULT_RUN_WRITEBACK).  The twin marks them dirty after
+# the write and must pass there: a PASS, not a case the window missed.
+WINDOW = "writeback_window"
+WINDOW_VARIANT = "variant_dirty_before_io"
+WINDOW_TWIN = "twin_dirty_before_io"
 # A driver that lets go of its pin but keeps using the pages: truncation
 # frees them, and init_on_free zeroes what the driver still reads
 # ([pinned-contents]), on every file kind; move_pages() asks for exactly
@@ -73,6 +84,13 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
         if memory == NO_LONGTERM_WRITE:
             checks[f"{memory}: [writeback] caught {DIRTY_VARIANT}"] = any(
                 r.case.target == DIRTY_VARIANT and r.title.startswith("[writeback]") for r in mine)
+            window = [r for r in mine if r.case.fault == WINDOW]
+            checks[f"{memory}: {WINDOW} caught {WINDOW_VARIANT} on every case ([writeback])"] = all(
+                r.title.startswith("[writeback]") for r in window if r.case.target == WINDOW_VARIANT) and any(
+                r.case.target == WINDOW_VARIANT for r in window)
+            twins = [r for r in window if r.case.target == WINDOW_TWIN]
+            checks[f"{memory}: {WINDOW_TWIN} passed {WINDOW} on every case"] = (
+                bool(twins) and all(r.verdict == Verdict.PASS for r in twins))
             refused = [r for r in mine if r.case.target in LONGTERM_WRITERS and r.case.fault == "none"]
             checks[f"{memory}: every long-term write pin refused whole"] = (
                 {r.case.target for r in refused} == set(LONGTERM_WRITERS) and all(r.verdict == Verdict.PASS for r in refused))
