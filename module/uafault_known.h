@@ -72,6 +72,7 @@ enum uafault_known_id {
 	UAFAULT_KNOWN_GUP_LONGTERM_UFFD,
 	UAFAULT_KNOWN_GUP_UNLOCKED_LONGTERM,
 	UAFAULT_KNOWN_URING_REGISTER_LEAK,
+	UAFAULT_KNOWN_XDP_UMEM_UNACCOUNT,
 	UAFAULT_KNOWN_NR
 };
 
@@ -242,6 +243,21 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 			"behaviour: fail_nth steps through every allocation of the registration; the one at the bvec table leaves the pin balance up",
 		.cases =
 			"issue:path_io_uring_read_fixed.fail_nth issue:path_io_uring_write_fixed.fail_nth",
+		.kernel = "*",
+	},
+	[UAFAULT_KNOWN_XDP_UMEM_UNACCOUNT] = {
+		.id = "xdp-umem-partial-pin-unaccount",
+		.contract =
+			"a registration that fails leaves nothing charged: XDP_UMEM_REG that fails gives back every page it charged to RLIMIT_MEMLOCK",
+		.deviation =
+			"xdp_umem_reg() charges umem->npgs pages to the user's locked_vm, then xdp_umem_pin_pages() on a partial pin sets umem->npgs to the pages it pinned before failing with -ENOMEM, so xdp_umem_unaccount_pages() takes back only those: the rest stays charged to the uid (only a caller without CAP_IPC_LOCK is charged; configs/repro/kernel/xdp_umem_partial_pin.toml, and its .c)",
+		.fix = "unfixed",
+		.subject =
+			"found by uafault on 6.12 (net/xdp/xdp_umem.c); the host's 6.18 shows it too",
+		.probe =
+			"sometimes: the [accounting] oracle of the user caller (--caller user), on a plan whose fault is past the first page",
+		.cases =
+			"issue:path_xdp_umem_reg.unmapped issue:path_xdp_umem_reg.prot_none issue:path_xdp_umem_reg.read_only",
 		.kernel = "*",
 	},
 };

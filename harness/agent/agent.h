@@ -57,6 +57,8 @@ struct agent {
 	bool hang_paths;	/* --hang-paths: the same */
 	/* --refs-passer-by: a reference held through the looks before a call */
 	bool refs_passer_by;
+	/* --caller, a case's caller field: who makes its calls (caller.h) */
+	int caller;
 	/* --known-issue: cases ("target.kind" globs) expected to fail */
 	char **known;
 	int nknown;

@@ -12,6 +12,7 @@
 
 #define UAFAULT_KNOWN_TABLE	/* the records are defined here */
 #include "agent.h"
+#include "caller.h"
 #include "cases.h"
 #include "coverage.h"
 #include "faults.h"
@@ -38,9 +39,10 @@ const struct target *find_target(const struct agent *a,
 }
 
 /*
- * "ID TARGET FAULT SIZE OFFSET SEED [MEMORY]"; size 0 and offset -1: the
- * kind's; no memory: private anonymous.  An offset past the first page
- * is for memory of large folios (run_case() checks it against the kind).
+ * "ID TARGET FAULT SIZE OFFSET SEED [MEMORY [CALLER]]"; size 0 and offset
+ * -1: the kind's; no memory: private anonymous; no caller: the agent's
+ * (--caller).  An offset past the first page is for memory of large
+ * folios (run_case() checks it against the kind).
  */
 bool parse_case(const char *line, struct campaign_case *c)
 {
@@ -48,9 +50,11 @@ bool parse_case(const char *line, struct campaign_case *c)
 	int n;
 
 	snprintf(c->memory, sizeof(c->memory), "%s", memory_kinds[0].name);
-	n = sscanf(line, "%63s %47s %31s %lu %ld %u %31s %c", c->id, c->target,
-		   c->fault, &c->size, &c->offset, &c->seed, c->memory, &tail);
-	return (n == 6 || n == 7) && c->size <= MAX_RANGE &&
+	c->caller[0] = 0;
+	n = sscanf(line, "%63s %47s %31s %lu %ld %u %31s %15s %c", c->id,
+		   c->target, c->fault, &c->size, &c->offset, &c->seed,
+		   c->memory, c->caller, &tail);
+	return n >= 6 && n <= 8 && c->size <= MAX_RANGE &&
 	       c->offset < (long)HPAGE && c->offset >= -1;
 }
 
@@ -92,12 +96,36 @@ static void wait_pins_quiet(void)
 	}
 }
 
-/* Runs one fault kind on one target, the case named @a->case_name. */
+/* The case, announced: the kind run on @t, and its oracles. */
+static void run_body(struct agent *a, const struct fault_kind *kind,
+		     const struct target *t, struct verdict *v)
+{
+	struct pins start;
+
+	a->raced = kind->raced;
+	start = pins_now();
+	coverage_begin();
+	phase_begin(PH_CASE);
+	kind->run(a, t, v, kind);
+	if (a->refs_passer_by)
+		passer_by_note(v);
+	if (v->failed && !pins_equal(start, pins_now())) {
+		phase_begin(PH_SETTLE);
+		wait_pins_quiet();
+		phase_end();
+	}
+	phase_end();
+	coverage_end(a->case_name);
+}
+
+/*
+ * Runs one fault kind on one target, the case named @a->case_name, as
+ * its caller (--caller).
+ */
 void run_kind(struct agent *a, const struct fault_kind *kind,
 	      const struct target *t, struct verdict *v, const char *indent)
 {
 	const struct memory_kind *mk = a->memory ?: &memory_kinds[0];
-	struct pins start;
 
 	start_case(a, v, indent);
 	if (kind_missing(kind)) {
@@ -113,20 +141,7 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 		v->skipped = true;
 		return;
 	}
-	a->raced = kind->raced;
-	start = pins_now();
-	coverage_begin();
-	phase_begin(PH_CASE);
-	kind->run(a, t, v, kind);
-	if (a->refs_passer_by)
-		passer_by_note(v);
-	if (v->failed && !pins_equal(start, pins_now())) {
-		phase_begin(PH_SETTLE);
-		wait_pins_quiet();
-		phase_end();
-	}
-	phase_end();
-	coverage_end(a->case_name);
+	run_as_caller(a, kind, t, v, run_body);
 }
 
 /* Runs one campaign case; its verdict is one top-level KTAP line. */
@@ -144,10 +159,14 @@ bool run_case(const struct agent *base, const struct campaign_case *c,
 	a.offset = c->offset;
 	a.seed = c->seed;
 	a.memory = find_memory(c->memory);
+	if (c->caller[0])
+		a.caller = find_caller(c->caller);
 	if (!kind)
 		fail(&v, "unknown fault kind %s", c->fault);
 	else if (!a.memory)
 		fail(&v, "unknown memory kind %s", c->memory);
+	else if (a.caller < 0)
+		fail(&v, "unknown caller %s", c->caller);
 	else if (!offset_fits(a.offset, a.memory))
 		fail(&v, "offset %ld is past the first folio of %s memory",
 		     a.offset, c->memory);

@@ -19,6 +19,7 @@ struct campaign_case {
 	long offset;
 	unsigned int seed;
 	char memory[32];
+	char caller[16];	/* "": the agent's (--caller) */
 };
 
 void start_case(const struct agent *a, struct verdict *v, const char *indent);

@@ -20,6 +20,7 @@
 
 #include "agent.h"
 #include "bench.h"
+#include "caller.h"
 #include "coverage.h"
 #include "device.h"
 #include "dma.h"
@@ -164,8 +165,11 @@ static void print_usage(FILE *f)
 		"  --" OPT_MEMORY " KIND   what backs every range (default anon)\n"
 		"  --" OPT_DMA " MODE      prove uafault's DMA device is direct, swiotlb or iommu\n"
 		"  --" OPT_COVERAGE "      write each case's gcov counters to the coverage disk\n"
+		"  --" OPT_CALLER " NAME   who makes every case's calls: root (default), or\n"
+		"                  user: a child without CAP_IPC_LOCK under a small\n"
+		"                  RLIMIT_MEMLOCK, whose pin accounting is then checked\n"
 		"  --" OPT_CASES " FILE    run these campaign cases instead, one a line:\n"
-		"                  ID TARGET FAULT SIZE OFFSET SEED [MEMORY]\n"
+		"                  ID TARGET FAULT SIZE OFFSET SEED [MEMORY [CALLER]]\n"
 		"  --" OPT_LIST_FAULTS "   print the fault kinds (\"NAME [crash] [raced] [start=N]\")\n"
 		"                  and exit\n"
 		"  --" OPT_BREAK_MEMORY "  undo each memory kind's promise before its proof, on the\n"
@@ -260,6 +264,7 @@ static const struct option long_options[] = {
 	{ OPT_HANG_PATHS, no_argument, NULL, 'H' },
 	{ OPT_PATH_FILE, required_argument, NULL, 'P' },
 	{ OPT_COVERAGE, no_argument, NULL, 'G' },
+	{ OPT_CALLER, required_argument, NULL, 'u' },
 	{ OPT_HELP, no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -399,6 +404,14 @@ static int parse_option(struct options *o, int opt, char *arg)
 		break;
 	case 'G':
 		o->coverage = true;
+		break;
+	case 'u':
+		a->caller = find_caller(arg);
+		if (a->caller < 0) {
+			fprintf(stderr, AGENT_ERROR_PREFIX "--" OPT_CALLER " %s: no such caller (root, user)\n",
+				arg);
+			return EXIT_USAGE;
+		}
 		break;
 	case 'l':
 		o->mode = MODE_LIST_FAULTS;

@@ -233,25 +233,39 @@ int path_refill(struct kpath_state *s)
  * functions read (a described path's device and call), @opaque that the
  * bytes it moves are the device's own, so no data oracle applies.
  */
+/* A state of @path, opened (path->open()): NULL and -errno in *@err. */
+static struct kpath_state *open_state(const struct kpath *path,
+				      const void *desc, int *err)
+{
+	struct kpath_state *s = calloc(1, sizeof(*s));
+
+	*err = -ENOMEM;
+	if (!s)
+		return NULL;
+	s->fd[0] = s->fd[1] = -1;
+	s->desc = desc;
+	s->buf = malloc(PATH_BUF_LEN);
+	if (s->buf)
+		*err = path->open ? path->open(s) : 0;
+	if (!*err)
+		return s;
+	free(s->buf);
+	free(s);
+	return NULL;
+}
+
 int add_path(struct agent *a, const struct kpath *path, const void *desc,
 	     const char *owner, size_t fixed_len, bool opaque)
 {
-	struct kpath_state *s = calloc(1, sizeof(*s));
 	struct target *grown, *t;
-	int err = s ? 0 : -ENOMEM;
+	int err;
+	struct kpath_state *s = open_state(path, desc, &err);
 
-	if (s) {
-		s->fd[0] = s->fd[1] = -1;
-		s->desc = desc;
-		s->buf = malloc(PATH_BUF_LEN);
-		err = !s->buf ? -ENOMEM : path->open ? path->open(s) : 0;
-	}
 	grown = err ? NULL : realloc(a->targets,
 				     (a->ntargets + 1) * sizeof(*grown));
 	if (!grown) {
 		if (s)
-			free(s->buf);
-		free(s);
+			close_path_state(path, s);
 		return err ?: -ENOMEM;
 	}
 	a->targets = grown;
@@ -281,19 +295,42 @@ int add_path(struct agent *a, const struct kpath *path, const void *desc,
  */
 void close_path(struct target *t)
 {
-	struct kpath_state *s = t->state;
+	if (!t->state)
+		return;
+	close_path_state(t->path, t->state);
+	t->state = NULL;
+}
+
+/* Closes and frees @s, a state of @path. */
+void close_path_state(const struct kpath *path, struct kpath_state *s)
+{
 	unsigned int f;
 
-	if (!s)
-		return;
-	if (t->path->close)
-		t->path->close(s);
+	if (path->close)
+		path->close(s);
 	for (f = 0; f < ARRAY_SIZE(s->fd); f++)
 		if (s->fd[f] >= 0)
 			close(s->fd[f]);
 	free(s->buf);
 	free(s);
-	t->state = NULL;
+}
+
+/*
+ * @t's path opened again, by whoever runs now (a --caller's child, whose
+ * rings and sockets must be its own to be charged to it): 0, or -errno
+ * and @t as it was.  The state it had is left as it is, the parent's.
+ */
+int reopen_path(struct target *t)
+{
+	struct kpath_state *s;
+	int err;
+
+	if (!t->path)
+		return 0;
+	s = open_state(t->path, t->state->desc, &err);
+	if (s)
+		t->state = s;
+	return err;
 }
 
 /*

@@ -114,6 +114,8 @@ int add_path(struct agent *a, const struct kpath *path, const void *desc,
 	     const char *owner, size_t fixed_len, bool opaque);
 int add_described_paths(struct agent *a, const char *text);
 void close_path(struct target *t);
+void close_path_state(const struct kpath *path, struct kpath_state *s);
+int reopen_path(struct target *t);
 int path_run(const struct agent *a, const struct target *t, void *addr,
 	     size_t len, struct uafault_run *r, struct fail_arm *arm);
 void path_fill(unsigned char *buf, size_t len, unsigned int seed);

@@ -73,17 +73,19 @@ long pin_balance(void)
 	return acquired - released;
 }
 
-/* VmPin of /proc/self/status in kB, -1 when it cannot be read. */
-static long vm_pinned_kb(void)
+/* @field ("VmPin") of /proc/self/status in kB, -1 when it cannot be read. */
+long status_kb(const char *field)
 {
 	FILE *f = fopen("/proc/self/status", "r");
+	size_t n = strlen(field);
 	char line[256];
 	long kb = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+		if (!strncmp(line, field, n) && line[n] == ':' &&
+		    sscanf(line + n + 1, "%ld kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb;
@@ -116,7 +118,7 @@ struct pins pins_now(void)
 	struct pins p;
 
 	phase_begin(PH_PINS);
-	p = (struct pins){ .foll = pin_balance(), .vm_kb = vm_pinned_kb() };
+	p = (struct pins){ .foll = pin_balance(), .vm_kb = status_kb("VmPin") };
 	phase_end();
 	return p;
 }

@@ -13,6 +13,7 @@
 void pins_use_device(int dev);
 long pin_balance(void);
 long vmstat_value(const char *key);	/* /proc/vmstat's, -1: none */
+long status_kb(const char *field);	/* /proc/self/status's, -1: none */
 /* The pin oracle's counters: FOLL_PIN balance, VmPin (-1: unknown). */
 struct pins {
 	long foll;

@@ -50,6 +50,7 @@
 #define OPT_HANG_PATHS		"hang-paths"
 #define OPT_PATH_FILE		"path-file"
 #define OPT_COVERAGE		"coverage"
+#define OPT_CALLER		"caller"
 #define OPT_HELP		"help"
 
 #define PAGE		4096UL
@@ -85,6 +86,17 @@
 #define XFAIL_RECORD_REASON	KTAP_XFAIL " %s: known deviation"
 /* ... and without one (a known issue of uafault's own variants, a user's). */
 #define XFAIL_ISSUE_REASON	KTAP_XFAIL ": a known issue"
+/*
+ * --caller NAME, and a --cases line's field after its memory kind: who
+ * makes a case's calls.  root, the first (the default): the agent.  user:
+ * a child of a uid of its own, with every capability but CAP_IPC_LOCK,
+ * under a small RLIMIT_MEMLOCK: what pin accounting charges, the uid's
+ * locked_vm and the mm's pinned_vm, the accounting oracle (caller.c,
+ * complaints tagged ACCOUNTING_TAG) then checks.
+ */
+#define CALLERS			"root", "user"
+#define ACCOUNTING_TAG		"accounting"
+
 /* A case that could not be set up: its SKIP's reason. */
 #define SETUP_FAILED_REASON	"set-up failed"
 

@@ -22,7 +22,7 @@
 
 /* The Makefile builds this file as it is, to keep it compiling. */
 #ifndef REPRO_CASE
-#define REPRO_CASE	{ "copy_from_user.none.0", "copy_from_user", "none", 0, -1, 1, "anon" }
+#define REPRO_CASE	{ "copy_from_user.none.0", "copy_from_user", "none", 0, -1, 1, "anon", "root" }
 #endif
 #ifndef REPRO_ROUNDS
 #define REPRO_ROUNDS	DEFAULT_ROUNDS

@@ -254,7 +254,7 @@ def test_the_old_name_of_kernels_still_loads(tmp_path: Path, capsys: pytest.Capt
 def test_shipped_campaigns_load(tmp_path: Path) -> None:
     kinds = agent_fault_kinds()
     assert {"none", "kernel_alias", "smap"} <= set(kinds)
-    for name in ("smoke", "nightly", "variants", "longterm", "memory", "dma"):
+    for name in ("smoke", "nightly", "variants", "longterm", "memory", "dma", "accounting"):
         campaign = load_campaign(PROJECT_ROOT / "configs" / "campaigns" / f"{name}.toml", kinds)
         assert campaign.name == name
         assert campaign.modules.variants
@@ -658,10 +658,52 @@ def test_the_planner_reads_the_agents_memory_kinds() -> None:
     assert re.search(r'memory_kinds\[\] = \{\s*\{\s*\.name = "anon"', source)
 
 
+def test_callers_are_a_dimension_whose_default_keeps_the_old_ids(tmp_path: Path) -> None:
+    """`callers`: root, the default, plans what a file without the key
+    planned, ids and all; user adds a case of its own per plan, after its
+    root twin, whose --cases line ends in its memory kind and caller."""
+    targets = chosen(select_targets(load_campaign(write(tmp_path, GOOD), KINDS), TARGETS, CRASHING))
+    old = expand(load_campaign(write(tmp_path, GOOD), KINDS), targets, FAULT_KINDS)
+    assert load_campaign(write(tmp_path, GOOD), KINDS).callers == ("root",)
+    root = expand(load_campaign(write(tmp_path, GOOD + 'callers = ["root"]\n'), KINDS), targets, FAULT_KINDS)
+    assert [c.case_id for c in root] == [c.case_id for c in old]
+    both = expand(load_campaign(write(tmp_path, GOOD + 'callers = ["root", "user"]\n'), KINDS), targets,
+                  FAULT_KINDS)
+    assert len(both) == 2 * len(old)
+    assert [c.case_id for c in both if c.caller == "root"] == [c.case_id for c in old]
+    users = [c for c in both if c.caller == "user"]
+    assert not {c.case_id for c in users} & {c.case_id for c in old}
+    from uafault_harness.campaign.plan import describe_plan
+    assert "per caller: root 48, user 48" in describe_plan(both, "t", tmp_path / "none.db")
+    assert "per caller" not in describe_plan(old, "t", tmp_path / "none.db")
+    # The caller comes after the seed, before the repetitions.
+    assert [(c.caller, c.rep) for c in both[:4]] == [("root", 0), ("root", 1), ("user", 0), ("user", 1)]
+    assert users[0].agent_line().endswith(" anon user") and not old[0].agent_line().endswith(" root")
+    with pytest.raises(HarnessError, match="c.toml:13: callers: unknown value 'nobody'; known: root, user"):
+        load_campaign(write(tmp_path, GOOD + 'callers = ["nobody"]\n'), KINDS)
+
+
+def test_the_callers_are_the_agents() -> None:
+    """The host's callers are protocol.h's CALLERS, the agent's table, in
+    the order caller.h's enum numbers them, root first (the default)."""
+    from uafault_harness.guest.protocol import CALLERS, DEFAULT_CALLER
+
+    assert CALLERS == ("root", "user") and DEFAULT_CALLER == "root"
+    header = (PROJECT_ROOT / "harness" / "agent" / "caller.h").read_text()
+    assert re.search(r"enum caller \{ CALLER_ROOT, CALLER_USER \};", header)
+
+
+def test_a_user_caller_case_survives_the_store(tmp_path: Path) -> None:
+    case = replace(_cases(1)[0], caller="user")
+    store = Store(tmp_path / "h.db")
+    store.create_run(RunInfo("R1", "t", "c.toml", "d"), "6.12", "cfg", [case])
+    assert store.planned("R1") == [case]
+
+
 def test_a_database_from_before_memory_kinds_reads_and_merges(tmp_path: Path) -> None:
     old = tmp_path / "old.db"
     db = sqlite3.connect(old)
-    schema = re.sub(r"\s*memory TEXT NOT NULL DEFAULT 'anon',", "", SCHEMA)
+    schema = re.sub(r"\s*(memory TEXT NOT NULL DEFAULT 'anon'|caller TEXT NOT NULL DEFAULT 'root'),", "", SCHEMA)
     db.executescript(schema)
     case = _cases(1)[0]
     db.execute("INSERT INTO runs VALUES ('R0', 't', 'c.toml', 'd', '6.12', 'cfg', 'now')")
@@ -675,7 +717,8 @@ def test_a_database_from_before_memory_kinds_reads_and_merges(tmp_path: Path) ->
     merged = tmp_path / "new.db"
     assert merge_into(merged, [old])["cases"] == 1
     assert Store(merged).planned("R0") == [case]
-    # Opening it for writing adds the column; its cases were anonymous memory.
+    # Opening it for writing adds the columns; its cases were anonymous
+    # memory and the root caller.
     assert Store(old).planned("R0") == [case]
 
 

@@ -179,3 +179,54 @@ def test_a_server_that_kept_nothing_fails_the_boot() -> None:
     bad = [name for name, ok in misuse_verdicts(1, MISUSED_FUSE, "console\n" + said).items() if not ok]
     assert len(bad) == 1 and bad[0].startswith("every misused path kept what it must past its call (")
     assert "/tmp/uafault-fuse-write_splice" in bad[0]
+
+
+# The user caller's boots: misused io_uring paths, then correct ones.
+CALLER_MISUSE_KTAP = """\
+KTAP version 1
+1..2
+    KTAP version 1
+    # Subtest: path_io_uring_read_fixed
+    1..1
+    # uafault-case: path_io_uring_read_fixed.none
+    # [accounting] VmPin 12 kB after the case, 0 kB before: charged and not given back
+    # [accounting] uid 64242 registered 4186112 bytes of its RLIMIT_MEMLOCK (4194304) before the case, not after it: Cannot allocate memory
+    not ok 1 none
+not ok 1 path_io_uring_read_fixed
+    KTAP version 1
+    # Subtest: path_io_uring_write_fixed
+    1..1
+    # uafault-case: path_io_uring_write_fixed.none
+    # [accounting] VmPin 12 kB after the case, 0 kB before: charged and not given back
+    not ok 1 none
+not ok 2 path_io_uring_write_fixed
+"""
+
+
+def _correct_ktap(paths: tuple[str, ...], note: str = "") -> str:
+    out = [f"KTAP version 1\n1..{len(paths)}\n"]
+    for n, path in enumerate(paths, 1):
+        out.append(f"    KTAP version 1\n    # Subtest: {path}\n    1..1\n    # uafault-case: {path}.none\n"
+                   f"{note if n == 1 else ''}    ok 1 none\nok {n} {path}\n")
+    return "".join(out)
+
+
+def test_the_caller_checks_need_both_accounting_complaints_on_the_misuse() -> None:
+    from uafault_harness.testsuite.path_oracles_layer import ACCOUNTING_CORRECT_PATHS, caller_verdicts
+
+    correct = runs_by_suite(_correct_ktap(ACCOUNTING_CORRECT_PATHS))
+    checks = caller_verdicts(1, runs_by_suite(CALLER_MISUSE_KTAP), 0, correct)
+    assert [n for n, ok in checks.items() if not ok] == [
+        "path_io_uring_write_fixed as the user caller, misused: [accounting] caught "
+        "the limit's registration refused after the case"]
+    # Correct paths: one that complains, or did not run, fails its checks.
+    noisy = runs_by_suite(_correct_ktap(ACCOUNTING_CORRECT_PATHS, "    # [accounting] VmLck 4 kB after the case\n"))
+    bad = [n for n, ok in caller_verdicts(1, runs_by_suite(CALLER_MISUSE_KTAP), 0, noisy).items() if not ok]
+    assert f"{ACCOUNTING_CORRECT_PATHS[0]} as the user caller: [accounting] silent" in bad
+    missing = runs_by_suite(_correct_ktap(ACCOUNTING_CORRECT_PATHS[1:]))
+    bad = [n for n, ok in caller_verdicts(1, runs_by_suite(CALLER_MISUSE_KTAP), 0, missing).items() if not ok]
+    assert f"{ACCOUNTING_CORRECT_PATHS[0]} as the user caller: every case passed" in bad
+    # The layer's boots name the agent's option.
+    from uafault_harness.guest.protocol import agent_args
+    assert agent_args(targets="path_[ix]*", faults="none", caller="user") == (
+        "--targets 'path_[ix]*' --faults none --caller user")

@@ -16,8 +16,8 @@ from ..core.paths import Layout, with_source
 from ..core.results import new_run_id
 from ..guest.build import GuestKernel, config_text, guest_kernel
 from ..guest.kernels import boot_kernel
-from ..guest.protocol import (AGENT_LIST_FAULTS, AGENT_LIST_MEMORY, FaultKinds, parse_fault_kinds, parse_memory_folios,
-                              parse_memory_kinds)
+from ..guest.protocol import (AGENT_LIST_FAULTS, AGENT_LIST_MEMORY, DEFAULT_CALLER, FaultKinds, parse_fault_kinds,
+                              parse_memory_folios, parse_memory_kinds)
 from ..guest.runner import BootObserver, PreparedGuest, prepare_guest
 from ..guest.targets import list_targets
 from .batch import BootEnv, boot_env
@@ -79,7 +79,7 @@ def contract_lines(cases: list[Case], numbers: tuple[int, ...], offset_set: str)
 
 def describe_plan(cases: list[Case], campaign: str, db: Path, contract: tuple[str, ...] = ()) -> str:
     """The plan's size: cases per kernel, per memory kind, per fault kind,
-    per target and per offset, the contract offsets the matrix adds
+    per target, per offset and (when not all root) per caller, the contract offsets the matrix adds
     (contract, Plan.contract), the (target, fault, memory) triples it
     reaches, and the guest time the campaign's earlier runs took per case."""
     def tally(key: str) -> str:
@@ -93,6 +93,8 @@ def describe_plan(cases: list[Case], campaign: str, db: Path, contract: tuple[st
              f"  per fault kind: {tally('fault')}",
              f"  per target: {tally('target')}",
              f"  per offset: {tally('offset')}"]
+    if any(c.caller != DEFAULT_CALLER for c in cases):
+        lines.append(f"  per caller: {tally('caller')}")
     lines += contract
     lines.append(f"  (target, fault, memory) triples: {len(by_triple(cases))}")
     seconds = None

@@ -18,6 +18,11 @@ A file has one [campaign] table:
     seeds = [1]
     memory = ["anon", "thp"]        # what backs the range (the agent's
                                     # --list-memory); default ["anon"]
+    callers = ["root", "user"]      # who makes the calls: root, the agent;
+                                    # user, a child without CAP_IPC_LOCK
+                                    # under a small RLIMIT_MEMLOCK, whose
+                                    # pin accounting is checked; default
+                                    # ["root"]
     repetitions = 1                 # runs of each case (stochastic races)
     budget = "10m"                  # stop starting batches after this
     batch = 50                      # cases per guest boot
@@ -37,11 +42,12 @@ A file has one [campaign] table:
     paths = ["my-device.toml"]      # described paths besides configs/paths/
 
 Expansion is kernels x targets (those of kernel_targets) x faults x memory x sizes x offsets x
-seeds x repetitions in that order, each list in file order and targets in
+seeds x callers x repetitions in that order, each list in file order and targets in
 the module's order, so the same file and target list give the same cases.
 A memory kind on which a fault kind means nothing (the agent says which)
 plans no case of that kind; private anonymous memory, the default, keeps
-the ids cases had before there were memory kinds.
+the ids cases had before there were memory kinds, and the root caller,
+the default, those they had before there were callers.
 
 A named offset set in `offsets` adds, after the file's numbers, the
 starts of contract_offsets() for each target whose contract wants its
@@ -67,7 +73,7 @@ from ..core.errors import ExitCode, HarnessError
 from ..core.paths import KernelSource, parse_kernel_source
 from ..guest.kernels import KERNELS
 from ..guest.modules import Modules, parse_modules
-from ..guest.protocol import DEFAULT_MEMORY, MAX_RANGE, PAGE, FaultKinds, ListedTarget, case_line
+from ..guest.protocol import CALLERS, DEFAULT_CALLER, DEFAULT_MEMORY, MAX_RANGE, PAGE, FaultKinds, ListedTarget, case_line
 from ..guest.qemu import append_problem
 
 _DURATION = re.compile(r"^(\d+)([smh])$")
@@ -117,6 +123,8 @@ class Campaign:
     # The named set `offsets` holds (OFFSET_SETS), or "": each target with
     # a contract alignment also gets those of its contract_offsets().
     offset_set: str = ""
+    # Who makes each case's calls (protocol.h's CALLERS).
+    callers: tuple[str, ...] = (DEFAULT_CALLER,)
     # The file's text, for the line numbers of check_kinds' errors.
     text: str = field(default="", repr=False, compare=False)
 
@@ -136,19 +144,23 @@ class Case:
     seed: int
     rep: int
     memory: str = DEFAULT_MEMORY
+    caller: str = DEFAULT_CALLER
 
     @property
     def case_id(self) -> str:
         """Stable across runs and machines: a function of the parameters
-        (the default memory adds nothing, so older ids stay)."""
+        (the default memory and caller add nothing, so older ids stay)."""
         key = f"{self.kernel}/{self.target}/{self.fault}/{self.size}/{self.offset}/{self.seed}/{self.rep}"
         if self.memory != DEFAULT_MEMORY:
             key += f"/{self.memory}"
+        if self.caller != DEFAULT_CALLER:
+            key += f"/caller={self.caller}"
         return f"{self.target}.{self.fault}.{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
     def agent_line(self) -> str:
         """A line of the agent's --cases file."""
-        return case_line(self.case_id, self.target, self.fault, self.size, self.offset, self.seed, self.memory)
+        return case_line(self.case_id, self.target, self.fault, self.size, self.offset, self.seed, self.memory,
+                         self.caller)
 
 
 def parse_duration(text: str) -> int | None:
@@ -333,7 +345,7 @@ def _pairs(check: TableChecker) -> tuple[tuple[str, str], ...]:
 
 
 KNOWN_KEYS = ("name", "kernels", "kernel_targets", "variants", "targets", "faults", "sizes", "offsets", "seeds", "memory",
-              "repetitions", "budget", "batch", "modules", "known_issues", "append", "pairs", "paths", "nights",
+              "callers", "repetitions", "budget", "batch", "modules", "known_issues", "append", "pairs", "paths", "nights",
               "kernel_source")
 
 
@@ -419,6 +431,7 @@ def load_campaign(path: Path, fault_kinds: tuple[str, ...] | None,
         offset_set=offset_set,
         seeds=check.ints("seeds", 0, 2**31 - 1, [1]),
         memory=check.strings("memory", memory_kinds, [DEFAULT_MEMORY]) or (DEFAULT_MEMORY,),
+        callers=check.strings("callers", CALLERS, [DEFAULT_CALLER]) or (DEFAULT_CALLER,),
         repetitions=check.int("repetitions", 1, 1000, 1),
         budget_seconds=budget,
         batch=check.int("batch", 1, 10_000, 50),
@@ -522,9 +535,10 @@ def expand(campaign: Campaign, targets: list[ListedTarget], kinds: FaultKinds) -
                         continue
                     for size, offset in plans(campaign, target, fault, kinds, memory):
                         for seed in campaign.seeds:
-                            for rep in range(campaign.repetitions):
-                                cases.append(Case(len(cases), kernel, target.name, fault, size, offset, seed, rep,
-                                                  memory))
+                            for caller in campaign.callers:
+                                for rep in range(campaign.repetitions):
+                                    cases.append(Case(len(cases), kernel, target.name, fault, size, offset, seed,
+                                                      rep, memory, caller))
     return cases
 
 

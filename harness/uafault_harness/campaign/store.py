@@ -18,7 +18,7 @@ from pathlib import Path
 from ..core.errors import ExitCode, HarnessError
 from ..core.coverage import Coverage, SourceFile, parse_ranges, ranges
 from ..core.verdicts import VERDICTS, Verdict
-from ..guest.protocol import DEFAULT_MEMORY
+from ..guest.protocol import DEFAULT_CALLER, DEFAULT_MEMORY
 from .spec import DEFAULT_PAIRS, Case
 
 DB_NAME = "uafault.db"
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS cases (
     seed INTEGER NOT NULL,
     rep INTEGER NOT NULL,
     memory TEXT NOT NULL DEFAULT 'anon',
+    caller TEXT NOT NULL DEFAULT 'root',
     PRIMARY KEY (run_id, case_id)
 );
 CREATE TABLE IF NOT EXISTS pairs (
@@ -107,12 +108,19 @@ class CaseVerdict:
 
 
 # A case as Case() takes it; a database from before memory kinds has none.
-CASE_COLUMNS = "idx, variant, target, fault, size, offset, seed, rep, memory"
-_OLD_CASE_COLUMNS = f"idx, variant, target, fault, size, offset, seed, rep, '{DEFAULT_MEMORY}'"
+CASE_COLUMNS = "idx, variant, target, fault, size, offset, seed, rep, memory, caller"
+_OLD_CASE_COLUMNS = f"idx, variant, target, fault, size, offset, seed, rep, '{DEFAULT_MEMORY}', '{DEFAULT_CALLER}'"
+# The columns a newer plan added, each with what an older plan's cases had.
+_ADDED_COLUMNS = (("memory", DEFAULT_MEMORY), ("caller", DEFAULT_CALLER))
 
 
-def _has_memory(db: sqlite3.Connection, schema: str) -> bool:
-    return any(r[1] == "memory" for r in db.execute(f"PRAGMA {schema}.table_info(cases)"))
+def _has_column(db: sqlite3.Connection, schema: str, name: str) -> bool:
+    return any(r[1] == name for r in db.execute(f"PRAGMA {schema}.table_info(cases)"))
+
+
+def _has_added(db: sqlite3.Connection, schema: str) -> bool:
+    """Whether the cases table has every column of _ADDED_COLUMNS."""
+    return all(_has_column(db, schema, name) for name, _ in _ADDED_COLUMNS)
 
 
 def _now() -> str:
@@ -131,9 +139,11 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
-        if not _has_memory(self.db, "main"):
-            # A database from before memory kinds: its cases were all anon.
-            self.db.execute(f"ALTER TABLE cases ADD COLUMN memory TEXT NOT NULL DEFAULT '{DEFAULT_MEMORY}'")
+        for name, default in _ADDED_COLUMNS:
+            if not _has_column(self.db, "main", name):
+                # A database from before memory kinds (callers): its cases
+                # were all anon (root).
+                self.db.execute(f"ALTER TABLE cases ADD COLUMN {name} TEXT NOT NULL DEFAULT '{default}'")
 
     def close(self) -> None:
         self.db.close()
@@ -148,9 +158,9 @@ class Store:
                              source_version, config_digest, _now()))
             self.db.executemany("INSERT INTO pairs VALUES (?, ?, ?)", [(info.run_id, *p) for p in pairs])
             self.db.executemany(
-                "INSERT INTO cases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO cases (run_id, case_id, {CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(info.run_id, c.case_id, c.index, c.kernel, c.target, c.fault, c.size, c.offset, c.seed,
-                  c.rep, c.memory) for c in cases])
+                  c.rep, c.memory, c.caller) for c in cases])
 
     def run_ids(self) -> list[str]:
         """Every run, oldest first (ids made from the UTC time sort by it)."""
@@ -224,7 +234,7 @@ class Row:
     def params(self) -> tuple[object, ...]:
         """The case without its repetition: what flakiness compares."""
         c = self.case
-        return (c.kernel, c.target, c.fault, c.size, c.offset, c.seed, c.memory)
+        return (c.kernel, c.target, c.fault, c.size, c.offset, c.seed, c.memory, c.caller)
 
 
 @dataclass(frozen=True)
@@ -285,8 +295,8 @@ class History:
 
     def rows(self, run_id: str) -> list[Row]:
         """The run's cases that have a verdict, in plan order."""
-        columns = CASE_COLUMNS if _has_memory(self.db, "main") else _OLD_CASE_COLUMNS
-        return [Row(Case(*r[:9]), Verdict(r[9]), *r[10:]) for r in self.db.execute(
+        columns = CASE_COLUMNS if _has_added(self.db, "main") else _OLD_CASE_COLUMNS
+        return [Row(Case(*r[:10]), Verdict(r[10]), *r[11:]) for r in self.db.execute(
             f"SELECT {columns}, verdict, title, seconds "
             "FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id "
             "WHERE c.run_id = ? ORDER BY c.idx", (run_id,))]

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..core.agent_header import agent_format, agent_number, agent_option, agent_string
+from ..core.agent_header import agent_format, agent_number, agent_option, agent_string, agent_strings
 # A result line's KTAP (its SKIP, XFAIL and XPASS spellings too) is the
 # verdict model's reading: core/verdicts.py.
 from ..core.verdicts import ktap_result
@@ -183,6 +183,12 @@ def is_unresolved(skipped: bool, notes: Iterable[str]) -> bool:
 
 # What backs a range when nothing says (the agent's memory_kinds[0]).
 DEFAULT_MEMORY = "anon"
+# Who makes a case's calls (--caller, a case line's last field): the
+# agent itself first, the default; "user" a child without CAP_IPC_LOCK
+# whose pin accounting the accounting oracle checks (ACCOUNTING_TAG).
+CALLERS = agent_strings("CALLERS")
+DEFAULT_CALLER = CALLERS[0]
+ACCOUNTING_TAG = agent_string("ACCOUNTING_TAG")
 
 
 @dataclass(frozen=True)
@@ -291,8 +297,11 @@ def parse_memory_folios(text: str) -> dict[str, int]:
 
 
 def case_line(case_id: str, target: str, fault: str, size: int, offset: int, seed: int,
-              memory: str = DEFAULT_MEMORY) -> str:
+              memory: str = DEFAULT_MEMORY, caller: str = DEFAULT_CALLER) -> str:
     """A line of the agent's --cases file (parse_case() in cases.c); the
-    memory kind only when it is not the default."""
+    memory kind and the caller only when they are not the default (a
+    caller needs the memory kind before it)."""
     line = f"{case_id} {target} {fault} {size} {offset} {seed}"
+    if caller != DEFAULT_CALLER:
+        return f"{line} {memory} {caller}"
     return line if memory == DEFAULT_MEMORY else f"{line} {memory}"

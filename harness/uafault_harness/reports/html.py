@@ -14,7 +14,7 @@ from pathlib import Path
 from ..campaign.store import History, Row
 from ..core.errors import ExitCode, HarnessError
 from ..core.verdicts import BAD, ORDER, VERDICTS, Verdict
-from ..guest.protocol import DEFAULT_MEMORY
+from ..guest.protocol import DEFAULT_CALLER, DEFAULT_MEMORY
 from .coverage import Ran, section as coverage_section, write_lcov
 
 
@@ -89,8 +89,10 @@ def diff(current: list[Row], previous: list[Row]) -> dict[str, list[str]]:
         "new failures": [r.case.case_id for r in current if r.verdict in BAD and before.get(r.case.case_id) not in BAD],
         "fixed": [r.case.case_id for r in current if r.verdict not in BAD and before.get(r.case.case_id) in BAD],
         "flaky": sorted(f"{t}.{f} size={sz} offset={off} seed={seed}"
-                        + (f" memory={mem}" if mem != DEFAULT_MEMORY else "") + f" ({var})"
-                        for (var, t, f, sz, off, seed, mem), v in by_params.items() if "bad" in v and len(v) > 1),
+                        + (f" memory={mem}" if mem != DEFAULT_MEMORY else "")
+                        + (f" caller={caller}" if caller != DEFAULT_CALLER else "") + f" ({var})"
+                        for (var, t, f, sz, off, seed, mem, caller), v in by_params.items()
+                        if "bad" in v and len(v) > 1),
     }
 
 

@@ -24,7 +24,14 @@ call (vmsplice()'s pipe, as compaction or the LRU would hold one) and
 lets go before the call, so the page holds one fewer after it than the
 looks saw; the page-reference oracle must not charge that to the call
 (issue 30: process_vm_readv on tmpfs_private, under compaction).
-A third boot makes the fuse read's server never answer (--hang-paths):
+Two boots run paths as the user caller (--caller user: a child without
+CAP_IPC_LOCK under a small RLIMIT_MEMLOCK, whose pin accounting the
+[accounting] oracle checks): misused, io_uring's fixed-buffer paths keep
+their registration, which [accounting] must catch twice, as VmPin still
+charged after the calls and as a registration of the limit that no
+longer fits; correct, the long-term pinners that charge RLIMIT_MEMLOCK
+(io_uring, iommufd, AF_XDP) must pass with [accounting] silent.
+A further boot makes the fuse read's server never answer (--hang-paths):
 the agent's watchdog must name the case and end the agent.  A fourth boots
 a kernel tainted before its first case (sysctl.kernel.tainted on the
 command line, as a report during boot would leave it): the agent must
@@ -40,8 +47,8 @@ from ..campaign.store import DB_NAME, History, Row
 from ..core.paths import Layout
 from ..core.results import LayerResult
 from ..core.verdicts import KtapResult, Verdict, ktap_result
-from ..guest.protocol import (BOOT_TAINTED_RE, CASE_MARKER, MISUSE_NOT_KEPT_RE, ORACLE_NOTE, PASSER_BY_RE, REFS_KEPT,
-                              WATCHDOG_RE, agent_args)
+from ..guest.protocol import (ACCOUNTING_TAG, BOOT_TAINTED_RE, CASE_MARKER, MISUSE_NOT_KEPT_RE, ORACLE_NOTE,
+                              PASSER_BY_RE, REFS_KEPT, WATCHDOG_RE, agent_args)
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 
@@ -87,6 +94,20 @@ PASSER_BY_TARGETS = "path_p*"
 PASSER_BY_PATHS = ("path_pipe_read", "path_pipe_write", "path_process_vm_readv", "path_process_vm_writev")
 PASSER_BY_MEMORY = "tmpfs_private"
 _ARTEFACTS = re.compile(r"^artefacts: (\S+)$", re.M)
+# The user caller's boots (--caller user, faults none): misused, the
+# io_uring paths' kept registration must draw both of [accounting]'s
+# complaints (caller.c); correct, the paths that charge RLIMIT_MEMLOCK
+# (path_[ix]*: io_uring's, iommufd's, AF_XDP's) must pass with it silent.
+USER_CALLER = "user"
+ACCOUNTING = f"[{ACCOUNTING_TAG}]"
+ACCOUNTING_MISUSE_TARGETS = "path_io_uring_*"
+ACCOUNTING_MISUSE_PATHS = ("path_io_uring_read_fixed", "path_io_uring_write_fixed")
+# What each complaint starts with: the counter left charged, the limit.
+ACCOUNTING_SAYS = {"VmPin still charged after the calls": f"{ACCOUNTING} VmPin ",
+                   "the limit's registration refused after the case": f"{ACCOUNTING} uid "}
+ACCOUNTING_CORRECT_TARGETS = "path_[ix]*"
+ACCOUNTING_CORRECT_PATHS = ("path_io_uring_read_fixed", "path_io_uring_write_fixed", "path_iommufd_ioas_map",
+                            "path_xdp_umem_reg")
 HANG_PATH = "path_fuse_direct_read"
 # TAINT_CRAP (C), an arbitrary taint no boot of ours has.
 BOOT_TAINT = 1024
@@ -174,6 +195,42 @@ def passer_by_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
                                         agent_args(targets=PASSER_BY_TARGETS, faults="none",
                                                    memory=PASSER_BY_MEMORY, refs_passer_by=True)), log)
     return passer_by_verdicts(rc, runs_by_suite(ktap_of(log.read_text(errors="replace"))))
+
+
+def caller_verdicts(misuse_rc: int, misused: dict[str, SuiteRun], correct_rc: int,
+                    correct: dict[str, SuiteRun]) -> dict[str, bool]:
+    """The checks of the user caller's two boots: misused, each io_uring
+    path's kept registration drew each of [accounting]'s complaints;
+    correct, each path that charges RLIMIT_MEMLOCK ran, every case
+    passed and [accounting] said nothing."""
+    checks = {f"paths misused as the user caller fail the run (exit {misuse_rc} != 0)": misuse_rc != 0,
+              f"correct paths pass as the user caller (exit {correct_rc} == 0)": correct_rc == 0}
+    for path in ACCOUNTING_MISUSE_PATHS:
+        said = misused.get(path, SuiteRun()).complaints
+        for what, start in ACCOUNTING_SAYS.items():
+            checks[f"{path} as the user caller, misused: {ACCOUNTING} caught {what}"] = any(
+                c.startswith(start) for c in said)
+    for path in ACCOUNTING_CORRECT_PATHS:
+        run = correct.get(path, SuiteRun())
+        checks[f"{path} as the user caller: every case passed"] = bool(run.cases) and all(
+            r.ok and not r.skipped for r in run.cases)
+        checks[f"{path} as the user caller: {ACCOUNTING} silent"] = not any(
+            c.startswith(ACCOUNTING) for c in run.complaints)
+    return checks
+
+
+def caller_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
+    """Two boots of paths as the user caller: misused, then correct."""
+    runs = []
+    for name, targets, misuse in (("caller-misuse", ACCOUNTING_MISUSE_TARGETS, True),
+                                  ("caller-correct", ACCOUNTING_CORRECT_TARGETS, False)):
+        log = out / f"{name}.log"
+        rc = run_logged(layout, cli_command(layout, jobs, "guest", "--agent-args",
+                                            agent_args(targets=targets, faults="none", caller=USER_CALLER,
+                                                       misuse_paths=misuse)), log)
+        runs.append((rc, runs_by_suite(ktap_of(log.read_text(errors="replace")))))
+    (misuse_rc, misused), (correct_rc, correct) = runs
+    return caller_verdicts(misuse_rc, misused, correct_rc, correct)
 
 
 def hang_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
@@ -267,7 +324,9 @@ def run_path_oracles_layer(layout: Layout, run_dir: Path, jobs: int) -> LayerRes
     checks = misuse_verdicts(rc, complaints_by_suite(ktap_of(text)), text)
     checks.update(run_longterm_campaign(layout, out, jobs))
     checks.update(passer_by_checks(layout, out, jobs))
+    checks.update(caller_checks(layout, out, jobs))
     checks.update(hang_checks(layout, out, jobs))
     checks.update(taint_checks(layout, out, jobs))
     return checks_layer(layer, checks, out, log, "every path's oracles fire on its misuse, "
-                        "none on a passer-by's reference, and long-term pinners migrate out of ZONE_MOVABLE")
+                        "none on a passer-by's reference, pin accounting balances as a user, "
+                        "and long-term pinners migrate out of ZONE_MOVABLE")

@@ -135,7 +135,7 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     start = Repro(path=config, kernel=case.kernel, modules=campaign.modules, target=case.target, fault=case.fault,
                   size=case.size, offset=case.offset, seed=case.seed, rounds=0, runs=runs, threshold=runs,
                   expect=expect, title=title, digest="", known_issues=campaign.known_issues,
-                  append=campaign.append, paths=tuple(p.resolve() for p in campaign.paths), memory=case.memory,
+                  append=campaign.append, paths=tuple(p.resolve() for p in campaign.paths), memory=case.memory, caller=case.caller,
                   kernel_source=campaign.kernel_source)
     if campaign.kernel_source is not None:
         layout = with_source(layout, campaign.kernel_source)

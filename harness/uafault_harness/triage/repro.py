@@ -32,13 +32,13 @@ from ..guest.accel import DEFAULT_ACCEL
 from ..core.coverage import Coverage, Sources
 from ..guest.kernels import boot_kernel
 from ..guest.modules import Modules
-from ..guest.protocol import (AGENT_LIST_MEMORY, DEFAULT_MEMORY, HPAGE, MAX_RANGE, MEMORY_FOLIO, PAGE, agent_args,
+from ..guest.protocol import (AGENT_LIST_MEMORY, CALLERS, DEFAULT_CALLER, DEFAULT_MEMORY, HPAGE, MAX_RANGE, MEMORY_FOLIO, PAGE, agent_args,
                               oracle_tag)
 from ..guest.runner import PreparedGuest, prepare_guest
 
 REPRO_DIR = "repro"
 KEYS = ("kernel", "modules", "known_issues", "append", "paths", "target", "fault", "size", "offset", "seed",
-        "memory", "rounds", "runs", "threshold", "expect", "title", "kernel_source")
+        "memory", "caller", "rounds", "runs", "threshold", "expect", "title", "kernel_source")
 EXPECTABLE = (Verdict.FAIL, Verdict.CRASH, Verdict.TIMEOUT)
 _TARGET = re.compile(r"[\w.-]{1,47}")
 BOOT_TIMEOUT = 600
@@ -70,6 +70,8 @@ class Repro:
     paths: tuple[Path, ...] = ()
     # What backs the range (the agent's --list-memory).
     memory: str = DEFAULT_MEMORY
+    # Who makes the calls (protocol.h's CALLERS).
+    caller: str = DEFAULT_CALLER
     # Where its guest kernel comes from (core/paths.py), or None: the
     # command's.
     kernel_source: KernelSource | None = None
@@ -86,7 +88,7 @@ class Repro:
     def cases(self, runs: int) -> list[Case]:
         """One case per run: the same plan, told apart by rep."""
         return [Case(i, self.kernel, self.target, self.fault, self.size, self.offset, self.seed, i + 1,
-                     self.memory) for i in range(runs)]
+                     self.memory, self.caller) for i in range(runs)]
 
     def reproduced(self, v: CaseVerdict) -> bool:
         if v.verdict != self.expect or self.title not in v.title:
@@ -107,6 +109,8 @@ class Repro:
                   f"size = {self.size}", f"offset = {self.offset}", f"seed = {self.seed}"]
         if self.memory != DEFAULT_MEMORY:
             lines.append(f'memory = "{self.memory}"')
+        if self.caller != DEFAULT_CALLER:
+            lines.append(f'caller = "{self.caller}"')
         if self.known_issues is not None:
             lines.append(f"known_issues = {toml_string(str(self.known_issues))}")
         if self.append:
@@ -147,6 +151,7 @@ def load_repro(path: Path, fault_kinds: tuple[str, ...] | None = None) -> Repro:
         target=target, fault=check.string("fault", fault_kinds),
         size=check.int("size", 0, MAX_RANGE, 0), offset=offset,
         seed=check.int("seed", 0, 2**31 - 1, 1), memory=memory,
+        caller=check.string("caller", CALLERS, DEFAULT_CALLER),
         rounds=check.int("rounds", 0, 1_000_000, 0),
         runs=runs, threshold=check.int("threshold", 1, runs, runs),
         expect=check.string("expect", EXPECTABLE), title=check.string("title", None, ""),

@@ -49,7 +49,7 @@ def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
         # the header is gone and the header comes first.
         "#define UAFAULT_KNOWN_TABLE\n",
         f'#define REPRO_CASE\t{{ "{case.case_id}", "{case.target}", "{case.fault}", '
-        f'{case.size}, {case.offset}, {case.seed}, "{case.memory}" }}\n',
+        f'{case.size}, {case.offset}, {case.seed}, "{case.memory}", "{case.caller}" }}\n',
     ] + ([f"#define REPRO_ROUNDS\t{repro.rounds}\n"] if repro.rounds else [])
     described = [line for line in repro.env(layout).path_lines if f"path_{line.split()[0]}" == case.target]
     if described:
