@@ -51,6 +51,7 @@ bool kind_applies(const struct fault_kind *k, const struct target *t)
 	return k->crash_only == target_crashes(t) &&
 	       (t->flags & k->needs) == k->needs && !(t->flags & k->shuns) &&
 	       (!k->held || target_holds(t)) &&
+	       (t->changes & k->changes) == k->changes &&
 	       (!k->results || k->results & 1U << t->result);
 }
 

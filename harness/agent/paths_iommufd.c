@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -40,8 +41,11 @@ static int test_cmd(int fd, struct iommu_test_cmd *cmd, __u32 op, __u32 id)
 	return ioctl(fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
 }
 
-/* fd[0]: /dev/iommu, fd[1]: a test access; s->id: the IOAS. */
-static int iommufd_open(struct kpath_state *s)
+/*
+ * fd[0]: /dev/iommu, fd[1]: a test access made with @access_flags
+ * (MOCK_FLAGS_ACCESS_CREATE_*); s->id: the IOAS.
+ */
+static int iommufd_open_access(struct kpath_state *s, __u32 access_flags)
 {
 	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
 	struct iommu_test_cmd cmd = {};
@@ -58,11 +62,17 @@ static int iommufd_open(struct kpath_state *s)
 	if (err)
 		return err;
 	memset(&cmd, 0, sizeof(cmd));
+	cmd.create_access.flags = access_flags;
 	err = test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_CREATE_ACCESS, s->id);
 	if (err)
 		return err;
 	s->fd[1] = cmd.create_access.out_access_fd;
 	return 0;
+}
+
+static int iommufd_open(struct kpath_state *s)
+{
+	return iommufd_open_access(s, 0);
 }
 
 /*
@@ -148,6 +158,180 @@ out:
 	path_report(s, r, err ? -1 : (long)s->len, -err);
 }
 
+/*
+ * An access that pins pages itself (iommufd_access_pin_pages(), as a
+ * mediated device does): the mock's, whose unmap callback
+ * (iommufd_test_access_unmap()) unpins what it holds in the range.  It
+ * raises the IOAS's IOVA alignment to PAGE_SIZE (iommufd_access_create()),
+ * so a map whose address or length is not whole pages is -EINVAL.
+ */
+static int access_open(struct kpath_state *s)
+{
+	return iommufd_open_access(s, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+}
+
+/* The call the access path has in flight: s->priv. */
+struct access_call {
+	__u64 iova;
+	__u32 item;		/* the access's pages */
+	bool mapped;		/* iova is this call's */
+};
+
+/* No call in flight yet: a change has nothing to unmap. */
+static int access_prepare(struct kpath_state *s)
+{
+	struct access_call *c = s->priv;
+
+	c->mapped = false;
+	return 0;
+}
+
+static int access_setup(struct kpath_state *s)
+{
+	int err = access_open(s);
+
+	if (err)
+		return err;
+	s->priv = calloc(1, sizeof(struct access_call));
+	return s->priv ? 0 : -ENOMEM;
+}
+
+static void access_close(struct kpath_state *s)
+{
+	free(s->priv);
+	s->priv = NULL;
+}
+
+static int ioas_unmap(struct kpath_state *s, __u64 iova)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap), .ioas_id = s->id, .iova = iova,
+		.length = s->len,
+	};
+
+	return ioctl(s->fd[0], IOMMU_IOAS_UNMAP, &unmap) ? -errno : 0;
+}
+
+/*
+ * The access pins the mapped range (ACCESS_PAGES; the mock checks the
+ * pages it got are the ones the user maps at @addr) and the device
+ * writes the fill bytes through it (ACCESS_RW): the item's id, or -errno.
+ */
+static int access_pin(struct kpath_state *s, void *addr, __u64 iova)
+{
+	struct iommu_test_cmd pin = {
+		.access_pages = { .flags = MOCK_FLAGS_ACCESS_WRITE,
+				  .iova = iova, .length = s->len,
+				  .uptr = (uintptr_t)addr },
+	};
+	struct iommu_test_cmd rw = {
+		.access_rw = { .iova = iova, .length = s->len,
+			       .uptr = (uintptr_t)s->buf,
+			       .flags = MOCK_ACCESS_RW_WRITE },
+	};
+	int err;
+
+	err = test_cmd(s->fd[0], &pin, IOMMU_TEST_OP_ACCESS_PAGES, s->fd[1]);
+	if (err)
+		return err;
+	err = test_cmd(s->fd[0], &rw, IOMMU_TEST_OP_ACCESS_RW, s->fd[1]);
+	return err ?: (int)pin.access_pages.out_access_pages_id;
+}
+
+/*
+ * After an unmap under the access, its contract: the unmap callback gave
+ * the access's pages back (the item is gone) and the device reaches
+ * nothing at the IOVA.  0, or -EIO, said on stderr.
+ */
+static int unmapped_under_access(struct kpath_state *s, struct access_call *c)
+{
+	unsigned char byte;
+	struct iommu_test_cmd gone = {
+		.destroy_access_pages = { .access_pages_id = c->item },
+	};
+	struct iommu_test_cmd rw = {
+		.access_rw = { .iova = c->iova, .length = 1,
+			       .uptr = (uintptr_t)&byte },
+	};
+
+	if (test_cmd(s->fd[0], &gone, IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+		     s->fd[1]) != -ENOENT) {
+		fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: the access still held its pages after the IOVA was unmapped (its unmap callback never ran)\n");
+		return -EIO;
+	}
+	if (!test_cmd(s->fd[0], &rw, IOMMU_TEST_OP_ACCESS_RW, s->fd[1])) {
+		fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: the access still reached the unmapped IOVA\n");
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Gives back what the call holds: the access's pages, then the mapping;
+ * after a held unmap, nothing, once its contract is checked.
+ */
+static int access_release(struct kpath_state *s, struct access_call *c)
+{
+	struct iommu_test_cmd put = {
+		.destroy_access_pages = { .access_pages_id = c->item },
+	};
+	int err;
+
+	if (s->changed & HELD_CHANGE(HELD_UNMAP))
+		return unmapped_under_access(s, c);
+	err = test_cmd(s->fd[0], &put, IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+		       s->fd[1]);
+	return ioas_unmap(s, c->iova) ?: err;
+}
+
+/*
+ * Maps the range (the mock domain pins it), lets the access pin it too
+ * and the device write it, holds it (the held phase: a kind's change
+ * runs there), and gives it back.
+ */
+static void access_pages_call(struct kpath_state *s, void *addr,
+			      struct uafault_run *r)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .ioas_id = s->id,
+		.flags = IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE,
+		.user_va = (uintptr_t)addr, .length = s->len,
+	};
+	struct access_call *c = s->priv;
+	int ret, err;
+
+	path_fill(s->buf, s->len, s->seed);
+	if (ioctl(s->fd[0], IOMMU_IOAS_MAP, &map)) {
+		path_report(s, r, -1, errno);
+		return;
+	}
+	c->iova = map.iova;
+	c->mapped = true;
+	ret = access_pin(s, addr, c->iova);
+	path_disarm(s);
+	if (ret < 0) {
+		err = ret;
+		if (!s->misuse)	/* --misuse-paths keeps the mapping */
+			ioas_unmap(s, c->iova);
+		goto out;
+	}
+	c->item = ret;
+	path_held(s, addr);	/* mapped and accessed: every page pinned */
+	/* --misuse-paths: the mapping and the access's pins outlive it. */
+	err = s->misuse ? 0 : access_release(s, c);
+out:
+	path_report(s, r, err ? -1 : (long)s->len, -err);
+}
+
+/* A held change of the access path: HELD_UNMAP, the IOVA under it. */
+static int access_change(struct kpath_state *s, void *addr,
+			 enum held_change change)
+{
+	struct access_call *c = s->priv;
+
+	return c->mapped ? ioas_unmap(s, c->iova) : -ENOENT;
+}
+
 static const struct kpath iommufd_table[] = {
 	{
 		.name = "iommufd_ioas_map",
@@ -158,6 +342,20 @@ static const struct kpath iommufd_table[] = {
 		.contract = { .addr_align = IOMMUFD_IO_PAGE,
 			      .len_align = IOMMUFD_IO_PAGE },
 		.held = true,
+	},
+	{
+		.name = "iommufd_access_pages",
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,
+		.result = UAFAULT_RES_ALL,
+		.open = access_setup,
+		.prepare = access_prepare,
+		.call = access_pages_call,
+		.close = access_close,
+		/* An access that pins: the IOAS maps whole pages only. */
+		.contract = { .addr_align = PAGE, .len_align = PAGE },
+		.held = true,
+		.changes = HELD_CHANGE(HELD_UNMAP),
+		.change = access_change,
 	},
 };
 
