@@ -29,6 +29,7 @@ enum held_change {
 	HELD_UNMAP,		/* the mapping under an access goes */
 	HELD_UPDATE,		/* the buffer is replaced under a request */
 	HELD_UNREGISTER,	/* the buffers go under a request */
+	HELD_REQUEUE,		/* the buffer queued again, another range */
 	NR_HELD_CHANGES
 };
 
