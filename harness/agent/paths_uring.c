@@ -122,10 +122,14 @@ static long uring_reap(struct uring *u)
 {
 	unsigned int head;
 	struct io_uring_cqe *cqe;
-	long res;
+	long res, got;
 
-	if (syscall(__NR_io_uring_enter, u->fd, 0, 1, IORING_ENTER_GETEVENTS,
-		    NULL, 0) < 0)
+	/* A signal ends the wait, not the request: waits again. */
+	do
+		got = syscall(__NR_io_uring_enter, u->fd, 0, 1,
+			      IORING_ENTER_GETEVENTS, NULL, 0);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
 		return -errno;
 	head = __atomic_load_n(ring_u32(u->cq, u->p.cq_off.head),
 			       __ATOMIC_ACQUIRE);
