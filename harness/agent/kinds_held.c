@@ -451,10 +451,12 @@ static void fault_movable(const struct agent *a, const struct target *t,
  * held pins at the change: @releases, gives them all back (the pin
  * balance and VmPin as before the call: an unmap calls the access's unmap
  * callback, which must unpin before the unmap returns); @keeps, still
- * holds pins after it (io_uring: a request holds its buffer's node, so
- * the pages outlive an update or an unregister until it is done; 6.12's
- * unregister waits for it, later kernels return and keep the node; a
- * videobuf2 buffer queued again at another range holds that one's);
+ * holds pins after it (iommufd: the access keeps the pages while the
+ * domain is detached and another attached; io_uring: a request holds its
+ * buffer's node, so the pages outlive an update or an unregister until
+ * it is done; 6.12's unregister waits for it, later kernels return and
+ * keep the node; a videobuf2 buffer queued again at another range holds
+ * that one's);
  * @unpins_range, no page of the case's range holds a pin after it (the
  * unmap; the re-queue released the old range, __prepare_userptr()).
  * @refused: an -errno a kernel may answer instead, by its contract,
@@ -470,6 +472,7 @@ struct change_rule {
 
 static const struct change_rule change_rules[NR_HELD_CHANGES] = {
 	[HELD_UNMAP] = { .releases = true, .unpins_range = true },
+	[HELD_DETACH] = { .keeps = true },
 	[HELD_UPDATE] = { .keeps = true },
 	[HELD_UNREGISTER] = { .keeps = true },
 	[HELD_REQUEUE] = { .keeps = true, .unpins_range = true },
@@ -600,6 +603,8 @@ const struct fault_kind held_kinds[] = {
 	{ .name = "movable", .run = fault_movable, .held = true },
 	{ .name = "held_unmap", .run = fault_held_change, .held = true,
 	  .changes = HELD_CHANGE(HELD_UNMAP) },
+	{ .name = "held_detach", .run = fault_held_change, .held = true,
+	  .changes = HELD_CHANGE(HELD_DETACH) },
 	{ .name = "held_update", .run = fault_held_change, .held = true,
 	  .changes = HELD_CHANGE(HELD_UPDATE) },
 	{ .name = "held_unregister", .run = fault_held_change, .held = true,

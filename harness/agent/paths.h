@@ -27,6 +27,7 @@ typedef void (*path_held_fn)(struct kpath_state *s, void *addr, void *ctx);
  */
 enum held_change {
 	HELD_UNMAP,		/* the mapping under an access goes */
+	HELD_DETACH,		/* the domain goes, and another comes */
 	HELD_UPDATE,		/* the buffer is replaced under a request */
 	HELD_UNREGISTER,	/* the buffers go under a request */
 	HELD_REQUEUE,		/* the buffer queued again, another range */

@@ -41,11 +41,29 @@ static int test_cmd(int fd, struct iommu_test_cmd *cmd, __u32 op, __u32 id)
 	return ioctl(fd, IOMMU_TEST_CMD, cmd) ? -errno : 0;
 }
 
+/* A mock device and the domain it attaches: their object ids. */
+struct mock_dev {
+	__u32 stdev, hwpt;
+};
+
+/* A mock device and domain on the IOAS, @dev: a map pins at once. */
+static int mock_domain(struct kpath_state *s, struct mock_dev *dev)
+{
+	struct iommu_test_cmd cmd = {};
+	int err = test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_MOCK_DOMAIN, s->id);
+
+	dev->stdev = cmd.mock_domain.out_stdev_id;
+	dev->hwpt = cmd.mock_domain.out_hwpt_id;
+	return err;
+}
+
 /*
- * fd[0]: /dev/iommu, fd[1]: a test access made with @access_flags
- * (MOCK_FLAGS_ACCESS_CREATE_*); s->id: the IOAS.
+ * fd[0]: /dev/iommu, with a mock device and domain @dev; fd[1]: a test
+ * access made with @access_flags (MOCK_FLAGS_ACCESS_CREATE_*); s->id: the
+ * IOAS.
  */
-static int iommufd_open_access(struct kpath_state *s, __u32 access_flags)
+static int iommufd_open_access(struct kpath_state *s, __u32 access_flags,
+			       struct mock_dev *dev)
 {
 	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
 	struct iommu_test_cmd cmd = {};
@@ -57,11 +75,9 @@ static int iommufd_open_access(struct kpath_state *s, __u32 access_flags)
 	if (ioctl(s->fd[0], IOMMU_IOAS_ALLOC, &alloc))
 		return -errno;
 	s->id = alloc.out_ioas_id;
-	/* A mock device and domain on the IOAS: a map pins at once. */
-	err = test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_MOCK_DOMAIN, s->id);
+	err = mock_domain(s, dev);
 	if (err)
 		return err;
-	memset(&cmd, 0, sizeof(cmd));
 	cmd.create_access.flags = access_flags;
 	err = test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_CREATE_ACCESS, s->id);
 	if (err)
@@ -72,7 +88,9 @@ static int iommufd_open_access(struct kpath_state *s, __u32 access_flags)
 
 static int iommufd_open(struct kpath_state *s)
 {
-	return iommufd_open_access(s, 0);
+	struct mock_dev dev;
+
+	return iommufd_open_access(s, 0, &dev);
 }
 
 /*
@@ -158,20 +176,9 @@ out:
 	path_report(s, r, err ? -1 : (long)s->len, -err);
 }
 
-/*
- * An access that pins pages itself (iommufd_access_pin_pages(), as a
- * mediated device does): the mock's, whose unmap callback
- * (iommufd_test_access_unmap()) unpins what it holds in the range.  It
- * raises the IOAS's IOVA alignment to PAGE_SIZE (iommufd_access_create()),
- * so a map whose address or length is not whole pages is -EINVAL.
- */
-static int access_open(struct kpath_state *s)
-{
-	return iommufd_open_access(s, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
-}
-
-/* The call the access path has in flight: s->priv. */
+/* The access path's mock device, and the call it has in flight: s->priv. */
 struct access_call {
+	struct mock_dev dev;
 	__u64 iova;
 	__u32 item;		/* the access's pages */
 	bool mapped;		/* iova is this call's */
@@ -186,14 +193,27 @@ static int access_prepare(struct kpath_state *s)
 	return 0;
 }
 
+/*
+ * An access that pins pages itself (iommufd_access_pin_pages(), as a
+ * mediated device does): the mock's, whose unmap callback
+ * (iommufd_test_access_unmap()) unpins what it holds in the range.  It
+ * raises the IOAS's IOVA alignment to PAGE_SIZE (iommufd_access_create()),
+ * so a map whose address or length is not whole pages is -EINVAL.
+ */
 static int access_setup(struct kpath_state *s)
 {
-	int err = access_open(s);
+	struct access_call *c = calloc(1, sizeof(*c));
+	int err;
 
+	if (!c)
+		return -ENOMEM;
+	err = iommufd_open_access(s, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+				  &c->dev);
 	if (err)
-		return err;
-	s->priv = calloc(1, sizeof(struct access_call));
-	return s->priv ? 0 : -ENOMEM;
+		free(c);
+	else
+		s->priv = c;
+	return err;
 }
 
 static void access_close(struct kpath_state *s)
@@ -323,13 +343,70 @@ out:
 	path_report(s, r, err ? -1 : (long)s->len, -err);
 }
 
-/* A held change of the access path: HELD_UNMAP, the IOVA under it. */
+/*
+ * While no domain is attached the access still holds the pages and
+ * reaches them (iopt_area_unfill_domain() keeps what an access pinned):
+ * what it reads at the IOVA through them (the slow path, as a kernel
+ * thread would: not the user's mapping) must be what the range holds.  0, -errno, or
+ * -EIO, said on stderr.
+ */
+static int access_reaches(struct kpath_state *s, struct access_call *c,
+			  const void *addr)
+{
+	unsigned char *seen = malloc(s->len);
+	struct iommu_test_cmd rw = {
+		.access_rw = { .iova = c->iova, .length = s->len,
+			       .uptr = (uintptr_t)seen,
+			       .flags = MOCK_ACCESS_RW_SLOW_PATH },
+	};
+	int err = seen ? 0 : -ENOMEM;
+
+	if (!err)
+		err = test_cmd(s->fd[0], &rw, IOMMU_TEST_OP_ACCESS_RW, s->fd[1]);
+	if (!err && memcmp(seen, addr, s->len)) {
+		fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: with no domain attached the access read other bytes than the range holds\n");
+		err = -EIO;
+	}
+	free(seen);
+	return err;
+}
+
+/*
+ * HELD_DETACH: the mock device destroyed (its domain detached from the
+ * IOAS: the last one, so only the access holds the pages), the access
+ * checked to reach them still, and a new device and domain attached, which
+ * must map the IOVA to the range's pages again (IOMMU_TEST_OP_MD_CHECK_MAP).
+ */
+static int access_detach(struct kpath_state *s, struct access_call *c,
+			 void *addr)
+{
+	struct iommu_destroy gone = { .size = sizeof(gone), .id = c->dev.stdev };
+	struct iommu_test_cmd map = {
+		.check_map = { .iova = c->iova, .length = s->len,
+			       .uptr = (uintptr_t)addr },
+	};
+	int err;
+
+	if (ioctl(s->fd[0], IOMMU_DESTROY, &gone))
+		return -errno;
+	err = access_reaches(s, c, addr);
+	/* The path's later calls need a domain whatever happened. */
+	err = mock_domain(s, &c->dev) ?: err;
+	return err ?: test_cmd(s->fd[0], &map, IOMMU_TEST_OP_MD_CHECK_MAP,
+			       c->dev.hwpt);
+}
+
+/* A held change of the access path: HELD_UNMAP or HELD_DETACH. */
 static int access_change(struct kpath_state *s, void *addr,
 			 enum held_change change)
 {
 	struct access_call *c = s->priv;
 
-	return c->mapped ? ioas_unmap(s, c->iova) : -ENOENT;
+	if (!c->mapped)
+		return -ENOENT;
+	if (change == HELD_DETACH)
+		return access_detach(s, c, addr);
+	return ioas_unmap(s, c->iova);
 }
 
 static const struct kpath iommufd_table[] = {
@@ -354,7 +431,7 @@ static const struct kpath iommufd_table[] = {
 		/* An access that pins: the IOAS maps whole pages only. */
 		.contract = { .addr_align = PAGE, .len_align = PAGE },
 		.held = true,
-		.changes = HELD_CHANGE(HELD_UNMAP),
+		.changes = HELD_CHANGE(HELD_UNMAP) | HELD_CHANGE(HELD_DETACH),
 		.change = access_change,
 	},
 };

@@ -154,7 +154,8 @@ def test_every_held_change_must_run_and_pass() -> None:
     movable = [_movable_row(path, "PASS") for path in HELD_PATHS]
     changes = _held_change_rows()
     assert {(r.case.target, r.case.fault) for r in changes} == {
-        ("path_iommufd_access_pages", "held_unmap"), ("path_io_uring_read_fixed_held", "held_update"),
+        ("path_iommufd_access_pages", "held_unmap"), ("path_iommufd_access_pages", "held_detach"),
+        ("path_io_uring_read_fixed_held", "held_update"),
         ("path_io_uring_read_fixed_held", "held_unregister"), ("path_v4l2_userptr_vivid", "held_requeue")}
     changes[0] = _movable_row(changes[0].case.target, "FAIL", "[held-change] held_unmap left the pins held",
                               kind="held_unmap")
@@ -167,8 +168,8 @@ def test_the_misuse_boot_runs_movable_on_the_held_paths() -> None:
     """The misuse boot runs movable beside none, and the held changes;
     every held path is a long-term pinner whose misuse keeps its pins,
     and every path that allows a change is a held one."""
-    assert MISUSE_FAULTS.split(",") == ["none", "movable", "held_requeue", "held_unmap", "held_unregister",
-                                      "held_update"]
+    assert MISUSE_FAULTS.split(",") == ["none", "movable", "held_detach", "held_requeue", "held_unmap",
+                                      "held_unregister", "held_update"]
     assert set(HELD_PATHS) <= set(KEEPS)
     assert set(HELD_CHANGES) <= set(HELD_PATHS)
 

@@ -15,11 +15,14 @@ stayed in ZONE_MOVABLE, on every one of them.  The longterm campaign
 (configs/campaigns/longterm.toml) runs them correct under `movable`:
 every one must run and pass, its pages migrated out while held.
 The same two runs hold the paths that allow changes while held
-(kpath.changes: iommufd's access under IOMMU_IOAS_UNMAP, io_uring's
+(kpath.changes: iommufd's access under IOMMU_IOAS_UNMAP and under its
+domain detached and another attached, io_uring's
 in-flight fixed read under a buffer update and an unregister, v4l2's
 USERPTR buffer queued again at another range) to the held_* kinds: in
 the longterm campaign every change must run and pass (the unmap gives
-the pins back at once, through the access's unmap callback; the update
+the pins back at once, through the access's unmap callback; the detach
+leaves them with the access, which still reaches the bytes, and the new
+domain maps the IOVA to the same pages; the update
 and the unregister keep them for the request until it completes; the
 re-queue pins the new range and releases the old; the bytes land in the
 pinned pages; nothing leaks), and on
@@ -79,7 +82,7 @@ HELD_PATHS = ("path_io_uring_read_fixed", "path_io_uring_write_fixed", "path_io_
 # The held paths that allow changes while held (kpath.changes), by the
 # kinds that make them (kinds_held.c's held_*): each must run and pass
 # in the longterm campaign, and draw HELD_CHANGE_ORACLE on the misuse boot.
-HELD_CHANGES = {"path_iommufd_access_pages": ("held_unmap",),
+HELD_CHANGES = {"path_iommufd_access_pages": ("held_unmap", "held_detach"),
                 "path_io_uring_read_fixed_held": ("held_update", "held_unregister"),
                 "path_v4l2_userptr_vivid": ("held_requeue",)}
 MISUSE_FAULTS = ",".join(("none", "movable", *sorted({k for kinds in HELD_CHANGES.values() for k in kinds})))
