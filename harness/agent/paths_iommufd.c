@@ -235,7 +235,8 @@ static int ioas_unmap(struct kpath_state *s, __u64 iova)
 /*
  * The access pins the mapped range (ACCESS_PAGES; the mock checks the
  * pages it got are the ones the user maps at @addr) and the device
- * writes the fill bytes through it (ACCESS_RW): the item's id, or -errno.
+ * writes the fill bytes through the pinned pages (ACCESS_RW's slow path,
+ * not the user's mapping): the item's id, or -errno.
  */
 static int access_pin(struct kpath_state *s, void *addr, __u64 iova)
 {
@@ -247,7 +248,8 @@ static int access_pin(struct kpath_state *s, void *addr, __u64 iova)
 	struct iommu_test_cmd rw = {
 		.access_rw = { .iova = iova, .length = s->len,
 			       .uptr = (uintptr_t)s->buf,
-			       .flags = MOCK_ACCESS_RW_WRITE },
+			       .flags = MOCK_ACCESS_RW_WRITE |
+					MOCK_ACCESS_RW_SLOW_PATH },
 	};
 	int err;
 
@@ -347,8 +349,8 @@ out:
  * While no domain is attached the access still holds the pages and
  * reaches them (iopt_area_unfill_domain() keeps what an access pinned):
  * what it reads at the IOVA through them (the slow path, as a kernel
- * thread would: not the user's mapping) must be what the range holds.  0, -errno, or
- * -EIO, said on stderr.
+ * thread would: not the user's mapping) must be what the range holds.
+ * 0, -errno, or -EIO, said on stderr.
  */
 static int access_reaches(struct kpath_state *s, struct access_call *c,
 			  const void *addr)
