@@ -52,6 +52,7 @@ bool kind_applies(const struct fault_kind *k, const struct target *t)
 	       (t->flags & k->needs) == k->needs && !(t->flags & k->shuns) &&
 	       (!k->held || target_holds(t)) &&
 	       (!k->module_only || !t->path) &&
+	       (t->changes & k->changes) == k->changes &&
 	       (!k->results || k->results & 1U << t->result);
 }
 

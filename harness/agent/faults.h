@@ -35,6 +35,11 @@ struct fault_kind {
 	 */
 	bool module_only;
 	/*
+	 * The changes the target must allow while it holds (a path's
+	 * kpath.changes, HELD_CHANGE() bits): a held-change kind's one.
+	 */
+	unsigned int changes;
+	/*
 	 * Where the range starts in its first page when the case leaves it
 	 * to the kind (--offset -1), or SEVERAL_STARTS: the kind tries a few.
 	 */

@@ -446,10 +446,171 @@ static void fault_movable(const struct agent *a, const struct target *t,
 	final_checks(a, v, balance);
 }
 
+/*
+ * A held change's contract (kpath.changes), what the kernel does with the
+ * held pins at the change: @releases, gives them all back (the pin
+ * balance and VmPin as before the call: an unmap calls the access's unmap
+ * callback, which must unpin before the unmap returns); @keeps, still
+ * holds pins after it (iommufd: the access keeps the pages while the
+ * domain is detached and another attached; io_uring: a request holds its
+ * buffer's node, so the pages outlive an update or an unregister until
+ * it is done; 6.12's unregister waits for it, later kernels return and
+ * keep the node; a videobuf2 buffer queued again at another range holds
+ * that one's);
+ * @unpins_range, no page of the case's range holds a pin after it (the
+ * unmap; the re-queue released the old range, __prepare_userptr()).
+ * @refused: an -errno a kernel may answer instead, by its contract,
+ * nothing changed: a note, not a failure (0: none; 6.12 has none for
+ * these: an unmap under an access that never lets go is -EDEADLOCK, a
+ * bug, and io_uring refuses an update or an unregister only with no
+ * buffers registered, -ENXIO).
+ */
+struct change_rule {
+	bool releases, keeps, unpins_range;
+	int refused;
+};
+
+static const struct change_rule change_rules[NR_HELD_CHANGES] = {
+	[HELD_UNMAP] = { .releases = true, .unpins_range = true },
+	[HELD_DETACH] = { .keeps = true },
+	[HELD_UPDATE] = { .keeps = true },
+	[HELD_UNREGISTER] = { .keeps = true },
+	[HELD_REQUEUE] = { .keeps = true, .unpins_range = true },
+};
+
+/* How long a change that releases may take to give the pins back. */
+#define CHANGE_SETTLE_MS	2000
+
+/* What a held-change kind runs in the path's held phase, and saw. */
+struct held_step {
+	const char *kind;
+	const struct agent *a;
+	const struct umem *m;
+	const struct target *t;
+	struct verdict *v;
+	enum held_change change;
+	struct pins balance;	/* before the call pinned anything */
+};
+
+/*
+ * Whether the counters say the call holds pins the case did not before
+ * it (@before): the held phase must find the range pinned.
+ */
+static bool pins_held(struct pins before)
+{
+	struct pins now = pins_now();
+
+	return now.foll != PIN_BALANCE_UNKNOWN && now.foll > before.foll;
+}
+
+/* How many pages of the case's mapping hold a pin; -1: unknown. */
+static int range_pinned(const struct held_step *st)
+{
+	struct page_refs now;
+	int pinned = 0;
+	unsigned int i;
+
+	if (page_refs_now(st->a, st->m->base, st->m->map_len, &now, false))
+		return -1;
+	for (i = 0; i < now.n; i++)
+		pinned += now.ref[i].pfn && now.ref[i].pins;
+	return pinned;
+}
+
+/* After a change that went through: the pins as its contract says. */
+static void check_change(const struct held_step *st,
+			 const struct change_rule *rule)
+{
+	int pinned;
+
+	if (rule->releases && !pins_back(st->balance, CHANGE_SETTLE_MS))
+		fail(st->v, HELD_CHANGE_ORACLE " %s left the pins held (balance %ld, VmPin %ld kB; %ld, %ld kB before the call): they must go back at the change",
+		     st->kind, pins_now().foll, pins_now().vm_kb,
+		     st->balance.foll, st->balance.vm_kb);
+	if (rule->keeps && !pins_held(st->balance))
+		fail(st->v, HELD_CHANGE_ORACLE " %s gave every pin back while the device or a request still had pages to use",
+		     st->kind);
+	pinned = rule->unpins_range ? range_pinned(st) : 0;
+	if (pinned > 0)
+		fail(st->v, HELD_CHANGE_ORACLE " %s left %d page(s) of the range pinned: the change must release the old range",
+		     st->kind, pinned);
+}
+
+/*
+ * The path's held phase: the pins must be there, then the change is
+ * made, then the pins must be what its contract says (check_change()).
+ */
+static void change_held(struct kpath_state *s, void *addr, void *ctx)
+{
+	struct held_step *st = ctx;
+	const struct change_rule *rule = &change_rules[st->change];
+	int err;
+
+	if (!pins_held(st->balance))
+		fail(st->v, HELD_CHANGE_ORACLE " %s: %s held no pin of the range at the change: it changed nothing held",
+		     st->kind, st->t->name);
+	err = path_change(st->t, addr, st->change);
+	if (err && rule->refused && err == -rule->refused) {
+		note(st->v, "# %s while held: %s refused it (%s), as its contract allows; nothing changed\n",
+		     st->kind, st->t->name, strerror(-err));
+		return;
+	}
+	if (err) {
+		fail(st->v, HELD_CHANGE_ORACLE " %s while held failed: %s",
+		     st->kind, strerror(-err));
+		return;
+	}
+	check_change(st, rule);
+}
+
+/*
+ * A change legal while the path holds the range (kpath.changes), the
+ * kind's one (k->changes): the path's call runs to its held phase, the
+ * change is made there and judged (change_held()), then the call goes
+ * on, completes what it started and gives back what the change left it.
+ * Every oracle then applies as to any call: the result and the bytes
+ * (what the device wrote must be in the range, whose pages were the
+ * pinned ones), the page references, and, once the range is gone, the
+ * pin balance and VmPin.  A change the kernel refuses by its contract is
+ * a note, not a failure.
+ */
+static void fault_held_change(const struct agent *a, const struct target *t,
+			      struct verdict *v, const struct fault_kind *k)
+{
+	struct plan p = { .npages = RANGE_PAGES, .hole = -1 };
+	struct umem m;
+	struct held_step st = {
+		.kind = k->name, .a = a, .m = &m, .t = t, .v = v,
+		.change = __builtin_ctz(k->changes), .balance = pins_now(),
+	};
+
+	place(a, &p, t, start_at(t, k->start));
+	if (!set_up(a, t, v, &m, &p))
+		return;
+	path_on_held(t, change_held, &st);
+	run_checked(a, t, v, &m);
+	path_on_held(t, NULL, NULL);
+	if (!path_was_held(t))
+		note(v, "# %s pinned nothing (its call failed before its held phase): nothing to change\n",
+		     t->name);
+	umem_free(&m);
+	final_checks(a, v, st.balance);
+}
+
 const struct fault_kind held_kinds[] = {
 	{ .name = "fork_cow", .run = fault_fork_cow },
 	{ .name = "dontneed", .run = fault_dontneed },
 	{ .name = "movable", .run = fault_movable, .held = true },
+	{ .name = "held_unmap", .run = fault_held_change, .held = true,
+	  .changes = HELD_CHANGE(HELD_UNMAP) },
+	{ .name = "held_detach", .run = fault_held_change, .held = true,
+	  .changes = HELD_CHANGE(HELD_DETACH) },
+	{ .name = "held_update", .run = fault_held_change, .held = true,
+	  .changes = HELD_CHANGE(HELD_UPDATE) },
+	{ .name = "held_unregister", .run = fault_held_change, .held = true,
+	  .changes = HELD_CHANGE(HELD_UNREGISTER) },
+	{ .name = "held_requeue", .run = fault_held_change, .held = true,
+	  .changes = HELD_CHANGE(HELD_REQUEUE) },
 };
 
 const struct fault_family held_family = FAMILY(held_kinds);

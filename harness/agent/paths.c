@@ -107,6 +107,7 @@ int path_run(const struct agent *a, const struct target *t, void *addr,
 	if (t->path->prepare)
 		err = t->path->prepare(s);
 	s->was_held = false;
+	s->changed = 0;
 	/*
 	 * --misuse-paths: the held phase before the call pins anything,
 	 * what a pinner that left its pages where they were would show.
@@ -163,6 +164,22 @@ void path_on_held(const struct target *t, path_held_fn fn, void *ctx)
 bool path_was_held(const struct target *t)
 {
 	return t->state && t->state->was_held;
+}
+
+/*
+ * Makes change @c, one @t allows (kpath.changes), on the range its call
+ * holds at @addr: from a kind's held phase.  0, or the kernel's -errno.
+ */
+int path_change(const struct target *t, void *addr, enum held_change c)
+{
+	int err;
+
+	if (!(t->changes & HELD_CHANGE(c)))
+		return -EOPNOTSUPP;
+	err = t->path->change(t->state, addr, c);
+	if (!err)
+		t->state->changed |= HELD_CHANGE(c);
+	return err;
 }
 
 /* A pipe whose reads never block: what is in it is all there is. */
@@ -279,6 +296,7 @@ int add_path(struct agent *a, const struct kpath *path, const void *desc,
 	t->path = path;
 	t->state = s;
 	t->held = path->held;
+	t->changes = path->changes;
 	t->opaque = opaque || path->opaque;
 	t->contract = path->contract;
 	/* The block size is part of what UAFAULT_RES_DIO means. */

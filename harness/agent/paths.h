@@ -19,6 +19,24 @@ struct kpath_state;
 typedef void (*path_held_fn)(struct kpath_state *s, void *addr, void *ctx);
 
 /*
+ * A change a path allows while its call holds the range (kpath.changes):
+ * what a driver or the process may do to a pinned range before the pins
+ * go back.  Each has a kind (kinds_held.c's held_<change>), which runs
+ * it in the held phase through kpath.change and judges the pins by the
+ * change's contract there.
+ */
+enum held_change {
+	HELD_UNMAP,		/* the mapping under an access goes */
+	HELD_DETACH,		/* the domain goes, and another comes */
+	HELD_UPDATE,		/* the buffer is replaced under a request */
+	HELD_UNREGISTER,	/* the buffers go under a request */
+	HELD_REQUEUE,		/* the buffer queued again, another range */
+	NR_HELD_CHANGES
+};
+
+#define HELD_CHANGE(c)	(1U << (c))
+
+/*
  * What a path opened once, before any case (so nothing it maps can land
  * in a hole a fault kind plants later), and the call in flight.
  */
@@ -51,6 +69,7 @@ struct kpath_state {
 	path_held_fn at_held;
 	void *held_ctx;
 	bool was_held;
+	unsigned int changed;	/* HELD_CHANGE() bits this call made */
 };
 
 /*
@@ -85,6 +104,14 @@ struct kpath {
 	 * a hold (fault_kind.held) runs its check there.
 	 */
 	bool held;
+	/*
+	 * The changes legal while held (HELD_CHANGE() bits), and the one
+	 * function that makes each on the range the call holds: 0, or the
+	 * -errno the kernel refused it with.  The call gives back what the
+	 * change left it (s->changed says which were made).
+	 */
+	unsigned int changes;
+	int (*change)(struct kpath_state *s, void *addr, enum held_change c);
 	/* The kernel option it needs, if not its family's (see below). */
 	const char *config;
 };
@@ -131,5 +158,6 @@ void path_read_back(struct kpath_state *s, long n, int err,
 void path_held(struct kpath_state *s, void *addr);
 void path_on_held(const struct target *t, path_held_fn fn, void *ctx);
 bool path_was_held(const struct target *t);
+int path_change(const struct target *t, void *addr, enum held_change c);
 
 #endif

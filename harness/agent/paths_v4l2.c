@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "paths.h"
@@ -52,7 +53,7 @@ static int set_format(int fd)
 }
 
 /* fd[0]: the first /dev/video* that is vivid's capture node. */
-static int v4l2_open(struct kpath_state *s)
+static int vivid_open(struct kpath_state *s)
 {
 	char node[32];
 	int n, fd, err = -ENODEV;
@@ -71,6 +72,33 @@ static int v4l2_open(struct kpath_state *s)
 	return err;
 }
 
+/*
+ * vivid's node, and the range a held re-queue moves the buffer to
+ * (s->priv, PATH_BUF_LEN): mapped once, before any case, so it never
+ * lands in a hole a kind plants.
+ */
+static int v4l2_open(struct kpath_state *s)
+{
+	void *other;
+	int err = vivid_open(s);
+
+	if (err)
+		return err;
+	other = mmap(NULL, PATH_BUF_LEN, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (other == MAP_FAILED)
+		return -errno;
+	s->priv = other;
+	return 0;
+}
+
+static void v4l2_close(struct kpath_state *s)
+{
+	if (s->priv)
+		munmap(s->priv, PATH_BUF_LEN);
+	s->priv = NULL;
+}
+
 static int request_buffers(int fd, __u32 count)
 {
 	struct v4l2_requestbuffers req = {
@@ -87,23 +115,86 @@ static int v4l2_queue(struct kpath_state *s)
 	return request_buffers(s->fd[0], 1);
 }
 
+/* The USERPTR buffer at @addr queued: 0, or -errno. */
+static int queue_at(struct kpath_state *s, void *addr)
+{
+	struct v4l2_buffer buf = {
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.memory = V4L2_MEMORY_USERPTR,
+		.m.userptr = (uintptr_t)addr, .length = s->len,
+	};
+
+	return ioctl(s->fd[0], VIDIOC_QBUF, &buf) ? -errno : 0;
+}
+
+/*
+ * A held re-queue (HELD_REQUEUE): the dequeued buffer queued again at the
+ * other range, which vb2 must pin while it releases the old one
+ * (__prepare_userptr(): a changed address re-acquires).  Both ranges then
+ * get the fill bytes, the old one through the user's mapping of the pages
+ * no longer pinned, the new one to see the frame land over them.
+ */
+static int v4l2_change(struct kpath_state *s, void *addr,
+		       enum held_change change)
+{
+	int err;
+
+	path_fill(s->priv, s->len, ~s->seed);
+	err = queue_at(s, s->priv);
+	if (!err)
+		path_fill(addr, s->len, s->seed);
+	return err;
+}
+
+/*
+ * The frame after a held re-queue: it must land in the new range, and
+ * the old one, its pins given back, must keep the bytes the user wrote
+ * there (a stale pin would let the device write into its pages).  Its
+ * length, or -EIO, said on stderr.
+ */
+static long requeued_frame(struct kpath_state *s, void *addr)
+{
+	struct v4l2_buffer buf = {
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.memory = V4L2_MEMORY_USERPTR,
+	};
+
+	if (ioctl(s->fd[0], VIDIOC_DQBUF, &buf))
+		return -errno;
+	path_fill(s->buf, s->len, s->seed);
+	if (memcmp(addr, s->buf, s->len)) {
+		fprintf(stderr, AGENT_ERROR_PREFIX "v4l2: the device wrote into the range it was re-queued away from\n");
+		return -EIO;
+	}
+	path_fill(s->buf, s->len, ~s->seed);
+	if (buf.m.userptr != (uintptr_t)s->priv || buf.bytesused < V4L2_FRAME ||
+	    !memcmp(s->priv, s->buf, V4L2_FRAME)) {
+		fprintf(stderr, AGENT_ERROR_PREFIX "v4l2: the frame after the re-queue did not land in the new range\n");
+		return -EIO;
+	}
+	return s->len;
+}
+
 static void userptr_call(struct kpath_state *s, void *addr,
 			 struct uafault_run *r)
 {
 	enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	struct v4l2_buffer buf = {
 		.type = type, .memory = V4L2_MEMORY_USERPTR,
-		.m.userptr = (uintptr_t)addr, .length = s->len,
 	};
-	long n = s->len;
-	bool queued = !ioctl(s->fd[0], VIDIOC_QBUF, &buf);
+	long n = queue_at(s, addr);
+	bool queued = !n;
 
 	if (!queued || ioctl(s->fd[0], VIDIOC_STREAMON, &type) ||
 	    ioctl(s->fd[0], VIDIOC_DQBUF, &buf))
-		n = -errno;
+		n = n ?: -errno;
+	else
+		n = s->len;
 	path_disarm(s);
 	if (queued)	/* pinned at QBUF, until the queue is freed */
 		path_held(s, addr);
+	if (n >= 0 && s->changed & HELD_CHANGE(HELD_REQUEUE))
+		n = requeued_frame(s, addr);
 	ioctl(s->fd[0], VIDIOC_STREAMOFF, &type);
 	/* Freeing the queue releases the buffer: its pins go now. */
 	if (!s->misuse && request_buffers(s->fd[0], 0) && n >= 0)
@@ -120,9 +211,12 @@ static const struct kpath v4l2_table[] = {
 		.open = v4l2_open,
 		.prepare = v4l2_queue,
 		.call = userptr_call,
+		.close = v4l2_close,
 		.contract = { .min_len = V4L2_FRAME },
 		.opaque = true,
 		.held = true,
+		.changes = HELD_CHANGE(HELD_REQUEUE),
+		.change = v4l2_change,
 	},
 };
 

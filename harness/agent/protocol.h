@@ -159,6 +159,13 @@
  */
 #define MISUSE_NOT_KEPT_LINE	AGENT_ERROR_PREFIX "%s: --misuse-paths kept nothing past the call\n"
 
+/*
+ * The oracle of a change made while a path holds (kinds_held.c's held_*
+ * kinds): the pins were not held at the change, or not what the change's
+ * contract leaves them.
+ */
+#define HELD_CHANGE_ORACLE	"[held-change]"
+
 /* The figures: checked scenarios, and the bare ioctl loop (bench). */
 #define STATS_MARKER		"# uafault-stats:"
 #define STATS_LINE		STATS_MARKER " scenarios=%lu seconds=%.3f\n"

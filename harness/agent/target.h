@@ -44,6 +44,7 @@ struct target {
 	struct kpath_state *state;	/* the path's, open for the run */
 	bool opaque;		/* its bytes are a device's own: no data oracle */
 	bool held;		/* a path with a held phase (kpath.held) */
+	unsigned int changes;	/* what it allows while held (kpath.changes) */
 	struct contract contract;	/* a path's; a module target's min_len */
 };
 

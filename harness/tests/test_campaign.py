@@ -231,7 +231,7 @@ def test_the_planner_reads_what_the_agent_lists() -> None:
 def test_the_registry_holds_every_family() -> None:
     files = sorted(p.stem.removeprefix("kinds_") for p in (PROJECT_ROOT / "harness" / "agent").glob("kinds_*.c"))
     assert sorted(families()) == files
-    assert len(agent_fault_kinds()) == len(set(agent_fault_kinds())) == 27
+    assert len(agent_fault_kinds()) == len(set(agent_fault_kinds())) == 32
 
 
 def test_the_agent_table_says_which_targets_each_kind_needs() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from uafault_harness.campaign.spec import Case
 from uafault_harness.campaign.store import Row
 from uafault_harness.core.verdicts import Verdict
-from uafault_harness.testsuite.path_oracles_layer import (HELD_PATHS, KEEPS, KEEPS_COPIES, KEPT_REF, MISUSE_FAULTS,
-                                                          PASSER_BY_PATHS, complaints_by_suite, longterm_checks,
-                                                          misuse_verdicts, passer_by_verdicts, runs_by_suite)
+from uafault_harness.testsuite.path_oracles_layer import (HELD_CHANGES, HELD_PATHS, KEEPS, KEEPS_COPIES, KEPT_REF,
+                                                          MISUSE_FAULTS, PASSER_BY_PATHS, complaints_by_suite,
+                                                          longterm_checks, misuse_verdicts, passer_by_verdicts,
+                                                          runs_by_suite)
 
 KTAP = """\
 KTAP version 1
@@ -129,24 +130,65 @@ def test_the_agent_notes_the_passer_by_as_the_host_reads_it() -> None:
     assert KEPT_REF == agent_string("REFS_KEPT") == "a reference kept"
 
 
-def _movable_row(target: str, verdict: str, title: str = "") -> Row:
-    return Row(Case(0, "plain", target, "movable", 0, -1, 1, 0, "anon"), Verdict(verdict), title, 0.1)
+def _movable_row(target: str, verdict: str, title: str = "", kind: str = "movable") -> Row:
+    return Row(Case(0, "plain", target, kind, 0, -1, 1, 0, "anon"), Verdict(verdict), title, 0.1)
+
+
+def _held_change_rows() -> list[Row]:
+    return [_movable_row(path, "PASS", kind=kind) for path, kinds in HELD_CHANGES.items() for kind in kinds]
 
 
 def test_every_long_term_pinner_must_run_and_pass_movable() -> None:
-    rows = [_movable_row(path, "PASS") for path in HELD_PATHS]
+    rows = [_movable_row(path, "PASS") for path in HELD_PATHS] + _held_change_rows()
     assert all(longterm_checks(rows).values())
     rows[0] = _movable_row(HELD_PATHS[0], "FAIL", "[movable] 3 held page(s) still in ZONE_MOVABLE")
-    failed = [name for name, ok in longterm_checks(rows[:-1]).items() if not ok]
+    failed = [name for name, ok in longterm_checks(rows[:len(HELD_PATHS) - 1] + _held_change_rows()).items()
+              if not ok]
     assert len(failed) == 2
     assert "[movable] 3 held page(s)" in failed[0] and failed[1].endswith("(no case)")
 
 
+def test_every_held_change_must_run_and_pass() -> None:
+    """Each change a held path allows runs under its kind in the longterm
+    campaign; a failed or missing one fails the layer."""
+    movable = [_movable_row(path, "PASS") for path in HELD_PATHS]
+    changes = _held_change_rows()
+    assert {(r.case.target, r.case.fault) for r in changes} == {
+        ("path_iommufd_access_pages", "held_unmap"), ("path_iommufd_access_pages", "held_detach"),
+        ("path_io_uring_read_fixed_held", "held_update"),
+        ("path_io_uring_read_fixed_held", "held_unregister"), ("path_v4l2_userptr_vivid", "held_requeue")}
+    changes[0] = _movable_row(changes[0].case.target, "FAIL", "[held-change] held_unmap left the pins held",
+                              kind="held_unmap")
+    failed = [name for name, ok in longterm_checks(movable + changes[:-1]).items() if not ok]
+    assert len(failed) == 2
+    assert "left the pins held" in failed[0] and failed[1].endswith("(no case)")
+
+
 def test_the_misuse_boot_runs_movable_on_the_held_paths() -> None:
-    """The misuse boot runs movable beside none, and every held path is a
-    long-term pinner whose misuse keeps its pins."""
-    assert MISUSE_FAULTS.split(",") == ["none", "movable"]
+    """The misuse boot runs movable beside none, and the held changes;
+    every held path is a long-term pinner whose misuse keeps its pins,
+    and every path that allows a change is a held one."""
+    assert MISUSE_FAULTS.split(",") == ["none", "movable", "held_detach", "held_requeue", "held_unmap",
+                                      "held_unregister", "held_update"]
     assert set(HELD_PATHS) <= set(KEEPS)
+    assert set(HELD_CHANGES) <= set(HELD_PATHS)
+
+
+def test_the_misuse_boot_wants_each_change_to_find_nothing_held() -> None:
+    """On --misuse-paths the held phase comes before the call pins: each
+    held change must draw [held-change]'s nothing-held complaint, not
+    merely any complaint of that oracle."""
+    from uafault_harness.guest.protocol import HELD_CHANGE_ORACLE
+
+    assert HELD_CHANGE_ORACLE == "[held-change]"
+    path = "path_io_uring_read_fixed_held"
+    said = ["[result] ret 0 done 12289, expected ret 0 done 12288 (reach 12288 of 12288)",
+            "[pins] pin balance 0 -> 3: pins leaked", "[pins] VmPin 0 kB -> 12 kB: pinned memory still charged",
+            "[movable] 3 held page(s) still in ZONE_MOVABLE: a long-term hold must migrate them out",
+            f"[held-change] held_update: {path} held no pin of the range at the change: it changed nothing held",
+            "[held-change] held_unregister while held failed: No such device or address"]
+    bad = [name for name, ok in misuse_verdicts(1, {path: said}, "").items() if not ok and name.startswith(path)]
+    assert bad == [f"{path}: [held-change] caught held_unregister finding nothing held"]
 
 
 # The --misuse-paths boot's fuse paths: each reports its extra byte; the

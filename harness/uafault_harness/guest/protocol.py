@@ -61,6 +61,8 @@ MISUSE_NOT_KEPT_RE = agent_format("MISUSE_NOT_KEPT_LINE")
 # How the [refs] oracle's complaint ends: a reference kept, or dropped.
 REFS_KEPT = agent_string("REFS_KEPT")
 REFS_DROPPED = agent_string("REFS_DROPPED")
+# The oracle of a change made while a path holds (the held_* kinds).
+HELD_CHANGE_ORACLE = agent_string("HELD_CHANGE_ORACLE")
 # Where the agent's time went (profile.c): cases=N, then seconds per phase.
 PROFILE_MARKER = agent_string("PROFILE_MARKER")
 PROFILE_RE = re.compile(re.escape(PROFILE_MARKER) + r" cases=(\d+)((?: \w+=[\d.]+)+)$")

@@ -14,6 +14,20 @@ pinner that migrated nothing would leave): `[movable]` must say pages
 stayed in ZONE_MOVABLE, on every one of them.  The longterm campaign
 (configs/campaigns/longterm.toml) runs them correct under `movable`:
 every one must run and pass, its pages migrated out while held.
+The same two runs hold the paths that allow changes while held
+(kpath.changes: iommufd's access under IOMMU_IOAS_UNMAP and under its
+domain detached and another attached, io_uring's
+in-flight fixed read under a buffer update and an unregister, v4l2's
+USERPTR buffer queued again at another range) to the held_* kinds: in
+the longterm campaign every change must run and pass (the unmap gives
+the pins back at once, through the access's unmap callback; the detach
+leaves them with the access, which still reaches the bytes, and the new
+domain maps the IOVA to the same pages; the update
+and the unregister keep them for the request until it completes; the
+re-queue pins the new range and releases the old; the bytes land in the
+pinned pages; nothing leaks), and on
+the misuse boot, whose held phase comes before the call pins anything,
+`[held-change]` must say the change found nothing held.
 fuse's splice servers keep each request in their pipe past the call,
 which on a fixed kernel holds copies of the caller's pages, never the
 pages (0c4bcfdecb1a, CVE-2022-1011): there the page-reference oracle
@@ -47,8 +61,8 @@ from ..campaign.store import DB_NAME, History, Row
 from ..core.paths import Layout
 from ..core.results import LayerResult
 from ..core.verdicts import KtapResult, Verdict, ktap_result
-from ..guest.protocol import (ACCOUNTING_TAG, BOOT_TAINTED_RE, CASE_MARKER, MISUSE_NOT_KEPT_RE, ORACLE_NOTE,
-                              PASSER_BY_RE, REFS_KEPT, WATCHDOG_RE, agent_args)
+from ..guest.protocol import (ACCOUNTING_TAG, BOOT_TAINTED_RE, CASE_MARKER, HELD_CHANGE_ORACLE, MISUSE_NOT_KEPT_RE,
+                              ORACLE_NOTE, PASSER_BY_RE, REFS_KEPT, WATCHDOG_RE, agent_args)
 from ..guest.runner import KTAP_NAME
 from .campaign_layers import checks_layer, cli_command, run_campaign_file, run_logged
 
@@ -58,7 +72,8 @@ PATH_PREFIX = "path_"
 # it (the other paths' calls keep nothing past the kernel's own release).
 _BOTH = ("[pins] pin balance", "[pins] VmPin")
 KEEPS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
-         "path_iommufd_ioas_map": _BOTH, "path_xdp_umem_reg": ("[pins] pin balance",),
+         "path_io_uring_read_fixed_held": _BOTH, "path_iommufd_ioas_map": _BOTH,
+         "path_iommufd_access_pages": _BOTH, "path_xdp_umem_reg": ("[pins] pin balance",),
          "path_v4l2_userptr_vivid": ("[pins] pin balance",),
          # gup_test charges no VmPin.
          **{f"path_gup_test_longterm_{how}": ("[pins] pin balance",)
@@ -68,10 +83,16 @@ KEEPS = {"path_io_uring_read_fixed": _BOTH, "path_io_uring_write_fixed": _BOTH,
 # The long-term pinners with a held phase (kpath.held): the movable kind
 # runs there, and on their misuse (the phase before the pins) must say
 # the pages stayed in ZONE_MOVABLE.
-HELD_PATHS = ("path_io_uring_read_fixed", "path_io_uring_write_fixed", "path_iommufd_ioas_map",
-              "path_xdp_umem_reg", "path_v4l2_userptr_vivid",
+HELD_PATHS = ("path_io_uring_read_fixed", "path_io_uring_write_fixed", "path_io_uring_read_fixed_held",
+              "path_iommufd_ioas_map", "path_iommufd_access_pages", "path_xdp_umem_reg", "path_v4l2_userptr_vivid",
               *(f"path_gup_test_longterm_{how}" for how in ("fast", "write", "locked")))
-MISUSE_FAULTS = "none,movable"
+# The held paths that allow changes while held (kpath.changes), by the
+# kinds that make them (kinds_held.c's held_*): each must run and pass
+# in the longterm campaign, and draw HELD_CHANGE_ORACLE on the misuse boot.
+HELD_CHANGES = {"path_iommufd_access_pages": ("held_unmap", "held_detach"),
+                "path_io_uring_read_fixed_held": ("held_update", "held_unregister"),
+                "path_v4l2_userptr_vivid": ("held_requeue",)}
+MISUSE_FAULTS = ",".join(("none", "movable", *sorted({k for kinds in HELD_CHANGES.values() for k in kinds})))
 MOVABLE = "[movable]"
 LONGTERM = Path("configs/campaigns/longterm.toml")
 # How [refs] says a call kept a reference (oracle.c's check_refs()).
@@ -258,17 +279,22 @@ def taint_checks(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
                 and CASE_MARKER not in text}
 
 
+def ran_and_passed(rows: list[Row], path: str, kind: str) -> tuple[str, bool]:
+    """The check that path ran under kind and every case of it passed."""
+    mine = [r for r in rows if r.case.target == path and r.case.fault == kind]
+    wrong = [f"{r.case.case_id} {r.verdict} {r.title}" for r in mine if r.verdict != Verdict.PASS]
+    name = f"{path}: {kind} ran and passed while held"
+    return (f"{name} ({'; '.join(wrong[:2]) or 'no case'})" if wrong or not mine else name), bool(mine) and not wrong
+
+
 def longterm_checks(rows: list[Row]) -> dict[str, bool]:
     """The longterm campaign's verdicts: every long-term pinner ran under
     movable, and each of its cases passed (its pages left ZONE_MOVABLE
-    while it held them)."""
-    checks: dict[str, bool] = {}
-    for path in HELD_PATHS:
-        mine = [r for r in rows if r.case.target == path and r.case.fault == "movable"]
-        wrong = [f"{r.case.case_id} {r.verdict} {r.title}" for r in mine if r.verdict != Verdict.PASS]
-        checks[f"{path}: movable ran and passed while held ({'; '.join(wrong[:2]) or 'no case'})"
-               if wrong or not mine else f"{path}: movable ran and passed while held"] = bool(mine) and not wrong
-    return checks
+    while it held them); every change a held path allows ran under its
+    kind and passed."""
+    pairs = [(path, "movable") for path in HELD_PATHS]
+    pairs += [(path, kind) for path, kinds in HELD_CHANGES.items() for kind in kinds]
+    return dict(ran_and_passed(rows, path, kind) for path, kind in pairs)
 
 
 def run_longterm_campaign(layout: Layout, out: Path, jobs: int) -> dict[str, bool]:
@@ -288,7 +314,9 @@ def misuse_verdicts(rc: int, suites: dict[str, list[str]], log: str) -> dict[str
     path kept nothing where it must keep, and each path of KEEPS_COPIES
     (what it keeps, a fixed kernel fills with copies) ran and drew no
     [refs]; on every long-term pinner with a held phase [movable]
-    caught pages left in ZONE_MOVABLE."""
+    caught pages left in ZONE_MOVABLE, and on every path that allows
+    changes while held HELD_CHANGE_ORACLE caught each change finding
+    nothing held."""
     checks: dict[str, bool] = {f"the misused paths fail the run (exit {rc} != 0)": rc != 0,
                                "the run lists paths": any(s.startswith(PATH_PREFIX) for s in suites)}
     for suite, said in sorted(suites.items()):
@@ -303,6 +331,9 @@ def misuse_verdicts(rc: int, suites: dict[str, list[str]], log: str) -> dict[str
         if suite in HELD_PATHS:
             checks[f"{suite}: {MOVABLE} caught pages left in ZONE_MOVABLE while held"] = any(
                 c.startswith(MOVABLE) for c in said)
+        for kind in HELD_CHANGES.get(suite, ()):
+            checks[f"{suite}: {HELD_CHANGE_ORACLE} caught {kind} finding nothing held"] = any(
+                c.startswith(f"{HELD_CHANGE_ORACLE} {kind}: ") for c in said)
     not_kept = MISUSE_NOT_KEPT_RE.search(log)
     checks["every misused path kept what it must past its call" + (f" ({not_kept.group(0)})" if not_kept else "")] = (
         not_kept is None)
