@@ -175,7 +175,8 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 			"found by uafault on 6.12, drivers/iommu/iommufd/ioas.c iommufd_ioas_map()",
 		.probe =
 			"sometimes: the [pins] and [result] oracles under fail_nth (not every plan reaches the reply's copy)",
-		.cases = "issue:path_iommufd_ioas_map.fail_nth",
+		.cases =
+			"issue:path_iommufd_ioas_map.fail_nth issue:path_iommufd_access_pages.fail_nth",
 		.kernel = "*",
 	},
 	[UAFAULT_KNOWN_VIRTIO_IOMMU_UNMAP] = {

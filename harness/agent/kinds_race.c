@@ -315,7 +315,7 @@ static void *churn_thread(void *arg)
 		if (mremap(fresh, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   ch->page) == MAP_FAILED)
 			break;
-		ch->rounds++;
+		__atomic_add_fetch(&ch->rounds, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -392,6 +392,15 @@ static void fault_stochastic(const struct agent *a, const struct target *t,
 			     round, (long long)r.ret, (unsigned long long)r.done,
 			     refusal);
 			break;
+		}
+		/*
+		 * The page under the call is remapped all along: a target
+		 * may refuse the change as its contract declares.
+		 */
+		if (refused_change(t, &r) &&
+		    __atomic_load_n(&ch.rounds, __ATOMIC_RELAXED)) {
+			partial++;
+			continue;
 		}
 		if (r.done > p.len + (t->result == UAFAULT_RES_STRSIZE) ||
 		    (r.ret && r.ret != -EFAULT)) {

@@ -430,8 +430,14 @@ static const struct kpath iommufd_table[] = {
 		.prepare = access_prepare,
 		.call = access_pages_call,
 		.close = access_close,
-		/* An access that pins: the IOAS maps whole pages only. */
-		.contract = { .addr_align = PAGE, .len_align = PAGE },
+		/*
+		 * An access that pins: the IOAS maps whole pages only.  The
+		 * mock's ACCESS_PAGES checks that the pages the map pinned
+		 * are the ones the user maps now: a range remapped in
+		 * between is refused with -EBADE, nothing done.
+		 */
+		.contract = { .addr_align = PAGE, .len_align = PAGE,
+			      .changed_err = -EBADE },
 		.held = true,
 		.changes = HELD_CHANGE(HELD_UNMAP) | HELD_CHANGE(HELD_DETACH),
 		.change = access_change,
