@@ -694,6 +694,27 @@ static int late_completion(struct uafault_ctx *ctx, bool bug)
 TWIN_AND_VARIANT(late_completion)
 
 /*
+ * The device writes into the range pinned with @gup_flags, and the pages
+ * go back marked dirty, or (@dirty false) as they are.
+ */
+static int device_write_unpin(struct uafault_ctx *ctx, unsigned int gup_flags,
+			      bool dirty)
+{
+	struct page **pages;
+	int err;
+
+	pages = device_write(ctx, gup_flags, &err);
+	if (!pages)
+		return err;
+	if (dirty)
+		unpin_user_pages_dirty_lock(pages, ctx->pinned, true);
+	else
+		unpin_user_pages(pages, ctx->pinned);
+	kvfree(pages);
+	return 0;
+}
+
+/*
  * A device writes into pages its driver pinned without FOLL_WRITE and
  * gives back without marking them dirty: the class FOLL_WRITE and
  * unpin_user_pages_dirty_lock() exist for (Documentation/core-api/
@@ -704,18 +725,7 @@ TWIN_AND_VARIANT(late_completion)
  */
 static int write_without_dirty(struct uafault_ctx *ctx, bool bug)
 {
-	struct page **pages;
-	int err;
-
-	pages = device_write(ctx, bug ? 0 : FOLL_WRITE, &err);
-	if (!pages)
-		return err;
-	if (bug)
-		unpin_user_pages(pages, ctx->pinned);
-	else
-		unpin_user_pages_dirty_lock(pages, ctx->pinned, true);
-	kvfree(pages);
-	return 0;
+	return device_write_unpin(ctx, bug ? 0 : FOLL_WRITE, !bug);
 }
 
 TWIN_AND_VARIANT(write_without_dirty)
@@ -736,18 +746,7 @@ TWIN_AND_VARIANT(write_without_dirty)
  */
 static int dirty_before_io(struct uafault_ctx *ctx, bool bug)
 {
-	struct page **pages;
-	int err;
-
-	pages = device_write(ctx, FOLL_WRITE, &err);
-	if (!pages)
-		return err;
-	if (bug)
-		unpin_user_pages(pages, ctx->pinned);
-	else
-		unpin_user_pages_dirty_lock(pages, ctx->pinned, true);
-	kvfree(pages);
-	return 0;
+	return device_write_unpin(ctx, FOLL_WRITE, !bug);
 }
 
 TWIN_AND_VARIANT(dirty_before_io)
