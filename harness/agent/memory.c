@@ -275,6 +275,254 @@ static int hugetlb_reserve(void)
 }
 
 /*
+ * The layouts of one page twice and of a huge page out of order: what
+ * coalescing code (io_uring's io_coalesce_buffer(), bio_add_page()'s
+ * merging, iommufd's batches, GUP's folio walk) must not take for
+ * consecutive pages of one folio.  Each needs at least two pages: a
+ * one-page range gets a second page after it, outside the range.
+ */
+static size_t pages_laid_out(const struct umem *m)
+{
+	return m->plan.npages > 2 ? m->plan.npages : 2;
+}
+
+/* page_twice: the page that maps its predecessor's frame. */
+static unsigned int twice_page(const struct umem *m)
+{
+	return m->plan.npages >= RANGE_PAGES ? 2 : 1;
+}
+
+/* Maps file page @pgoff of @fd at page @i of @m, MAP_FIXED. */
+static int map_file_page(struct umem *m, size_t i, int fd, size_t pgoff)
+{
+	if (mmap(m->base + i * PAGE, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, pgoff * PAGE) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+/* The pages laid out, PROT_NONE until each is mapped; m->base's. */
+static int reserve_pages(struct umem *m, int fd)
+{
+	size_t len = pages_laid_out(m) * PAGE;
+	void *base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+
+	if (base == MAP_FAILED) {
+		close(fd);
+		return -errno;
+	}
+	m->base = base;
+	m->fd = fd;
+	if (len > m->map_len)
+		m->vma_len = len;
+	return 0;
+}
+
+/*
+ * page_twice: a memfd mapped page by page at its own offsets, but for
+ * the page twice_page() names, which maps the one before it, MAP_SHARED
+ * | MAP_FIXED: the range's pages k and k + 1 are one frame.  The bytes
+ * are written through the mapping, in order, so both show the last
+ * write, as after any write through either.
+ */
+static int twice_lay_out(struct umem *m, const unsigned char *bytes)
+{
+	size_t n = pages_laid_out(m), i;
+	unsigned int twice = twice_page(m);
+	int fd = memfd_open(n * PAGE), err;
+
+	if (fd < 0)
+		return fd;
+	err = reserve_pages(m, fd);
+	for (i = 0; !err && i < n; i++)
+		err = map_file_page(m, i, fd, i == twice ? i - 1 : i);
+	if (err)
+		return err;
+	m->twice = twice;
+	memcpy(m->base, bytes, m->map_len);
+	if (madvise(m->base, n * PAGE, MADV_POPULATE_READ))
+		return -errno;
+	return 0;
+}
+
+/* Pages twice - 1 and twice have one frame (pagemap). */
+static bool twice_proven(struct umem *m, const struct memory_kind *mk)
+{
+	unsigned int twice = m->twice;
+	uint64_t e[2];
+
+	if (!twice || !read_pagemap(m->base + (twice - 1) * PAGE, 2, e)) {
+		snprintf(m->why, sizeof(m->why), "cannot read /proc/self/pagemap");
+		return false;
+	}
+	if (e[0] >> 63 & 1 && e[1] >> 63 & 1 && e[0] & PFN_MASK &&
+	    (e[0] & PFN_MASK) == (e[1] & PFN_MASK))
+		return true;
+	snprintf(m->why, sizeof(m->why),
+		 "%s memory: pages %u and %u are not one frame (pagemap %#llx, %#llx)",
+		 mk->name, twice - 1, twice, (unsigned long long)e[0],
+		 (unsigned long long)e[1]);
+	return false;
+}
+
+/* --break-memory: the second page maps its own file page again. */
+static void twice_undo(struct umem *m)
+{
+	unsigned int twice = m->twice;
+
+	if (twice && !map_file_page(m, twice, m->fd, twice))
+		madvise(m->base + twice * PAGE, PAGE, MADV_POPULATE_READ);
+}
+
+#define THP_TMPFS_DIR	"/tmp/uafault-thp"
+/* Large enough for one huge page and a fork's, nothing more. */
+#define THP_TMPFS_OPTS	"size=8m,huge=always"
+
+/*
+ * A file of its own on a tmpfs mounted huge=always (no huge page of
+ * shmem otherwise: shmem_enabled is never), one huge page long and
+ * allocated by fallocate(), whose shmem_get_folio() has no VMA to ask
+ * for alignment: one PMD-sized folio, in the page cache.
+ */
+static int thp_file_open(void)
+{
+	struct stat dir, tmp;
+	char name[64];
+	int fd;
+
+	if (mkdir(THP_TMPFS_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	if (stat(THP_TMPFS_DIR, &dir) || stat("/tmp", &tmp))
+		return -errno;
+	/* Mounted once per boot: a mount point is another device. */
+	if (dir.st_dev == tmp.st_dev &&
+	    mount("uafault-thp", THP_TMPFS_DIR, "tmpfs", 0, THP_TMPFS_OPTS))
+		return -errno;
+	snprintf(name, sizeof(name), THP_TMPFS_DIR "/range-%d", getpid());
+	fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	unlink(name);
+	if (ftruncate(fd, HPAGE) || fallocate(fd, 0, 0, HPAGE)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* thp_scrambled: the folio page virtual page @i maps (1, 0, 3, 2, ...). */
+static size_t scrambled(size_t i)
+{
+	return i ^ 1;
+}
+
+/*
+ * thp_scrambled: the pages of one huge page of shmem, each mapped
+ * MAP_SHARED | MAP_FIXED at a page of the range out of order, so
+ * consecutive pages of the range are pages of one folio but not
+ * consecutive ones.  The bytes go into the file at the page each
+ * virtual page maps.
+ */
+static int scrambled_lay_out(struct umem *m, const unsigned char *bytes)
+{
+	size_t n = pages_laid_out(m), i;
+	int fd = thp_file_open(), err;
+
+	if (fd < 0)
+		return fd;
+	err = reserve_pages(m, fd);
+	for (i = 0; !err && i < n; i++)
+		err = map_file_page(m, i, fd, scrambled(i));
+	for (i = 0; !err && i < m->plan.npages; i++)
+		if (pwrite(fd, bytes + i * PAGE, PAGE, scrambled(i) * PAGE) !=
+		    PAGE)
+			err = -EIO;
+	if (err)
+		return err;
+	if (madvise(m->base, n * PAGE, MADV_POPULATE_READ))
+		return -errno;
+	return 0;
+}
+
+/* The kpageflags of frames [pfn, pfn + n); false when unreadable. */
+static bool read_kpageflags(uint64_t pfn, size_t n, uint64_t *flags)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY);
+	ssize_t want = n * sizeof(*flags);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = pread(fd, flags, want, pfn * sizeof(*flags)) == want;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Page i of the range is page scrambled(i) of one compound page: the
+ * frame virtual page 1 maps is a transparent huge page's head, every
+ * page maps the frame that far from it, and none between the head and
+ * the last is another head.
+ */
+static bool scrambled_proven(struct umem *m, const struct memory_kind *mk)
+{
+	size_t n = pages_laid_out(m), i, span = 0;
+	uint64_t e[MAX_PAGES + 1], flags[MAX_PAGES + 2], head;
+
+	if (n > MAX_PAGES || !read_pagemap(m->base, n, e)) {
+		snprintf(m->why, sizeof(m->why), "cannot read /proc/self/pagemap");
+		return false;
+	}
+	head = e[1] & PFN_MASK;
+	for (i = 0; i < n; i++) {
+		if (!(e[i] >> 63 & 1) || !head ||
+		    (e[i] & PFN_MASK) != head + scrambled(i)) {
+			snprintf(m->why, sizeof(m->why),
+				 "%s memory: page %zu maps frame %#llx, not page %zu of the folio at %#llx",
+				 mk->name, i,
+				 (unsigned long long)(e[i] & PFN_MASK),
+				 scrambled(i), (unsigned long long)head);
+			return false;
+		}
+		if (scrambled(i) + 1 > span)
+			span = scrambled(i) + 1;
+	}
+	if (!read_kpageflags(head, span, flags)) {
+		snprintf(m->why, sizeof(m->why), "/proc/kpageflags: %s",
+			 strerror(errno));
+		return false;
+	}
+	for (i = 0; i < span; i++) {
+		uint64_t want = i ? BIT(KPF_COMPOUND_TAIL) :
+				    BIT(KPF_COMPOUND_HEAD) | BIT(KPF_THP);
+
+		if ((flags[i] & want) != want ||
+		    (i && flags[i] & BIT(KPF_COMPOUND_HEAD))) {
+			snprintf(m->why, sizeof(m->why),
+				 "%s memory: frame %#llx is not %s of one huge page (kpageflags %#llx)",
+				 mk->name, (unsigned long long)(head + i),
+				 i ? "a tail" : "the head",
+				 (unsigned long long)flags[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* --break-memory: every page maps the folio's page of its own index. */
+static void scrambled_undo(struct umem *m)
+{
+	size_t n = pages_laid_out(m), i;
+
+	for (i = 0; i < n; i++)
+		map_file_page(m, i, m->fd, i);
+	madvise(m->base, n * PAGE, MADV_POPULATE_READ);
+}
+
+/*
  * What shared memory (shmem) leaves out, and why.  Its userfaultfd kinds
  * punch the page out of the file first, so the fault finds it missing;
  * its swap-out is proven by smaps (memory_swapped()).
@@ -304,6 +552,12 @@ static int hugetlb_reserve(void)
 #define TRAPS_WHY	"the trap kinds pin the page long-term for writing, which it refuses (trap_header, trap_bytes)"
 /* Pins of it that do not stay the mapped pages, or no pin at all. */
 #define NO_HELD_PAGE	"split compact migrate truncate writeback"
+/*
+ * A range whose pages map a file's at other offsets than their own
+ * (page_twice, thp_scrambled): the file and the mapping differ.
+ */
+#define LAID_OUT_SKIP	SHMEM_SKIP " " NO_DISK " truncate swapped uffd_munmap uffd_mprotect"
+#define LAID_OUT_WHY	SHMEM_WHY "; " NO_DISK_WHY "; its pages map the file at other offsets than their own, so truncation's file and the hole userfaultfd's kinds punch at a page's own offset are not the page's (truncate, uffd_munmap, uffd_mprotect), and MADV_PAGEOUT leaves a page mapped twice, or a huge page's, resident (swapped)"
 
 /*
  * @must / @must_not: kpageflags every page of the mapping has / lacks
@@ -421,6 +675,34 @@ const struct memory_kind memory_kinds[] = {
 		.must = BIT(KPF_ANON) | BIT(KPF_THP),
 		.skip = "swapped " NO_FILE,
 		.why = "MADV_PAGEOUT of a few pages of a PMD-mapped huge page splits it and leaves most of them resident (7 of 8, measured); " NO_FILE_WHY,
+	},
+	{
+		/*
+		 * One memfd page at two adjacent pages of the range: a
+		 * write through either shows through both, and a pin takes
+		 * the page twice.
+		 */
+		.name = "page_twice",
+		.map_pages = twice_lay_out,
+		.proof = twice_proven,
+		.undo = twice_undo,
+		.must_not = BIT(KPF_ANON),
+		.skip = LAID_OUT_SKIP,
+		.why = LAID_OUT_WHY,
+	},
+	{
+		/*
+		 * Pages of one shmem huge page, out of order: consecutive
+		 * pages of the range are one folio's, never its next page.
+		 */
+		.name = "thp_scrambled",
+		.map_pages = scrambled_lay_out,
+		.proof = scrambled_proven,
+		.undo = scrambled_undo,
+		.must = BIT(KPF_THP),
+		.must_not = BIT(KPF_ANON),
+		.skip = LAID_OUT_SKIP,
+		.why = LAID_OUT_WHY,
 	},
 };
 
@@ -542,6 +824,8 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
 	size_t lead = (size_t)m->plan.folio_page * PAGE;
 	int fd = -1;
 
+	if (mk->map_pages)
+		return mk->map_pages(m, bytes);
 	if (mk->open) {
 		fd = mk->open(m->map_len);
 		if (fd < 0)
@@ -609,7 +893,9 @@ int memory_map(struct umem *m, const struct memory_kind *mk,
  */
 void memory_break(struct umem *m, const struct memory_kind *mk)
 {
-	if (mk->device) {
+	if (mk->undo) {
+		mk->undo(m);
+	} else if (mk->device) {
 		mmap(m->base, PAGE, PROT_READ | PROT_WRITE,
 		     MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	} else if (mk->untouched || mk->merged) {
@@ -714,7 +1000,8 @@ bool memory_proven(struct umem *m, const struct memory_kind *mk)
 		}
 	}
 	close(fd);
-	return i == n && (!mk->merged || merged_with_twin(m, mk));
+	return i == n && (!mk->merged || merged_with_twin(m, mk)) &&
+	       (!mk->proof || mk->proof(m, mk));
 }
 
 /*

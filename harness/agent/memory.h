@@ -22,6 +22,15 @@ struct memory_kind {
 	bool backed;		/* MAP_SHARED of a file a disk backs */
 	bool shmem;		/* shmem pages: swapped out, no swap PTE */
 	uint64_t must, must_not;	/* kpageflags of every page */
+	/*
+	 * A range laid out page by page (out of order, a page twice):
+	 * @map_pages maps it and puts the bytes in (0 or -errno), @proof
+	 * proves the order by pagemap (the reason in m->why), @undo is
+	 * --break-memory's.
+	 */
+	int (*map_pages)(struct umem *m, const unsigned char *bytes);
+	bool (*proof)(struct umem *m, const struct memory_kind *mk);
+	void (*undo)(struct umem *m);
 	const char *skip;	/* fault kinds that mean nothing on it */
 	const char *why;	/* ... and why */
 };

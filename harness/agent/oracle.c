@@ -241,6 +241,53 @@ uint64_t user_csum(const struct umem *m, const struct target *t,
 	return csum;
 }
 
+/*
+ * The byte of @m's mapping that shares @i's frame (page_twice: pages
+ * m->twice - 1 and m->twice are one page), or -1.
+ */
+static long alias_of(const struct umem *m, size_t i)
+{
+	size_t pg = i / PAGE;
+
+	if (!m->twice)
+		return -1;
+	if (pg + 1 == m->twice && i + PAGE < m->map_len)
+		return i + PAGE;
+	if (pg == m->twice)
+		return i - PAGE;
+	return -1;
+}
+
+/* Whether byte @i of the mapping lies where a write of @reach may land. */
+static bool in_reach(const struct umem *m, long i, size_t reach)
+{
+	return i >= 0 && (size_t)i >= m->plan.offset &&
+	       (size_t)i < m->plan.offset + reach;
+}
+
+/*
+ * What a writing target stored at each byte of the range, as @after
+ * shows it: where two pages of the range are one frame, a byte shows the
+ * last write through either, so a byte holding its twin's
+ * uafault_fill() byte was written with its own (a target stores its
+ * fill bytes or zeroes, never the other page's); every other byte is
+ * what @after holds.
+ */
+static void stored_bytes(const struct umem *m, const unsigned char *after,
+			 unsigned char *seen, size_t reach, uint32_t seed)
+{
+	size_t off = m->plan.offset, i;
+	long j;
+
+	memcpy(seen, after, m->map_len);
+	for (i = off; i < off + reach && i < m->map_len; i++) {
+		j = alias_of(m, i);
+		if (in_reach(m, j, reach) && after[i] &&
+		    after[i] == uafault_fill(seed, j - off))
+			seen[i] = uafault_fill(seed, i - off);
+	}
+}
+
 void check_result(struct verdict *v, const struct umem *m,
 		  const struct target *t, const struct uafault_run *r,
 		  size_t reach)
@@ -250,28 +297,33 @@ void check_result(struct verdict *v, const struct umem *m,
 	/* A device's own bytes: only where it may write is checked. */
 	bool writes = target_writes(t), data = !t->opaque;
 	unsigned char *after = calloc(1, m->map_len);
+	unsigned char *seen = malloc(m->map_len);
 	size_t i, done = r->done;
 	uint64_t csum;
 
-	if (!after) {
+	if (!after || !seen) {
 		fail(v, "out of memory");
+		free(after);
+		free(seen);
 		return;
 	}
 	check_done(v, m, r, &e, reach);
 	umem_snapshot((struct umem *)m, after);
+	stored_bytes(m, after, seen, writes ? reach : 0, r->seed);
 	if (data && e.csum && t->result != UAFAULT_RES_STRSIZE &&
 	    done <= p->len) {
-		csum = user_csum(m, t, r, writes ? after : m->before);
+		csum = user_csum(m, t, r, writes ? seen : m->before);
 		if (csum != r->csum)
 			fail(v, "[csum] kernel csum %#llx of %zu bytes, user has %#llx",
 			     (unsigned long long)r->csum, done,
 			     (unsigned long long)csum);
 	}
 	if (data && writes && done <= p->len)
-		check_stored(v, after + p->offset, done, r->seed);
-	/* Nothing outside what the target may write changes. */
+		check_stored(v, seen + p->offset, done, r->seed);
+	/* Nothing outside what the target may write (through a twin) changes. */
 	for (i = 0; i < m->map_len; i++) {
-		bool mayw = writes && i >= p->offset && i < p->offset + reach;
+		bool mayw = writes && (in_reach(m, i, reach) ||
+				       in_reach(m, alias_of(m, i), reach));
 
 		if (!m->readable[i / PAGE] || mayw || after[i] == m->before[i])
 			continue;
@@ -280,6 +332,7 @@ void check_result(struct verdict *v, const struct umem *m,
 		break;
 	}
 	free(after);
+	free(seen);
 }
 
 /*

@@ -22,6 +22,8 @@ struct umem {
 	bool readable[MAX_PAGES];
 	int fd;			/* the backing file (backed kinds), or -1 */
 	unsigned char *twin;	/* a merged kind's KSM partner, map_len */
+	/* page_twice: pages twice - 1 and twice map one frame; 0: none */
+	unsigned int twice;
 	char why[160];		/* a set-up failure's reason, "" for errno's */
 };
 

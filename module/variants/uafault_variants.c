@@ -1000,6 +1000,54 @@ BUFFER_SHAPE(early_unpin, early_unpin_take, early_unpin_put)
 BUFFER_SHAPE_HOLD(early_unpin)
 
 /*
+ * A buffer walked as one folio: a driver that maps a pinned user buffer
+ * for its device coalesces it into one segment when its first and last
+ * pages are one folio's, and then walks the folio from the first page on
+ * (nth_page()), where io_uring's io_check_coalesce_buffer() checks that
+ * every page is the one after its predecessor.  On memory whose pages
+ * are in order the walk finds the pinned pages; where they are one
+ * folio's out of order (the thp_scrambled memory kind) the device reads
+ * other pages of the folio than the buffer's.  The walk stays in the
+ * folio.  The twin reads pages[i].
+ */
+static int folio_walk(struct uafault_ctx *ctx, bool bug)
+{
+	unsigned long nr = buffer_pages(ctx), first, i;
+	struct page **pages, **walk;
+	struct folio *folio;
+	long rc;
+
+	pages = kvmalloc_array(2 * nr, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	rc = pin_all(ctx->addr & PAGE_MASK, nr, pages, 0, false);
+	if (rc < 0) {
+		kvfree(pages);
+		return variant_failed(ctx, rc);
+	}
+	walk = pages + nr;
+	folio = page_folio(pages[0]);
+	first = page_to_pfn(pages[0]) - folio_pfn(folio);
+	for (i = 0; i < nr; i++)
+		walk[i] = pages[i];
+	if (bug && page_folio(pages[nr - 1]) == folio &&
+	    first + nr <= folio_nr_pages(folio))
+		for (i = 0; i < nr; i++)
+			walk[i] = nth_page(pages[0], i);
+	ctx->pinned = nr;
+	ctx->done = ctx->len;
+	/* The device reads the buffer. */
+	ctx->csum = uafault_pages_walk(walk, offset_in_page(ctx->addr),
+				       ctx->len, UAFAULT_WALK_READ, 0, 0,
+				       ctx->csum);
+	unpin_user_pages(pages, nr);
+	kvfree(pages);
+	return 0;
+}
+
+TWIN_AND_VARIANT(folio_walk)
+
+/*
  * A raw dereference of a user pointer: what SMAP exists to stop.  The
  * twin uses get_user(); the variant reads through the pointer and oopses
  * on any x86_64 with SMAP.
@@ -1101,6 +1149,7 @@ static const struct variant_shape shapes[] = {
 	      UAFAULT_TF_LONGTERM, ALL, 0, false),
 	SHAPE(dma_after_unmap, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
 	      UAFAULT_TF_LONGTERM, ALL, 0, false),
+	SHAPE(folio_walk, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0, false),
 	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
 };
 

@@ -5,7 +5,8 @@ any memory, run cases on every kind, and catch the FOLL_GET leak variant
 on every kind where a short take can be planted and seen,
 and on ext4_shared the variant that marks its pages dirty only
 before its device's write, on every writeback_window case (its twin
-passing each).  A second boot
+passing each), and the folio-walk variant on thp_scrambled, whose
+pages are one huge page's out of order.  A second boot
 turns transparent huge pages off: every `thp` case must then be a set-up
 failure that says the page is not huge, never a pass."""
 
@@ -67,6 +68,11 @@ KEPT_REFUSED = "memory, which refuses a long-term"
 # and missing to userfaultfd only once its page is punched out of the file.
 SHMEM_KINDS = frozenset({"shared", "memfd", "tmpfs_private"})
 SHMEM_FAULTS = ("swapped", "uffd_munmap")
+# A driver that walks a buffer whose first and last pages are one folio's
+# as that folio from its first page on: only memory whose pages are one
+# folio's out of order shows it, as the bytes the device read ([csum]).
+SCRAMBLED = "thp_scrambled"
+FOLIO_WALK_VARIANT = "variant_folio_walk"
 # A case of a suite: an indented result line.
 
 
@@ -110,6 +116,9 @@ def campaign_checks(rows: list[Row]) -> dict[str, bool]:
             for fault in SHMEM_FAULTS:
                 checks[f"{memory}: {fault} set up and passed"] = any(
                     r.case.fault == fault and r.verdict == Verdict.PASS for r in mine)
+        if memory == SCRAMBLED:
+            checks[f"{memory}: [csum] caught {FOLIO_WALK_VARIANT}"] = any(
+                r.case.target == FOLIO_WALK_VARIANT and r.title.startswith("[csum]") for r in mine)
         if memory not in NO_REFERENCES:
             checks[f"{memory}: [refs] caught {LEAK_VARIANT}"] = any(
                 r.case.target == LEAK_VARIANT and r.title.startswith("[refs]") for r in mine)
