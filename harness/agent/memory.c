@@ -301,7 +301,12 @@ static int map_file_page(struct umem *m, size_t i, int fd, size_t pgoff)
 	return 0;
 }
 
-/* The pages laid out, PROT_NONE until each is mapped; m->base's. */
+/*
+ * The pages laid out, PROT_NONE until each is mapped; m->base's, and
+ * m->vma's, so that umem_free() unmaps every page mapped over it: a page
+ * left mapped keeps its file alive after the fd is closed (thp_scrambled:
+ * a huge page of THP_TMPFS_DIR per case, until the tmpfs is full).
+ */
 static int reserve_pages(struct umem *m, int fd)
 {
 	size_t len = pages_laid_out(m) * PAGE;
@@ -312,7 +317,7 @@ static int reserve_pages(struct umem *m, int fd)
 		close(fd);
 		return -errno;
 	}
-	m->base = base;
+	m->vma = m->base = base;
 	m->fd = fd;
 	if (len > m->map_len)
 		m->vma_len = len;
@@ -376,7 +381,15 @@ static void twice_undo(struct umem *m)
 }
 
 #define THP_TMPFS_DIR	"/tmp/uafault-thp"
-/* Large enough for one huge page and a fork's, nothing more. */
+/*
+ * The worst case a kind needs of it: thp_scrambled's one file of one huge
+ * page per case (pages_laid_out() <= MAX_PAGES, all in it), freed when
+ * umem_free() unmaps the range and closes the fd.  A fork shares the
+ * MAP_SHARED pages, and migration or a split moves or splits the folio
+ * without charging the tmpfs another block, so one huge page is the most
+ * a case holds.  Four: room for a case whose umem_free() has not yet run
+ * (a repro's twin and variant, a case laid out before the last is freed).
+ */
 #define THP_TMPFS_OPTS	"size=8m,huge=always"
 
 /*
