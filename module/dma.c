@@ -20,7 +20,9 @@
  * pages include the same page twice (one shared page mapped twice in the
  * range) is refused with @ret = -EBUSY before mapping: overlapping
  * DMA_FROM_DEVICE mappings are a driver bug that CONFIG_DMA_API_DEBUG
- * reports.
+ * reports (kernel/dma/debug.c, add_dma_entry(): "cacheline tracking
+ * EEXIST, overlapping mappings aren't supported").  pin_dma_write says so
+ * (%UAFAULT_TF_UNIQUE_PAGES), and the agent expects it on page_twice.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -281,7 +283,8 @@ static void uafault_pin_dma_read_release(struct uafault_held *held)
 static struct uafault_target uafault_dma_targets[] = {
 	{
 		.name = "pin_dma_write",
-		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM,
+		.flags = UAFAULT_TF_WRITE | UAFAULT_TF_PIN | UAFAULT_TF_LONGTERM |
+			 UAFAULT_TF_UNIQUE_PAGES,
 		.result = UAFAULT_RES_PAGES,
 		.run = uafault_pin_dma_write,
 		.owner = THIS_MODULE,

@@ -60,7 +60,16 @@
  * when run() pins long-term too.
  */
 #define UAFAULT_TF_LONGTERM	(1U << 7)
-#define UAFAULT_TF_ALL		((1U << 8) - 1)
+/*
+ * Maps the pinned pages for its device to write (%DMA_FROM_DEVICE) and
+ * refuses, with -%EBUSY and nothing done, a run whose pinned pages hold
+ * one page twice (one shared page mapped at two pages of the range):
+ * overlapping such mappings are not supported (kernel/dma/debug.c,
+ * add_dma_entry(): "cacheline tracking EEXIST, overlapping mappings
+ * aren't supported"), and the device's two writes would race for it.
+ */
+#define UAFAULT_TF_UNIQUE_PAGES	(1U << 8)
+#define UAFAULT_TF_ALL		((1U << 9) - 1)
 
 /* The block size a %UAFAULT_RES_DIO range must be aligned to. */
 #define UAFAULT_DIO_ALIGN	512

@@ -286,10 +286,15 @@ static size_t pages_laid_out(const struct umem *m)
 	return m->plan.npages > 2 ? m->plan.npages : 2;
 }
 
-/* page_twice: the page that maps its predecessor's frame. */
+/* page_twice: the page of @p's that maps its predecessor's frame. */
+static unsigned int twice_page_of(const struct plan *p)
+{
+	return p->npages >= RANGE_PAGES ? 2 : 1;
+}
+
 static unsigned int twice_page(const struct umem *m)
 {
-	return m->plan.npages >= RANGE_PAGES ? 2 : 1;
+	return twice_page_of(&m->plan);
 }
 
 /* Maps file page @pgoff of @fd at page @i of @m, MAP_FIXED. */
@@ -696,6 +701,7 @@ const struct memory_kind memory_kinds[] = {
 		 * the page twice.
 		 */
 		.name = "page_twice",
+		.map_flags = MAP_SHARED,
 		.map_pages = twice_lay_out,
 		.proof = twice_proven,
 		.undo = twice_undo,
@@ -709,6 +715,7 @@ const struct memory_kind memory_kinds[] = {
 		 * pages of the range are one folio's, never its next page.
 		 */
 		.name = "thp_scrambled",
+		.map_flags = MAP_SHARED,
 		.map_pages = scrambled_lay_out,
 		.proof = scrambled_proven,
 		.undo = scrambled_undo,
@@ -1022,6 +1029,17 @@ bool memory_proven(struct umem *m, const struct memory_kind *mk)
  * present, bit 62 swapped, bits 0-54 the page frame when present.
  * False when pagemap cannot be read.
  */
+/*
+ * The page of @p's mapping that is its predecessor's frame again (on
+ * page_twice memory, before any fault: what a pin of both takes twice),
+ * or 0 for none.
+ */
+unsigned int memory_twice(const struct plan *p)
+{
+	return p->memory && p->memory->map_pages == twice_lay_out ?
+	       twice_page_of(p) : 0;
+}
+
 bool read_pagemap(const unsigned char *addr, size_t n, uint64_t *entries)
 {
 	int fd = open("/proc/self/pagemap", O_RDONLY);

@@ -50,6 +50,8 @@ void memory_break(struct umem *m, const struct memory_kind *mk);
 bool memory_private_file(const struct memory_kind *mk);
 long smaps_kb(const void *addr, const char *field);
 unsigned int memory_swapped(const struct umem *m, size_t npages);
+struct plan;
+unsigned int memory_twice(const struct plan *p);
 bool read_pagemap(const unsigned char *addr, size_t n, uint64_t *entries);
 
 #endif

@@ -139,6 +139,25 @@ bool memory_refuses_hold(const struct plan *p, const struct target *t)
 	return p->memory->device;
 }
 
+/*
+ * @t refuses the range whole, -EBUSY with nothing done, because what it
+ * pins of it within @reach holds one page twice (page_twice memory, both
+ * its pages pinned): a target that maps its pinned pages for its device
+ * to write (UAFAULT_TF_UNIQUE_PAGES, pin_dma_write) must not map one page
+ * twice, which the DMA API does not support (kernel/dma/debug.c,
+ * add_dma_entry(): "overlapping mappings aren't supported").  Its pin
+ * takes the pages from the range's first up to the fault.
+ */
+bool pins_page_twice(const struct plan *p, const struct target *t,
+		     size_t reach)
+{
+	unsigned int twice = memory_twice(p);
+	size_t first = p->offset / PAGE, end = (p->offset + reach + PAGE - 1) / PAGE;
+
+	return t->flags & UAFAULT_TF_UNIQUE_PAGES && twice && reach &&
+	       first <= twice - 1 && twice < end;
+}
+
 /* What the target can get at: the plan's reach, or what the memory allows. */
 size_t target_reach(const struct plan *p, const struct target *t)
 {

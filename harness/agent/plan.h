@@ -41,6 +41,8 @@ bool refused_whole(const struct target *t, const void *addr, size_t len);
 bool fault_blocks(enum fault f, bool write);
 size_t plan_reach(const struct plan *p, bool write);
 bool memory_refuses(const struct plan *p, const struct target *t);
+bool pins_page_twice(const struct plan *p, const struct target *t,
+		     size_t reach);
 bool memory_refuses_hold(const struct plan *p, const struct target *t);
 size_t target_reach(const struct plan *p, const struct target *t);
 
