@@ -49,26 +49,41 @@ static int memfd_open(size_t len)
 	return fd;
 }
 
-/* A file of its own on a tmpfs the agent mounts, unlinked at once. */
-static int tmpfs_open(size_t len)
+/*
+ * A file of its own, unlinked at once, on a tmpfs the agent mounts at
+ * @dir with @opts once per boot (a mount point is another device).
+ */
+static int unlinked_tmpfs_file(const char *dir, const char *fsname,
+			       const char *opts)
 {
-	char name[64];
+	struct stat at, tmp;
+	char name[96];
 	int fd;
 
-	if (mkdir(TMPFS_DIR, 0700) && errno != EEXIST)
+	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
-	/* Mounted once per boot; EBUSY: already. */
-	if (mount("uafault", TMPFS_DIR, "tmpfs", 0, "size=16m") &&
-	    errno != EBUSY)
+	if (stat(dir, &at) || stat("/tmp", &tmp))
 		return -errno;
-	snprintf(name, sizeof(name), TMPFS_DIR "/range-%d", getpid());
+	if (at.st_dev == tmp.st_dev && mount(fsname, dir, "tmpfs", 0, opts))
+		return -errno;
+	snprintf(name, sizeof(name), "%s/range-%d", dir, getpid());
 	fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	unlink(name);
-	if (ftruncate(fd, len)) {
+	return fd;
+}
+
+/* A file of its own on the agent's tmpfs. */
+static int tmpfs_open(size_t len)
+{
+	int fd = unlinked_tmpfs_file(TMPFS_DIR, "uafault", "size=16m");
+
+	if (fd >= 0 && ftruncate(fd, len)) {
+		int err = -errno;
+
 		close(fd);
-		return -errno;
+		return err;
 	}
 	return fd;
 }
@@ -405,23 +420,11 @@ static void twice_undo(struct umem *m)
  */
 static int thp_file_open(void)
 {
-	struct stat dir, tmp;
-	char name[64];
-	int fd;
+	int fd = unlinked_tmpfs_file(THP_TMPFS_DIR, "uafault-thp",
+				     THP_TMPFS_OPTS);
 
-	if (mkdir(THP_TMPFS_DIR, 0700) && errno != EEXIST)
-		return -errno;
-	if (stat(THP_TMPFS_DIR, &dir) || stat("/tmp", &tmp))
-		return -errno;
-	/* Mounted once per boot: a mount point is another device. */
-	if (dir.st_dev == tmp.st_dev &&
-	    mount("uafault-thp", THP_TMPFS_DIR, "tmpfs", 0, THP_TMPFS_OPTS))
-		return -errno;
-	snprintf(name, sizeof(name), THP_TMPFS_DIR "/range-%d", getpid());
-	fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
-	unlink(name);
+		return fd;
 	if (ftruncate(fd, HPAGE) || fallocate(fd, 0, 0, HPAGE)) {
 		int err = -errno;
 
