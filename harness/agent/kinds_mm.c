@@ -495,7 +495,6 @@ static void *flush_thread(void *arg)
 {
 	struct flusher *f = arg;
 
-	pin_to_cpu(pthread_self(), 1);
 	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
 		if (sync_file_range(f->fd, 0, f->len, SYNC_FILE_RANGE_WRITE)) {
 			f->err = errno;
@@ -550,8 +549,7 @@ static void fault_writeback_race(const struct agent *a,
 	struct pins balance = pins_now();
 	struct flusher f = { 0 };
 	unsigned int round = 0;
-	pthread_t thread;
-	cpu_set_t saved;
+	struct racer racer;
 	struct umem m;
 	struct plan p;
 	int err;
@@ -560,23 +558,20 @@ static void fault_writeback_race(const struct agent *a,
 		return;
 	f.fd = m.fd;
 	f.len = m.map_len;
-	pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved);
-	pin_to_cpu(pthread_self(), 0);
-	err = pthread_create(&thread, NULL, flush_thread, &f);
+	err = racer_start(&racer, flush_thread, &f);
 	if (err) {
 		unresolved(v, "the flusher thread: %s", strerror(err));
-		goto restore;
+		goto free;
 	}
 	while (round < a->rounds && !v->failed && race_round(a, t, v, &m, round))
 		round++;
 	__atomic_store_n(&f.stop, true, __ATOMIC_RELAXED);
-	pthread_join(thread, NULL);
+	racer_join(&racer);
 	note(v, "# %u rounds, %lu writeback passes\n", round, f.passes);
 	if (f.err && !v->failed)
 		unresolved(v, "the flusher's sync_file_range: %s",
 			   strerror(f.err));
-restore:
-	pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
+free:
 	umem_free(&m);
 	final_checks(a, v, balance);
 }

@@ -479,7 +479,6 @@ static void *flip_thread(void *arg)
 	struct flipper *f = arg;
 	unsigned int seed = 1, spin;
 
-	pin_to_cpu(pthread_self(), 1);
 	__atomic_store_n(&f->running, true, __ATOMIC_RELEASE);
 	/*
 	 * Each value stays for a random while, so that over the rounds some
@@ -503,19 +502,14 @@ static void *flip_thread(void *arg)
 }
 
 /* Starts @f's thread on CPU 1, this one on CPU 0 (@saved: its CPUs). */
-static int flipper_start(struct flipper *f, pthread_t *thread,
-			 cpu_set_t *saved)
+static int flipper_start(struct flipper *f, struct racer *r)
 {
 	unsigned int wait;
 	int err;
 
-	pthread_getaffinity_np(pthread_self(), sizeof(*saved), saved);
-	pin_to_cpu(pthread_self(), 0);
-	err = pthread_create(thread, NULL, flip_thread, f);
-	if (err) {
-		pthread_setaffinity_np(pthread_self(), sizeof(*saved), saved);
+	err = racer_start(r, flip_thread, f);
+	if (err)
 		return err;
-	}
 	for (wait = 0; wait < 1000 &&
 	     !__atomic_load_n(&f->running, __ATOMIC_ACQUIRE); wait++)
 		usleep(1000);
@@ -538,12 +532,10 @@ static bool flipped_since(const struct flipper *f, unsigned long done)
 	return __atomic_load_n(&f->begun, __ATOMIC_SEQ_CST) != done;
 }
 
-static void flipper_stop(struct flipper *f, pthread_t thread,
-			 const cpu_set_t *saved)
+static void flipper_stop(struct flipper *f, struct racer *r)
 {
 	__atomic_store_n(&f->stop, true, __ATOMIC_RELAXED);
-	pthread_join(thread, NULL);
-	pthread_setaffinity_np(pthread_self(), sizeof(*saved), saved);
+	racer_join(r);
 }
 
 /*
@@ -564,8 +556,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 	struct pins balance = pins_now();
 	unsigned int round, refused = 0, rounds = k->arg * a->rounds;
 	struct uafault_run r;
-	pthread_t thread;
-	cpu_set_t cpus;
+	struct racer racer;
 	bool changed;
 	struct umem m;
 	int err;
@@ -574,7 +565,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 		return;
 	f.header = m.addr;
 	f.len = p.len;
-	err = flipper_start(&f, &thread, &cpus);
+	err = flipper_start(&f, &racer);
 	if (err) {
 		unresolved(v, "the flipping thread: %s", strerror(err));
 		goto free;
@@ -598,7 +589,7 @@ static void fault_race_header(const struct agent *a, const struct target *t,
 			     round, (long long)r.ret,
 			     (unsigned long long)r.done, p.len);
 	}
-	flipper_stop(&f, thread, &cpus);
+	flipper_stop(&f, &racer);
 	note(v, "# %u rounds, %u refused the changed header, %lu flips\n",
 	     round, refused, f.flips);
 	umem_free(&m);
@@ -672,8 +663,7 @@ static void fault_race_bytes(const struct agent *a, const struct target *t,
 	struct pins balance = pins_now();
 	unsigned int round, refused = 0;
 	struct uafault_run r;
-	pthread_t thread;
-	cpu_set_t cpus;
+	struct racer racer;
 	struct umem m;
 	long refusal;
 	int err;
@@ -682,7 +672,7 @@ static void fault_race_bytes(const struct agent *a, const struct target *t,
 		return;
 	f.header = m.addr;
 	f.len = p.len;
-	err = flipper_start(&f, &thread, &cpus);
+	err = flipper_start(&f, &racer);
 	if (err) {
 		unresolved(v, "the flipping thread: %s", strerror(err));
 		goto free;
@@ -712,7 +702,7 @@ static void fault_race_bytes(const struct agent *a, const struct target *t,
 		     p.len, t->contract.changed_err ?
 		     strerror(-t->contract.changed_err) : "none declared");
 	}
-	flipper_stop(&f, thread, &cpus);
+	flipper_stop(&f, &racer);
 	note(v, "# %u rounds, %lu byte flips, %u refused as changed\n", round,
 	     f.flips, refused);
 	umem_free(&m);

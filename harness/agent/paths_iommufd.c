@@ -125,6 +125,31 @@ static unsigned int mapped_refs(struct kpath_state *s, void *addr)
 	return 0;
 }
 
+/* Maps the range writable at an IOVA the kernel picks: 0 or -errno. */
+static int ioas_map(struct kpath_state *s, void *addr, __u64 *iova)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map), .ioas_id = s->id,
+		.flags = IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE,
+		.user_va = (uintptr_t)addr, .length = s->len,
+	};
+
+	if (ioctl(s->fd[0], IOMMU_IOAS_MAP, &map))
+		return -errno;
+	*iova = map.iova;
+	return 0;
+}
+
+static int ioas_unmap(struct kpath_state *s, __u64 iova)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap), .ioas_id = s->id, .iova = iova,
+		.length = s->len,
+	};
+
+	return ioctl(s->fd[0], IOMMU_IOAS_UNMAP, &unmap) ? -errno : 0;
+}
+
 static void ioas_map_call(struct kpath_state *s, void *addr,
 			  struct uafault_run *r)
 {
@@ -134,29 +159,22 @@ static void ioas_map_call(struct kpath_state *s, void *addr,
 	 * then holds an IOVA no later call asks for, so its pins are that
 	 * case's finding and no later case's -EEXIST.
 	 */
-	struct iommu_ioas_map map = {
-		.size = sizeof(map), .ioas_id = s->id,
-		.flags = IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE,
-		.user_va = (uintptr_t)addr, .length = s->len,
-	};
-	struct iommu_ioas_unmap unmap = {
-		.size = sizeof(unmap), .ioas_id = s->id, .length = s->len,
-	};
 	struct iommu_test_cmd rw = {
 		.access_rw = { .length = s->len, .uptr = (uintptr_t)s->buf,
 			       .flags = MOCK_ACCESS_RW_WRITE |
 					MOCK_ACCESS_RW_SLOW_PATH },
 	};
 	unsigned int refs;
-	int err;
+	int err, unmapped;
+	__u64 iova;
 
 	path_fill(s->buf, s->len, s->seed);
-	if (ioctl(s->fd[0], IOMMU_IOAS_MAP, &map)) {
-		path_report(s, r, -1, errno);
+	err = ioas_map(s, addr, &iova);
+	if (err) {
+		path_report(s, r, -1, -err);
 		return;
 	}
-	unmap.iova = map.iova;
-	rw.access_rw.iova = map.iova;
+	rw.access_rw.iova = iova;
 	err = test_cmd(s->fd[0], &rw, IOMMU_TEST_OP_ACCESS_RW, s->fd[1]);
 	path_disarm(s);
 	path_held(s, addr);	/* mapped: every page pinned for the domain */
@@ -166,8 +184,9 @@ static void ioas_map_call(struct kpath_state *s, void *addr,
 		err = -EIO;
 	if (s->misuse)	/* the mapping, and its pins, outlive the call */
 		goto out;
-	if (ioctl(s->fd[0], IOMMU_IOAS_UNMAP, &unmap)) {
-		err = err ?: -errno;
+	unmapped = ioas_unmap(s, iova);
+	if (unmapped) {
+		err = err ?: unmapped;
 	} else if (refs && !refs_are(s, addr, refs - 1)) {
 		fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: the unmap did not drop one pin from every page\n");
 		err = -EIO;
@@ -220,16 +239,6 @@ static void access_close(struct kpath_state *s)
 {
 	free(s->priv);
 	s->priv = NULL;
-}
-
-static int ioas_unmap(struct kpath_state *s, __u64 iova)
-{
-	struct iommu_ioas_unmap unmap = {
-		.size = sizeof(unmap), .ioas_id = s->id, .iova = iova,
-		.length = s->len,
-	};
-
-	return ioctl(s->fd[0], IOMMU_IOAS_UNMAP, &unmap) ? -errno : 0;
 }
 
 /*
@@ -314,20 +323,15 @@ static int access_release(struct kpath_state *s, struct access_call *c)
 static void access_pages_call(struct kpath_state *s, void *addr,
 			      struct uafault_run *r)
 {
-	struct iommu_ioas_map map = {
-		.size = sizeof(map), .ioas_id = s->id,
-		.flags = IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE,
-		.user_va = (uintptr_t)addr, .length = s->len,
-	};
 	struct access_call *c = s->priv;
 	int ret, err;
 
 	path_fill(s->buf, s->len, s->seed);
-	if (ioctl(s->fd[0], IOMMU_IOAS_MAP, &map)) {
-		path_report(s, r, -1, errno);
+	err = ioas_map(s, addr, &c->iova);
+	if (err) {
+		path_report(s, r, -1, -err);
 		return;
 	}
-	c->iova = map.iova;
 	c->mapped = true;
 	ret = access_pin(s, addr, c->iova);
 	path_disarm(s);

@@ -71,6 +71,37 @@ bool pin_to_cpu(pthread_t thread, int cpu)
 	return !pthread_setaffinity_np(thread, sizeof(set), &set);
 }
 
+/*
+ * Starts @fn(@arg) on CPU 1 and moves the caller to CPU 0: 0, or
+ * pthread_create()'s error with the caller's CPUs given back.
+ */
+int racer_start(struct racer *r, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	cpu_set_t one;
+	int err;
+
+	pthread_getaffinity_np(pthread_self(), sizeof(r->saved), &r->saved);
+	pin_to_cpu(pthread_self(), 0);
+	CPU_ZERO(&one);
+	CPU_SET(1, &one);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+	err = pthread_create(&r->thread, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	if (err)
+		pthread_setaffinity_np(pthread_self(), sizeof(r->saved),
+				       &r->saved);
+	return err;
+}
+
+/* Waits for the thread (told to stop) and gives the caller its CPUs. */
+void racer_join(struct racer *r)
+{
+	pthread_join(r->thread, NULL);
+	pthread_setaffinity_np(pthread_self(), sizeof(r->saved), &r->saved);
+}
+
 unsigned long kernel_taint(void)
 {
 	unsigned long taint = 0;

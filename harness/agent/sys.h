@@ -4,6 +4,7 @@
 #define UAFAULT_SYS_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -13,5 +14,16 @@ int write_knob(const char *path, const char *value);
 int disk_by_serial(const char *serial, char *dev, size_t size);
 unsigned long kernel_taint(void);
 bool pin_to_cpu(pthread_t thread, int cpu);
+
+/*
+ * A racing thread: the caller on CPU 0, the thread on CPU 1, so the two
+ * really run at once (the racing kinds' flipper, writeback's flusher).
+ */
+struct racer {
+	pthread_t thread;
+	cpu_set_t saved;	/* the caller's CPUs, given back at the join */
+};
+int racer_start(struct racer *r, void *(*fn)(void *), void *arg);
+void racer_join(struct racer *r);
 
 #endif
