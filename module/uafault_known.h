@@ -73,6 +73,7 @@ enum uafault_known_id {
 	UAFAULT_KNOWN_GUP_UNLOCKED_LONGTERM,
 	UAFAULT_KNOWN_URING_REGISTER_LEAK,
 	UAFAULT_KNOWN_XDP_UMEM_UNACCOUNT,
+	UAFAULT_KNOWN_DMA_DEBUG_OVERLAP,
 	UAFAULT_KNOWN_NR
 };
 
@@ -259,6 +260,20 @@ const struct uafault_known uafault_known_records[UAFAULT_KNOWN_NR] = {
 			"sometimes: the [accounting] oracle of the user caller (--caller user), on a plan whose fault is past the first page",
 		.cases =
 			"issue:path_xdp_umem_reg.unmapped issue:path_xdp_umem_reg.prot_none issue:path_xdp_umem_reg.read_only",
+		.kernel = "*",
+	},
+	[UAFAULT_KNOWN_DMA_DEBUG_OVERLAP] = {
+		.id = "dma-debug-cacheline-overlap",
+		.contract =
+			"CONFIG_DMA_API_DEBUG reports overlapping DMA mappings only where they can corrupt data: on a platform whose DMA needs cache maintenance",
+		.deviation =
+			"on cache-coherent x86_64 add_dma_entry() WARNs \"cacheline tracking EEXIST, overlapping mappings aren't supported\" whenever two live mappings share a cacheline, e.g. a DMA read into a range whose virtual pages are one page (memory kind page_twice): no bug of the driver, which cannot see the aliasing",
+		.fix = "3d48c9fd78dd",
+		.subject =
+			"dma-debug: suppress cacheline overlap warning when arch has no DMA alignment requirement",
+		.probe =
+			"sometimes: a DMA read into a range that maps one page twice (page_twice), on a kernel with CONFIG_DMA_API_DEBUG",
+		.cases = "report:*cacheline?tracking?EEXIST,?overlapping?mappings*",
 		.kernel = "*",
 	},
 };

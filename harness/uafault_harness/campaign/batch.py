@@ -17,6 +17,7 @@ import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from ..core import known
 from ..core.coverage import Sources, sources_for
@@ -165,11 +166,16 @@ def open_coverage(layout: Layout, guests: list[PreparedGuest], store: Store, run
     return CoverageSink(store, run_id, sources, background=True)
 
 
-def _excerpt(tracker: ConsoleTracker, case_id: str) -> tuple[str, str]:
+def _excerpt(tracker: ConsoleTracker, case_id: str) -> tuple[str, str, str]:
+    """The title and excerpt of the case's first kernel report that is
+    charged to it, and the known deviation a report it is not charged
+    (core/known.py report_record) showed, if any."""
     reports = [r for r in tracker.reports if r.case == CAMPAIGN_CASE_PREFIX + case_id and not r.expected]
-    if not reports:
-        return "", ""
-    return reports[0].title, "\n".join(reports[0].excerpt[:EXCERPT_LINES])
+    charged = [r for r in reports if not r.known]
+    shown = next((r.known for r in reports if r.known), "")
+    if not charged:
+        return "", "", shown
+    return charged[0].title, "\n".join(charged[0].excerpt[:EXCERPT_LINES]), shown
 
 
 def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float) -> CaseVerdict | None:
@@ -177,13 +183,13 @@ def _died_in_flight(tracker: ConsoleTracker, outcome: RunOutcome, seconds: float
     if tracker.case is None or tracker.case_done or not tracker.case.startswith(CAMPAIGN_CASE_PREFIX):
         return None
     case_id = tracker.case[len(CAMPAIGN_CASE_PREFIX):]
-    title, excerpt = _excerpt(tracker, case_id)
+    title, excerpt, _ = _excerpt(tracker, case_id)
     timed_out = outcome.end is QemuEnd.TIMEOUT
     return CaseVerdict(case_id, Verdict.of_death(timed_out),
                        title or (outcome.reason if timed_out else f"guest died: {outcome.reason}"), seconds, excerpt)
 
 
-class _CaseReader(BootObserver):
+class CaseReader(BootObserver):
     """A batch's console read case by case: each result line becomes the
     case's verdict, stored at once."""
 
@@ -191,7 +197,9 @@ class _CaseReader(BootObserver):
         self.store, self.run_id, self.progress, self.env = store, run_id, progress, env
         self.by_id = {c.case_id: c for c in cases}
         self.recorded: set[str] = set()
-        self.started_at = time.monotonic()
+        # What case times are read with (a replayed log's own times).
+        self.clock: Callable[[], float] = time.monotonic
+        self.started_at = self.clock()
         # The first oracle complaint of the case running now, and its
         # tagged notes (to tell a set-up failure from a skip).
         self.complaint = ""
@@ -199,7 +207,7 @@ class _CaseReader(BootObserver):
 
     def line(self, tracker: ConsoleTracker, line: str) -> None:
         if case_started(line):
-            self.started_at, self.complaint = time.monotonic(), ""
+            self.started_at, self.complaint = self.clock(), ""
             self.notes.clear()
             return
         note = ORACLE_NOTE.match(line)
@@ -210,15 +218,19 @@ class _CaseReader(BootObserver):
         result = parse_result(line)
         if result is None or result.name not in self.by_id or result.name in self.recorded:
             return
-        title, excerpt = _excerpt(tracker, result.name)
+        title, excerpt, shown = _excerpt(tracker, result.name)
         record = known.xfail_reason(result.reason) if result.skipped else None
+        # A known deviation of the kernel's own debugging in a case that
+        # otherwise passed: counted as such, not as the case's failure.
+        if record is None and shown and not result.failed:
+            record = shown
         raw = Verdict.of_result(crashed=bool(title), unresolved=is_unresolved(result.skipped, self.notes),
                                 xfail=record is not None, skipped=result.skipped, failed=result.failed)
         verdict, reason = expected_verdict(raw, self.by_id[result.name], self.env.known)
         if record:
             reason = record_reason(record)
         self.keep(CaseVerdict(result.name, verdict, title or self.complaint or reason,
-                              time.monotonic() - self.started_at, excerpt))
+                              self.clock() - self.started_at, excerpt))
 
     def keep(self, verdict: CaseVerdict, suffix: str = "") -> None:
         self.store.record(self.run_id, verdict)
@@ -227,11 +239,22 @@ class _CaseReader(BootObserver):
 
     def died(self, tracker: ConsoleTracker, outcome: RunOutcome, console: Path) -> CaseVerdict | None:
         """The case in flight when the guest died or hung, recorded."""
-        dead = _died_in_flight(tracker, outcome, time.monotonic() - self.started_at)
+        dead = _died_in_flight(tracker, outcome, self.clock() - self.started_at)
         if dead is not None and dead.case_id in self.by_id and dead.case_id not in self.recorded:
             verdict = expected_verdict(dead.verdict, self.by_id[dead.case_id], self.env.known)[0]
             self.keep(replace(dead, verdict=verdict), f" (console: {console})")
         return dead
+
+
+def batch_request(cases: list[Case], allow_crash: bool, timeout: int, env: BootEnv, agent_args: str = "",
+                  coverage: bool = False) -> tuple[GuestRequest, tuple[tuple[str, str], ...]]:
+    """The boot of a batch (its first case's kernel) and the files on its
+    job disk: the cases, one agent line each."""
+    request = GuestRequest(allow_crash=allow_crash, kernel=cases[0].kernel, timeout=timeout,
+                           silence_timeout=min(timeout, 300),
+                           agent_args=f"{protocol_args(cases=GUEST_CASES)} {agent_args}".strip(),
+                           modules=env.modules, append=env.append, path_lines=env.path_lines, coverage=coverage)
+    return request, ((GUEST_CASES, "".join(c.agent_line() + "\n" for c in cases)),)
 
 
 def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool, cases: list[Case],
@@ -243,13 +266,9 @@ def run_batch(guest: PreparedGuest, store: Store, run_id: str, allow_crash: bool
     of one of the programs, a C reproducer that runs the case itself).
     coverage: read each case's gcov counters and hand the disk to it."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    reader = _CaseReader(store, run_id, cases, progress, env)
-    request = GuestRequest(allow_crash=allow_crash, kernel=cases[0].kernel, timeout=timeout,
-                           silence_timeout=min(timeout, 300), agent_args=f"{protocol_args(cases=GUEST_CASES)} {agent_args}".strip(),
-                           modules=env.modules, append=env.append, path_lines=env.path_lines,
-                           coverage=coverage is not None)
-    text = "".join(c.agent_line() + "\n" for c in cases)
-    tracker, outcome, _ = boot_guest(guest, request, out_dir, files=((GUEST_CASES, text),), programs=programs,
+    reader = CaseReader(store, run_id, cases, progress, env)
+    request, files = batch_request(cases, allow_crash, timeout, env, agent_args, coverage is not None)
+    tracker, outcome, _ = boot_guest(guest, request, out_dir, files=files, programs=programs,
                                      observers=(reader, *observers), echo=False)
     if coverage is not None and (out_dir / COVERAGE_NAME).is_file():
         coverage.take(out_dir / COVERAGE_NAME)

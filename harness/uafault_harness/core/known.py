@@ -11,6 +11,7 @@ otherwise."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,7 +26,10 @@ FIELDS = ("id", "contract", "deviation", "fix", "subject", "probe", "cases", "ke
 UNFIXED = "unfixed"
 # Who checks a record: a KUnit case or an agent case that tells it by
 # what it observes, or an agent case a known issue expects to fail.
-CASE_KINDS = ("kunit", "agent", "issue")
+# A "report:" glob matches a kernel report by one of its lines (the WARN
+# message before it included; "?" stands for a space): the kernel's own
+# debugging reporting what is no bug of the code under test.
+CASE_KINDS = ("kunit", "agent", "issue", "report")
 # How a run tells: a case that checked and did not see it means the fix is
 # in; only some plans reach it; only the config says.
 PROBES = ("behaviour:", "sometimes:", "config:")
@@ -146,6 +150,15 @@ def issue_globs(of: tuple[Record, ...] | None = None) -> list[tuple[str, str, st
     """(kernel, "target.fault" glob, reason) of every "issue:" case glob of
     the records (of, else the header's)."""
     return [(r.kernel, glob, r.reason) for r in (records() if of is None else of) for glob in r.case_globs("issue")]
+
+
+def report_record(lines: Iterable[str], of: tuple[Record, ...] | None = None) -> Record | None:
+    """The record a kernel report's lines show (its "report:" globs)."""
+    for record in (records() if of is None else of):
+        for glob in record.case_globs("report"):
+            if any(fnmatch.fnmatchcase(line, glob) for line in lines):
+                return record
+    return None
 
 
 def xfail_reason(directive: str) -> str | None:

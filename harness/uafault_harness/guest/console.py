@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
+from ..core import known
 from ..core.kmsg import PRINTK_ANYWHERE, PRINTK_PREFIX, PRINTK_TIME, REPORT_START
 from ..kunit.ktap import EXPECT_REPORT, is_result_line
 from .protocol import EXIT_RE, EXPECT_RE, INIT_AGENT_START, INIT_JOB_READ, case_started, parse_result
@@ -26,6 +27,9 @@ POWER_DOWN = "reboot: "
 _REPORT_END = re.compile(r"^(?:---\[ end |={20,}$)")
 # Keep excerpts bounded: a lockdep splat can run to hundreds of lines.
 MAX_EXCERPT_LINES = 60
+# A WARN prints "cut here", its message, then "WARNING: ..." (the lead).
+_CUT_HERE = "------------[ cut here ]------------"
+MAX_LEAD_LINES = 4
 
 # Title normalisation, syzkaller style: one title per bug, whatever the
 # addresses, pids, timestamps and line numbers of this occurrence.  The
@@ -107,6 +111,15 @@ class KernelReport:
     line_no: int
     seconds: float | None
     excerpt: list[str] = field(default_factory=list)
+    # The WARN message printed before the report's first line, if any.
+    lead: list[str] = field(default_factory=list)
+
+    @property
+    def known(self) -> str:
+        """The id of the known deviation (module/uafault_known.h) this
+        report is, or ''."""
+        record = known.report_record(self.lead + self.excerpt)
+        return record.id if record else ""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -143,6 +156,8 @@ class ConsoleTracker:
     _partial: str = ""
     # SLUB's "[<what> overwritten]" when it was the last kernel line.
     _slub_damage: str | None = None
+    # Kernel lines since a "cut here" (None: none open): a WARN's message.
+    _lead: list[str] | None = None
     # Seconds since QEMU started at which each milestone's line arrived
     # (KERNEL_MILESTONES, job_read, agent_start, first_case, agent_exit), and the
     # kernel's own printk time of the kernel ones.
@@ -175,7 +190,8 @@ class ConsoleTracker:
 
     @property
     def unexpected_reports(self) -> list[KernelReport]:
-        return [r for r in self.reports if not r.expected]
+        """Reports no case announced and no known deviation explains."""
+        return [r for r in self.reports if not r.expected and not r.known]
 
     def _arrived(self, milestone: str, seconds: float | None) -> None:
         if seconds is not None:
@@ -223,6 +239,10 @@ class ConsoleTracker:
             if _REPORT_END.match(message) or len(report.excerpt) >= MAX_EXCERPT_LINES:
                 self._open = None
             return
+        if _CUT_HERE in message:
+            self._lead = []
+        elif self._lead is not None:
+            self._lead = self._lead + [line] if len(self._lead) < MAX_LEAD_LINES else None
         if EXPECT_REPORT in message:
             self._kunit_expects = True
         elif is_result_line(message):
@@ -232,7 +252,8 @@ class ConsoleTracker:
                 title=normalise_title(message, damage), case=self.case,
                 expected=self._kunit_expects or (self.case is not None and self.case in self.expected_oops),
                 after_case_result=self.case_done, line_no=self.line_count,
-                seconds=seconds, excerpt=[line],
+                seconds=seconds, excerpt=[line], lead=(self._lead or [])[:-1],
             )
+            self._lead = None
             self.reports.append(report)
             self._open = report
