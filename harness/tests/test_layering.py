@@ -1,6 +1,6 @@
 """The harness's packages depend one way: core <- setup <- kunit <- guest
 <- campaign <- triage, reports read the campaign store (and the protocol's
-oracle tags), mutate drives kunit over edits of the tree (setup), the test
+oracle tags), lava runs campaigns' cases on a LAVA lab, mutate drives kunit over edits of the tree (setup), the test
 layers sit on everything and the CLI on top."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "triage": {"core", "setup", "kunit", "guest", "campaign"},
     "reports": {"core", "campaign", "guest"},
     "mutate": {"core", "setup", "kunit"},
-    "testsuite": {"core", "setup", "kunit", "guest", "campaign", "triage", "reports", "mutate"},
+    "lava": {"core", "setup", "guest", "campaign"},
+    "testsuite": {"core", "setup", "kunit", "guest", "campaign", "triage", "reports", "mutate", "lava"},
 }
 
 

@@ -43,6 +43,8 @@ from .setup.requirements import PURPOSES
 from .setup.source import require_tree
 from .testsuite import summary
 from .testsuite.layers import TEST_HELP, TestRun, run_layers
+from .lava import run as lava_run
+from .lava import server as lava_server
 from .mutate import runner as mutate_runner
 from .mutate.catalogue import CATALOGUE, check_against_tree, load_catalogue
 from .mutate.runner import MUTANT_TIMEOUT
@@ -314,6 +316,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", type=Path, nargs="+", help="uafault.db files to fold in")
     p.add_argument("--into", type=Path, default=None, help="the database to fold into (default results/uafault.db)")
 
+    p = sub.add_parser("lava", help="run a campaign on a LAVA lab: up/down (a lab on this machine), submit, "
+                       "collect (verdicts into results/uafault.db)")
+    lava = p.add_subparsers(dest="lava_command", required=True, metavar="{up,down,submit,collect}")
+    q = lava.add_parser("up", help="install, start and set up a LAVA lab on this machine (idempotent)")
+    q.add_argument("--devices", type=positive_int("--devices"), default=2, metavar="N",
+                   help="qemu devices on the lab's worker: jobs run at once (default 2)")
+    lava.add_parser("down", help="stop what `lava up` started")
+    q = lava.add_parser("submit", help="plan a campaign once and submit its cases as LAVA jobs, N shards")
+    q.add_argument("spec", type=Path, help="configs/campaigns/*.toml")
+    q.add_argument("--shards", type=positive_int("--shards"), default=1, metavar="N")
+    q.add_argument("--resume", metavar="RUN", help="send only RUN's cases that no finished job judged")
+    q.add_argument("--run-id", type=run_id_arg, default=None, metavar="ID")
+    q.add_argument("--artefacts-url", default="", metavar="URL",
+                   help="where a remote dispatcher fetches results/ from (default: file:// URLs, for a "
+                        "dispatcher on this machine)")
+    add_jobs_option(q)
+    q = lava.add_parser("collect", help="read a LAVA run's finished jobs into its verdicts (idempotent)")
+    q.add_argument("run", type=run_id_arg, help="the run id submit printed")
+    q.add_argument("--wait", type=duration, default=0, nargs="?", const=7200, metavar="TIME",
+                   help="wait for the run's jobs to finish, up to TIME (default 2h)")
+    for q in lava.choices.values():
+        if q.prog.split()[-1] in ("submit", "collect"):
+            q.add_argument("--server", default="", metavar="URL",
+                           help="a LAVA server (default: the lab `lava up` made here)")
+            q.add_argument("--token", default=os.environ.get("UAFAULT_LAVA_TOKEN", ""),
+                           help="its API token (default $UAFAULT_LAVA_TOKEN, or the lab's)")
+
     p = sub.add_parser("test", help=TEST_HELP, description=TEST_HELP)
     p.add_argument("--kunit-py-x86_64", action="store_true",
                    help="also run the suites on x86_64 through kunit.py (a kernel of its own: about 3 minutes "
@@ -549,6 +578,27 @@ def cmd_merge(args: argparse.Namespace, layout: Layout) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_lava(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    if args.lava_command == "up":
+        lava_server.up(layout, args.devices)
+        return ExitCode.OK
+    if args.lava_command == "down":
+        lava_server.down(layout)
+        return ExitCode.OK
+    if args.lava_command == "collect":
+        code, message = lava_run.collect(layout, args.run, lava_run.server_of(layout, args.server, args.token),
+                                         args.wait or 0)
+    else:
+        provision.ensure_packages("guest")
+        load_campaign(args.spec, None)
+        require_tree(layout)
+        code, message = lava_run.submit(layout, lava_run.SubmitRequest(
+            args.spec, args.shards, args.server, args.token, args.artefacts_url, args.resume, args.run_id,
+            args.jobs))
+    print(f"lava: {message}")
+    return code
+
+
 def cmd_test(args: argparse.Namespace, layout: Layout) -> ExitCode:
     arches = [a for a in ARCHES if a != "x86_64" or args.kunit_py_x86_64]
     # Fail before spending minutes on pytest if a kernel layer cannot run.
@@ -608,6 +658,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "guest": cmd_guest,
     "campaign": cmd_campaign,
     "merge": cmd_merge,
+    "lava": cmd_lava,
     "report": cmd_report,
     "repro": cmd_repro,
     "minimize": cmd_minimize,

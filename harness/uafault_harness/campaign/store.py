@@ -86,7 +86,33 @@ CREATE TABLE IF NOT EXISTS coverage (
     PRIMARY KEY (run_id, case_id, file),
     FOREIGN KEY (run_id, case_id) REFERENCES cases(run_id, case_id)
 );
+-- lava submit (lava/): each LAVA job that runs some of a run's cases,
+-- its boots in order (JSON: a list of case-id lists), and when collect
+-- read it back ('' until then) with how LAVA ended it.
+CREATE TABLE IF NOT EXISTS lava_jobs (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    server TEXT NOT NULL,
+    job_id INTEGER NOT NULL,
+    shard INTEGER NOT NULL,
+    boots TEXT NOT NULL,
+    submitted TEXT NOT NULL,
+    collected TEXT NOT NULL DEFAULT '',
+    ended TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, server, job_id)
+);
 """
+
+
+@dataclass(frozen=True)
+class LavaJob:
+    """A row of lava_jobs."""
+    run_id: str
+    server: str
+    job_id: int
+    shard: int
+    boots: tuple[tuple[str, ...], ...]
+    collected: str = ""
+    ended: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,6 +219,23 @@ class Store:
         rows = self.db.execute("SELECT case_id, verdict, title, seconds, excerpt FROM verdicts "
                                "WHERE run_id = ?", (run_id,)).fetchall()
         return {row[0]: CaseVerdict(row[0], Verdict(row[1]), *row[2:]) for row in rows}
+
+    def record_lava_job(self, job: LavaJob) -> None:
+        with self._transaction():
+            self.db.execute("INSERT INTO lava_jobs (run_id, server, job_id, shard, boots, submitted) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            (job.run_id, job.server, job.job_id, job.shard, json.dumps(job.boots), _now()))
+
+    def lava_jobs(self, run_id: str) -> list[LavaJob]:
+        rows = self.db.execute("SELECT run_id, server, job_id, shard, boots, collected, ended FROM lava_jobs "
+                               "WHERE run_id = ? ORDER BY submitted, job_id", (run_id,)).fetchall()
+        return [LavaJob(r[0], r[1], r[2], r[3], tuple(tuple(b) for b in json.loads(r[4])), r[5], r[6])
+                for r in rows]
+
+    def lava_collected(self, job: LavaJob, ended: str) -> None:
+        with self._transaction():
+            self.db.execute("UPDATE lava_jobs SET collected = ?, ended = ? WHERE run_id = ? AND server = ? "
+                            "AND job_id = ?", (_now(), ended, job.run_id, job.server, job.job_id))
 
     def record_coverage(self, run_id: str, cov: Coverage) -> None:
         """A boot's coverage (case ids as the store knows them), merged

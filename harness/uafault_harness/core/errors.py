@@ -18,6 +18,8 @@ class ExitCode(enum.IntEnum):
     NO_SUCH_RUN = 7
     # A campaign or repro file is malformed: the message says file:line: key.
     BAD_CONFIG = 8
+    # A LAVA server could not be reached or refused a request (lava/).
+    SERVER = 9
 
 
 # When several layers fail, report the one that needs attention first:
@@ -26,6 +28,7 @@ _SEVERITY: tuple[ExitCode, ...] = (
     ExitCode.BAD_TREE,
     ExitCode.BAD_CONFIG,
     ExitCode.MISSING_PREREQ,
+    ExitCode.SERVER,
     ExitCode.BUILD_FAILED,
     ExitCode.RUN_FAILED,
     ExitCode.TEST_FAILED,

@@ -573,6 +573,34 @@ def _base_and_disks(guest: PreparedGuest, request: GuestRequest, out_dir: Path, 
     return base, boot_disks(out_dir, tools["mkfs.ext4"], job, base.libraries, cpio)
 
 
+def _command_of(guest: PreparedGuest, request: GuestRequest, base: Base, kvm: bool) -> Callable[[BootDisks], list[str]]:
+    """The QEMU command of a boot of request, given its disks."""
+    qemu, boot = guest.tools["qemu-system-x86_64"], request.boot
+    append = kernel_append(request.append, boot.append)
+
+    def command(d: BootDisks) -> list[str]:
+        return qemu_command(qemu, guest.kernel.bzimage, base.archive, append, kvm, d.disk, boot.qemu_args,
+                            boot.disk_platform, d.ext4, d.coverage, boot.memory_mib, d.job)
+    return command
+
+
+@dataclass(frozen=True)
+class ColdBoot:
+    """A cold boot made and not run: its QEMU command (TCG) and the disks
+    it names, for an engine that boots it elsewhere (lava/)."""
+    command: list[str]
+    disks: BootDisks
+
+
+def cold_boot(guest: PreparedGuest, request: GuestRequest, out_dir: Path, files: tuple[tuple[str, str], ...] = (),
+              programs: tuple[tuple[str, Path], ...] = ()) -> ColdBoot:
+    """What boot_guest would boot cold, under TCG, with out_dir's disks."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_coverage(guest.kernel, request)
+    base, disks = _base_and_disks(guest, request, out_dir, files, programs)
+    return ColdBoot(_command_of(guest, request, base, kvm=False)(disks), disks)
+
+
 def boot_guest(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe: KvmProbe = probe_kvm,
                files: tuple[tuple[str, str], ...] = (),
                programs: tuple[tuple[str, Path], ...] = (),
@@ -604,13 +632,7 @@ def _boot_once(guest: PreparedGuest, request: GuestRequest, out_dir: Path, probe
     qemu = guest.tools["qemu-system-x86_64"]
     accel = select_accel(guest.accel, qemu, qemu_command(qemu, kernel.bzimage, None, BASE_APPEND, kvm=True),
                          guest.accel_cache, probe)
-    boot = request.boot
-    append = kernel_append(request.append, boot.append)
-
-    def command(d: BootDisks) -> list[str]:
-        return qemu_command(qemu, kernel.bzimage, base.archive, append, accel.kvm, d.disk, boot.qemu_args,
-                            boot.disk_platform, d.ext4, d.coverage, boot.memory_mib, d.job)
-
+    command = _command_of(guest, request, base, accel.kvm)
     saved = _saved_guest(guest, command) if mode == "snapshot" else None
     cmd = command(disks) + (incoming_args(saved.state) if saved is not None else [])
     how = f"restored from {saved.state.parent}" if saved is not None else "booted cold"
