@@ -33,6 +33,10 @@ class JobState:
     state: str
     health: str
     failure_comment: str = ""
+    # When it was submitted, started and ended (UTC seconds; 0: not yet).
+    submitted: float = 0.0
+    started: float = 0.0
+    ended: float = 0.0
 
     @property
     def finished(self) -> bool:
@@ -57,7 +61,9 @@ class Server:
         self.url = url if url.endswith("/") else url + "/"
         self.token = token
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None,
+                 missing_ok: bool = False) -> bytes:
+        """The answer's body; b"" for a 404 when missing_ok."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + API + path, data=data, method=method)
         request.add_header("Accept", "application/json")
@@ -69,6 +75,8 @@ class Server:
             with urllib.request.urlopen(request, timeout=REQUEST_SECONDS) as answer:
                 return answer.read()
         except urllib.error.HTTPError as exc:
+            if exc.code == 404 and missing_ok:
+                return b""
             said = exc.read().decode(errors="replace")[:500]
             raise HarnessError(ExitCode.SERVER, f"LAVA {method} {self.url}{API}{path}: HTTP {exc.code}: "
                                                 f"{said}") from exc
@@ -96,14 +104,16 @@ class Server:
     def job(self, job_id: int) -> JobState:
         got = self._json("GET", f"jobs/{job_id}/")
         return JobState(job_id, str(got.get("state", "")), str(got.get("health", "")),
-                        str(got.get("failure_comment") or ""))
+                        str(got.get("failure_comment") or ""), _epoch(str(got.get("submit_time") or "")),
+                        _epoch(str(got.get("start_time") or "")), _epoch(str(got.get("end_time") or "")))
 
     def cancel(self, job_id: int) -> None:
         self._request("GET", f"jobs/{job_id}/cancel/")
 
     def log(self, job_id: int) -> list[LogLine]:
-        """The job's log: YAML, a list of {dt, lvl, msg}."""
-        raw = self._request("GET", f"jobs/{job_id}/logs/")
+        """The job's log: YAML, a list of {dt, lvl, msg}; none before the
+        job started (or for one canceled before)."""
+        raw = self._request("GET", f"jobs/{job_id}/logs/", missing_ok=True)
         try:
             entries = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or []
         except yaml.YAMLError as exc:

@@ -36,6 +36,8 @@ MONITOR_FIXUP = {"ok": "pass", "not ok": "fail"}
 # Minutes: a deploy copies a few MB and two small disks; a boot's cases
 # get what a local boot's watchdog gives them.
 DEPLOY_MINUTES = 10
+# Each boot's monitors are a LAVA test suite of this name and its number.
+MONITOR_PREFIX = "uafault-boot-"
 BOOT_MINUTES = 5
 
 
@@ -129,9 +131,9 @@ def job_definition(name: str, boots: list[LavaBoot], root: Path, artefacts_url: 
             {"deploy": {"to": "tmpfs", "os": "oe", "timeout": {"minutes": DEPLOY_MINUTES}, "images": images}},
             {"boot": {"method": "qemu", "media": "tmpfs", "timeout": {"minutes": BOOT_MINUTES}}},
             {"test": {"timeout": {"minutes": boot.minutes},
-                      "monitors": [{"name": f"uafault-boot-{n + 1}", "start": CASE_MARKER,
+                      "monitors": [{"name": f"{MONITOR_PREFIX}{n + 1}", "start": CASE_MARKER,
                                     "end": INIT_AGENT_EXIT, "pattern": RESULT_PATTERN,
-                                    "fixupdict": MONITOR_FIXUP}]}},
+                                    "fixupdict": dict(MONITOR_FIXUP)}]}},
         ]
     memory = max(b.memory_mib for b in boots)
     extra = boots[0].extra

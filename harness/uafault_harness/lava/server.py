@@ -43,6 +43,8 @@ DATABASE_PACKAGES = ("postgresql",)
 LAVA_PACKAGES = ("lava-server", "lava-dispatcher")
 DEVICES_DIR = Path("/etc/lava-server/dispatcher-config/devices")
 LOG_DIR = Path("/var/log/lava-server")
+# What up starts, by name: the program each runs.
+PROGRAMS = {"gunicorn": "gunicorn3", "scheduler": "lava-server", "worker": "lava-worker"}
 # How long the web server may take to answer after starting.
 START_SECONDS = 90
 # Each device's dictionary: the qemu type without KVM (the job's own QEMU
@@ -95,18 +97,15 @@ def _manage(*args: str) -> str:
     return _run(["lava-server", "manage", *args], f"lava-server manage {args[0]}")
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, program: str) -> bool:
+    """Whether pid runs program still (not a zombie, not a reused pid:
+    the lab file outlives the machine's processes)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie of ours counts as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return False
+    return state != "Z" and program in command
 
 
 def _install() -> None:
@@ -163,12 +162,15 @@ def _once(lab: Lab, devices: int) -> None:
         (DEVICES_DIR / f"{name}.jinja2").write_text(DEVICE_DICT.format(n=n))
         if name not in known:
             _manage("devices", "add", "--device-type", DEVICE_TYPE, "--worker", WORKER, name)
+        # A job LAVA lost (its worker killed) leaves the device's health in
+        # doubt; this lab has no health check to settle it, so up does.
+        _manage("devices", "update", "--health", "GOOD", name)
     lab.devices = max(lab.devices, devices)
 
 
 def _spawn(lab: Lab, name: str, cmd: list[str], log: Path) -> None:
     pid = lab.pids.get(name)
-    if pid and _alive(pid):
+    if pid and _alive(pid, cmd[0]):
         return
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd="/",
@@ -217,15 +219,15 @@ def up(layout: Layout, devices: int) -> Lab:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     shutil.chown(LOG_DIR, "lavaserver", "lavaserver")
     logs = layout.cache / LAB_DIR
-    _spawn(lab, "gunicorn", ["gunicorn3", "lava_server.wsgi", "--log-level", "INFO", "--log-file",
+    _spawn(lab, "gunicorn", [PROGRAMS["gunicorn"], "lava_server.wsgi", "--log-level", "INFO", "--log-file",
                              str(LOG_DIR / "gunicorn.log"), "-u", "lavaserver", "-g", "lavaserver",
                              "--worker-class", "eventlet", "--workers", "2", "--bind", f"127.0.0.1:{PORT}"],
            logs / "gunicorn.out")
-    _spawn(lab, "scheduler", ["lava-server", "manage", "lava-scheduler", "--level", "INFO", "--log-file",
+    _spawn(lab, "scheduler", [PROGRAMS["scheduler"], "manage", "lava-scheduler", "--level", "INFO", "--log-file",
                               str(LOG_DIR / "lava-scheduler.log")], logs / "scheduler.out")
     lab.save(layout)
     _wait_web(lab.url)
-    _spawn(lab, "worker", ["lava-worker", "--level", "INFO", "--url", lab.url, "--name", WORKER,
+    _spawn(lab, "worker", [PROGRAMS["worker"], "--level", "INFO", "--url", lab.url, "--name", WORKER,
                            "--token", _worker_token(lab), "--log-file", str(logs / "lava-worker.log")],
            logs / "worker.out")
     lab.save(layout)
@@ -240,7 +242,7 @@ def down(layout: Layout) -> None:
         print("[lava] no lab of ours to stop", flush=True)
         return
     for name, pid in lab.pids.items():
-        if _alive(pid):
+        if _alive(pid, PROGRAMS[name]):
             os.killpg(pid, signal.SIGTERM)
             print(f"[lava] stopped {name} ({pid})", flush=True)
     lab.pids = {}
@@ -255,4 +257,4 @@ def worker_pid(layout: Layout) -> int | None:
     """The worker up started, if it runs (the kill-in-the-middle test)."""
     lab = Lab.load(layout)
     pid = lab.pids.get("worker") if lab else None
-    return pid if pid and _alive(pid) else None
+    return pid if pid and _alive(pid, PROGRAMS["worker"]) else None

@@ -13,15 +13,16 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
 
-def browse(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """chromium with args on page (a local file), its own profile dir."""
+def browse(page: Path | str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """chromium with args on page (a local file, or a URL), its own
+    profile dir."""
     chromium = find_tool(tool_named("chromium"))
     if chromium is None:
         raise HarnessError(ExitCode.MISSING_PREREQ, "chromium is missing: harness/uafault setup --for test "
                                                     "installs it")
     return subprocess.run([str(chromium), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1000,1200",
-                           *args, page.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+                           *args, page.as_uri() if isinstance(page, Path) else page], capture_output=True, text=True, timeout=120, check=False)
 
 
-def dump_dom(page: Path, profile: Path) -> str:
+def dump_dom(page: Path | str, profile: Path) -> str:
     return browse(page, profile, "--dump-dom").stdout

@@ -22,6 +22,7 @@ from .bisect_layer import LAYER_DIR as BISECT_DIR, run_bisect_layer
 from .coverage_layer import LAYER_DIR as COVERAGE_DIR, run_coverage_layer
 from .dma_layer import LAYER_DIR as DMA_DIR, run_dma_layer
 from .image_layer import LAYER_DIR as IMAGE_DIR, run_image_layer
+from .lava_layer import LAYER_DIR as LAVA_DIR, run_lava_layer
 from .memory_layer import LAYER_DIR as MEMORY_DIR, run_memory_layer
 from .mutants_layer import LAYER_DIR as MUTANTS_DIR, run_mutants_layer
 from .path_oracles_layer import LAYER_DIR as PATH_ORACLES_DIR, run_path_oracles_layer
@@ -119,6 +120,8 @@ LAYERS: tuple[Layer, ...] = (
     Layer(MEMORY_DIR, "every memory kind", _plain(run_memory_layer)),
     Layer(DMA_DIR, "the DMA mappings", _plain(run_dma_layer)),
     Layer(IMAGE_DIR, "Debian's prebuilt kernel (guest and smoke campaign)", _plain(run_image_layer)),
+    Layer(LAVA_DIR, "the smoke campaign on a LAVA lab here (2 shards, against the local run)",
+          lambda t: run_lava_layer(t.layout, t.run_dir, t.jobs, t.smoke_run_id())),
 )
 TEST_HELP = "the whole suite in one run: " + ", ".join(layer.about for layer in LAYERS)
 
