@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "kmsg.h"
+#include "oracle.h"
 #include "profile.h"
 #include "protocol.h"
 #include "verdict.h"
@@ -55,9 +56,29 @@ static void count_injection(const char *text, struct kmsg_seen *seen)
  * returns one record: "prio,seq,usec,flags;text", a newline inside the
  * text escaped as "\x0a".
  */
+/*
+ * A report that is a known deviation of the kernel's own debugging (a
+ * record's "report:" globs match it or the WARN message before it): the
+ * case's XFAIL, not its failure.
+ */
+static bool known_report(struct verdict *v, const char *lead, const char *text)
+{
+	const struct uafault_known *k = known_record_of("report", text);
+	int id;
+
+	if (!k)
+		k = known_record_of("report", lead);
+	if (!k)
+		return false;
+	note(v, "# kernel: %s\n# kernel: %s\n", lead, text);
+	id = k - uafault_known_records;
+	return known_deviation(v, (enum uafault_known_id)id, true);
+}
+
 void kmsg_scan(const struct agent *a, struct verdict *v, bool expect_oops,
 	       struct kmsg_seen *seen)
 {
+	static char lead[512];
 	char rec[8192];
 	ssize_t n;
 
@@ -74,14 +95,19 @@ void kmsg_scan(const struct agent *a, struct verdict *v, bool expect_oops,
 		text = text ? text + 1 : rec;
 		text[strcspn(text, "\n")] = 0;
 		count_injection(text, seen);
-		if (!is_report(text))
+		if (!is_report(text)) {
+			/* A WARN's message comes just before its report. */
+			snprintf(lead, sizeof(lead), "%.*s", (int)sizeof(lead) - 1, text);
 			continue;
+		}
 		if (seen && (strstr(text, "BUG:") || strstr(text, "Oops")))
 			seen->oopsed = true;
 		if (expect_oops) {
 			note(v, "# kernel (expected): %s\n", text);
 			continue;
 		}
+		if (known_report(v, lead, text))
+			continue;
 		fail(v, "[kmsg] kernel report: %s", text);
 	}
 	phase_end();

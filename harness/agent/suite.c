@@ -54,34 +54,6 @@ static unsigned int count_kinds(const struct agent *a, const struct target *t)
 }
 
 /*
- * The record of module/uafault_known.h whose "issue:" globs take the case
- * @name, or NULL (a known issue of uafault's own variants, or a user's).
- */
-static const struct uafault_known *known_record(const char *name)
-{
-	static const char prefix[] = "issue:";
-	const size_t n = sizeof(prefix) - 1;
-	const char *p, *end;
-	char glob[128];
-	int i;
-
-	for (i = 0; i < UAFAULT_KNOWN_NR; i++) {
-		for (p = uafault_known_records[i].cases; *p; p = end) {
-			p += strspn(p, " ");
-			end = p + strcspn(p, " ");
-			if ((size_t)(end - p) <= n || strncmp(p, prefix, n) ||
-			    (size_t)(end - p) - n >= sizeof(glob))
-				continue;
-			snprintf(glob, sizeof(glob), "%.*s",
-				 (int)(end - p - n), p + n);
-			if (!fnmatch(glob, name, 0))
-				return &uafault_known_records[i];
-		}
-	}
-	return NULL;
-}
-
-/*
  * A failure of a case a --known-issue names is that issue, seen again: a
  * SKIP that says so and names its record, its notes printed as a
  * failure's are.  A pass of a case whose record a pass disproves says
@@ -95,7 +67,7 @@ static void expect_known(const struct agent *a, struct verdict *v)
 	for (i = 0; i < a->nknown; i++) {
 		if (fnmatch(a->known[i], a->case_name, 0))
 			continue;
-		k = known_record(a->case_name);
+		k = known_record_of("issue", a->case_name);
 		if (v->failed) {
 			v->failed = false;
 			v->known = true;

@@ -3,6 +3,7 @@
  * A case's verdict: the notes that explain it, how it ended (failed, or
  * could not be set up), and its KTAP result line.
  */
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,4 +80,27 @@ void print_result(const struct verdict *v, const char *indent,
 	else
 		ktap_result(indent, true, number, name);
 	fflush(stdout);
+}
+
+const struct uafault_known *known_record_of(const char *kind, const char *text)
+{
+	const size_t n = strlen(kind);
+	const char *p, *end;
+	char glob[256];
+	int i;
+
+	for (i = 0; i < UAFAULT_KNOWN_NR; i++) {
+		for (p = uafault_known_records[i].cases; *p; p = end) {
+			p += strspn(p, " ");
+			end = p + strcspn(p, " ");
+			if ((size_t)(end - p) <= n + 1 || strncmp(p, kind, n) ||
+			    p[n] != ':' || (size_t)(end - p) - n - 1 >= sizeof(glob))
+				continue;
+			snprintf(glob, sizeof(glob), "%.*s",
+				 (int)(end - p - n - 1), p + n + 1);
+			if (!fnmatch(glob, text, 0))
+				return &uafault_known_records[i];
+		}
+	}
+	return NULL;
 }

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct uafault_known;
+
 #define MSG_LEN		4096
 
 /*
@@ -32,6 +34,12 @@ enum outcome { FAILED, UNRESOLVED };
 					 const char *fmt, ...);
 #define fail(v, ...)		judge(v, FAILED, __VA_ARGS__)
 #define unresolved(v, ...)	judge(v, UNRESOLVED, __VA_ARGS__)
+
+/*
+ * The record of module/uafault_known.h one of whose @kind globs ("issue",
+ * "report": see its @cases) matches @text, or NULL.
+ */
+const struct uafault_known *known_record_of(const char *kind, const char *text);
 
 void print_notes(const struct verdict *v, const char *indent);
 void print_result(const struct verdict *v, const char *indent,
