@@ -64,8 +64,11 @@ def test_report_shows_matrix_titles_plots_and_diff(tmp_path: Path) -> None:
     dom = Dom()
     dom.feed(page)
     cells = dom.find("td", "cell")
+    # target x fault, then target x memory kind and target x kernel.
     assert [(c[1]["class"], c[2]) for c in cells] == [
-        ("cell fail", "1 FAIL"), ("cell pass", "1 PASS"), ("cell crash", "1 CRASH 1 PASS")]
+        ("cell fail", "1 FAIL"), ("cell pass", "1 PASS"), ("cell crash", "1 CRASH 1 PASS")] + [
+        ("cell fail", "1 FAIL 1 PASS"), ("cell crash", "1 CRASH 1 PASS")] * 2
+    assert {e[1]["id"] for e in dom.find("table", "matrix")} == {"by-fault", "by-memory", "by-kernel"}
     titles = [e[2] for e in dom.find("td")]
     assert "BUG: old" in titles and "BUG: flaky" in titles
     svgs = dom.find("svg", "plot")
@@ -105,9 +108,30 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     # The DOM after the browser parsed and laid it out.
     dom = Dom()
     dom.feed(dump_dom(page, tmp_path / "profile"))
-    assert [c[2] for c in dom.find("td", "cell")] == ["1 PASS", "1 CRASH", "1 PASS 1 SKIP"]
+    assert [c[2] for c in dom.find("td", "cell")][:3] == ["1 PASS", "1 CRASH", "1 PASS 1 SKIP"]
     assert len(dom.find("svg", "plot")) == 2 and len(dom.find("rect", "bar")) == 2
     shot = tmp_path / "report.png"
     browse(page, tmp_path / "profile", f"--screenshot={shot}")
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_findings_are_grouped_by_title_and_link_their_bug_reports(tmp_path: Path) -> None:
+    from uafault_harness.core.results import BUG_REPORT_NAME, BUGS_DIR, bug_slug
+    db = tmp_path / "u.db"
+    store = Store(db)
+    fill(store, "R", [("FAIL", "[result] ret 0 done 1, expected ret -14"), ("FAIL", "[result] ret 0 done 9"),
+                      ("PASS", ""), ("CRASH", "BUG: flaky")])
+    store.close()
+    report = tmp_path / BUGS_DIR / bug_slug(f"R-{CASES[3].case_id}") / BUG_REPORT_NAME
+    report.parent.mkdir(parents=True)
+    report.write_text("Title\n=====\nBUG: flaky\n")
+    _, page = render(db, "R", tmp_path / "campaigns" / "R" / "coverage")
+    dom = Dom()
+    dom.feed(page)
+    rows = [e[2] for e in dom.find("td")]
+    # Two complaints of one oracle on one target are one finding.
+    assert "[result] in copy_from_user" in rows and rows[rows.index("[result] in copy_from_user") + 1] == "2"
+    links = [e[1]["href"] for e in dom.find("a")]
+    assert links == [f"../../{BUGS_DIR}/{report.parent.name}/{BUG_REPORT_NAME}"]
+    assert [e[2] for e in dom.find("code")] == [f"harness/uafault bug R {CASES[0].case_id}"]

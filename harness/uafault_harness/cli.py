@@ -48,7 +48,8 @@ from .lava import server as lava_server
 from .mutate import runner as mutate_runner
 from .mutate.catalogue import CATALOGUE, check_against_tree, load_catalogue
 from .mutate.runner import MUTANT_TIMEOUT
-from .triage.bisect import RUN_SCRIPT, bisect, git, kernel_step, module_step, top_of as bisect_top
+from .triage.bug import BugRequest, bug_from_case, bug_from_repro
+from .triage.bisect import RUN_SCRIPT, bisect, git, step_for, top_of as bisect_top
 from .triage.minimize import NotReproduced, minimize
 from .triage.repro import describe, known_reason, load_repro, run_repro
 
@@ -299,6 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_boot_options(p)
     add_jobs_option(p)
 
+    p = sub.add_parser("bug", help="a finding as one upstream-ready report (syzbot's shape): the decoded trace, "
+                       "the minimized and C reproducers, how often it reproduces, maintainers, known fix")
+    p.add_argument("run", nargs="?", default=None, help="the campaign run of the case")
+    p.add_argument("case", nargs="?", default=None, help="the case id (as `results` and the report show it)")
+    p.add_argument("--repro", type=Path, default=None, metavar="FILE", help="a repro config instead of a case")
+    p.add_argument("--out", type=Path, default=None, help="the report's directory (default results/bugs/NAME)")
+    p.add_argument("--runs", type=positive_int("--runs"), default=3, help="runs to say how often it reproduces")
+    p.add_argument("--bisect", type=Path, default=None, metavar="REPO",
+                   help="also bisect REPO (a kernel tree, or a module's repository) for the first bad commit")
+    p.add_argument("--good", default="", metavar="REV", help="with --bisect: a revision where it does not reproduce")
+    p.add_argument("--bad", default="HEAD", metavar="REV", help="with --bisect: one where it does (default HEAD)")
+    add_boot_options(p)
+    add_jobs_option(p)
+
     p = sub.add_parser("report", help="a campaign run as one self-contained HTML file")
     p.add_argument("run", nargs="?", default=None, help="campaign run id (default: the newest)")
     p.add_argument("--out", type=Path, default=None,
@@ -509,16 +524,7 @@ def cmd_bisect(args: argparse.Namespace, layout: Layout) -> ExitCode:
     if repo is None:
         raise HarnessError(ExitCode.USAGE, "bisect: say which repository with --repo (or KSRC for a kernel tree)")
     top = bisect_top(repo)
-    kernel = False
-    if any(d.is_relative_to(top) for d in repro.modules.dirs):
-        test = module_step(layout, repro, top, runs, args.jobs, args.accel)
-    elif (top / "mm" / "gup.c").is_file():
-        test, kernel = kernel_step(layout, repro, runs, args.jobs, args.accel), True
-    else:
-        raise HarnessError(ExitCode.USAGE, f"bisect: {top} is neither a kernel tree nor a repository holding "
-                                           f"a module directory of {args.file}")
-    # A kernel tree's worktree stays for the next bisection: a fresh checkout
-    # would build the guest kernel from scratch.
+    test, kernel = step_for(layout, repro, top, runs, args.jobs, args.accel)
     result = bisect(layout, repro, top, args.good, args.bad, runs, test, layout.project / "harness" / "uafault",
                     args.accel, keep_worktree=kernel)
     print(f"bisect: {len(result.steps)} steps, logs in {result.out_dir} (and {RUN_SCRIPT} for git bisect run)")
@@ -526,6 +532,25 @@ def cmd_bisect(args: argparse.Namespace, layout: Layout) -> ExitCode:
         print(f"bisect: no first bad commit: {result.said.strip().splitlines()[-1:] or 'git said nothing'}")
         return ExitCode.TEST_FAILED
     print(f"bisect: first bad commit: {git(top, 'log', '-1', '--format=%H %s', result.first_bad).strip()}")
+    return ExitCode.OK
+
+
+def cmd_bug(args: argparse.Namespace, layout: Layout) -> ExitCode:
+    if (args.repro is None) == (args.run is None or args.case is None):
+        raise HarnessError(ExitCode.USAGE, "bug: give RUN CASE (a campaign's case) or --repro FILE, one of them")
+    if args.bisect is not None and not args.good:
+        raise HarnessError(ExitCode.USAGE, "bug --bisect REPO needs --good REV")
+    provision.ensure_packages("guest")
+    require_tree(layout)
+    request = BugRequest(args.out, args.runs, args.jobs, args.accel, args.bisect, args.good, args.bad)
+    try:
+        report = (bug_from_repro(layout, args.repro, request) if args.repro is not None
+                  else bug_from_case(layout, args.run, args.case, request))
+    except NotReproduced as exc:
+        print(f"bug: NOT REPRODUCED: {exc}")
+        return ExitCode.TEST_FAILED
+    print(report.read_text())
+    print(f"bug: {report}")
     return ExitCode.OK
 
 
@@ -662,6 +687,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Layout], ExitCode]] = {
     "report": cmd_report,
     "repro": cmd_repro,
     "minimize": cmd_minimize,
+    "bug": cmd_bug,
     "bisect": cmd_bisect,
     "export": cmd_export,
     "results": cmd_results,

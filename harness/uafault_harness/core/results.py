@@ -13,6 +13,9 @@ from .errors import ExitCode, HarnessError
 
 LATEST = "latest"
 SUMMARY_NAME = "summary.json"
+# `bug`'s reports: results/bugs/<bug_slug(...)>/report.txt.
+BUGS_DIR = "bugs"
+BUG_REPORT_NAME = "report.txt"
 RUN_ID_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 
 
@@ -129,3 +132,9 @@ def find_run(results_root: Path, run: str | None) -> Path:
         hint = f" Known runs: {', '.join(known[-5:])}" if known else " No runs stored yet."
         raise HarnessError(ExitCode.NO_SUCH_RUN, f"no run {name!r} in {results_root}.{hint}")
     return path.resolve()
+
+
+def bug_slug(text: str) -> str:
+    """A finding's directory name under BUGS_DIR (`bug RUN CASE`: of
+    "RUN-CASE"; `bug --repro FILE`: of the file's name)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:80] or "finding"

@@ -198,13 +198,23 @@ def shared_libraries(binary: Path) -> list[Path]:
     return [Path(m.group(1)) for line in proc.stdout.splitlines() if (m := _LDD_PATH.search(line))]
 
 
-def _install(src: Path, staging: Path, guest_path: str, mode: int) -> None:
+def _install(src: Path, staging: Path, guest_path: str, mode: int) -> Path:
     dst = staging / guest_path.lstrip("/")
     dst.parent.mkdir(parents=True, exist_ok=True)
     # Contents, not links: /lib64/ld-linux-x86-64.so.2 is a symlink on the
     # host, and the guest needs the file at the path the binary names.
     shutil.copyfile(src, dst)
     os.chmod(dst, mode)
+    return dst
+
+
+def _strip_debug(module: Path) -> None:
+    """A module's copy without its line tables (INSTALL_MOD_STRIP's
+    strip --strip-debug): the guest never reads them, the host decodes
+    reports against the unstripped build (`bug`)."""
+    strip = shutil.which("strip")
+    if strip is not None:
+        subprocess.run([strip, "--strip-debug", str(module)], capture_output=True, check=False)
 
 
 def _install_program(src: Path, staging: Path, guest_path: str, present: frozenset[str] = frozenset()) -> None:
@@ -281,7 +291,7 @@ def stage_job(spec: JobSpec, staging: Path, present: frozenset[str] = frozenset(
     for module in spec.modules:
         if not module.is_file():
             raise HarnessError(ExitCode.MISSING_PREREQ, f"module {module} is missing")
-        _install(module, staging, guest_module_path(module), 0o644)
+        _strip_debug(_install(module, staging, guest_module_path(module), 0o644))
     for guest_path, program in spec.programs:
         _install_program(program, staging, guest_path, present)
     for guest_path, text in spec.files:

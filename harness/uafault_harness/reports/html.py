@@ -1,5 +1,7 @@
 """`report [RUN]`: one self-contained HTML file for a campaign run (inline
-CSS and SVG, no network): the target x fault matrix, crash titles with
+CSS and SVG, no network): the run's findings grouped by title (each
+linked to its `bug` report where one was written), the target x fault,
+target x memory kind and target x kernel matrices, crash titles with
 counts and first/last run seen, cases/s and duration per run of the same
 campaign as plots, and the diff against the previous run: new failures,
 fixed, flaky (repetitions that disagree); with `--coverage`, the
@@ -8,14 +10,20 @@ error-path coverage (reports/coverage.py)."""
 from __future__ import annotations
 
 import html
+import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..campaign.store import History, Row
 from ..core.errors import ExitCode, HarnessError
+from ..core.results import BUG_REPORT_NAME, BUGS_DIR, bug_slug
 from ..core.verdicts import BAD, ORDER, VERDICTS, Verdict
-from ..guest.protocol import DEFAULT_CALLER, DEFAULT_MEMORY
+from ..guest.protocol import DEFAULT_CALLER, DEFAULT_MEMORY, oracle_tag
 from .coverage import Ran, section as coverage_section, write_lcov
+
+
+# The matrices' column axes: a Case field and what a heading calls it.
+AXES = {"fault": "fault", "memory": "memory kind", "kernel": "kernel"}
 
 
 def newest_run(history: History) -> str:
@@ -49,13 +57,15 @@ def _svg_bars(title: str, labels: list[str], values: list[float], unit: str) -> 
     return "".join(parts)
 
 
-def _matrix(rows: list[Row]) -> str:
+def _matrix(rows: list[Row], axis: str = "fault") -> str:
+    """Targets against axis (a Case field: fault, memory, kernel), each
+    cell coloured by its worst verdict, its counts as its text."""
     targets = list(dict.fromkeys(r.case.target for r in rows))
-    faults = list(dict.fromkeys(r.case.fault for r in rows))
+    faults = list(dict.fromkeys(getattr(r.case, axis) for r in rows))
     cells: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for r in rows:
-        cells[r.case.target, r.case.fault][r.verdict] += 1
-    out = ['<table class="matrix"><tr><th>target \\ fault</th>']
+        cells[r.case.target, getattr(r.case, axis)][r.verdict] += 1
+    out = [f'<table class="matrix" id="by-{axis}"><tr><th>target \\ {AXES[axis]}</th>']
     out += [f"<th>{html.escape(f)}</th>" for f in faults] + ["</tr>"]
     for t in targets:
         out.append(f"<tr><th>{html.escape(t)}</th>")
@@ -69,6 +79,45 @@ def _matrix(rows: list[Row]) -> str:
             out.append(f'<td class="cell {worst.lower()}" style="background:{VERDICTS[worst].colour}" '
                        f'title="{html.escape(text)}">{html.escape(text)}</td>')
         out.append("</tr>")
+    return "".join(out) + "</table>"
+
+
+def finding_title(row: Row) -> str:
+    """What groups a run's bad cases into findings: the kernel report's
+    title, or the oracle and the target of a complaint (whose numbers
+    differ from case to case)."""
+    tag = oracle_tag(row.title)
+    if row.verdict == Verdict.FAIL and tag:
+        return f"[{tag}] in {row.case.target}"
+    return row.title or f"{row.verdict} in {row.case.target}"
+
+
+def _findings(rows: list[Row], run_id: str, bugs: Path | None, page_dir: Path | None) -> str:
+    """The run's failures grouped by title: how many cases, on which
+    kernels and memory kinds, a case to start from, and the link to its
+    `bug` report where one was written."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        if r.verdict in BAD:
+            groups[finding_title(r)].append(r)
+    if not groups:
+        return '<p class="empty">No failures in this run.</p>'
+    out = ['<table class="findings"><tr><th>finding</th><th>cases</th><th>kernels</th><th>memory kinds</th>'
+           '<th>first case</th><th>report</th></tr>']
+    for title, mine in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        first = mine[0].case.case_id
+        link = ""
+        reports = [bugs / bug_slug(f"{run_id}-{r.case.case_id}") / BUG_REPORT_NAME for r in mine] if bugs else []
+        written = next((p for p in reports if p.is_file()), None)
+        if written is not None:
+            href = os.path.relpath(written, page_dir) if page_dir else written.as_uri()
+            link = f'<a href="{html.escape(href)}">report</a>'
+        else:
+            link = f"<code>harness/uafault bug {html.escape(run_id)} {html.escape(first)}</code>"
+        kernels = ", ".join(dict.fromkeys(r.case.kernel for r in mine))
+        memory = ", ".join(dict.fromkeys(r.case.memory for r in mine))
+        out.append(f"<tr><td>{html.escape(title)}</td><td>{len(mine)}</td><td>{html.escape(kernels)}</td>"
+                   f"<td>{html.escape(memory)}</td><td>{html.escape(first)}</td><td>{link}</td></tr>")
     return "".join(out) + "</table>"
 
 
@@ -99,7 +148,8 @@ def diff(current: list[Row], previous: list[Row]) -> dict[str, list[str]]:
 def render(db_path: Path, run_id: str | None, lcov_dir: Path | None = None) -> tuple[str, str]:
     """(run_id, html) of a stored campaign run.  A run with coverage gets
     its section, and its lcov tree in lcov_dir (linked relative to it:
-    the page goes in lcov_dir's parent)."""
+    the page goes in lcov_dir's parent); findings link the `bug` reports
+    under the database's results directory."""
     with History(db_path) as stored:
         run_id = run_id or newest_run(stored)
         cov = stored.coverage(run_id)
@@ -137,7 +187,10 @@ td.cell {{ color: #fff; text-align: center; }}
 <h1>uafault campaign <span id="campaign">{html.escape(campaign)}</span>, run <span id="run">{run_id}</span></h1>
 <p id="summary">{len(rows)} of {planned} planned cases have a verdict: {html.escape(summary)}.
 Started {html.escape(started)}; source {html.escape(source)}; guest config {html.escape(config[:12])}.</p>
+<h2>Findings</h2>{_findings(rows, run_id, db_path.parent / BUGS_DIR, lcov_dir.parent if lcov_dir else None)}
 <h2>Target x fault</h2>{_matrix(rows)}
+<h2>Target x memory kind</h2>{_matrix(rows, "memory")}
+<h2>Target x kernel</h2>{_matrix(rows, "kernel")}
 <h2>Crash titles (all runs of {html.escape(campaign)})</h2>{titles}
 <h2>Per run</h2>
 {_svg_bars("cases per second of guest time", runs, rates, "cases/s")}

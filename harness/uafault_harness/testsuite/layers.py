@@ -19,6 +19,7 @@ from ..guest.runner import TEST_FUZZ_CALLS, GuestRequest, guest_layer_dir, run_g
 from ..kunit.runner import KunitRequest, run_kunit_layer
 from . import campaign_layers
 from .bisect_layer import LAYER_DIR as BISECT_DIR, run_bisect_layer
+from .bug_layer import LAYER_DIR as BUG_DIR, run_bug_layer
 from .coverage_layer import LAYER_DIR as COVERAGE_DIR, run_coverage_layer
 from .dma_layer import LAYER_DIR as DMA_DIR, run_dma_layer
 from .image_layer import LAYER_DIR as IMAGE_DIR, run_image_layer
@@ -42,8 +43,12 @@ class TestRun:
     done: dict[str, LayerResult] = field(default_factory=dict)
 
     def smoke_run_id(self) -> str | None:
-        smoke = self.done.get(campaign_layers.LAYER_DIR)
-        run_id = smoke.details.get("run_id") if smoke else None
+        return self.run_of(campaign_layers.LAYER_DIR)
+
+    def run_of(self, layer: str) -> str | None:
+        """The campaign run a layer done so far made."""
+        done = self.done.get(layer)
+        run_id = done.details.get("run_id") if done else None
         return run_id if isinstance(run_id, str) else None
 
 
@@ -113,6 +118,8 @@ LAYERS: tuple[Layer, ...] = (
     Layer(campaign_layers.MINIMIZE_LAYER_DIR, "minimize on its first failure",
           lambda t: campaign_layers.run_minimize_layer(t.layout, t.run_dir, t.jobs, t.smoke_run_id())),
     Layer(campaign_layers.VARIANTS_LAYER_DIR, "the variants campaign", _plain(campaign_layers.run_variants_layer)),
+    Layer(BUG_DIR, "bug reports of its first oracle failure and CRASH",
+          lambda t: run_bug_layer(t.layout, t.run_dir, t.jobs, t.run_of(campaign_layers.VARIANTS_LAYER_DIR))),
     Layer(campaign_layers.REPRO_LAYER_DIR, "every repro config", _plain(campaign_layers.run_repro_layer)),
     Layer(USER_MODULE_DIR, "a user module from outside the checkout", _plain(run_user_module_layer)),
     Layer(BISECT_DIR, "a cause bisection", _plain(run_bisect_layer)),

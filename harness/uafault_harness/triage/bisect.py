@@ -130,6 +130,19 @@ def run_script(repro: Repro, runs: int, accel: str, harness: Path) -> str:
             f"case $? in {codes} *) exit 128;; esac\n")
 
 
+def step_for(layout: Layout, repro: Repro, top: Path, runs: int, jobs: int, accel: str) -> tuple[StepTest, bool]:
+    """How a step of a bisection of top tests a revision: the module's
+    rebuild, for a repository holding a module directory of repro, or the
+    guest kernel's, for a kernel tree (True: keep its worktree, whose fresh
+    checkout would build the kernel from scratch)."""
+    if any(d.is_relative_to(top) for d in repro.modules.dirs):
+        return module_step(layout, repro, top, runs, jobs, accel), False
+    if (top / "mm" / "gup.c").is_file():
+        return kernel_step(layout, repro, runs, jobs, accel), True
+    raise HarnessError(ExitCode.USAGE, f"bisect: {top} is neither a kernel tree nor a repository holding "
+                                       f"a module directory of {repro.path}")
+
+
 def bisect(layout: Layout, repro: Repro, repo: Path, good: str, bad: str, runs: int, test: StepTest,
            harness: Path, accel: str = DEFAULT_ACCEL, echo: bool = True, keep_worktree: bool = False) -> BisectResult:
     """keep_worktree: leave the worktree for the next bisection of repo (a

@@ -1,0 +1,59 @@
+"""triage/bug.py's pieces that need no guest: the title, the known record a
+finding matches, the case's lines on a console, the sections of a written
+report.  The whole command runs in the `bug` layer of `test`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from uafault_harness.campaign.store import CaseVerdict
+from uafault_harness.core.errors import HarnessError
+from uafault_harness.guest.modules import Modules
+from uafault_harness.triage.bug import SECTIONS, _FRAME_FILE, _case_lines, _known, check_written, section_names, title_of
+from uafault_harness.triage.repro import Repro
+
+
+def repro(target: str = "copy_from_user", fault: str = "unmapped", expect: str = "FAIL", title: str = "[result]") -> Repro:
+    return Repro(Path("r.toml"), "plain", Modules(), target, fault, 100, -1, 1, 0, 1, 1, expect, title, "")
+
+
+def test_the_title_is_the_reports_or_the_oracles_complaint_and_target() -> None:
+    crash = CaseVerdict("c", "CRASH", "BUG: unable to handle page fault in uafault_raw_deref")
+    assert title_of(repro(expect="CRASH"), crash) == "BUG: unable to handle page fault in uafault_raw_deref"
+    fail = CaseVerdict("c", "XFAIL", "[result] ret 0 done 100, expected ret -14 done 0 (reach 0 of 100)")
+    assert title_of(repro(), fail) == "[result] ret 0 done 100, expected ret -14 done 0 in copy_from_user"
+    assert title_of(repro(expect="CRASH", title="WARNING in x"), None) == "WARNING in x"
+
+
+def test_a_finding_names_the_known_record_it_matches_and_its_fix() -> None:
+    said = _known(repro("path_iommufd_ioas_map", "fail_nth"), None)
+    assert said.startswith("iommufd-ioas-map-respond:") and "fix:" in said
+    seen = CaseVerdict("c", "XFAIL", "known dma-debug-cacheline-overlap: on cache-coherent x86_64 ...")
+    assert "3d48c9fd78dd" in _known(repro("twin_dma_missing_sync", "none"), seen)
+    assert _known(repro("copy_from_user", "unmapped"), None).startswith("(no record")
+
+
+def test_the_case_lines_run_from_its_marker_to_its_result(tmp_path: Path) -> None:
+    console = tmp_path / "console.log"
+    console.write_text("# uafault-case: campaign.a.none.1\n    # [result] x\nok 1 a.none.1\n"
+                       "# uafault-case: campaign.b.none.2\n    # [pins] y\nnot ok 2 b.none.2\n")
+    assert _case_lines(console, "b.none.2") == ["# uafault-case: campaign.b.none.2", "# [pins] y", "not ok 2 b.none.2"]
+
+
+def test_a_report_must_hold_every_section(tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    report.write_text("".join(f"{name}\n{'=' * len(name)}\nx\n\n" for name in SECTIONS))
+    assert section_names(report) == list(SECTIONS)
+    check_written(report)
+    report.write_text("Title\n=====\nx\n")
+    with pytest.raises(HarnessError):
+        check_written(report)
+
+
+def test_a_decoded_frame_names_its_file_and_line() -> None:
+    line = "[    4.57] uafault_raw_deref (/root/.cache/uafault/build/guest-x86_64/module/core.c:88) uafault"
+    assert _FRAME_FILE.search(line).group(1).endswith("module/core.c")
+    assert _FRAME_FILE.search("do_vfs_ioctl (fs/ioctl.c:861 (discriminator 3))").groups() == ("fs/ioctl.c", "861")
+    assert _FRAME_FILE.search("add_dma_entry (debug.c:?)") is None

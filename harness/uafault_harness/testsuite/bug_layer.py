@@ -1,0 +1,63 @@
+"""The `bug` layer of `test`: `harness/uafault bug` on the variants
+campaign's first oracle failure and its first CRASH (the variant that
+oopses under SMAP), through the CLI.  Each report must hold every
+section, its C reproducer must build and reproduce, and the CRASH's
+trace must be decoded to file:line with the tree's MAINTAINERS entries
+for its files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..campaign.store import DB_NAME, History
+from ..core.paths import Layout
+from ..core.results import BUG_REPORT_NAME, LayerResult
+from ..core.verdicts import Verdict
+from ..guest.protocol import oracle_tag
+from ..triage.bug import DECODED_NAME, SECTIONS, section_names
+from .campaign_layers import checks_layer, cli_command, run_logged
+
+LAYER_DIR = "bug"
+WAIT_LIMIT = 1800
+# A decoded frame: "func+0x1/0x2 (mm/gup.c:123)".
+FILE_LINE = re.compile(r"\([\w./+-]+\.[chS]:\d+")
+
+
+def findings(layout: Layout, run_id: str) -> dict[str, str]:
+    """An oracle failure and a CRASH of the run: kind -> case id."""
+    with History(layout.results_root / DB_NAME) as stored:
+        rows = stored.rows(run_id)
+    out: dict[str, str] = {}
+    for r in rows:
+        if "oracle" not in out and r.verdict in (Verdict.FAIL, Verdict.XFAIL) and oracle_tag(r.title):
+            out["oracle"] = r.case.case_id
+        if "crash" not in out and r.verdict == Verdict.CRASH:
+            out["crash"] = r.case.case_id
+    return out
+
+
+def run_bug_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | None) -> LayerResult:
+    out = run_dir / LAYER_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = findings(layout, run_id) if run_id else {}
+    checks: dict[str, bool] = {f"the variants run has a {kind} to report": kind in chosen for kind in ("oracle", "crash")}
+    for kind, case in chosen.items():
+        where = out / kind
+        rc = run_logged(layout, cli_command(layout, jobs, "bug", run_id or "", case, "--runs", "2", "--out", str(where)),
+                        out / f"{kind}.log", WAIT_LIMIT)
+        report = where / BUG_REPORT_NAME
+        text = report.read_text() if report.is_file() else ""
+        checks[f"{kind}: bug exit 0"] = rc == 0
+        checks[f"{kind}: every section ({', '.join(SECTIONS)})"] = report.is_file() and section_names(report) == list(SECTIONS)
+        sources = sorted(where.glob("*.c"))
+        checks[f"{kind}: the C reproducer built and reproduced"] = (
+            len(sources) == 1 and sources[0].with_suffix("").is_file() and ", it reproduces:" in text)
+        if kind == "crash":
+            decoded = where / DECODED_NAME
+            checks["crash: the trace decoded to file:line"] = decoded.is_file() and bool(
+                FILE_LINE.search(decoded.read_text()))
+            maintainers = text.split("Maintainers\n===========\n", 1)[-1].split("\n\n", 1)[0]
+            checks["crash: maintainers from the tree's MAINTAINERS"] = "@" in maintainers and "get_maintainer" in maintainers
+    return checks_layer(LAYER_DIR, checks, out, out, f"bug reports of run {run_id}: {', '.join(chosen.values())}",
+                        {"run_id": run_id or "", "cases": chosen})
