@@ -9,7 +9,6 @@
 
 #include "agent.h"
 #include "kmsg.h"
-#include "oracle.h"
 #include "profile.h"
 #include "protocol.h"
 #include "verdict.h"

@@ -24,11 +24,5 @@ void run_checked(const struct agent *a, const struct target *t,
 		 struct verdict *v, struct umem *m);
 void check_writeback(struct verdict *v, const struct umem *m);
 void passer_by_note(struct verdict *v);
-/*
- * The case saw record @id's deviation (module/uafault_known.h) instead of
- * the contract, when @shows: its result is that record's XFAIL; else it
- * notes that the deviation did not show.  Returns @shows.
- */
-bool known_deviation(struct verdict *v, enum uafault_known_id id, bool shows);
 
 #endif

@@ -104,3 +104,17 @@ const struct uafault_known *known_record_of(const char *kind, const char *text)
 	}
 	return NULL;
 }
+
+bool known_deviation(struct verdict *v, enum uafault_known_id id, bool shows)
+{
+	const struct uafault_known *k = &uafault_known_records[id];
+
+	if (!shows) {
+		note(v, "# " UAFAULT_KNOWN_ABSENT " %s\n", k->id);
+		return false;
+	}
+	note(v, "# known deviation %s: %s\n", k->id, k->deviation);
+	v->known = true;
+	v->known_id = k->id;
+	return true;
+}

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct uafault_known;
+#include "../../module/uafault_known.h"
 
 #define MSG_LEN		4096
 
@@ -40,6 +40,13 @@ enum outcome { FAILED, UNRESOLVED };
  * "report": see its @cases) matches @text, or NULL.
  */
 const struct uafault_known *known_record_of(const char *kind, const char *text);
+
+/*
+ * The case saw record @id's deviation (module/uafault_known.h) instead of
+ * the contract, when @shows: its result is that record's XFAIL; else it
+ * notes that the deviation did not show.  Returns @shows.
+ */
+bool known_deviation(struct verdict *v, enum uafault_known_id id, bool shows);
 
 void print_notes(const struct verdict *v, const char *indent);
 void print_result(const struct verdict *v, const char *indent,

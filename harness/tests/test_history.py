@@ -3,6 +3,8 @@ exports, the detection matrix and the test layers make, in one place."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,10 @@ def test_newest_run_by_campaign_age_and_pairs(tmp_path: Path) -> None:
     with History(_db(tmp_path)) as h:
         assert h.newest_run() == "20261201T000200Z"
         assert h.newest_run("variants") == "20261201T000100Z"
-        assert h.newest_run("smoke", since="20261201T000300Z") is None
+        # By when a run was planned, not by its id: none was planned after tomorrow.
+        tomorrow = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).strftime("%Y%m%dT%H%M%SZ")
+        assert h.newest_run("smoke", since=tomorrow) is None
+        assert h.newest_run("smoke", since="20261201T000300Z") == "20261201T000200Z"
         # Stored before pairs were: the default pair, variant_* is buggy.
         assert h.newest_paired_run() == "20261201T000100Z"
         assert h.pairs("20261201T000200Z") == (("twin_*", "variant_*"),)

@@ -149,6 +149,15 @@ def _has_added(db: sqlite3.Connection, schema: str) -> bool:
     return all(_has_column(db, schema, name) for name, _ in _ADDED_COLUMNS)
 
 
+def _started_of(run_id_time: str) -> str:
+    """A run id's UTC time (20261207T152257Z) as the runs table's started
+    column spells it; "" for none."""
+    if not run_id_time:
+        return ""
+    when = dt.datetime.strptime(run_id_time[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -307,10 +316,13 @@ class History:
         self.db.close()
 
     def newest_run(self, campaign: str | None = None, since: str = "") -> str | None:
-        """The newest run (of campaign; no older than since), or None."""
+        """The newest run by when it was planned (of campaign; planned no
+        earlier than since, a UTC time as a run id spells it), or None.
+        Not by id: a run named with --run-id (lava-..., local-...) sorts
+        anywhere."""
         row = self.db.execute(
-            "SELECT r.run_id FROM runs r WHERE (? IS NULL OR r.campaign = ?) AND r.run_id >= ? "
-            "ORDER BY r.run_id DESC LIMIT 1", (campaign, campaign, since)).fetchone()
+            "SELECT r.run_id FROM runs r WHERE (? IS NULL OR r.campaign = ?) AND r.started >= ? "
+            "ORDER BY r.started DESC, r.rowid DESC LIMIT 1", (campaign, campaign, _started_of(since))).fetchone()
         return str(row[0]) if row else None
 
     def header(self, run_id: str) -> RunHeader:
