@@ -5,7 +5,7 @@ planned case must have exactly one verdict, equal to the local run's of the
 same plan (the smoke layer's, else one run here); every job must be
 Complete in LAVA's API with one LAVA test case per uafault case; the web UI
 must list the jobs (headless Chromium: its DOM, and a screenshot kept); a
-second collect must add nothing.  A lab needs root (it installs and starts
+second collect must add nothing.  A lab the layer started, it stops.  A lab needs root (it installs and starts
 system services): elsewhere the layer is a skip that says so."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..core.paths import Layout
 from ..core.results import Counts, LayerResult, SUMMARY_NAME, write_layer
 from ..lava.jobs import MONITOR_PREFIX
 from ..lava.run import server_of
+from ..lava.server import worker_pid
 from .browser import browse, dump_dom
 from .campaign_layers import SMOKE, checks_layer, cli_command, run_logged, since_now
 
@@ -40,6 +41,16 @@ def run_lava_layer(layout: Layout, run_dir: Path, jobs: int, local_run: str | No
         write_layer(out / SUMMARY_NAME, result)
         return result
     checks: dict[str, bool] = {}
+    # A lab the user keeps up stays up; one the layer started goes down.
+    was_up = worker_pid(layout) is not None
+    try:
+        return _run(layout, out, jobs, local_run, checks)
+    finally:
+        if not was_up:
+            run_logged(layout, cli_command(layout, None, "lava", "down"), out / "down.log")
+
+
+def _run(layout: Layout, out: Path, jobs: int, local_run: str | None, checks: dict[str, bool]) -> LayerResult:
     up = run_logged(layout, cli_command(layout, None, "lava", "up", "--devices", str(SHARDS)), out / "up.log")
     checks["lava up started the lab"] = up == 0
     if up != 0:

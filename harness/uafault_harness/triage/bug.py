@@ -188,9 +188,9 @@ def _observed(finding: Finding, example: CaseVerdict | None) -> str:
         return (f"expected from the contract: the call's documented outcome; this run did not reproduce "
                 f"{repro.expect} {repro.title!r} ({finding.result.reproduced}/{finding.result.runs})")
     tag = oracle_tag(example.title)
-    console = next(iter(sorted(finding.result.out_dir.glob(f"boot-*/{CONSOLE_NAME}"))), None)
-    notes = [ln for ln in _case_lines(console, example.case_id) if ORACLE_NOTE.match(ln) or ln.startswith("#")] \
-        if console else []
+    lines = next((found for console in sorted(finding.result.out_dir.glob(f"boot-*/{CONSOLE_NAME}"))
+                  if (found := _case_lines(console, example.case_id))), [])
+    notes = [ln for ln in lines if ORACLE_NOTE.match(ln) or ln.startswith("#")]
     if tag:
         head = (f"the [{tag}] oracle's complaint (what the target's contract promises for this fault, against "
                 f"what the call did; Documentation/guest.md lists the oracles):\n  {example.title}")
