@@ -33,6 +33,10 @@ def test_a_finding_names_the_known_record_it_matches_and_its_fix() -> None:
     seen = CaseVerdict("c", "XFAIL", "known dma-debug-cacheline-overlap: on cache-coherent x86_64 ...")
     assert "3d48c9fd78dd" in _known(repro("twin_dma_missing_sync", "none"), seen)
     assert _known(repro("copy_from_user", "unmapped"), None).startswith("(no record")
+    from uafault_harness.campaign.known_issues import KnownIssue
+    issue = KnownIssue("*", "variant_*", "*", "raw dereference of a user pointer")
+    assert _known(repro("variant_raw_deref", "smap"), None, (issue,)) == (
+        "a known issue (not the kernel's): raw dereference of a user pointer")
 
 
 def test_the_case_lines_run_from_its_marker_to_its_result(tmp_path: Path) -> None:

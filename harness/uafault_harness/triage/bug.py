@@ -32,6 +32,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..campaign.batch import known_issues_for
+from ..campaign.known_issues import KnownIssue
 from ..campaign.plan import agent_facts
 from ..campaign.store import DB_NAME, CaseVerdict, History
 from ..core import known
@@ -156,7 +158,7 @@ def _write(layout: Layout, finding: Finding, out: Path, request: BugRequest) -> 
     s["Reproducer"] = _reproducer(finding, out)
     s["Cause"] = _cause(layout, finding, request)
     s["Suspect code"] = _suspect(layout, finding)
-    s["Known issue"] = _known(repro, example)
+    s["Known issue"] = _known(repro, example, known_issues_for(layout, repro.known_issues))
     s["Maintainers"] = _maintainers(layout, s["Kernel report"])
     s["Footer"] = ("Reported-by: <your name and address>\n"
                    "Closes: <the report's URL, once it has one>\n"
@@ -270,7 +272,9 @@ def _suspect(layout: Layout, finding: Finding) -> str:
             f" (run {finding.run_id}):\n{listed}")
 
 
-def _known(repro: Repro, example: CaseVerdict | None) -> str:
+def _known(repro: Repro, example: CaseVerdict | None, issues: tuple[KnownIssue, ...] = ()) -> str:
+    """The kernel's record the finding is (by its verdict, or an issue:
+    glob), else a known issue of uafault's or the file's that matches."""
     said = example.title if example else ""
     for record in known.records():
         named = f"known {record.id}:" in said
@@ -279,7 +283,11 @@ def _known(repro: Repro, example: CaseVerdict | None) -> str:
         if named or globbed:
             return (f"{record.id}: {record.deviation}\nfix: {record.fix_text}"
                     + ("" if record.fixed_upstream else " (a kernel with the fix would show it fixed)"))
-    return "(no record of module/uafault_known.h matches: a new finding)"
+    case = repro.cases(1)[0]
+    issue = next((i for i in issues if i.matches(case)), None)
+    if issue is not None:
+        return f"a known issue (not the kernel's): {issue.reason}"
+    return "(no record of module/uafault_known.h and no known issue matches: a new finding)"
 
 
 def _maintainers(layout: Layout, decoded: str) -> str:
