@@ -25,6 +25,10 @@ def test_the_title_is_the_reports_or_the_oracles_complaint_and_target() -> None:
     fail = CaseVerdict("c", "XFAIL", "[result] ret 0 done 100, expected ret -14 done 0 (reach 0 of 100)")
     assert title_of(repro(), fail) == "[result] ret 0 done 100, expected ret -14 done 0 in copy_from_user"
     assert title_of(repro(expect="CRASH", title="WARNING in x"), None) == "WARNING in x"
+    # A title that does not say where: the function of the report's RIP.
+    oops = CaseVerdict("c", "CRASH", "BUG: unable to handle page fault for address",
+                       excerpt="[ 4.2] RIP: 0010:raw_deref+0x2d/0x70 [uafault_variants]\n")
+    assert title_of(repro(expect="CRASH"), oops) == "BUG: unable to handle page fault for address in raw_deref"
 
 
 def test_a_finding_names_the_known_record_it_matches_and_its_fix() -> None:

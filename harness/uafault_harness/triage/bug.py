@@ -55,6 +55,11 @@ DECODE_SCRIPT = "scripts/decode_stacktrace.sh"
 MAINTAINER_SCRIPT = "scripts/get_maintainer.pl"
 # A decoded frame's source: "func+0x1/0x2 (mm/gup.c:123)" or "(mm/gup.c:123 (discriminator 1))".
 _FRAME_FILE = re.compile(r"\(([\w./+-]+\.[chS]):(\d+)")
+# The function a report's RIP line names: "RIP: 0010:raw_deref+0x2d/0x70".
+_RIP = re.compile(r"RIP: [0-9a-f]{4}:([A-Za-z_][\w.]*)\+0x")
+# Frames no maintainer is asked about: the syscall entry, lockdep's own
+# and what prints the report.
+_GENERIC = ("arch/x86/entry/", "kernel/entry/", "kernel/locking/lockdep", "lib/dump_stack", "kernel/panic")
 SECTIONS = ("Title", "Kernel", "Case", "Expected and observed", "Kernel report", "Reproducer", "Cause",
             "Suspect code", "Known issue", "Maintainers", "Footer")
 SUSPECT_LINES = 25
@@ -94,10 +99,14 @@ class Finding:
 
 
 def title_of(repro: Repro, verdict: CaseVerdict | None) -> str:
-    """syzbot's title: the kernel report's normalised title; for an oracle's
+    """syzbot's title: the kernel report's normalised title, "in" the
+    function it faulted in where the title does not say; for an oracle's
     complaint, its first clause and the target it was made of."""
     said = verdict.title if verdict else repro.title
     if not oracle_tag(said):
+        rip = _RIP.search(verdict.excerpt) if verdict else None
+        if said and " in " not in said and rip:
+            return f"{said} in {rip.group(1)}"
         return said or f"{repro.expect} in {repro.target}"
     return f"{said.split(';')[0].split(' (')[0][:120]} in {repro.target}"
 
@@ -216,6 +225,9 @@ def _decoded(layout: Layout, guest: PreparedGuest, example: CaseVerdict | None, 
                           input=example.excerpt, capture_output=True, text=True, cwd=layout.tree,
                           timeout=DECODE_SECONDS, check=False)
     decoded = done.stdout.strip() or example.excerpt
+    # uafault's own modules by their path in the project, not the build's copy.
+    if guest.artefacts.home is not None:
+        decoded = decoded.replace(f"{guest.artefacts.home}/", "")
     (out / DECODED_NAME).write_text(decoded + "\n")
     how = f"decoded with {DECODE_SCRIPT} against {vmlinux}"
     if not _FRAME_FILE.search(decoded):
@@ -291,7 +303,10 @@ def _known(repro: Repro, example: CaseVerdict | None, issues: tuple[KnownIssue, 
 
 
 def _maintainers(layout: Layout, decoded: str) -> str:
-    files = sorted({m.group(1) for m in _FRAME_FILE.finditer(decoded) if (layout.tree / m.group(1)).is_file()})
+    files = list(dict.fromkeys(
+        m.group(1) for line in decoded.splitlines() if not re.match(r"^\[[ \d.]+\]\s+\? ", line)
+        for m in _FRAME_FILE.finditer(line)
+        if not m.group(1).startswith("/") and not m.group(1).startswith(_GENERIC) and (layout.tree / m.group(1)).is_file()))
     script = layout.tree / MAINTAINER_SCRIPT
     if not files:
         return "(no file of the tree in the decoded trace)"
