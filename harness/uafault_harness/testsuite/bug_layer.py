@@ -54,7 +54,7 @@ def run_bug_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | None) 
         checks[f"{kind}: every section ({', '.join(SECTIONS)})"] = report.is_file() and section_names(report) == list(SECTIONS)
         sources = sorted(where.glob("*.c"))
         checks[f"{kind}: the C reproducer built and reproduced"] = (
-            len(sources) == 1 and sources[0].with_suffix("").is_file() and ", it reproduces:" in text)
+            len(sources) == 1 and sources[0].with_suffix("").is_file() and ", it reproduces" in text)
         if kind == "crash":
             decoded = where / DECODED_NAME
             checks["crash: the trace decoded to file:line"] = decoded.is_file() and bool(

@@ -46,7 +46,7 @@ from ..guest.protocol import CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, case_started, or
 from ..guest.qemu import kernel_append
 from ..guest.runner import CONSOLE_NAME, PreparedGuest, prepare_guest
 from .bisect import bisect, git, step_for, top_of
-from .minimize import c_reproduce, describe_plan, minimize
+from .minimize import c_reproduce, minimize
 from .repro import Repro, ReproResult, load_repro, replay
 
 CONFIG_NAME = "config"
@@ -90,6 +90,8 @@ class Finding:
     # From a campaign case: its run and id (suspect code, the stored verdict).
     run_id: str = ""
     case_id: str = ""
+    # How many runs of the C reproducer reproduced, of how many.
+    c_runs: tuple[int, int] = (0, 0)
     sections: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -128,9 +130,10 @@ def bug_from_repro(layout: Layout, path: Path, request: BugRequest) -> Path:
     repro.path.write_text(repro.to_toml(f"From {path}."))
     guest, result = _rate(layout, repro, request, out)
     kinds = agent_facts(guest.artefacts.agent)
-    source, _, c_verdict = c_reproduce(layout, guest, kinds.crash, repro, f"repro config {path}",
-                                       out / "work" / "c")
-    return _write(layout, Finding(repro, f"repro config {path}", guest, result, source, c_verdict), out, request)
+    source, _, c_verdict, c_hits = c_reproduce(layout, guest, kinds.crash, repro, f"repro config {path}",
+                                               out / "work" / "c", request.runs)
+    return _write(layout, Finding(repro, f"repro config {path}", guest, result, source, c_verdict,
+                                  c_runs=(c_hits, request.runs)), out, request)
 
 
 def _out_dir(layout: Layout, request: BugRequest, name: str) -> Path:
@@ -161,7 +164,9 @@ def _write(layout: Layout, finding: Finding, out: Path, request: BugRequest) -> 
                    f"command line: {kernel_append(repro.append, boot_kernel(repro.kernel).append)}\n"
                    f"guest: the {repro.kernel} kernel under QEMU ({guest.accel})")
     s["Case"] = (f"target {repro.target}, fault kind {repro.fault}, memory kind {repro.memory}, caller "
-                 f"{repro.caller}, {describe_plan(repro)}, seed {repro.seed}\nfound as {finding.origin}")
+                 f"{repro.caller}, size {repro.size or 'the kind default'}, offset "
+                 f"{repro.offset if repro.offset >= 0 else 'the kind default'}, seed {repro.seed}"
+                 + (f", {repro.rounds} race rounds" if repro.rounds else "") + f"\nfound as {finding.origin}")
     s["Expected and observed"] = _observed(finding, example)
     s["Kernel report"] = _decoded(layout, guest, example, out)
     s["Reproducer"] = _reproducer(finding, out)
@@ -238,9 +243,11 @@ def _decoded(layout: Layout, guest: PreparedGuest, example: CaseVerdict | None, 
 def _reproducer(finding: Finding, out: Path) -> str:
     repro, result = finding.repro, finding.result
     confirmed = "reproduces" if repro.reproduced(finding.c_verdict) else "did NOT reproduce"
+    hits, runs = finding.c_runs
+    how_often = f" in {hits} of {runs} runs" if runs > 1 else ""
     lines = [f"repro config: {repro.path.relative_to(out)} (harness/uafault repro {repro.path.name})",
-             f"C reproducer: {finding.c_source.relative_to(out)} (how to build and run it: its header); run once "
-             f"more in a guest, it {confirmed}: {finding.c_verdict.verdict} {finding.c_verdict.title}".rstrip(),
+             f"C reproducer: {finding.c_source.relative_to(out)} (how to build and run it: its header); run again "
+             f"in a guest, it {confirmed}{how_often}: {finding.c_verdict.verdict} {finding.c_verdict.title}".rstrip(),
              f"reproduced {result.reproduced} of {result.runs} runs of the config"]
     if finding.steps:
         lines += ["minimized from the campaign case:"] + [f"  {step}" for step in finding.steps]

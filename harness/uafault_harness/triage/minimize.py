@@ -157,17 +157,18 @@ def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path
     smallest, steps = shrink(start, reproduces, log, kinds.raced)
     smallest.path.write_text(smallest.to_toml(f"Minimised from case {case_id} of run {run_id}.\n"
                                               + "\n".join(steps)))
-    source, binary, c_verdict = c_reproduce(layout, guest, kinds.crash, smallest,
+    source, binary, c_verdict, _ = c_reproduce(layout, guest, kinds.crash, smallest,
                                             f"case {case_id} of run {run_id}, minimised", out / "work" / f"{case_id}-c")
     log(f"{source} compiled and run in a guest: {c_verdict.verdict} {c_verdict.title}".rstrip())
     return Minimized(smallest, config, source, binary, c_verdict, tuple(steps))
 
 
 def c_reproduce(layout: Layout, guest: PreparedGuest, crash_kinds: frozenset[str], repro: Repro, origin: str,
-                work: Path) -> tuple[Path, Path, CaseVerdict]:
+                work: Path, runs: int = 1) -> tuple[Path, Path, CaseVerdict, int]:
     """repro's C reproducer beside its config (same name, .c), built
-    static and run once in a guest (work: that boot's files): its source,
-    its binary and the verdict it gave."""
+    static and run runs times in guests (work: their files): its source,
+    its binary, the verdict of a run that reproduced (else of the first)
+    and how many runs reproduced."""
     cflags = kernel_cflags(layout.project, guest.kernel.build_dir)
     header = (f"uafault reproducer: {origin}.\n"
               f"{repro.target} on the {repro.kernel} guest kernel"
@@ -181,9 +182,12 @@ def c_reproduce(layout: Layout, guest: PreparedGuest, crash_kinds: frozenset[str
     source.write_text(c_reproducer(layout, repro, header))
     binary = repro.path.with_suffix("")
     compile_c(source, binary, cflags)
-    result = replay(guest, crash_kinds, dataclasses.replace(repro, runs=1, threshold=1), 1, work,
-                    repro.env(layout), program=binary)
-    return source, binary, next(iter(result.verdicts.values()), CaseVerdict("", "none", "no verdict"))
+    # The program runs the one case baked into it: a boot, a replay each.
+    verdicts = [v for n in range(runs) for v in replay(
+        guest, crash_kinds, dataclasses.replace(repro, runs=1, threshold=1), 1, work / f"run-{n + 1}",
+        repro.env(layout), program=binary).verdicts.values()]
+    shown = next((v for v in verdicts if repro.reproduced(v)), verdicts[0] if verdicts else None)
+    return source, binary, shown or CaseVerdict("", "none", "no verdict"), sum(map(repro.reproduced, verdicts))
 
 
 def loaded_modules(guest: PreparedGuest, modules: Modules) -> str:
