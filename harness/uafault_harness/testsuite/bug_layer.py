@@ -16,7 +16,7 @@ from ..core.results import BUG_REPORT_NAME, LayerResult
 from ..core.verdicts import Verdict
 from ..guest.protocol import oracle_tag
 from ..triage.bug import DECODED_NAME, SECTIONS, section_names
-from .campaign_layers import checks_layer, cli_command, run_logged
+from .campaign_layers import OOPSING_VARIANT, checks_layer, cli_command, run_logged
 
 LAYER_DIR = "bug"
 WAIT_LIMIT = 1800
@@ -24,17 +24,23 @@ WAIT_LIMIT = 1800
 FILE_LINE = re.compile(r"\([\w./+-]+\.[chS]:\d+")
 
 
+# Kinds that plant the same fault on every run (no race to win), so the
+# finding reproduces each time the layer asks.
+STEADY_KINDS = ("unmapped", "kernel_alias", "prot_none", "read_only", "none")
+
+
 def findings(layout: Layout, run_id: str) -> dict[str, str]:
-    """An oracle failure and a CRASH of the run: kind -> case id."""
+    """An oracle failure and a CRASH of the run, each of a steady kind:
+    kind -> case id.  The CRASH is the variant that oopses on purpose (a
+    known issue's XFAIL with its kernel report's title)."""
     with History(layout.results_root / DB_NAME) as stored:
-        rows = stored.rows(run_id)
+        rows = [r for r in stored.rows(run_id) if r.case.fault in STEADY_KINDS]
     out: dict[str, str] = {}
     for r in rows:
         if "oracle" not in out and r.verdict in (Verdict.FAIL, Verdict.XFAIL) and oracle_tag(r.title):
             out["oracle"] = r.case.case_id
-        # A kernel report: the variant that oopses is a known issue's XFAIL.
         report = r.title and not oracle_tag(r.title) and not r.title.startswith("known ")
-        if "crash" not in out and r.verdict in (Verdict.CRASH, Verdict.XFAIL) and report:
+        if "crash" not in out and r.case.target == OOPSING_VARIANT and report:
             out["crash"] = r.case.case_id
     return out
 
