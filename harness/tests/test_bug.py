@@ -11,7 +11,7 @@ import pytest
 from uafault_harness.campaign.store import CaseVerdict
 from uafault_harness.core.errors import HarnessError
 from uafault_harness.guest.modules import Modules
-from uafault_harness.triage.bug import SECTIONS, _FRAME_FILE, _case_lines, _known, check_written, section_names, title_of
+from uafault_harness.triage.bug import SECTIONS, FRAME_FILE, _case_lines, _known, check_written, section_names, title_of
 from uafault_harness.triage.repro import Repro
 
 
@@ -62,6 +62,6 @@ def test_a_report_must_hold_every_section(tmp_path: Path) -> None:
 
 def test_a_decoded_frame_names_its_file_and_line() -> None:
     line = "[    4.57] uafault_raw_deref (/root/.cache/uafault/build/guest-x86_64/module/core.c:88) uafault"
-    assert _FRAME_FILE.search(line).group(1).endswith("module/core.c")
-    assert _FRAME_FILE.search("do_vfs_ioctl (fs/ioctl.c:861 (discriminator 3))").groups() == ("fs/ioctl.c", "861")
-    assert _FRAME_FILE.search("add_dma_entry (debug.c:?)") is None
+    assert FRAME_FILE.search(line).group(1).endswith("module/core.c")
+    assert FRAME_FILE.search("do_vfs_ioctl (fs/ioctl.c:861 (discriminator 3))").groups() == ("fs/ioctl.c", "861")
+    assert FRAME_FILE.search("add_dma_entry (debug.c:?)") is None

@@ -351,12 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("run", type=run_id_arg, help="the run id submit printed")
     q.add_argument("--wait", type=duration, default=0, nargs="?", const=7200, metavar="TIME",
                    help="wait for the run's jobs to finish, up to TIME (default 2h)")
-    for q in lava.choices.values():
-        if q.prog.split()[-1] in ("submit", "collect"):
-            q.add_argument("--server", default="", metavar="URL",
-                           help="a LAVA server (default: the lab `lava up` made here)")
-            q.add_argument("--token", default=os.environ.get("UAFAULT_LAVA_TOKEN", ""),
-                           help="its API token (default $UAFAULT_LAVA_TOKEN, or the lab's)")
+    for name in ("submit", "collect"):
+        lava.choices[name].add_argument("--server", default="", metavar="URL",
+                                        help="a LAVA server (default: the lab `lava up` made here)")
+        lava.choices[name].add_argument("--token", default=os.environ.get("UAFAULT_LAVA_TOKEN", ""),
+                                        help="its API token (default $UAFAULT_LAVA_TOKEN, or the lab's)")
 
     p = sub.add_parser("test", help=TEST_HELP, description=TEST_HELP)
     p.add_argument("--kunit-py-x86_64", action="store_true",

@@ -94,6 +94,13 @@ class Server:
     def version(self) -> str:
         return str(self._json("GET", "system/version/").get("version", "?"))
 
+    def worker_token(self, hostname: str) -> str:
+        """A worker's token ('' if the server has no such worker)."""
+        for worker in self._json("GET", "workers/").get("results", []):
+            if worker.get("hostname") == hostname:
+                return str(worker.get("token") or "")
+        return ""
+
     def submit(self, definition: str) -> int:
         """The job's id (one definition, one job: no multinode)."""
         ids = self._json("POST", "jobs/", {"definition": definition}).get("job_ids") or []

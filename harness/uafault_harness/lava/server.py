@@ -196,11 +196,7 @@ def _worker_token(lab: Lab) -> str:
     the worker and this lab file does not have it."""
     if lab.worker_token:
         return lab.worker_token
-    request = urllib.request.Request(lab.url + "api/v0.2/workers/", headers={"Authorization": f"Token {lab.token}"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        for worker in json.load(answer).get("results", []):
-            if worker.get("hostname") == WORKER:
-                lab.worker_token = str(worker.get("token") or "")
+    lab.worker_token = Server(lab.url, lab.token).worker_token(WORKER)
     if not lab.worker_token:
         raise HarnessError(ExitCode.SERVER, f"no token for LAVA worker {WORKER}")
     return lab.worker_token

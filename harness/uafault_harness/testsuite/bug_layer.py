@@ -7,7 +7,6 @@ for its files."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ..campaign.store import DB_NAME, History
@@ -15,13 +14,11 @@ from ..core.paths import Layout
 from ..core.results import BUG_REPORT_NAME, LayerResult
 from ..core.verdicts import Verdict
 from ..guest.protocol import oracle_tag
-from ..triage.bug import DECODED_NAME, SECTIONS, section_names
+from ..triage.bug import DECODED_NAME, FRAME_FILE, SECTIONS, section, section_names
 from .campaign_layers import OOPSING_VARIANT, checks_layer, cli_command, run_logged
 
 LAYER_DIR = "bug"
 WAIT_LIMIT = 1800
-# A decoded frame: "func+0x1/0x2 (mm/gup.c:123)".
-FILE_LINE = re.compile(r"\([\w./+-]+\.[chS]:\d+")
 
 
 # Kinds that plant the same fault on every run (no race to win), so the
@@ -64,8 +61,8 @@ def run_bug_layer(layout: Layout, run_dir: Path, jobs: int, run_id: str | None) 
         if kind == "crash":
             decoded = where / DECODED_NAME
             checks["crash: the trace decoded to file:line"] = decoded.is_file() and bool(
-                FILE_LINE.search(decoded.read_text()))
-            maintainers = text.split("Maintainers\n===========\n", 1)[-1].split("\n\n", 1)[0]
+                FRAME_FILE.search(decoded.read_text()))
+            maintainers = section(text, "Maintainers")
             checks["crash: maintainers from the tree's MAINTAINERS"] = "@" in maintainers and "get_maintainer" in maintainers
     return checks_layer(LAYER_DIR, checks, out, out, f"bug reports of run {run_id}: {', '.join(chosen.values())}",
                         {"run_id": run_id or "", "cases": chosen})

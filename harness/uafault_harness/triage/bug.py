@@ -26,6 +26,7 @@ The report is BUG_REPORT_NAME in the directory (default results/bugs/SLUG/);
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import re
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ DECODED_NAME = "decoded.txt"
 DECODE_SCRIPT = "scripts/decode_stacktrace.sh"
 MAINTAINER_SCRIPT = "scripts/get_maintainer.pl"
 # A decoded frame's source: "func+0x1/0x2 (mm/gup.c:123)" or "(mm/gup.c:123 (discriminator 1))".
-_FRAME_FILE = re.compile(r"\(([\w./+-]+\.[chS]):(\d+)")
+FRAME_FILE = re.compile(r"\(([\w./+-]+\.[chS]):(\d+)")
 # The function a report's RIP line names: "RIP: 0010:raw_deref+0x2d/0x70".
 _RIP = re.compile(r"RIP: [0-9a-f]{4}:([A-Za-z_][\w.]*)\+0x")
 # Frames no maintainer is asked about: the syscall entry, lockdep's own
@@ -235,7 +236,7 @@ def _decoded(layout: Layout, guest: PreparedGuest, example: CaseVerdict | None, 
         decoded = decoded.replace(f"{guest.artefacts.home}/", "")
     (out / DECODED_NAME).write_text(decoded + "\n")
     how = f"decoded with {DECODE_SCRIPT} against {vmlinux}"
-    if not _FRAME_FILE.search(decoded):
+    if not FRAME_FILE.search(decoded):
         how += " (no file:line: this vmlinux has no debug info, CONFIG_DEBUG_INFO)"
     return f"({how})\n{decoded}"
 
@@ -297,7 +298,7 @@ def _known(repro: Repro, example: CaseVerdict | None, issues: tuple[KnownIssue, 
     said = example.title if example else ""
     for record in known.records():
         named = f"known {record.id}:" in said
-        globbed = any(re.fullmatch(glob.replace(".", r"\.").replace("*", ".*"), f"{repro.target}.{repro.fault}")
+        globbed = any(fnmatch.fnmatchcase(f"{repro.target}.{repro.fault}", glob)
                       for glob in record.case_globs("issue"))
         if named or globbed:
             return (f"{record.id}: {record.deviation}\nfix: {record.fix_text}"
@@ -312,7 +313,7 @@ def _known(repro: Repro, example: CaseVerdict | None, issues: tuple[KnownIssue, 
 def _maintainers(layout: Layout, decoded: str) -> str:
     files = list(dict.fromkeys(
         m.group(1) for line in decoded.splitlines() if not re.match(r"^\[[ \d.]+\]\s+\? ", line)
-        for m in _FRAME_FILE.finditer(line)
+        for m in FRAME_FILE.finditer(line)
         if not m.group(1).startswith("/") and not m.group(1).startswith(_GENERIC) and (layout.tree / m.group(1)).is_file()))
     script = layout.tree / MAINTAINER_SCRIPT
     if not files:
@@ -323,6 +324,12 @@ def _maintainers(layout: Layout, decoded: str) -> str:
                           capture_output=True, text=True, cwd=layout.tree, timeout=120, check=False)
     said = done.stdout.strip() or done.stderr.strip()
     return f"{MAINTAINER_SCRIPT} --no-git -f {' '.join(files)}:\n{said}"
+
+
+def section(text: str, name: str) -> str:
+    """The body of a report's section name ('' if it has none)."""
+    found = re.search(rf"^{re.escape(name)}\n=+\n(.*?)(?:\n\n|\Z)", text, re.M | re.S)
+    return found.group(1) if found else ""
 
 
 def section_names(report: Path) -> list[str]:
