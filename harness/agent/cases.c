@@ -144,15 +144,15 @@ void run_kind(struct agent *a, const struct fault_kind *kind,
 	run_as_caller(a, kind, t, v, run_body);
 }
 
-/* Runs one campaign case; its verdict is one top-level KTAP line. */
-bool run_case(const struct agent *base, const struct campaign_case *c,
-	      unsigned int number)
+/* Runs one campaign case, its notes and outcome in @v (not printed). */
+void judge_case(const struct agent *base, const struct campaign_case *c,
+		struct verdict *v)
 {
 	const struct fault_kind *kind = find_kind(c->fault);
 	const struct target *t = find_target(base, c->target);
 	struct agent a = *base;
-	struct verdict v = { 0 };
 
+	*v = (struct verdict){ 0 };
 	snprintf(a.case_name, sizeof(a.case_name), CAMPAIGN_CASE_PREFIX "%s",
 		 c->id);
 	a.size = c->size;
@@ -162,23 +162,32 @@ bool run_case(const struct agent *base, const struct campaign_case *c,
 	if (c->caller[0])
 		a.caller = find_caller(c->caller);
 	if (!kind)
-		fail(&v, "unknown fault kind %s", c->fault);
+		fail(v, "unknown fault kind %s", c->fault);
 	else if (!a.memory)
-		fail(&v, "unknown memory kind %s", c->memory);
+		fail(v, "unknown memory kind %s", c->memory);
 	else if (a.caller < 0)
-		fail(&v, "unknown caller %s", c->caller);
+		fail(v, "unknown caller %s", c->caller);
 	else if (!offset_fits(a.offset, a.memory))
-		fail(&v, "offset %ld is past the first folio of %s memory",
+		fail(v, "offset %ld is past the first folio of %s memory",
 		     a.offset, c->memory);
 	else if (!t)
-		fail(&v, "no target %s is registered", c->target);
+		fail(v, "no target %s is registered", c->target);
 	else if (!kind_applies(kind, t)) {
 		/* Only a plan made before the planner knew the kinds has it. */
-		note(&v, "# fault kind %s does not apply to %s\n", c->fault,
+		note(v, "# fault kind %s does not apply to %s\n", c->fault,
 		     c->target);
-		v.skipped = true;
+		v->skipped = true;
 	} else
-		run_kind(&a, kind, t, &v, "");
+		run_kind(&a, kind, t, v, "");
+}
+
+/* Runs one campaign case; its verdict is one top-level KTAP line. */
+bool run_case(const struct agent *base, const struct campaign_case *c,
+	      unsigned int number)
+{
+	struct verdict v;
+
+	judge_case(base, c, &v);
 	print_result(&v, "", number, c->id);
 	return !v.failed;
 }

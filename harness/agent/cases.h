@@ -26,6 +26,8 @@ void start_case(const struct agent *a, struct verdict *v, const char *indent);
 void run_kind(struct agent *a, const struct fault_kind *kind,
 	      const struct target *t, struct verdict *v, const char *indent);
 bool parse_case(const char *line, struct campaign_case *c);
+void judge_case(const struct agent *base, const struct campaign_case *c,
+		struct verdict *v);
 bool run_case(const struct agent *base, const struct campaign_case *c,
 	      unsigned int number);
 const struct target *find_target(const struct agent *a, const char *name);

@@ -142,12 +142,22 @@ def test_c_reproducer_is_one_file_that_builds_static(tmp_path: Path) -> None:
     assert '#include "' not in text
     case = repro.cases(1)[0]
     assert f'"{case.case_id}", "variant_pin_leak_on_error", "unmapped", 0, 5, 1' in text
+    # Two of its four runs may pass: the program tries the case three times.
+    assert repro.tries == 3 and "#define REPRO_TRIES\t3\n" in text
     compile_c(source, tmp_path / "repro")
     ldd = subprocess.run(["ldd", str(tmp_path / "repro")], capture_output=True, text=True)
     assert "not a dynamic executable" in ldd.stdout + ldd.stderr
     # Without the module it says so and exits 3 (the device could not be set up).
     proc = subprocess.run([str(tmp_path / "repro")], capture_output=True, text=True)
     assert proc.returncode == 3 and "/dev/uafault" in proc.stderr
+
+
+def test_a_steady_case_is_tried_once(tmp_path: Path) -> None:
+    """A config every run of which must reproduce gives its C reproducer
+    one try: the program's default, nothing defined."""
+    repro = load_repro(write(tmp_path, GOOD.replace("threshold = 2", "threshold = 4")))
+    assert repro.tries == 1
+    assert "REPRO_TRIES" not in c_reproducer(resolve_layout(), repro, "header").split("/* ---- ")[0]
 
 
 def test_a_described_paths_reproducer_carries_its_description(tmp_path: Path) -> None:

@@ -172,6 +172,17 @@ def oracle_tag(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+# A number standing alone in a complaint (not part of a name or a version).
+_NUMBER = re.compile(r"(?<![\w.])-?(?:0x[0-9a-fA-F]+|\d+)(?![\w.])")
+
+
+def complaint_title(complaint: str) -> str:
+    """A complaint as a finding's title: its first clause, every number in
+    it N (a uid, a byte count or a pfn differs from case to case; the
+    report's body keeps them)."""
+    return _NUMBER.sub("N", complaint.split(";")[0].split(" (")[0])[:120]
+
+
 def is_unresolved(skipped: bool, notes: Iterable[str]) -> bool:
     """A skipped case whose notes say its set-up failed."""
     if not skipped:

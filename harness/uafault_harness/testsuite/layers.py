@@ -118,7 +118,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(campaign_layers.MINIMIZE_LAYER_DIR, "minimize on its first failure",
           lambda t: campaign_layers.run_minimize_layer(t.layout, t.run_dir, t.jobs, t.smoke_run_id())),
     Layer(campaign_layers.VARIANTS_LAYER_DIR, "the variants campaign", _plain(campaign_layers.run_variants_layer)),
-    Layer(BUG_DIR, "bug reports of its first oracle failure and CRASH",
+    Layer(BUG_DIR, "bug reports of its first oracle failure and CRASH, and of a KASAN report",
           lambda t: run_bug_layer(t.layout, t.run_dir, t.jobs, t.run_of(campaign_layers.VARIANTS_LAYER_DIR))),
     Layer(campaign_layers.REPRO_LAYER_DIR, "every repro config", _plain(campaign_layers.run_repro_layer)),
     Layer(USER_MODULE_DIR, "a user module from outside the checkout", _plain(run_user_module_layer)),

@@ -43,7 +43,8 @@ from ..core.paths import Layout, with_source
 from ..core.results import BUG_REPORT_NAME, BUGS_DIR, bug_slug
 from ..guest.accel import DEFAULT_ACCEL
 from ..guest.kernels import boot_kernel
-from ..guest.protocol import CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, case_started, oracle_tag, parse_result
+from ..guest.protocol import (CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, case_started, complaint_title, oracle_tag,
+                              parse_result)
 from ..guest.qemu import kernel_append
 from ..guest.runner import CONSOLE_NAME, PreparedGuest, prepare_guest
 from .bisect import bisect, git, step_for, top_of
@@ -58,9 +59,11 @@ MAINTAINER_SCRIPT = "scripts/get_maintainer.pl"
 FRAME_FILE = re.compile(r"\(([\w./+-]+\.[chS]):(\d+)")
 # The function a report's RIP line names: "RIP: 0010:raw_deref+0x2d/0x70".
 _RIP = re.compile(r"RIP: [0-9a-f]{4}:([A-Za-z_][\w.]*)\+0x")
-# Frames no maintainer is asked about: the syscall entry, lockdep's own
-# and what prints the report.
-_GENERIC = ("arch/x86/entry/", "kernel/entry/", "kernel/locking/lockdep", "lib/dump_stack", "kernel/panic")
+# Frames no maintainer of the finding owns: the entry code, the syscall's
+# dispatch, lockdep and the machinery that prints the report (as
+# syzkaller's guilty-file search skips them).
+_GENERIC = ("arch/x86/entry/", "kernel/entry/", "fs/ioctl.c", "kernel/locking/lockdep", "lib/dump_stack",
+            "kernel/panic", "lib/bug.c", "mm/kasan/", "mm/kfence/", "mm/kmsan/", "mm/slub.c")
 SECTIONS = ("Title", "Kernel", "Case", "Expected and observed", "Kernel report", "Reproducer", "Cause",
             "Suspect code", "Known issue", "Maintainers", "Footer")
 SUSPECT_LINES = 25
@@ -104,14 +107,15 @@ class Finding:
 def title_of(repro: Repro, verdict: CaseVerdict | None) -> str:
     """syzbot's title: the kernel report's normalised title, "in" the
     function it faulted in where the title does not say; for an oracle's
-    complaint, its first clause and the target it was made of."""
+    complaint, its first clause without its numbers and the target it was
+    made of."""
     said = verdict.title if verdict else repro.title
     if not oracle_tag(said):
         rip = _RIP.search(verdict.excerpt) if verdict else None
         if said and " in " not in said and rip:
             return f"{said} in {rip.group(1)}"
         return said or f"{repro.expect} in {repro.target}"
-    return f"{said.split(';')[0].split(' (')[0][:120]} in {repro.target}"
+    return f"{complaint_title(said)} in {repro.target}"
 
 
 def bug_from_case(layout: Layout, run_id: str, case_id: str, request: BugRequest) -> Path:
@@ -246,6 +250,8 @@ def _reproducer(finding: Finding, out: Path) -> str:
     confirmed = "reproduces" if repro.reproduced(finding.c_verdict) else "did NOT reproduce"
     hits, runs = finding.c_runs
     how_often = f" in {hits} of {runs} runs" if runs > 1 else ""
+    if repro.tries > 1:
+        how_often += f" (each up to {repro.tries} tries, as its config allows)"
     lines = [f"repro config: {repro.path.relative_to(out)} (harness/uafault repro {repro.path.name})",
              f"C reproducer: {finding.c_source.relative_to(out)} (how to build and run it: its header); run again "
              f"in a guest, it {confirmed}{how_often}: {finding.c_verdict.verdict} {finding.c_verdict.title}".rstrip(),
@@ -311,13 +317,14 @@ def _known(repro: Repro, example: CaseVerdict | None, issues: tuple[KnownIssue, 
 
 
 def _maintainers(layout: Layout, decoded: str) -> str:
-    files = list(dict.fromkeys(
+    named = list(dict.fromkeys(
         m.group(1) for line in decoded.splitlines() if not re.match(r"^\[[ \d.]+\]\s+\? ", line)
-        for m in FRAME_FILE.finditer(line)
-        if not m.group(1).startswith("/") and not m.group(1).startswith(_GENERIC) and (layout.tree / m.group(1)).is_file()))
+        for m in FRAME_FILE.finditer(line) if not m.group(1).startswith(("/", *_GENERIC))))
+    files = [f for f in named if (layout.tree / f).is_file()]
     script = layout.tree / MAINTAINER_SCRIPT
     if not files:
-        return "(no file of the tree in the decoded trace)"
+        outside = f": its frames are in {', '.join(named)}, outside the tree" if named else ""
+        return f"(no file of the tree in the decoded trace{outside})"
     if not script.is_file():
         return f"(no {MAINTAINER_SCRIPT} in {layout.tree}) files: {', '.join(files)}"
     done = subprocess.run(["perl", str(script), "--no-git", "--no-git-fallback", "-f", *files],

@@ -97,6 +97,12 @@ class Repro:
         # could not even set up (no such target) is not the bug.
         return v.verdict != Verdict.FAIL or oracle_tag(v.title) is not None
 
+    @property
+    def tries(self) -> int:
+        """How many times a C reproducer runs the case before it gives up:
+        the runs the file lets pass, plus one (1 for a steady case)."""
+        return self.runs - self.threshold + 1
+
     def needed(self, runs: int) -> int:
         """The threshold for runs runs: the file's, scaled when --runs differs."""
         return max(1, math.ceil(self.threshold * runs / self.runs))

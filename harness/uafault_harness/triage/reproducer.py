@@ -50,7 +50,9 @@ def c_reproducer(layout: Layout, repro: Repro, header: str) -> str:
         "#define UAFAULT_KNOWN_TABLE\n",
         f'#define REPRO_CASE\t{{ "{case.case_id}", "{case.target}", "{case.fault}", '
         f'{case.size}, {case.offset}, {case.seed}, "{case.memory}", "{case.caller}" }}\n',
-    ] + ([f"#define REPRO_ROUNDS\t{repro.rounds}\n"] if repro.rounds else [])
+    ]
+    parts += [f"#define REPRO_ROUNDS\t{repro.rounds}\n"] if repro.rounds else []
+    parts += [f"#define REPRO_TRIES\t{repro.tries}\n"] if repro.tries > 1 else []
     described = [line for line in repro.env(layout).path_lines if f"path_{line.split()[0]}" == case.target]
     if described:
         parts.append(f'#define REPRO_PATHS\t"{described[0]}\\n"\n')
