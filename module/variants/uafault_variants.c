@@ -880,6 +880,73 @@ static int dma_after_unmap(struct uafault_ctx *ctx, bool bug)
 TWIN_AND_VARIANT(dma_after_unmap)
 
 /*
+ * Maps a page for a device to read and, unless @bug, asks whether the
+ * mapping worked: DMA_MAPPING_ERROR, or 0 with the address in @addr.
+ */
+static int map_checked(struct device *dev, struct page *page,
+		       dma_addr_t *addr, bool bug)
+{
+	*addr = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_TO_DEVICE);
+	return !bug && dma_mapping_error(dev, *addr) ? -ENOMEM : 0;
+}
+
+/*
+ * The driver maps each page of the buffer with dma_map_page() for its
+ * device to read and uses the addresses without dma_mapping_error().  A
+ * mapping may fail (an IOMMU out of space, swiotlb out of slots), and
+ * only dma_mapping_error() says so; many upstream fixes add the check.
+ * dma-debug (CONFIG_DMA_API_DEBUG) reports the unchecked address when it
+ * is unmapped: "device driver failed to check map error".  The twin
+ * checks each address and unmaps what it mapped when one fails.
+ */
+static int map_error_unchecked(struct uafault_ctx *ctx, bool bug)
+{
+	struct device *dev = uafault_dma_device();
+	unsigned long nr = buffer_pages(ctx), mapped;
+	struct page **pages;
+	dma_addr_t *addrs;
+	long rc;
+	int err = 0;
+
+	if (!dev)
+		return -ENODEV;
+	pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+	addrs = kvmalloc_array(nr, sizeof(*addrs), GFP_KERNEL);
+	if (!pages || !addrs) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	rc = pin_all(ctx->addr & PAGE_MASK, nr, pages, FOLL_LONGTERM, false);
+	if (rc < 0) {
+		variant_failed(ctx, rc);
+		goto out_free;
+	}
+	for (mapped = 0; mapped < nr && !err; mapped++)
+		err = map_checked(dev, pages[mapped], &addrs[mapped], bug);
+	if (err) {
+		mapped--;	/* the one that failed holds nothing */
+		variant_failed(ctx, err);
+	} else {
+		/* The device reads the buffer. */
+		ctx->csum = uafault_pages_walk(pages, offset_in_page(ctx->addr),
+					       ctx->len, UAFAULT_WALK_READ, 0,
+					       0, ctx->csum);
+		ctx->pinned = nr;
+		ctx->done = ctx->len;
+	}
+	while (mapped--)
+		dma_unmap_page(dev, addrs[mapped], PAGE_SIZE, DMA_TO_DEVICE);
+	unpin_user_pages(pages, nr);
+	err = 0;
+out_free:
+	kvfree(addrs);
+	kvfree(pages);
+	return err;
+}
+
+TWIN_AND_VARIANT(map_error_unchecked)
+
+/*
  * CVE-2020-29374 (fixed in 5.8 by 17839856fd58; FOLL_PIN's answer): a
  * driver keeps a read-only get_user_pages() reference to an anonymous
  * buffer for its device.  After fork() and a write, the parent copies
@@ -1148,6 +1215,8 @@ static const struct variant_shape shapes[] = {
 	SHAPE(dma_missing_sync, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
 	      UAFAULT_TF_LONGTERM, ALL, 0, false),
 	SHAPE(dma_after_unmap, UAFAULT_TF_WRITE | UAFAULT_TF_PIN |
+	      UAFAULT_TF_LONGTERM, ALL, 0, false),
+	SHAPE(map_error_unchecked, UAFAULT_TF_READ | UAFAULT_TF_PIN |
 	      UAFAULT_TF_LONGTERM, ALL, 0, false),
 	SHAPE(folio_walk, UAFAULT_TF_READ | UAFAULT_TF_PIN, ALL, 0, false),
 	SHAPE(raw_deref, UAFAULT_TF_READ, ALL, sizeof(u64), true),
