@@ -264,6 +264,22 @@ def test_shipped_campaigns_load(tmp_path: Path) -> None:
     assert sets == {"nightly": "aligned", "memory": "aligned_large_folio"}
 
 
+def agent_memory_kinds() -> tuple[str, ...]:
+    """The agent's memory kinds, read from their one table (memory.c)."""
+    source = (PROJECT_ROOT / "harness" / "agent" / "memory.c").read_text()
+    table = source[source.index("const struct memory_kind memory_kinds[] = {"):]
+    return tuple(re.findall(r'^\t\t\.name = "(\w+)",', table[:table.index("\n};")], re.M))
+
+
+def test_the_nightly_matrix_has_every_fault_kind_and_memory_kind() -> None:
+    """nightly.toml is the full matrix: a kind added to the agent and left
+    out of it is a triple no night ever runs (the held kinds were)."""
+    nightly = load_campaign(PROJECT_ROOT / "configs" / "campaigns" / "nightly.toml", agent_fault_kinds())
+    assert len(agent_memory_kinds()) >= 13
+    assert set(nightly.faults) == set(agent_fault_kinds())
+    assert set(nightly.memory) == set(agent_memory_kinds())
+
+
 def _cases(n: int) -> list[Case]:
     return [Case(i, "plain", "copy_from_user", "none", i, -1, 1, 0) for i in range(n)]
 
