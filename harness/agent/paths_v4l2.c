@@ -141,16 +141,23 @@ static int v4l2_change(struct kpath_state *s, void *addr,
 
 	path_fill(s->priv, s->len, ~s->seed);
 	err = queue_at(s, s->priv);
-	if (!err)
-		path_fill(addr, s->len, s->seed);
-	return err;
+	if (err)
+		return err;
+	path_fill(addr, s->len, s->seed);
+	/*
+	 * What the old range reads now, the bytes it must keep: where two of
+	 * its pages are one frame (page_twice), the later of the two writes.
+	 */
+	memcpy(s->buf, addr, s->len);
+	return 0;
 }
 
 /*
  * The frame after a held re-queue: it must land in the new range, and
  * the old one, its pins given back, must keep the bytes the user wrote
- * there (a stale pin would let the device write into its pages).  Its
- * length, or -EIO, said on stderr.
+ * there, as v4l2_change() read them back into s->buf (a stale pin would
+ * let the device write into its pages).  Its length, or -EIO, said on
+ * stderr.
  */
 static long requeued_frame(struct kpath_state *s, void *addr)
 {
@@ -161,7 +168,6 @@ static long requeued_frame(struct kpath_state *s, void *addr)
 
 	if (ioctl(s->fd[0], VIDIOC_DQBUF, &buf))
 		return -errno;
-	path_fill(s->buf, s->len, s->seed);
 	if (memcmp(addr, s->buf, s->len)) {
 		fprintf(stderr, AGENT_ERROR_PREFIX "v4l2: the device wrote into the range it was re-queued away from\n");
 		return -EIO;
