@@ -308,18 +308,6 @@ static void prefer_node(int node)
 		node >= 0 ? &mask : NULL, node >= 0 ? sizeof(mask) * 8 : 0);
 }
 
-/* Page frame of each page of [addr, addr + n pages), 0 when not present. */
-bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn)
-{
-	size_t i;
-
-	if (!read_pagemap(addr, n, pfn))
-		return false;
-	for (i = 0; i < n; i++)
-		pfn[i] = pfn[i] >> 63 & 1 ? pfn[i] & ((1ULL << 55) - 1) : 0;
-	return true;
-}
-
 /* How many of the range's pages sit in one of the @n zones; -1 unknown. */
 static int pages_in(const struct umem *m, const struct zone_span *z,
 		    unsigned int n_zones)

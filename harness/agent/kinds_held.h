@@ -16,6 +16,5 @@ bool hold_pin(const struct agent *a, const struct target *t,
 	      const struct umem *m, struct verdict *v);
 void check_held(const struct agent *a, struct verdict *v,
 		const unsigned char *want, size_t len, const char *why);
-bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn);
 
 #endif

@@ -1056,3 +1056,15 @@ bool read_pagemap(const unsigned char *addr, size_t n, uint64_t *entries)
 	close(fd);
 	return ok;
 }
+
+/* Page frame of each page of [addr, addr + n pages), 0 when not present. */
+bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn)
+{
+	size_t i;
+
+	if (!read_pagemap(addr, n, pfn))
+		return false;
+	for (i = 0; i < n; i++)
+		pfn[i] = pfn[i] >> 63 & 1 ? pfn[i] & PFN_MASK : 0;
+	return true;
+}

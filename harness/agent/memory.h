@@ -53,5 +53,6 @@ unsigned int memory_swapped(const struct umem *m, size_t npages);
 struct plan;
 unsigned int memory_twice(const struct plan *p);
 bool read_pagemap(const unsigned char *addr, size_t n, uint64_t *entries);
+bool page_frames(const unsigned char *addr, size_t n, uint64_t *pfn);
 
 #endif

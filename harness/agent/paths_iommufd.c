@@ -11,18 +11,21 @@
  *
  * The call maps the range, writes the fill bytes into it as the device
  * would (IOMMU_TEST_OP_ACCESS_RW through the pinned pages), asks the
- * mock how many pins each page holds (IOMMU_TEST_OP_MD_CHECK_REFS: the
- * same on every page while mapped, one fewer after), and unmaps it; a
- * count that is off fails the call with -EIO, said on stderr.
+ * mock how many pins each page holds (IOMMU_TEST_OP_MD_CHECK_REFS: while
+ * mapped, at least one for each time the range maps the page's frame;
+ * after the unmap, that many fewer), and unmaps it; a count that is off
+ * fails the call with -EIO, said on stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "memory.h"
 #include "paths.h"
 #include "protocol.h"
 #include "target.h"
@@ -31,7 +34,7 @@
 #include <iommufd_test.h>
 
 #define IOMMUFD_IO_PAGE	(PAGE / 2)	/* the mock domain's page size */
-#define MAX_REFS	4		/* pins a page may hold from others too */
+#define MAX_REFS	6		/* pins a page may hold, others' too */
 
 static int test_cmd(int fd, struct iommu_test_cmd *cmd, __u32 op, __u32 id)
 {
@@ -94,35 +97,81 @@ static int iommufd_open(struct kpath_state *s)
 }
 
 /*
- * Whether every page under the range holds @refs pins (the mock counts
- * page_ref_count() / GUP_PIN_COUNTING_BIAS).
+ * Whether each page of [@start, + @len) holds @refs pins (the mock
+ * counts page_ref_count() / GUP_PIN_COUNTING_BIAS).
  */
-static bool refs_are(struct kpath_state *s, void *addr, unsigned int refs)
+static bool refs_are(struct kpath_state *s, uintptr_t start, size_t len,
+		     unsigned int refs)
 {
-	uintptr_t start = (uintptr_t)addr & ~(PAGE - 1);
-	uintptr_t end = ((uintptr_t)addr + s->len + PAGE - 1) & ~(PAGE - 1);
 	struct iommu_test_cmd cmd = {
-		.check_refs = { .length = end - start, .uptr = start,
-				.refs = refs },
+		.check_refs = { .length = len, .uptr = start, .refs = refs },
 	};
 
 	return !test_cmd(s->fd[0], &cmd, IOMMU_TEST_OP_MD_CHECK_REFS, 0);
 }
 
 /*
- * The pins every page holds while mapped (other holders' too: a kind may
- * hold the range pinned itself), 0 when they differ between pages: the
- * map added one to each.
+ * The range's pages, how many of them share each one's frame (page_twice
+ * maps one frame at two pages: the map pins it once for each) and the
+ * pins each holds while mapped.
  */
-static unsigned int mapped_refs(struct kpath_state *s, void *addr)
-{
-	unsigned int refs;
+struct range_refs {
+	uintptr_t start;
+	unsigned int n;
+	unsigned int times[MAX_PAGES + 1];
+	unsigned int refs[MAX_PAGES + 1];
+};
 
-	for (refs = 1; refs <= MAX_REFS; refs++)
-		if (refs_are(s, addr, refs))
-			return refs;
-	fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: mapped pages hold no common pin count\n");
-	return 0;
+static void range_of(struct kpath_state *s, void *addr, struct range_refs *rr)
+{
+	uintptr_t end = ((uintptr_t)addr + s->len + PAGE - 1) & ~(PAGE - 1);
+	uint64_t pfn[MAX_PAGES + 1];
+	bool known;
+	unsigned int i, j;
+
+	rr->start = (uintptr_t)addr & ~(PAGE - 1);
+	rr->n = (end - rr->start) / PAGE;
+	known = page_frames((const unsigned char *)rr->start, rr->n, pfn);
+	for (i = 0; i < rr->n; i++) {
+		rr->times[i] = 1;
+		for (j = 0; known && pfn[i] && j < rr->n; j++)
+			rr->times[i] += j != i && pfn[j] == pfn[i];
+	}
+}
+
+/*
+ * The pins each page holds while mapped (other holders' too: a kind may
+ * hold the range pinned itself), at least one for each time the map took
+ * its frame: false, said on stderr, when a page holds fewer.
+ */
+static bool mapped_refs(struct kpath_state *s, struct range_refs *rr)
+{
+	unsigned int i, refs;
+
+	for (i = 0; i < rr->n; i++) {
+		for (refs = rr->times[i]; refs <= MAX_REFS; refs++)
+			if (refs_are(s, rr->start + i * PAGE, PAGE, refs))
+				break;
+		if (refs > MAX_REFS) {
+			fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: page %u of the mapped range holds fewer pins than the map took\n",
+				i);
+			return false;
+		}
+		rr->refs[i] = refs;
+	}
+	return true;
+}
+
+/* After the unmap: each page gave back the pins the map took of it. */
+static bool unmapped_refs(struct kpath_state *s, const struct range_refs *rr)
+{
+	unsigned int i;
+
+	for (i = 0; i < rr->n; i++)
+		if (!refs_are(s, rr->start + i * PAGE, PAGE,
+			      rr->refs[i] - rr->times[i]))
+			return false;
+	return true;
 }
 
 /* Maps the range writable at an IOVA the kernel picks: 0 or -errno. */
@@ -164,7 +213,8 @@ static void ioas_map_call(struct kpath_state *s, void *addr,
 			       .flags = MOCK_ACCESS_RW_WRITE |
 					MOCK_ACCESS_RW_SLOW_PATH },
 	};
-	unsigned int refs;
+	struct range_refs rr = { 0 };
+	bool counted;
 	int err, unmapped;
 	__u64 iova;
 
@@ -179,16 +229,19 @@ static void ioas_map_call(struct kpath_state *s, void *addr,
 	path_disarm(s);
 	path_held(s, addr);	/* mapped: every page pinned for the domain */
 	/* A racing thread remaps the range: its pages are not the pinned. */
-	refs = err || s->raced ? 0 : mapped_refs(s, addr);
-	if (!err && !s->raced && !refs)
-		err = -EIO;
+	counted = !err && !s->raced;
+	if (counted) {
+		range_of(s, addr, &rr);
+		if (!mapped_refs(s, &rr))
+			err = -EIO;
+	}
 	if (s->misuse)	/* the mapping, and its pins, outlive the call */
 		goto out;
 	unmapped = ioas_unmap(s, iova);
 	if (unmapped) {
 		err = err ?: unmapped;
-	} else if (refs && !refs_are(s, addr, refs - 1)) {
-		fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: the unmap did not drop one pin from every page\n");
+	} else if (counted && !err && !unmapped_refs(s, &rr)) {
+		fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: the unmap did not give back every pin the map took\n");
 		err = -EIO;
 	}
 out:
