@@ -142,7 +142,8 @@ static void range_of(struct kpath_state *s, void *addr, struct range_refs *rr)
 /*
  * The pins each page holds while mapped (other holders' too: a kind may
  * hold the range pinned itself), at least one for each time the map took
- * its frame: false, said on stderr, when a page holds fewer.
+ * its frame: false, said on stderr, when a page holds fewer (or more
+ * than MAX_REFS).
  */
 static bool mapped_refs(struct kpath_state *s, struct range_refs *rr)
 {
@@ -153,8 +154,8 @@ static bool mapped_refs(struct kpath_state *s, struct range_refs *rr)
 			if (refs_are(s, rr->start + i * PAGE, PAGE, refs))
 				break;
 		if (refs > MAX_REFS) {
-			fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: page %u of the mapped range holds fewer pins than the map took\n",
-				i);
+			fprintf(stderr, AGENT_ERROR_PREFIX "iommufd: MD_CHECK_REFS: page %u of the mapped range holds fewer pins than the map took (%u), or more than %u\n",
+				i, rr->times[i], MAX_REFS);
 			return false;
 		}
 		rr->refs[i] = refs;

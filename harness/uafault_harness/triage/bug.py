@@ -48,7 +48,7 @@ from ..guest.protocol import (CAMPAIGN_CASE_PREFIX, ORACLE_NOTE, case_started, c
 from ..guest.qemu import kernel_append
 from ..guest.runner import CONSOLE_NAME, PreparedGuest, prepare_guest
 from .bisect import bisect, git, step_for, top_of
-from .minimize import c_reproduce, minimize
+from .minimize import c_reproduce, describe_range, minimize
 from .repro import Repro, ReproResult, load_repro, replay
 
 CONFIG_NAME = "config"
@@ -169,9 +169,7 @@ def _write(layout: Layout, finding: Finding, out: Path, request: BugRequest) -> 
                    f"command line: {kernel_append(repro.append, boot_kernel(repro.kernel).append)}\n"
                    f"guest: the {repro.kernel} kernel under QEMU ({guest.accel})")
     s["Case"] = (f"target {repro.target}, fault kind {repro.fault}, memory kind {repro.memory}, caller "
-                 f"{repro.caller}, size {repro.size or 'the kind default'}, offset "
-                 f"{repro.offset if repro.offset >= 0 else 'the kind default'}, seed {repro.seed}"
-                 + (f", {repro.rounds} race rounds" if repro.rounds else "") + f"\nfound as {finding.origin}")
+                 f"{repro.caller}, {describe_range(repro)}, seed {repro.seed}\nfound as {finding.origin}")
     s["Expected and observed"] = _observed(finding, example)
     s["Kernel report"] = _decoded(layout, guest, example, out)
     s["Reproducer"] = _reproducer(finding, out)

@@ -119,10 +119,14 @@ def shrink(start: Repro, reproduces: Callable[[Repro], bool], log: Callable[[str
     return current, steps
 
 
+def describe_range(r: Repro) -> str:
+    """The case's range and race rounds: "size S, offset O[, rounds R]"."""
+    return (f"size {r.size or 'the kind default'}, offset {r.offset if r.offset >= 0 else 'the kind default'}"
+            + (f", rounds {r.rounds}" if r.rounds else ""))
+
+
 def describe_plan(r: Repro) -> str:
-    return (f"fault {r.fault}, size {r.size or 'the kind default'}, offset "
-            f"{r.offset if r.offset >= 0 else 'the kind default'}" + (f", rounds {r.rounds}" if r.rounds else "")
-            + (f", {r.memory} memory" if r.memory != DEFAULT_MEMORY else ""))
+    return f"fault {r.fault}, {describe_range(r)}" + (f", {r.memory} memory" if r.memory != DEFAULT_MEMORY else "")
 
 
 def minimize(layout: Layout, run_id: str, case_id: str, jobs: int, out_dir: Path | None,
